@@ -1,0 +1,1 @@
+"""Database foundation: settings, engine, sessions, declarative base and Alembic migrations."""

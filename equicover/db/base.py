@@ -1,0 +1,31 @@
+"""The declarative base shared by every domain's models.
+
+The naming convention gives every constraint and index a deterministic name, so Alembic
+migrations (and SQLite batch rebuilds) can refer to them by name on both databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def load_all_models() -> MetaData:
+    """Import every domain's models so ``Base.metadata`` knows all tables; return it."""
+    from equicover.enrolment import models as _enrolment  # noqa: F401
+    from equicover.providers import models as _providers  # noqa: F401
+    from equicover.registry import models as _registry  # noqa: F401
+
+    return Base.metadata

@@ -1,0 +1,70 @@
+"""Run Alembic migrations programmatically (the scripts ship inside the package).
+
+``upgrade(url)`` brings a database, empty or not, to the latest revision; this is the only way
+equicover creates its tables (no ``create_all`` outside tests of the models themselves).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+
+from equicover.db.engine import make_engine
+from equicover.db.settings import database_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """An Alembic config pointing at the packaged scripts; ``env.py`` uses ``connection`` if given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # The URL goes through attributes rather than the ini option: ini interpolation mangles '%'.
+    config.attributes["database_url"] = url
+    config.attributes["connection"] = connection
+    return config
+
+
+def _run(url: str | None, engine: Engine | None, action) -> None:  # type: ignore[no-untyped-def]
+    own_engine = engine is None
+    engine = engine or make_engine(url or database_url())
+    try:
+        with engine.begin() as connection:
+            action(alembic_config(connection=connection))
+    finally:
+        if own_engine:
+            engine.dispose()
+
+
+def upgrade(url: str | None = None, *, revision: str = "head", engine: Engine | None = None) -> None:
+    """Migrate the database at ``url`` (default: the configured one) up to ``revision``."""
+    _run(url, engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(url: str | None = None, *, revision: str = "base", engine: Engine | None = None) -> None:
+    """Migrate down to ``revision`` (``"base"`` drops every equicover table)."""
+    _run(url, engine, lambda config: command.downgrade(config, revision))
+
+
+def current_revision(url: str | None = None, *, engine: Engine | None = None) -> str | None:
+    """The revision the database is at (``None`` for a database never migrated)."""
+    own_engine = engine is None
+    engine = engine or make_engine(url or database_url())
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        if own_engine:
+            engine.dispose()
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations have {len(heads)} heads: {heads}")
+    return heads[0]

@@ -1,0 +1,1 @@
+"""Enrolment: schemes, enrolment periods, enrolments of persons and their contributions."""

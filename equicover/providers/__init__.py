@@ -1,0 +1,1 @@
+"""Providers (health facilities) and their contracts with schemes."""

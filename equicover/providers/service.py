@@ -1,0 +1,153 @@
+"""Provider services: the only door to providers and contracts.
+
+Keyword-only, never commit, validate before writing; periods inclusive at both ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows, with_defaults
+from equicover.enrolment.models import Scheme
+from equicover.errors import Conflict, NotFound, ValidationFailed
+from equicover.providers.models import Contract, Provider
+from equicover.providers.schemas import ContractIn, ProviderIn
+from equicover.registry.models import Location
+from equicover.registry.service import SYSTEM_ACTOR, record_change
+
+
+def register_provider(*, session: Session, provider: ProviderIn, actor: str = SYSTEM_ACTOR) -> Provider:
+    record = f"provider {provider.code}"
+    if session.scalar(select(Provider.id).where(Provider.code == provider.code)) is not None:
+        raise Conflict(record, "code", "a provider with this code exists")
+    location_id = session.scalar(select(Location.id).where(Location.code == provider.location_code))
+    if location_id is None:
+        raise ValidationFailed(record, "location_code", "unknown location")
+    row = Provider(
+        code=provider.code,
+        name=provider.name,
+        level=provider.level,
+        location_id=location_id,
+        designated=provider.designated,
+        ownership=provider.ownership,
+    )
+    session.add(row)
+    session.flush()
+    record_change(
+        session=session,
+        actor=actor,
+        entity="providers",
+        entity_id=row.id,
+        action="create",
+        after={"code": row.code, "level": row.level, "location_id": location_id, "designated": row.designated, "ownership": row.ownership},
+    )
+    return row
+
+
+def get_provider(*, session: Session, code: str) -> Provider:
+    row = session.scalar(select(Provider).where(Provider.code == code))
+    if row is None:
+        raise NotFound(f"provider {code}", "code", "unknown provider")
+    return row
+
+
+def set_designated(*, session: Session, provider_id: int, designated: bool, actor: str = SYSTEM_ACTOR) -> Provider:
+    record = f"provider {provider_id}"
+    row = session.get(Provider, provider_id)
+    if row is None:
+        raise NotFound(record, "provider_id", "unknown provider")
+    if row.designated != designated:
+        record_change(
+            session=session, actor=actor, entity="providers", entity_id=row.id, action="update",
+            before={"designated": row.designated}, after={"designated": designated},
+        )
+        row.designated = designated
+        session.flush()
+    return row
+
+
+def sign_contract(*, session: Session, contract: ContractIn, actor: str = SYSTEM_ACTOR) -> Contract:
+    """Sign a contract between a scheme and a provider.
+
+    Refused: unknown scheme or provider, ``ends`` before ``starts``, an overlap with another
+    contract between the same scheme and provider.
+    """
+    record = f"contract {contract.scheme_code}/{contract.provider_code}"
+    scheme_id = session.scalar(select(Scheme.id).where(Scheme.code == contract.scheme_code))
+    if scheme_id is None:
+        raise ValidationFailed(record, "scheme_code", "unknown scheme")
+    provider_id = session.scalar(select(Provider.id).where(Provider.code == contract.provider_code))
+    if provider_id is None:
+        raise ValidationFailed(record, "provider_code", "unknown provider")
+    if contract.ends < contract.starts:
+        raise ValidationFailed(record, "ends", "is before starts")
+    clash = session.scalar(
+        select(Contract.id).where(
+            Contract.scheme_id == scheme_id,
+            Contract.provider_id == provider_id,
+            Contract.starts <= contract.ends,
+            Contract.ends >= contract.starts,
+        )
+    )
+    if clash is not None:
+        raise Conflict(record, "starts", f"overlaps contract {clash}")
+    row = Contract(
+        scheme_id=scheme_id,
+        provider_id=provider_id,
+        starts=contract.starts,
+        ends=contract.ends,
+        payment_method=contract.payment_method,
+        designated_services=contract.designated_services,
+    )
+    session.add(row)
+    session.flush()
+    record_change(
+        session=session,
+        actor=actor,
+        entity="contracts",
+        entity_id=row.id,
+        action="create",
+        after={"scheme_id": scheme_id, "provider_id": provider_id, "starts": row.starts, "ends": row.ends, "payment_method": row.payment_method},
+    )
+    return row
+
+
+def contract_on(*, session: Session, scheme_id: int, provider_id: int, on: dt.date) -> Contract | None:
+    """The contract between the scheme and the provider in force on ``on``, if any."""
+    return session.scalar(
+        select(Contract).where(
+            Contract.scheme_id == scheme_id, Contract.provider_id == provider_id, Contract.starts <= on, Contract.ends >= on
+        )
+    )
+
+
+def bulk_insert_providers(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Insert providers. Each row: ``id`` (recommended), ``code``, ``name``, ``level``,
+    ``location_id``; optional ``designated`` (default False) and ``ownership`` (public, private,
+    non_profit; default public). Returns the number of rows written."""
+
+    def prepare(chunk: list[dict[str, Any]]) -> None:
+        with_defaults(chunk, {"designated": False, "ownership": "public"})
+
+    written = bulk_insert_rows(session, Provider.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    if written:
+        record_change(session=session, actor=actor, entity="providers", entity_id=None, action="bulk_load", after={"rows": written})
+    return written
+
+
+def bulk_insert_contracts(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Insert contracts. Each row: ``scheme_id``, ``provider_id``, ``starts``, ``ends``,
+    ``payment_method`` (fee_for_service, fixed_fee, capitation); optional
+    ``designated_services``. Overlaps are not checked here. Returns the number of rows written."""
+
+    def prepare(chunk: list[dict[str, Any]]) -> None:
+        with_defaults(chunk, {"designated_services": None})
+
+    written = bulk_insert_rows(session, Contract.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    if written:
+        record_change(session=session, actor=actor, entity="contracts", entity_id=None, action="bulk_load", after={"rows": written})
+    return written

@@ -1,0 +1,1 @@
+"""The registry: locations, households, persons and their vulnerability categories."""

@@ -1,0 +1,397 @@
+"""The batch engine: millions of claims settled set-based in DuckDB.
+
+Same rules and same output as the real-time engine (``realtime.py``), without a loop over claims:
+the payer cascade is a chain of SELECT levels generated from the policy (``batch_sql.py``). Layers
+without yearly state are column expressions; a layer with yearly state (scope "year",
+``cap_per_year``, ``max_per_year``) adds a window over the member's benefit year in settlement
+order, because each of its accumulators is the smaller of a running sum and a cap (spec section 3).
+
+Files: CSV or Parquet in, CSV or Parquet out, chosen by extension. Bad rows (the same rows and
+reasons as the real-time reader, checked in SQL by ``batch_input.py``) go to the errors file and
+are not settled. DuckDB runs with a memory limit and a spill directory, so ten million claims fit
+in a few GB.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from equicover.settlement import claims as claims_contract
+from equicover.settlement.batch_input import (
+    CHECKED_FIELDS,
+    CLAIM_COLUMNS,
+    bad_flag_sql,
+    checked_select,
+    error_rows_sql,
+)
+from equicover.settlement.batch_sql import (
+    allowance_columns,
+    benefit_year_sql,
+    fixed_fee_apply_columns,
+    fixed_fee_columns,
+    layer_match_columns,
+    layer_match_flags,
+    layer_stages,
+    quote_identifier,
+    quote_literal,
+    trail_sql,
+)
+from equicover.settlement.model import Claim, Policy
+from equicover.settlement.realtime import ClaimOutsidePolicyError
+
+Progress = Callable[[str, int, int], None]
+
+MEMORY_LIMIT = os.environ.get("EQUICOVER_BATCH_MEMORY_LIMIT", "3GB")
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    settled: int
+    rejected: int
+    seconds: float
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def connect(spill_directory: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to ``spill_directory`` instead of running out of memory."""
+    return duckdb.connect(
+        config={
+            "memory_limit": MEMORY_LIMIT,
+            "temp_directory": spill_directory,
+            "threads": _cores(),
+            "preserve_insertion_order": True,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The settlement proper, over typed claims
+
+
+def _prepared_sql(policy: Policy, typed: str, keep: tuple[str, ...]) -> str:
+    """Fixed fee, allowed amount, layer matches and allowances over typed claims (see batch_sql)."""
+    level1 = f"SELECT *, {fixed_fee_columns(policy)} FROM {typed}"
+    apply = fixed_fee_apply_columns(policy)
+    level2 = f"SELECT * EXCLUDE (fee), {apply} FROM ({level1})" if apply else level1
+    columns = [
+        *keep,
+        "allowed",
+        "provider_writeoff",
+        "elig",
+        "ff",
+        *layer_match_columns(policy),
+        *allowance_columns(policy),
+    ]
+    return f"SELECT {', '.join(columns)} FROM ({level2})"
+
+
+def _settled_sql(policy: Policy, prepared: str) -> str:
+    """The payer cascade over prepared claims: one row per claim with BIGINT money columns."""
+    flags = layer_match_flags(policy)
+    query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {prepared}"
+    for stage in layer_stages(policy):
+        query = f"SELECT *, {', '.join(stage.columns)} FROM ({query})"
+    paid = [f"pay{k} AS {quote_identifier('paid_' + layer.id)}" for k, layer in enumerate(policy.layers)]
+    total_paid = " + ".join(f"pay{k}" for k in range(len(policy.layers))) or "0"
+    allowances = [
+        f"al{k} AS {quote_identifier('allowance_' + allowance.id)}" for k, allowance in enumerate(policy.allowances)
+    ]
+    columns = [
+        "member_key",
+        "service_date",
+        "claim_id",
+        "allowed",
+        "provider_writeoff",
+        *paid,
+        f"(allowed - ({total_paid}))::BIGINT AS member_oop",
+        *allowances,
+        f"{trail_sql(policy)} AS trail",
+    ]
+    return f"SELECT {', '.join(columns)} FROM ({query})"
+
+
+def output_column_names(policy: Policy) -> list[str]:
+    return list(claims_contract.output_columns(policy))
+
+
+def _money_columns(policy: Policy) -> list[str]:
+    return [c for c in output_column_names(policy) if c not in ("claim_id", "trail")]
+
+
+def _as_decimal(column: str, minor_digits: int) -> str:
+    """Minor units -> DECIMAL(38, minor_digits), exactly (a decimal product adds the scales)."""
+    quoted = quote_identifier(column)
+    if minor_digits == 0:
+        return f"CAST({quoted} AS DECIMAL(38, 0)) AS {quoted}"
+    unit = "0." + "0" * (minor_digits - 1) + "1"
+    return f"CAST(CAST({quoted} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {minor_digits})) AS {quoted}"
+
+
+def _output_select(policy: Policy, settled: str) -> str:
+    money = set(_money_columns(policy))
+    columns = [
+        _as_decimal(c, policy.minor_digits) if c in money else quote_identifier(c) for c in output_column_names(policy)
+    ]
+    return f"SELECT {', '.join(columns)} FROM ({settled}) ORDER BY member_key, service_date, claim_id"
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+ClaimFileError = claims_contract.ClaimFileError
+
+
+def _path_literal(path: Path) -> str:
+    return quote_literal(Path(path).as_posix())
+
+
+def _is_parquet(path: Path) -> bool:
+    return Path(path).suffix.lower() == ".parquet"
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row as the real-time reader sees it (BOM dropped, names trimmed)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except OSError as error:
+        raise ClaimFileError(path, f"cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ClaimFileError(path, "not UTF-8 text") from None
+    except csv.Error as error:
+        raise ClaimFileError(path, f"not a readable CSV file: {error}") from None
+    if header is None:
+        raise ClaimFileError(path, "the file is empty: expected a header row")
+    return [name.strip(claims_contract.TRIMMED_CHARACTERS) for name in header]
+
+
+def _missing(path: Path, header: list[str]) -> None:
+    missing = [column for column in CLAIM_COLUMNS if column not in header]
+    if missing:
+        raise claims_contract.missing_columns_error(path, missing)
+
+
+def _source_sql(connection: duckdb.DuckDBPyConnection, path: Path, *, tolerant: bool = False) -> str:
+    """A text-only relation with the columns of spec section 1, in file row order.
+
+    CSV: every column VARCHAR, no sniffing; the first column of a repeated name wins, as in the
+    real-time reader. ``tolerant`` reads ragged rows (short rows padded with empty values, extra
+    fields dropped) single-threaded; the fast parallel read refuses them.
+    """
+    if _is_parquet(path):
+        try:
+            described = connection.execute(f"DESCRIBE SELECT * FROM read_parquet({_path_literal(path)})").fetchall()
+        except duckdb.Error as error:
+            raise ClaimFileError(path, f"not a readable Parquet file: {error}") from None
+        types = {name: kind for name, kind, *_ in described}
+        _missing(path, list(types))
+        columns = []
+        for c in CLAIM_COLUMNS:
+            if types[c].endswith("[]"):  # categories as a list column
+                columns.append(f"array_to_string({quote_identifier(c)}, ';') AS {c}")
+            else:
+                columns.append(f"CAST({quote_identifier(c)} AS VARCHAR) AS {c}")
+        return f"(SELECT {', '.join(columns)} FROM read_parquet({_path_literal(path)}))"
+    header = _csv_header(path)
+    _missing(path, header)
+    spec = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(header)))
+    select = ", ".join(f"f{header.index(c)} AS {c}" for c in CLAIM_COLUMNS)
+    options = "null_padding = true, strict_mode = false, parallel = false" if tolerant else "strict_mode = true"
+    return (
+        f"(SELECT {select} FROM read_csv({_path_literal(path)}, header = true, delim = ',', "
+        f"quote = '\"', escape = '\"', auto_detect = false, columns = {{{spec}}}, {options}))"
+    )
+
+
+def _rows_are_lines(path: Path, rows: int) -> bool:
+    """True when data row i is on file line i + 2: no blank lines, no quoted line breaks."""
+    newlines, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+        physical = newlines + (0 if last == b"\n" else 1)
+    return physical == rows + 1
+
+
+def _line_table(connection: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """(rid, line) for every data row: the line a row starts on, as csv.reader counts.
+
+    Only used for a CSV file with blank lines or quoted line breaks that has rejected rows; a
+    sequential pass, because where a row starts depends on every quote before it.
+    """
+    starts = array("q")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        last_line = reader.line_num
+        for fields in reader:
+            if fields:
+                starts.append(last_line + 1)
+            last_line = reader.line_num
+    table = pa.table({"rid": pa.array(range(len(starts)), pa.int64()), "line": pa.array(starts, pa.int64())})
+    connection.register("line_of_arrow", table)
+    return "line_of_arrow"
+
+
+def _copy_options(path: Path) -> str:
+    if _is_parquet(path):
+        return "(FORMAT parquet, COMPRESSION zstd)"
+    return "(FORMAT csv, HEADER true)"
+
+
+def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path: Path) -> None:
+    keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS)
+
+    def create(source: str) -> None:
+        checked = checked_select(policy, source)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
+            f"FROM ({_prepared_sql(policy, f'({checked})', keep)})"
+        )
+
+    try:
+        create(_source_sql(connection, path))
+    except duckdb.InvalidInputException as error:
+        if _is_parquet(path):
+            raise ClaimFileError(path, f"not a readable Parquet file: {error}") from None
+        try:
+            create(_source_sql(connection, path, tolerant=True))
+        except duckdb.Error as second:
+            raise ClaimFileError(path, f"not a readable CSV file: {str(second).splitlines()[0]}") from None
+
+
+def settle_file(
+    policy: Policy,
+    claims_path: str | Path,
+    out_path: str | Path,
+    *,
+    errors_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> BatchReport:
+    """Settle every good row of a claims file into ``out_path``; bad rows go to ``errors_path``.
+
+    The errors file (columns ``line, claim_id, field, reason``) is written when ``errors_path``
+    is given and some row was rejected.
+    """
+    started = time.perf_counter()
+    claims_path, out_path = Path(claims_path), Path(out_path)
+    steps = ("read and check", "duplicate claim ids", "errors", "settle and write")
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(steps[done] if done < len(steps) else "done", done, len(steps))
+
+    with tempfile.TemporaryDirectory(prefix="equicover-batch-") as spill:
+        connection = connect(spill)
+        try:
+            report(0)
+            _create_checked(connection, policy, claims_path)
+            report(1)
+            connection.execute(
+                """
+                CREATE TEMP TABLE duplicates AS
+                WITH repeated AS (
+                    SELECT hash(claim_id) AS h FROM checked WHERE claim_id <> ''
+                    GROUP BY h HAVING count(*) > 1
+                )
+                SELECT rid, first_rid FROM (
+                    SELECT rowid AS rid, min(rowid) OVER (PARTITION BY claim_id) AS first_rid
+                    FROM checked WHERE claim_id <> '' AND hash(claim_id) IN (SELECT h FROM repeated)
+                ) WHERE rid > first_rid
+                """
+            )
+            report(2)
+            rows, rejected = connection.execute(
+                "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) "
+                "FROM checked c"
+            ).fetchone()
+            if errors_path is not None and rejected:
+                line_of = None
+                if not _is_parquet(claims_path) and not _rows_are_lines(claims_path, rows):
+                    line_of = _line_table(connection, claims_path)
+                errors = error_rows_sql("checked", "duplicates", line_of)
+                connection.execute(
+                    f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
+                    f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)"
+                )
+            report(3)
+            good = (
+                "(SELECT member_id AS member_key, * FROM checked c "
+                "WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"
+            )
+            written = connection.execute(
+                f"COPY ({_output_select(policy, _settled_sql(policy, good))}) "
+                f"TO {_path_literal(out_path)} {_copy_options(out_path)}"
+            ).fetchone()
+            settled = int(written[0]) if written else 0
+            report(4)
+        finally:
+            connection.close()
+    return BatchReport(settled=settled, rejected=int(rejected), seconds=time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------------------------
+# In memory, for tests and small batches
+
+
+def _claims_table(policy: Policy, claims: list[Claim]) -> pa.Table:
+    return pa.table(
+        {
+            "claim_id": pa.array([c.claim_id for c in claims], pa.string()),
+            "member_id": pa.array([c.member_id for c in claims], pa.string()),
+            "service_date": pa.array([c.service_date for c in claims], pa.date32()),
+            "provider_level": pa.array([c.provider_level for c in claims], pa.string()),
+            "designated": pa.array([c.designated for c in claims], pa.bool_()),
+            "in_area": pa.array([c.in_area for c in claims], pa.bool_()),
+            "referred": pa.array([c.referred for c in claims], pa.bool_()),
+            "care_type": pa.array([c.care_type for c in claims], pa.string()),
+            "diagnosis": pa.array([c.diagnosis.strip().upper() for c in claims], pa.string()),
+            "days": pa.array([c.days for c in claims], pa.int64()),
+            "total": pa.array([c.total for c in claims], pa.int64()),
+            "eligible": pa.array([c.eligible for c in claims], pa.int64()),
+            "categories": pa.array([sorted(c.categories) for c in claims], pa.list_(pa.string())),
+        }
+    )
+
+
+def settle_records(policy: Policy, claims: list[Claim]) -> list[dict[str, Any]]:
+    """Settle typed claims in memory; the same dicts as ``claims.settlement_record``."""
+    for claim in claims:
+        if not policy.covers(claim.service_date):
+            raise ClaimOutsidePolicyError(claim.claim_id, policy.id)
+    with tempfile.TemporaryDirectory(prefix="equicover-batch-") as spill:
+        connection = connect(spill)
+        try:
+            connection.register("claims_arrow", _claims_table(policy, claims))
+            typed = f"(SELECT *, {benefit_year_sql(policy)} AS byear FROM claims_arrow)"
+            prepared = _prepared_sql(
+                policy, typed, ("member_id AS member_key", "claim_id", "member_id", "service_date", "byear")
+            )
+            settled = _settled_sql(policy, f"({prepared})")
+            names = output_column_names(policy)
+            cursor = connection.execute(
+                f"SELECT {', '.join(quote_identifier(n) for n in names)} FROM ({settled}) "
+                "ORDER BY member_key, service_date, claim_id"
+            )
+            rows = cursor.fetchall()
+        finally:
+            connection.close()
+    return [dict(zip(names, row)) for row in rows]

@@ -1,0 +1,357 @@
+"""SQL text generated from a policy for the batch engine (DuckDB dialect).
+
+Every function here returns SQL built only from the policy, never from claim data, so that the
+engine stays one set-based pass per layer whatever the number of claims. Column names used in the
+generated SQL (the typed claim as both the file reader and ``settle_records`` present it):
+
+``claim_id, member_id, service_date, byear, provider_level, designated, in_area, referred,
+care_type, diagnosis, days, total, eligible, categories`` (money as BIGINT minor units,
+``categories`` a VARCHAR[], ``diagnosis`` upper-cased and trimmed).
+
+Internal columns are numbered by the layer's position (``m3``, ``pay3`` …) so that layer ids never
+have to be valid SQL identifiers; only output columns carry the ids, always double-quoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from equicover.money import RATIO_SCALE
+from equicover.settlement.model import Condition, Layer, Policy, When
+
+# Window over one member's benefit year, in settlement order; every yearly accumulator is a
+# running sum over it (see docs/settlement.md, "Why the batch engine can be set-based").
+YEAR_WINDOW = (
+    "(PARTITION BY member_key, byear ORDER BY service_date, claim_id "
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+)
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _in_list(column: str, values: frozenset[str] | frozenset[bool]) -> str:
+    if not values:
+        return "FALSE"
+    if all(isinstance(value, bool) for value in values):
+        literals = sorted("TRUE" if value else "FALSE" for value in values)
+    else:
+        literals = sorted(quote_literal(str(value)) for value in values)
+    return f"{column} IN ({', '.join(literals)})"
+
+
+def _prefixes(column: str, prefixes: tuple[str, ...]) -> str:
+    if not prefixes:
+        return "FALSE"
+    unique = sorted(set(prefixes))
+    return "(" + " OR ".join(f"starts_with({column}, {quote_literal(p)})" for p in unique) + ")"
+
+
+def condition_sql(condition: Condition, policy: Policy, *, allowed: str = "allowed") -> str:
+    """One AND-table; ``allowed`` names the column holding the claim's allowed amount."""
+    parts: list[str] = []
+    if condition.care_type is not None:
+        parts.append(_in_list("care_type", condition.care_type))
+    if condition.provider_level is not None:
+        parts.append(_in_list("provider_level", condition.provider_level))
+    for flag in ("designated", "in_area", "referred"):
+        accepted = getattr(condition, flag)
+        if accepted is not None:
+            parts.append(_in_list(flag, accepted))
+    if condition.member_category is not None:
+        if condition.member_category:
+            wanted = ", ".join(quote_literal(c) for c in sorted(condition.member_category))
+            parts.append(f"list_has_any(categories, [{wanted}]::VARCHAR[])")
+        else:
+            parts.append("FALSE")
+    if condition.diagnosis_group is not None:
+        prefixes: list[str] = []
+        for group in condition.diagnosis_group:
+            prefixes.extend(policy.diagnosis_groups.get(group, ()))
+        parts.append(_prefixes("diagnosis", tuple(prefixes)))
+    if condition.diagnosis is not None:
+        parts.append(_prefixes("diagnosis", condition.diagnosis))
+    if condition.allowed_below is not None:
+        parts.append(f"{allowed} < {int(condition.allowed_below)}")
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def when_sql(when: When, policy: Policy, *, allowed: str = "allowed") -> str:
+    """OR of AND-tables; an empty `when` always matches."""
+    if not when:
+        return "TRUE"
+    return "(" + " OR ".join(condition_sql(c, policy, allowed=allowed) for c in when) + ")"
+
+
+def benefit_year_sql(policy: Policy, date_column: str = "service_date") -> str:
+    month, day = policy.year_start
+    if (month, day) == (1, 1):
+        return f"year({date_column})"
+    return (
+        f"(year({date_column}) - CASE WHEN month({date_column}) * 100 + day({date_column}) "
+        f"< {month * 100 + day} THEN 1 ELSE 0 END)"
+    )
+
+
+def fixed_fee_columns(policy: Policy) -> str:
+    """``ff`` (1-based index or NULL), ``allowed``, ``provider_writeoff``, ``elig`` (eligible
+    after the fixed fee), from ``total`` and ``eligible``."""
+    if not policy.fixed_fees:
+        return "NULL::INTEGER AS ff, total AS allowed, 0::BIGINT AS provider_writeoff, eligible AS elig"
+    index = (
+        "CASE "
+        + " ".join(
+            f"WHEN {when_sql(fee.when, policy)} THEN {position}"
+            for position, fee in enumerate(policy.fixed_fees, start=1)
+        )
+        + " END"
+    )
+    fee = (
+        "CASE ff "
+        + " ".join(f"WHEN {position} THEN {int(f.fee)}::BIGINT" for position, f in enumerate(policy.fixed_fees, start=1))
+        + " END"
+    )
+    return f"{index} AS ff, {fee} AS fee"
+
+
+def fixed_fee_apply_columns(policy: Policy) -> str:
+    if not policy.fixed_fees:
+        return ""
+    return (
+        "coalesce(fee, total) AS allowed, "
+        "CASE WHEN ff IS NULL THEN 0::BIGINT ELSE total - fee END AS provider_writeoff, "
+        "CASE WHEN ff IS NULL THEN eligible ELSE least(eligible, fee) END AS elig"
+    )
+
+
+def layer_match_columns(policy: Policy) -> list[str]:
+    """Per layer k: ``m{k}`` (layer matched) and, for band layers, ``v{k}`` (variant, 1-based)."""
+    columns: list[str] = []
+    for k, layer in enumerate(policy.layers):
+        layer_when = when_sql(layer.when, policy)
+        if layer.kind == "oop_cap":
+            columns.append(f"{layer_when} AS m{k}")
+            continue
+        variant = (
+            "CASE "
+            + " ".join(
+                f"WHEN {when_sql(v.when, policy)} THEN {position}"
+                for position, v in enumerate(layer.variants, start=1)
+            )
+            + " END"
+            if layer.variants
+            else "NULL"
+        )
+        columns.append(f"CASE WHEN {layer_when} THEN ({variant})::TINYINT END AS v{k}")
+    return columns
+
+
+def layer_match_flags(policy: Policy) -> list[str]:
+    """``m{k}`` for band layers (matched = a variant matched), from ``v{k}``."""
+    return [
+        f"v{k} IS NOT NULL AS m{k}" for k, layer in enumerate(policy.layers) if layer.kind != "oop_cap"
+    ]
+
+
+def allowance_columns(policy: Policy) -> list[str]:
+    columns = []
+    for position, allowance in enumerate(policy.allowances):
+        amount = int(allowance.amount)
+        value = f"{amount}::BIGINT" if allowance.per == "claim" else f"{amount}::BIGINT * days"
+        columns.append(
+            f"CASE WHEN {when_sql(allowance.when, policy)} THEN {value} ELSE 0::BIGINT END AS al{position}"
+        )
+    return columns
+
+
+def _floor_share(amount: str, ratio_scaled: int) -> str:
+    """floor(amount x ratio) for amount >= 0, in BIGINT without overflow: split the amount at
+    RATIO_SCALE so neither product can pass 2^63 (exactly ``money.floor_share``)."""
+    return (
+        f"(({amount}) // {RATIO_SCALE} * {ratio_scaled} "
+        f"+ (({amount}) % {RATIO_SCALE}) * {ratio_scaled} // {RATIO_SCALE})"
+    )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One SELECT level over the previous one: new columns, and whether they use the window."""
+
+    columns: tuple[str, ...]
+    windowed: bool = False
+    label: str = ""
+
+
+def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, reference: dict[str, str]) -> list[Stage]:
+    stages: list[Stage] = []
+    if layer.scope == "year":
+        # s = running sum of this layer's remaining over earlier matched claims this year
+        stages.append(
+            Stage(
+                (
+                    f"CASE WHEN m{k} THEN {remaining} ELSE 0 END AS base{k}",
+                ),
+                label=f"layer {layer.id}: positions",
+            )
+        )
+        stages.append(
+            Stage((f"sum(base{k}) OVER {YEAR_WINDOW} - base{k} AS s{k}",), windowed=True, label=f"layer {layer.id}")
+        )
+        start = f"s{k}"
+    else:
+        start = "0"
+    end = f"({start} + {remaining})"
+
+    # per variant and band: the overlap of [s, s + remaining] with [lo, hi)
+    overlap_columns: list[str] = []
+    numerator_terms: dict[int, list[str]] = {}
+    first_cases: list[str] = []
+    last_cases: list[str] = []
+    for v, variant in enumerate(layer.variants, start=1):
+        lower = 0
+        names: list[str] = []
+        for b, band in enumerate(variant.bands, start=1):
+            upper = f"least({band.upto}, {end})" if band.upto is not None else end
+            name = f"o{k}_{v}_{b}"
+            overlap_columns.append(
+                f"CASE WHEN v{k} = {v} THEN greatest(0, {upper} - greatest({lower}, {start})) ELSE 0 END AS {name}"
+            )
+            names.append(name)
+            if band.ratio:
+                numerator_terms.setdefault(v, []).append((name, band.ratio))
+            lower = band.upto if band.upto is not None else lower
+        first_cases.append(
+            f"WHEN v{k} = {v} THEN CASE "
+            + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in enumerate(names, start=1))
+            + " END"
+            if names
+            else f"WHEN v{k} = {v} THEN NULL"
+        )
+        last_cases.append(
+            f"WHEN v{k} = {v} THEN CASE "
+            + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in reversed(list(enumerate(names, start=1))))
+            + " END"
+            if names
+            else f"WHEN v{k} = {v} THEN NULL"
+        )
+    stages.append(Stage(tuple(overlap_columns) or (f"NULL AS o{k}_none",)))
+
+    # round_half_up(sum ratio x overlap / SCALE), exact in BIGINT: write overlap = q x SCALE + r;
+    # the q parts are whole minor units, only the sum of ratio x r needs rounding.
+    whole_terms: list[str] = []
+    rest_terms: list[str] = []
+    for v, terms in numerator_terms.items():
+        whole = " + ".join(f"({n} // {RATIO_SCALE}) * {ratio}" for n, ratio in terms)
+        rest = " + ".join(f"({n} % {RATIO_SCALE}) * {ratio}" for n, ratio in terms)
+        whole_terms.append(f"WHEN v{k} = {v} THEN {whole}")
+        rest_terms.append(f"WHEN v{k} = {v} THEN {rest}")
+    whole_sql = "CASE " + " ".join(whole_terms) + " ELSE 0 END" if whole_terms else "0"
+    rest_sql = "CASE " + " ".join(rest_terms) + " ELSE 0 END" if rest_terms else "0"
+    pay0 = f"(({whole_sql}) + (2 * ({rest_sql}) + {RATIO_SCALE}) // {2 * RATIO_SCALE})::BIGINT"
+    bands_first = "CASE " + " ".join(first_cases) + " END" if first_cases else "NULL"
+    bands_last = "CASE " + " ".join(last_cases) + " END" if last_cases else "NULL"
+    stages.append(
+        Stage(
+            (
+                f"{pay0} AS p0_{k}",
+                f"({bands_first})::TINYINT AS bf{k}",
+                f"({bands_last})::TINYINT AS bl{k}",
+            )
+        )
+    )
+    pay = f"p0_{k}"
+    capped: list[str] = []
+    if layer.cap_per_claim is not None:
+        stages.append(Stage((f"least({pay}, {int(layer.cap_per_claim)}) AS p1_{k}",)))
+        capped.append(f"CASE WHEN p1_{k} < {pay} THEN ' cap_per_claim' ELSE '' END")
+        pay = f"p1_{k}"
+    if layer.max_cumulative_share is not None:
+        ceiling = _floor_share(reference[layer.cumulative_share_of], layer.max_cumulative_share)
+        stages.append(
+            Stage((f"least({pay}, greatest(0, {ceiling} - ({paid_before}))) AS p2_{k}",))
+        )
+        capped.append(f"CASE WHEN p2_{k} < {pay} THEN ' max_cumulative_share' ELSE '' END")
+        pay = f"p2_{k}"
+    if layer.cap_per_year is not None:
+        cap = int(layer.cap_per_year)
+        stages.append(
+            Stage((f"sum({pay}) OVER {YEAR_WINDOW} AS cum{k}",), windowed=True, label=f"layer {layer.id}: year cap")
+        )
+        stages.append(
+            Stage((f"(least(cum{k}, {cap}) - least(cum{k} - {pay}, {cap}))::BIGINT AS p3_{k}",))
+        )
+        capped.append(f"CASE WHEN p3_{k} < {pay} THEN ' cap_per_year' ELSE '' END")
+        pay = f"p3_{k}"
+    token = (
+        f"CASE WHEN NOT m{k} THEN {quote_literal(layer.id + '=-')} ELSE "
+        f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
+        f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END"
+        + "".join(f" || {c}" for c in capped)
+        + " END"
+    )
+    stages.append(Stage((f"{pay}::BIGINT AS pay{k}", f"{token} AS t{k}")))
+    return stages
+
+
+def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, str]) -> list[Stage]:
+    share_limit = _floor_share(reference[layer.base], int(layer.max_share or 0))
+    stages = [Stage((f"{remaining} AS mn{k}", f"{share_limit} AS sl{k}"))]
+    if layer.max_per_year is not None:
+        cap = int(layer.max_per_year)
+        stages.append(Stage((f"CASE WHEN m{k} THEN least(mn{k}, sl{k}) ELSE 0 END AS left{k}",)))
+        stages.append(
+            Stage(
+                (f"sum(left{k}) OVER {YEAR_WINDOW} - left{k} AS run{k}",),
+                windowed=True,
+                label=f"layer {layer.id}",
+            )
+        )
+        stages.append(Stage((f"greatest(0, {cap} - least(run{k}, {cap})) AS yl{k}",)))
+        limit = f"least(sl{k}, yl{k})"
+        binding = f"CASE WHEN yl{k} < sl{k} THEN 'max_per_year' ELSE 'max_share' END"
+    else:
+        limit = f"sl{k}"
+        binding = "'max_share'"
+    token = f"CASE WHEN NOT m{k} THEN {quote_literal(layer.id + '=-')} ELSE {quote_literal(layer.id + '=')} || {binding} END"
+    stages.append(
+        Stage(
+            (
+                f"CASE WHEN m{k} THEN greatest(0, mn{k} - {limit}) ELSE 0 END::BIGINT AS pay{k}",
+                f"{token} AS t{k}",
+            )
+        )
+    )
+    return stages
+
+
+def layer_stages(policy: Policy) -> list[Stage]:
+    """The payer cascade as SELECT levels over the prepared claims.
+
+    Expects ``allowed``, ``elig`` (eligible after the fixed fee), ``m{k}``/``v{k}``; produces
+    ``pay{k}`` and the trail token ``t{k}`` for every layer. ``re{k}``/``ra{k}`` are the
+    remaining eligible / allowed amounts before layer k.
+    """
+    stages: list[Stage] = [Stage(("elig AS re0", "allowed AS ra0"))]
+    reference = {"total": "allowed", "eligible": "elig"}
+    for k, layer in enumerate(policy.layers):
+        remaining = f"re{k}" if layer.base == "eligible" else f"ra{k}"
+        paid_before = f"(allowed - ra{k})"
+        if layer.kind == "oop_cap":
+            stages.extend(_oop_cap_stages(k, layer, remaining, reference))
+        else:
+            stages.extend(_band_stages(k, layer, remaining, paid_before, reference))
+        stages.append(
+            Stage((f"re{k} - least(pay{k}, re{k}) AS re{k + 1}", f"ra{k} - pay{k} AS ra{k + 1}"))
+        )
+    return stages
+
+
+def trail_sql(policy: Policy) -> str:
+    tokens = [f"t{k}" for k in range(len(policy.layers))]
+    fixed = "CASE WHEN ff IS NULL THEN NULL ELSE 'fixed_fee=' || ff END"
+    return "concat_ws('; ', " + ", ".join([fixed, *tokens]) + ")" if tokens else f"coalesce({fixed}, '')"

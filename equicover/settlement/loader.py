@@ -1,0 +1,813 @@
+"""Policy files: TOML -> a validated ``Policy``, or every mistake with its file, line and key.
+
+A bad policy never settles anything, so the loader is strict: unknown keys at every level, values
+of the wrong type, unknown provider levels / care types / diagnosis groups in conditions, bands
+out of order, ratios outside [0, 1] or with more than 6 decimals, money that is not a decimal
+string or has more decimals than the currency, periods that end before they start. All problems
+of a file are collected before ``PolicyError`` is raised, so an analyst fixes them in one pass.
+``check_policies`` also reports two policies with the same id whose effective periods overlap.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from equicover.errors import EquicoverError
+from equicover.money import (
+    MoneyError,
+    RATIO_SCALE,
+    minor_digits_of,
+    parse_money,
+    parse_ratio,
+)
+from equicover.settlement.model import (
+    CONDITION_KEYS,
+    Allowance,
+    Band,
+    Condition,
+    ContributionRules,
+    FixedFee,
+    Layer,
+    Policy,
+    SubsidyRule,
+    Variant,
+    When,
+)
+from equicover.settlement.toml_lines import KeyPath, TomlLineIndex, format_key_path
+
+COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+ICD10_PREFIX = re.compile(r"^[A-Z][0-9A-Z]{0,2}(\.?[0-9A-Z]{1,4})?$")
+MONTH_DAY = re.compile(r"^([0-9]{2})-([0-9]{2})$")
+MEMBER_PAYER = "member"  # the payer name of the member's own share in contribution rows
+
+TOP_LEVEL_KEYS = ("policy", "diagnosis_groups", "fixed_fee", "layer", "allowance", "contribution")
+POLICY_KEYS = (
+    "id",
+    "name",
+    "currency",
+    "minor_digits",
+    "effective_from",
+    "effective_to",
+    "year_start",
+    "provider_levels",
+    "care_types",
+    "source",
+)
+POLICY_REQUIRED = ("id", "name", "currency", "effective_from", "provider_levels", "care_types", "source")
+COMMON_LAYER_KEYS = ("id", "payer", "kind", "base", "when")
+BAND_LAYER_KEYS = ("scope", "cap_per_claim", "cap_per_year", "max_cumulative_share", "of", "variant")
+OOP_CAP_LAYER_KEYS = ("max_share", "max_per_year")
+VARIANT_KEYS = ("when", "bands")
+BAND_KEYS = ("upto", "ratio")
+FIXED_FEE_KEYS = ("when", "fee")
+ALLOWANCE_KEYS = ("id", "per", "amount", "when")
+CONTRIBUTION_KEYS = (
+    "kind",
+    "amount",
+    "household_cap",
+    "reference_wage",
+    "share",
+    "rank_factors",
+    "subsidy",
+)
+FLAT_KEYS = ("amount", "household_cap")
+WAGE_SHARE_KEYS = ("reference_wage", "share", "rank_factors")
+SUBSIDY_KEYS = ("when", "shares")
+BOOLEAN_CONDITIONS = frozenset({"designated", "in_area", "referred"})
+
+# When the currency is unknown the digits of money cannot be checked; this many still lets the
+# loader check everything else instead of stopping at the first problem.
+_UNKNOWN_DIGITS = 18
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyProblem:
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class PolicyError(EquicoverError):
+    """A policy that cannot be used; ``problems`` holds every mistake found."""
+
+    status = 422
+    code = "invalid_policy"
+
+    def __init__(self, problems: list[PolicyProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
+        raise PolicyError([PolicyProblem(str(path), 1, "", f"cannot read the policy file: {reason}")]) from None
+    return load_policy_text(text, path=str(path))
+
+
+def load_policy_text(text: str, *, path: str = "<string>") -> Policy:
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError([_syntax_problem(path, text, error)]) from None
+    reader = _PolicyReader(path, text)
+    policy = reader.read(document)
+    if reader.problems or policy is None:
+        raise PolicyError(reader.problems)
+    return policy
+
+
+def check_policies(paths: Iterable[str | Path]) -> list[PolicyProblem]:
+    """Every problem of every file, and overlapping periods of policies sharing an id."""
+    problems: list[PolicyProblem] = []
+    loaded: list[tuple[Policy, int]] = []
+    for path in paths:
+        try:
+            policy = load_policy(path)
+        except PolicyError as error:
+            problems.extend(error.problems)
+            continue
+        text = Path(path).read_text(encoding="utf-8")
+        line = TomlLineIndex(text).line_of(("policy", "effective_from")) or 1
+        for earlier, _ in loaded:
+            if earlier.id == policy.id and _periods_overlap(earlier, policy):
+                problems.append(
+                    PolicyProblem(
+                        str(path),
+                        line,
+                        "policy.effective_from",
+                        f"the effective period of policy {policy.id!r} overlaps the one in "
+                        f"{earlier.path} ({_period_text(earlier)}); a policy id must have one "
+                        "version per day",
+                    )
+                )
+        loaded.append((policy, line))
+    return problems
+
+
+def _periods_overlap(first: Policy, second: Policy) -> bool:
+    first_end = first.effective_to or date.max
+    second_end = second.effective_to or date.max
+    return first.effective_from <= second_end and second.effective_from <= first_end
+
+
+def _period_text(policy: Policy) -> str:
+    end = policy.effective_to.isoformat() if policy.effective_to else "open"
+    return f"{policy.effective_from.isoformat()} to {end}"
+
+
+def _syntax_problem(path: str, text: str, error: tomllib.TOMLDecodeError) -> PolicyProblem:
+    message = str(error)
+    match = re.search(r"\(at line (\d+), column \d+\)", message)
+    if match:
+        line = int(match.group(1))
+        message = message[: match.start()].strip()
+    else:
+        line = text.count("\n") + 1
+        message = re.sub(r"\s*\(at end of document\)", "", message).strip() + " (at the end of the file)"
+    return PolicyProblem(path, line, "", f"TOML syntax error: {message}")
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (date, datetime)):
+        return "a date"
+    return type(value).__name__
+
+
+def _choices(values: Iterable[str]) -> str:
+    return ", ".join(repr(value) for value in values)
+
+
+class _PolicyReader:
+    """Reads one parsed document, collecting problems instead of stopping at the first."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.text_of_file = text
+        self._lines: TomlLineIndex | None = None  # built at the first problem: good files skip it
+        self.problems: list[PolicyProblem] = []
+        self.minor_digits = _UNKNOWN_DIGITS
+        self.provider_levels: tuple[str, ...] = ()
+        self.care_types: tuple[str, ...] = ()
+        self.diagnosis_groups: dict[str, tuple[str, ...]] = {}
+        # When a list in the header could not be read, conditions naming its values are not
+        # reported as unknown: the real problem is already reported.
+        self.levels_known = True
+        self.care_types_known = True
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        if self._lines is None:
+            self._lines = TomlLineIndex(self.text_of_file)
+        line = self._lines.line_of(path) or 1
+        self.problems.append(PolicyProblem(self.file, line, format_key_path(path), message))
+
+    def keys(
+        self,
+        table: dict[str, Any],
+        path: KeyPath,
+        allowed: Sequence[str],
+        required: Sequence[str] = (),
+        refused: dict[str, str] | None = None,
+    ) -> None:
+        for key in table:
+            if key in allowed:
+                continue
+            if refused and key in refused:
+                self.problem(path + (key,), refused[key])
+            else:
+                self.problem(path + (key,), f"unknown key {key!r} (allowed here: {_choices(allowed)})")
+        for key in required:
+            if key not in table:
+                self.problem(path, f"missing required key {key!r}")
+
+    # -- typed values --------------------------------------------------------------------------
+
+    def table(self, value: object, path: KeyPath) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return value
+        self.problem(path, f"must be a table, not {_type_name(value)}")
+        return None
+
+    def tables(self, value: object, path: KeyPath) -> list[tuple[KeyPath, dict[str, Any]]]:
+        """An array of tables (``[[x]]``) as (path, table) pairs; wrong elements are reported."""
+        if isinstance(value, dict):
+            value = [value]
+            single = True
+        elif isinstance(value, list):
+            single = False
+        else:
+            self.problem(path, f"must be an array of tables, not {_type_name(value)}")
+            return []
+        result = []
+        for index, element in enumerate(value):
+            element_path = path if single else path + (index,)
+            table = self.table(element, element_path)
+            if table is not None:
+                result.append((element_path, table))
+        return result
+
+    def text(self, table: dict[str, Any], key: str, path: KeyPath, *, default: str | None = None) -> str | None:
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, str):
+            self.problem(path + (key,), f"must be a string, not {_type_name(value)}")
+            return None
+        if not value.strip():
+            self.problem(path + (key,), "must not be empty")
+            return None
+        return value
+
+    def choice(self, table: dict[str, Any], key: str, path: KeyPath, choices: Sequence[str], default: str) -> str:
+        if key not in table:
+            return default
+        value = table[key]
+        if value not in choices or not isinstance(value, str):
+            self.problem(path + (key,), f"must be one of {_choices(choices)}, not {value!r}")
+            return default
+        return value
+
+    def money(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.problem(path + (key,), f"money must be a decimal string like \"120.00\", not {_type_name(value)}")
+            return None
+        if not isinstance(value, str):
+            self.problem(
+                path + (key,),
+                f"money must be a decimal string (write \"{value}\" with quotes) so that it is read exactly",
+            )
+            return None
+        try:
+            return parse_money(value, self.minor_digits)
+        except MoneyError as error:
+            self.problem(path + (key,), str(error))
+            return None
+
+    def ratio(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:
+        if key not in table:
+            return None
+        return self.ratio_value(table[key], path + (key,))
+
+    def ratio_value(self, value: object, path: KeyPath) -> int | None:
+        try:
+            return parse_ratio(value)
+        except MoneyError as error:
+            self.problem(path, str(error))
+            return None
+
+    def date_value(self, table: dict[str, Any], key: str, path: KeyPath) -> date | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
+                    return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        shown = repr(value) if isinstance(value, str) else str(value)
+        self.problem(path + (key,), f"must be a date like 2018-01-01, not {shown}")
+        return None
+
+    def name_list(self, table: dict[str, Any], key: str, path: KeyPath) -> tuple[str, ...] | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, list) or not value:
+            self.problem(path + (key,), "must be a non-empty array of strings")
+            return None
+        names: list[str] = []
+        good = True
+        for index, name in enumerate(value):
+            if not isinstance(name, str) or not name.strip():
+                self.problem(path + (key, index), "must be a non-empty string")
+                good = False
+            elif name in names:
+                self.problem(path + (key, index), f"{name!r} is listed twice")
+                good = False
+            else:
+                names.append(name)
+        return tuple(names) if good else None
+
+    # -- the document --------------------------------------------------------------------------
+
+    def read(self, document: dict[str, Any]) -> Policy | None:
+        self.keys(document, (), TOP_LEVEL_KEYS, required=("policy",))
+        header = self.header(document.get("policy"))
+        self.diagnosis_groups = self.read_diagnosis_groups(document.get("diagnosis_groups"))
+        fixed_fees = tuple(
+            fee
+            for element_path, table in self.tables(document.get("fixed_fee", []), ("fixed_fee",))
+            if (fee := self.fixed_fee(table, element_path)) is not None
+        )
+        layers = self.read_layers(document.get("layer", []))
+        allowances = self.read_allowances(document.get("allowance", []))
+        contribution = None
+        if "contribution" in document:
+            contribution_table = self.table(document["contribution"], ("contribution",))
+            if contribution_table is not None:
+                contribution = self.contribution(contribution_table, ("contribution",))
+        if header is None or self.problems:
+            return None
+        return Policy(
+            **header,
+            diagnosis_groups=self.diagnosis_groups,
+            fixed_fees=fixed_fees,
+            layers=layers,
+            allowances=allowances,
+            contribution=contribution,
+            path=self.file,
+        )
+
+    def header(self, value: object) -> dict[str, Any] | None:
+        path: KeyPath = ("policy",)
+        if value is None:
+            self.levels_known = self.care_types_known = False
+            return None
+        table = self.table(value, path)
+        if table is None:
+            self.levels_known = self.care_types_known = False
+            return None
+        self.keys(table, path, POLICY_KEYS, required=POLICY_REQUIRED)
+        policy_id = self.text(table, "id", path)
+        name = self.text(table, "name", path)
+        source = self.text(table, "source", path)
+        currency = self.text(table, "currency", path)
+        minor_digits: int | None = None
+        if "minor_digits" in table:
+            value = table["minor_digits"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+                self.problem(path + ("minor_digits",), f"must be a whole number from 0 to 6, not {value!r}")
+            else:
+                minor_digits = value
+        elif currency is not None:
+            try:
+                minor_digits = minor_digits_of(currency)
+            except MoneyError as error:
+                self.problem(path + ("currency",), str(error))
+        if minor_digits is not None:
+            self.minor_digits = minor_digits
+        effective_from = self.date_value(table, "effective_from", path)
+        effective_to = self.date_value(table, "effective_to", path)
+        if effective_from and effective_to and effective_to < effective_from:
+            self.problem(
+                path + ("effective_to",),
+                f"effective_to {effective_to.isoformat()} is before effective_from {effective_from.isoformat()}",
+            )
+        year_start = self.year_start(table, path)
+        levels = self.name_list(table, "provider_levels", path)
+        care_types = self.name_list(table, "care_types", path)
+        self.provider_levels = levels or ()
+        self.care_types = care_types or ()
+        self.levels_known = levels is not None
+        self.care_types_known = care_types is not None
+        fields = (policy_id, name, source, currency, minor_digits, effective_from, year_start, levels, care_types)
+        if any(field is None for field in fields):
+            return None
+        return {
+            "id": policy_id,
+            "name": name,
+            "currency": currency,
+            "minor_digits": minor_digits,
+            "effective_from": effective_from,
+            "effective_to": effective_to,
+            "year_start": year_start,
+            "provider_levels": levels,
+            "care_types": care_types,
+            "source": source,
+        }
+
+    def year_start(self, table: dict[str, Any], path: KeyPath) -> tuple[int, int] | None:
+        value = table.get("year_start", "01-01")
+        match = MONTH_DAY.match(value) if isinstance(value, str) else None
+        if match:
+            month, day = int(match.group(1)), int(match.group(2))
+            try:
+                date(2001, month, day)  # a year without 29 February: every year must have the day
+                return month, day
+            except ValueError:
+                pass
+        self.problem(path + ("year_start",), f"must be a month-day \"MM-DD\" that every year has, not {value!r}")
+        return None
+
+    def read_diagnosis_groups(self, value: object) -> dict[str, tuple[str, ...]]:
+        path: KeyPath = ("diagnosis_groups",)
+        if value is None:
+            return {}
+        table = self.table(value, path)
+        if table is None:
+            return {}
+        groups: dict[str, tuple[str, ...]] = {}
+        for name, prefixes in table.items():
+            prefixes_read = self.diagnosis_prefixes(prefixes, path + (name,))
+            # A group with a bad prefix is still known, so conditions naming it are not reported.
+            groups[name] = prefixes_read or ()
+        return groups
+
+    def diagnosis_prefixes(self, value: object, path: KeyPath) -> tuple[str, ...] | None:
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            self.problem(path, "an empty list never matches")
+            return None
+        prefixes: list[str] = []
+        good = True
+        for index, prefix in enumerate(values):
+            element_path = path + (index,) if isinstance(value, list) else path
+            if not isinstance(prefix, str) or not ICD10_PREFIX.match(prefix.strip().upper()):
+                self.problem(element_path, f"{prefix!r} is not an ICD-10 code prefix (like \"E11\" or \"K35.8\")")
+                good = False
+            else:
+                prefixes.append(prefix.strip().upper())
+        return tuple(prefixes) if good else None
+
+    # -- conditions ----------------------------------------------------------------------------
+
+    def when(
+        self,
+        table: dict[str, Any],
+        path: KeyPath,
+        *,
+        allow_allowed_below: bool = True,
+        only: Sequence[str] | None = None,
+    ) -> When:
+        if "when" not in table:
+            return ()
+        value = table["when"]
+        path = path + ("when",)
+        if isinstance(value, dict):
+            condition = self.condition(value, path, allow_allowed_below, only)
+            return (condition,) if condition else ()
+        if not isinstance(value, list):
+            self.problem(path, f"must be a table or an array of tables, not {_type_name(value)}")
+            return ()
+        if not value:
+            self.problem(path, "an empty list never matches: leave `when` out to match every claim")
+            return ()
+        conditions = []
+        for index, element in enumerate(value):
+            element_table = self.table(element, path + (index,))
+            if element_table is not None:
+                condition = self.condition(element_table, path + (index,), allow_allowed_below, only)
+                if condition:
+                    conditions.append(condition)
+        return tuple(conditions)
+
+    def condition(
+        self,
+        table: dict[str, Any],
+        path: KeyPath,
+        allow_allowed_below: bool,
+        only: Sequence[str] | None,
+    ) -> Condition | None:
+        allowed_keys = tuple(only) if only is not None else CONDITION_KEYS
+        refused = {}
+        if not allow_allowed_below:
+            allowed_keys = tuple(key for key in allowed_keys if key != "allowed_below")
+            refused["allowed_below"] = "`allowed_below` cannot be used in a fixed fee: the fee decides the allowed amount"
+        if only is not None:
+            for key in CONDITION_KEYS:
+                if key not in allowed_keys:
+                    refused.setdefault(key, f"only {_choices(allowed_keys)} can be used here")
+        before = len(self.problems)
+        self.keys(table, path, allowed_keys, refused=refused)
+        fields: dict[str, Any] = {}
+        for key in allowed_keys:
+            if key not in table:
+                continue
+            key_path = path + (key,)
+            if key == "allowed_below":
+                fields[key] = self.money(table, key, path)
+                continue
+            raw = table[key]
+            values = raw if isinstance(raw, list) else [raw]
+            if not values:
+                self.problem(key_path, "an empty list never matches")
+                continue
+            accepted = []
+            for index, item in enumerate(values):
+                item_path = key_path + (index,) if isinstance(raw, list) else key_path
+                if self.condition_value(key, item, item_path):
+                    accepted.append(item.strip().upper() if key == "diagnosis" else item)
+            if key == "diagnosis_group" or key == "diagnosis":
+                fields[key] = tuple(dict.fromkeys(accepted))
+            else:
+                fields[key] = frozenset(accepted)
+        if len(self.problems) > before:
+            return None
+        return Condition(**fields)
+
+    def condition_value(self, key: str, value: object, path: KeyPath) -> bool:
+        if key in BOOLEAN_CONDITIONS:
+            if not isinstance(value, bool):
+                self.problem(path, f"must be true or false, not {value!r}")
+                return False
+            return True
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, f"must be a non-empty string, not {_type_name(value)}")
+            return False
+        if key == "care_type" and self.care_types_known and value not in self.care_types:
+            self.problem(path, f"unknown care type {value!r} (the policy's care_types: {_choices(self.care_types)})")
+            return False
+        if key == "provider_level" and self.levels_known and value not in self.provider_levels:
+            self.problem(
+                path, f"unknown provider level {value!r} (the policy's provider_levels: {_choices(self.provider_levels)})"
+            )
+            return False
+        if key == "diagnosis_group" and value not in self.diagnosis_groups:
+            known = _choices(self.diagnosis_groups) or "none defined"
+            self.problem(path, f"unknown diagnosis group {value!r} (the policy's diagnosis_groups: {known})")
+            return False
+        if key == "diagnosis" and not ICD10_PREFIX.match(value.strip().upper()):
+            self.problem(path, f"{value!r} is not an ICD-10 code prefix (like \"E11\" or \"K35.8\")")
+            return False
+        return True
+
+    # -- fixed fees, layers, allowances --------------------------------------------------------
+
+    def fixed_fee(self, table: dict[str, Any], path: KeyPath) -> FixedFee | None:
+        self.keys(table, path, FIXED_FEE_KEYS, required=("fee",))
+        when = self.when(table, path, allow_allowed_below=False)
+        fee = self.money(table, "fee", path)
+        return None if fee is None else FixedFee(when=when, fee=fee)
+
+    def read_layers(self, value: object) -> tuple[Layer, ...]:
+        layers: list[Layer] = []
+        seen: set[str] = set()
+        for path, table in self.tables(value, ("layer",)):
+            layer = self.layer(table, path)
+            layer_id = table.get("id")
+            if isinstance(layer_id, str):
+                if layer_id in seen:
+                    self.problem(path + ("id",), f"layer id {layer_id!r} is used twice")
+                seen.add(layer_id)
+            if layer is not None:
+                layers.append(layer)
+        return tuple(layers)
+
+    def identifier(self, table: dict[str, Any], path: KeyPath, what: str) -> str | None:
+        identifier = self.text(table, "id", path)
+        if identifier is not None and not COLUMN_NAME.match(identifier):
+            self.problem(
+                path + ("id",),
+                f"{what} id {identifier!r} must be usable as a column name: a lower-case letter, "
+                "then lower-case letters, digits or _",
+            )
+            return None
+        return identifier
+
+    def layer(self, table: dict[str, Any], path: KeyPath) -> Layer | None:
+        kind = self.choice(table, "kind", path, ("bands", "oop_cap"), "bands")
+        kind_known = table.get("kind", "bands") in ("bands", "oop_cap")
+        before = len(self.problems)
+        if kind == "oop_cap" and kind_known:
+            refused = {
+                key: f"an oop_cap layer takes no {key!r}: it pays what the member would pay above its limit"
+                for key in BAND_LAYER_KEYS
+            }
+            self.keys(table, path, COMMON_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer", "max_share"), refused)
+        elif kind_known:
+            refused = {key: f"{key!r} belongs to oop_cap layers (kind = \"oop_cap\")" for key in OOP_CAP_LAYER_KEYS}
+            self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS, ("id", "payer", "variant"), refused)
+        else:
+            self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer"))
+        layer_id = self.identifier(table, path, "layer")
+        payer = self.text(table, "payer", path)
+        base = self.choice(table, "base", path, ("eligible", "total"), "total" if kind == "oop_cap" else "eligible")
+        when = self.when(table, path)
+        if kind == "oop_cap":
+            max_share = self.ratio(table, "max_share", path)
+            max_per_year = self.money(table, "max_per_year", path)
+            if len(self.problems) > before or not kind_known:
+                return None
+            return Layer(
+                id=layer_id,
+                payer=payer,
+                kind="oop_cap",
+                base=base,
+                when=when,
+                max_share=max_share,
+                max_per_year=max_per_year,
+            )
+        scope = self.choice(table, "scope", path, ("claim", "year"), "claim")
+        cap_per_claim = self.money(table, "cap_per_claim", path)
+        cap_per_year = self.money(table, "cap_per_year", path)
+        max_cumulative_share = self.ratio(table, "max_cumulative_share", path)
+        share_of = self.choice(table, "of", path, ("eligible", "total"), base)
+        if "of" in table and "max_cumulative_share" not in table:
+            self.problem(path + ("of",), "`of` goes with `max_cumulative_share`, which this layer does not have")
+        variants = []
+        if "variant" in table:
+            elements = self.tables(table["variant"], path + ("variant",))
+            if not elements and isinstance(table["variant"], list):
+                self.problem(path + ("variant",), "a band layer needs at least one variant")
+            for variant_path, variant_table in elements:
+                variant = self.variant(variant_table, variant_path)
+                if variant is not None:
+                    variants.append(variant)
+        if len(self.problems) > before or not kind_known:
+            return None
+        return Layer(
+            id=layer_id,
+            payer=payer,
+            kind="bands",
+            base=base,
+            when=when,
+            scope=scope,
+            variants=tuple(variants),
+            cap_per_claim=cap_per_claim,
+            cap_per_year=cap_per_year,
+            max_cumulative_share=max_cumulative_share,
+            cumulative_share_of=share_of,
+        )
+
+    def variant(self, table: dict[str, Any], path: KeyPath) -> Variant | None:
+        self.keys(table, path, VARIANT_KEYS, required=("bands",))
+        before = len(self.problems)
+        when = self.when(table, path)
+        if "bands" not in table:
+            return None
+        raw = table["bands"]
+        bands_path = path + ("bands",)
+        if not isinstance(raw, list) or not raw:
+            self.problem(bands_path, "must be a non-empty array of bands like { upto = \"100.00\", ratio = 0 }")
+            return None
+        bands: list[Band] = []
+        previous_upto = 0
+        for index, element in enumerate(raw):
+            band_path = bands_path + (index,)
+            band_table = self.table(element, band_path)
+            if band_table is None:
+                continue
+            self.keys(band_table, band_path, BAND_KEYS, required=("ratio",))
+            ratio = self.ratio(band_table, "ratio", band_path)
+            upto = self.money(band_table, "upto", band_path)
+            last = index == len(raw) - 1
+            if "upto" not in band_table and not last:
+                self.problem(band_path, "only the last band may leave out `upto`")
+            if upto is not None:
+                if upto <= previous_upto:
+                    self.problem(
+                        band_path + ("upto",),
+                        "bands out of order: each `upto` must be greater than the one before (and than 0)",
+                    )
+                previous_upto = max(previous_upto, upto)
+            if ratio is not None:
+                bands.append(Band(upto=upto, ratio=ratio))
+        if len(self.problems) > before:
+            return None
+        return Variant(when=when, bands=tuple(bands))
+
+    def read_allowances(self, value: object) -> tuple[Allowance, ...]:
+        allowances: list[Allowance] = []
+        seen: set[str] = set()
+        for path, table in self.tables(value, ("allowance",)):
+            before = len(self.problems)
+            self.keys(table, path, ALLOWANCE_KEYS, required=("id", "per", "amount"))
+            allowance_id = self.identifier(table, path, "allowance")
+            if isinstance(table.get("id"), str):
+                if table["id"] in seen:
+                    self.problem(path + ("id",), f"allowance id {table['id']!r} is used twice")
+                seen.add(table["id"])
+            per = self.choice(table, "per", path, ("claim", "day"), "claim")
+            amount = self.money(table, "amount", path)
+            when = self.when(table, path)
+            if len(self.problems) == before and allowance_id is not None and amount is not None:
+                allowances.append(Allowance(id=allowance_id, per=per, amount=amount, when=when))
+        return tuple(allowances)
+
+    # -- contribution rules --------------------------------------------------------------------
+
+    def contribution(self, table: dict[str, Any], path: KeyPath) -> ContributionRules | None:
+        before = len(self.problems)
+        kind = self.choice(table, "kind", path, ("flat", "wage_share"), "flat")
+        if "kind" not in table:
+            self.problem(path, "missing required key 'kind' (\"flat\" or \"wage_share\")")
+        if kind == "flat":
+            refused = {key: f"{key!r} belongs to kind = \"wage_share\"" for key in WAGE_SHARE_KEYS}
+            self.keys(table, path, ("kind", "subsidy") + FLAT_KEYS, ("amount",), refused)
+        else:
+            refused = {key: f"{key!r} belongs to kind = \"flat\"" for key in FLAT_KEYS}
+            self.keys(table, path, ("kind", "subsidy") + WAGE_SHARE_KEYS, ("reference_wage", "share"), refused)
+        amount = self.money(table, "amount", path)
+        household_cap = self.money(table, "household_cap", path)
+        reference_wage = self.money(table, "reference_wage", path)
+        share = self.ratio(table, "share", path)
+        rank_factors: tuple[int, ...] = (RATIO_SCALE,)
+        if "rank_factors" in table:
+            raw = table["rank_factors"]
+            if not isinstance(raw, list) or not raw:
+                self.problem(path + ("rank_factors",), "must be a non-empty array of ratios, e.g. [1, 0.7, 0.6]")
+            else:
+                factors = [self.ratio_value(factor, path + ("rank_factors", index)) for index, factor in enumerate(raw)]
+                rank_factors = tuple(factor for factor in factors if factor is not None)
+        subsidies = []
+        if "subsidy" in table:
+            for rule_path, rule_table in self.tables(table["subsidy"], path + ("subsidy",)):
+                rule = self.subsidy(rule_table, rule_path)
+                if rule is not None:
+                    subsidies.append(rule)
+        if len(self.problems) > before:
+            return None
+        if kind == "flat":
+            return ContributionRules(
+                kind="flat", amount=amount, household_cap=household_cap, subsidies=tuple(subsidies)
+            )
+        return ContributionRules(
+            kind="wage_share",
+            reference_wage=reference_wage,
+            share=share,
+            rank_factors=rank_factors,
+            subsidies=tuple(subsidies),
+        )
+
+    def subsidy(self, table: dict[str, Any], path: KeyPath) -> SubsidyRule | None:
+        before = len(self.problems)
+        self.keys(table, path, SUBSIDY_KEYS, required=("shares",))
+        when = self.when(table, path, only=("member_category",))
+        shares: list[tuple[str, int]] = []
+        if "shares" in table:
+            shares_table = self.table(table["shares"], path + ("shares",))
+            for payer, raw in (shares_table or {}).items():
+                share_path = path + ("shares", payer)
+                if payer == MEMBER_PAYER:
+                    self.problem(share_path, f"{MEMBER_PAYER!r} is the member's own part: it is what the payers leave")
+                    continue
+                share = self.ratio_value(raw, share_path)
+                if share is not None:
+                    shares.append((payer, share))
+            if sum(share for _, share in shares) > RATIO_SCALE:
+                self.problem(path + ("shares",), "the shares add up to more than 1")
+        if len(self.problems) > before:
+            return None
+        return SubsidyRule(when=when, shares=tuple(shares))

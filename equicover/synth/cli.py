@@ -1,0 +1,93 @@
+"""``equicover generate``: a synthetic province into the database, a year of claims into a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from equicover.db import migrate
+from equicover.db.engine import make_engine
+from equicover.db.session import make_session_factory, session_scope
+from equicover.db.settings import database_url as configured_database_url
+from equicover.errors import EquicoverError
+from equicover.synth.service import GenerationSummary
+from equicover.synth.service import generate as generate_province
+
+_console = Console()
+
+
+def generate(
+    people: int = typer.Option(100_000, "--people", min=1, help="Number of persons to generate."),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed gives the same province and claims."),
+    year: int = typer.Option(2018, "--year", min=1900, max=2100, help="Calendar year of the enrolments and claims."),
+    claims: Path = typer.Option(Path("claims.csv"), "--claims", help="Claims file (CSV; Parquet if it ends in .parquet)."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database to load (default: EQUICOVER_DATABASE_URL or ./equicover.db)."
+    ),
+    no_db: bool = typer.Option(False, "--no-db", help="Only write the claims file; touch no database."),
+) -> None:
+    """Generate a synthetic province: registry, providers, enrolment, and one year of claims."""
+    url = None if no_db else (database_url or configured_database_url())
+    try:
+        if url is not None:
+            migrate.upgrade(url)
+        summary = _run(people=people, seed=seed, year=year, claims=claims, url=url)
+    except EquicoverError as error:
+        _console.print(f"[red]{error.message}[/]")
+        raise typer.Exit(1) from None
+    _print_summary(summary, url)
+
+
+def _run(*, people: int, seed: int, year: int, claims: Path, url: str | None) -> GenerationSummary:
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_console, transient=True) as bar:
+        task = bar.add_task("Starting", total=None)
+
+        def progress(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        if url is None:
+            return generate_province(people=people, seed=seed, year=year, claims_path=claims, progress=progress)
+        engine = make_engine(url)
+        try:
+            with session_scope(make_session_factory(engine)) as session:
+                return generate_province(
+                    people=people, seed=seed, year=year, session=session, claims_path=claims, progress=progress
+                )
+        finally:
+            engine.dispose()
+
+
+def _print_summary(summary: GenerationSummary, url: str | None) -> None:
+    table = Table(title=f"Synthetic province, seed {summary.seed}, year {summary.year}")
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    for label, value in (
+        ("persons", summary.people),
+        ("households", summary.households),
+        ("districts", summary.districts),
+        ("communes", summary.communes),
+        ("providers", summary.providers),
+        ("enrolments", summary.enrolments),
+        ("contributions", summary.contributions),
+        ("category holdings", summary.category_holdings),
+        ("claims", summary.claims),
+    ):
+        table.add_row(label, f"{value:,}")
+    _console.print(table)
+    _console.print(f"Enrolled: {summary.coverage:.1%} of persons")
+    if url is not None:
+        _console.print(f"Database: {make_url(url).render_as_string(hide_password=True)}")
+    _console.print(f"Claims: {summary.claims_path}")
+    timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.seconds.items())
+    _console.print(f"[dim]{timing}[/]")
