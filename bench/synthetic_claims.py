@@ -64,7 +64,6 @@ def claims_sql(n: int, seed: int = 7) -> str:
              WHEN {_uniform(s + 15)} < 0.85 THEN 'near_poor'
              ELSE '' END AS categories
     FROM (SELECT i, {total_cents} AS total_c FROM range({n}) t(i))
-    ORDER BY i
     """
 
 

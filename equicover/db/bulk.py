@@ -31,6 +31,7 @@ from equicover.errors import ValidationFailed
 Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 DEFAULT_CHUNK_SIZE = 20_000
 BULK_SQLITE_CACHE_KIB = 1_048_576
+ANALYZE_AFTER_ROWS = 10_000
 
 
 def iter_row_chunks(rows: Rows, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
@@ -128,6 +129,10 @@ def bulk_insert_rows(
             connection.exec_driver_sql(f"PRAGMA cache_size = {int(restore_cache_size)}")
     if backend == "postgresql" and has_explicit_ids and written:
         sync_id_sequence(session, table)
+    if backend == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+        # Fresh bulk data has no planner statistics until autovacuum gets to it; without them
+        # PostgreSQL plans the coverage joins as nested loops over millions of rows.
+        connection.exec_driver_sql(f'ANALYZE "{table.name}"')
     return written
 
 

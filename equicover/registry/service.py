@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows, with_defaults

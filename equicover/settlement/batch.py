@@ -43,6 +43,7 @@ from equicover.settlement.batch_sql import (
     layer_match_columns,
     layer_match_flags,
     layer_stages,
+    policy_categories,
     quote_identifier,
     quote_literal,
     trail_sql,
@@ -67,6 +68,11 @@ def _cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _run(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    """Execute and fetch everything: a connection refuses new work while a result is pending."""
+    return connection.execute(sql).fetchall()
 
 
 def connect(spill_directory: str) -> duckdb.DuckDBPyConnection:
@@ -102,10 +108,32 @@ def _prepared_sql(policy: Policy, typed: str, keep: tuple[str, ...]) -> str:
     return f"SELECT {', '.join(columns)} FROM ({level2})"
 
 
-def _settled_sql(policy: Policy, prepared: str) -> str:
-    """The payer cascade over prepared claims: one row per claim with BIGINT money columns."""
+SORTED_TABLE = "sorted_claims"
+
+
+def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str) -> None:
+    """The one sort: settlement columns only, stored in (member, date, claim id) order."""
+    columns = [
+        "member_id",
+        "byear",
+        "claim_id",
+        "allowed",
+        "provider_writeoff",
+        "elig",
+        "ff",
+        *(f"v{k}" if layer.kind != "oop_cap" else f"m{k}" for k, layer in enumerate(policy.layers)),
+        *(f"al{k}" for k in range(len(policy.allowances))),
+    ]
+    _run(connection, 
+        f"CREATE OR REPLACE TEMP TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
+        "ORDER BY member_id, service_date, claim_id"
+    )
+
+
+def _settled_sql(policy: Policy) -> str:
+    """The payer cascade over the sorted table, in its order: BIGINT money, output names."""
     flags = layer_match_flags(policy)
-    query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {prepared}"
+    query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {SORTED_TABLE}"
     for stage in layer_stages(policy):
         query = f"SELECT *, {', '.join(stage.columns)} FROM ({query})"
     paid = [f"pay{k} AS {quote_identifier('paid_' + layer.id)}" for k, layer in enumerate(policy.layers)]
@@ -114,8 +142,6 @@ def _settled_sql(policy: Policy, prepared: str) -> str:
         f"al{k} AS {quote_identifier('allowance_' + allowance.id)}" for k, allowance in enumerate(policy.allowances)
     ]
     columns = [
-        "member_key",
-        "service_date",
         "claim_id",
         "allowed",
         "provider_writeoff",
@@ -149,7 +175,8 @@ def _output_select(policy: Policy, settled: str) -> str:
     columns = [
         _as_decimal(c, policy.minor_digits) if c in money else quote_identifier(c) for c in output_column_names(policy)
     ]
-    return f"SELECT {', '.join(columns)} FROM ({settled}) ORDER BY member_key, service_date, claim_id"
+    # no ORDER BY: the cascade keeps the sorted table's order (insertion order is preserved)
+    return f"SELECT {', '.join(columns)} FROM ({settled})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +289,7 @@ def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path:
 
     def create(source: str) -> None:
         checked = checked_select(policy, source)
-        connection.execute(
+        _run(connection, 
             f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
             f"FROM ({_prepared_sql(policy, f'({checked})', keep)})"
         )
@@ -293,7 +320,7 @@ def settle_file(
     """
     started = time.perf_counter()
     claims_path, out_path = Path(claims_path), Path(out_path)
-    steps = ("read and check", "duplicate claim ids", "errors", "settle and write")
+    steps = ("read and check", "duplicate claim ids", "errors", "sort", "settle and write")
 
     def report(done: int) -> None:
         if progress is not None:
@@ -305,7 +332,7 @@ def settle_file(
             report(0)
             _create_checked(connection, policy, claims_path)
             report(1)
-            connection.execute(
+            _run(connection, 
                 """
                 CREATE TEMP TABLE duplicates AS
                 WITH repeated AS (
@@ -319,30 +346,32 @@ def settle_file(
                 """
             )
             report(2)
-            rows, rejected = connection.execute(
+            ((rows, rejected),) = connection.execute(
                 "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) "
                 "FROM checked c"
-            ).fetchone()
+            ).fetchall()
             if errors_path is not None and rejected:
                 line_of = None
                 if not _is_parquet(claims_path) and not _rows_are_lines(claims_path, rows):
                     line_of = _line_table(connection, claims_path)
                 errors = error_rows_sql("checked", "duplicates", line_of)
-                connection.execute(
+                _run(connection, 
                     f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
                     f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)"
                 )
             report(3)
-            good = (
-                "(SELECT member_id AS member_key, * FROM checked c "
-                "WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"
+            _create_sorted(
+                connection,
+                policy,
+                "(SELECT * FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))",
             )
-            written = connection.execute(
-                f"COPY ({_output_select(policy, _settled_sql(policy, good))}) "
-                f"TO {_path_literal(out_path)} {_copy_options(out_path)}"
-            ).fetchone()
-            settled = int(written[0]) if written else 0
             report(4)
+            written = connection.execute(
+                f"COPY ({_output_select(policy, _settled_sql(policy))}) "
+                f"TO {_path_literal(out_path)} {_copy_options(out_path)}"
+            ).fetchall()
+            settled = int(written[0][0]) if written else 0
+            report(5)
         finally:
             connection.close()
     return BatchReport(settled=settled, rejected=int(rejected), seconds=time.perf_counter() - started)
@@ -381,16 +410,15 @@ def settle_records(policy: Policy, claims: list[Claim]) -> list[dict[str, Any]]:
         connection = connect(spill)
         try:
             connection.register("claims_arrow", _claims_table(policy, claims))
-            typed = f"(SELECT *, {benefit_year_sql(policy)} AS byear FROM claims_arrow)"
-            prepared = _prepared_sql(
-                policy, typed, ("member_id AS member_key", "claim_id", "member_id", "service_date", "byear")
+            categories = "".join(
+                f", list_contains(categories, {quote_literal(name)}) AS cat{j}"
+                for j, name in enumerate(policy_categories(policy))
             )
-            settled = _settled_sql(policy, f"({prepared})")
+            typed = f"(SELECT *, {benefit_year_sql(policy)} AS byear{categories} FROM claims_arrow)"
+            keep = ("claim_id", "member_id", "service_date", "byear")
+            _create_sorted(connection, policy, f"({_prepared_sql(policy, typed, keep)})")
             names = output_column_names(policy)
-            cursor = connection.execute(
-                f"SELECT {', '.join(quote_identifier(n) for n in names)} FROM ({settled}) "
-                "ORDER BY member_key, service_date, claim_id"
-            )
+            cursor = connection.execute(_settled_sql(policy))
             rows = cursor.fetchall()
         finally:
             connection.close()

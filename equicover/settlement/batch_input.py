@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from equicover.settlement import claims as claims_contract
-from equicover.settlement.batch_sql import benefit_year_sql, quote_literal
+from equicover.settlement.batch_sql import benefit_year_sql, policy_categories, quote_literal
 from equicover.settlement.model import Policy
 
 CLAIM_COLUMNS: tuple[str, ...] = tuple(claims_contract.CLAIM_COLUMNS)
@@ -49,8 +49,17 @@ def _full_match(column: str, pattern: "re.Pattern[str]") -> str:
     return f"regexp_full_match({column}, {quote_literal(text[1:-1])})"
 
 
+_TRIM_MAX = max(ord(ch) for ch in C.TRIMMED_CHARACTERS)
+
+
 def _trim(column: str) -> str:
-    return f"trim(coalesce(CAST({column} AS VARCHAR), ''), {_WHITESPACE})"
+    """Trim the reader's characters; trim() with a character set is slow, so only rows whose
+    first or last character could be one of them pay for it."""
+    text = f"coalesce(CAST({column} AS VARCHAR), '')"
+    return (
+        f"(CASE WHEN ascii({text}) <= {_TRIM_MAX} OR ascii(right({text}, 1)) <= {_TRIM_MAX} "
+        f"THEN trim({text}, {_WHITESPACE}) ELSE {text} END)"
+    )
 
 
 def _lit(text: str) -> str:
@@ -63,115 +72,123 @@ def _in(column: str, values) -> str:
     return f"{column} IN ({', '.join(_lit(v) for v in values)})"
 
 
-def _boolean(field: str) -> tuple[str, str]:
-    text = f"lower(x_{field})"
-    value = f"CASE WHEN {_in(text, _TRUE)} THEN TRUE WHEN {_in(text, _FALSE)} THEN FALSE END"
-    reason = f"CASE WHEN NOT ({_in(text, _TRUE + _FALSE)}) THEN {_lit(C.NOT_A_BOOLEAN)} END"
-    return value, reason
+def category_flags(policy: Policy, column: str = "categories") -> list[str]:
+    """``cat<j>``: the `;`-separated text names category j of the policy, spaces around allowed
+    (the reader splits on `;` and trims each part)."""
+    space = "[" + "".join(f"\\x{ord(ch):02x}" for ch in C.TRIMMED_CHARACTERS) + "]*"
+    flags = []
+    for j, name in enumerate(policy_categories(policy)):
+        pattern = f"(^|;){space}{re.escape(name)}{space}(;|$)"
+        flags.append(
+            f"(contains({column}, {_lit(name)}) AND regexp_matches({column}, {_lit(pattern)})) AS cat{j}"
+        )
+    return flags
 
 
-def _money(field: str, minor_digits: int) -> tuple[str, str]:
+def _money_pieces(field: str, minor_digits: int) -> list[str]:
+    """Each test once: well formed, fraction digits, negative, value in minor units."""
     text = f"x_{field}"
-    well_formed = _full_match(text, C.DECIMAL_PATTERN)
-    decimals = f"CASE WHEN contains({text}, '.') THEN length(split_part({text}, '.', 2)) ELSE 0 END"
-    negative = f"(starts_with({text}, '-') AND regexp_matches({text}, '[1-9]'))"
-    scaled = f"try_cast(try_cast({text} AS DECIMAL(38, {minor_digits})) * {10**minor_digits} AS BIGINT)"
-    value = f"CASE WHEN {well_formed} AND {decimals} <= {minor_digits} AND NOT {negative} THEN {scaled} END"
-    reason = (
-        f"CASE WHEN {text} = '' THEN {_lit(C.REQUIRED)} "
-        f"WHEN NOT {well_formed} THEN {_lit(C.NOT_A_DECIMAL)} "
-        f"WHEN {negative} THEN {_lit(C.NEGATIVE_AMOUNT)} "
-        f"WHEN {decimals} > {minor_digits} THEN {_lit(C.too_many_decimals(minor_digits))} "
-        # amounts past 2^63 minor units cannot be settled in BIGINT: rejected as unreadable
-        f"WHEN {scaled} IS NULL THEN {_lit(C.NOT_A_DECIMAL)} END"
+    return [
+        f"{_full_match(text, C.DECIMAL_PATTERN)} AS wf_{field}",
+        f"CASE WHEN strpos({text}, '.') > 0 THEN length({text}) - strpos({text}, '.') ELSE 0 END AS fd_{field}",
+        f"(starts_with({text}, '-') AND regexp_matches({text}, '[1-9]')) AS neg_{field}",
+    ]
+
+
+def _money_value(field: str, minor_digits: int) -> str:
+    """Minor units of a well-formed amount. The DECIMAL(18) cast is the fast path; longer texts
+    take the exact one: the digits without the point, padded to the minor digits, read as BIGINT
+    (NULL past 2^63 - 1 minor units, rejected as not a decimal amount like the reader does)."""
+    text = f"x_{field}"
+    digits = f"replace({text}, '.', '') || repeat('0', {minor_digits} - fd_{field})"
+    exact = f"try_cast({digits} AS BIGINT)"
+    if minor_digits <= 17:
+        fast = f"try_cast(try_cast({text} AS DECIMAL(18, {minor_digits})) * {10**minor_digits} AS BIGINT)"
+        exact = f"coalesce({fast}, {exact})"
+    return f"CASE WHEN wf_{field} AND fd_{field} <= {minor_digits} AND NOT neg_{field} THEN {exact} END"
+
+
+def _money_reason(field: str, minor_digits: int) -> str:
+    return (
+        f"CASE WHEN x_{field} = '' THEN {_lit(C.REQUIRED)} "
+        f"WHEN NOT wf_{field} THEN {_lit(C.NOT_A_DECIMAL)} "
+        f"WHEN neg_{field} THEN {_lit(C.NEGATIVE_AMOUNT)} "
+        f"WHEN fd_{field} > {minor_digits} THEN {_lit(C.too_many_decimals(minor_digits))} "
+        f"WHEN {field} IS NULL THEN {_lit(C.NOT_A_DECIMAL)} END"
     )
-    return value, reason
 
 
-def _needs_categories(policy: Policy) -> bool:
-    whens = [fee.when for fee in policy.fixed_fees] + [a.when for a in policy.allowances]
-    for layer in policy.layers:
-        whens.append(layer.when)
-        whens.extend(v.when for v in layer.variants)
-    return any(c.member_category is not None for when in whens for c in when)
+def _boolean_value(field: str) -> str:
+    text = f"lower(x_{field})"
+    return f"CASE WHEN {_in(text, _TRUE)} THEN TRUE WHEN {_in(text, _FALSE)} THEN FALSE END"
 
 
 def checked_select(policy: Policy, source: str) -> str:
     """SELECT over ``source`` (text columns named as CLAIM_COLUMNS) giving typed columns, one
-    ``r_<field>`` reason per field and ``bad`` (any reason). Duplicates are found afterwards."""
+    ``r_<field>`` reason per field (NULL when fine) and ``cat<j>`` flags. Duplicate claim ids are
+    found afterwards, over the whole file."""
+    digits = policy.minor_digits
     trimmed = ", ".join(f"{_trim(c)} AS x_{c}" for c in CLAIM_COLUMNS if c != "categories")
-    if _needs_categories(policy):
-        categories = (
-            "list_filter(list_transform(string_split(coalesce(CAST(categories AS VARCHAR), ''), ';'), "
-            f"c -> trim(c, {_WHITESPACE})), c -> c <> '') AS categories"
-        )
-    else:
-        categories = "[]::VARCHAR[] AS categories"
-
-    # year 0000 passes the pattern and DuckDB, not Python's date.fromisoformat
-    date_ok = f"{_full_match('x_service_date', C.ISO_DATE_PATTERN)} AND NOT starts_with(x_service_date, '0000')"
-    date_value = f"CASE WHEN {date_ok} THEN try_cast(x_service_date AS DATE) END"
-    period = f"d >= DATE '{policy.effective_from.isoformat()}'"
+    flags = category_flags(policy, "coalesce(CAST(categories AS VARCHAR), '')")
+    categories = "".join(", " + flag for flag in flags)
+    category_columns = "".join(f"cat{j}, " for j in range(len(flags)))
+    period = f"service_date >= DATE '{policy.effective_from.isoformat()}'"
     if policy.effective_to is not None:
-        period += f" AND d <= DATE '{policy.effective_to.isoformat()}'"
-
-    designated, r_designated = _boolean("designated")
-    in_area, r_in_area = _boolean("in_area")
-    referred, r_referred = _boolean("referred")
-    total, r_total = _money("total", policy.minor_digits)
-    eligible, r_eligible = _money("eligible", policy.minor_digits)
-    icd = _full_match("upper(x_diagnosis)", C.ICD10_PATTERN)
-    whole = _full_match("x_days", C.WHOLE_NUMBER_PATTERN)
+        period += f" AND service_date <= DATE '{policy.effective_to.isoformat()}'"
     required = _lit(C.REQUIRED)
 
-    typed = f"""
-        SELECT
-            x_claim_id AS claim_id,
-            x_member_id AS member_id,
-            {date_value} AS d,
-            x_provider_level AS provider_level,
-            {designated} AS designated,
-            {in_area} AS in_area,
-            {referred} AS referred,
-            x_care_type AS care_type,
+    # level 1: each test once
+    pieces = f"""
+        SELECT *,
+            CASE WHEN {_full_match('x_service_date', C.ISO_DATE_PATTERN)}
+                      -- year 0000 passes the pattern and DuckDB, not Python's date.fromisoformat
+                      AND NOT starts_with(x_service_date, '0000')
+                 THEN try_cast(x_service_date AS DATE) END AS service_date,
             upper(x_diagnosis) AS diagnosis,
-            CASE WHEN {whole} THEN try_cast(x_days AS BIGINT) END AS days,
-            {total} AS total,
-            {eligible} AS eligible,
-            categories,
+            {_full_match('x_days', C.WHOLE_NUMBER_PATTERN)} AS wf_days,
+            {', '.join(_money_pieces('total', digits) + _money_pieces('eligible', digits))}
+        FROM (SELECT {trimmed}{categories} FROM {source})
+    """
+    # level 2: typed values
+    typed = f"""
+        SELECT *,
+            {_boolean_value('designated')} AS designated,
+            {_boolean_value('in_area')} AS in_area,
+            {_boolean_value('referred')} AS referred,
+            CASE WHEN wf_days THEN try_cast(x_days AS BIGINT) END AS days,
+            {_money_value('total', digits)} AS total,
+            {_money_value('eligible', digits)} AS eligible
+        FROM ({pieces})
+    """
+    # level 3: reasons
+    return f"""
+        SELECT
+            x_claim_id AS claim_id, x_member_id AS member_id, service_date,
+            {benefit_year_sql(policy, 'service_date')} AS byear,
+            x_provider_level AS provider_level, designated, in_area, referred,
+            x_care_type AS care_type, diagnosis, days, total, eligible, {category_columns}
             CASE WHEN x_claim_id = '' THEN {required} END AS r_claim_id,
             CASE WHEN x_member_id = '' THEN {required} END AS r_member_id,
-            x_service_date,
+            CASE WHEN x_service_date = '' THEN {required}
+                 WHEN service_date IS NULL THEN {_lit(C.NOT_AN_ISO_DATE)}
+                 WHEN NOT ({period}) THEN {_lit(C.OUTSIDE_POLICY_PERIOD)} END AS r_service_date,
             CASE WHEN x_provider_id = '' THEN {required} END AS r_provider_id,
             CASE WHEN NOT ({_in('x_provider_level', policy.provider_levels)})
                  THEN {_lit(C.UNKNOWN_PROVIDER_LEVEL)} END AS r_provider_level,
-            {r_designated} AS r_designated,
-            {r_in_area} AS r_in_area,
-            {r_referred} AS r_referred,
+            CASE WHEN designated IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_designated,
+            CASE WHEN in_area IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_in_area,
+            CASE WHEN referred IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_referred,
             CASE WHEN NOT ({_in('x_care_type', policy.care_types)})
                  THEN {_lit(C.UNKNOWN_CARE_TYPE)} END AS r_care_type,
-            CASE WHEN x_diagnosis = '' THEN {required}
-                 WHEN NOT {icd} THEN {_lit(C.NOT_AN_ICD10_CODE)} END AS r_diagnosis,
-            CASE WHEN NOT {whole} OR try_cast(x_days AS BIGINT) IS NULL
-                 THEN {_lit(C.NOT_A_WHOLE_NUMBER)} END AS r_days,
-            {r_total} AS r_total,
-            {r_eligible} AS r_eligible
-        FROM (SELECT {trimmed}, {categories} FROM {source})
-    """
-    return f"""
-        SELECT
-            claim_id, member_id, d AS service_date, {benefit_year_sql(policy, 'd')} AS byear,
-            provider_level, designated, in_area, referred, care_type, diagnosis, days,
-            total, eligible, categories,
-            r_claim_id, r_member_id,
-            CASE WHEN x_service_date = '' THEN {required}
-                 WHEN d IS NULL THEN {_lit(C.NOT_AN_ISO_DATE)}
-                 WHEN NOT ({period}) THEN {_lit(C.OUTSIDE_POLICY_PERIOD)} END AS r_service_date,
-            r_provider_id, r_provider_level, r_designated, r_in_area, r_referred, r_care_type,
-            r_diagnosis, r_days, r_total,
-            CASE WHEN r_eligible IS NOT NULL THEN r_eligible
-                 WHEN r_total IS NULL AND eligible > total
-                 THEN {_lit(C.ELIGIBLE_ABOVE_TOTAL)} END AS r_eligible
+            CASE WHEN diagnosis = '' THEN {required}
+                 WHEN NOT {_full_match('diagnosis', C.ICD10_PATTERN)} THEN {_lit(C.NOT_AN_ICD10_CODE)} END
+                AS r_diagnosis,
+            CASE WHEN days IS NULL THEN {_lit(C.NOT_A_WHOLE_NUMBER)} END AS r_days,
+            {_money_reason('total', digits)} AS r_total,
+            CASE WHEN x_eligible = '' OR NOT wf_eligible OR neg_eligible OR fd_eligible > {digits}
+                      OR eligible IS NULL THEN {_money_reason('eligible', digits)}
+                 WHEN total IS NOT NULL AND eligible > total THEN {_lit(C.ELIGIBLE_ABOVE_TOTAL)} END
+                AS r_eligible
         FROM ({typed})
     """
 
@@ -200,7 +217,7 @@ def error_rows_sql(checked: str, duplicates: str, line_of: str | None = None) ->
     return f"""
         SELECT line, claim_id, e.f AS field, e.r AS reason
         FROM (
-            SELECT line, claim_id, unnest(list_filter([{reasons}], e -> e.r IS NOT NULL)) AS e
+            SELECT line, claim_id, unnest(list_filter([{reasons}], lambda e: e.r IS NOT NULL)) AS e
             FROM (
                 SELECT c.*, {line('c.rowid')} AS line,
                        coalesce(c.r_claim_id, CASE WHEN dup.first_rid IS NOT NULL THEN {duplicate} END)

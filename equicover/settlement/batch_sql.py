@@ -19,12 +19,28 @@ from dataclasses import dataclass
 from equicover.money import RATIO_SCALE
 from equicover.settlement.model import Condition, Layer, Policy, When
 
-# Window over one member's benefit year, in settlement order; every yearly accumulator is a
-# running sum over it (see docs/settlement.md, "Why the batch engine can be set-based").
-YEAR_WINDOW = (
-    "(PARTITION BY member_key, byear ORDER BY service_date, claim_id "
-    "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-)
+# Every yearly accumulator is a running sum over the member's benefit year in settlement order
+# (spec section 3). The claims are stored sorted by (member, date, claim id), so a running sum
+# within (member, benefit year) is the running sum over the whole table minus its value where the
+# member's year starts: two streaming windows in storage order (``OVER ()`` keeps the order of a
+# table scan when insertion order is preserved), no partitioned sort. ``first_of_year`` marks the
+# first claim of a member's benefit year.
+RUNNING = "OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+
+
+def year_running_sum(value: str, name: str, label: str = "") -> list["Stage"]:
+    """Stages adding ``name``: the sum of ``value`` (>= 0) over the member's benefit year so far,
+    this claim included. Values must be non-negative: the year's starting point is found as the
+    running maximum of the table-wide sum at year starts."""
+    return [
+        Stage((f"{value} AS {name}_v",)),
+        Stage((f"sum({name}_v) {RUNNING} AS {name}_c",), windowed=True, label=label),
+        Stage(
+            (f"max(CASE WHEN first_of_year THEN {name}_c - {name}_v END) {RUNNING} AS {name}_b",),
+            windowed=True,
+        ),
+        Stage((f"({name}_c - {name}_b)::BIGINT AS {name}",)),
+    ]
 
 
 def quote_literal(text: str) -> str:
@@ -64,11 +80,9 @@ def condition_sql(condition: Condition, policy: Policy, *, allowed: str = "allow
         if accepted is not None:
             parts.append(_in_list(flag, accepted))
     if condition.member_category is not None:
-        if condition.member_category:
-            wanted = ", ".join(quote_literal(c) for c in sorted(condition.member_category))
-            parts.append(f"list_has_any(categories, [{wanted}]::VARCHAR[])")
-        else:
-            parts.append("FALSE")
+        names = policy_categories(policy)
+        flags = [f"cat{names.index(c)}" for c in sorted(condition.member_category)]
+        parts.append("(" + " OR ".join(flags) + ")" if flags else "FALSE")
     if condition.diagnosis_group is not None:
         prefixes: list[str] = []
         for group in condition.diagnosis_group:
@@ -79,6 +93,18 @@ def condition_sql(condition: Condition, policy: Policy, *, allowed: str = "allow
     if condition.allowed_below is not None:
         parts.append(f"{allowed} < {int(condition.allowed_below)}")
     return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def policy_categories(policy: Policy) -> tuple[str, ...]:
+    """Every member category a condition of the policy names, sorted: claims carry one boolean
+    column ``cat<j>`` per category (whether the member has it) instead of a list."""
+    whens = [fee.when for fee in policy.fixed_fees] + [a.when for a in policy.allowances]
+    for layer in policy.layers:
+        whens.append(layer.when)
+        whens.extend(v.when for v in layer.variants)
+    return tuple(
+        sorted({c for when in whens for condition in when for c in (condition.member_category or ())})
+    )
 
 
 def when_sql(when: When, policy: Policy, *, allowed: str = "allowed") -> str:
@@ -191,17 +217,10 @@ def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, referen
     stages: list[Stage] = []
     if layer.scope == "year":
         # s = running sum of this layer's remaining over earlier matched claims this year
-        stages.append(
-            Stage(
-                (
-                    f"CASE WHEN m{k} THEN {remaining} ELSE 0 END AS base{k}",
-                ),
-                label=f"layer {layer.id}: positions",
-            )
+        stages.extend(
+            year_running_sum(f"CASE WHEN m{k} THEN {remaining} ELSE 0 END", f"pos{k}", f"layer {layer.id}: positions")
         )
-        stages.append(
-            Stage((f"sum(base{k}) OVER {YEAR_WINDOW} - base{k} AS s{k}",), windowed=True, label=f"layer {layer.id}")
-        )
+        stages.append(Stage((f"pos{k} - pos{k}_v AS s{k}",)))
         start = f"s{k}"
     else:
         start = "0"
@@ -279,9 +298,7 @@ def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, referen
         pay = f"p2_{k}"
     if layer.cap_per_year is not None:
         cap = int(layer.cap_per_year)
-        stages.append(
-            Stage((f"sum({pay}) OVER {YEAR_WINDOW} AS cum{k}",), windowed=True, label=f"layer {layer.id}: year cap")
-        )
+        stages.extend(year_running_sum(pay, f"cum{k}", f"layer {layer.id}: year cap"))
         stages.append(
             Stage((f"(least(cum{k}, {cap}) - least(cum{k} - {pay}, {cap}))::BIGINT AS p3_{k}",))
         )
@@ -303,14 +320,10 @@ def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, s
     stages = [Stage((f"{remaining} AS mn{k}", f"{share_limit} AS sl{k}"))]
     if layer.max_per_year is not None:
         cap = int(layer.max_per_year)
-        stages.append(Stage((f"CASE WHEN m{k} THEN least(mn{k}, sl{k}) ELSE 0 END AS left{k}",)))
-        stages.append(
-            Stage(
-                (f"sum(left{k}) OVER {YEAR_WINDOW} - left{k} AS run{k}",),
-                windowed=True,
-                label=f"layer {layer.id}",
-            )
+        stages.extend(
+            year_running_sum(f"CASE WHEN m{k} THEN least(mn{k}, sl{k}) ELSE 0 END", f"left{k}", f"layer {layer.id}")
         )
+        stages.append(Stage((f"left{k} - left{k}_v AS run{k}",)))
         stages.append(Stage((f"greatest(0, {cap} - least(run{k}, {cap})) AS yl{k}",)))
         limit = f"least(sl{k}, yl{k})"
         binding = f"CASE WHEN yl{k} < sl{k} THEN 'max_per_year' ELSE 'max_share' END"
@@ -336,7 +349,17 @@ def layer_stages(policy: Policy) -> list[Stage]:
     ``pay{k}`` and the trail token ``t{k}`` for every layer. ``re{k}``/``ra{k}`` are the
     remaining eligible / allowed amounts before layer k.
     """
-    stages: list[Stage] = [Stage(("elig AS re0", "allowed AS ra0"))]
+    stages: list[Stage] = [
+        Stage(
+            (
+                "elig AS re0",
+                "allowed AS ra0",
+                # the first claim of a member's benefit year in storage (= settlement) order
+                "coalesce(member_id <> lag(member_id) OVER () OR byear <> lag(byear) OVER (), TRUE) AS first_of_year",
+            ),
+            windowed=True,
+        )
+    ]
     reference = {"total": "allowed", "eligible": "elig"}
     for k, layer in enumerate(policy.layers):
         remaining = f"re{k}" if layer.base == "eligible" else f"ra{k}"

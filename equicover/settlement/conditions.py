@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from equicover.settlement.claims import TRIMMED_CHARACTERS
 from equicover.settlement.model import Claim, Condition, Policy, When
 
 Predicate = Callable[[Claim, int], bool]
@@ -27,6 +28,11 @@ def _always(claim: Claim, allowed: int) -> bool:
 
 def _never(claim: Claim, allowed: int) -> bool:
     return False
+
+
+def _code(claim: Claim) -> str:
+    # The CSV reader already normalises the code; a Claim built by an API caller may not have.
+    return claim.diagnosis.strip(TRIMMED_CHARACTERS).upper()
 
 
 def diagnosis_prefixes(condition: Condition, policy: Policy) -> tuple[str, ...] | None:
@@ -67,12 +73,12 @@ def compile_condition(condition: Condition, policy: Policy) -> Predicate:
     if group_prefixes is not None:
         if not group_prefixes:
             return _never
-        checks.append(lambda claim, allowed: claim.diagnosis.startswith(group_prefixes))
+        checks.append(lambda claim, allowed: _code(claim).startswith(group_prefixes))
     if condition.diagnosis is not None:
         prefixes = tuple(condition.diagnosis)
         if not prefixes:
             return _never
-        checks.append(lambda claim, allowed: claim.diagnosis.startswith(prefixes))
+        checks.append(lambda claim, allowed: _code(claim).startswith(prefixes))
     if condition.allowed_below is not None:
         limit = condition.allowed_below
         checks.append(lambda claim, allowed: allowed < limit)

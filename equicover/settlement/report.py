@@ -75,7 +75,7 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
                    lower(trim(c.care_type)) AS care_type,
                    lower(trim(c.in_area)) IN ('true', '1', 'yes') AS in_area,
                    list_contains(
-                       list_transform(string_split(coalesce(c.categories, ''), ';'), x -> trim(x)),
+                       list_transform(string_split(coalesce(c.categories, ''), ';'), lambda x: trim(x)),
                        '{POOR_CATEGORY}') AS poor,
                    c.member_id
             FROM {_read(settlements_path)} AS s

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equicover.synth import parameters as P
-from equicover.synth.generator import DAY, Claims, SyntheticProvince, _age_band, phase_rng, year_bounds
+from equicover.synth.generator import DAY, Claims, SyntheticProvince, age_band, phase_rng, year_bounds
 
 TOWNSHIP, COUNTY, CITY, PROVINCE = range(len(P.PROVIDER_LEVELS))
 
@@ -180,7 +180,7 @@ def generate_claims(province: SyntheticProvince) -> Claims:
     span = ((enrolments.ends - starts) / DAY).astype(np.int64) + 1
     exposure = span / days_in_year
     age = population.age[member]
-    band = _age_band(age)
+    band = age_band(age)
     mask = population.category_mask[member]
     poor = (mask & (P.CATEGORY_BIT["registered_poor"] | P.CATEGORY_BIT["near_poor"])) != 0
     condition = population.chronic_condition[member]

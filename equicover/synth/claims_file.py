@@ -74,10 +74,15 @@ def claims_table(claims: Claims, *, providers: ProviderTable, first_person_id: i
     return pa.table(columns).select(list(P.CLAIM_COLUMNS))
 
 
-def write_claims(table: pa.Table, path: Path) -> None:
-    """CSV (header without quotes, values unquoted) or Parquet when the path ends in .parquet."""
+def is_parquet_path(path: Path) -> bool:
+    return path.suffix.lower() == ".parquet"
+
+
+def write_claims(table: pa.Table, path: Path, *, parquet: bool | None = None) -> None:
+    """CSV (header without quotes, values unquoted) or Parquet (default: when the path ends in
+    ``.parquet``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
+    if is_parquet_path(path) if parquet is None else parquet:
         pq.write_table(table, path, compression="zstd")
         return
     with pa.OSFile(str(path), "wb") as sink:

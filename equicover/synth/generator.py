@@ -148,7 +148,6 @@ class Claims:
 class SyntheticProvince:
     seed: int
     year: int
-    locales: tuple[str, ...]
     locations: LocationTree
     providers: ProviderTable
     population: Population
@@ -187,7 +186,8 @@ def _rate_by_age(age: np.ndarray, bands: tuple[tuple[int, int, float], ...]) -> 
     return rate
 
 
-def _age_band(age: np.ndarray) -> np.ndarray:
+def age_band(age: np.ndarray) -> np.ndarray:
+    """Index of each age in ``AGE_BAND_UPPER`` (the bands of the utilisation factors)."""
     return np.searchsorted(np.array(P.AGE_BAND_UPPER), age, side="right")
 
 
@@ -563,13 +563,13 @@ def generate_population(
         head_age=head_age,
     )
     category_mask = household_mask[person_household].copy()
-    student = rng.random(people) < _rate_by_age(age, tuple((lo, hi, share) for lo, hi, share in P.STUDENT_AGE_SHARES))
+    student = rng.random(people) < _rate_by_age(age, P.STUDENT_AGE_SHARES)
     disabled = rng.random(people) < _rate_by_age(age, P.DISABLED_AGE_RATES)
     category_mask[student] |= P.CATEGORY_BIT["student"]
     category_mask[disabled] |= P.CATEGORY_BIT["disabled"]
     elderly_from = _add_years(birth_date, P.ELDERLY_AGE)
 
-    band = _age_band(age)
+    band = age_band(age)
     chronic = rng.random(people) < np.asarray(P.CHRONIC_PREVALENCE)[band]
     condition_weights = _normalised(tuple(condition.weight for condition in P.CHRONIC_CONDITIONS))
     chronic_condition = np.where(chronic, rng.choice(len(condition_weights), size=people, p=condition_weights), -1).astype(np.int8)
@@ -712,7 +712,6 @@ def generate_province(*, people: int, seed: int, year: int, today: dt.date | Non
     return SyntheticProvince(
         seed=seed,
         year=year,
-        locales=P.LOCALES,
         locations=tree,
         providers=providers,
         population=population,

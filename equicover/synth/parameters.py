@@ -72,6 +72,8 @@ COMMUNE_NAME_PATTERN = {
 }
 PROVINCE_CODE_PREFIX = "S"  # + the seed: "S1", "S1-D03", "S1-D03-C07", "S1-D03-H000042"
 PROVINCE_NAME = "Synthetic Province"
+COUNTRY_CODE = "SYN"  # the country above every synthetic province, created once per database
+COUNTRY_NAME = "Synthetic country"
 
 # --- Location tree -------------------------------------------------------------------------------
 MIN_DISTRICTS, MAX_DISTRICTS = 8, 12

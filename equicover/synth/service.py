@@ -32,15 +32,16 @@ from equicover.providers import service as provider_service
 from equicover.providers.models import Provider
 from equicover.registry import service as registry_service
 from equicover.registry.models import Category, Household, Location, Person
+from equicover.registry.schemas import LocationIn
 from equicover.synth import parameters as P
 from equicover.synth.claims import generate_claims
-from equicover.synth.claims_file import claims_table, write_claims
+from equicover.synth.claims_file import claims_table, is_parquet_path, write_claims
 from equicover.synth.generator import SyntheticProvince, generate_province, year_bounds
 
 # progress(phase description, units done, units in all)
 Progress = Callable[[str, int, int], None]
 # Rows per call of a bulk loader: small enough for a smooth progress bar and bounded memory.
-LOAD_BATCH = 100_000
+LOAD_BATCH = 250_000
 ACTOR = "synth"
 PAYER_NAMES = {"state_budget": "State budget (poverty relief)", "local_budget": "Local budget", "member": None}
 CATEGORY_LABELS = {"low_income": "Low-income household member"}
@@ -102,7 +103,8 @@ def generate(
 ) -> GenerationSummary:
     """Generate a province of ``people`` persons for ``seed``; load it into ``session`` (if given,
     never committed here) and write one calendar ``year`` of claims to ``claims_path`` (CSV, or
-    Parquet for a ``.parquet`` path; if given).
+    Parquet for a ``.parquet`` path; if given). ``today`` (default: the real date) bounds death
+    dates when ``year`` is the current year.
 
     The claims are drawn and written on a second thread while this one loads the database: both
     spend their time in code that releases the GIL (SQLite, numpy, Arrow), so two cores overlap.
@@ -124,16 +126,33 @@ def generate(
         _refuse_if_loaded(session, province)
         first_person_id = next_id(session, Person.__table__)
 
+    # The file is written under a temporary name and renamed only once the load has succeeded:
+    # a failed load leaves no claims file pointing at persons that were never stored.
+    partial_path = None if claims_path is None else claims_path.with_name(claims_path.name + ".partial")
     claim_seconds: dict[str, float] = {}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-claims") as pool:
-        claims_done = pool.submit(_claims_to_file, province, first_person_id, claims_path, claim_seconds)
-        category_holdings = 0
-        if session is not None:
-            started = time.perf_counter()
-            category_holdings = _load(session, province, first_person_id, phases)
-            phases.timed("load_database", time.perf_counter() - started)
-            phases.report("Writing claims")
-        claim_count = claims_done.result()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-claims") as pool:
+            claims_done = pool.submit(
+                _claims_to_file,
+                province,
+                first_person_id,
+                partial_path,
+                claims_path is not None and is_parquet_path(claims_path),
+                claim_seconds,
+            )
+            category_holdings = 0
+            if session is not None:
+                started = time.perf_counter()
+                category_holdings = _load(session, province, first_person_id, phases)
+                phases.timed("load_database", time.perf_counter() - started)
+                phases.report("Writing claims")
+            claim_count = claims_done.result()
+    except BaseException:
+        if partial_path is not None:
+            partial_path.unlink(missing_ok=True)
+        raise
+    if claims_path is not None and partial_path is not None:
+        partial_path.replace(claims_path)
     for name, seconds in claim_seconds.items():
         phases.timed(name, seconds)
     phases.done = phases.total
@@ -165,14 +184,16 @@ def _rows_to_load_estimate(people: int) -> int:
     return int(people * 4.2)
 
 
-def _claims_to_file(province: SyntheticProvince, first_person_id: int, claims_path: Path | None, seconds: dict[str, float]) -> int:
+def _claims_to_file(
+    province: SyntheticProvince, first_person_id: int, claims_path: Path | None, parquet: bool, seconds: dict[str, float]
+) -> int:
     started = time.perf_counter()
     claims = generate_claims(province)
     seconds["generate_claims"] = time.perf_counter() - started
     if claims_path is not None:
         started = time.perf_counter()
         table = claims_table(claims, providers=province.providers, first_person_id=first_person_id, year=province.year)
-        write_claims(table, claims_path)
+        write_claims(table, claims_path, parquet=parquet)
         seconds["write_claims"] = time.perf_counter() - started
     return claims.size
 
@@ -213,7 +234,9 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
     providers = province.providers
     year_start, year_end = year_bounds(province.year)
 
-    # Locations: parents come first in the tree's order.
+    # Locations: the province sits under the synthetic country (shared by every seed's province),
+    # then parents come first in the tree's order.
+    country_id = _synthetic_country(session)
     location_base = next_id(session, Location.__table__)
     location_ids = location_base + np.arange(len(tree.codes))
     registry_service.bulk_insert_locations(
@@ -224,7 +247,7 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
             "code": tree.codes,
             "name": tree.names,
             "level": tree.levels,
-            "parent_id": [None if parent < 0 else int(location_ids[parent]) for parent in tree.parents],
+            "parent_id": [country_id if parent < 0 else int(location_ids[parent]) for parent in tree.parents],
         },
     )
 
@@ -343,6 +366,16 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
         "contributions",
     )
     return category_holdings
+
+
+def _synthetic_country(session: Session) -> int:
+    existing = session.scalar(select(Location).where(Location.code == P.COUNTRY_CODE))
+    if existing is not None:
+        return existing.id
+    country = registry_service.create_location(
+        session=session, location=LocationIn(code=P.COUNTRY_CODE, name=P.COUNTRY_NAME, level="country"), actor=ACTOR
+    )
+    return country.id
 
 
 def _ensure_categories(session: Session) -> None:

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from equicover.money import ISO_4217_EXPONENTS, format_money
 from equicover.settlement.model import Claim
 
-LEVEL_POOL = ("township", "county", "city", "province", "central")
-CARE_TYPE_POOL = ("outpatient", "inpatient", "chronic_outpatient", "emergency")
-CATEGORY_POOL = ("registered_poor", "near_poor", "elderly", "student")
+# names as analysts write them, quotes and non-ASCII included (they end up in SQL literals and CSV)
+LEVEL_POOL = ("township", "county", "city", "province", "trạm y tế xã")
+CARE_TYPE_POOL = ("outpatient", "inpatient", "chronic_outpatient", "soins d'urgence")
+CATEGORY_POOL = ("registered_poor", "near_poor", "hộ nghèo", "pupille de l'État")
 # principal diagnoses of claims, and the ICD-10 prefixes groups and `diagnosis` conditions use:
 # some prefixes match several codes, some none.
 DIAGNOSIS_POOL = ("E11.9", "E10", "I10", "K35.8", "N18.3", "J18.9", "A09", "C50.1")
@@ -315,11 +316,18 @@ def _oop_cap_layer(draw, layer_id: str, context: _Context) -> dict[str, Any]:
     return layer
 
 
+def _days_in_month_of_2001(month: int) -> int:
+    following = date(2002, 1, 1) if month == 12 else date(2001, month + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
 @st.composite
 def policy_cases(draw) -> PolicyCase:
     currency, explicit_digits = draw(st.sampled_from(CURRENCIES))
     minor_digits = explicit_digits if explicit_digits is not None else ISO_4217_EXPONENTS[currency]
-    year_start = (draw(st.integers(1, 12)), draw(st.integers(1, 28)))
+    month = draw(st.integers(1, 12))
+    # any day every year has (not 29 February): month ends and leap years meet benefit-year edges
+    year_start = (month, draw(st.integers(1, _days_in_month_of_2001(month))))
     if draw(_BOOLEANS):
         year_start = (1, 1)
     effective_from = draw(st.dates(min_value=date(2017, 1, 1), max_value=date(2022, 12, 31)))
@@ -327,7 +335,10 @@ def policy_cases(draw) -> PolicyCase:
     effective_to = effective_from + timedelta(days=draw(st.integers(400, 1000)))
     levels = tuple(draw(_sorted_subsets(LEVEL_POOL, 5)))
     care_types = tuple(draw(_sorted_subsets(CARE_TYPE_POOL, 4)))
-    pool = draw(amount_pools)
+    # mostly small amounts (readable counterexamples); sometimes province-sized ones, where
+    # amount x ratio and yearly running sums outgrow 32 bits and approach 64
+    scale = draw(st.sampled_from((1, 1, 1, 1, 1000, 1_000_000)))
+    pool = tuple(value * scale for value in draw(amount_pools))
     group_names = tuple(draw(st.lists(st.sampled_from(GROUP_NAME_POOL), max_size=3, unique=True)))
     groups = {name: draw(_sorted_subsets(PREFIX_POOL, 3)) for name in group_names}
     context = _Context(levels, care_types, group_names, pool, minor_digits)
@@ -535,12 +546,23 @@ CLAIM_COLUMNS = (
 BOOLEAN_SPELLINGS = {True: ("true", "TRUE", "1", "yes", "Yes"), False: ("false", "False", "0", "no", "NO")}
 
 
-def claim_row(claim: Claim, minor_digits: int, *, boolean_style: int = 0) -> dict[str, str]:
+def _short_money(amount: int, minor_digits: int) -> str:
+    """The same amount with fewer decimals, as spreadsheets write it: "12.50" -> "12.5", "12.00" -> "12"."""
+    text = format_money(amount, minor_digits)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if text != "0" else "-0"  # "-0" is not negative: a valid zero
+
+
+def claim_row(claim: Claim, minor_digits: int, *, boolean_style: int = 0, messy: bool = False) -> dict[str, str]:
+    """The claim as one CSV row. ``messy`` writes valid but untidy text, varying by row: padded fields,
+    lower-case diagnoses, short or signed-zero amounts, unsorted and repeated categories."""
+
     def flag(value: bool) -> str:
         spellings = BOOLEAN_SPELLINGS[value]
         return spellings[boolean_style % len(spellings)]
 
-    return {
+    row = {
         "claim_id": claim.claim_id,
         "member_id": claim.member_id,
         "service_date": claim.service_date.isoformat(),
@@ -556,6 +578,20 @@ def claim_row(claim: Claim, minor_digits: int, *, boolean_style: int = 0) -> dic
         "eligible": format_money(claim.eligible, minor_digits),
         "categories": ";".join(sorted(claim.categories)),
     }
+    if messy:
+        variant = sum(map(ord, claim.claim_id)) % 4
+        if variant == 0:
+            row = {column: (" " + value + "\t" if column != "claim_id" else value) for column, value in row.items()}
+        elif variant == 1:
+            row["diagnosis"] = claim.diagnosis.lower()
+            row["total"] = _short_money(claim.total, minor_digits)
+            row["eligible"] = _short_money(claim.eligible, minor_digits)
+        elif variant == 2:
+            categories = sorted(claim.categories, reverse=True)
+            row["categories"] = " ; ".join(categories + categories[:1]) + ";"
+        else:
+            row["claim_id"] = " " + claim.claim_id + " "
+    return row
 
 
 def rows_to_csv(rows: list[dict[str, str]]) -> str:
@@ -578,6 +614,11 @@ CORRUPTIONS = (
     "bad_boolean",
     "bad_date",
     "negative_days",
+    "empty_member_id",
+    "empty_claim_id",
+    "not_an_icd10_code",
+    "not_a_decimal",
+    "huge_amount",
 )
 
 
@@ -604,6 +645,16 @@ def corrupt_row(row: dict[str, str], kind: str, case: PolicyCase, *, other_id: s
         bad["service_date"] = "2019-02-30"
     elif kind == "negative_days":
         bad["days"] = "-1"
+    elif kind == "empty_member_id":
+        bad["member_id"] = " "
+    elif kind == "empty_claim_id":
+        bad["claim_id"] = ""
+    elif kind == "not_an_icd10_code":
+        bad["diagnosis"] = "12X"
+    elif kind == "not_a_decimal":
+        bad["eligible"] = "1,5"
+    elif kind == "huge_amount":
+        bad["total"] = "9" * 25
     else:  # pragma: no cover - CORRUPTIONS is closed
         raise ValueError(kind)
     return bad
@@ -621,7 +672,8 @@ def claims_csv_with_bad_rows(draw, *, max_claims: int = 40) -> tuple[PolicyCase,
     case = draw(policy_cases())
     claims = draw(claim_lists(case, max_claims=max_claims))
     boolean_style = draw(st.integers(0, 4))
-    rows = [claim_row(claim, case.minor_digits, boolean_style=boolean_style) for claim in claims]
+    messy = draw(_BOOLEANS)
+    rows = [claim_row(claim, case.minor_digits, boolean_style=boolean_style, messy=messy) for claim in claims]
     if len(rows) < 2:
         return case, rows_to_csv(rows), 0
     positions = draw(st.lists(st.integers(1, len(rows) - 1), max_size=min(4, len(rows) - 1), unique=True))

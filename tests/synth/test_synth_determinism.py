@@ -51,3 +51,12 @@ def test_the_year_option_moves_every_claim_into_that_year(tmp_path: Path):
 def test_people_must_be_positive():
     with pytest.raises(ValueError):
         generate(people=0, seed=1)
+
+
+def test_progress_only_moves_forward_and_ends_complete(tmp_path: Path):
+    reports: list[tuple[str, int, int]] = []
+    generate(people=500, seed=2, claims_path=tmp_path / "claims.csv", progress=lambda *report: reports.append(report))
+    done = [done for _, done, _ in reports]
+    assert done == sorted(done)
+    assert reports[-1][1] == reports[-1][2] > 0
+    assert not (tmp_path / "claims.csv.partial").exists()

@@ -14,7 +14,7 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
 from equicover.enrolment.service import coverage
-from equicover.errors import Conflict
+from equicover.errors import Conflict, ValidationFailed
 from equicover.registry.service import categories_at
 from equicover.synth.service import GenerationSummary, generate
 
@@ -60,6 +60,16 @@ def test_rows_are_stored_for_every_part_of_the_province(loaded):
     assert _scalar(session, "SELECT COUNT(*) FROM providers WHERE code LIKE 'S5-%'") == summary.providers
     districts = _scalar(session, "SELECT COUNT(*) FROM locations WHERE level = 'district' AND code LIKE 'S5-%'")
     assert districts == summary.districts
+    province_parent = _scalar(
+        session, "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id WHERE child.code = 'S5'"
+    )
+    assert province_parent == "SYN"
+    misplaced = _scalar(
+        session,
+        "SELECT COUNT(*) FROM persons p JOIN locations l ON l.id = p.location_id WHERE p.id >= :first AND l.level <> 'commune'",
+        first=first,
+    )
+    assert misplaced == 0
 
 
 def test_coverage_from_the_stored_rows_is_near_ninety_percent(loaded):
@@ -175,3 +185,16 @@ def test_same_seed_gives_identical_database_content(tmp_path: Path):
     assert first_claims == second_claims
     third_url, _ = _load_fresh(tmp_path / "third", seed=10)
     assert _dump(third_url)["persons"] != first["persons"]
+
+
+def test_a_failed_load_rolls_back_and_leaves_no_claims_file(session: Session, tmp_path: Path):
+    from equicover.registry.schemas import LocationIn
+    from equicover.registry.service import create_location
+
+    # A district code the generator will use is taken: the load breaks a unique constraint.
+    create_location(session=session, location=LocationIn(code="S6-D01", name="Taken", level="country"))
+    claims_path = tmp_path / "claims.csv"
+    with pytest.raises(ValidationFailed):
+        generate(people=500, seed=6, year=YEAR, session=session, claims_path=claims_path)
+    assert not claims_path.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 
 from equicover.synth import parameters as P
-from synth_helpers import age_on, share_with_category
+from .synth_helpers import age_on, share_with_category
 
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
@@ -46,7 +46,7 @@ def test_providers_by_level_per_district(generated):
 
 def test_household_sizes_are_realistic(generated):
     sizes = generated.province.population.household_sizes
-    assert sizes.sum() == generated.summary.people
+    assert sizes.sum() == generated.people
     assert 3.4 <= sizes.mean() <= 4.0
     assert sizes.min() == 1 and sizes.max() >= 8
     assert 0.05 <= (sizes == 1).mean() <= 0.2
@@ -54,7 +54,7 @@ def test_household_sizes_are_realistic(generated):
 
 def test_no_birth_date_in_the_future_and_ages_follow_a_pyramid(generated):
     population = generated.province.population
-    year_start = dt.date(generated.summary.year, 1, 1)
+    year_start = dt.date(generated.year, 1, 1)
     births = population.birth_date.astype(object)
     assert max(births) < year_start <= dt.date.today()
     ages = np.array([age_on(birth, year_start) for birth in births])
@@ -69,8 +69,8 @@ def test_deaths_fall_in_the_year_after_birth(generated):
     population = generated.province.population
     dead = ~np.isnat(population.death_date)
     assert 0.002 <= dead.mean() <= 0.02
-    assert (population.death_date[dead] >= np.datetime64(f"{generated.summary.year}-01-01")).all()
-    assert (population.death_date[dead] <= np.datetime64(f"{generated.summary.year}-12-31")).all()
+    assert (population.death_date[dead] >= np.datetime64(f"{generated.year}-01-01")).all()
+    assert (population.death_date[dead] <= np.datetime64(f"{generated.year}-12-31")).all()
 
 
 def test_names_come_from_several_scripts(generated):
@@ -119,7 +119,7 @@ def test_national_ids_are_unique_per_type_well_formed_and_missing_for_about_one_
 
 def test_category_shares_are_within_the_documented_ranges(generated):
     population = generated.province.population
-    year_start = np.datetime64(f"{generated.summary.year}-01-01")
+    year_start = np.datetime64(f"{generated.year}-01-01")
     expected = {
         "registered_poor": (0.07, 0.16),
         "near_poor": (0.05, 0.12),
