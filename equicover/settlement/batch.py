@@ -3,8 +3,21 @@
 Same rules and same output as the real-time engine (``realtime.py``), without a loop over claims:
 the payer cascade is a chain of SELECT levels generated from the policy (``batch_sql.py``). Layers
 without yearly state are column expressions; a layer with yearly state (scope "year",
-``cap_per_year``, ``max_per_year``) adds a window over the member's benefit year in settlement
+``cap_per_year``, ``max_per_year``) adds running sums over the member's benefit year in settlement
 order, because each of its accumulators is the smaller of a running sum and a cap (spec section 3).
+
+Steps (each a DuckDB statement; ``progress`` hears of each):
+1. read and check: every row typed and checked in one parallel pass, kept in file order
+   (``checked``; its rowid gives the line number), with the policy's per-claim decisions (fixed
+   fee, allowed amount, which layers and variants apply, allowances) already computed;
+2. duplicate claim ids: an aggregate on the id's hash, exact comparison on the few candidates;
+3. errors file;
+4. sort: the good rows' settlement columns, once, by (member, service date, claim id);
+5. settle: the cascade over the sorted table in its storage order. Running sums within a member's
+   year are table-wide running sums (streaming ``OVER ()`` windows, no partition sort) minus their
+   value at the year's first claim; these windows make this step one sequential pipeline, so it
+   keeps integers only;
+6. write: trail strings and money formatting, in parallel, in the settled table's order.
 
 Files: CSV or Parquet in, CSV or Parquet out, chosen by extension. Bad rows (the same rows and
 reasons as the real-time reader, checked in SQL by ``batch_input.py``) go to the errors file and
@@ -46,6 +59,7 @@ from equicover.settlement.batch_sql import (
     policy_categories,
     quote_identifier,
     quote_literal,
+    trail_columns,
     trail_sql,
 )
 from equicover.settlement.model import Claim, Policy
@@ -124,31 +138,33 @@ def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepar
         *(f"v{k}" if layer.kind != "oop_cap" else f"m{k}" for k, layer in enumerate(policy.layers)),
         *(f"al{k}" for k in range(len(policy.allowances))),
     ]
-    _run(connection, 
+    _run(
+        connection,
         f"CREATE OR REPLACE TEMP TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
         "ORDER BY member_id, service_date, claim_id"
     )
 
 
+SETTLED_TABLE = "settled_claims"
+
+
 def _settled_sql(policy: Policy) -> str:
-    """The payer cascade over the sorted table, in its order: BIGINT money, output names."""
+    """The payer cascade over the sorted table, in its order: integers only (payments in minor
+    units, what the trail is made of). Its streaming windows make it one sequential pipeline,
+    so everything that can wait (trail strings, money formatting) is left to ``_output_select``."""
     flags = layer_match_flags(policy)
     query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {SORTED_TABLE}"
     for stage in layer_stages(policy):
         query = f"SELECT *, {', '.join(stage.columns)} FROM ({query})"
-    paid = [f"pay{k} AS {quote_identifier('paid_' + layer.id)}" for k, layer in enumerate(policy.layers)]
     total_paid = " + ".join(f"pay{k}" for k in range(len(policy.layers))) or "0"
-    allowances = [
-        f"al{k} AS {quote_identifier('allowance_' + allowance.id)}" for k, allowance in enumerate(policy.allowances)
-    ]
     columns = [
         "claim_id",
         "allowed",
         "provider_writeoff",
-        *paid,
+        *(f"pay{k}" for k in range(len(policy.layers))),
         f"(allowed - ({total_paid}))::BIGINT AS member_oop",
-        *allowances,
-        f"{trail_sql(policy)} AS trail",
+        *(f"al{k}" for k in range(len(policy.allowances))),
+        *trail_columns(policy),
     ]
     return f"SELECT {', '.join(columns)} FROM ({query})"
 
@@ -157,26 +173,34 @@ def output_column_names(policy: Policy) -> list[str]:
     return list(claims_contract.output_columns(policy))
 
 
-def _money_columns(policy: Policy) -> list[str]:
-    return [c for c in output_column_names(policy) if c not in ("claim_id", "trail")]
-
-
-def _as_decimal(column: str, minor_digits: int) -> str:
+def _as_decimal(value: str, minor_digits: int) -> str:
     """Minor units -> DECIMAL(38, minor_digits), exactly (a decimal product adds the scales)."""
-    quoted = quote_identifier(column)
     if minor_digits == 0:
-        return f"CAST({quoted} AS DECIMAL(38, 0)) AS {quoted}"
+        return f"CAST({value} AS DECIMAL(38, 0))"
     unit = "0." + "0" * (minor_digits - 1) + "1"
-    return f"CAST(CAST({quoted} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {minor_digits})) AS {quoted}"
+    return f"CAST(CAST({value} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {minor_digits}))"
 
 
-def _output_select(policy: Policy, settled: str) -> str:
-    money = set(_money_columns(policy))
-    columns = [
-        _as_decimal(c, policy.minor_digits) if c in money else quote_identifier(c) for c in output_column_names(policy)
-    ]
-    # no ORDER BY: the cascade keeps the sorted table's order (insertion order is preserved)
-    return f"SELECT {', '.join(columns)} FROM ({settled})"
+def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True) -> str:
+    """Output columns (spec section 4) from the cascade's integers, in the cascade's order (no
+    ORDER BY: a table or the sequential pipeline keeps it). Money as DECIMAL(38, minor digits)
+    for files, BIGINT minor units for ``settle_records``."""
+    sources = {
+        "claim_id": "claim_id",
+        "allowed": "allowed",
+        "provider_writeoff": "provider_writeoff",
+        "member_oop": "member_oop",
+        "trail": trail_sql(policy),
+    }
+    sources.update({f"paid_{layer.id}": f"pay{k}" for k, layer in enumerate(policy.layers)})
+    sources.update({f"allowance_{a.id}": f"al{k}" for k, a in enumerate(policy.allowances)})
+    columns = []
+    for name in output_column_names(policy):
+        value = sources[name]
+        if as_decimal and name not in ("claim_id", "trail"):
+            value = _as_decimal(value, policy.minor_digits)
+        columns.append(f"{value} AS {quote_identifier(name)}")
+    return f"SELECT {', '.join(columns)} FROM {settled}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +313,8 @@ def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path:
 
     def create(source: str) -> None:
         checked = checked_select(policy, source)
-        _run(connection, 
+        _run(
+            connection,
             f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
             f"FROM ({_prepared_sql(policy, f'({checked})', keep)})"
         )
@@ -320,7 +345,7 @@ def settle_file(
     """
     started = time.perf_counter()
     claims_path, out_path = Path(claims_path), Path(out_path)
-    steps = ("read and check", "duplicate claim ids", "errors", "sort", "settle and write")
+    steps = ("read and check", "duplicate claim ids", "errors", "sort", "settle", "write")
 
     def report(done: int) -> None:
         if progress is not None:
@@ -332,7 +357,8 @@ def settle_file(
             report(0)
             _create_checked(connection, policy, claims_path)
             report(1)
-            _run(connection, 
+            _run(
+            connection,
                 """
                 CREATE TEMP TABLE duplicates AS
                 WITH repeated AS (
@@ -355,7 +381,8 @@ def settle_file(
                 if not _is_parquet(claims_path) and not _rows_are_lines(claims_path, rows):
                     line_of = _line_table(connection, claims_path)
                 errors = error_rows_sql("checked", "duplicates", line_of)
-                _run(connection, 
+                _run(
+            connection,
                     f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
                     f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)"
                 )
@@ -365,13 +392,19 @@ def settle_file(
                 policy,
                 "(SELECT * FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))",
             )
+            _run(connection, "DROP TABLE checked")  # memory for the next steps, not spill
             report(4)
-            written = connection.execute(
-                f"COPY ({_output_select(policy, _settled_sql(policy))}) "
-                f"TO {_path_literal(out_path)} {_copy_options(out_path)}"
-            ).fetchall()
-            settled = int(written[0][0]) if written else 0
+            # the cascade is sequential (streaming windows); the output formatting and writing
+            # then run on every core, the table keeping the settlement order
+            _run(connection, f"CREATE OR REPLACE TEMP TABLE {SETTLED_TABLE} AS {_settled_sql(policy)}")
+            _run(connection, f"DROP TABLE {SORTED_TABLE}")
             report(5)
+            written = _run(
+                connection,
+                f"COPY ({_output_select(policy, SETTLED_TABLE)}) TO {_path_literal(out_path)} {_copy_options(out_path)}",
+            )
+            settled = int(written[0][0]) if written else 0
+            report(6)
         finally:
             connection.close()
     return BatchReport(settled=settled, rejected=int(rejected), seconds=time.perf_counter() - started)
@@ -418,7 +451,7 @@ def settle_records(policy: Policy, claims: list[Claim]) -> list[dict[str, Any]]:
             keep = ("claim_id", "member_id", "service_date", "byear")
             _create_sorted(connection, policy, f"({_prepared_sql(policy, typed, keep)})")
             names = output_column_names(policy)
-            cursor = connection.execute(_settled_sql(policy))
+            cursor = connection.execute(_output_select(policy, f"({_settled_sql(policy)})", as_decimal=False))
             rows = cursor.fetchall()
         finally:
             connection.close()

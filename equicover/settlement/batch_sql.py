@@ -33,7 +33,7 @@ def year_running_sum(value: str, name: str, label: str = "") -> list["Stage"]:
     this claim included. Values must be non-negative: the year's starting point is found as the
     running maximum of the table-wide sum at year starts."""
     return [
-        Stage((f"{value} AS {name}_v",)),
+        Stage((f"coalesce({value}, 0) AS {name}_v",)),
         Stage((f"sum({name}_v) {RUNNING} AS {name}_c",), windowed=True, label=label),
         Stage(
             (f"max(CASE WHEN first_of_year THEN {name}_c - {name}_v END) {RUNNING} AS {name}_b",),
@@ -213,105 +213,90 @@ class Stage:
     label: str = ""
 
 
+OPEN_END = 2**63 - 1  # a band without `upto`: no position reaches it
+
+# bits of ``cf<k>``, the caps that reduced a band layer's payment, in the trail's order
+CAP_BITS = (("cap_per_claim", 1), ("max_cumulative_share", 2), ("cap_per_year", 4))
+
+
+def _per_variant(k: int, values: list[int]) -> str:
+    """A value chosen by the layer's variant ``v<k>`` (a literal when every variant agrees)."""
+    if len(set(values)) == 1:
+        return str(values[0])
+    cases = " ".join(f"WHEN {v} THEN {value}" for v, value in enumerate(values, start=1))
+    return f"CASE v{k} {cases} ELSE 0 END"  # no variant: the layer does not apply, places nothing
+
+
 def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, reference: dict[str, str]) -> list[Stage]:
     stages: list[Stage] = []
+    # what this claim places along the bands: its remaining amount, 0 when the layer does not apply
+    placed = f"CASE WHEN m{k} THEN {remaining} ELSE 0 END"
     if layer.scope == "year":
-        # s = running sum of this layer's remaining over earlier matched claims this year
-        stages.extend(
-            year_running_sum(f"CASE WHEN m{k} THEN {remaining} ELSE 0 END", f"pos{k}", f"layer {layer.id}: positions")
-        )
-        stages.append(Stage((f"pos{k} - pos{k}_v AS s{k}",)))
+        # s = the member's sum of this layer's `remaining` on earlier matched claims this year
+        stages.extend(year_running_sum(placed, f"pos{k}", f"layer {layer.id}: positions"))
+        stages.append(Stage((f"pos{k} - pos{k}_v AS s{k}", f"pos{k}_v AS r{k}")))
         start = f"s{k}"
     else:
+        stages.append(Stage((f"{placed} AS r{k}",)))
         start = "0"
-    end = f"({start} + {remaining})"
+    end = f"({start} + r{k})"
 
-    # per variant and band: the overlap of [s, s + remaining] with [lo, hi)
-    overlap_columns: list[str] = []
-    numerator_terms: dict[int, list[str]] = {}
-    first_cases: list[str] = []
-    last_cases: list[str] = []
-    for v, variant in enumerate(layer.variants, start=1):
-        lower = 0
-        names: list[str] = []
-        for b, band in enumerate(variant.bands, start=1):
-            upper = f"least({band.upto}, {end})" if band.upto is not None else end
-            name = f"o{k}_{v}_{b}"
-            overlap_columns.append(
-                f"CASE WHEN v{k} = {v} THEN greatest(0, {upper} - greatest({lower}, {start})) ELSE 0 END AS {name}"
-            )
-            names.append(name)
-            if band.ratio:
-                numerator_terms.setdefault(v, []).append((name, band.ratio))
-            lower = band.upto if band.upto is not None else lower
-        first_cases.append(
-            f"WHEN v{k} = {v} THEN CASE "
-            + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in enumerate(names, start=1))
-            + " END"
-            if names
-            else f"WHEN v{k} = {v} THEN NULL"
-        )
-        last_cases.append(
-            f"WHEN v{k} = {v} THEN CASE "
-            + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in reversed(list(enumerate(names, start=1))))
-            + " END"
-            if names
-            else f"WHEN v{k} = {v} THEN NULL"
-        )
-    stages.append(Stage(tuple(overlap_columns) or (f"NULL AS o{k}_none",)))
+    # band b of the variant in use: [lo, hi) and its ratio; variants with fewer bands get empty ones
+    count = max((len(v.bands) for v in layer.variants), default=0)
+    overlaps: list[str] = []
+    terms: list[tuple[str, str]] = []
+    for b in range(count):
+        los, his, ratios = [], [], []
+        for variant in layer.variants:
+            if b < len(variant.bands):
+                lo = variant.bands[b - 1].upto if b else 0
+                hi = variant.bands[b].upto
+                los.append(int(lo or 0))
+                his.append(OPEN_END if hi is None else int(hi))
+                ratios.append(int(variant.bands[b].ratio))
+            else:
+                los.append(0)
+                his.append(0)
+                ratios.append(0)
+        lo_sql, hi_sql = _per_variant(k, los), _per_variant(k, his)
+        low = lo_sql if start == "0" else f"greatest({lo_sql}, {start})"
+        overlaps.append(f"greatest(0, least({hi_sql}, {end}) - {low}) AS o{k}_{b + 1}")
+        if any(ratios):
+            terms.append((f"o{k}_{b + 1}", _per_variant(k, ratios)))
+    stages.append(Stage(tuple(overlaps) or (f"0 AS o{k}_none",)))
 
     # round_half_up(sum ratio x overlap / SCALE), exact in BIGINT: write overlap = q x SCALE + r;
     # the q parts are whole minor units, only the sum of ratio x r needs rounding.
-    whole_terms: list[str] = []
-    rest_terms: list[str] = []
-    for v, terms in numerator_terms.items():
-        whole = " + ".join(f"({n} // {RATIO_SCALE}) * {ratio}" for n, ratio in terms)
-        rest = " + ".join(f"({n} % {RATIO_SCALE}) * {ratio}" for n, ratio in terms)
-        whole_terms.append(f"WHEN v{k} = {v} THEN {whole}")
-        rest_terms.append(f"WHEN v{k} = {v} THEN {rest}")
-    whole_sql = "CASE " + " ".join(whole_terms) + " ELSE 0 END" if whole_terms else "0"
-    rest_sql = "CASE " + " ".join(rest_terms) + " ELSE 0 END" if rest_terms else "0"
-    pay0 = f"(({whole_sql}) + (2 * ({rest_sql}) + {RATIO_SCALE}) // {2 * RATIO_SCALE})::BIGINT"
-    bands_first = "CASE " + " ".join(first_cases) + " END" if first_cases else "NULL"
-    bands_last = "CASE " + " ".join(last_cases) + " END" if last_cases else "NULL"
-    stages.append(
-        Stage(
-            (
-                f"{pay0} AS p0_{k}",
-                f"({bands_first})::TINYINT AS bf{k}",
-                f"({bands_last})::TINYINT AS bl{k}",
-            )
-        )
+    whole = " + ".join(f"({o} // {RATIO_SCALE}) * {ratio}" for o, ratio in terms) or "0"
+    rest = " + ".join(f"({o} % {RATIO_SCALE}) * {ratio}" for o, ratio in terms) or "0"
+    pay0 = f"(({whole}) + (2 * ({rest}) + {RATIO_SCALE}) // {2 * RATIO_SCALE})::BIGINT"
+    names = [f"o{k}_{b + 1}" for b in range(count)]
+    first = "CASE " + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in enumerate(names, start=1)) + " END" if names else "NULL"
+    last = (
+        "CASE " + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in reversed(list(enumerate(names, start=1)))) + " END"
+        if names
+        else "NULL"
     )
+    stages.append(Stage((f"{pay0} AS p0_{k}", f"({first})::TINYINT AS bf{k}", f"({last})::TINYINT AS bl{k}")))
+
     pay = f"p0_{k}"
-    capped: list[str] = []
+    flags: list[str] = []
     if layer.cap_per_claim is not None:
         stages.append(Stage((f"least({pay}, {int(layer.cap_per_claim)}) AS p1_{k}",)))
-        capped.append(f"CASE WHEN p1_{k} < {pay} THEN ' cap_per_claim' ELSE '' END")
+        flags.append(f"CASE WHEN p1_{k} < {pay} THEN 1 ELSE 0 END")
         pay = f"p1_{k}"
     if layer.max_cumulative_share is not None:
         ceiling = _floor_share(reference[layer.cumulative_share_of], layer.max_cumulative_share)
-        stages.append(
-            Stage((f"least({pay}, greatest(0, {ceiling} - ({paid_before}))) AS p2_{k}",))
-        )
-        capped.append(f"CASE WHEN p2_{k} < {pay} THEN ' max_cumulative_share' ELSE '' END")
+        stages.append(Stage((f"least({pay}, greatest(0, {ceiling} - ({paid_before}))) AS p2_{k}",)))
+        flags.append(f"CASE WHEN p2_{k} < {pay} THEN 2 ELSE 0 END")
         pay = f"p2_{k}"
     if layer.cap_per_year is not None:
         cap = int(layer.cap_per_year)
         stages.extend(year_running_sum(pay, f"cum{k}", f"layer {layer.id}: year cap"))
-        stages.append(
-            Stage((f"(least(cum{k}, {cap}) - least(cum{k} - {pay}, {cap}))::BIGINT AS p3_{k}",))
-        )
-        capped.append(f"CASE WHEN p3_{k} < {pay} THEN ' cap_per_year' ELSE '' END")
+        stages.append(Stage((f"(least(cum{k}, {cap}) - least(cum{k} - {pay}, {cap}))::BIGINT AS p3_{k}",)))
+        flags.append(f"CASE WHEN p3_{k} < {pay} THEN 4 ELSE 0 END")
         pay = f"p3_{k}"
-    token = (
-        f"CASE WHEN NOT m{k} THEN {quote_literal(layer.id + '=-')} ELSE "
-        f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
-        f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END"
-        + "".join(f" || {c}" for c in capped)
-        + " END"
-    )
-    stages.append(Stage((f"{pay}::BIGINT AS pay{k}", f"{token} AS t{k}")))
+    stages.append(Stage((f"{pay}::BIGINT AS pay{k}", f"({' + '.join(flags) or '0'})::TINYINT AS cf{k}")))
     return stages
 
 
@@ -326,16 +311,15 @@ def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, s
         stages.append(Stage((f"left{k} - left{k}_v AS run{k}",)))
         stages.append(Stage((f"greatest(0, {cap} - least(run{k}, {cap})) AS yl{k}",)))
         limit = f"least(sl{k}, yl{k})"
-        binding = f"CASE WHEN yl{k} < sl{k} THEN 'max_per_year' ELSE 'max_share' END"
+        binding = f"yl{k} < sl{k}"
     else:
         limit = f"sl{k}"
-        binding = "'max_share'"
-    token = f"CASE WHEN NOT m{k} THEN {quote_literal(layer.id + '=-')} ELSE {quote_literal(layer.id + '=')} || {binding} END"
+        binding = "FALSE"
     stages.append(
         Stage(
             (
                 f"CASE WHEN m{k} THEN greatest(0, mn{k} - {limit}) ELSE 0 END::BIGINT AS pay{k}",
-                f"{token} AS t{k}",
+                f"{binding} AS yb{k}",
             )
         )
     )
@@ -374,7 +358,31 @@ def layer_stages(policy: Policy) -> list[Stage]:
     return stages
 
 
+def trail_columns(policy: Policy) -> list[str]:
+    """What the trail is built from, per layer: kept by the sequential part of the cascade so
+    that the strings are made in the parallel part (see ``trail_sql``)."""
+    columns = ["ff"]
+    for k, layer in enumerate(policy.layers):
+        columns.append(f"m{k}")
+        columns.extend((f"v{k}", f"bf{k}", f"bl{k}", f"cf{k}") if layer.kind != "oop_cap" else (f"yb{k}",))
+    return columns
+
+
 def trail_sql(policy: Policy) -> str:
-    tokens = [f"t{k}" for k in range(len(policy.layers))]
+    """``model.format_trail`` in SQL, from ``trail_columns``."""
+    tokens = []
+    for k, layer in enumerate(policy.layers):
+        unmatched = quote_literal(f"{layer.id}=-")
+        if layer.kind == "oop_cap":
+            matched = f"{quote_literal(layer.id + '=')} || CASE WHEN yb{k} THEN 'max_per_year' ELSE 'max_share' END"
+        else:
+            caps = "".join(
+                f" || CASE WHEN cf{k} & {bit} <> 0 THEN ' {name}' ELSE '' END" for name, bit in CAP_BITS
+            )
+            matched = (
+                f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
+                f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END{caps}"
+            )
+        tokens.append(f"CASE WHEN m{k} THEN {matched} ELSE {unmatched} END")
     fixed = "CASE WHEN ff IS NULL THEN NULL ELSE 'fixed_fee=' || ff END"
     return "concat_ws('; ', " + ", ".join([fixed, *tokens]) + ")" if tokens else f"coalesce({fixed}, '')"

@@ -88,14 +88,15 @@ def _check(session, geo, people) -> None:  # type: ignore[no-untyped-def]
                        if status == "active" and start <= D <= end and (scheme_filter is None or code == scheme_filter)]
             enrolled = bool(counted)
             kind, amount, payment_status = data["contribution"]
-            paid = amount * len(counted) if payment_status in ("due", "paid") else 0
+            # Each counted enrolment carries one contribution; an amount of 0 still shows as a payer row.
+            contributes = bool(counted) and payment_status in ("due", "paid")
             groups = [expected_by_district[district_of[data["home"]]]]
             groups_by_category = [expected_by_category[c] for c, (start, end) in data["categories"] if start <= D <= end]
             for group in groups + groups_by_category:
                 group[0] += 1
                 group[1] += enrolled
-                if paid:
-                    group[2][kind] += paid
+                if contributes:
+                    group[2][kind] += amount * len(counted)
         scheme_id = schemes[scheme_filter].id if scheme_filter else None
         for by, expected in (("district", expected_by_district), ("category", expected_by_category)):
             actual = {row.group_code: (row.eligible, row.enrolled, row.amounts.get("VND", {})) for row in coverage(session=session, on=D, by=by, scheme_id=scheme_id)}

@@ -667,17 +667,19 @@ def _parse_minor(text: str, minor_digits: int) -> int:
 
 
 @st.composite
-def claims_csv_with_bad_rows(draw, *, max_claims: int = 40) -> tuple[PolicyCase, str, int]:
-    """(policy, claims CSV text with some rows corrupted, number of corrupted rows)."""
+def claims_csv_with_bad_rows(draw, *, max_claims: int = 40) -> tuple[PolicyCase, str, tuple[int, ...]]:
+    """(policy, claims CSV text with some rows corrupted, the file lines of the corrupted rows).
+
+    Rows hold no line breaks, so the row at index i is on line i + 2 (the header is line 1)."""
     case = draw(policy_cases())
     claims = draw(claim_lists(case, max_claims=max_claims))
     boolean_style = draw(st.integers(0, 4))
     messy = draw(_BOOLEANS)
     rows = [claim_row(claim, case.minor_digits, boolean_style=boolean_style, messy=messy) for claim in claims]
     if len(rows) < 2:
-        return case, rows_to_csv(rows), 0
+        return case, rows_to_csv(rows), ()
     positions = draw(st.lists(st.integers(1, len(rows) - 1), max_size=min(4, len(rows) - 1), unique=True))
     for position in positions:
         kind = draw(st.sampled_from(CORRUPTIONS))
         rows[position] = corrupt_row(rows[position], kind, case, other_id=rows[0]["claim_id"])
-    return case, rows_to_csv(rows), len(positions)
+    return case, rows_to_csv(rows), tuple(sorted(position + 2 for position in positions))

@@ -13,6 +13,8 @@ runs many more. Each run draws a fresh seed (shown in every failure) unless
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import random
 import tempfile
@@ -196,8 +198,8 @@ def record_what_was_exercised(policy: Policy, claims: list[Claim], records: list
 @seed(SEED)
 @settings(PROFILE, max_examples=FILE_EXAMPLES)
 @given(claims_csv_with_bad_rows())
-def test_files_agree_byte_for_byte_bad_rows_included(drawn: tuple[PolicyCase, str, int]) -> None:
-    case, claims_text, corrupted = drawn
+def test_files_agree_byte_for_byte_bad_rows_included(drawn: tuple[PolicyCase, str, tuple[int, ...]]) -> None:
+    case, claims_text, bad_lines = drawn
     note(REPRODUCE)
     note(f"policy:\n{case.text}\nclaims.csv:\n{claims_text}")
     policy = load_policy_text(case.text, path="<generated policy>")
@@ -224,16 +226,23 @@ def test_files_agree_byte_for_byte_bad_rows_included(drawn: tuple[PolicyCase, st
         assert realtime_error_bytes == batch_error_bytes, (
             f"errors files differ ({REPRODUCE})\nrealtime:\n{realtime_error_bytes!r}\nbatch:\n{batch_error_bytes!r}"
         )
-        if corrupted:
-            assert batch_error_bytes is not None and batch_error_bytes.count(b"\n") >= 2, "bad rows were not reported"
+        # every bad row reported, by its line, and every good row settled
+        rejected = set()
+        if batch_error_bytes is not None:
+            rejected = {int(row["line"]) for row in csv.DictReader(io.StringIO(batch_error_bytes.decode("utf-8")))}
+        assert rejected == set(bad_lines)
+        row_count = len(claims_text.splitlines()) - 1
+        assert len(batch_out.read_text(encoding="utf-8").splitlines()) == 1 + row_count - len(bad_lines)
 
 
 @seed(SEED)
 @settings(PROFILE, max_examples=max(4, FILE_EXAMPLES // 2))
 @given(claims_csv_with_bad_rows(max_claims=20))
-def test_settle_command_gives_the_same_files_and_status_with_either_engine(drawn: tuple[PolicyCase, str, int]) -> None:
+def test_settle_command_gives_the_same_files_and_status_with_either_engine(
+    drawn: tuple[PolicyCase, str, tuple[int, ...]],
+) -> None:
     """`equicover settle --engine batch|realtime`: same output, same errors file, same exit status."""
-    case, claims_text, _ = drawn
+    case, claims_text, bad_lines = drawn
     note(REPRODUCE)
     note(f"policy:\n{case.text}\nclaims.csv:\n{claims_text}")
     runner = CliRunner()
@@ -257,6 +266,8 @@ def test_settle_command_gives_the_same_files_and_status_with_either_engine(drawn
             errors = out.with_name("settled.errors.csv")
             outcome[engine] = (result.exit_code, out.read_bytes(), errors.read_bytes() if errors.exists() else None)
         assert outcome["realtime"] == outcome["batch"], f"({REPRODUCE})\nrealtime: {outcome['realtime']}\nbatch: {outcome['batch']}"
+        # the exit status says whether any row was rejected
+        assert (outcome["batch"][0] != 0) == bool(bad_lines), outcome["batch"][0]
 
 
 # --------------------------------------------------------------------------------------------
