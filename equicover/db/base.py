@@ -24,6 +24,7 @@ class Base(DeclarativeBase):
 
 def load_all_models() -> MetaData:
     """Import every domain's models so ``Base.metadata`` knows all tables; return it."""
+    from equicover.claims import models as _claims  # noqa: F401
     from equicover.enrolment import models as _enrolment  # noqa: F401
     from equicover.providers import models as _providers  # noqa: F401
     from equicover.registry import models as _registry  # noqa: F401

@@ -47,7 +47,13 @@ def coverage(
     table.add_column("Eligible", justify="right")
     table.add_column("Enrolled", justify="right")
     table.add_column("Coverage %", justify="right")
-    payer_columns = [(currency, kind) for currency in currencies for kind in PAYER_KINDS]
+    # Only the payers that paid something: a table that fits a clerk's terminal.
+    payer_columns = [
+        (currency, kind)
+        for currency in currencies
+        for kind in PAYER_KINDS
+        if any(row.amounts.get(currency, {}).get(kind, 0) for row in rows)
+    ]
     for currency, kind in payer_columns:
         table.add_column(f"{kind} ({currency})", justify="right")
     total_eligible = total_enrolled = 0

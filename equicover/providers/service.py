@@ -6,12 +6,11 @@ Keyword-only, never commit, validate before writing; periods inclusive at both e
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows, with_defaults
+from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows
 from equicover.enrolment.models import Scheme
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.providers.models import Contract, Provider
@@ -130,10 +129,9 @@ def bulk_insert_providers(*, session: Session, rows: Rows, actor: str = SYSTEM_A
     ``location_id``; optional ``designated`` (default False) and ``ownership`` (public, private,
     non_profit; default public). Returns the number of rows written."""
 
-    def prepare(chunk: list[dict[str, Any]]) -> None:
-        with_defaults(chunk, {"designated": False, "ownership": "public"})
-
-    written = bulk_insert_rows(session, Provider.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    written = bulk_insert_rows(
+        session, Provider.__table__, rows, chunk_size=chunk_size, defaults={"designated": False, "ownership": "public"}
+    )
     if written:
         record_change(session=session, actor=actor, entity="providers", entity_id=None, action="bulk_load", after={"rows": written})
     return written
@@ -144,10 +142,7 @@ def bulk_insert_contracts(*, session: Session, rows: Rows, actor: str = SYSTEM_A
     ``payment_method`` (fee_for_service, fixed_fee, capitation); optional
     ``designated_services``. Overlaps are not checked here. Returns the number of rows written."""
 
-    def prepare(chunk: list[dict[str, Any]]) -> None:
-        with_defaults(chunk, {"designated_services": None})
-
-    written = bulk_insert_rows(session, Contract.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    written = bulk_insert_rows(session, Contract.__table__, rows, chunk_size=chunk_size, defaults={"designated_services": None})
     if written:
         record_change(session=session, actor=actor, entity="contracts", entity_id=None, action="bulk_load", after={"rows": written})
     return written

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows, with_defaults
+from equicover.db.bulk import DEFAULT_CHUNK_SIZE, CopyOf, Rows, bulk_insert_rows
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import (
     LOCATION_LEVELS,
@@ -613,13 +613,9 @@ def bulk_insert_persons(*, session: Session, rows: Rows, actor: str = SYSTEM_ACT
     together), ``phone``, ``death_date``, ``registered_on`` (default: the birth date).
     Returns the number of rows written."""
 
-    def prepare(chunk: list[dict[str, Any]]) -> None:
-        with_defaults(chunk, _PERSON_OPTIONAL)
-        if "registered_on" not in chunk[0]:
-            for row in chunk:
-                row["registered_on"] = row["birth_date"]
-
-    written = bulk_insert_rows(session, Person.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    written = bulk_insert_rows(
+        session, Person.__table__, rows, chunk_size=chunk_size, defaults={**_PERSON_OPTIONAL, "registered_on": CopyOf("birth_date")}
+    )
     _log_bulk(session, actor, "persons", written)
     return written
 
@@ -631,10 +627,9 @@ def bulk_insert_person_categories(
     ``categories`` table), ``valid_from``; optional ``valid_to`` (inclusive, None = open) and
     ``source``. Overlaps are not checked here. Returns the number of rows written."""
 
-    def prepare(chunk: list[dict[str, Any]]) -> None:
-        with_defaults(chunk, {"valid_to": None, "source": None})
-
-    written = bulk_insert_rows(session, PersonCategory.__table__, rows, chunk_size=chunk_size, prepare=prepare)
+    written = bulk_insert_rows(
+        session, PersonCategory.__table__, rows, chunk_size=chunk_size, defaults={"valid_to": None, "source": None}
+    )
     _log_bulk(session, actor, "person_categories", written)
     return written
 

@@ -15,9 +15,11 @@ Steps (each a DuckDB statement; ``progress`` hears of each):
 4. sort: the good rows' settlement columns, once, by (member, service date, claim id);
 5. settle: the cascade over the sorted table in its storage order. Running sums within a member's
    year are table-wide running sums (streaming ``OVER ()`` windows, no partition sort) minus their
-   value at the year's first claim; these windows make this step one sequential pipeline, so it
-   keeps integers only;
-6. write: trail strings and money formatting, in parallel, in the settled table's order.
+   value at the year's first claim; these windows make a pipeline sequential, so the sorted table
+   is cut at member boundaries into one range per core, settled side by side on separate
+   cursors, integers only;
+6. write: trail strings (one constant-list lookup per layer) and money formatting, in parallel,
+   the ranges read back in settlement order.
 
 Files: CSV or Parquet in, CSV or Parquet out, chosen by extension. Bad rows (the same rows and
 reasons as the real-time reader, checked in SQL by ``batch_input.py``) go to the errors file and
@@ -33,6 +35,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,20 +143,78 @@ def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepar
     ]
     _run(
         connection,
-        f"CREATE OR REPLACE TEMP TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
+        f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
         "ORDER BY member_id, service_date, claim_id"
     )
 
 
 SETTLED_TABLE = "settled_claims"
 
+# below this many claims per part the cascade runs as one pipeline; tests lower it
+PARALLEL_SETTLE_MIN_ROWS = 250_000
 
-def _settled_sql(policy: Policy) -> str:
-    """The payer cascade over the sorted table, in its order: integers only (payments in minor
-    units, what the trail is made of). Its streaming windows make it one sequential pipeline,
-    so everything that can wait (trail strings, money formatting) is left to ``_output_select``."""
+
+def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int) -> int:
+    """The first row at or after ``near`` of the sorted table where a new member starts."""
+    (previous,) = connection.execute(
+        f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1]
+    ).fetchone()
+    width = 4096
+    while near < rows:
+        found = connection.execute(
+            f"SELECT min(rowid) FROM {SORTED_TABLE} WHERE rowid >= ? AND rowid < ? AND member_id <> ?",
+            [near, near + width, previous],
+        ).fetchone()[0]
+        if found is not None:
+            return int(found)
+        near += width
+        width *= 4
+    return rows
+
+
+def _settle_in_parts(connection: duckdb.DuckDBPyConnection, policy: Policy) -> str:
+    """The cascade over the sorted table, as a relation in settlement order.
+
+    Each streaming-window pipeline runs on one core, so the sorted table is cut at member
+    boundaries into one range per core; every range is settled on its own cursor, at the same
+    time, into its own table (a member's claims, and so all its running sums, stay in one range),
+    and the ranges are read back in order (UNION ALL keeps it when insertion order is preserved).
+    """
+    ((rows,),) = _run(connection, f"SELECT count(*) FROM {SORTED_TABLE}")
+    parts = max(1, min(_cores(), rows // PARALLEL_SETTLE_MIN_ROWS))
+    cuts = [0]
+    for part in range(1, parts):
+        cut = _member_boundary(connection, max(cuts[-1] + 1, rows * part // parts), rows)
+        if cut < rows:
+            cuts.append(cut)
+    cuts.append(rows)
+    ranges = list(zip(cuts, cuts[1:]))
+    if len(ranges) == 1:
+        _run(connection, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy)}")
+        return f"{SETTLED_TABLE}_0"
+
+    def settle_range(index: int) -> None:
+        low, high = ranges[index]
+        source = f"(SELECT * FROM {SORTED_TABLE} WHERE rowid >= {low} AND rowid < {high})"
+        cursor = connection.cursor()
+        try:
+            _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {_settled_sql(policy, source)}")
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        for done in [pool.submit(settle_range, i) for i in range(len(ranges))]:
+            done.result()
+    return "(" + " UNION ALL ".join(f"SELECT * FROM {SETTLED_TABLE}_{i}" for i in range(len(ranges))) + ")"
+
+
+def _settled_sql(policy: Policy, source: str = SORTED_TABLE) -> str:
+    """The payer cascade over ``source`` (the sorted table or a range of its rows that starts at
+    a member's first claim), in its order: integers only (payments in minor units, what the trail
+    is made of). Its streaming windows make it one sequential pipeline, so everything that can
+    wait (trail strings, money formatting) is left to ``_output_select``."""
     flags = layer_match_flags(policy)
-    query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {SORTED_TABLE}"
+    query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {source}"
     for stage in layer_stages(policy):
         query = f"SELECT *, {', '.join(stage.columns)} FROM ({query})"
     total_paid = " + ".join(f"pay{k}" for k in range(len(policy.layers))) or "0"
@@ -394,14 +455,15 @@ def settle_file(
             )
             _run(connection, "DROP TABLE checked")  # memory for the next steps, not spill
             report(4)
-            # the cascade is sequential (streaming windows); the output formatting and writing
-            # then run on every core, the table keeping the settlement order
-            _run(connection, f"CREATE OR REPLACE TEMP TABLE {SETTLED_TABLE} AS {_settled_sql(policy)}")
+            # the cascade is sequential (streaming windows) within a member range, the ranges
+            # run side by side; the output formatting and writing then run on every core, the
+            # tables keeping the settlement order
+            settled_relation = _settle_in_parts(connection, policy)
             _run(connection, f"DROP TABLE {SORTED_TABLE}")
             report(5)
             written = _run(
                 connection,
-                f"COPY ({_output_select(policy, SETTLED_TABLE)}) TO {_path_literal(out_path)} {_copy_options(out_path)}",
+                f"COPY ({_output_select(policy, settled_relation)}) TO {_path_literal(out_path)} {_copy_options(out_path)}",
             )
             settled = int(written[0][0]) if written else 0
             report(6)

@@ -85,27 +85,53 @@ def category_flags(policy: Policy, column: str = "categories") -> list[str]:
     return flags
 
 
+def _fast_money_pattern(minor_digits: int) -> str | None:
+    """Amounts a DECIMAL(18, minor digits) cast reads exactly and whose minor units still fit that
+    width: plain digits, at most ``minor_digits`` after the point. Almost every row of a real file
+    is one; the others take the reader's full tests."""
+    whole = 18 - 2 * minor_digits
+    if whole < 1:
+        return None
+    fraction = f"(\\.[0-9]{{1,{minor_digits}}})?" if minor_digits else ""
+    return f"[0-9]{{1,{whole}}}{fraction}"
+
+
+def _money_fast(field: str, minor_digits: int) -> str:
+    """``fast_<field>``: the amount takes the fast path (see ``_fast_money_pattern``)."""
+    fast = _fast_money_pattern(minor_digits)
+    value = "FALSE" if fast is None else f"regexp_full_match(x_{field}, {_lit(fast)})"
+    return f"{value} AS fast_{field}"
+
+
 def _money_pieces(field: str, minor_digits: int) -> list[str]:
-    """Each test once: well formed, fraction digits, negative, value in minor units."""
+    """Each test once: well formed, fraction digits, negative. The CASEs skip the slower tests on
+    fast-path rows (a fast-path amount is well formed, has at most the minor digits and is not
+    negative)."""
     text = f"x_{field}"
     return [
-        f"{_full_match(text, C.DECIMAL_PATTERN)} AS wf_{field}",
-        f"CASE WHEN strpos({text}, '.') > 0 THEN length({text}) - strpos({text}, '.') ELSE 0 END AS fd_{field}",
-        f"(starts_with({text}, '-') AND regexp_matches({text}, '[1-9]')) AS neg_{field}",
+        f"CASE WHEN fast_{field} THEN TRUE ELSE {_full_match(text, C.DECIMAL_PATTERN)} END AS wf_{field}",
+        f"CASE WHEN fast_{field} THEN 0 WHEN strpos({text}, '.') > 0 THEN length({text}) - strpos({text}, '.') "
+        f"ELSE 0 END AS fd_{field}",
+        f"CASE WHEN fast_{field} THEN FALSE "
+        f"ELSE (starts_with({text}, '-') AND regexp_matches({text}, '[1-9]')) END AS neg_{field}",
     ]
 
 
 def _money_value(field: str, minor_digits: int) -> str:
-    """Minor units of a well-formed amount. The DECIMAL(18) cast is the fast path; longer texts
-    take the exact one: the digits without the point, padded to the minor digits, read as BIGINT
-    (NULL past 2^63 - 1 minor units, rejected as not a decimal amount like the reader does)."""
+    """Minor units of a well-formed amount. Fast-path texts (see ``_fast_money_pattern``) are a
+    DECIMAL(18) cast; the others take the exact way: the DECIMAL(18) cast when it fits, else the
+    digits without the point, padded to the minor digits, read as BIGINT (NULL past 2^63 - 1
+    minor units, rejected as not a decimal amount like the reader does)."""
     text = f"x_{field}"
     digits = f"replace({text}, '.', '') || repeat('0', {minor_digits} - fd_{field})"
     exact = f"try_cast({digits} AS BIGINT)"
     if minor_digits <= 17:
         fast = f"try_cast(try_cast({text} AS DECIMAL(18, {minor_digits})) * {10**minor_digits} AS BIGINT)"
         exact = f"coalesce({fast}, {exact})"
-    return f"CASE WHEN wf_{field} AND fd_{field} <= {minor_digits} AND NOT neg_{field} THEN {exact} END"
+    quick = ""
+    if _fast_money_pattern(minor_digits) is not None:
+        quick = f"WHEN fast_{field} THEN (CAST({text} AS DECIMAL(18, {minor_digits})) * {10**minor_digits})::BIGINT "
+    return f"CASE {quick}WHEN wf_{field} AND fd_{field} <= {minor_digits} AND NOT neg_{field} THEN {exact} END"
 
 
 def _money_reason(field: str, minor_digits: int) -> str:
@@ -147,7 +173,10 @@ def checked_select(policy: Policy, source: str) -> str:
             upper(x_diagnosis) AS diagnosis,
             {_full_match('x_days', C.WHOLE_NUMBER_PATTERN)} AS wf_days,
             {', '.join(_money_pieces('total', digits) + _money_pieces('eligible', digits))}
-        FROM (SELECT {trimmed}{categories} FROM {source})
+        FROM (
+            SELECT *, {_money_fast('total', digits)}, {_money_fast('eligible', digits)}
+            FROM (SELECT {trimmed}{categories} FROM {source})
+        )
     """
     # level 2: typed values
     typed = f"""

@@ -368,21 +368,57 @@ def trail_columns(policy: Policy) -> list[str]:
     return columns
 
 
+# a layer whose trail tokens would make a longer list literal keeps the token built by CASEs
+TOKEN_LIST_LIMIT = 4096
+
+
+def _cap_names(flags: int) -> str:
+    return "".join(f" {name}" for name, bit in CAP_BITS if flags & bit)
+
+
+def _band_token_list(k: int, layer: Layer) -> str | None:
+    """Layer k's trail token as one lookup in a constant list: the token text for every
+    (variant, first band, last band, cap bits), indexed by arithmetic on the small codes, instead
+    of building the string row by row (the strings are ``model.format_trail``'s tokens)."""
+    count = max((len(v.bands) for v in layer.variants), default=0)
+    ranges = 1 + count * count  # no band touched, or (first, last) in a count x count square
+    size = 1 + len(layer.variants) * ranges * 8
+    if size > TOKEN_LIST_LIMIT:
+        return None
+    tokens = [f"{layer.id}=-"]
+    for v in range(1, len(layer.variants) + 1):
+        for r in range(ranges):
+            bands = "-" if r == 0 else f"{(r - 1) // count + 1}-{(r - 1) % count + 1}"
+            tokens.extend(f"{layer.id}=v{v} b{bands}{_cap_names(flags)}" for flags in range(8))
+    literal = "[" + ", ".join(quote_literal(t) for t in tokens) + "]"
+    band_range = f"coalesce((bf{k}::INTEGER - 1) * {count} + bl{k}, 0)"
+    index = f"CASE WHEN m{k} THEN 2 + ((v{k}::INTEGER - 1) * {ranges} + {band_range}) * 8 + cf{k} ELSE 1 END"
+    return f"{literal}[{index}]"
+
+
 def trail_sql(policy: Policy) -> str:
     """``model.format_trail`` in SQL, from ``trail_columns``."""
     tokens = []
     for k, layer in enumerate(policy.layers):
         unmatched = quote_literal(f"{layer.id}=-")
         if layer.kind == "oop_cap":
-            matched = f"{quote_literal(layer.id + '=')} || CASE WHEN yb{k} THEN 'max_per_year' ELSE 'max_share' END"
-        else:
-            caps = "".join(
-                f" || CASE WHEN cf{k} & {bit} <> 0 THEN ' {name}' ELSE '' END" for name, bit in CAP_BITS
+            tokens.append(
+                f"[{unmatched}, {quote_literal(layer.id + '=max_share')}, {quote_literal(layer.id + '=max_per_year')}]"
+                f"[CASE WHEN m{k} THEN CASE WHEN yb{k} THEN 3 ELSE 2 END ELSE 1 END]"
             )
-            matched = (
-                f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
-                f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END{caps}"
-            )
+            continue
+        listed = _band_token_list(k, layer)
+        if listed is not None:
+            tokens.append(listed)
+            continue
+        caps = "".join(
+            f" || CASE WHEN cf{k} & {bit} <> 0 THEN ' {name}' ELSE '' END" for name, bit in CAP_BITS
+        )
+        matched = (
+            f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
+            f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END{caps}"
+        )
         tokens.append(f"CASE WHEN m{k} THEN {matched} ELSE {unmatched} END")
-    fixed = "CASE WHEN ff IS NULL THEN NULL ELSE 'fixed_fee=' || ff END"
+    fees = "[" + ", ".join(quote_literal(f"fixed_fee={i}") for i in range(1, len(policy.fixed_fees) + 1)) + "]"
+    fixed = f"{fees}[ff]" if policy.fixed_fees else "NULL::VARCHAR"
     return "concat_ws('; ', " + ", ".join([fixed, *tokens]) + ")" if tokens else f"coalesce({fixed}, '')"

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The generator writes claims in the settlement contract's columns, re-exported for its modules.
+from equicover.settlement.claims import CLAIM_COLUMNS  # noqa: F401
+
 CURRENCY = "CNY"
 MINOR_DIGITS = 2
 
@@ -29,22 +32,6 @@ CATEGORIES = (
 )
 CATEGORY_BIT = {name: 1 << index for index, name in enumerate(CATEGORIES)}
 
-CLAIM_COLUMNS = (
-    "claim_id",
-    "member_id",
-    "service_date",
-    "provider_id",
-    "provider_level",
-    "designated",
-    "in_area",
-    "referred",
-    "care_type",
-    "diagnosis",
-    "days",
-    "total",
-    "eligible",
-    "categories",
-)
 
 # --- Locales -------------------------------------------------------------------------------------
 # The five programmes of the seed texts, by the script their people's names are written in.

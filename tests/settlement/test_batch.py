@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -848,6 +849,27 @@ def test_the_real_time_engine_gives_the_same_records(seed: int) -> None:
 def test_the_real_time_engine_writes_the_same_file(tmp_path: Path) -> None:
     the_policy = policy(ONE_STOP)
     claims = _seeded_claims(400, 4)
+    claims_path = tmp_path / "claims.csv"
+    write_claims_csv(claims_path, claims)
+    settle_file(the_policy, claims_path, tmp_path / "batch.csv")
+    write_settlements_csv(tmp_path / "realtime.csv", the_policy, settle_claims(the_policy, claims))
+    assert (tmp_path / "batch.csv").read_bytes() == (tmp_path / "realtime.csv").read_bytes()
+
+
+@pytest.mark.parametrize("members", [1, 3, 12])
+def test_settling_member_ranges_side_by_side_writes_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, members: int
+) -> None:
+    """Large files are settled in member ranges on several cursors: cut where the claims of one
+    member would be split, the ranges must still give the real-time engine's file."""
+    import equicover.settlement.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "PARALLEL_SETTLE_MIN_ROWS", 40)
+    monkeypatch.setattr(batch_module, "_cores", lambda: 4)
+    the_policy = policy(ONE_STOP)
+    claims = _seeded_claims(400, 5)
+    # few members, so that the even cuts fall inside a member's claims
+    claims = [replace(c, member_id=f"m{int(c.member_id[1:]) % members}") for c in claims]
     claims_path = tmp_path / "claims.csv"
     write_claims_csv(claims_path, claims)
     settle_file(the_policy, claims_path, tmp_path / "batch.csv")

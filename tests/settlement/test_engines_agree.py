@@ -14,27 +14,30 @@ runs many more. Each run draws a fresh seed (shown in every failure) unless
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import random
 import tempfile
 import tomllib
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, note, seed, settings
+import pytest
 import typer
+from hypothesis import HealthCheck, event, given, note, seed, settings
 from typer.testing import CliRunner
 
-from equicover.settlement.cli import settle as settle_command
-
+from equicover.money import floor_share
 from equicover.settlement.batch import settle_file, settle_records
 from equicover.settlement.claims import read_claims_csv, settlement_record, write_errors_csv, write_settlements_csv
+from equicover.settlement.cli import settle as settle_command
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import settle_claims
+from equicover.settlement.realtime import ClaimOutsidePolicyError, settle_claims
 
 if __package__:
     from .strategies import (
@@ -44,7 +47,6 @@ if __package__:
         policies_with_claims,
         policy_cases,
         render_toml,
-        rows_to_csv,
     )
 else:  # pytest's default rootdir-less import: this directory is on sys.path
     from strategies import (  # type: ignore[no-redef]
@@ -54,7 +56,6 @@ else:  # pytest's default rootdir-less import: this directory is on sys.path
         policies_with_claims,
         policy_cases,
         render_toml,
-        rows_to_csv,
     )
 
 _COMMON = dict(
@@ -63,7 +64,7 @@ _COMMON = dict(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-settings.register_profile("equicover-moderate", max_examples=80, **_COMMON)
+settings.register_profile("equicover-moderate", max_examples=100, **_COMMON)
 settings.register_profile("thorough", max_examples=500, **_COMMON)
 settings.register_profile("ci", max_examples=500, **_COMMON)
 PROFILE_NAME = os.environ.get("EQUICOVER_HYPOTHESIS_PROFILE", "equicover-moderate")
@@ -260,14 +261,33 @@ def test_settle_command_gives_the_same_files_and_status_with_either_engine(
             out.parent.mkdir()
             result = runner.invoke(
                 cli_app,
-                ["settle", "--policy", str(policy_path), "--claims", str(claims_path), "--out", str(out), "--engine", engine],
+                ["settle", "--policy", str(policy_path), "--claims", str(claims_path), "--out", str(out)]
+                + ["--engine", engine],
             )
             assert result.exception is None or isinstance(result.exception, SystemExit), result.output
             errors = out.with_name("settled.errors.csv")
             outcome[engine] = (result.exit_code, out.read_bytes(), errors.read_bytes() if errors.exists() else None)
-        assert outcome["realtime"] == outcome["batch"], f"({REPRODUCE})\nrealtime: {outcome['realtime']}\nbatch: {outcome['batch']}"
+        assert outcome["realtime"] == outcome["batch"], (
+            f"({REPRODUCE})\nrealtime: {outcome['realtime']}\nbatch: {outcome['batch']}"
+        )
         # the exit status says whether any row was rejected
         assert (outcome["batch"][0] != 0) == bool(bad_lines), outcome["batch"][0]
+
+
+@seed(SEED)
+@settings(PROFILE, max_examples=max(5, FILE_EXAMPLES // 2))
+@given(policies_with_claims(max_claims=10))
+def test_both_engines_refuse_a_claim_outside_the_policy_period(drawn: tuple[PolicyCase, list[Claim]]) -> None:
+    """Neither engine settles any claim of a list holding one dated outside the period (spec section 1)."""
+    case, claims = drawn
+    policy = load_policy_text(case.text, path="<generated policy>")
+    last = claims[-1]
+    outside = dataclasses.replace(last, service_date=case.effective_from - timedelta(days=1))
+    claims = claims[:-1] + [outside]
+    for engine in (realtime_records, batch_records):
+        with pytest.raises(ClaimOutsidePolicyError) as raised:
+            engine(policy, claims)
+        assert raised.value.claim_id == outside.claim_id and raised.value.field == "service_date"
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,23 +304,46 @@ def test_batch_output_keeps_the_invariants(drawn: tuple[PolicyCase, list[Claim]]
     policy = load_policy_text(case.text, path="<generated policy>")
     records = batch_records(policy, claims)
     by_id = {claim.claim_id: claim for claim in claims}
-    assert sorted(record["claim_id"] for record in records) == sorted(by_id)
+    # one record per claim, in settlement order (member, service date, claim id)
+    expected_order = sorted(claims, key=lambda c: (c.member_id, c.service_date, c.claim_id))
+    assert [record["claim_id"] for record in records] == [claim.claim_id for claim in expected_order]
 
     paid_this_year: dict[tuple[str, int, str], int] = defaultdict(int)
+    oop_under_yearly_cap: dict[tuple[str, int, str], int] = defaultdict(int)
     for record in records:
         claim = by_id[record["claim_id"]]
+        year = policy.benefit_year(claim.service_date)
         payments = [record[f"paid_{layer.id}"] for layer in policy.layers]
         assert all(payment >= 0 for payment in payments), record
         assert sum(payments) + record["member_oop"] == record["allowed"], record
         assert record["member_oop"] >= 0, record
         assert record["allowed"] + record["provider_writeoff"] == claim.total, record
-        for layer in policy.layers:
-            payment = record[f"paid_{layer.id}"]
+        fixed_fee = record["trail"].startswith("fixed_fee=")
+        eligible = min(claim.eligible, record["allowed"]) if fixed_fee else claim.eligible
+        matched = {
+            token.split("=", 1)[0]: not token.endswith("=-")
+            for token in record["trail"].split("; ")
+            if not token.startswith("fixed_fee=")
+        }
+        paid_before = 0
+        for layer, payment in zip(policy.layers, payments):
+            if not matched[layer.id]:
+                assert payment == 0, (layer.id, record)
             if layer.cap_per_claim is not None:
                 assert payment <= layer.cap_per_claim, (layer.id, record)
-            if layer.base == "eligible":  # never pays non-eligible amounts (a fixed fee only lowers eligible)
-                assert payment <= claim.eligible, (layer.id, record)
-            paid_this_year[(claim.member_id, policy.benefit_year(claim.service_date), layer.id)] += payment
+            if layer.base == "eligible":  # never pays non-eligible amounts
+                assert payment <= eligible, (layer.id, record)
+            if layer.max_cumulative_share is not None:
+                reference = record["allowed"] if layer.cumulative_share_of == "total" else eligible
+                ceiling = floor_share(reference, layer.max_cumulative_share)
+                assert payment <= max(0, ceiling - paid_before), (layer.id, record)
+            if layer.kind == "oop_cap" and layer.base == "total" and matched[layer.id]:
+                # later layers only lower what the member pays: the cap holds at the end
+                assert record["member_oop"] <= floor_share(record["allowed"], layer.max_share), (layer.id, record)
+                if layer.max_per_year is not None:
+                    oop_under_yearly_cap[(claim.member_id, year, layer.id)] += record["member_oop"]
+            paid_before += payment
+            paid_this_year[(claim.member_id, year, layer.id)] += payment
         for allowance in policy.allowances:
             amount = record[f"allowance_{allowance.id}"]
             full = allowance.amount * (claim.days if allowance.per == "day" else 1)
@@ -310,3 +353,7 @@ def test_batch_output_keeps_the_invariants(drawn: tuple[PolicyCase, list[Claim]]
     for (member, year, layer_id), total in paid_this_year.items():
         if layer_id in caps:
             assert total <= caps[layer_id], (member, year, layer_id, total)
+    # an oop_cap layer's max_per_year bounds what the member pays in a year on the claims it covered
+    yearly_limits = {layer.id: layer.max_per_year for layer in policy.layers if layer.kind == "oop_cap"}
+    for (member, year, layer_id), total in oop_under_yearly_cap.items():
+        assert total <= yearly_limits[layer_id], (member, year, layer_id, total)
