@@ -27,6 +27,9 @@ test: install
 bench: install
 	$(BIN)/python bench/generate_bench.py
 	$(BIN)/python bench/settle_bench.py
+	$(BIN)/python bench/dedupe_bench.py
+	$(BIN)/python bench/anomaly_eval.py
+	$(BIN)/python bench/api_load.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis demo-output equicover.db equicover.db-*
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis demo-output equicover.db equicover.db-* test-artifacts

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import typer
 
+from equicover.api.cli import serve
+from equicover.auth.cli import users_app
+from equicover.claims.cli import policy_load, policy_versions
 from equicover.db.cli import db_app
 from equicover.demo import demo
 from equicover.enrolment.cli import coverage
+from equicover.registry.cli import dedupe_app, import_app, link_app
+from equicover.funds import cli as issue7_cli
 from equicover.settlement.cli import contributions, policy_app, settle
 from equicover.synth.cli import generate
+from equicover.web.cli import web_app
 
 app = typer.Typer(
     name="equicover",
@@ -26,7 +32,22 @@ app.command(help="Settle a file of claims with a policy: the payer cascade for e
 app.command(help="Contributions of each member by payer, from a policy's contribution rules.")(
     contributions
 )
-app.command(help="Demo: generate a province, show coverage, settle its year of claims.")(demo)
+policy_app.command("load", help="Store a policy file as a version for a scheme (database).")(policy_load)
+policy_app.command("versions", help="List the stored policy versions.")(policy_versions)
+app.add_typer(users_app, name="users", help="Accounts of the HTTP service: create users.")
+app.command(help="Serve the HTTP API with uvicorn (OpenAPI at /docs).")(serve)
+app.add_typer(import_app, name="import", help="Import lists from other agencies (persons from CSV/XLSX).")
+app.add_typer(dedupe_app, name="dedupe", help="Find, review and merge duplicate persons (Splink).")
+app.add_typer(link_app, name="link", help="Link persons to a national ID register.")
+app.command(help="Demo: a whole province end to end, then serve the application.")(demo)
+app.command("load-claims", help="Store a batch-settled file of claims, enforcing provider contracts.")(issue7_cli.load_claims)
+app.add_typer(issue7_cli.funds_app, name="funds", help="Fund ledger: post, balances, monthly flows.")
+app.add_typer(issue7_cli.verify_app, name="verify", help="Verification of providers: samples, queue, findings, scorecards.")
+app.add_typer(issue7_cli.anomaly_app, name="anomaly", help="Anomaly detection over stored claims.")
+app.add_typer(web_app, name="web", help="Web pages: prepare a populated demo (accounts of each role).")
+app.add_typer(issue7_cli.payments_app, name="payments", help="Payment batches to providers (maker-checker).")
+app.add_typer(issue7_cli.care_app, name="care", help="Care ledger of the registered poor.")
+app.add_typer(issue7_cli.report_app, name="report", help="Programme indicators and the semi-annual report.")
 
 
 if __name__ == "__main__":  # pragma: no cover

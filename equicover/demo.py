@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 import equicover
+from equicover.api.cli import serve as serve_application
+from equicover.console import make_console
+from equicover.db.session import session_scope
+from equicover.funds.demo import run_funds_demo
 from equicover.db.settings import database_url as configured_database_url
 from equicover.enrolment.cli import coverage
 from equicover.money import format_money
@@ -23,11 +26,13 @@ from equicover.settlement.cli import settle
 from equicover.settlement.loader import load_policy
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT, SettlementSummary, settlement_summary
 from equicover.synth.cli import generate
+from equicover.web.cli import print_accounts
+from equicover.web.seed import prepare_web_demo
 
 SHIPPED_POLICIES = Path(equicover.__file__).resolve().parents[1] / "policies"
 DEMO_POLICY = SHIPPED_POLICIES / "cn-yaan-2018.toml"
 
-_console = Console()
+_console = make_console()
 
 
 def demo(
@@ -38,8 +43,16 @@ def demo(
     fresh: bool = typer.Option(
         True, "--fresh/--keep", help="Start from an empty SQLite database (removes the old file)."
     ),
+    funds: bool = typer.Option(
+        True, "--funds/--no-funds", help="Store the claims, keep the fund ledger, verify, pay, report."
+    ),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="End by serving the application."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface the application listens on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port the application listens on."),
 ) -> None:
-    """Generate a province, show its coverage, settle its year of claims, summarise the payers."""
+    """Generate a province, show its coverage, settle its year of claims, summarise the payers;
+    then store the claims, run the funds (ledger, anomaly flags, verification, payments, care
+    ledger, semi-annual report), create one account per role and serve the application."""
     loaded_policy = load_policy(policy)
     year = loaded_policy.effective_from.year
     url = configured_database_url()
@@ -62,6 +75,35 @@ def demo(
     )
     _print_settlement(summary, loaded_policy.minor_digits, loaded_policy.currency)
     _console.print(f"Claims: {claims_path}   Settlements: {settlements_path}")
+    if not funds:
+        return
+
+    run_funds_demo(
+        policy=policy,
+        claims_path=claims_path,
+        settlements_path=settlements_path,
+        year=year,
+        seed=seed,
+        output=output,
+        console=_console,
+        currency=loaded_policy.currency,
+    )
+    _console.rule("The application: one account per role")
+    with session_scope() as session:
+        accounts = prepare_web_demo(
+            session=session,
+            claims_path=claims_path,
+            settlements_path=settlements_path,
+            policy_path=policy,
+            seed=seed,
+            claims_stored=True,
+        )
+    print_accounts(accounts, console=_console)
+    if serve:
+        _console.print(
+            f"Serving on http://{host}:{port}/ (API at /docs, FHIR at /fhir/metadata); Ctrl-C stops it."
+        )
+        serve_application(host=host, port=port, workers=1)
 
 
 def _remove_sqlite_file(url: str) -> None:

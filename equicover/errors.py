@@ -63,6 +63,27 @@ class Conflict(RecordError):
     code = "conflict"
 
 
+class Unauthorized(RecordError):
+    """No valid credentials: a missing, unknown or expired token, a wrong password."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(RecordError):
+    """The caller is known but its role or area does not allow this (also for records outside its area)."""
+
+    status = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(RecordError):
+    """The request body is larger than the service accepts."""
+
+    status = 413
+    code = "payload_too_large"
+
+
 def from_pydantic(exc: "object", record: str) -> ValidationFailed:
     """Turn the first error of a ``pydantic.ValidationError`` into a :class:`ValidationFailed`.
 

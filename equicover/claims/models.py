@@ -128,7 +128,7 @@ class ClaimPayment(Base):
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     kind: Mapped[str] = mapped_column(String(16))
     item_id: Mapped[str] = mapped_column(String(64))  # layer id or allowance id
-    payer: Mapped[str] = mapped_column(String(64))
+    payer: Mapped[str] = mapped_column(String(200))
     amount: Mapped[int] = mapped_column(BigInteger)
 
 

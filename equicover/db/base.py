@@ -24,9 +24,13 @@ class Base(DeclarativeBase):
 
 def load_all_models() -> MetaData:
     """Import every domain's models so ``Base.metadata`` knows all tables; return it."""
+    from equicover.auth import models as _auth  # noqa: F401
+    from equicover.claims import deltas as _claim_deltas  # noqa: F401
     from equicover.claims import models as _claims  # noqa: F401
     from equicover.enrolment import models as _enrolment  # noqa: F401
     from equicover.providers import models as _providers  # noqa: F401
     from equicover.registry import models as _registry  # noqa: F401
+    from equicover.registry import quality_models as _registry_quality  # noqa: F401
+    from equicover.funds import all_models as _funds_issue_7  # noqa: F401  (ledger, payments, verification, anomaly, care, reports)
 
     return Base.metadata

@@ -246,14 +246,6 @@ def _integrity_errors() -> tuple[type[BaseException], ...]:
     return (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
-def with_defaults(chunk: list[dict[str, Any]], defaults: Mapping[str, Any]) -> None:
-    """Give every row of ``chunk`` each key of ``defaults`` it lacks (executemany needs one shape)."""
-    for row in chunk:
-        for name, value in defaults.items():
-            if name not in row:
-                row[name] = value
-
-
 def _constraint_hint(error: IntegrityError) -> str:
     driver_error = getattr(error, "orig", None) or error
     diagnostic = getattr(driver_error, "diag", None)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from equicover.console import make_console
 from equicover.db import migrate
 from equicover.db.settings import database_url
 
 db_app = typer.Typer(help="Database schema: migrate and inspect.", no_args_is_help=True)
-_console = Console()
+_console = make_console()
 
 
 def _safe_url(url: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equicover.console import make_console
 from equicover.db.session import session_scope
 from equicover.enrolment import service
 from equicover.enrolment.models import PAYER_KINDS, Scheme
@@ -17,7 +17,7 @@ from equicover.enrolment.schemas import CoverageRow
 from equicover.errors import EquicoverError
 from equicover.money import format_money
 
-_console = Console()
+_console = make_console()
 
 
 def coverage(

@@ -146,3 +146,43 @@ def bulk_insert_contracts(*, session: Session, rows: Rows, actor: str = SYSTEM_A
     if written:
         record_change(session=session, actor=actor, entity="contracts", entity_id=None, action="bulk_load", after={"rows": written})
     return written
+
+
+# Contract enforcement (issue 7). A claim is payable only if its provider has a contract with the
+# claim's scheme in force on the service date and, when the contract lists designated services,
+# the claim's service is one of them. The reasons are the stable codes stored in
+# ``claims.zero_reason``.
+NO_CONTRACT = "no_contract"
+SERVICE_NOT_DESIGNATED = "service_not_designated"
+
+
+def designated_services(contract: Contract) -> frozenset[str]:
+    """The contract's designated services: care types and ICD-10 code prefixes, upper-cased for
+    codes; empty means every service. Written ";"-separated in ``designated_services``."""
+    if not contract.designated_services:
+        return frozenset()
+    return frozenset(token.strip() for token in contract.designated_services.split(";") if token.strip())
+
+
+def service_is_designated(contract: Contract, *, care_type: str, diagnosis: str) -> bool:
+    services = designated_services(contract)
+    if not services:
+        return True
+    code = diagnosis.strip().upper().replace(".", "")
+    return care_type in services or any(code.startswith(token.upper().replace(".", "")) for token in services)
+
+
+def contract_refusal(
+    *, session: Session, scheme_id: int, provider_id: int, on: dt.date, care_type: str, diagnosis: str
+) -> str | None:
+    """Why a claim from ``provider_id`` under ``scheme_id`` on ``on`` must be paid nothing, or None."""
+    contract = contract_on(session=session, scheme_id=scheme_id, provider_id=provider_id, on=on)
+    if contract is None:
+        return NO_CONTRACT
+    if not service_is_designated(contract, care_type=care_type, diagnosis=diagnosis):
+        return SERVICE_NOT_DESIGNATED
+    return None
+
+
+def contracts_of_provider(*, session: Session, provider_id: int) -> list[Contract]:
+    return list(session.scalars(select(Contract).where(Contract.provider_id == provider_id).order_by(Contract.starts)))

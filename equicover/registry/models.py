@@ -110,6 +110,9 @@ class Person(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
     registered_on: Mapped[dt.date] = mapped_column(Date)
     death_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Set when this record was merged as a duplicate into another (registry quality, issue 6):
+    # the row is kept for history and references, and the surviving record is the one to use.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
 
 
 class Category(Base):

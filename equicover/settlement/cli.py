@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from equicover.console import make_console
 from equicover.money import format_money
 from equicover.settlement.claims import ClaimError, ClaimFileError, iter_claims_csv, write_errors_csv, write_settlements_csv
 from equicover.settlement.contributions import (
@@ -46,7 +47,7 @@ policy_app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exce
 
 def _console(*, stderr: bool = False) -> Console:
     # Created per command, so output goes wherever stdout is at call time (CliRunner included).
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+    return make_console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def _say(console: Console, text: str, style: str | None = None) -> None:

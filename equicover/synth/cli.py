@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from equicover.console import make_console
 from equicover.db import migrate
 from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory, session_scope
@@ -18,7 +18,7 @@ from equicover.errors import EquicoverError
 from equicover.synth.service import GenerationSummary
 from equicover.synth.service import generate as generate_province
 
-_console = Console()
+_console = make_console()
 
 
 def generate(

@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('claim_pk', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('item_id', sa.String(length=64), nullable=False),
-    sa.Column('payer', sa.String(length=64), nullable=False),
+    sa.Column('payer', sa.String(length=200), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=False),
     sa.CheckConstraint("kind IN ('layer', 'allowance')", name=op.f('ck_claim_payments_kind')),
     sa.ForeignKeyConstraint(['claim_pk'], ['claims.id'], name=op.f('fk_claim_payments_claim_pk_claims')),

@@ -1,0 +1,1 @@
+"""anomaly (issue 7)."""

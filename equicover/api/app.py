@@ -1,0 +1,156 @@
+"""The FastAPI application.
+
+``create_app()`` builds one application bound to one database. Each domain contributes a router;
+they are listed in :data:`ROUTERS` (add one line for a new domain). A router module that does not
+exist yet is skipped, so the list can name modules that other work will add.
+
+Errors: every :class:`equicover.errors.EquicoverError` becomes JSON
+``{status, code, message, record, field, reason}`` with its status; request validation errors
+get the same shape (422) without echoing the input (it may be personal data); anything else is a
+500 whose log line names only the exception type, the method and the route (``limits.SafeErrors``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from equicover import __version__
+from equicover.api.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, BodySizeLimit, ConcurrencyLimit, SafeErrors
+from equicover.db.engine import make_engine
+from equicover.db.session import make_session_factory
+from equicover.errors import EquicoverError
+
+log = logging.getLogger("equicover.api")
+
+# (module, attribute) of each router, in the order they are mounted. Each router carries its own
+# prefix (``/api/v1/...``, ``/fhir``, ``/`` for the web pages). Add one line per domain.
+ROUTERS: tuple[tuple[str, str], ...] = (
+    ("equicover.api.auth_routes", "router"),
+    ("equicover.api.registry_routes", "router"),
+    ("equicover.api.enrolment_routes", "router"),
+    ("equicover.api.provider_routes", "router"),
+    ("equicover.claims.api", "router"),  # claims, policies, eligibility, settlement report
+    ("equicover.api.audit_routes", "router"),
+    ("equicover.fhir.api", "router"),
+    ("equicover.funds.api", "router"),
+    ("equicover.verification.api", "router"),
+    ("equicover.web.routes", "router"),
+)
+
+
+def _error_body(status: int, code: str, message: str, record: str | None = None, field: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    return {"status": status, "code": code, "message": message, "record": record, "field": field, "reason": reason}
+
+
+def error_response(error: EquicoverError) -> JSONResponse:
+    body = _error_body(error.status, error.code, error.message)
+    body.update(error.to_dict())
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _include_routers(app: FastAPI) -> list[str]:
+    mounted = []
+    for module_name, attribute in ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            # Only a module that does not exist (yet) is skipped; a broken import inside it is raised.
+            if missing.name is not None and module_name.startswith(missing.name):
+                continue
+            raise
+        router = getattr(module, attribute, None)
+        if router is None:
+            continue
+        app.include_router(router)
+        mounted.append(module_name)
+    return mounted
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EquicoverError)
+    async def _equicover_error(_request: Request, error: EquicoverError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        location = ".".join(str(part) for part in first.get("loc", ())) or "(request)"
+        reason = str(first.get("msg", "invalid"))
+        body = _error_body(422, "validation_failed", f"request: {location}: {reason}", "request", location, reason)
+        body["errors"] = [
+            {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", "")), "type": item.get("type")}
+            for item in error.errors()[:20]
+        ]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            error.status_code, "http_error"
+        )
+        detail = error.detail if isinstance(error.detail, str) else "error"
+        return JSONResponse(_error_body(error.status_code, code, detail), status_code=error.status_code, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
+        # The driver's message carries the row's values: log the constraint class only.
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, type(error.orig).__name__)
+        return JSONResponse(
+            _error_body(409, "conflict", "the request clashes with stored data", "request", "(record)", "constraint violated"),
+            status_code=409,
+        )
+
+
+
+def create_app(
+    *,
+    database_url: str | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+) -> FastAPI:
+    """The application, bound to ``database_url`` (default: the configured database).
+
+    ``session_factory`` replaces the database (tests pass one bound to a rolled-back connection).
+    """
+    engine = None
+    if session_factory is None:
+        engine = make_engine(database_url)
+        session_factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="equicover",
+        version=__version__,
+        description="Registry, enrolment, eligibility and real-time settlement of health coverage.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.session_factory = session_factory
+    app.state.engine = engine
+    # Added last = outermost: errors are contained, then requests queue, then bodies are measured.
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight)
+    app.add_middleware(SafeErrors)
+    _install_error_handlers(app)
+    app.state.routers = _include_routers(app)
+
+    return app

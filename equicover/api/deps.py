@@ -1,0 +1,153 @@
+"""FastAPI dependencies shared by every router.
+
+- :func:`get_session`: one unit of work per request. The session commits once after the
+  endpoint returned and rolls back everything if anything raised (same contract as
+  :func:`equicover.db.session.session_scope`).
+- :func:`current_user`: the caller, from ``Authorization: Bearer <token>`` or, for the web pages,
+  the session cookie (:data:`SESSION_COOKIE`, set with :func:`set_session_cookie`).
+- :func:`require_roles`: ``Depends(require_roles("admin", "registrar"))`` gives the user or 403.
+- :func:`page_params`: ``limit`` / ``offset`` query parameters, the same everywhere.
+- :func:`with_retries`: rerun a unit of work after a transient concurrency error.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from equicover.auth.models import User
+from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, resolve_token
+from equicover.errors import Forbidden, Unauthorized
+
+T = TypeVar("T")
+
+SESSION_COOKIE = "equicover_session"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def session_factory_of(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One unit of work per request: commit once at the end, roll back on any error.
+
+    Async so that opening the session costs no thread-pool hop; the commit, rollback and close
+    (which talk to the database) run in the thread pool.
+    """
+    session = session_factory_of(request)()
+    try:
+        yield session
+        await run_in_threadpool(session.commit)
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
+
+
+# scope="function": the commit runs when the endpoint returns, BEFORE the response is sent, so a
+# failed commit answers 500 instead of a success that was not stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> User:
+    """The authenticated caller (bearer token first, then the session cookie), or 401."""
+    token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+    user = resolve_token(session=session, token=token)
+    request.state.username = user.username  # for the access log (a username, not personal data)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_roles(*roles: str) -> Callable[..., User]:
+    """A dependency giving the current user if their role is one of ``roles``, else 403."""
+    allowed = frozenset(roles)
+
+    async def _dependency(user: CurrentUser) -> User:  # async: no I/O, no thread-pool hop
+        if user.role not in allowed:
+            raise Forbidden(f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
+        return user
+
+    return _dependency
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool = False) -> None:
+    """Hand a token to a browser as an HttpOnly cookie (the web pages sign in with this)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(DEFAULT_TOKEN_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Rows to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _transient(error: Exception) -> bool:
+    """A conflict between concurrent transactions that is worth retrying from the start."""
+    original = getattr(error, "orig", None)
+    name = type(original).__name__
+    if name in ("SerializationFailure", "DeadlockDetected"):  # psycopg: 40001, 40P01
+        return True
+    text = str(original).lower() if original is not None else ""
+    return name == "OperationalError" and ("database is locked" in text or "busy" in text)  # sqlite
+
+
+def with_retries(session: Session, work: Callable[[], T], *, attempts: int = 8) -> T:
+    """Run ``work`` (which uses ``session``); on a transient concurrency error roll back and run it again.
+
+    SQLite answers "database is locked" at once when a transaction that read first tries to write
+    after another writer committed; PostgreSQL may report a deadlock or serialization failure.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if attempt == attempts or not _transient(error):
+                raise
+            session.rollback()
+            time.sleep(min(0.2, 0.005 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover

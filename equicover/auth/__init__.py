@@ -1,0 +1,1 @@
+"""Users, API tokens, roles and area scoping (issue 4)."""

@@ -1,0 +1,167 @@
+"""User and token services: the only door to ``users`` and ``api_tokens``.
+
+Keyword-only, never commit. Passwords are hashed with argon2id (argon2-cffi's defaults); tokens
+are random 32-byte URL-safe strings handed out once and stored only as a SHA-256 hash, so
+resolving a token is one indexed lookup (no slow hash on every request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equicover.auth.models import ROLES, ApiToken, User
+from equicover.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from equicover.providers.models import Provider
+from equicover.registry.models import Location
+from equicover.registry.service import SYSTEM_ACTOR, record_change
+
+DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=12)
+AREA_LEVELS = ("country", "province", "district")
+LANGUAGES_MAX = 8
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that a wrong username costs as much as a wrong password.
+_DUMMY_HASH = _hasher.hash("equicover-dummy-password")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    area_code: str | None = None,
+    provider_code: str | None = None,
+    language: str = "en",
+    actor: str = SYSTEM_ACTOR,
+) -> User:
+    """Create an account. Registrars and verifiers need an area; clerks need a provider."""
+    record = f"user {username}"
+    username = username.strip()
+    if not username or len(username) > 100:
+        raise ValidationFailed(record, "username", "must be 1 to 100 characters")
+    if role not in ROLES:
+        raise ValidationFailed(record, "role", f"must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise ValidationFailed(record, "password", "must be at least 8 characters")
+    if not language or len(language) > LANGUAGES_MAX:
+        raise ValidationFailed(record, "language", "must be a short language tag such as en")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(record, "username", "a user with this username exists")
+    location_id = None
+    if area_code is not None:
+        location = session.scalar(select(Location).where(Location.code == area_code))
+        if location is None:
+            raise ValidationFailed(record, "area", "unknown location")
+        if location.level not in AREA_LEVELS:
+            raise ValidationFailed(record, "area", "must be a country, province or district")
+        if location.level != "country":
+            location_id = location.id
+    provider_id = None
+    if provider_code is not None:
+        provider_id = session.scalar(select(Provider.id).where(Provider.code == provider_code))
+        if provider_id is None:
+            raise ValidationFailed(record, "provider", "unknown provider")
+    if role == "clerk" and provider_id is None:
+        raise ValidationFailed(record, "provider", "a clerk works for one provider")
+    if role in ("registrar", "verifier") and location_id is None:
+        raise ValidationFailed(record, "area", "a registrar or verifier works in a province or district")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        location_id=location_id,
+        provider_id=provider_id,
+        language=language,
+        active=True,
+        created_at=_now(),
+    )
+    session.add(user)
+    session.flush()
+    record_change(
+        session=session,
+        actor=actor,
+        entity="users",
+        entity_id=user.id,
+        action="create",
+        after={"username": username, "role": role, "location_id": location_id, "provider_id": provider_id},
+    )
+    return user
+
+
+def get_user(*, session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username}", "username", "unknown user")
+    return user
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    """The active user with these credentials, or :class:`Unauthorized` (same answer for any failure)."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("credentials", "password", "wrong username or password") from None
+    if user is None or not user.active:
+        raise Unauthorized("credentials", "password", "wrong username or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def issue_token(*, session: Session, user: User, lifetime: dt.timedelta = DEFAULT_TOKEN_LIFETIME) -> str:
+    """A new bearer token for ``user``; only its hash is stored, the token itself is returned once."""
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    session.add(
+        ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + lifetime, revoked=False)
+    )
+    session.flush()
+    return token
+
+
+def resolve_token(*, session: Session, token: str) -> User:
+    """The active user owning this unexpired, unrevoked token, or :class:`Unauthorized` (one query)."""
+    found = session.execute(
+        select(ApiToken.revoked, ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _token_hash(token))
+    ).first()
+    if found is None or found[0]:
+        raise Unauthorized("token", "authorization", "unknown or revoked token")
+    expires, user = found[1], found[2]
+    if expires.tzinfo is None:  # SQLite gives naive datetimes back
+        expires = expires.replace(tzinfo=dt.timezone.utc)
+    if expires <= _now():
+        raise Unauthorized("token", "authorization", "token expired")
+    if not user.active:
+        raise Unauthorized("token", "authorization", "account disabled")
+    return user
+
+
+def revoke_token(*, session: Session, token: str) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is not None:
+        row.revoked = True

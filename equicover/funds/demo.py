@@ -1,0 +1,80 @@
+"""The providers-and-funds part of ``equicover demo``: after the province's claims are settled in
+the batch engine, store them, keep the fund ledger, flag anomalies, verify, pay providers with
+maker-checker, keep the care ledger and write the semi-annual report. Each step is the command a
+user would run (``equicover load-claims``, ``funds``, ``anomaly``, ``verify``, ``payments``,
+``care``, ``report``), called directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from equicover.db.session import session_scope
+from equicover.funds import cli
+
+DEMO_SCHEME = "urban-rural-resident-bmi"  # the synthetic province's scheme
+MAKER, CHECKER = "demo-maker", "demo-checker"
+
+
+def _ensure_fund_managers() -> None:
+    from equicover.auth.service import create_user
+    from equicover.errors import Conflict
+
+    for username in (MAKER, CHECKER):
+        try:
+            with session_scope() as session:
+                create_user(session=session, username=username, password=f"{username}-password", role="fund_manager",
+                            area_code=None, provider_code=None, language="en", actor="demo")
+        except Conflict:
+            pass  # kept from an earlier run (--keep)
+
+
+def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, year: int, seed: int, output: Path,
+                   console: Console, currency: str = "CNY", first_step: int = 4) -> None:
+    first_half = (f"{year}-01-01", f"{year}-06-30")
+    steps = iter(range(first_step, first_step + 100))
+    console.rule(f"{next(steps)}. Stored claims (provider contracts enforced) and the fund ledger")
+    cli.load_claims(policy=policy, claims=claims_path, settlements=settlements_path, scheme=DEMO_SCHEME, synthetic_submission=True)
+    cli.post_contributions(scheme=DEMO_SCHEME, fund="basic", name="Basic medical insurance")
+    cli.receive(fund="medical_assistance", source="social_cohesion_fund", amount="2000000", on=f"{year}-01-05", currency=currency,
+                reference="budget allocation")
+    cli.receive(fund="medical_assistance", source="charity", amount="150000", on=f"{year}-02-01", currency=currency, reference="charity fund")
+    cli.spend(fund="medical_assistance", use="transplants", amount="100000", on=f"{year}-03-01", currency=currency,
+              memo="organ and tissue transplants special account")
+    cli.post_claims(up_to=f"{year}-12-31", currency=currency)
+
+    console.rule(f"{next(steps)}. Anomaly flags on the claims of {first_half[0]} to {first_half[1]}")
+    cli.anomaly_run(start=first_half[0], end=first_half[1], seed=seed, top=10)
+
+    console.rule(f"{next(steps)}. Verification: a random and risk-weighted sample, provider scorecards")
+    cli.sample(start=first_half[0], end=first_half[1], random_count=50, risk_count=50, seed=seed)
+    cli.queue(district=None, limit=8)
+
+    console.rule(f"{next(steps)}. Payment batches for the half-year: the maker drafts, another fund manager approves")
+    _ensure_fund_managers()
+    cli.draft(start=first_half[0], end=first_half[1], maker=MAKER, provider=[], currency=currency, capitation="2.50",
+              capitation_fund="basic")
+    from equicover.payments.service import list_batches
+
+    with session_scope() as session:
+        first = min(batch.id for batch in list_batches(session=session, status="draft"))
+    try:
+        cli.approve(batch_ids=[first], by=MAKER, all_drafts=False, on=None)
+    except typer.Exit:
+        console.print("(the maker's own approval was refused: maker-checker)")
+    cli.approve(batch_ids=[], by=CHECKER, all_drafts=True, on=f"{year}-07-10")
+    cli.list_batches(status="approved")
+    cli.export(batch_id=first, out=output)
+    cli.balances(fund=None, as_of=None)
+
+    console.rule(f"{next(steps)}. Care ledger of the registered poor")
+    cli.care_family_doctors(start=f"{year}-01-01", end=f"{year}-12-31", level="township")
+    cli.care_from_claims(start=first_half[0], end=first_half[1])
+    cli.care_summary(on=first_half[1])
+
+    console.rule(f"{next(steps)}. Semi-annual implementation status report, {year} H1")
+    cli.synthetic_consumption(year=year, seed=seed, currency=currency)
+    cli.semiannual(year=year, half=1, out=output, by="district", currency=currency)

@@ -1,0 +1,1 @@
+"""payments (issue 7)."""

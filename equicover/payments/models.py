@@ -1,0 +1,70 @@
+"""Payment batches: what the purchaser pays one provider for one period.
+
+A batch is drafted by a maker from the provider's settled claims of the period that are not held
+by an open verification review and not in another batch, plus capitation for capitation
+contracts, minus recoveries not yet netted. A fund manager other than the maker approves it; the
+approval posts the payment in the fund ledger. Amounts per fund are in ``payment_batch_lines``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from equicover.db.base import Base
+
+BATCH_STATUSES = ("draft", "approved", "cancelled")
+LINE_KINDS = ("claims", "capitation", "recoveries")
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class PaymentBatch(Base):
+    __tablename__ = "payment_batches"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", BATCH_STATUSES), name="status"),
+        CheckConstraint("period_ends >= period_starts", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    period_starts: Mapped[dt.date] = mapped_column(Date)
+    period_ends: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    claim_count: Mapped[int] = mapped_column(Integer, default=0)
+    claims_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    capitation_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    recoveries_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class PaymentBatchLine(Base):
+    __tablename__ = "payment_batch_lines"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "fund_code", "kind"),
+        CheckConstraint(_in_list("kind", LINE_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"))
+    fund_code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)  # recoveries are positive amounts deducted
+
+
+class PaymentBatchClaim(Base):
+    """A claim paid in a batch (a claim is in at most one batch that was not cancelled)."""
+
+    __tablename__ = "payment_batch_claims"
+
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)

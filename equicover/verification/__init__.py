@@ -1,0 +1,1 @@
+"""verification (issue 7)."""

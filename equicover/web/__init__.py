@@ -1,0 +1,1 @@
+"""The web pages: one-stop window, registry, verification queue and dashboards (see docs/web.md)."""

@@ -1,0 +1,347 @@
+"""The fund manager's dashboards, drawn in the browser with the vendored Apache ECharts.
+
+One page, five views of the stored registry and claims for a year:
+
+- coverage rate by district (a tile grid: one square per district, the colour is the rate) and by
+  category (bars), from ``enrolment.service.coverage``;
+- payments by payer and month (stacked bars);
+- the out-of-pocket share of registered-poor inpatients against the 10% target, by district;
+- consultations (outpatient visits) per person per year, by district, against RAMED's 0.6;
+- the top providers by amount paid by the funds.
+
+The server computes every figure (integers, exact ratios) and hands them to the page as one JSON
+document in a ``<script type="application/json">``; the page script only draws. The same JSON is
+at ``/dashboard/data.json`` for whoever wants the figures without the charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import extract, func, select
+from sqlalchemy.orm import Session, aliased
+
+from equicover.claims import service as claims_service
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.enrolment import service as enrolment_service
+from equicover.money import MoneyError, minor_digits_of
+from equicover.providers.models import Provider
+from equicover.registry.models import ChangeLog, Location, Person
+from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
+from equicover.verification.models import ClaimReview
+from equicover.web.i18n import Localiser, localise_digits
+from equicover.web.pages import CATEGORY_LABELS, PageDep, WebRoute
+
+router = APIRouter(route_class=WebRoute)
+DASHBOARD_ROLES = ("fund_manager",)
+CONSULTATIONS_TARGET = 0.6  # GP consultations per person per year, RAMED's access indicator
+CONSULTATION_CARE_TYPES = ("outpatient", "chronic_outpatient")
+TOP_PROVIDERS = 10
+
+
+def _year_of_data(session: Session, requested: int | None) -> int:
+    if requested:
+        return requested
+    latest = session.scalar(select(func.max(Claim.service_date)))
+    return latest.year if latest else dt.date.today().year
+
+
+def _currency(session: Session, year: int) -> tuple[str, int]:
+    currency = session.scalar(
+        select(PolicyVersion.currency)
+        .join(Claim, Claim.policy_version_id == PolicyVersion.id)
+        .where(Claim.service_date >= dt.date(year, 1, 1), Claim.service_date < dt.date(year + 1, 1, 1))
+        .limit(1)
+    )
+    if currency is None:
+        return "", 2
+    try:
+        return currency, minor_digits_of(currency)
+    except MoneyError:
+        return currency, 2
+
+
+def _payer_names(session: Session) -> dict[tuple[str, str], str]:
+    """Each layer's payer as its policy names it (stored payment rows may carry a short form)."""
+    names: dict[tuple[str, str], str] = {}
+    for version in session.scalars(select(PolicyVersion).order_by(PolicyVersion.effective_from)):
+        for layer in claims_service.loaded_policy(version).layers:
+            names[("layer", layer.id)] = layer.payer
+    return names
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The dashboard's numbers for one year, before any formatting (integers, minor units)."""
+
+    currency: str
+    digits: int
+    by_district: list[Any]  # enrolment.service.CoverageRow
+    by_category: list[Any]
+    payments: list[tuple[int, str, str, str, int, int]]  # provider_id, kind, item_id, payer, month, amount
+    payer_names: dict[tuple[str, str], str]
+    oop: list[tuple[str, int, int, int]]  # district name, member_oop, allowed, claims
+    visits: dict[int, int]  # district id -> outpatient visits of its residents
+    district_ids: dict[str, int]
+    providers: dict[int, tuple[str, str, int]]  # id -> code, name, claims (the top ones)
+    claims: int
+
+
+# Computing the figures reads every claim of the year (seconds at a province of 100,000 people),
+# so they are kept per database and year while nothing was added: the fingerprint is the last
+# claim id and the last change-log id (enrolments, reversals and findings all write there).
+_cache: dict[tuple[str, int], tuple[tuple[Any, ...], float, Figures]] = {}
+_cache_lock = threading.Lock()
+CACHE_SECONDS = 600
+
+
+def _fingerprint(session: Session) -> tuple[Any, ...]:
+    return (
+        session.scalar(select(func.max(Claim.id))),
+        session.scalar(select(func.max(ChangeLog.id))),
+        session.scalar(select(func.max(ClaimReview.id))),
+    )
+
+
+def figures(*, session: Session, year: int) -> Figures:
+    bind = session.get_bind()  # the application's Engine; a test's Connection
+    key = (f"{getattr(bind, 'engine', bind).url}#{id(bind)}", year)
+    fingerprint = _fingerprint(session)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and cached[0] == fingerprint and time.monotonic() - cached[1] < CACHE_SECONDS:
+        return cached[2]
+    result = _compute_figures(session, year)
+    with _cache_lock:
+        _cache[key] = (fingerprint, time.monotonic(), result)
+    return result
+
+
+def _compute_figures(session: Session, year: int) -> Figures:
+    on = dt.date(year, 6, 30)
+    currency, digits = _currency(session, year)
+    # A date range, not extract(year): the service_date index serves it.
+    year_filter = [Claim.service_date >= dt.date(year, 1, 1), Claim.service_date < dt.date(year + 1, 1, 1), Claim.status == "settled"]
+    by_district = [row for row in enrolment_service.coverage(session=session, on=on, by="district") if row.group_code != "-"]
+    by_category = enrolment_service.coverage(session=session, on=on, by="category")
+
+    # One pass over what the funds paid (payment rows above zero) on the year's claims, by facility,
+    # payer and service month: the payments chart, the top providers and the total all come from it.
+    month = extract("month", Claim.service_date)
+    payments = [
+        (int(provider_id), kind, item_id, payer, int(month_number), int(amount))
+        for provider_id, kind, item_id, payer, month_number, amount in session.execute(
+            select(Claim.provider_id, ClaimPayment.kind, ClaimPayment.item_id, func.min(ClaimPayment.payer), month, func.sum(ClaimPayment.amount))
+            .select_from(ClaimPayment)
+            .join(Claim, Claim.id == ClaimPayment.claim_pk)
+            .where(ClaimPayment.amount > 0, *year_filter)
+            .group_by(Claim.provider_id, ClaimPayment.kind, ClaimPayment.item_id, month)
+        ).all()
+    ]
+
+    # Out-of-pocket share of registered-poor in-county inpatients, of the allowed amount (the 10%
+    # ceiling of the Ya'an one-stop settlement, as settlement.report counts it), by the facility's
+    # district. Claim.categories is the ";"-joined categories on the service date.
+    home, district = aliased(Location), aliased(Location)
+    oop = [
+        (name, int(member_oop or 0), int(allowed or 0), int(count))
+        for name, member_oop, allowed, count in session.execute(
+            select(district.name, func.sum(Claim.member_oop), func.sum(Claim.allowed), func.count(Claim.id))
+            .join(Provider, Provider.id == Claim.provider_id)
+            .join(home, home.id == Provider.location_id)
+            .join(district, district.id == home.district_id)
+            .where(*year_filter, Claim.care_type == "inpatient", Claim.in_area.is_(True), Claim.categories.like("%registered_poor%"))
+            .group_by(district.name)
+            .order_by(district.name)
+        ).all()
+    ]
+
+    # Consultations: outpatient visits counted per person first, then rolled up through the
+    # person's location to its district.
+    per_person = (
+        select(Claim.person_id, func.count().label("visits"))
+        .where(*year_filter, Claim.care_type.in_(CONSULTATION_CARE_TYPES))
+        .group_by(Claim.person_id)
+        .subquery("per_person")
+    )
+    person_district = aliased(Location)
+    visits = {
+        int(district_id): int(count)
+        for district_id, count in session.execute(
+            select(person_district.district_id, func.sum(per_person.c.visits))
+            .select_from(per_person)
+            .join(Person, Person.id == per_person.c.person_id)
+            .join(person_district, person_district.id == Person.location_id)
+            .group_by(person_district.district_id)
+        ).all()
+        if district_id is not None
+    }
+    district_ids = dict(session.execute(select(Location.code, Location.id).where(Location.level == "district")).all())
+
+    by_provider: dict[int, int] = {}
+    for provider_id, *_rest, amount in payments:
+        by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
+    top_ids = sorted(by_provider, key=lambda provider_id: (-by_provider[provider_id], provider_id))[:TOP_PROVIDERS]
+    claim_counts = dict(
+        session.execute(
+            select(Claim.provider_id, func.count()).where(Claim.provider_id.in_(top_ids), *year_filter).group_by(Claim.provider_id)
+        ).all()
+    )
+    providers = {
+        row.id: (row.code, row.name, int(claim_counts.get(row.id, 0)))
+        for row in session.execute(select(Provider.id, Provider.code, Provider.name).where(Provider.id.in_(top_ids)))
+    }
+    claims = session.scalar(select(func.count()).select_from(Claim).where(*year_filter)) or 0
+    return Figures(
+        currency=currency,
+        digits=digits,
+        by_district=by_district,
+        by_category=list(by_category),
+        payments=payments,
+        payer_names=_payer_names(session),
+        oop=oop,
+        visits=visits,
+        district_ids=district_ids,
+        providers=providers,
+        claims=int(claims),
+    )
+
+
+def dashboard_data(*, session: Session, lang: Localiser, year: int) -> dict[str, Any]:
+    """Every figure of the dashboards, ready for the charts (labels already translated)."""
+    _ = lang.gettext
+    numbers = figures(session=session, year=year)
+    currency, digits = numbers.currency, numbers.digits
+    scale = 10**digits
+    by_district = numbers.by_district
+    enrolled = sum(row.enrolled for row in by_district)
+    eligible = sum(row.eligible for row in by_district)
+
+    # District tile grid: districts laid out in reading order on a near-square grid.
+    columns = max(1, round(len(by_district) ** 0.5 + 0.49))
+    tiles = [
+        {
+            "x": index % columns,
+            "y": index // columns,
+            "code": row.group_code,
+            "name": row.group_name,
+            "rate": round(100 * row.enrolled / row.eligible, 1) if row.eligible else 0.0,
+            "rate_text": lang.percent(row.enrolled, row.eligible),
+            "enrolled_text": lang.number(row.enrolled),
+            "eligible_text": lang.number(row.eligible),
+        }
+        for index, row in enumerate(by_district)
+    ]
+    categories = [
+        {
+            "code": row.group_code,
+            "name": _(CATEGORY_LABELS[row.group_code]) if row.group_code in CATEGORY_LABELS else row.group_name,
+            "rate": round(100 * row.enrolled / row.eligible, 1) if row.eligible else 0.0,
+            "rate_text": lang.percent(row.enrolled, row.eligible),
+        }
+        for row in numbers.by_category
+    ]
+
+    by_payer_month: dict[str, list[int]] = {}
+    by_provider: dict[int, int] = {}
+    for provider_id, kind, item_id, stored_payer, month_number, amount in numbers.payments:
+        name = numbers.payer_names.get((kind, item_id), stored_payer)
+        by_payer_month.setdefault(name, [0] * 12)[month_number - 1] += amount
+        by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
+    paid_total = sum(by_provider.values())
+
+    oop_total = sum(member_oop for _name, member_oop, _total, _count in numbers.oop)
+    bill_total = sum(total for _name, _oop, total, _count in numbers.oop)
+    oop = [
+        {
+            "name": name,
+            "share": round(100 * member_oop / total, 2) if total else 0.0,
+            "share_text": lang.percent(member_oop, total),
+            "claims": count,
+        }
+        for name, member_oop, total, count in numbers.oop
+    ]
+
+    consultations = []
+    for row in by_district:
+        count = numbers.visits.get(numbers.district_ids.get(row.group_code, -1), 0)
+        rate = count / row.eligible if row.eligible else 0.0
+        consultations.append({"name": row.group_name, "rate": round(rate, 3), "rate_text": lang.number(round(rate, 2))})
+    total_visits = sum(numbers.visits.values())
+
+    providers = [
+        {
+            "code": code,
+            "name": name,
+            "amount": by_provider.get(provider_id, 0) / scale,
+            "amount_text": lang.money(by_provider.get(provider_id, 0), digits),
+            "claims": lang.number(claims),
+        }
+        for provider_id, (code, name, claims) in sorted(
+            numbers.providers.items(), key=lambda item: (-by_provider.get(item[0], 0), item[0])
+        )
+    ]
+    oop_ok = bill_total == 0 or oop_total * 100 <= bill_total * OOP_TARGET_SHARE_PERCENT
+    return {
+        "year": year,
+        "year_text": localise_digits(str(year), lang.locale),
+        "currency": currency,
+        "rtl": lang.direction == "rtl",
+        "locale": lang.locale.replace("_", "-"),
+        "kpis": {
+            "coverage": lang.percent(enrolled, eligible),
+            "enrolled": lang.number(enrolled),
+            "eligible": lang.number(eligible),
+            "claims": lang.number(numbers.claims),
+            "paid": lang.money(paid_total, digits, currency),
+            "oop_share": lang.percent(oop_total, bill_total),
+            "oop_ok": oop_ok,
+            "consultations": lang.number(round(total_visits / eligible, 2)) if eligible else "–",
+        },
+        "tiles": tiles,
+        "grid_columns": columns,
+        "categories": categories,
+        "months": [lang.month(year, m) for m in range(1, 13)],
+        "payers": [{"name": name, "values": [amount / scale for amount in amounts]} for name, amounts in sorted(by_payer_month.items())],
+        "oop": oop,
+        "oop_target": OOP_TARGET_SHARE_PERCENT,
+        "consultations": consultations,
+        "consultations_target": CONSULTATIONS_TARGET,
+        "providers": providers,
+        "labels": {
+            "coverage": _("Coverage rate"),
+            "share": _("Share paid by the patient"),
+            "target": _("Target"),
+            "consultations": _("Consultations per person"),
+            "paid": _("Paid by the funds"),
+            "no_data": _("No data for this year."),
+        },
+    }
+
+
+def _year_param(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and 1900 <= int(text) <= 2100 else None
+
+
+@router.get("/dashboard")
+def dashboard_page(page: PageDep, year: str | None = None) -> Response:
+    page.require(*DASHBOARD_ROLES)
+    chosen = _year_of_data(page.session, _year_param(year))
+    data = dashboard_data(session=page.session, lang=page.lang, year=chosen)
+    # "</" cannot end the script element early: JSON escapes it.
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return page.render("dashboard.html", data=data, payload=payload)
+
+
+@router.get("/dashboard/data.json")
+def dashboard_json(page: PageDep, year: str | None = None) -> Response:
+    page.require(*DASHBOARD_ROLES)
+    chosen = _year_of_data(page.session, _year_param(year))
+    return JSONResponse(dashboard_data(session=page.session, lang=page.lang, year=chosen))

@@ -1,0 +1,303 @@
+"""What every page shares: the signed-in user, the language, rendering, redirects and refusals.
+
+A page handler asks for a :class:`Page` (``page: PageDep``), calls ``page.require(...)`` with the
+roles that may see it, and returns ``page.render("template.html", ...)``. Signing in is by the
+session cookie of :mod:`equicover.api.deps` (the same tokens as the JSON API); a browser without
+a valid cookie is sent to the login page rather than shown a JSON 401.
+
+Form posts must come from our own pages: the session cookie is ``SameSite=Lax`` (no cross-site
+POST carries it) and, besides, a POST whose ``Origin`` names another host is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from sqlalchemy.orm import Session
+
+from equicover.api.deps import SESSION_COOKIE, SessionDep
+from equicover.auth.models import User
+from equicover.auth.service import resolve_token
+from equicover.errors import EquicoverError, Unauthorized
+from equicover.web.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    SCRIPT_LANG,
+    Localiser,
+    language_from_accept,
+    language_name,
+    normalise_language,
+)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+LANGUAGE_COOKIE = "equicover_lang"
+
+# Each role's pages, in the order of the navigation; the first is where the role lands.
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "clerk": ("window",),
+    "registrar": ("registry", "gaps"),
+    "verifier": ("verification",),
+    "fund_manager": ("dashboard",),
+    "admin": ("dashboard", "registry", "gaps", "verification", "window"),
+}
+
+
+def N_(message: str) -> str:
+    """Marks a text for the catalogues; it is translated where it is shown."""
+    return message
+
+
+ROLE_LABELS: dict[str, str] = {
+    "clerk": N_("Clerk"),
+    "registrar": N_("Registrar"),
+    "verifier": N_("Verifier"),
+    "fund_manager": N_("Fund manager"),
+    "admin": N_("Administrator"),
+}
+PAGE_LABELS: dict[str, str] = {
+    "window": N_("One-stop window"),
+    "registry": N_("Registry"),
+    "gaps": N_("Coverage gaps"),
+    "verification": N_("Verification queue"),
+    "dashboard": N_("Dashboards"),
+}
+# The standard categories' labels (registry.models.STANDARD_CATEGORIES and the generator's), for
+# the catalogues; a category added later shows its stored label untranslated.
+CATEGORY_LABELS: dict[str, str] = {
+    "registered_poor": N_("Registered poor household member"),
+    "near_poor": N_("Near-poor household member"),
+    "vulnerable": N_("Vulnerable (not poor, cannot pay in full)"),
+    "elderly": N_("Elderly person"),
+    "ethnic_minority": N_("Member of an ethnic minority"),
+    "student": N_("Pupil or student"),
+    "foreign_national": N_("Foreign national"),
+    "child_under_6": N_("Child under six"),
+    "disabled": N_("Person with a disability"),
+    "informal_worker": N_("Informal-sector worker"),
+    "low_income": N_("Low-income household member"),
+}
+PAGE_PATHS: dict[str, str] = {
+    "window": "/window",
+    "registry": "/registry",
+    "gaps": "/registry/gaps",
+    "verification": "/verification",
+    "dashboard": "/dashboard",
+}
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(("html", "xml")),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def home_path(role: str) -> str:
+    pages = ROLE_PAGES.get(role, ())
+    return PAGE_PATHS[pages[0]] if pages else "/login"
+
+
+def person_name(full_name: str | None, script: str | None) -> Markup:
+    """A name in its own script, isolated from the surrounding direction (``<bdi>``)."""
+    lang = SCRIPT_LANG.get(script or "", "")
+    lang_attribute = Markup(' lang="{}"').format(lang) if lang else Markup("")
+    return Markup('<bdi class="name" dir="auto"{}>{}</bdi>').format(lang_attribute, full_name or "")
+
+
+def choose_language(request: Request, user: User | None) -> str:
+    """The picker's cookie first, then the user's own default, then the browser's, then English."""
+    return (
+        normalise_language(request.cookies.get(LANGUAGE_COOKIE))
+        or normalise_language(user.language if user is not None else None)
+        or language_from_accept(request.headers.get("accept-language"))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only a path on this site (no scheme, no host, no ``//``) may be a redirect target."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
+
+
+def check_same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if request.method == "POST" and origin and origin != "null":
+        if urlsplit(origin).netloc != request.headers.get("host", ""):
+            raise HTTPException(status_code=403, detail="cross-site form post refused")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user's fields a page shows, copied so that an error page can still use them
+    after the request's session was rolled back."""
+
+    id: int
+    username: str
+    role: str
+    location_id: int | None
+    provider_id: int | None
+    language: str
+
+    @classmethod
+    def of(cls, user: User) -> Viewer:
+        return cls(user.id, user.username, user.role, user.location_id, user.provider_id, user.language)
+
+
+@dataclass
+class Page:
+    """The request as a page sees it: who, in which language, on which database session."""
+
+    request: Request
+    session: Session
+    user: User | None
+    lang: Localiser
+    viewer: Viewer | None = None
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+
+    def require(self, *roles: str) -> None:
+        """Send an anonymous visitor to the login page; refuse (403 page) a user of another role."""
+        if self.user is None:
+            target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
+            raise HTTPException(status_code=303, detail="sign in", headers={"Location": f"/login?next={quote(target)}"})
+        if self.user.role not in roles and self.user.role != "admin":
+            raise PageRefused(self.user.role)
+
+    @property
+    def role(self) -> str | None:
+        return self.viewer.role if self.viewer else None
+
+    @property
+    def current_user(self) -> User:
+        assert self.user is not None, "call require() first"
+        return self.user
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names: ``web:<username>``."""
+        assert self.viewer is not None, "call require() first"
+        return f"web:{self.viewer.username}"
+
+    def error(self, message: str) -> None:
+        self.flashes.append(("error", message))
+
+    def error_of(self, error: EquicoverError) -> None:
+        """A service's refusal, shown on the page: the field and the reason (no personal data in either)."""
+        field_name = getattr(error, "field", None)
+        reason = getattr(error, "reason", error.message)
+        self.flashes.append(("error", f"{field_name}: {reason}" if field_name else str(reason)))
+
+    def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        html = _environment.get_template(template).render(**self.template_context(), **context)
+        return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+    def template_context(self) -> dict[str, Any]:
+        lang = self.lang
+        user = self.viewer
+        nav = []
+        if user is not None:
+            path = self.request.url.path
+            for page_key in ROLE_PAGES.get(user.role, ()):
+                target = PAGE_PATHS[page_key]
+                current = path == target or (path.startswith(target + "/") and not any(
+                    other != target and path.startswith(other) for other in PAGE_PATHS.values()
+                ))
+                nav.append({"key": page_key, "path": target, "current": current})
+        return {
+            "_": lang.gettext,
+            "gettext": lang.gettext,
+            "ngettext": lang.ngettext,
+            "lang": lang,
+            "user": user,
+            "nav": nav,
+            "languages": [(code, language_name(code)) for code in LANGUAGES],
+            "flashes": self.flashes,
+            "request_path": self.request.url.path,
+            "request_query": self.request.url.query,
+            "name": person_name,
+            "role_label": lambda role: lang.gettext(ROLE_LABELS.get(role, role)),
+            "page_label": lambda key: lang.gettext(PAGE_LABELS[key]),
+            "label": lambda message: lang.gettext(message) if message else "",
+            "category_label": lambda code, stored=None: lang.gettext(CATEGORY_LABELS[code]) if code in CATEGORY_LABELS else (stored or code),
+        }
+
+
+class PageRefused(HTTPException):
+    def __init__(self, role: str) -> None:
+        super().__init__(status_code=403, detail=f"not a page for the role {role}")
+
+
+class WebRoute(APIRoute):
+    """A route whose refusals are pages, not JSON: 403 / 404 / 422 ... rendered in the user's language."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PageRefused:
+                return _error_page(request, 403, "forbidden")
+            except EquicoverError as error:
+                if error.status in (403, 404):
+                    return _error_page(request, error.status, "forbidden" if error.status == 403 else "not_found")
+                raise
+
+        return route_handler
+
+
+def _error_page(request: Request, status: int, kind: str) -> Response:
+    page: Page | None = getattr(request.state, "page", None)
+    if page is None:
+        return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    return page.render("error.html", status_code=status, status=status, kind=kind)
+
+
+def _user_from_cookie(request: Request, session: Session) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return resolve_token(session=session, token=token)
+    except Unauthorized:
+        return None
+
+
+def get_page(request: Request, session: SessionDep) -> Page:
+    check_same_origin(request)
+    user = _user_from_cookie(request, session)
+    page = Page(
+        request=request,
+        session=session,
+        user=user,
+        lang=Localiser(choose_language(request, user)),
+        viewer=Viewer.of(user) if user is not None else None,
+    )
+    request.state.page = page
+    return page
+
+
+PageDep = Annotated[Page, Depends(get_page)]
+
+
+def redirect(path: str) -> RedirectResponse:
+    """After a successful form post: see the result with a GET (303), so a reload does not post again."""
+    return RedirectResponse(path, status_code=303)
+
+
+def html_escape(value: object) -> str:
+    return str(escape(value))

@@ -1,0 +1,379 @@
+"""Read-only lists the pages show, scoped to the signed-in user's area.
+
+Pages never write here: every change goes through a domain service (``enrolment.service.enrol``,
+``claims.service.submit_claim``, the verification service). What is here are the few SELECTs
+that no service offers yet, built for screens (a page of rows, a search box); each takes the
+user's scoping filter from :mod:`equicover.auth.scoping` so that a registrar or verifier only
+ever sees its own area. Candidates to move into the domains' services when the JSON API needs the
+same lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from equicover.auth.scoping import claims_filter, households_filter, persons_filter
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.money import MoneyError, minor_digits_of
+from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
+from equicover.providers.models import Provider
+from equicover.registry.models import Category, Household, Location, Person, PersonCategory
+from equicover.registry.service import holds_on
+
+SEARCH_LIMIT = 50
+
+
+@dataclass
+class PersonRow:
+    id: int
+    full_name: str
+    name_script: str | None
+    sex: str
+    birth_date: dt.date
+    national_id: str | None
+    id_type: str | None
+    household_code: str
+    location_name: str
+    death_date: dt.date | None = None
+
+
+def _person_rows(session: Session, query: Any) -> list[PersonRow]:
+    rows = session.execute(query).all()
+    return [
+        PersonRow(
+            id=row.id,
+            full_name=row.full_name,
+            name_script=row.name_script,
+            sex=row.sex,
+            birth_date=row.birth_date,
+            national_id=row.national_id,
+            id_type=row.id_type,
+            household_code=row.household_code,
+            location_name=row.location_name,
+            death_date=row.death_date,
+        )
+        for row in rows
+    ]
+
+
+def _person_select() -> Any:
+    return (
+        select(
+            Person.id,
+            Person.full_name,
+            Person.name_script,
+            Person.sex,
+            Person.birth_date,
+            Person.national_id,
+            Person.id_type,
+            Person.death_date,
+            Household.code.label("household_code"),
+            Location.name.label("location_name"),
+        )
+        .join(Household, Household.id == Person.household_id)
+        .join(Location, Location.id == Person.location_id)
+    )
+
+
+def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARCH_LIMIT) -> list[PersonRow]:
+    """Find by national ID (exact), card number (exact: the household's card, i.e. its code, or
+    the person's own number ``P<id>``) or name (contains, case-insensitive, in any script)."""
+    text = text.strip()
+    if not text:
+        return []
+    base = _person_select().where(persons_filter(user))
+    by_number = [Person.national_id == text, Household.code == text]
+    if text[:1] in "Pp" and text[1:].isdigit():
+        by_number.append(Person.id == int(text[1:]))
+    exact = _person_rows(session, base.where(or_(*by_number)).order_by(Person.id).limit(limit))
+    if exact:
+        return exact
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return _person_rows(
+        session,
+        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape="\\")).order_by(Person.full_name, Person.id).limit(limit),
+    )
+
+
+def person_row(*, session: Session, person_id: int) -> PersonRow | None:
+    rows = _person_rows(session, _person_select().where(Person.id == person_id))
+    return rows[0] if rows else None
+
+
+@dataclass
+class CategoryHolding:
+    category: str
+    label: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    source: str | None
+    current: bool
+
+
+def category_holdings(*, session: Session, person_ids: list[int], on: dt.date) -> dict[int, list[CategoryHolding]]:
+    rows = session.execute(
+        select(PersonCategory, Category.label)
+        .join(Category, Category.code == PersonCategory.category)
+        .where(PersonCategory.person_id.in_(person_ids))
+        .order_by(PersonCategory.person_id, PersonCategory.valid_from)
+    ).all()
+    result: dict[int, list[CategoryHolding]] = {person_id: [] for person_id in person_ids}
+    for holding, label in rows:
+        current = holding.valid_from <= on and (holding.valid_to is None or holding.valid_to >= on)
+        result[holding.person_id].append(
+            CategoryHolding(holding.category, label, holding.valid_from, holding.valid_to, holding.source, current)
+        )
+    return result
+
+
+@dataclass
+class EnrolmentView:
+    id: int
+    scheme_code: str
+    scheme_name: str
+    currency: str
+    minor_digits: int
+    starts: dt.date
+    ends: dt.date
+    status: str
+    active_on: bool
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+def enrolment_views(*, session: Session, person_ids: list[int], on: dt.date) -> dict[int, list[EnrolmentView]]:
+    rows = session.execute(
+        select(Enrolment, Scheme)
+        .join(Scheme, Scheme.id == Enrolment.scheme_id)
+        .where(Enrolment.person_id.in_(person_ids))
+        .order_by(Enrolment.person_id, Enrolment.starts)
+    ).all()
+    enrolment_ids = [enrolment.id for enrolment, _ in rows]
+    contributions: dict[int, list[Contribution]] = {}
+    if enrolment_ids:
+        for contribution in session.scalars(
+            select(Contribution).where(Contribution.enrolment_id.in_(enrolment_ids)).order_by(Contribution.id)
+        ):
+            contributions.setdefault(contribution.enrolment_id, []).append(contribution)
+    result: dict[int, list[EnrolmentView]] = {person_id: [] for person_id in person_ids}
+    for enrolment, scheme in rows:
+        result[enrolment.person_id].append(
+            EnrolmentView(
+                id=enrolment.id,
+                scheme_code=scheme.code,
+                scheme_name=scheme.name,
+                currency=scheme.currency,
+                minor_digits=scheme.minor_digits,
+                starts=enrolment.starts,
+                ends=enrolment.ends,
+                status=enrolment.status,
+                active_on=enrolment.status == "active" and enrolment.starts <= on <= enrolment.ends,
+                contributions=contributions.get(enrolment.id, []),
+            )
+        )
+    return result
+
+
+def open_periods(*, session: Session, on: dt.date) -> list[tuple[EnrolmentPeriod, Scheme]]:
+    """Enrolment periods a registrar can enrol into: those not yet over on ``on``."""
+    return list(
+        session.execute(
+            select(EnrolmentPeriod, Scheme)
+            .join(Scheme, Scheme.id == EnrolmentPeriod.scheme_id)
+            .where(EnrolmentPeriod.ends >= on)
+            .order_by(Scheme.code, EnrolmentPeriod.starts)
+        ).all()
+    ) or list(
+        # A demo province of a past year: offer its last periods rather than nothing.
+        session.execute(
+            select(EnrolmentPeriod, Scheme).join(Scheme, Scheme.id == EnrolmentPeriod.scheme_id).order_by(EnrolmentPeriod.ends.desc()).limit(3)
+        ).all()
+    )
+
+
+@dataclass
+class HouseholdRow:
+    id: int
+    code: str
+    location_name: str
+    registered_on: dt.date
+    members: int
+    enrolled: int
+    head_name: str | None
+    head_script: str | None
+
+
+def households_page(
+    *, session: Session, user: Any, on: dt.date, text: str = "", limit: int = 25, offset: int = 0
+) -> tuple[list[HouseholdRow], int]:
+    """Households of the user's area with their member and enrolled counts on ``on``."""
+    conditions: list[Any] = [households_filter(user)]
+    text = text.strip()
+    if text:
+        pattern = "%" + text.replace("%", "").replace("_", "") + "%"
+        conditions.append(
+            or_(
+                Household.code == text,
+                exists().where(
+                    Person.household_id == Household.id,
+                    or_(Person.national_id == text, func.lower(Person.full_name).like(func.lower(pattern))),
+                ),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(Household).where(*conditions)) or 0
+    households = session.execute(
+        select(Household.id, Household.code, Household.registered_on, Location.name.label("location_name"))
+        .join(Location, Location.id == Household.location_id)
+        .where(*conditions)
+        .order_by(Household.code)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    ids = [row.id for row in households]
+    members: dict[int, int] = {}
+    enrolled: dict[int, int] = {}
+    heads: dict[int, tuple[str, str | None]] = {}
+    if ids:
+        for household_id, count in session.execute(
+            select(Person.household_id, func.count()).where(Person.household_id.in_(ids)).group_by(Person.household_id)
+        ):
+            members[household_id] = count
+        active = exists().where(
+            Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
+        )
+        for household_id, count in session.execute(
+            select(Person.household_id, func.count()).where(Person.household_id.in_(ids), active).group_by(Person.household_id)
+        ):
+            enrolled[household_id] = count
+        # The first registered member stands for the household in the list.
+        for person in session.execute(
+            select(Person.household_id, Person.full_name, Person.name_script).where(Person.household_id.in_(ids)).order_by(Person.id)
+        ):
+            heads.setdefault(person.household_id, (person.full_name, person.name_script))
+    return [
+        HouseholdRow(
+            id=row.id,
+            code=row.code,
+            location_name=row.location_name,
+            registered_on=row.registered_on,
+            members=members.get(row.id, 0),
+            enrolled=enrolled.get(row.id, 0),
+            head_name=heads.get(row.id, (None, None))[0],
+            head_script=heads.get(row.id, (None, None))[1],
+        )
+        for row in households
+    ], total
+
+
+def household_by_code(*, session: Session, code: str) -> tuple[Household, Location] | None:
+    row = session.execute(
+        select(Household, Location).join(Location, Location.id == Household.location_id).where(Household.code == code)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def members_of(*, session: Session, household_id: int) -> list[PersonRow]:
+    return _person_rows(session, _person_select().where(Person.household_id == household_id).order_by(Person.id))
+
+
+@dataclass
+class GapRow:
+    person: PersonRow
+    categories: list[str]
+
+
+def coverage_gaps(
+    *, session: Session, user: Any, on: dt.date, category: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[GapRow], int]:
+    """Eligible but not enrolled: alive, registered persons of the area holding a category on ``on``
+    (the categories that make a person eligible for subsidised cover) without an active enrolment."""
+    holding = exists().where(PersonCategory.person_id == Person.id, *holds_on(on))
+    if category:
+        holding = exists().where(PersonCategory.person_id == Person.id, PersonCategory.category == category, *holds_on(on))
+    enrolled = exists().where(
+        Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
+    )
+    conditions = [
+        persons_filter(user),
+        Person.birth_date <= on,
+        Person.registered_on <= on,
+        or_(Person.death_date.is_(None), Person.death_date > on),
+        holding,
+        ~enrolled,
+    ]
+    total = session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
+    rows = _person_rows(session, _person_select().where(*conditions).order_by(Household.code, Person.id).limit(limit).offset(offset))
+    holdings = category_holdings(session=session, person_ids=[row.id for row in rows], on=on)
+    return [GapRow(row, [h.category for h in holdings.get(row.id, []) if h.current]) for row in rows], total
+
+
+def categories(*, session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.code)))
+
+
+def area_name(*, session: Session, location_id: int | None) -> str | None:
+    if location_id is None:
+        return None
+    return session.scalar(select(Location.name).where(Location.id == location_id))
+
+
+@dataclass
+class ClaimRow:
+    claim: Claim
+    provider_code: str
+    provider_name: str
+    district_name: str | None
+
+
+def claims_of_person(*, session: Session, user: Any, person_id: int, limit: int = 20) -> list[Claim]:
+    return list(
+        session.scalars(
+            select(Claim).where(Claim.person_id == person_id, claims_filter(user)).order_by(Claim.service_date.desc(), Claim.id.desc()).limit(limit)
+        )
+    )
+
+
+def claim_payments(*, session: Session, claim_pk: int) -> list[ClaimPayment]:
+    return list(session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == claim_pk).order_by(ClaimPayment.id)))
+
+
+def provider_with_district(*, session: Session, provider_id: int) -> tuple[Provider, Location | None]:
+    district = aliased(Location)
+    home = aliased(Location)
+    row = session.execute(
+        select(Provider, district)
+        .join(home, home.id == Provider.location_id)
+        .outerjoin(district, district.id == home.district_id)
+        .where(Provider.id == provider_id)
+    ).one()
+    return row[0], row[1]
+
+
+def districts_of(*, session: Session, user: Any) -> list[Location]:
+    """The districts a user works in (its own district, or those of its province, or all)."""
+    query = select(Location).where(Location.level == "district")
+    if user.location_id is not None:
+        query = query.where(or_(Location.id == user.location_id, Location.province_id == user.location_id))
+    return list(session.scalars(query.order_by(Location.code)))
+
+
+def minor_digits_of_claims(*, session: Session, claim_ids: list[str]) -> dict[str, int]:
+    """The minor digits of each claim's currency (from its policy version), for showing amounts."""
+    if not claim_ids:
+        return {}
+    rows = session.execute(
+        select(Claim.claim_id, PolicyVersion.currency)
+        .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
+        .where(Claim.claim_id.in_(claim_ids))
+    ).all()
+    result = {}
+    for claim_id, currency in rows:
+        try:
+            result[claim_id] = minor_digits_of(currency)
+        except MoneyError:
+            result[claim_id] = 2
+    return result

@@ -1,0 +1,123 @@
+"""The web pages of equicover, served by the same FastAPI application as the JSON API.
+
+``router`` is mounted by :func:`equicover.api.app.create_app`. It carries the shared pages (sign
+in and out, the language picker, the static files) and includes each role's pages:
+
+- ``/window``: the one-stop settlement window (clerk), :mod:`equicover.web.window`;
+- ``/registry``: households, members, enrolment, coverage gaps (registrar), :mod:`equicover.web.registry_pages`;
+- ``/verification``: the verification queue (verifier), :mod:`equicover.web.verification_pages`;
+- ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`.
+
+Every asset (stylesheet, script, the vendored ECharts file) is served from
+``equicover/web/static`` by :func:`static_file`: the pages make no request to any other host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Response
+from fastapi.responses import FileResponse
+
+from equicover.api.deps import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from equicover.auth.service import authenticate, issue_token, revoke_token
+from equicover.db.base import load_all_models
+from equicover.errors import Unauthorized
+from equicover.web import dashboard, registry_pages, verification_pages, window
+from equicover.web.i18n import normalise_language
+from equicover.web.pages import LANGUAGE_COOKIE, PageDep, WebRoute, home_path, redirect, safe_next
+
+# The pages touch every domain's tables (a verifier's finding books recoveries in the funds'
+# ledger): make sure every mapper is known before the first request.
+load_all_models()
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".woff2": "font/woff2",
+}
+
+router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+
+@router.get("/")
+def home(page: PageDep) -> Response:
+    if page.viewer is None:
+        return redirect("/login")
+    return redirect(home_path(page.viewer.role))
+
+
+@router.get("/login")
+def login_form(page: PageDep, next: str | None = None) -> Response:
+    return page.render("login.html", next=safe_next(next, ""))
+
+
+@router.post("/login")
+def login(
+    page: PageDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        user = authenticate(session=page.session, username=username.strip(), password=password)
+    except Unauthorized:
+        page.error(page.lang.gettext("Wrong username or password."))
+        return page.render("login.html", status_code=401, next=safe_next(next, ""), username=username)
+    token = issue_token(session=page.session, user=user)
+    response = redirect(safe_next(next, home_path(user.role)))
+    set_session_cookie(response, token, secure=page.request.url.scheme == "https")
+    # The user's own language wins over what the picker chose before signing in.
+    response.delete_cookie(LANGUAGE_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(page: PageDep) -> Response:
+    token = page.request.cookies.get(SESSION_COOKIE)
+    if token:
+        revoke_token(session=page.session, token=token)
+    response = redirect("/login")
+    clear_session_cookie(response)
+    return response
+
+
+@router.post("/language")
+def choose_language(
+    page: PageDep,
+    language: Annotated[str, Form(max_length=16)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """The picker: remembered in a cookie, and as the user's own default when signed in."""
+    chosen = normalise_language(language)
+    response = redirect(safe_next(next, "/"))
+    if chosen is None:
+        return response
+    if page.user is not None and page.user.language != chosen:
+        # The user's default language is a column of their own account; changing one's own
+        # language is not an audited registry change.
+        page.user.language = chosen
+    response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+@router.get("/static/{path:path}")
+def static_file(path: str) -> Response:
+    target = (STATIC_DIR / path).resolve()
+    if not target.is_file() or STATIC_DIR not in target.parents or target.suffix not in STATIC_TYPES:
+        raise HTTPException(status_code=404, detail="no such file")
+    return FileResponse(
+        target,
+        media_type=STATIC_TYPES[target.suffix],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+router.include_router(window.router)
+router.include_router(registry_pages.router)
+router.include_router(verification_pages.router)
+router.include_router(dashboard.router)

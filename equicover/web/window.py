@@ -1,0 +1,346 @@
+"""The one-stop settlement window: the hospital clerk's page.
+
+Find the patient (national ID, card number or name), see their cover and what is left of each
+annual cap, enter the bill, and see at once how it splits among the payers and what the patient
+pays, with the rule that each payer applied; print the receipt (HTML print view or PDF).
+
+Settlement is the claims service's (``equicover.claims.service.submit_claim``): the page only
+turns the form into a :class:`~equicover.claims.schemas.ClaimIn`. The bill number is generated
+when the form is drawn and sent back hidden, so a double click or a reload settles the bill once
+(the claim id is the service's idempotency key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from equicover.auth.scoping import ensure_claim_id_visible, ensure_person_visible
+from equicover.claims import service as claims_service
+from equicover.claims.models import Claim, PolicyVersion
+from equicover.claims.schemas import ClaimIn
+from equicover.enrolment.models import Scheme
+from equicover.errors import EquicoverError, NotFound
+from equicover.money import MoneyError, parse_money
+from equicover.providers.models import Provider
+from equicover.settlement.model import Policy
+from equicover.web import queries
+from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
+from equicover.web.receipt_pdf import receipt_pdf
+
+router = APIRouter(route_class=WebRoute)
+CLERK_ROLES = ("clerk",)
+
+# What each token of a settlement trail means (see format_trail in settlement/model.py).
+CAP_LABELS = {
+    "cap_per_claim": N_("capped by the limit per bill"),
+    "cap_per_year": N_("capped by the annual limit"),
+    "max_cumulative_share": N_("capped by its share of the bill"),
+    "max_share": N_("patient share limited to its ceiling"),
+    "max_per_year": N_("patient share limited by the annual ceiling"),
+}
+CARE_TYPE_LABELS = {
+    "outpatient": N_("Outpatient"),
+    "chronic_outpatient": N_("Chronic disease outpatient"),
+    "inpatient": N_("Inpatient"),
+    "emergency": N_("Emergency"),
+    "maternity": N_("Maternity"),
+    "preventive": N_("Preventive care"),
+}
+ZERO_REASON_LABELS = {
+    "not_enrolled": N_("Not covered on the date of care"),
+    "no_contract": N_("This facility has no contract with the scheme on that date"),
+    "no_policy": N_("No policy in force on the date of care"),
+}
+
+
+def policy_of_version(page: Page, version_id: int | None) -> Policy | None:
+    if version_id is None:
+        return None
+    version = page.session.get(PolicyVersion, version_id)
+    if version is None:
+        return None
+    return claims_service.loaded_policy(version)
+
+
+@dataclass
+class TrailStep:
+    layer_id: str
+    payer: str
+    amount: int
+    applied: bool
+    detail: list[str]
+
+
+def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[Any]) -> list[TrailStep]:
+    """Each layer of the cascade in order: who pays, how much, and in words which rule applied."""
+    _ = page.lang.gettext
+    paid = {(payment.kind, payment.item_id): payment for payment in payments}
+    tokens: dict[str, str] = {}
+    for token in filter(None, (part.strip() for part in (claim.trail or "").split(";"))):
+        key, _sep, value = token.partition("=")
+        tokens[key] = value
+    steps: list[TrailStep] = []
+    layers = list(policy.layers) if policy is not None else []
+    layer_ids = [layer.id for layer in layers] or [item for kind, item in paid if kind == "layer"]
+    payers = {layer.id: layer.payer for layer in layers}
+    for layer_id in layer_ids:
+        payment = paid.get(("layer", layer_id))
+        value = tokens.get(layer_id, "-")
+        detail: list[str] = []
+        applied = value not in ("-", "")
+        if not applied:
+            detail.append(_("does not apply to this bill"))
+        else:
+            for part in value.split():
+                if part.startswith("v") and part[1:].isdigit():
+                    detail.append(_("rule %(n)s of the layer", n=page.lang.number(int(part[1:]))))
+                elif part.startswith("b"):
+                    if part == "b-":
+                        detail.append(_("below the threshold: no band reached"))
+                    else:
+                        first, _dash, last = part[1:].partition("-")
+                        detail.append(
+                            _("bands %(first)s to %(last)s", first=page.lang.number(int(first)), last=page.lang.number(int(last)))
+                            if first != last
+                            else _("band %(n)s", n=page.lang.number(int(first)))
+                        )
+                elif part in CAP_LABELS:
+                    detail.append(_(CAP_LABELS[part]))
+        steps.append(
+            TrailStep(
+                layer_id=layer_id,
+                # The policy's own name of the payer (the stored payment row may carry a shortened one).
+                payer=payers.get(layer_id) or (payment.payer if payment is not None else layer_id),
+                amount=payment.amount if payment is not None else 0,
+                applied=applied,
+                detail=detail,
+            )
+        )
+    for (kind, item_id), payment in paid.items():
+        if kind == "allowance":
+            steps.append(TrailStep(item_id, payment.payer, payment.amount, payment.amount > 0, [_("allowance")]))
+    return steps
+
+
+def _new_bill_number(provider_code: str) -> str:
+    return f"{provider_code}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
+    person = queries.person_row(session=page.session, person_id=person_id)
+    if person is None:
+        raise NotFound(f"person {person_id}", "id", "unknown person")
+    eligibility = claims_service.eligibility(session=page.session, person_id=person_id, on=on)
+    enrolments = queries.enrolment_views(session=page.session, person_ids=[person_id], on=on)[person_id]
+    holdings = queries.category_holdings(session=page.session, person_ids=[person_id], on=on)[person_id]
+    schemes = {scheme.code: scheme for scheme in page.session.scalars(select(Scheme))}
+    caps = []
+    care_types: list[str] = []
+    currency, minor_digits = None, 2
+    for scheme_eligibility in eligibility.schemes:
+        scheme = schemes.get(scheme_eligibility.scheme_code)
+        if scheme is not None:
+            currency, minor_digits = scheme.currency, scheme.minor_digits
+        policy = policy_of_version(page, scheme_eligibility.policy_version_id)
+        if policy is not None:
+            care_types = list(dict.fromkeys([*care_types, *policy.care_types]))
+            minor_digits = policy.minor_digits
+            currency = policy.currency
+        for layer in scheme_eligibility.layers:
+            caps.append({"scheme": scheme_eligibility.scheme_code, "layer": layer, "currency": currency, "minor_digits": minor_digits})
+    if currency is None and schemes:
+        fallback = next(iter(schemes.values()))
+        currency, minor_digits = fallback.currency, fallback.minor_digits
+    if not care_types:
+        care_types = list(CARE_TYPE_LABELS)[:4]
+    return {
+        "person": person,
+        "eligibility": eligibility,
+        "enrolments": enrolments,
+        "holdings": holdings,
+        "caps": caps,
+        "care_types": care_types,
+        "care_type_label": lambda code: page.lang.gettext(CARE_TYPE_LABELS[code]) if code in CARE_TYPE_LABELS else code,
+        "currency": currency,
+        "minor_digits": minor_digits,
+        "on": on,
+        "history": queries.claims_of_person(session=page.session, user=page.current_user, person_id=person_id),
+    }
+
+
+@router.get("/window")
+def window_search(page: PageDep, q: str = "") -> Response:
+    page.require(*CLERK_ROLES)
+    results = queries.search_persons(session=page.session, user=page.current_user, text=q) if q.strip() else []
+    if len(results) == 1 and q.strip():
+        return redirect(f"/window/persons/{results[0].id}")
+    return page.render("window_search.html", q=q, results=results, searched=bool(q.strip()))
+
+
+def default_service_date(page: Page) -> dt.date:
+    """Today, unless no stored policy covers today (a demo province of a past year): then the
+    last day the latest policy covers, so the window opens on a date it can settle."""
+    today = dt.date.today()
+    versions = page.session.execute(select(PolicyVersion.effective_from, PolicyVersion.effective_to)).all()
+    if not versions or any(start <= today and (end is None or today <= end) for start, end in versions):
+        return today
+    latest_start, latest_end = max(versions, key=lambda row: row[0])
+    return latest_end if latest_end is not None and latest_end < today else latest_start
+
+
+def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text) if text else fallback
+    except ValueError:
+        return fallback
+
+
+@router.get("/window/persons/{person_id}")
+def window_person(page: PageDep, person_id: int, on: str | None = None) -> Response:
+    page.require(*CLERK_ROLES)
+    ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
+    day = _parse_date(on, default_service_date(page))
+    provider = _clerk_provider(page)
+    context = _person_context(page, person_id, day)
+    form = {"service_date": day.isoformat(), "claim_id": _new_bill_number(provider.code if provider else "W"), "days": "0"}
+    return page.render("window_person.html", **context, form=form, provider=provider)
+
+
+def _clerk_provider(page: Page) -> Provider | None:
+    provider_id = page.current_user.provider_id
+    return page.session.get(Provider, provider_id) if provider_id is not None else None
+
+
+@router.post("/window/persons/{person_id}/bill")
+def window_settle(
+    page: PageDep,
+    person_id: int,
+    claim_id: Annotated[str, Form(max_length=64)],
+    service_date: Annotated[str, Form(max_length=10)],
+    care_type: Annotated[str, Form(max_length=32)],
+    diagnosis: Annotated[str, Form(max_length=16)],
+    total: Annotated[str, Form(max_length=32)],
+    eligible: Annotated[str, Form(max_length=32)] = "",
+    days: Annotated[str, Form(max_length=6)] = "0",
+    referred: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Settle the bill; on success show the split (redirect), else the form again with the reason."""
+    page.require(*CLERK_ROLES)
+    ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
+    _ = page.lang.gettext
+    form = {
+        "claim_id": claim_id,
+        "service_date": service_date,
+        "care_type": care_type,
+        "diagnosis": diagnosis,
+        "total": total,
+        "eligible": eligible,
+        "days": days,
+        "referred": referred is not None,
+    }
+    day = _parse_date(service_date, dt.date.today())
+    provider = _clerk_provider(page)
+    context = _person_context(page, person_id, day)
+    minor_digits = context["minor_digits"]
+
+    def again(message: str) -> Response:
+        page.error(message)
+        return page.render("window_person.html", status_code=422, **context, form=form, provider=provider)
+
+    if provider is None:
+        return again(_("Your account is not attached to a facility."))
+    try:
+        total_minor = parse_money(total.replace(" ", "").replace(",", "."), minor_digits)
+    except MoneyError:
+        return again(_("The total is not an amount (at most %(digits)s decimals).", digits=minor_digits))
+    eligible_minor: int | None = None
+    if eligible.strip():
+        try:
+            eligible_minor = parse_money(eligible.replace(" ", "").replace(",", "."), minor_digits)
+        except MoneyError:
+            return again(_("The in-scope amount is not an amount (at most %(digits)s decimals).", digits=minor_digits))
+    try:
+        claim_in = ClaimIn(
+            claim_id=claim_id,
+            person_id=person_id,
+            provider_code=provider.code,
+            service_date=day,
+            care_type=care_type,
+            diagnosis=diagnosis.upper(),
+            days=int(days or 0) if (days or "0").isdigit() else -1,
+            total=total_minor,
+            eligible=eligible_minor,
+            referred=referred is not None,
+        )
+    except ValidationError as error:
+        first = error.errors(include_input=False)[0]
+        field_name = ".".join(str(part) for part in first.get("loc", ())) or "form"
+        return again(f"{field_name}: {first.get('msg', 'invalid')}")
+    try:
+        claim, _created = claims_service.submit_claim(session=page.session, claim=claim_in, actor=page.actor)
+    except EquicoverError as error:
+        if error.status >= 500:
+            raise
+        page.session.rollback()
+        context = _person_context(page, person_id, day)
+        page.error_of(error)
+        return page.render("window_person.html", status_code=error.status, **context, form=form, provider=provider)
+    return redirect(f"/window/claims/{claim.claim_id}")
+
+
+def _claim_context(page: Page, claim_id: str) -> dict[str, Any]:
+    ensure_claim_id_visible(session=page.session, user=page.current_user, claim_id=claim_id)
+    claim_row = claims_service.get_claim(session=page.session, claim_id=claim_id)
+    payments = queries.claim_payments(session=page.session, claim_pk=claim_row.id)
+    policy = policy_of_version(page, claim_row.policy_version_id)
+    person = queries.person_row(session=page.session, person_id=claim_row.person_id)
+    provider, district = queries.provider_with_district(session=page.session, provider_id=claim_row.provider_id)
+    minor_digits = policy.minor_digits if policy else 2
+    currency = policy.currency if policy else ""
+    payers_total = sum(payment.amount for payment in payments)
+    return {
+        "claim": claim_row,
+        "payments": payments,
+        "steps": trail_steps(page, claim_row, policy, payments),
+        "policy": policy,
+        "person": person,
+        "provider": provider,
+        "district": district,
+        "minor_digits": minor_digits,
+        "currency": currency,
+        "payers_total": payers_total,
+        "care_type_label": lambda code: page.lang.gettext(CARE_TYPE_LABELS[code]) if code in CARE_TYPE_LABELS else code,
+        "zero_reason_label": lambda code: page.lang.gettext(ZERO_REASON_LABELS[code]) if code in ZERO_REASON_LABELS else code,
+    }
+
+
+@router.get("/window/claims/{claim_id}")
+def window_claim(page: PageDep, claim_id: str) -> Response:
+    page.require(*CLERK_ROLES)
+    return page.render("window_claim.html", **_claim_context(page, claim_id))
+
+
+@router.get("/window/claims/{claim_id}/receipt")
+def window_receipt(page: PageDep, claim_id: str) -> Response:
+    page.require(*CLERK_ROLES)
+    return page.render("receipt.html", **_claim_context(page, claim_id), printed_at=dt.datetime.now(dt.timezone.utc))
+
+
+@router.get("/window/claims/{claim_id}/receipt.pdf")
+def window_receipt_pdf(page: PageDep, claim_id: str) -> Response:
+    page.require(*CLERK_ROLES)
+    context = _claim_context(page, claim_id)
+    content = receipt_pdf(page.lang, context, printed_at=dt.datetime.now(dt.timezone.utc))
+    safe_name = "".join(char if char.isalnum() or char in "-_." else "_" for char in claim_id)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{safe_name}.pdf"', "Cache-Control": "no-store"},
+    )

@@ -1,0 +1,13 @@
+"""Fixtures of the API tests: a client over the test's rolled-back transaction."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api_helpers import make_client
+
+
+@pytest.fixture()
+def client(session_factory) -> TestClient:  # type: ignore[no-untyped-def]
+    return make_client(session_factory=session_factory)

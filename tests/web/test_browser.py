@@ -1,0 +1,355 @@
+"""The web application in a real browser: Debian's Chromium driven by Playwright, against a real
+uvicorn server on a free port and a temporary SQLite database seeded with a small synthetic
+province (its claims settled and stored, a verification sample drawn) and one user per role.
+
+Each role signs in and does its main task end to end; the Arabic pages are right-to-left and
+mirrored; no page asks any other host for anything; and every main page is photographed in every
+language into ``test-artifacts/screenshots/`` (kept by CI as artefacts, ignored by git).
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``; Playwright's own browser download is
+never used). Without it these tests fail in CI and are skipped, loudly, elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equicover.claims.models import Claim
+from equicover.db.engine import make_engine
+from equicover.db.migrate import upgrade
+from equicover.db.session import make_session_factory, session_scope
+from equicover.enrolment.models import Enrolment
+from equicover.registry.models import Location, Person, PersonCategory
+from equicover.verification.models import ClaimReview
+from equicover.web.i18n import LANGUAGES
+from equicover.web.seed import DemoAccounts, seed_web_demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+SERVICE_DAY = dt.date(2018, 6, 30)
+SEED_PEOPLE = 1_200
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: `apt-get install -y chromium` (the browser tests drive Debian's Chromium)"
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(f"!!! browser tests SKIPPED: {message} !!!")
+
+
+@dataclass
+class Site:
+    base_url: str
+    database_url: str
+    accounts: DemoAccounts
+    poor_national_id: str
+    poor_person_id: int
+    claim_id: str
+    review_id: int
+
+    def session(self) -> Session:
+        return make_session_factory(make_engine(self.database_url))()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _facts(session: Session, accounts: DemoAccounts) -> tuple[str, int, str, int]:
+    """A registered-poor patient of the demo district enrolled mid-year, a stored claim of the
+    district's facility, and an open review of the verifier's queue."""
+    district_id = session.scalar(select(Location.id).where(Location.code == accounts.district_code))
+    in_district = select(Location.id).where(Location.district_id == district_id)
+    poor = session.execute(
+        select(Person.id, Person.national_id)
+        .join(PersonCategory, PersonCategory.person_id == Person.id)
+        .join(Enrolment, Enrolment.person_id == Person.id)
+        .where(
+            Person.location_id.in_(in_district),
+            Person.national_id.is_not(None),
+            PersonCategory.category == "registered_poor",
+            PersonCategory.valid_from <= SERVICE_DAY,
+            Enrolment.status == "active",
+            Enrolment.starts <= SERVICE_DAY,
+            Enrolment.ends >= SERVICE_DAY,
+        )
+        .order_by(Person.id)
+        .limit(1)
+    ).one()
+    claim_id = session.scalar(
+        select(Claim.claim_id).where(Claim.member_oop > 0, Claim.care_type == "inpatient").order_by(Claim.id).limit(1)
+    )
+    review_id = session.scalar(select(ClaimReview.id).where(ClaimReview.status == "pending").order_by(ClaimReview.id))
+    assert claim_id is not None and review_id is not None
+    return poor.national_id, poor.id, claim_id, review_id
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _need_chromium()
+    folder = tmp_path_factory.mktemp("web")
+    database_url = f"sqlite:///{folder / 'web.db'}"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        accounts = seed_web_demo(session=session, people=SEED_PEOPLE, seed=5, sample_size=20, work_dir=folder)
+    with make_session_factory(engine)() as session:
+        national_id, person_id, claim_id, review_id = _facts(session, accounts)
+    engine.dispose()
+    port = _free_port()
+    environment = {**os.environ, "EQUICOVER_DATABASE_URL": database_url}
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", "127.0.0.1", "--port", str(port)],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/login", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the web server did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}") from None
+                time.sleep(0.3)
+        yield Site(base_url, database_url, accounts, national_id, person_id, claim_id, review_id)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """One browser tab on the site, refusing (and remembering) any request to another host."""
+
+    def __init__(self, browser: object, site: Site, width: int = 1366, height: int = 768) -> None:
+        self.site = site
+        self.context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")  # type: ignore[attr-defined]
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.outside: list[str] = []
+        own = urlsplit(site.base_url).netloc
+
+        def guard(route: object) -> None:
+            url = route.request.url  # type: ignore[attr-defined]
+            if urlsplit(url).netloc not in (own, "") and not url.startswith(("data:", "blob:")):
+                self.outside.append(url)
+                route.abort()  # type: ignore[attr-defined]
+            else:
+                route.continue_()  # type: ignore[attr-defined]
+
+        self.page.route("**/*", guard)
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.site.base_url + path)
+
+    def sign_in(self, role: str) -> None:
+        self.go("/login")
+        self.page.fill("#username", self.site.accounts.usernames[role])
+        self.page.fill("#password", self.site.accounts.password)
+        with self.page.expect_navigation():
+            self.page.click("form.stack button[type=submit]")
+        assert "/login" not in self.page.url, f"{role} could not sign in"
+
+    def choose_language(self, language: str) -> None:
+        with self.page.expect_navigation():
+            self.page.select_option("#language-select", language)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.outside == [], f"requests to other hosts: {self.outside}"
+
+
+@pytest.fixture
+def tab(browser: object, site: Site) -> Iterator[Tab]:
+    opened = Tab(browser, site)
+    yield opened
+    opened.close()
+
+
+def test_clerk_settles_a_bill_and_sees_the_patients_share(tab: Tab, site: Site) -> None:
+    tab.sign_in("clerk")
+    assert tab.page.url.endswith("/window")
+    tab.page.fill("#q", site.poor_national_id)
+    with tab.page.expect_navigation():
+        tab.page.click("form[role=search] button")
+    assert f"/window/persons/{site.poor_person_id}" in tab.page.url
+    assert tab.page.get_by_test_id("covered").inner_text() == "Covered"
+    tab.page.fill("#service_date", SERVICE_DAY.isoformat())
+    tab.page.select_option("#care_type", "inpatient")
+    tab.page.fill("#diagnosis", "J18")
+    tab.page.fill("#total", "12000.00")
+    tab.page.fill("#eligible", "10000.00")
+    tab.page.fill("#days", "5")
+    with tab.page.expect_navigation():
+        tab.page.click("[data-testid=bill-form] button[type=submit]")
+    assert "/window/claims/" in tab.page.url
+    shown = tab.page.get_by_test_id("patient-amount").inner_text()
+    claim_id = tab.page.url.rsplit("/", 1)[1]
+    with site.session() as session:
+        claim = session.scalars(select(Claim).where(Claim.claim_id == claim_id)).one()
+    assert claim.person_id == site.poor_person_id and claim.total == 1_200_000
+    assert shown == f"{claim.member_oop / 100:,.2f}"
+    # The registered poor pay at most 10% of an in-county inpatient bill (the Ya'an policy).
+    assert 0 < claim.member_oop <= claim.total // 10
+    with tab.page.expect_navigation():
+        tab.page.get_by_test_id("receipt-link").click()
+    assert tab.page.get_by_test_id("patient-amount").inner_text() == shown
+
+
+def test_verifier_rejects_a_claim(tab: Tab, site: Site) -> None:
+    tab.sign_in("verifier")
+    assert tab.page.url.endswith("/verification")
+    assert tab.page.get_by_test_id("queue").locator("tbody tr").count() > 0
+    tab.go(f"/verification/reviews/{site.review_id}")
+    tab.page.check("input[name=decision][value=reject]")
+    tab.page.fill("#reason", "No admission record for these dates")
+    with tab.page.expect_navigation():
+        tab.page.click("[data-testid=decision-form] button[type=submit]")
+    assert "rejected" in tab.page.locator(".notice.ok").inner_text()
+    with site.session() as session:
+        review = session.get(ClaimReview, site.review_id)
+        assert review is not None
+        assert (review.status, review.decided_by, review.reason) == ("rejected", "web:verifier", "No admission record for these dates")
+        assert review.disallowed > 0
+
+
+def test_registrar_enrols_a_member(tab: Tab, site: Site) -> None:
+    tab.sign_in("registrar")
+    assert tab.page.url.endswith("/registry")
+    tab.go(f"/registry/gaps?on={SERVICE_DAY.isoformat()}")
+    gaps = tab.page.get_by_test_id("gaps").locator("tbody tr")
+    assert gaps.count() > 0
+    with tab.page.expect_navigation():
+        gaps.first.locator("a.button").click()
+    form = tab.page.locator("form[data-testid^=enrol-form-]").first
+    person_id = int(form.get_attribute("data-testid").rsplit("-", 1)[1])
+    with tab.page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert tab.page.locator(".notice.ok").inner_text() == "Member enrolled."
+    with site.session() as session:
+        enrolments = session.scalars(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.status == "active")).all()
+        assert any(e.starts <= SERVICE_DAY <= e.ends for e in enrolments)
+
+
+def test_fund_manager_opens_the_dashboard_and_the_charts_render(tab: Tab, site: Site) -> None:
+    tab.sign_in("fund_manager")
+    assert tab.page.url.endswith("/dashboard")
+    tab.page.wait_for_selector("html[data-charts='6']")
+    charts = tab.page.locator("[data-chart]")
+    assert charts.count() == 6
+    for index in range(6):
+        chart = charts.nth(index)
+        assert chart.get_attribute("data-rendered") == "true"
+        # ECharts' SVG renderer: bars, tiles and axes are SVG paths.
+        assert chart.locator("svg path").count() > 5, chart.get_attribute("id")
+    assert tab.page.get_by_test_id("top-providers").locator("tbody tr").count() > 0
+
+
+def _boxes(tab: Tab) -> dict[str, dict[str, float]]:
+    return {
+        name: tab.page.locator(selector).bounding_box()
+        for name, selector in (("sidebar", "nav.sidebar"), ("main", "main"), ("brand", ".topbar .brand"), ("picker", ".language-picker"))
+    }
+
+
+def test_arabic_pages_are_right_to_left_and_mirrored(tab: Tab, site: Site) -> None:
+    tab.sign_in("admin")
+    tab.go("/registry")
+    assert tab.page.locator("html").get_attribute("dir") == "ltr"
+    left_to_right = _boxes(tab)
+    tab.choose_language("ar")
+    assert tab.page.locator("html").get_attribute("dir") == "rtl"
+    assert tab.page.locator("html").get_attribute("lang") == "ar"
+    right_to_left = _boxes(tab)
+    width = tab.page.viewport_size["width"]
+    # The sidebar moves from the left edge to the right edge, the content to its left.
+    assert left_to_right["sidebar"]["x"] == pytest.approx(0, abs=1)
+    assert right_to_left["sidebar"]["x"] + right_to_left["sidebar"]["width"] == pytest.approx(width, abs=1)
+    assert right_to_left["main"]["x"] < right_to_left["sidebar"]["x"] < left_to_right["main"]["x"] + left_to_right["main"]["width"]
+    assert right_to_left["sidebar"]["x"] == pytest.approx(width - left_to_right["sidebar"]["x"] - left_to_right["sidebar"]["width"], abs=1)
+    # The brand and the language picker swap ends of the top bar.
+    assert left_to_right["brand"]["x"] < left_to_right["picker"]["x"]
+    assert right_to_left["brand"]["x"] > right_to_left["picker"]["x"]
+    # Numbers in Eastern Arabic digits.
+    assert any("\u0660" <= char <= "\u0669" for char in tab.page.locator("table caption").inner_text())
+    tab.choose_language("en")
+
+
+@pytest.mark.parametrize("width", [1366, 1024])
+def test_pages_fit_a_small_laptop_screen(browser: object, site: Site, width: int) -> None:
+    tab = Tab(browser, site, width=width, height=768)
+    try:
+        tab.sign_in("admin")
+        for language in ("en", "ar"):
+            tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+            for path in ("/dashboard", f"/window/persons/{site.poor_person_id}", "/registry", "/verification"):
+                tab.go(path)
+                overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, (width, language, path, overflow)
+    finally:
+        tab.close()
+
+
+MAIN_PAGES = (
+    ("window", "/window/persons/{person}?on=2018-06-30"),
+    ("settlement", "/window/claims/{claim}"),
+    ("registry", "/registry"),
+    ("gaps", "/registry/gaps?on=2018-06-30"),
+    ("verification", "/verification"),
+    ("dashboard", "/dashboard"),
+)
+
+
+def test_screenshots_of_every_main_page_in_every_language(tab: Tab, site: Site) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.sign_in("admin")
+    taken = []
+    for language in LANGUAGES:
+        tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+        for name, path in MAIN_PAGES:
+            tab.go(path.format(person=site.poor_person_id, claim=site.claim_id))
+            assert tab.page.locator("html").get_attribute("lang") == language
+            if name == "dashboard":
+                tab.page.wait_for_selector("html[data-charts='6']")
+            target = SCREENSHOTS / f"{name}-{language}.png"
+            tab.page.screenshot(path=str(target), full_page=True)
+            taken.append(target)
+    assert all(path.stat().st_size > 10_000 for path in taken)
