@@ -21,7 +21,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from equicover.care.models import CHECK_OUTCOMES, ChronicCondition, FamilyDoctorContract, HealthCheck
@@ -161,6 +161,40 @@ class CareEntry:
     @property
     def status(self) -> str:
         return max((need.status for need in self.needs), key=_RANK.__getitem__, default="no_need")
+
+
+def move_care_records(*, session: Session, from_person_id: int, to_person_id: int) -> int:
+    """Give a person's care records to another (a registry merge of duplicates); returns how many moved.
+
+    A chronic condition the survivor already has, noted on the same day, stays on the merged
+    record (the survivor's row says the same), so the unique (person, diagnosis, noted_on) holds.
+    Never commits; the merge records the change.
+    """
+    survivor_has = {
+        (diagnosis, noted_on)
+        for diagnosis, noted_on in session.execute(
+            select(ChronicCondition.diagnosis, ChronicCondition.noted_on).where(ChronicCondition.person_id == to_person_id)
+        )
+    }
+    movable = [
+        condition_id
+        for condition_id, diagnosis, noted_on in session.execute(
+            select(ChronicCondition.id, ChronicCondition.diagnosis, ChronicCondition.noted_on).where(
+                ChronicCondition.person_id == from_person_id
+            )
+        )
+        if (diagnosis, noted_on) not in survivor_has
+    ]
+    moved = 0
+    if movable:
+        moved += session.execute(
+            update(ChronicCondition).where(ChronicCondition.id.in_(movable)).values(person_id=to_person_id)
+        ).rowcount
+    for table in (FamilyDoctorContract, HealthCheck):
+        moved += session.execute(
+            update(table).where(table.person_id == from_person_id).values(person_id=to_person_id)
+        ).rowcount
+    return moved
 
 
 def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None = None) -> list[CareEntry]:

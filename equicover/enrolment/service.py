@@ -315,10 +315,13 @@ def set_contribution_status(*, session: Session, contribution_id: int, status: s
 
 
 def _alive_and_registered_on(on: dt.date) -> tuple[Any, ...]:
+    # A record merged into another (a duplicate found by registry.dedupe) is not a person of its
+    # own: counting it would show its survivor's enrolment as a coverage gap.
     return (
         Person.birth_date <= on,
         Person.registered_on <= on,
         or_(Person.death_date.is_(None), Person.death_date > on),
+        Person.merged_into_id.is_(None),
     )
 
 
@@ -333,6 +336,7 @@ def coverage(
 
     Eligible population of a group on ``on``: persons born on or before ``on``, registered
     (``registered_on``) on or before ``on``, not dead on ``on`` (``death_date`` absent or later),
+    not merged into another record,
     whose location lies in the group's district / province (``by="district"`` / ``"province"``),
     or who hold the group's category on ``on`` (``by="category"``; a person holding several
     categories counts in each). Enrolled: the eligible persons holding an ``active`` enrolment

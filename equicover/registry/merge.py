@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from equicover.care.service import move_care_records
 from equicover.claims.models import Claim, StoredAccumulator
 from equicover.enrolment.models import Contribution, Enrolment
 from equicover.errors import NotFound, ValidationFailed
@@ -33,6 +34,7 @@ class MergeResult:
     categories: list[int] = field(default_factory=list)
     claims: list[int] = field(default_factory=list)
     accumulators: int = 0
+    care_records: int = 0  # chronic conditions, family-doctor contracts, health checks
 
 
 def _live_person(session: Session, person_id: int, role: str) -> Person:
@@ -69,6 +71,7 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
     if result.claims:
         session.execute(update(Claim).where(Claim.id.in_(result.claims)).values(person_id=survivor_id))
     result.accumulators = _merge_accumulators(session, str(survivor_id), str(merged_id))
+    result.care_records = move_care_records(session=session, from_person_id=merged_id, to_person_id=survivor_id)
     session.execute(update(PersonSource).where(PersonSource.person_id == merged_id).values(person_id=survivor_id))
 
     before = {"national_id": survivor.national_id, "id_type": survivor.id_type, "phone": survivor.phone}

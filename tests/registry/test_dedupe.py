@@ -8,14 +8,16 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from equicover.care.models import ChronicCondition, FamilyDoctorContract
 from equicover.claims.models import Claim, StoredAccumulator
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
+from equicover.enrolment.service import coverage
 from equicover.errors import ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.dedupe import accepted_pairs, count_pending, decide_pair, find_duplicates, review_queue, run_dedupe
 from equicover.registry.dedupe_synth import as_splink_frame, pair_scores, synthetic_registry
 from equicover.registry.merge import merge_clusters, merge_persons
-from equicover.registry.models import ChangeLog, Household, Person, PersonCategory
+from equicover.registry.models import Household, Person, PersonCategory
 from equicover.registry.quality_models import DuplicatePair
 from equicover.registry.service import bulk_insert_households, bulk_insert_persons, history
 
@@ -153,18 +155,35 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
                   eligible=100_000, categories="", status="settled", allowed=100_000, provider_writeoff=0, member_oop=20_000,
                   trail="", submitted_at=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc), submitted_by="clerk")  # fmt: skip
     session.add(claim)
+    # Care ledger: the same condition noted the same day on both records, another only on the duplicate.
+    for person, diagnosis in ((survivor.id, "E11"), (duplicate.id, "E11"), (duplicate.id, "I10")):
+        session.add(ChronicCondition(person_id=person, diagnosis=diagnosis, noted_on=DAY))
+    session.add(FamilyDoctorContract(person_id=duplicate.id, provider_id=provider.id, starts=DAY, ends=dt.date(2024, 12, 31)))
     for member, position in ((survivor.id, 50_000), (duplicate.id, 80_000)):
         session.add(StoredAccumulator(policy_id="vn-shi", member_id=str(member), layer_id="ceiling", benefit_year=2024,
                                       position=position, paid=position, member_share=0))  # fmt: skip
     session.flush()
 
+    def covered_in_d1() -> tuple[int, int]:
+        row = next(r for r in coverage(session=session, on=DAY, by="district") if r.group_code == "D1")
+        return row.eligible, row.enrolled
+
+    assert covered_in_d1() == (2, 1)  # before: two records, the duplicate enrolled
+
     result = merge_persons(session=session, survivor_id=survivor.id, merged_id=duplicate.id, actor="registrar1")
+
+    # After: one person, enrolled; the merged record is neither eligible nor a coverage gap.
+    assert covered_in_d1() == (1, 1)
 
     assert session.scalar(select(Enrolment.person_id).where(Enrolment.id == enrolment.id)) == survivor.id
     assert result.enrolments == [enrolment.id] and result.contributions == 1
     assert session.scalar(select(PersonCategory.person_id).where(PersonCategory.category == "near_poor",
                                                                  PersonCategory.person_id.in_([survivor.id, duplicate.id]))) == survivor.id  # fmt: skip
     assert session.scalar(select(Claim.person_id).where(Claim.claim_id == "C-1")) == survivor.id
+    conditions = set(session.execute(select(ChronicCondition.person_id, ChronicCondition.diagnosis)))
+    assert conditions == {(survivor.id, "E11"), (survivor.id, "I10"), (duplicate.id, "E11")}
+    assert session.scalar(select(FamilyDoctorContract.person_id)) == survivor.id
+    assert result.care_records == 2
     assert session.get(StoredAccumulator, ("vn-shi", str(survivor.id), "ceiling", 2024)).position == 130_000
     assert session.get(StoredAccumulator, ("vn-shi", str(duplicate.id), "ceiling", 2024)).position == 0
     session.refresh(survivor)
