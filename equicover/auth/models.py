@@ -13,19 +13,15 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 ROLES = ("clerk", "registrar", "verifier", "fund_manager", "admin")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(_in_list("role", ROLES), name="role"),
+        CheckConstraint(in_list("role", ROLES), name="role"),
         CheckConstraint("role <> 'clerk' OR provider_id IS NOT NULL", name="clerk_has_provider"),
     )
 

@@ -11,13 +11,9 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 CHECK_OUTCOMES = ("normal", "follow_up", "needs_treatment")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class ChronicCondition(Base):
@@ -53,7 +49,7 @@ class FamilyDoctorContract(Base):
 class HealthCheck(Base):
     __tablename__ = "health_checks"
     __table_args__ = (
-        CheckConstraint(_in_list("outcome", CHECK_OUTCOMES), name="outcome"),
+        CheckConstraint(in_list("outcome", CHECK_OUTCOMES), name="outcome"),
         Index(None, "person_id", "checked_on"),
     )
 

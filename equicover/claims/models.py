@@ -37,14 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 CLAIM_STATUSES = ("settled", "reversed")
 PAYMENT_KINDS = ("layer", "allowance")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class PolicyVersion(Base):
@@ -71,7 +67,7 @@ class PolicyVersion(Base):
 class Claim(Base):
     __tablename__ = "claims"
     __table_args__ = (
-        CheckConstraint(_in_list("status", CLAIM_STATUSES), name="status"),
+        CheckConstraint(in_list("status", CLAIM_STATUSES), name="status"),
         CheckConstraint("eligible >= 0 AND eligible <= total", name="eligible_within_total"),
         CheckConstraint("days >= 0", name="days"),
         Index(None, "person_id", "service_date"),
@@ -120,7 +116,7 @@ class ClaimPayment(Base):
     __tablename__ = "claim_payments"
     __table_args__ = (
         UniqueConstraint("claim_pk", "kind", "item_id"),
-        CheckConstraint(_in_list("kind", PAYMENT_KINDS), name="kind"),
+        CheckConstraint(in_list("kind", PAYMENT_KINDS), name="kind"),
         Index(None, "payer"),
     )
 

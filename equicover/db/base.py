@@ -18,6 +18,12 @@ NAMING_CONVENTION = {
 }
 
 
+def in_list(column: str, values: tuple[str, ...] | list[str]) -> str:
+    """The SQL of a CHECK constraint: ``column`` holds one of ``values`` (plain identifiers)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

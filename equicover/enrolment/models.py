@@ -20,15 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 ENROLMENT_STATUSES = ("active", "suspended", "cancelled")
 PAYER_KINDS = ("state_budget", "local_budget", "employer", "member", "donor")
 CONTRIBUTION_STATUSES = ("due", "paid", "waived")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Scheme(Base):
@@ -59,7 +55,7 @@ class Enrolment(Base):
     __tablename__ = "enrolments"
     __table_args__ = (
         CheckConstraint("ends >= starts", name="period"),
-        CheckConstraint(_in_list("status", ENROLMENT_STATUSES), name="status"),
+        CheckConstraint(in_list("status", ENROLMENT_STATUSES), name="status"),
         Index(None, "person_id", "scheme_id"),
         Index(None, "scheme_id", "starts"),
     )
@@ -76,8 +72,8 @@ class Enrolment(Base):
 class Contribution(Base):
     __tablename__ = "contributions"
     __table_args__ = (
-        CheckConstraint(_in_list("payer_kind", PAYER_KINDS), name="payer_kind"),
-        CheckConstraint(_in_list("status", CONTRIBUTION_STATUSES), name="status"),
+        CheckConstraint(in_list("payer_kind", PAYER_KINDS), name="payer_kind"),
+        CheckConstraint(in_list("status", CONTRIBUTION_STATUSES), name="status"),
         CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
         CheckConstraint("period_ends >= period_starts", name="period"),
     )

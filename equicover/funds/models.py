@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 ACCOUNT_KINDS = ("cash", "source", "use", "payable")
 SOURCE_ACCOUNTS = (
@@ -51,10 +51,6 @@ SOURCE_ACCOUNTS = (
 USE_ACCOUNTS = ("provider_payments", "allowances", "transplants", "administration")
 ENTRY_KINDS = ("contribution", "settlement", "payment", "recovery", "capitation", "transfer", "reversal")
 POSTING_KINDS = ("settlement", "reversal")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Fund(Base):
@@ -72,7 +68,7 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("fund_id", "code"),
-        CheckConstraint(_in_list("kind", ACCOUNT_KINDS), name="kind"),
+        CheckConstraint(in_list("kind", ACCOUNT_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -84,7 +80,7 @@ class LedgerAccount(Base):
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        CheckConstraint(_in_list("kind", ENTRY_KINDS), name="kind"),
+        CheckConstraint(in_list("kind", ENTRY_KINDS), name="kind"),
         Index(None, "fund_id", "posted_on"),
     )
 
@@ -118,7 +114,7 @@ class ClaimPosting(Base):
     """Which stored claims the ledger has taken in (their settlement, then their reversal)."""
 
     __tablename__ = "claim_postings"
-    __table_args__ = (CheckConstraint(_in_list("kind", POSTING_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(in_list("kind", POSTING_KINDS), name="kind"),)
 
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)

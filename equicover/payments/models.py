@@ -13,20 +13,16 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 BATCH_STATUSES = ("draft", "approved", "cancelled")
 LINE_KINDS = ("claims", "capitation", "recoveries")
 
 
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
 class PaymentBatch(Base):
     __tablename__ = "payment_batches"
     __table_args__ = (
-        CheckConstraint(_in_list("status", BATCH_STATUSES), name="status"),
+        CheckConstraint(in_list("status", BATCH_STATUSES), name="status"),
         CheckConstraint("period_ends >= period_starts", name="period"),
     )
 
@@ -51,7 +47,7 @@ class PaymentBatchLine(Base):
     __tablename__ = "payment_batch_lines"
     __table_args__ = (
         UniqueConstraint("batch_id", "fund_code", "kind"),
-        CheckConstraint(_in_list("kind", LINE_KINDS), name="kind"),
+        CheckConstraint(in_list("kind", LINE_KINDS), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

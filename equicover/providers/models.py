@@ -7,19 +7,15 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 OWNERSHIPS = ("public", "private", "non_profit")
 PAYMENT_METHODS = ("fee_for_service", "fixed_fee", "capitation")
 
 
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
-
-
 class Provider(Base):
     __tablename__ = "providers"
-    __table_args__ = (CheckConstraint(_in_list("ownership", OWNERSHIPS), name="ownership"),)
+    __table_args__ = (CheckConstraint(in_list("ownership", OWNERSHIPS), name="ownership"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -36,7 +32,7 @@ class Contract(Base):
     __tablename__ = "contracts"
     __table_args__ = (
         CheckConstraint("ends >= starts", name="period"),
-        CheckConstraint(_in_list("payment_method", PAYMENT_METHODS), name="payment_method"),
+        CheckConstraint(in_list("payment_method", PAYMENT_METHODS), name="payment_method"),
         Index(None, "scheme_id", "provider_id"),
     )
 

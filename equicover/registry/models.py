@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 # Depth of each level in the tree; "commune" and "neighbourhood" are the two names of the
 # lowest level (rural commune, urban neighbourhood) and sit side by side under a district.
@@ -55,15 +55,10 @@ STANDARD_CATEGORIES: dict[str, str] = {
 }
 
 
-def _in_list(column: str, values: tuple[str, ...] | list[str]) -> str:
-    quoted = ", ".join(f"'{value}'" for value in values)
-    return f"{column} IN ({quoted})"
-
-
 class Location(Base):
     __tablename__ = "locations"
     __table_args__ = (
-        CheckConstraint(_in_list("level", list(LOCATION_LEVELS)), name="level"),
+        CheckConstraint(in_list("level", list(LOCATION_LEVELS)), name="level"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,7 +85,7 @@ class Person(Base):
     __tablename__ = "persons"
     __table_args__ = (
         UniqueConstraint("id_type", "national_id"),
-        CheckConstraint(_in_list("sex", SEXES), name="sex"),
+        CheckConstraint(in_list("sex", SEXES), name="sex"),
         CheckConstraint("(national_id IS NULL) = (id_type IS NULL)", name="national_id_with_type"),
         CheckConstraint("death_date IS NULL OR death_date >= birth_date", name="death_after_birth"),
     )

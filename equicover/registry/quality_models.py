@@ -29,16 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 
 # pending: in the review queue; confirmed / rejected: the registrar's decision; auto: above
 # the automatic threshold (merged by `dedupe merge` unless rejected); merged: done.
 PAIR_STATUSES = ("pending", "auto", "confirmed", "rejected", "merged")
 LINK_METHODS = ("exact", "probabilistic")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class PersonNameForms(Base):
@@ -98,7 +94,7 @@ class DuplicatePair(Base):
     __table_args__ = (
         UniqueConstraint("person_id_l", "person_id_r"),
         CheckConstraint("person_id_l < person_id_r", name="ordered"),
-        CheckConstraint(_in_list("status", PAIR_STATUSES), name="status"),
+        CheckConstraint(in_list("status", PAIR_STATUSES), name="status"),
         Index(None, "status", "match_probability"),
     )
 
@@ -118,7 +114,7 @@ class PersonIdLink(Base):
     __table_args__ = (
         UniqueConstraint("register", "register_id"),
         UniqueConstraint("register", "person_id"),
-        CheckConstraint(_in_list("method", LINK_METHODS), name="method"),
+        CheckConstraint(in_list("method", LINK_METHODS), name="method"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

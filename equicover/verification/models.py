@@ -7,16 +7,12 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equicover.db.base import Base
+from equicover.db.base import Base, in_list
 from equicover.payments import models as _payments  # noqa: F401  (recoveries point at payment batches)
 
 SELECTIONS = ("random", "risk")
 REVIEW_STATUSES = ("pending", "queried", "confirmed", "partly_disallowed", "rejected")
 OPEN_STATUSES = ("pending", "queried")
-
-
-def _in_list(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class ReviewSample(Base):
@@ -36,8 +32,8 @@ class ReviewSample(Base):
 class ClaimReview(Base):
     __tablename__ = "claim_reviews"
     __table_args__ = (
-        CheckConstraint(_in_list("selection", SELECTIONS), name="selection"),
-        CheckConstraint(_in_list("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint(in_list("selection", SELECTIONS), name="selection"),
+        CheckConstraint(in_list("status", REVIEW_STATUSES), name="status"),
         CheckConstraint("disallowed >= 0", name="disallowed"),
     )
 
