@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.claims.service import store_policy_version
 from equicover.db.bulk import bulk_insert_rows, next_id, sync_id_sequence
 from equicover.errors import ValidationFailed
 from equicover.providers.models import Contract, Provider
@@ -51,8 +52,14 @@ class BulkLoadReport:
     policy_version_id: int
 
 
-def ensure_policy_version(*, session: Session, policy: Policy, scheme_id: int | None, actor: str = SYSTEM_ACTOR) -> PolicyVersion:
-    """The stored version of ``policy`` (same id and start), created from its file if absent."""
+def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str | None, actor: str = SYSTEM_ACTOR) -> PolicyVersion:
+    """The stored version of ``policy`` (same id and start), created from its file if absent.
+
+    With a scheme, the version is stored as an upload is (``claims.service.store_policy_version``:
+    the same checks of currency and overlapping periods, the same change-log row), so that the
+    real-time window settles later claims of the scheme with it. Without one, it is kept only as
+    the record of which rules settled the loaded claims.
+    """
     found = session.scalar(
         select(PolicyVersion).where(
             PolicyVersion.policy_id == policy.id, PolicyVersion.effective_from == policy.effective_from
@@ -61,13 +68,15 @@ def ensure_policy_version(*, session: Session, policy: Policy, scheme_id: int | 
     if found is not None:
         return found
     source = Path(policy.path).read_text(encoding="utf-8") if policy.path else ""
+    if scheme_code is not None:
+        return store_policy_version(session=session, source_text=source, scheme_code=scheme_code, actor=actor)
     version = PolicyVersion(
         policy_id=policy.id,
         name=policy.name[:200],
         currency=policy.currency,
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
-        scheme_id=scheme_id,
+        scheme_id=None,
         source_text=source,
         sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
         uploaded_at=dt.datetime.now(dt.timezone.utc),
@@ -114,7 +123,7 @@ def load_settled_claims(
         scheme_id = session.scalar(select(Scheme.id).where(Scheme.code == scheme_code))
         if scheme_id is None:
             raise ValidationFailed(f"scheme {scheme_code}", "scheme_code", "unknown scheme")
-    version = ensure_policy_version(session=session, policy=policy, scheme_id=scheme_id, actor=actor)
+    version = ensure_policy_version(session=session, policy=policy, scheme_code=scheme_code, actor=actor)
     scheme_id = scheme_id if scheme_id is not None else version.scheme_id
 
     providers = session.execute(select(Provider.code, Provider.id)).all()

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from equicover.db.session import session_scope
 from equicover.funds import cli
+from equicover.synth.parameters import SCHEME_CODE
 
-DEMO_SCHEME = "urban-rural-resident-bmi"  # the synthetic province's scheme
+DEMO_SCHEME = SCHEME_CODE  # the synthetic province's scheme
 MAKER, CHECKER = "demo-maker", "demo-checker"
 
 
@@ -33,10 +34,9 @@ def _ensure_fund_managers() -> None:
 
 
 def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, year: int, seed: int, output: Path,
-                   console: Console, currency: str = "CNY", first_step: int = 4) -> None:
+                   console: Console, currency: str = "CNY") -> None:
     first_half = (f"{year}-01-01", f"{year}-06-30")
-    steps = iter(range(first_step, first_step + 100))
-    console.rule(f"{next(steps)}. Stored claims (provider contracts enforced) and the fund ledger")
+    console.rule("4. Stored claims (provider contracts enforced) and the fund ledger")
     cli.load_claims(policy=policy, claims=claims_path, settlements=settlements_path, scheme=DEMO_SCHEME, synthetic_submission=True)
     cli.post_contributions(scheme=DEMO_SCHEME, fund="basic", name="Basic medical insurance")
     cli.receive(fund="medical_assistance", source="social_cohesion_fund", amount="2000000", on=f"{year}-01-05", currency=currency,
@@ -46,14 +46,14 @@ def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, y
               memo="organ and tissue transplants special account")
     cli.post_claims(up_to=f"{year}-12-31", currency=currency)
 
-    console.rule(f"{next(steps)}. Anomaly flags on the claims of {first_half[0]} to {first_half[1]}")
+    console.rule(f"5. Anomaly flags on the claims of {first_half[0]} to {first_half[1]}")
     cli.anomaly_run(start=first_half[0], end=first_half[1], seed=seed, top=10)
 
-    console.rule(f"{next(steps)}. Verification: a random and risk-weighted sample, provider scorecards")
+    console.rule("6. Verification: a random and risk-weighted sample, provider scorecards")
     cli.sample(start=first_half[0], end=first_half[1], random_count=50, risk_count=50, seed=seed)
     cli.queue(district=None, limit=8)
 
-    console.rule(f"{next(steps)}. Payment batches for the half-year: the maker drafts, another fund manager approves")
+    console.rule("7. Payment batches for the half-year: the maker drafts, another fund manager approves")
     _ensure_fund_managers()
     cli.draft(start=first_half[0], end=first_half[1], maker=MAKER, provider=[], currency=currency, capitation="2.50",
               capitation_fund="basic")
@@ -70,11 +70,11 @@ def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, y
     cli.export(batch_id=first, out=output)
     cli.balances(fund=None, as_of=None)
 
-    console.rule(f"{next(steps)}. Care ledger of the registered poor")
+    console.rule("8. Care ledger of the registered poor")
     cli.care_family_doctors(start=f"{year}-01-01", end=f"{year}-12-31", level="township")
     cli.care_from_claims(start=first_half[0], end=first_half[1])
     cli.care_summary(on=first_half[1])
 
-    console.rule(f"{next(steps)}. Semi-annual implementation status report, {year} H1")
+    console.rule(f"9. Semi-annual implementation status report, {year} H1")
     cli.synthetic_consumption(year=year, seed=seed, currency=currency)
     cli.semiannual(year=year, half=1, out=output, by="district", currency=currency)
