@@ -2,24 +2,29 @@
 
     .venv/bin/python bench/api_load.py                      # 100 and 500 requests/s, 20 s each
     .venv/bin/python bench/api_load.py --rates 100,300,500 --duration 20 --workers 2
+    .venv/bin/python bench/api_load.py --keep ...; then --reuse ...   # skip the set-up next time
 
 What it does:
 1. creates a fresh PostgreSQL database (``--admin-url``, default the local server), migrates it,
    generates a synthetic province into it (``equicover generate``, ``--people``) with its year of
    claims as a CSV, stores the cn-yaan-2018 policy for the province's scheme and makes an admin
-   token;
+   account (``--reuse``: runs against the database an earlier ``--keep`` run left);
 2. starts ``equicover serve`` (uvicorn, ``--workers`` processes) on 127.0.0.1 in a subprocess;
-3. for each rate, an open-loop generator (asyncio + httpx) sends the province's claims as
-   ``POST /api/v1/claims`` at that fixed rate for ``--duration`` seconds, whatever the answers'
-   speed (no coordinated omission: latency counts from the moment a request was *due*);
-   At most MAX_OUTSTANDING requests are in flight; a request due while that many are waiting is
-   not sent and counts as an error (status -1), so an overloaded run stays bounded;
+3. for each rate, an open-loop generator sends the province's claims as ``POST /api/v1/claims``
+   at that fixed rate for ``--duration`` seconds, whatever the answers' speed (no coordinated
+   omission: latency counts from the moment a request was *due*). The generator is a bare
+   asyncio protocol on keep-alive connections with every request prepared before the clock
+   starts: it shares the cores with the server, and an HTTP client library would spend more CPU
+   per request than the service. At most MAX_OUTSTANDING requests are in flight; a request due
+   while that many are waiting is not sent and counts as an error (status -1);
 4. prints, per rate: requests due, settled (201), errors, achieved throughput (settled per
-   second of the run), p50 / p99 / max latency in milliseconds.
+   second of the run), p50 / p99 / max latency in milliseconds, and the CPU milliseconds per
+   request of the server's processes, of the whole PostgreSQL server (every database on it) and
+   of the generator (Linux /proc).
 
 The load generator runs on the same cores as the server and the database: on a 2-core machine it
 takes a share of the CPU the service would otherwise have. The database is dropped at the end
-unless ``--keep``.
+unless ``--keep`` (or ``--reuse``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import os
 import signal
 import socket
@@ -35,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -44,7 +51,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from equicover.auth.service import create_user, issue_token  # noqa: E402
+from equicover.auth.service import create_user, get_user, issue_token  # noqa: E402
 from equicover.claims.service import store_policy_version  # noqa: E402
 from equicover.db.engine import make_engine  # noqa: E402
 from equicover.db.migrate import upgrade  # noqa: E402
@@ -70,6 +77,10 @@ def fresh_database(admin_url: str, name: str) -> str:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
+    return _database_url(admin_url, name)
+
+
+def _database_url(admin_url: str, name: str) -> str:
     url = make_url(admin_url).set(database=name)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -83,9 +94,9 @@ def drop_database(admin_url: str, name: str) -> None:
     engine.dispose()
 
 
-def prepare(url: str, people: int, workdir: Path) -> tuple[str, list[dict[str, object]]]:
+def prepare(url: str, people: int, claims_csv: Path) -> None:
+    """Migrate, generate the province (and its claims as ``claims_csv``), store the policy, make the bench user."""
     upgrade(url)
-    claims_csv = workdir / "claims.csv"
     subprocess.run(
         [EQUICOVER, "generate", "--people", str(people), "--seed", "11", "--database-url", url, "--claims", str(claims_csv)],
         check=True,
@@ -97,9 +108,20 @@ def prepare(url: str, people: int, workdir: Path) -> tuple[str, list[dict[str, o
         scheme = session.query(Scheme).order_by(Scheme.id).first()
         assert scheme is not None, "the generator made no scheme"
         store_policy_version(session=session, source_text=POLICY.read_text(encoding="utf-8"), scheme_code=scheme.code, actor="bench")
-        admin = create_user(session=session, username="bench-admin", password="bench-password", role="admin")
-        token = issue_token(session=session, user=admin)
+        create_user(session=session, username="bench-admin", password="bench-password", role="admin")
     engine.dispose()
+
+
+def bench_token(url: str) -> str:
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        token = issue_token(session=session, user=get_user(session=session, username="bench-admin"))
+    engine.dispose()
+    return token
+
+
+def claim_bodies(claims_csv: Path) -> list[dict[str, object]]:
     bodies: list[dict[str, object]] = []
     with claims_csv.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -120,7 +142,7 @@ def prepare(url: str, people: int, workdir: Path) -> tuple[str, list[dict[str, o
                     "referred": row["referred"] == "true",
                 }
             )
-    return token, bodies
+    return bodies
 
 
 def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
@@ -146,43 +168,157 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
     raise SystemExit("the server did not start within 60 s")
 
 
-async def run_rate(base: str, token: str, bodies: list[dict[str, object]], rate: int, duration: float, tag: str) -> dict[str, float]:
+class _Exchange(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: send a prepared request, wait for its status.
+
+    A bare protocol instead of an HTTP client library: the generator shares the 2 cores with the
+    server and the database, and a client library spends more CPU per request than the service.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(0)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        if len(self.buffer) < end + 4 + length:
+            return
+        del self.buffer[: end + 4 + length]
+        if not self.waiter.done():
+            self.waiter.set_result(int(head[0].split(" ", 2)[1]))
+
+    async def send(self, request: bytes) -> int:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return await self.waiter
+
+
+def _cpu_seconds(pids: list[int], part: str = "all") -> float:
+    """User + system (``part``: "user", "system" or "all") CPU seconds used so far by these processes (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        user, system = int(fields[11]), int(fields[12])
+        used += {"user": user, "system": system}.get(part, user + system)
+    return used / ticks
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (the uvicorn supervisor and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, ()))
+    return found
+
+
+def _postgres_processes() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def prepared_requests(host: str, token: str, bodies: list[dict[str, object]], count: int, tag: str) -> list[bytes]:
+    """The ``count`` POST /api/v1/claims requests of one run, as bytes, built before the clock starts."""
+    requests = []
+    for index in range(count):
+        body = dict(bodies[index % len(bodies)])
+        body["claim_id"] = f"{body['claim_id']}-{tag}-{index}"
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        head = (
+            f"POST /api/v1/claims HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
+        requests.append(head.encode() + payload)
+    return requests
+
+
+async def run_rate(port: int, server_pid: int, token: str, bodies: list[dict[str, object]], rate: int, duration: float, tag: str) -> dict[str, float]:
     count = int(rate * duration)
+    requests = prepared_requests(f"127.0.0.1:{port}", token, bodies, count, tag)
+    loop = asyncio.get_running_loop()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    idle: list[_Exchange] = []
     outstanding = 0
     skipped = 0
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as client:
 
-        async def one(index: int, due: float) -> None:
-            nonlocal outstanding
-            body = dict(bodies[index % len(bodies)])
-            body["claim_id"] = f"{body['claim_id']}-{tag}-{index}"
-            try:
-                response = await client.post("/api/v1/claims", json=body)
-                status = response.status_code
-            except httpx.HTTPError:
-                status = 0
-            latencies.append(time.perf_counter() - due)
-            statuses[status] = statuses.get(status, 0) + 1
-            outstanding -= 1
+    async def one(request: bytes, due: float) -> None:
+        nonlocal outstanding
+        connection = idle.pop() if idle else None
+        try:
+            if connection is None or connection.closed:
+                _, connection = await loop.create_connection(_Exchange, "127.0.0.1", port)
+            status = await connection.send(request)
+        except OSError:
+            status = 0
+        latencies.append(time.perf_counter() - due)
+        statuses[status] = statuses.get(status, 0) + 1
+        outstanding -= 1
+        if connection is not None and not connection.closed and status:
+            idle.append(connection)
 
-        start = time.perf_counter()
-        tasks = []
-        for index in range(count):
-            due = start + index / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if outstanding >= MAX_OUTSTANDING:
-                skipped += 1  # the server is this far behind: count the request as failed, do not pile up sockets
-                continue
-            outstanding += 1
-            tasks.append(asyncio.create_task(one(index, due)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    server_pids = _process_tree(server_pid)
+    database_pids = _postgres_processes()  # the whole server: backends, WAL writer, checkpointer
+    cpu_before = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
+    start = time.perf_counter()
+    tasks = []
+    for index, request in enumerate(requests):
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if outstanding >= MAX_OUTSTANDING:
+            skipped += 1  # the server is this far behind: count the request as failed, do not pile up sockets
+            continue
+        outstanding += 1
+        tasks.append(asyncio.create_task(one(request, due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    cpu_after = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
+    cpu_ms = [(after - before) * 1000 / max(1, count - skipped) for before, after in zip(cpu_before, cpu_after)]
+    for connection in idle:
+        if connection.transport is not None:
+            connection.transport.close()
     ordered = sorted(latencies) or [float("nan")]
     settled = statuses.get(201, 0)
     if skipped:
@@ -198,6 +334,7 @@ async def run_rate(base: str, token: str, bodies: list[dict[str, object]], rate:
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         "max": ordered[-1] * 1000,
         "elapsed": elapsed,
+        "cpu_ms": cpu_ms,  # CPU milliseconds per request sent: server, PostgreSQL, this generator, server in the kernel
     }
 
 
@@ -210,7 +347,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the database (and the claims file) afterwards")
+    parser.add_argument("--reuse", action="store_true", help="run against the database kept by an earlier --keep run")
     args = parser.parse_args()
     rates = [int(part) for part in args.rates.split(",") if part.strip()]
 
@@ -218,24 +356,37 @@ def main() -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             args.port = probe.getsockname()[1]
-    url = fresh_database(args.admin_url, args.database)
+    kept = Path(tempfile.gettempdir()) / "equicover-api-bench"
+    claims_csv = kept / "claims.csv"
+    if args.reuse:
+        if not claims_csv.exists():
+            raise SystemExit(f"--reuse needs a database kept by an earlier --keep run (and {claims_csv})")
+        url = _database_url(args.admin_url, args.database)
+    else:
+        url = fresh_database(args.admin_url, args.database)
     server = None
     try:
-        with tempfile.TemporaryDirectory(prefix="equicover-api-bench-") as workdir:
+        if not args.reuse:
+            kept.mkdir(exist_ok=True)
             started = time.perf_counter()
-            token, bodies = prepare(url, args.people, Path(workdir))
-            print(f"prepared {args.people:,} persons and {len(bodies):,} claims in {time.perf_counter() - started:.1f} s", flush=True)
+            prepare(url, args.people, claims_csv)
+            print(f"prepared {args.people:,} persons in {time.perf_counter() - started:.1f} s", flush=True)
+        token, bodies = bench_token(url), claim_bodies(claims_csv)
+        run = uuid.uuid4().hex[:6]  # claim ids unique across runs on a reused database
         log = Path(tempfile.gettempdir()) / "equicover-api-bench-server.log"
         server = start_server(url, args.port, args.workers, log)
         print(f"server log: {log}")
-        base = f"http://127.0.0.1:{args.port}"
-        asyncio.run(run_rate(base, token, bodies, 50, 4, "warmup"))
-        print(f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        asyncio.run(run_rate(args.port, server.pid, token, bodies, 50, 4, f"warmup-{run}"))
+        print(
+            f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f"   CPU ms/request: {'server':>6} {'pg':>5} {'gen':>5}"
+        )
         for rate in rates:
-            result = asyncio.run(run_rate(base, token, bodies, rate, args.duration, f"r{rate}"))
+            result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}"))
             print(
                 f"{result['rate']:>7} {result['sent']:>7} {result['settled']:>8} {result['errors']:>7} "
-                f"{result['throughput']:>10.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} {result['max']:>8.1f}",
+                f"{result['throughput']:>10.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} {result['max']:>8.1f}"
+                f"                   {result['cpu_ms'][0]:>6.2f} {result['cpu_ms'][1]:>5.2f} {result['cpu_ms'][2]:>5.2f}",
                 flush=True,
             )
             if result["errors"]:
@@ -248,9 +399,12 @@ def main() -> None:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(args.admin_url, args.database)
 
 
 if __name__ == "__main__":
+    import uvloop
+
+    uvloop.install()
     main()

@@ -84,6 +84,13 @@ class PayloadTooLarge(RecordError):
     code = "payload_too_large"
 
 
+class Overloaded(RecordError):
+    """The service is too far behind to take this request now; retry shortly (``Retry-After``)."""
+
+    status = 503
+    code = "overloaded"
+
+
 def from_pydantic(exc: "object", record: str) -> ValidationFailed:
     """Turn the first error of a ``pydantic.ValidationError`` into a :class:`ValidationFailed`.
 

@@ -12,6 +12,7 @@ get the same shape (422) without echoing the input (it may be personal data); an
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,12 +21,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from equicover import __version__
+from equicover.auth.service import TokenCache
+from equicover.claims.batching import ClaimBatcher
 from equicover.api.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, BodySizeLimit, ConcurrencyLimit, SafeErrors
 from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory
@@ -36,11 +39,12 @@ log = logging.getLogger("equicover.api")
 # (module, attribute) of each router, in the order they are mounted. Each router carries its own
 # prefix (``/api/v1/...``, ``/fhir``, ``/`` for the web pages). Add one line per domain.
 ROUTERS: tuple[tuple[str, str], ...] = (
+    # First: routes are matched in order, and claim submission is the busiest endpoint by far.
+    ("equicover.claims.api", "router"),  # claims, policies, eligibility, settlement report
     ("equicover.api.auth_routes", "router"),
     ("equicover.api.registry_routes", "router"),
     ("equicover.api.enrolment_routes", "router"),
     ("equicover.api.provider_routes", "router"),
-    ("equicover.claims.api", "router"),  # claims, policies, eligibility, settlement report
     ("equicover.api.audit_routes", "router"),
     ("equicover.fhir.api", "router"),
     ("equicover.funds.api", "router"),
@@ -56,7 +60,7 @@ def _error_body(status: int, code: str, message: str, record: str | None = None,
 def error_response(error: EquicoverError) -> JSONResponse:
     body = _error_body(error.status, error.code, error.message)
     body.update(error.to_dict())
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {"Retry-After": "1"} if error.status == 503 else None
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
@@ -96,7 +100,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+            # Unknown FHIR paths and methods are refused before any FHIR route runs: still an OperationOutcome.
+            from equicover.fhir.api import error_outcome
+
+            answer = error_outcome(error)
+            if answer is not None:
+                return answer
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             error.status_code, "http_error"
         )
@@ -130,9 +141,15 @@ def create_app(
         engine = make_engine(database_url)
         session_factory = make_session_factory(engine)
 
+    claim_batcher = ClaimBatcher(session_factory)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far (modules, routes, models) lives as long as the process: keep it
+        # out of the garbage collector's full collections, whose pauses would land on requests.
+        gc.freeze()
         yield
+        claim_batcher.close()
         if engine is not None:
             engine.dispose()
 
@@ -143,12 +160,19 @@ def create_app(
         description="Registry, enrolment, eligibility and real-time settlement of health coverage.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # No OpenTelemetry here: FastAPI would otherwise look up the tracer, meter and logger
+        # providers on every request, a measurable share of a claim submission's CPU.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.session_factory = session_factory
     app.state.engine = engine
+    app.state.claim_batcher = claim_batcher  # POST /api/v1/claims settles through it (equicover.claims.batching)
+    app.state.token_cache = TokenCache()
     # Added last = outermost: errors are contained, then requests queue, then bodies are measured.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight)
+    # Claim submissions hold no database connection while they wait (the batcher settles them
+    # with its own): they are bounded by the batcher's queue instead (503 when it is full).
+    app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight, exempt=(("POST", "/api/v1/claims"),))
     app.add_middleware(SafeErrors)
     _install_error_handlers(app)
     app.state.routers = _include_routers(app)

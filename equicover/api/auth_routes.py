@@ -45,6 +45,7 @@ def sign_out(request: Request, response: Response, session: SessionDep, user: Cu
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE, "")
     if token:
         revoke_token(session=session, token=token)
+        request.app.state.token_cache.forget(token)
     out = Response(status_code=204)
     clear_session_cookie(out)
     return out

@@ -20,6 +20,14 @@ def _body(max_bytes: int) -> bytes:
     ).encode()
 
 
+def _fhir_body(max_bytes: int) -> bytes:
+    """The same refusal as a FHIR OperationOutcome (issue code too-long), for the /fhir paths."""
+    message = f"request body larger than {max_bytes} bytes"
+    return json.dumps(
+        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-long", "diagnostics": message}]}
+    ).encode()
+
+
 class BodySizeLimit:
     """ASGI middleware: checks ``Content-Length`` and also counts streamed (chunked) bodies."""
 
@@ -27,13 +35,15 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _refuse(self, send: Send) -> None:
-        body = _body(self.max_bytes)
+    async def _refuse(self, send: Send, path: str) -> None:
+        body, media_type = _body(self.max_bytes), b"application/json"
+        if path == "/fhir" or path.startswith("/fhir/"):
+            body, media_type = _fhir_body(self.max_bytes), b"application/fhir+json"
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -49,7 +59,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await self._refuse(send)
+                    await self._refuse(send, scope.get("path", ""))
                     return
         received = 0
         started = False
@@ -73,7 +83,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, scope.get("path", ""))
 
 
 DEFAULT_MAX_IN_FLIGHT = 12
@@ -91,15 +101,22 @@ class ConcurrencyLimit:
     Retry-After) rather than queued for ever: an overloaded service sheds load visibly.
     """
 
-    def __init__(self, app: ASGIApp, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT, max_waiting: int = DEFAULT_MAX_WAITING) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+        exempt: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.max_waiting = max_waiting
+        self.exempt = frozenset(exempt)  # (method, path) of requests that hold no connection while they wait
         self._semaphore: object | None = None
         self._waiting = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope.get("method"), scope.get("path")) in self.exempt:
             await self.app(scope, receive, send)
             return
         import asyncio

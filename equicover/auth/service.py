@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -146,6 +148,10 @@ def issue_token(*, session: Session, user: User, lifetime: dt.timedelta = DEFAUL
 
 def resolve_token(*, session: Session, token: str) -> User:
     """The active user owning this unexpired, unrevoked token, or :class:`Unauthorized` (one query)."""
+    return _resolve(session, token)[0]
+
+
+def _resolve(session: Session, token: str) -> tuple[User, dt.datetime]:
     found = session.execute(
         select(ApiToken.revoked, ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _token_hash(token))
     ).first()
@@ -158,6 +164,51 @@ def resolve_token(*, session: Session, token: str) -> User:
         raise Unauthorized("token", "authorization", "token expired")
     if not user.active:
         raise Unauthorized("token", "authorization", "account disabled")
+    return user, expires
+
+
+class TokenCache:
+    """Tokens resolved in the last few seconds, for the hottest endpoint (claim submission).
+
+    Resolving a token is a database round trip and, in the service, a thread hop: more than the
+    rest of a claim submission's request handling. A resolved token is kept for ``ttl`` seconds
+    (never past its expiry). The price, documented in ``docs/service.md``: a token revoked or an
+    account disabled through *another* worker process is still accepted by this one for at most
+    ``ttl`` seconds; revocation through this process (:meth:`forget`) takes effect at once.
+    The cached :class:`User` is detached and shared: callers only read it.
+    """
+
+    def __init__(self, ttl: float = 10.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[User, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> User | None:
+        entry = self._entries.get(_token_hash(token))
+        if entry is None or entry[1] <= time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, token: str, user: User, expires_at: dt.datetime) -> None:
+        keep_until = time.monotonic() + min(self.ttl, max(0.0, (expires_at - _now()).total_seconds()))
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # rare (ten thousand live tokens per process): start over rather than track ages
+            self._entries[_token_hash(token)] = (user, keep_until)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._entries.pop(_token_hash(token), None)
+
+
+def resolve_token_cached(*, session: Session, token: str, cache: TokenCache) -> User:
+    """:func:`resolve_token` through ``cache`` (see :class:`TokenCache` for what that trades)."""
+    user = cache.get(token)
+    if user is not None:
+        return user
+    user, expires = _resolve(session, token)
+    cache.put(token, user, expires)
     return user
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from equicover.api.deps import CurrentUser, PageDep, SessionDep, require_roles, with_retries
+from equicover.api.deps import CurrentUser, PageDep, SessionDep, require_roles, require_roles_fast, with_retries
 from equicover.api.pagination import Page
 from equicover.auth.models import User
 from equicover.auth.scoping import claims_filter, ensure_claim_id_visible, ensure_person_visible
 from equicover.claims import service
+from equicover.claims.batching import ClaimBatcher
+from equicover.claims.settling import ClaimSubmission
+from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, PolicyVersion
 from equicover.claims.schemas import ClaimIn, ClaimOut, EligibilityOut, PaymentOut, PolicyIn, PolicyVersionOut, ReversalIn
 
@@ -25,7 +28,7 @@ REVERSERS = ("clerk", "verifier", "admin")
 CLAIM_READERS = ("clerk", "verifier", "registrar", "fund_manager", "admin")
 
 
-def claim_out(session: Session, row: Claim, *, created: bool = True) -> ClaimOut:
+def claim_out(session: Session | None, row: Claim, *, created: bool = True) -> ClaimOut:
     return ClaimOut(
         id=row.id,
         claim_id=row.claim_id,
@@ -60,9 +63,12 @@ def claim_out(session: Session, row: Claim, *, created: bool = True) -> ClaimOut
     )
 
 
-def _payments(session: Session, row: Claim) -> list[Any]:
+def _payments(session: Session | None, row: Claim) -> list[Any]:
     written = getattr(row, "settled_payments", None)  # set by submit_claim on the claims it just wrote
-    return written if written is not None else service.payments_of(session=session, claim_pk=row.id)
+    if written is not None:
+        return written
+    assert session is not None, "a claim without its settled payments needs a session to read them"
+    return service.payments_of(session=session, claim_pk=row.id)
 
 
 def _own_provider(user: User) -> int | None:
@@ -80,19 +86,18 @@ def _own_provider(user: User) -> int | None:
     summary="Submit a claim: settled at once; the same claim_id again returns the first result (200)",
     responses={200: {"model": ClaimOut, "description": "Already submitted: the stored result"}},
 )
-def submit(
-    body: ClaimIn, response: Response, session: SessionDep, user: Annotated[User, Depends(require_roles(*SUBMITTERS))]
-) -> ClaimOut:
-    actor, only = user.username, _own_provider(user)
-
-    def work() -> ClaimOut:
-        row, created = service.submit_claim(session=session, claim=body, actor=actor, only_provider_id=only)
-        return claim_out(session, row, created=created)
-
-    out = with_retries(session, work)
-    if not out.created:
-        response.status_code = 200
-    return out
+async def submit(
+    body: ClaimIn, request: Request, user: Annotated[User, Depends(require_roles_fast(*SUBMITTERS))]
+) -> Response:
+    # Settled by the application's claim batcher (equicover.claims.batching) with the claims
+    # submitted at the same moment: no session, no thread hop here.
+    batcher: ClaimBatcher = request.app.state.claim_batcher
+    result = await batcher.submit_from_loop(ClaimSubmission(body, user.username, _own_provider(user)))
+    if isinstance(result, EquicoverError):
+        raise result
+    row, created = result
+    # Serialised here, once: FastAPI would validate the ClaimOut again before serialising it.
+    return Response(claim_out(None, row, created=created).model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 
 
 @router.get("/claims", response_model=Page[ClaimOut], tags=["claims"], summary="Claims visible to you, newest first")

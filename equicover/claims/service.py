@@ -1,33 +1,11 @@
 """The claims service: policy versions, eligibility, real-time settlement, reversal, reports.
 
-The only module that writes ``policy_versions``, ``claims``, ``claim_payments``,
-``accumulators`` and ``claim_accumulator_deltas``. Keyword-only functions, never commit.
+The only door to ``policy_versions``, ``claims``, ``claim_payments``, ``accumulators`` and
+``claim_accumulator_deltas``. Keyword-only functions, never commit.
 
-Settling one claim (:func:`submit_claim`):
-
-1. The member's row in ``persons`` is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
-   has one writer at a time anyway). Every submission and reversal of the same member goes
-   through that lock, so two claims of one member settled at the same moment are applied one
-   after the other and the second sees the first's accumulators: an annual cap or deductible is
-   never overrun.
-2. Idempotency: after the lock, a stored claim with the same ``claim_id`` is returned as it is
-   (``created=False``) and nothing is paid twice. A concurrent first submission of the same
-   ``claim_id`` for *another* member loses on the unique constraint of ``claims.claim_id``
-   (``INSERT ... ON CONFLICT DO NOTHING``) before any accumulator is written, and returns the
-   winner's result.
-3. The engine's claim is built from the stored records, never from what the caller asserts:
-   the member's categories valid on the service date, the provider's level and designation, and
-   ``in_area`` = the provider lies in the same district as the member's location.
-4. Coverage: the member's active enrolments on the date (in ``scheme_code`` if given; else the
-   first scheme by id that pays); the scheme's policy version in force on the date; a contract
-   between the scheme and the provider on the date. Missing any of those is not an error: the
-   claim is stored settled with zero payments, the member owing the whole bill, and
-   ``zero_reason`` = ``not_covered`` (no enrolment), ``no_policy`` (no policy version in force)
-   or ``no_contract`` (the provider has no contract with the scheme).
-5. :class:`equicover.settlement.realtime.RealtimeEngine` settles it against a
-   :class:`DatabaseAccumulatorStore`; the claim, one ``claim_payments`` row per layer and
-   allowance, the new accumulators and this claim's accumulator deltas are written, and one
-   ``change_log`` row (ids and amounts only, no personal data).
+Settling claims (:func:`submit_claim`, :func:`submit_claims`) lives in
+:mod:`equicover.claims.settling` and is exported from here; its docstring says how a claim is
+settled, locked, made idempotent and written.
 
 Reversal (:func:`reverse_claim`) takes the claim's deltas back out of the accumulators under
 the same member lock. Claims settled after the reversed one keep their settlement (it was
@@ -38,37 +16,39 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased
 
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
-from equicover.claims.schemas import (
-    ClaimIn,
-    EligibilityOut,
-    LayerEligibility,
-    SchemeEligibility,
+from equicover.claims.schemas import EligibilityOut, LayerEligibility, SchemeEligibility
+from equicover.claims.settling import (  # noqa: F401 - re-exported: settling is the service's, callers import it from here
+    ALLOWANCE_PAYER,
+    ZERO_NO_CONTRACT,
+    ZERO_NO_POLICY,
+    ZERO_NOT_COVERED,
+    ClaimSubmission,
+    ConcurrentClaimIds,
+    DatabaseAccumulatorStore,
+    SettledClaim,
+    SettledPayment,
+    SubmitResult,
+    _stored_claim,
+    loaded_policy,
+    submit_claim,
+    submit_claims,
 )
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from equicover.providers.models import Contract, Provider
+from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
 from equicover.registry.service import SYSTEM_ACTOR, categories_at, record_change
-from equicover.settlement import model
 from equicover.settlement.loader import load_policy_text
-from equicover.settlement.realtime import NO_ACCUMULATION, Accumulator, RealtimeEngine
 
-ALLOWANCE_PAYER = "allowance"  # payer recorded on allowance rows (the programme pays them beside the bill)
-ZERO_NOT_COVERED = "not_covered"
-ZERO_NO_POLICY = "no_policy"
-ZERO_NO_CONTRACT = "no_contract"
+
 
 
 def _now() -> dt.datetime:
@@ -77,21 +57,6 @@ def _now() -> dt.datetime:
 
 # --------------------------------------------------------------------------------------------
 # Policy versions
-
-
-_policy_cache: dict[int, tuple[str, model.Policy]] = {}
-_policy_cache_lock = threading.Lock()
-
-
-def loaded_policy(version: PolicyVersion) -> model.Policy:
-    """The parsed policy of a stored version (parsed once per process, keyed by id and hash)."""
-    cached = _policy_cache.get(version.id)
-    if cached is not None and cached[0] == version.sha256:
-        return cached[1]
-    policy = load_policy_text(version.source_text, path=f"policy version {version.id}")
-    with _policy_cache_lock:
-        _policy_cache[version.id] = (version.sha256, policy)
-    return policy
 
 
 def _overlaps(start: dt.date, end: dt.date | None) -> ColumnElement[bool]:
@@ -201,80 +166,16 @@ def policy_in_force(*, session: Session, scheme_id: int, on: dt.date) -> PolicyV
 # Accumulators in the database
 
 
-class DatabaseAccumulatorStore:
-    """The accumulators of one member, one policy and one benefit year, as the engine's store.
-
-    Read once at construction (the caller holds the member lock, so they cannot move under us);
-    the engine's ``put`` calls are kept in memory and :meth:`write` stores them with the claim's
-    deltas, so a claim refused half-way writes nothing.
-    """
-
-    def __init__(self, session: Session, policy_id: str, member_id: str, benefit_year: int) -> None:
-        self.session = session
-        self.policy_id = policy_id
-        self.member_id = member_id
-        self.benefit_year = benefit_year
-        self._rows = {
-            row.layer_id: row
-            for row in session.scalars(
-                select(StoredAccumulator).where(
-                    StoredAccumulator.policy_id == policy_id,
-                    StoredAccumulator.member_id == member_id,
-                    StoredAccumulator.benefit_year == benefit_year,
-                )
-            )
-        }
-        self._updates: dict[str, Accumulator] = {}
-
-    def _check(self, member_id: str, benefit_year: int) -> None:
-        if member_id != self.member_id or benefit_year != self.benefit_year:  # pragma: no cover - engine contract
-            raise RuntimeError("the accumulator store holds one member and one benefit year")
-
-    def get(self, member_id: str, layer_id: str, benefit_year: int) -> Accumulator:
-        self._check(member_id, benefit_year)
-        if layer_id in self._updates:
-            return self._updates[layer_id]
-        row = self._rows.get(layer_id)
-        return NO_ACCUMULATION if row is None else Accumulator(row.position, row.paid, row.member_share)
-
-    def put(self, member_id: str, layer_id: str, benefit_year: int, accumulator: Accumulator) -> None:
-        self._check(member_id, benefit_year)
-        self._updates[layer_id] = accumulator
-
-    def write(self, claim_pk: int) -> None:
-        for layer_id, new in self._updates.items():
-            row = self._rows.get(layer_id)
-            old = NO_ACCUMULATION if row is None else Accumulator(row.position, row.paid, row.member_share)
-            if row is None:
-                row = StoredAccumulator(
-                    policy_id=self.policy_id, member_id=self.member_id, layer_id=layer_id, benefit_year=self.benefit_year
-                )
-                self.session.add(row)
-                self._rows[layer_id] = row
-            row.position, row.paid, row.member_share = new.position, new.paid, new.member_share
-            self.session.add(
-                ClaimAccumulatorDelta(
-                    claim_pk=claim_pk,
-                    policy_id=self.policy_id,
-                    member_id=self.member_id,
-                    layer_id=layer_id,
-                    benefit_year=self.benefit_year,
-                    position=new.position - old.position,
-                    paid=new.paid - old.paid,
-                    member_share=new.member_share - old.member_share,
-                )
-            )
-
-
 def accumulators_of(*, session: Session, member_id: str, policy_id: str | None = None) -> list[StoredAccumulator]:
     conditions = [StoredAccumulator.member_id == member_id]
     if policy_id is not None:
         conditions.append(StoredAccumulator.policy_id == policy_id)
     return list(
         session.scalars(
-            select(StoredAccumulator).where(*conditions).order_by(
-                StoredAccumulator.policy_id, StoredAccumulator.benefit_year, StoredAccumulator.layer_id
-            )
+            select(StoredAccumulator)
+            .where(*conditions)
+            .order_by(StoredAccumulator.policy_id, StoredAccumulator.benefit_year, StoredAccumulator.layer_id)
+            .execution_options(populate_existing=True)  # claims write accumulators with Core statements
         )
     )
 
@@ -288,243 +189,6 @@ def _lock_member(session: Session, person_id: int, record: str) -> Person:
     if person is None:
         raise ValidationFailed(record, "person_id", "unknown person")
     return person
-
-
-def _stored_claim(session: Session, claim_id: str) -> Claim | None:
-    return session.scalars(select(Claim).where(Claim.claim_id == claim_id).execution_options(populate_existing=True)).first()
-
-
-@dataclass(slots=True)
-class _Coverage:
-    scheme_id: int | None
-    version: PolicyVersion | None
-    zero_reason: str | None
-
-
-def _coverage(session: Session, person_id: int, provider_id: int, on: dt.date, scheme_code: str | None, record: str) -> _Coverage:
-    """The scheme, policy version and zero-payment reason of a claim, in one query.
-
-    One row per scheme the member is actively enrolled in on ``on`` (in ``scheme_code`` if
-    given), with the scheme's policy version in force and whether the provider holds a contract
-    with it on that day. The first scheme (by id) with both wins; else the reason of the best one.
-    """
-    scheme_id_wanted = None
-    if scheme_code is not None:
-        scheme_id_wanted = session.scalar(select(Scheme.id).where(Scheme.code == scheme_code))
-        if scheme_id_wanted is None:
-            raise ValidationFailed(record, "scheme_code", "unknown scheme")
-    in_force = and_(
-        PolicyVersion.scheme_id == Enrolment.scheme_id,
-        PolicyVersion.effective_from <= on,
-        or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to >= on),
-    )
-    contracted = (
-        select(Contract.id)
-        .where(Contract.scheme_id == Enrolment.scheme_id, Contract.provider_id == provider_id, Contract.starts <= on, Contract.ends >= on)
-        .limit(1)
-        .scalar_subquery()
-    )
-    query = (
-        select(Enrolment.scheme_id, PolicyVersion, contracted)
-        .outerjoin(PolicyVersion, in_force)
-        .where(Enrolment.person_id == person_id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on)
-        .order_by(Enrolment.scheme_id, PolicyVersion.effective_from.desc())
-    )
-    if scheme_id_wanted is not None:
-        query = query.where(Enrolment.scheme_id == scheme_id_wanted)
-    rows = session.execute(query).all()
-    if not rows:
-        return _Coverage(None, None, ZERO_NOT_COVERED)
-    best = _Coverage(rows[0][0], None, ZERO_NO_POLICY)
-    for scheme_id, version, contract_id in rows:
-        if version is None:
-            continue
-        if contract_id is not None:
-            return _Coverage(scheme_id, version, None)
-        if best.zero_reason == ZERO_NO_POLICY:
-            best = _Coverage(scheme_id, version, ZERO_NO_CONTRACT)
-    return best
-
-
-def _district_of(location: type[Location]) -> ColumnElement[int]:
-    """The district of a location (itself for locations above district level)."""
-    return func.coalesce(location.district_id, location.id)
-
-
-def _lock_member_for_claim(session: Session, person_id: int, claim_id: str, record: str) -> tuple[Person, int, Claim | None]:
-    """Lock the member (see the module docstring); return it, the district of its location and
-    the stored claim with this ``claim_id`` if any (read after the lock is granted), in one query.
-
-    ``in_area`` of a claim = the provider lies in the member's district (for a location above
-    district level: the same location).
-    """
-    found = session.execute(
-        select(Person, _district_of(Location), Claim)
-        .join(Location, Location.id == Person.location_id)
-        .outerjoin(Claim, Claim.claim_id == claim_id)
-        .where(Person.id == person_id)
-        .with_for_update(of=Person)
-        .execution_options(populate_existing=True)
-    ).first()
-    if found is None:
-        raise ValidationFailed(record, "person_id", "unknown person")
-    return found[0], found[1], found[2]
-
-
-def submit_claim(
-    *, session: Session, claim: ClaimIn, actor: str = SYSTEM_ACTOR, only_provider_id: int | None = None
-) -> tuple[Claim, bool]:
-    """Settle and store a claim; returns (stored claim, created). See the module docstring.
-
-    ``only_provider_id``: the caller may only submit (and see) claims of this provider (a clerk's
-    facility): another provider's code, or an existing claim of another provider, gives 403.
-    """
-    record = f"claim {claim.claim_id}"
-    found = session.execute(
-        select(Provider, _district_of(Location)).join(Location, Location.id == Provider.location_id).where(Provider.code == claim.provider_code)
-    ).first()
-    if found is None:
-        raise ValidationFailed(record, "provider_code", "unknown provider")
-    provider, provider_district = found
-    if only_provider_id is not None and provider.id != only_provider_id:
-        raise Forbidden(record, "provider_code", "you may submit claims of your own facility only")
-    person, person_district, existing = _lock_member_for_claim(session, claim.person_id, claim.claim_id, record)
-    if existing is not None:
-        if only_provider_id is not None and existing.provider_id != only_provider_id:
-            raise Forbidden(record, "claim_id", "this claim belongs to another facility")
-        return existing, False
-
-    on = claim.service_date
-    if on < person.birth_date or (person.death_date is not None and on > person.death_date):
-        raise ValidationFailed(record, "service_date", "outside the person's lifetime")
-    categories = categories_at(session=session, person_id=person.id, on=on)
-    coverage = _coverage(session, person.id, provider.id, on, claim.scheme_code, record)
-    eligible = claim.total if claim.eligible is None else claim.eligible
-    row = Claim(
-        claim_id=claim.claim_id,
-        person_id=person.id,
-        provider_id=provider.id,
-        policy_version_id=coverage.version.id if coverage.version is not None else None,
-        service_date=on,
-        provider_level=provider.level,
-        designated=provider.designated,
-        in_area=person_district == provider_district,
-        referred=claim.referred,
-        care_type=claim.care_type,
-        diagnosis=claim.diagnosis,
-        days=claim.days,
-        total=claim.total,
-        eligible=eligible,
-        categories=";".join(categories),
-        status="settled",
-        fixed_fee=None,
-        zero_reason=None,
-        submitted_at=_now(),
-        submitted_by=actor,
-        reversed_at=None,
-        reversed_by=None,
-        reversal_reason=None,
-    )
-
-    settlement: model.ClaimSettlement | None = None
-    store: DatabaseAccumulatorStore | None = None
-    policy: model.Policy | None = None
-    if coverage.zero_reason is None and coverage.version is not None:
-        policy = loaded_policy(coverage.version)
-        if claim.care_type not in policy.care_types:
-            raise ValidationFailed(record, "care_type", f"not a care type of policy {policy.id}: {', '.join(policy.care_types)}")
-        if provider.level not in policy.provider_levels:
-            raise ValidationFailed(record, "provider_code", f"the provider's level is not a level of policy {policy.id}")
-        member_id = str(person.id)
-        store = DatabaseAccumulatorStore(session, policy.id, member_id, policy.benefit_year(on))
-        engine_claim = model.Claim(
-            claim_id=claim.claim_id,
-            member_id=member_id,
-            service_date=on,
-            provider_id=provider.code,
-            provider_level=provider.level,
-            designated=provider.designated,
-            in_area=row.in_area,
-            referred=claim.referred,
-            care_type=claim.care_type,
-            diagnosis=claim.diagnosis,
-            days=claim.days,
-            total=claim.total,
-            eligible=eligible,
-            categories=frozenset(categories),
-        )
-        settlement = RealtimeEngine(policy, store).settle(engine_claim)
-        row.allowed = settlement.allowed
-        row.provider_writeoff = settlement.provider_writeoff
-        row.member_oop = settlement.member_oop
-        row.fixed_fee = settlement.fixed_fee
-        row.trail = settlement.trail
-    else:
-        row.allowed = claim.total
-        row.provider_writeoff = 0
-        row.member_oop = claim.total
-        row.trail = ""
-        row.zero_reason = coverage.zero_reason
-
-    # Insert the claim first; losing a race on claim_id (another member's claim with the same id,
-    # committed meanwhile) inserts nothing and leaves nothing else written.
-    row_pk = _insert_claim_row(session, row)
-    if row_pk is None:
-        winner = _stored_claim(session, claim.claim_id)
-        if winner is None:  # pragma: no cover - the conflicting row is committed when ON CONFLICT reports it
-            raise Conflict(record, "claim_id", "a concurrent submission with this claim_id failed, retry")
-        if only_provider_id is not None and winner.provider_id != only_provider_id:
-            raise Forbidden(record, "claim_id", "this claim belongs to another facility")
-        return winner, False
-
-    if settlement is not None and store is not None and policy is not None:
-        layers = {layer.id: layer for layer in policy.layers}
-        payments = [
-            ClaimPayment(claim_pk=row.id, kind="layer", item_id=layer_id, payer=layers[layer_id].payer, amount=amount)
-            for layer_id, amount in settlement.paid.items()
-        ] + [
-            ClaimPayment(claim_pk=row.id, kind="allowance", item_id=allowance_id, payer=ALLOWANCE_PAYER, amount=amount)
-            for allowance_id, amount in settlement.allowances.items()
-        ]
-        session.add_all(payments)
-        row.settled_payments = payments  # type: ignore[attr-defined]  # spares payments_of() a query
-        store.write(row.id)
-    else:
-        row.settled_payments = []  # type: ignore[attr-defined]
-    session.flush()
-    record_change(
-        session=session,
-        actor=actor,
-        entity="claims",
-        entity_id=row.id,
-        action="submit",
-        after={
-            "claim_id": row.claim_id,
-            "person_id": row.person_id,
-            "provider_id": row.provider_id,
-            "policy_version_id": row.policy_version_id,
-            "total": row.total,
-            "allowed": row.allowed,
-            "member_oop": row.member_oop,
-            "zero_reason": row.zero_reason,
-        },
-    )
-    return row, True
-
-
-def _insert_claim_row(session: Session, row: Claim) -> int | None:
-    """INSERT ... ON CONFLICT (claim_id) DO NOTHING RETURNING id; the row's id, or None if the
-    claim_id exists. On success ``row`` joins the session as the persistent object of that row."""
-    values = {column.key: getattr(row, column.key) for column in Claim.__table__.columns if column.key != "id"}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Claim).values(**values).on_conflict_do_nothing(index_elements=["claim_id"]).returning(Claim.id)
-    row_pk = session.execute(statement).scalar()
-    if row_pk is not None:
-        row.id = row_pk
-        make_transient_to_detached(row)
-        session.add(row)
-    return row_pk
 
 
 def get_claim(*, session: Session, claim_id: str) -> Claim:
@@ -705,6 +369,7 @@ def eligibility(*, session: Session, person_id: int, on: dt.date) -> Eligibility
                         StoredAccumulator.member_id == str(person_id),
                         StoredAccumulator.benefit_year == year,
                     )
+                    .execution_options(populate_existing=True)
                 )
             }
             for layer in policy.layers:

@@ -37,7 +37,7 @@ from equicover.errors import ValidationFailed
 Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 DEFAULT_CHUNK_SIZE = 20_000
 BULK_SQLITE_CACHE_KIB = 1_048_576
-ANALYZE_AFTER_ROWS = 10_000
+ANALYZE_AFTER_ROWS = 1_000  # below that, the defaults plan well enough; a few thousand enrolments without statistics are scanned whole per claim
 # Rows per SQLite INSERT statement (fewer when the columns would pass SQLite's bound-variable limit).
 SQLITE_ROWS_PER_STATEMENT = 500
 

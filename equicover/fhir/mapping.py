@@ -78,7 +78,7 @@ LOCATION_PHYSICAL_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/location-
 ORGANIZATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/organization-type"
 PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payment-type"
 ISSUE_TYPES = ("invalid", "structure", "required", "value", "not-found", "forbidden", "security",
-               "processing", "conflict", "too-long", "exception", "login")
+               "processing", "conflict", "too-long", "exception", "login", "not-supported")
 
 # identifier.type for the ID types we know (v2-0203); an unknown type gets only a text label.
 _ID_TYPE_CODES: dict[str, tuple[str, str]] = {

@@ -9,6 +9,8 @@ are written only after the whole claim is settled, so a failure leaves the store
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -131,6 +133,12 @@ class RealtimeEngine:
             (allowance.id, compile_when(allowance.when, policy), allowance.per == "day", allowance.amount)
             for allowance in policy.allowances
         )
+
+    def with_store(self, store: AccumulatorStore) -> RealtimeEngine:
+        """The same compiled policy over another store: compile a policy once per process, not per claim."""
+        engine = copy.copy(self)
+        engine.store = store
+        return engine
 
     def settle(self, claim: Claim) -> ClaimSettlement:
         return self._settle(claim, None)

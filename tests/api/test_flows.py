@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from equicover.registry.models import ChangeLog
 from tests.api_helpers import POLICIES, login_as, seed_world
@@ -239,3 +239,39 @@ def test_a_failed_commit_is_an_error_not_a_success(client, session, monkeypatch)
         "status": 500, "code": "internal_error", "message": "internal error", "record": None, "field": None, "reason": None
     }
     assert "disk full" not in response.text
+
+
+def test_claim_submission_trusts_a_resolved_token_for_ten_seconds_at_most(client, session) -> None:
+    """The submission endpoint resolves tokens through the process's cache (docs/service.md):
+    logging out through this process ends the token at once; an account disabled behind the
+    service's back is refused by every other endpoint at once and by submission once the
+    cache entry expires."""
+    from equicover.auth.models import User
+
+    world = seed_world(session)
+    session.commit()
+    clerk = login_as(client, "clerk", provider="PA", username="window-1")
+    first = client.post("/api/v1/claims", json={**CLAIM, "claim_id": "TC-1", "person_id": world.person_ids[0]}, headers=clerk)
+    assert first.status_code == 201
+    cache = client.app.state.token_cache  # type: ignore[attr-defined]
+    token = clerk["Authorization"].removeprefix("Bearer ")
+    assert cache.get(token) is not None
+
+    session.execute(update(User).where(User.username == "window-1").values(active=False))
+    session.commit()
+    assert client.get("/api/v1/claims", headers=clerk).status_code == 401
+    cached = client.post("/api/v1/claims", json={**CLAIM, "claim_id": "TC-2", "person_id": world.person_ids[0]}, headers=clerk)
+    assert cached.status_code == 201  # within the cache's lifetime
+    cache.ttl = 0.0
+    cache.forget(token)
+    late = client.post("/api/v1/claims", json={**CLAIM, "claim_id": "TC-3", "person_id": world.person_ids[0]}, headers=clerk)
+    assert late.status_code == 401
+
+    session.execute(update(User).where(User.username == "window-1").values(active=True))
+    session.commit()
+    cache.ttl = 10.0
+    assert client.post("/api/v1/claims", json={**CLAIM, "claim_id": "TC-4", "person_id": world.person_ids[0]}, headers=clerk).status_code == 201
+    assert client.post("/api/v1/auth/logout", headers=clerk).status_code == 204
+    assert cache.get(token) is None
+    after = client.post("/api/v1/claims", json={**CLAIM, "claim_id": "TC-5", "person_id": world.person_ids[0]}, headers=clerk)
+    assert after.status_code == 401

@@ -21,6 +21,9 @@ from sqlalchemy import func, select
 
 from equicover.api.deps import with_retries
 from equicover.claims import service
+from equicover.claims.batching import ClaimBatcher
+from equicover.claims.settling import ClaimSubmission
+from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
 from equicover.db.engine import make_engine
@@ -100,49 +103,7 @@ def test_concurrent_submissions_never_overrun_caps_and_match_the_batch_engine(pg
         assert errors == []
         assert all(created[claim.claim_id] == 1 for claim in claims)
 
-        policy = load_policy(POLICIES / "vn-shi-2024.toml")
-        engine_claims = [
-            model.Claim(
-                claim_id=c.claim_id, member_id=str(c.person_id), service_date=DAY, provider_id="PA", provider_level="district",
-                designated=True, in_area=True, referred=False, care_type="inpatient", diagnosis="K35.8", days=4,
-                total=TOTAL, eligible=TOTAL, categories=categories[c.person_id],
-            )
-            for c in claims
-        ]
-        batch = settle_records(policy, engine_claims)
-        layer_ids = [layer.id for layer in policy.layers]
-
-        with factory() as session:
-            assert session.scalar(select(func.count(Claim.id))) == len(claims)
-            stored = {}
-            for row in session.scalars(select(Claim)):
-                paid = {p.item_id: p.amount for p in session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == row.id, ClaimPayment.kind == "layer"))}
-                stored[row.claim_id] = (row.person_id, tuple(paid[layer] for layer in layer_ids), row.member_oop)
-            accumulators = {
-                (a.member_id, a.layer_id): (a.position, a.paid, a.member_share) for a in session.scalars(select(StoredAccumulator))
-            }
-
-        # Per member, the multiset of (payments per layer, member share) equals the batch engine's.
-        for member in members:
-            ours = Counter((paid, oop) for person, paid, oop in stored.values() if person == member)
-            theirs = Counter(
-                (tuple(record[f"paid_{layer}"] for layer in layer_ids), record["member_oop"])
-                for record in batch
-                if record["claim_id"].startswith(f"M{member}-")
-            )
-            assert ours == theirs
-        # The accumulators equal those of the engine settling the same claims one by one.
-        reference = InMemoryAccumulatorStore()
-        sequential = RealtimeEngine(policy, reference)
-        for claim in sorted(engine_claims, key=settlement_order):
-            sequential.settle(claim)
-        year = policy.benefit_year(DAY)
-        for (member_id, layer_id), values in accumulators.items():
-            expected = reference.get(member_id, layer_id, year)
-            assert values == (expected.position, expected.paid, expected.member_share)
-        # The yearly co-payment cap binds for the five-year member and is never overrun.
-        capped = accumulators[(str(members[1]), "copay_cap")]
-        assert capped[2] == 14_040_000
+        _assert_like_the_engine(factory, claims, members, categories)
     finally:
         engine.dispose()
 
@@ -204,4 +165,104 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
             ).all()
             assert {str(person): int(total) for person, total in stored_paid} == paid
     finally:
+        engine.dispose()
+
+
+def _assert_like_the_engine(factory, claims: list[ClaimIn], members: list[int], categories: dict[int, frozenset[str]]) -> None:
+    """Stored claims, payments and accumulators equal the batch engine's and the sequential engine's answers."""
+    policy = load_policy(POLICIES / "vn-shi-2024.toml")
+    engine_claims = [
+        model.Claim(
+            claim_id=c.claim_id, member_id=str(c.person_id), service_date=DAY, provider_id="PA", provider_level="district",
+            designated=True, in_area=True, referred=False, care_type="inpatient", diagnosis="K35.8", days=4,
+            total=TOTAL, eligible=TOTAL, categories=categories[c.person_id],
+        )
+        for c in claims
+    ]
+    batch = settle_records(policy, engine_claims)
+    member_of = {c.claim_id: c.person_id for c in claims}
+    layer_ids = [layer.id for layer in policy.layers]
+
+    with factory() as session:
+        assert session.scalar(select(func.count(Claim.id))) == len(claims)
+        stored = {}
+        for row in session.scalars(select(Claim)):
+            paid = {p.item_id: p.amount for p in session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == row.id, ClaimPayment.kind == "layer"))}
+            stored[row.claim_id] = (row.person_id, tuple(paid[layer] for layer in layer_ids), row.member_oop)
+        accumulators = {
+            (a.member_id, a.layer_id): (a.position, a.paid, a.member_share) for a in session.scalars(select(StoredAccumulator))
+        }
+
+    # Per member, the multiset of (payments per layer, member share) equals the batch engine's.
+    for member in members:
+        ours = Counter((paid, oop) for person, paid, oop in stored.values() if person == member)
+        theirs = Counter(
+            (tuple(record[f"paid_{layer}"] for layer in layer_ids), record["member_oop"])
+            for record in batch
+            if member_of[record["claim_id"]] == member
+        )
+        assert ours == theirs
+    # The accumulators equal those of the engine settling the same claims one by one.
+    reference = InMemoryAccumulatorStore()
+    sequential = RealtimeEngine(policy, reference)
+    for claim in sorted(engine_claims, key=settlement_order):
+        sequential.settle(claim)
+    year = policy.benefit_year(DAY)
+    for (member_id, layer_id), values in accumulators.items():
+        expected = reference.get(member_id, layer_id, year)
+        assert values == (expected.position, expected.paid, expected.member_share)
+    # The yearly co-payment cap binds for the five-year member and is never overrun.
+    capped = accumulators[(str(members[1]), "copay_cap")]
+    assert capped[2] == 14_040_000
+
+
+@pytest.mark.postgres
+def test_two_claim_batchers_settle_concurrent_claims_like_the_engine(pg_url: str) -> None:
+    """Two service processes' batchers (one each) fed by many threads at once: batches of several
+    claims of the same members, racing each other on the member locks, each claim sent twice."""
+    engine = make_engine(pg_url)
+    factory = make_session_factory(engine)
+    batchers = [ClaimBatcher(factory, max_batch=8), ClaimBatcher(factory, max_batch=8)]
+    try:
+        with session_scope(factory) as session:
+            world = seed_world(session)
+            members = [world.person_ids[0], world.person_ids[1]]
+            categories = {m: frozenset(service.categories_at(session=session, person_id=m, on=DAY)) for m in members}
+        claims = [
+            ClaimIn(
+                claim_id=f"B{member}-{index:03d}", person_id=member, provider_code="PA", service_date=DAY,
+                care_type="inpatient", diagnosis="K35.8", days=4, total=TOTAL,
+            )
+            for member in members
+            for index in range(CLAIMS_PER_MEMBER)
+        ]  # fmt: skip
+        work = claims + claims
+        barrier = threading.Barrier(THREADS)
+        futures = []
+        lock = threading.Lock()
+
+        def feed(offset: int) -> None:
+            barrier.wait()
+            for index, claim in enumerate(work[offset::THREADS]):
+                future = batchers[(offset + index) % 2].submit(ClaimSubmission(claim, "load"))
+                with lock:
+                    futures.append((claim.claim_id, future))
+
+        threads = [threading.Thread(target=feed, args=(offset,)) for offset in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        created = Counter()
+        for claim_id, future in futures:
+            result = future.result(timeout=120)
+            assert not isinstance(result, EquicoverError), result
+            created[claim_id] += int(result[1])
+        assert all(created[claim.claim_id] == 1 for claim in claims)
+        assert sum(batcher.claims for batcher in batchers) == len(work)
+        assert sum(batcher.batches for batcher in batchers) < len(work)  # some batches held several claims
+        _assert_like_the_engine(factory, claims, members, categories)
+    finally:
+        for batcher in batchers:
+            batcher.close()
         engine.dispose()

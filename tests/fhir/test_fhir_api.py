@@ -362,3 +362,24 @@ def test_a_payment_batch_reads_as_payment_reconciliation(client, world, session)
     fhir(client.get(f"/fhir/PaymentReconciliation/{batch.id}", headers=clerk_a), "PaymentReconciliation")
     outcome(client.get(f"/fhir/PaymentReconciliation/{batch.id}", headers=login_as(client, "clerk", provider="PB")), 403)
     outcome(client.get("/fhir/PaymentReconciliation/99999999", headers=clerk_a), 404)
+
+
+def test_refusals_before_any_fhir_route_are_operation_outcomes_too(session_factory) -> None:
+    """Unknown paths, wrong methods and oversized bodies under /fhir are refused before a FHIR
+    route runs; a FHIR client still gets an OperationOutcome, not the JSON API's error shape."""
+    client = make_client(session_factory=session_factory, max_body_bytes=1_000)
+    headers = login_as(client, "admin")
+    cases = [
+        (client.get("/fhir/no/such/path/here", headers=headers), 404, "not-found"),
+        (client.get("/fhir/NoSuchResource", headers=headers), 404, "not-supported"),
+        (client.delete("/fhir/metadata", headers=headers), 405, "not-supported"),
+        (client.post("/fhir/Claim/$submit", headers={**headers, "content-type": "application/fhir+json"}, content=b"{" + b" " * 2_000 + b"}"), 413, "too-long"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        outcome = OperationOutcome.model_validate(response.json())
+        assert outcome.issue[0].code == code
+    # The JSON API keeps its own shape for the same refusals.
+    outside = client.delete("/api/v1/claims", headers=headers)
+    assert outside.status_code == 405 and outside.json()["code"] == "method_not_allowed"
