@@ -40,7 +40,7 @@ app.add_typer(import_app, name="import", help="Import lists from other agencies 
 app.add_typer(dedupe_app, name="dedupe", help="Find, review and merge duplicate persons (Splink).")
 app.add_typer(link_app, name="link", help="Link persons to a national ID register.")
 app.command(help="Demo: a whole province end to end, then serve the application.")(demo)
-app.command("load-claims", help="Store a batch-settled file of claims, enforcing provider contracts.")(issue7_cli.load_claims)
+app.command("load-claims", help="Settle and store a file of claims in bulk (contracts enforced, accumulators written).")(issue7_cli.load_claims)
 app.add_typer(issue7_cli.funds_app, name="funds", help="Fund ledger: post, balances, monthly flows.")
 app.add_typer(issue7_cli.verify_app, name="verify", help="Verification of providers: samples, queue, findings, scorecards.")
 app.add_typer(issue7_cli.anomaly_app, name="anomaly", help="Anomaly detection over stored claims.")

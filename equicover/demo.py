@@ -93,7 +93,6 @@ def demo(
         accounts = prepare_web_demo(
             session=session,
             claims_path=claims_path,
-            settlements_path=settlements_path,
             policy_path=policy,
             seed=seed,
             claims_stored=True,

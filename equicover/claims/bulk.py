@@ -1,17 +1,40 @@
-"""Load a batch-settled year of claims into the stored-claims tables, fast.
+"""Settle and store a year of claims in bulk, fast: claims, payments, accumulators and deltas.
 
-Input: a claims file (``docs/settlement.md`` section 1, CSV or Parquet) and the settlements file
-the batch engine wrote for it with ``policy`` (``equicover settle --engine batch``). The two are
-joined on ``claim_id`` in DuckDB, money becomes integer minor units there (through DECIMAL, never
-a float), and rows go to ``claims`` and ``claim_payments`` through :mod:`equicover.db.bulk`
-(COPY on PostgreSQL), in the caller's transaction (nothing is committed here).
+Input: a claims file (``docs/settlement.md`` section 1, CSV or Parquet) and the policy to settle
+it with. The loader settles the file itself, in the batch engine (DuckDB,
+:mod:`equicover.settlement.batch`), so that it can do what the real-time service does and in the
+same order:
 
-Contracts are enforced as in the real-time service: when the policy version names a scheme, a
-claim from a provider without a contract with that scheme on the service date is stored with
-zero payments, ``member_oop = allowed`` and ``zero_reason = "no_contract"``.
+1. Read and check every row as ``equicover settle`` does; a file with a refused row is refused
+   whole (the first error's line, field and reason; ``equicover settle`` lists them all).
+2. Set aside, before settlement, the claims the scheme does not pay (when the policy version
+   names a scheme): a member without an active enrolment in the scheme on the service date
+   (``not_covered``), a provider without a contract with the scheme on the service date
+   (``no_contract``), a service outside the contract's designated services
+   (``service_not_designated``). They are stored settled with zero payments, ``allowed`` =
+   ``member_oop`` = the bill, as the real-time service stores its zero-payment claims, and move
+   no accumulator: a claim nobody pays must not use up a member's caps or deductibles.
+3. Settle the others in settlement order (member, service date, claim id), each member's
+   benefit year starting from the accumulators already stored for it (earlier real-time claims,
+   an earlier load), and keep what each claim moved in each accumulator.
+4. Write, in the caller's transaction (nothing is committed here), through
+   :mod:`equicover.db.bulk` (COPY on PostgreSQL): ``claims``, ``claim_payments``,
+   ``claim_accumulator_deltas`` (one row per claim and layer that applied, as the service writes
+   them) and ``accumulators`` (stored value + the file's movements).
+
+The stored accumulators and deltas are then exactly those the real-time service
+(``claims.service.submit_claim``) leaves when the same claims are submitted one by one in
+settlement order after the claims already stored, so eligibility shows what each member used, a
+later real-time claim is held to the caps the loaded claims consumed, and ``reverse_claim``
+takes a loaded claim back out. (Claim attributes are taken from the file: level, designation,
+``in_area``, categories; the service derives them from the registry.)
+
+On PostgreSQL the members of the file are locked (``SELECT ... FOR UPDATE`` on ``persons``, the
+lock the service takes for each claim) before their accumulators are read, so a real-time claim
+of one of them waits for the load to commit and then sees its accumulators.
 
 The claims service (``equicover.claims.service``) remains the only writer of single claims; this
-is its bulk path for a year settled in the batch engine (the demo and the reports need one).
+is its bulk path for a year of claims (the demo and the reports need one).
 """
 
 from __future__ import annotations
@@ -19,37 +42,53 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.claims.deltas import ClaimAccumulatorDelta
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.service import store_policy_version
 from equicover.db.bulk import bulk_insert_rows, next_id, sync_id_sequence
-from equicover.errors import ValidationFailed
+from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import NO_CONTRACT, SERVICE_NOT_DESIGNATED
 from equicover.registry.models import Person
 from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.settlement import batch
+from equicover.settlement.batch_sql import quote_literal, trail_sql
 from equicover.settlement.model import Policy
 
 ALLOWANCE_PAYER = "allowance"  # as equicover.claims.service records allowance rows
+NOT_COVERED = "not_covered"  # as equicover.claims.service: no active enrolment in the scheme on the date
 # Synthetic submission delay (days after discharge), for provinces whose claims file has no
 # submission time: 0-14 days from a hash of the claim id, so the same file gives the same dates.
 SYNTHETIC_LAG_DAYS = 15
+# The claim columns of batch_input.checked_select the loader stores, besides those the batch keeps.
+_STORED_COLUMNS = (
+    "provider_id", "categories_text", "provider_level", "designated", "in_area", "referred",
+    "care_type", "diagnosis", "days", "total", "eligible",
+)  # fmt: skip
+_TRIMMED = " || ".join(f"chr({ord(ch)})" for ch in " \t\n\v\f\r")  # the claims reader's whitespace
 
 
 @dataclass(frozen=True, slots=True)
 class BulkLoadReport:
     claims: int
     payments: int
-    zero_outside_contract: int
+    zero_outside_contract: int  # no_contract + service_not_designated, set aside before settlement
     policy_version_id: int
+    zero_not_covered: int = 0  # members without an active enrolment in the scheme on the date
+    accumulators: int = 0  # accumulator rows written (new, or updated from a stored value)
+    deltas: int = 0  # claim_accumulator_deltas rows
+    seeded_years: int = 0  # (member, benefit year) pairs settled on top of stored accumulators
 
 
 def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str | None, actor: str = SYSTEM_ACTOR) -> PolicyVersion:
@@ -58,16 +97,23 @@ def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str 
     With a scheme, the version is stored as an upload is (``claims.service.store_policy_version``:
     the same checks of currency and overlapping periods, the same change-log row), so that the
     real-time window settles later claims of the scheme with it. Without one, it is kept only as
-    the record of which rules settled the loaded claims.
+    the record of which rules settled the loaded claims. A stored version whose text differs from
+    the policy file is refused: the loaded claims and the accumulators would follow other rules
+    than the window's.
     """
+    source = Path(policy.path).read_text(encoding="utf-8") if policy.path else ""
     found = session.scalar(
         select(PolicyVersion).where(
             PolicyVersion.policy_id == policy.id, PolicyVersion.effective_from == policy.effective_from
         )
     )
     if found is not None:
+        if source and found.sha256 != hashlib.sha256(source.encode("utf-8")).hexdigest():
+            raise Conflict(
+                f"policy {policy.id}", "source_text",
+                f"stored version {found.id} (from {policy.effective_from.isoformat()}) has other rules than this file",
+            )  # fmt: skip
         return found
-    source = Path(policy.path).read_text(encoding="utf-8") if policy.path else ""
     if scheme_code is not None:
         return store_policy_version(session=session, source_text=source, scheme_code=scheme_code, actor=actor)
     version = PolicyVersion(
@@ -87,37 +133,33 @@ def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str 
     return version
 
 
-def _reader(path: Path) -> str:
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if path.suffix.lower() == ".parquet":
-        return f"read_parquet({literal})"
-    return f"read_csv({literal}, header = true, all_varchar = true)"
-
-
-def _money(column: str, digits: int) -> str:
-    # DECIMAL keeps the text exact; the product is a whole number of minor units.
-    return f"CAST(CAST(trim({column}) AS DECIMAL(38, {digits})) * {10**digits} AS BIGINT)"
-
-
-def _boolean(column: str) -> str:
-    return f"(lower(trim({column})) IN ('true', '1', 'yes'))"
-
-
 def load_settled_claims(
     *,
     session: Session,
     policy: Policy,
     claims_path: str | Path,
-    settlements_path: str | Path,
+    settlements_path: str | Path | None = None,
     scheme_code: str | None = None,
     actor: str = SYSTEM_ACTOR,
     synthetic_submission: bool = False,
 ) -> BulkLoadReport:
-    """Store a batch-settled file of claims; returns counts. Refused: a claim whose provider
-    code or member id is not in the database, or a claim id already stored (nothing is written)."""
-    from equicover.enrolment.models import Scheme
+    """Settle and store a file of claims (see the module docstring); returns counts.
 
-    claims_path, settlements_path = Path(claims_path), Path(settlements_path)
+    Refused (nothing is written): a row ``equicover settle`` refuses, a member id that is not a
+    person of the registry, a provider code not in the database, a claim id already stored.
+
+    ``settlements_path`` is ignored (kept for callers written when the loader took a settlement
+    made beforehand): a settlement made before the claims outside contracts are set aside counts
+    them in the members' accumulators.
+    """
+    from equicover.enrolment.models import Enrolment, Scheme
+
+    if settlements_path is not None:
+        warnings.warn(
+            "load_settled_claims settles the claims itself; settlements_path is ignored", DeprecationWarning, stacklevel=2
+        )
+    claims_path = Path(claims_path)
+    record = f"claims file {claims_path.name}"
     scheme_id = None
     if scheme_code is not None:
         scheme_id = session.scalar(select(Scheme.id).where(Scheme.code == scheme_code))
@@ -125,123 +167,291 @@ def load_settled_claims(
             raise ValidationFailed(f"scheme {scheme_code}", "scheme_code", "unknown scheme")
     version = ensure_policy_version(session=session, policy=policy, scheme_code=scheme_code, actor=actor)
     scheme_id = scheme_id if scheme_id is not None else version.scheme_id
+    enforce = scheme_id is not None
 
     providers = session.execute(select(Provider.code, Provider.id)).all()
-    contracts = (
-        session.execute(
+    contracts: list[Any] = []
+    enrolments: list[Any] = []
+    if enforce:
+        contracts = session.execute(
             select(Contract.provider_id, Contract.starts, Contract.ends, Contract.designated_services).where(Contract.scheme_id == scheme_id)
         ).all()
-        if scheme_id is not None
-        else []
-    )
-    digits = policy.minor_digits
-    layers = [layer.id for layer in policy.layers]
-    allowances = [allowance.id for allowance in policy.allowances]
-    enforce = scheme_id is not None
-    # The same rules as providers.service.contract_refusal: a contract in force on the date, and
-    # the service among its designated services (care types, ICD-10 prefixes) when it lists any.
-    refusal = (
-        f"""CASE WHEN k.provider_id IS NULL THEN '{NO_CONTRACT}'
-                 WHEN k.services IS NOT NULL AND NOT (
-                     list_contains(k.services, trim(c.care_type))
-                     OR len(list_filter(k.services, lambda t: starts_with(replace(upper(trim(c.diagnosis)), '.', ''), replace(upper(t), '.', '')))) > 0)
-                 THEN '{SERVICE_NOT_DESIGNATED}' END"""
-        if enforce
-        else "NULL"
-    )
-    paid = ", ".join(
-        f"CASE WHEN has_contract THEN {_money('paid_' + layer, digits)} ELSE 0 END AS paid_{i}" for i, layer in enumerate(layers)
-    )
-    granted = ", ".join(
-        f"CASE WHEN has_contract THEN {_money('allowance_' + a, digits)} ELSE 0 END AS allowance_{i}"
-        for i, a in enumerate(allowances)
-    )
-    lag = (
-        f"(hash(claim_id) % {SYNTHETIC_LAG_DAYS})::INTEGER + CAST(trim(days) AS INTEGER)"
-        if synthetic_submission
-        else "NULL"
-    )
+        enrolments = session.execute(
+            select(Enrolment.person_id, Enrolment.starts, Enrolment.ends).where(
+                Enrolment.scheme_id == scheme_id, Enrolment.status == "active"
+            )
+        ).all()
+
     with tempfile.TemporaryDirectory(prefix="equicover-load-") as spill:
-        connection = duckdb.connect(config={"temp_directory": spill})
+        connection = batch.connect(spill)
         try:
-            connection.register(
-                "provider_codes",
-                pa.table({"code": [code for code, _ in providers], "id": pa.array([pk for _, pk in providers], pa.int64())}),
-            )
-            connection.register(
-                "provider_contracts",
-                pa.table({
-                    "provider_id": pa.array([row[0] for row in contracts], pa.int64()),
-                    "starts": pa.array([row[1] for row in contracts], pa.date32()),
-                    "ends": pa.array([row[2] for row in contracts], pa.date32()),
-                    "designated_services": pa.array([row[3] for row in contracts], pa.string()),
-                }),
-            )
-            query = f"""
-                WITH joined AS (
-                    SELECT c.*, s.* EXCLUDE (claim_id), p.id AS provider_pk, CAST(trim(c.service_date) AS DATE) AS served,
-                           {refusal} AS refusal, ({refusal}) IS NULL AS has_contract
-                    FROM {_reader(claims_path)} c
-                    JOIN {_reader(settlements_path)} s ON trim(s.claim_id) = trim(c.claim_id)
-                    LEFT JOIN provider_codes p ON p.code = trim(c.provider_id)
-                    LEFT JOIN (
-                        SELECT provider_id, starts, ends,
-                               CASE WHEN trim(coalesce(designated_services, '')) = '' THEN NULL
-                                    ELSE list_filter(list_transform(string_split(designated_services, ';'), lambda t: trim(t)), lambda t: t <> '') END
-                               AS services
-                        FROM provider_contracts
-                    ) k ON k.provider_id = p.id AND CAST(trim(c.service_date) AS DATE) BETWEEN k.starts AND k.ends
-                    -- overlapping contracts (not refused by the bulk contract loader): one row per claim
-                    QUALIFY row_number() OVER (PARTITION BY c.claim_id ORDER BY k.starts NULLS LAST) = 1
-                )
-                SELECT trim(claim_id) AS claim_id, CAST(trim(member_id) AS BIGINT) AS person_id, provider_pk,
-                       served, trim(provider_level) AS provider_level,
-                       {_boolean('designated')} AS designated, {_boolean('in_area')} AS in_area,
-                       {_boolean('referred')} AS referred, trim(care_type) AS care_type,
-                       upper(trim(diagnosis)) AS diagnosis, CAST(trim(days) AS BIGINT) AS days,
-                       {_money('total', digits)} AS total, {_money('eligible', digits)} AS eligible,
-                       coalesce(trim(categories), '') AS categories,
-                       {_money('allowed', digits)} AS allowed, {_money('provider_writeoff', digits)} AS provider_writeoff,
-                       CASE WHEN has_contract THEN {_money('member_oop', digits)} ELSE {_money('allowed', digits)} END AS member_oop,
-                       CASE WHEN has_contract THEN trail ELSE trail || '; ' || refusal END AS trail,
-                       refusal AS zero_reason,
-                       served + {lag} AS submitted_on
-                       {', ' + paid if paid else ''}{', ' + granted if granted else ''}
-                FROM joined ORDER BY served, claim_id
-            """
-            columns = connection.execute(query).fetchnumpy()
+            _register(connection, "provider_codes", {"code": ([c for c, _ in providers], pa.string()), "id": ([i for _, i in providers], pa.int64())})
+            _register(connection, "provider_contracts", {
+                "provider_id": ([row[0] for row in contracts], pa.int64()),
+                "starts": ([row[1] for row in contracts], pa.date32()),
+                "ends": ([row[2] for row in contracts], pa.date32()),
+                "designated_services": ([row[3] for row in contracts], pa.string()),
+            })  # fmt: skip
+            _register(connection, "scheme_enrolments", {
+                "person_id": ([row[0] for row in enrolments], pa.int64()),
+                "starts": ([row[1] for row in enrolments], pa.date32()),
+                "ends": ([row[2] for row in enrolments], pa.date32()),
+            })  # fmt: skip
+
+            rows, rejected = batch.check_claims_file(connection, policy, claims_path, keep=_STORED_COLUMNS)
+            if rejected:
+                line, claim_id, field, reason = connection.execute(
+                    f"SELECT * FROM ({batch.rejected_rows_sql(connection, claims_path, rows)}) LIMIT 1"
+                ).fetchone()
+                where = f"{record}, line {line}" + (f" (claim {claim_id})" if claim_id else "")
+                raise ValidationFailed(where, field, f"{reason}; {rejected:,} row(s) refused, `equicover settle` lists them all")
+            if rows == 0:
+                return BulkLoadReport(0, 0, 0, version.id)
+            _decide(connection, enforce)
+            unknown = connection.execute(
+                "SELECT min(rid) FILTER (WHERE person_id IS NULL), min(rid) FILTER (WHERE provider_pk IS NULL) FROM decided"
+            ).fetchone()
+            if unknown[0] is not None:
+                raise ValidationFailed(f"{record}, line {unknown[0] + 2}", "member_id", "not a person id")
+            if unknown[1] is not None:
+                raise ValidationFailed(f"{record}, line {unknown[1] + 2}", "provider_id", "a provider code is not in the database")
+            members = connection.execute("SELECT DISTINCT person_id FROM decided ORDER BY person_id").fetchnumpy()["person_id"]
+            known = np.fromiter(session.scalars(select(Person.id)), dtype=np.int64)
+            if not np.isin(members, known).all():
+                raise ValidationFailed(record, "member_id", "a member id is not a person in the registry")
+
+            _lock_members(session, members)
+            seeded_years = _read_stored_accumulators(session, connection, policy)
+            relation = batch.settle_checked(connection, policy, _to_settle(policy, seeded_years > 0), seeded=seeded_years > 0, movements=True)
+            batch._run(connection, f"CREATE TEMP TABLE settled AS SELECT *, {trail_sql(policy)} AS trail FROM {relation}")
+
+            first_claim = next_id(session, Claim.__table__)
+            batch._run(connection, _stored_claims_sql(policy, first_claim, synthetic_submission))
+            columns = connection.execute("SELECT * FROM stored_claims ORDER BY pk").fetchnumpy()
+            batch._run(connection, _deltas_sql(policy))
+            deltas = connection.execute("SELECT * FROM deltas ORDER BY claim_pk, k").fetchnumpy()
+            accumulators = connection.execute(_accumulators_sql()).fetchnumpy()
         finally:
             connection.close()
 
     count = len(columns["claim_id"])
-    if count == 0:
-        return BulkLoadReport(0, 0, 0, version.id)
-    if _has_mask(columns["provider_pk"]):
-        raise ValidationFailed(f"claims file {claims_path.name}", "provider_id", "a provider code is not in the database")
-    person_ids = np.asarray(columns["person_id"], dtype=np.int64)
-    known = np.fromiter(session.scalars(select(Person.id)), dtype=np.int64)
-    if not np.isin(np.unique(person_ids), known).all():
-        raise ValidationFailed(f"claims file {claims_path.name}", "member_id", "a member id is not a person in the registry")
+    _write_claims(session, columns, version.id, actor, synthetic_submission)
+    payments = _write_payments(session, policy, columns)
+    delta_count = _write_deltas(session, policy, deltas)
+    accumulator_count = _write_accumulators(session, policy, accumulators)
 
-    now = dt.datetime.now(dt.timezone.utc)
+    reasons = _objects(columns["zero_reason"])
+    outside = sum(1 for value in reasons if value in (NO_CONTRACT, SERVICE_NOT_DESIGNATED))
+    not_covered = sum(1 for value in reasons if value == NOT_COVERED)
+    record_change(
+        session=session, actor=actor, entity="claims", entity_id=None, action="bulk_load",
+        after={"rows": count, "payments": payments, "outside_contract": outside, "not_covered": not_covered,
+               "policy_version_id": version.id, "accumulators": accumulator_count, "accumulator_deltas": delta_count,
+               "seeded_years": seeded_years},
+    )  # fmt: skip
+    return BulkLoadReport(
+        claims=count,
+        payments=payments,
+        zero_outside_contract=outside,
+        policy_version_id=version.id,
+        zero_not_covered=not_covered,
+        accumulators=accumulator_count,
+        deltas=delta_count,
+        seeded_years=seeded_years,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# In DuckDB
+
+
+def _register(connection: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[list[Any], pa.DataType]]) -> None:
+    connection.register(name, pa.table({column: pa.array(values, kind) for column, (values, kind) in columns.items()}))
+
+
+def _decide(connection: duckdb.DuckDBPyConnection, enforce: bool) -> None:
+    """``decided``: per checked row (``rid``), the person id, the provider's id and why the scheme
+    pays nothing (NULL: the claim is settled).
+
+    The rules of the real-time service (``claims.service``: no active enrolment in the scheme on
+    the date, then no contract in force) and of ``providers.service.contract_refusal`` (the
+    service among the contract's designated services, care types or ICD-10 prefixes, when it
+    lists any)."""
+    refusal = (
+        f"""CASE WHEN NOT EXISTS (
+                     SELECT 1 FROM scheme_enrolments e
+                     WHERE e.person_id = TRY_CAST(c.member_id AS BIGINT) AND c.service_date BETWEEN e.starts AND e.ends)
+                 THEN '{NOT_COVERED}'
+                 WHEN k.provider_id IS NULL THEN '{NO_CONTRACT}'
+                 WHEN k.services IS NOT NULL AND NOT (
+                     list_contains(k.services, c.care_type)
+                     OR len(list_filter(k.services, lambda t: starts_with(replace(c.diagnosis, '.', ''), replace(upper(t), '.', '')))) > 0)
+                 THEN '{SERVICE_NOT_DESIGNATED}' END"""
+        if enforce
+        else "NULL"
+    )
+    batch._run(
+        connection,
+        f"""
+        CREATE TEMP TABLE decided AS
+        SELECT c.rowid AS rid, TRY_CAST(c.member_id AS BIGINT) AS person_id, p.id AS provider_pk, {refusal} AS refusal
+        FROM checked c
+        LEFT JOIN provider_codes p ON p.code = c.provider_id
+        LEFT JOIN (
+            SELECT provider_id, starts, ends,
+                   CASE WHEN trim(coalesce(designated_services, '')) = '' THEN NULL
+                        ELSE list_filter(list_transform(string_split(designated_services, ';'), lambda t: trim(t)), lambda t: t <> '') END
+                   AS services
+            FROM provider_contracts
+        ) k ON k.provider_id = p.id AND c.service_date BETWEEN k.starts AND k.ends
+        -- overlapping contracts (not refused by the bulk contract loader): one row per claim
+        QUALIFY row_number() OVER (PARTITION BY c.rowid ORDER BY k.starts NULLS LAST) = 1
+        """,
+    )
+
+
+def _to_settle(policy: Policy, seeded: bool) -> str:
+    """The claims to settle: the checked rows nobody set aside, keyed by the person id as the
+    service keys accumulators (``str(person_id)``), with their stored accumulators as seeds."""
+    relation = (
+        "(SELECT c.* REPLACE (CAST(d.person_id AS VARCHAR) AS member_id) "
+        "FROM checked c JOIN decided d ON d.rid = c.rowid WHERE d.refusal IS NULL)"
+    )
+    return batch.seeded_relation(policy, relation, "seeds") if seeded else relation
+
+
+def _stored_claims_sql(policy: Policy, first_pk: int, synthetic_submission: bool) -> str:
+    """``stored_claims``: every claim as stored, ``pk`` allocated in (service date, claim id) order."""
+    paid = "".join(f", coalesce(s.pay{k}, 0) AS paid_{k}" for k in range(len(policy.layers)))
+    granted = "".join(f", coalesce(s.al{k}, 0) AS allowance_{k}" for k in range(len(policy.allowances)))
+    lag = f"(hash(c.claim_id) % {SYNTHETIC_LAG_DAYS})::INTEGER + c.days::INTEGER" if synthetic_submission else "0"
+    categories = f"trim(c.categories_text, {_TRIMMED})"  # as in the file (the service writes them sorted)
+    return f"""
+        CREATE TEMP TABLE stored_claims AS
+        SELECT {first_pk - 1} + row_number() OVER (ORDER BY c.service_date, c.claim_id) AS pk,
+               c.claim_id, d.person_id, d.provider_pk, c.service_date AS served, c.provider_level,
+               c.designated, c.in_area, c.referred, c.care_type, c.diagnosis, c.days, c.total, c.eligible,
+               {categories} AS categories,
+               coalesce(s.allowed, c.total) AS allowed, coalesce(s.provider_writeoff, 0) AS provider_writeoff,
+               coalesce(s.member_oop, c.total) AS member_oop,
+               coalesce(s.trail, '') AS trail,
+               d.refusal AS zero_reason, c.service_date + {lag} AS submitted_on
+               {paid}{granted}
+        FROM checked c JOIN decided d ON d.rid = c.rowid
+        LEFT JOIN settled s ON s.claim_id = c.claim_id
+    """
+
+
+def _deltas_sql(policy: Policy) -> str:
+    """One row per (claim, layer that applied), in claim then layer order, as the service writes them."""
+    parts = [
+        f"SELECT sc.pk AS claim_pk, {k} AS k, {quote_literal(layer.id)} AS layer_id, s.member_id, s.byear AS benefit_year, "
+        f"s.dp{k} AS position, s.pay{k} AS paid, s.ds{k} AS member_share "
+        f"FROM settled s JOIN stored_claims sc ON sc.claim_id = s.claim_id WHERE s.m{k}"
+        for k, layer in enumerate(policy.layers)
+    ]
+    return f"CREATE TEMP TABLE deltas AS {' UNION ALL '.join(parts)}"
+
+
+def _accumulators_sql() -> str:
+    """Each accumulator the file moved: the stored value (if any) plus the file's movements."""
+    return """
+        SELECT d.member_id, d.layer_id, d.benefit_year,
+               (coalesce(any_value(a.position), 0) + sum(d.position))::BIGINT AS position,
+               (coalesce(any_value(a.paid), 0) + sum(d.paid))::BIGINT AS paid,
+               (coalesce(any_value(a.member_share), 0) + sum(d.member_share))::BIGINT AS member_share,
+               any_value(a.member_id) IS NOT NULL AS stored
+        FROM deltas d
+        LEFT JOIN stored_accumulators a
+            ON a.member_id = d.member_id AND a.layer_id = d.layer_id AND a.benefit_year = d.benefit_year
+        GROUP BY d.member_id, d.layer_id, d.benefit_year
+        ORDER BY d.member_id, d.benefit_year, d.layer_id
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# The database
+
+
+def _lock_members(session: Session, members: np.ndarray) -> None:
+    """PostgreSQL: lock the members' rows as the service does for each claim (in id order, the
+    same order as any other bulk load, so two loads cannot deadlock). SQLite has one writer."""
+    if session.connection().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT id FROM persons WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": members.tolist()}
+    ).all()
+
+
+def _read_stored_accumulators(session: Session, connection: duckdb.DuckDBPyConnection, policy: Policy) -> int:
+    """Register ``stored_accumulators`` (the policy's stored accumulators of the claims to settle)
+    and ``seeds`` (the same, one row per member and benefit year: ``batch_sql.seed_columns``);
+    returns the number of (member, benefit year) pairs that have some."""
+    years = [int(year) for (year,) in connection.execute(
+        "SELECT DISTINCT c.byear FROM checked c JOIN decided d ON d.rid = c.rowid WHERE d.refusal IS NULL"
+    ).fetchall()]  # fmt: skip
+    stored = session.execute(
+        select(
+            StoredAccumulator.member_id, StoredAccumulator.layer_id, StoredAccumulator.benefit_year,
+            StoredAccumulator.position, StoredAccumulator.paid, StoredAccumulator.member_share,
+        ).where(StoredAccumulator.policy_id == policy.id, StoredAccumulator.benefit_year.in_(years))
+    ).all() if years else []  # fmt: skip
+    _register(connection, "stored_all", {
+        "member_id": ([row[0] for row in stored], pa.string()),
+        "layer_id": ([row[1] for row in stored], pa.string()),
+        "benefit_year": ([row[2] for row in stored], pa.int64()),
+        "position": ([row[3] for row in stored], pa.int64()),
+        "paid": ([row[4] for row in stored], pa.int64()),
+        "member_share": ([row[5] for row in stored], pa.int64()),
+    })  # fmt: skip
+    layers = {layer.id: k for k, layer in enumerate(policy.layers)}
+    batch._run(
+        connection,
+        f"""
+        CREATE TEMP TABLE stored_accumulators AS
+        SELECT a.* FROM stored_all a
+        SEMI JOIN (
+            SELECT DISTINCT CAST(d.person_id AS VARCHAR) AS member_id, c.byear
+            FROM checked c JOIN decided d ON d.rid = c.rowid WHERE d.refusal IS NULL
+        ) p ON p.member_id = a.member_id AND p.byear = a.benefit_year
+        WHERE a.layer_id IN ({', '.join(quote_literal(layer) for layer in layers) or "NULL"})
+        """,
+    )
+    pivot = ", ".join(
+        f"coalesce(max(CASE WHEN layer_id = {quote_literal(layer)} THEN {column} END), 0)::BIGINT AS {prefix}{k}"
+        for layer, k in layers.items()
+        for prefix, column in (("sp", "position"), ("sc", "paid"), ("ss", "member_share"))
+    )
+    batch._run(
+        connection,
+        f"CREATE TEMP TABLE seeds AS SELECT member_id, benefit_year AS byear{', ' + pivot if pivot else ''} "
+        "FROM stored_accumulators GROUP BY member_id, benefit_year",
+    )
+    ((pairs,),) = connection.execute("SELECT count(*) FROM seeds").fetchall()
+    return int(pairs)
+
+
+def _write_claims(session: Session, columns: dict[str, np.ndarray], version_id: int, actor: str, synthetic_submission: bool) -> None:
+    count = len(columns["claim_id"])
+    sqlite = session.connection().dialect.name == "sqlite"
+    submitted: list[Any]
     if synthetic_submission:
-        submitted = [dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone.utc) for day in _dates(columns["submitted_on"])]
+        # noon UTC of the day, as text: on SQLite as SQLAlchemy's DateTime stores it (UTC, no
+        # offset, so ORM reads see the same values), on PostgreSQL as COPY reads a timestamptz
+        days = np.datetime_as_string(np.asarray(columns["submitted_on"]).astype("datetime64[D]"))
+        submitted = np.char.add(days.astype(str), " 12:00:00.000000" if sqlite else " 12:00:00+00:00").tolist()
     else:
-        submitted = [now] * count
-    if session.connection().dialect.name == "sqlite":
-        # As SQLAlchemy's SQLite DateTime stores them (UTC, no offset), so ORM reads see the same values.
-        submitted = [moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") for moment in submitted]
-    first_id = next_id(session, Claim.__table__)
-    claim_pks = np.arange(first_id, first_id + count, dtype=np.int64)
+        now = dt.datetime.now(dt.timezone.utc)
+        submitted = [now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now] * count
     bulk_insert_rows(
         session,
         Claim.__table__,
         {
-            "id": claim_pks.tolist(),
+            "id": np.asarray(columns["pk"], dtype=np.int64).tolist(),
             "claim_id": columns["claim_id"].tolist(),
-            "person_id": person_ids.tolist(),
+            "person_id": np.asarray(columns["person_id"], dtype=np.int64).tolist(),
             "provider_id": np.asarray(columns["provider_pk"], dtype=np.int64).tolist(),
-            "policy_version_id": [version.id] * count,
+            "policy_version_id": [version_id] * count,
             "service_date": _dates(columns["served"]),
             "provider_level": columns["provider_level"].tolist(),
             "designated": columns["designated"].tolist(),
@@ -259,51 +469,112 @@ def load_settled_claims(
             "member_oop": columns["member_oop"].tolist(),
             "fixed_fee": [None] * count,
             "trail": columns["trail"].tolist(),
-            "zero_reason": [None if value is None else str(value) for value in _objects(columns["zero_reason"])],
+            "zero_reason": _objects(columns["zero_reason"]),
             "submitted_at": submitted,
             "submitted_by": [actor] * count,
         },
     )
     sync_id_sequence(session, Claim.__table__)
 
-    # One payment row per claim per layer and allowance (zero rows kept, as the service does).
+
+def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndarray]) -> int:
+    """One payment row per claim per layer and allowance (zero rows kept, as the service does)."""
     payer_of = {layer.id: layer.payer for layer in policy.layers}
-    items = [("layer", layer, payer_of[layer], f"paid_{i}") for i, layer in enumerate(layers)]
+    items = [("layer", layer.id, payer_of[layer.id], f"paid_{k}") for k, layer in enumerate(policy.layers)]
     # An allowance has no payer of its own: recorded as the claims service records it.
-    items += [("allowance", a, ALLOWANCE_PAYER, f"allowance_{i}") for i, a in enumerate(allowances)]
+    items += [("allowance", allowance.id, ALLOWANCE_PAYER, f"allowance_{k}") for k, allowance in enumerate(policy.allowances)]
+    count = len(columns["claim_id"])
     width = len(items)
     payments = count * width
-    if payments:
-        first_payment = next_id(session, ClaimPayment.__table__)
+    if not payments:
+        return 0
+    first_payment = next_id(session, ClaimPayment.__table__)
+    bulk_insert_rows(
+        session,
+        ClaimPayment.__table__,
+        {
+            "id": list(range(first_payment, first_payment + payments)),
+            "claim_pk": np.repeat(np.asarray(columns["pk"], dtype=np.int64), width).tolist(),
+            "kind": [kind for kind, _, _, _ in items] * count,
+            "item_id": [item for _, item, _, _ in items] * count,
+            "payer": [payer for _, _, payer, _ in items] * count,
+            "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items]).ravel().tolist(),
+        },
+    )
+    sync_id_sequence(session, ClaimPayment.__table__)
+    return payments
+
+
+def _write_deltas(session: Session, policy: Policy, deltas: dict[str, np.ndarray]) -> int:
+    count = len(deltas["claim_pk"])
+    if not count:
+        return 0
+    first = next_id(session, ClaimAccumulatorDelta.__table__)
+    bulk_insert_rows(
+        session,
+        ClaimAccumulatorDelta.__table__,
+        {
+            "id": list(range(first, first + count)),
+            "claim_pk": np.asarray(deltas["claim_pk"], dtype=np.int64).tolist(),
+            "policy_id": [policy.id] * count,
+            "member_id": deltas["member_id"].tolist(),
+            "layer_id": deltas["layer_id"].tolist(),
+            "benefit_year": np.asarray(deltas["benefit_year"], dtype=np.int64).tolist(),
+            "position": np.asarray(deltas["position"], dtype=np.int64).tolist(),
+            "paid": np.asarray(deltas["paid"], dtype=np.int64).tolist(),
+            "member_share": np.asarray(deltas["member_share"], dtype=np.int64).tolist(),
+        },
+    )
+    sync_id_sequence(session, ClaimAccumulatorDelta.__table__)
+    return count
+
+
+def _write_accumulators(session: Session, policy: Policy, accumulators: dict[str, np.ndarray]) -> int:
+    """New accumulators in bulk; those already stored (seeds) updated to stored + movements."""
+    count = len(accumulators["member_id"])
+    if not count:
+        return 0
+    stored = np.asarray(accumulators["stored"], dtype=bool)
+    values = {
+        "member_id": accumulators["member_id"].tolist(),
+        "layer_id": accumulators["layer_id"].tolist(),
+        "benefit_year": np.asarray(accumulators["benefit_year"], dtype=np.int64).tolist(),
+        "position": np.asarray(accumulators["position"], dtype=np.int64).tolist(),
+        "paid": np.asarray(accumulators["paid"], dtype=np.int64).tolist(),
+        "member_share": np.asarray(accumulators["member_share"], dtype=np.int64).tolist(),
+    }
+    fresh = [i for i, was_stored in enumerate(stored.tolist()) if not was_stored]
+    if fresh:
         bulk_insert_rows(
             session,
-            ClaimPayment.__table__,
-            {
-                "id": list(range(first_payment, first_payment + payments)),
-                "claim_pk": np.repeat(claim_pks, width).tolist(),
-                "kind": [kind for kind, _, _, _ in items] * count,
-                "item_id": [item for _, item, _, _ in items] * count,
-                "payer": [payer for _, _, payer, _ in items] * count,
-                "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items]).ravel().tolist(),
-            },
+            StoredAccumulator.__table__,
+            {"policy_id": [policy.id] * len(fresh), **{name: [column[i] for i in fresh] for name, column in values.items()}},
         )
-        sync_id_sequence(session, ClaimPayment.__table__)
-    zeroed = sum(1 for value in _objects(columns["zero_reason"]) if value is not None)
-    record_change(
-        session=session, actor=actor, entity="claims", entity_id=None, action="bulk_load",
-        after={"rows": count, "payments": payments, "outside_contract": zeroed, "policy_version_id": version.id},
-    )
-    return BulkLoadReport(claims=count, payments=payments, zero_outside_contract=zeroed, policy_version_id=version.id)
+    moved = [i for i, was_stored in enumerate(stored.tolist()) if was_stored]
+    if moved:
+        table = StoredAccumulator.__table__
+        statement = (
+            update(table)
+            .where(
+                table.c.policy_id == policy.id,
+                table.c.member_id == bindparam("key_member_id"),
+                table.c.layer_id == bindparam("key_layer_id"),
+                table.c.benefit_year == bindparam("key_benefit_year"),
+            )
+            .values(position=bindparam("new_position"), paid=bindparam("new_paid"), member_share=bindparam("new_member_share"))
+        )
+        session.connection().execute(
+            statement,
+            [{f"key_{name}": values[name][i] for name in ("member_id", "layer_id", "benefit_year")}
+             | {f"new_{name}": values[name][i] for name in ("position", "paid", "member_share")} for i in moved],
+        )  # fmt: skip
+    return count
 
 
-def _objects(values: np.ndarray) -> list[object]:
+def _objects(values: np.ndarray) -> list[Any]:
     if isinstance(values, np.ma.MaskedArray):
         return [None if masked else value for value, masked in zip(values.data.tolist(), np.ma.getmaskarray(values).tolist())]
     return values.tolist()
-
-
-def _has_mask(values: np.ndarray) -> bool:
-    return bool(isinstance(values, np.ma.MaskedArray) and np.ma.getmaskarray(values).any())
 
 
 def _dates(values: np.ndarray) -> list[dt.date]:

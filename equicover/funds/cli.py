@@ -77,24 +77,33 @@ def _money(currency: str) -> Callable[[int], str]:
 
 
 def load_claims(
-    policy: Path = typer.Option(..., "--policy", exists=True, dir_okay=False, help="The policy the file was settled with."),
+    policy: Path = typer.Option(..., "--policy", exists=True, dir_okay=False, help="The policy that settles the claims."),
     claims: Path = typer.Option(..., "--claims", exists=True, dir_okay=False, help="The claims file (CSV or Parquet)."),
-    settlements: Path = typer.Option(..., "--settlements", exists=True, dir_okay=False, help="Its batch settlement (equicover settle)."),
-    scheme: str | None = typer.Option(None, "--scheme", help="Scheme whose provider contracts apply (default: the policy version's)."),
+    scheme: str | None = typer.Option(None, "--scheme", help="Scheme whose enrolments and provider contracts apply (default: the policy version's)."),
     synthetic_submission: bool = typer.Option(
         False, "--synthetic-submission", help="No submission times in the file: date them 0-14 days after discharge (synthetic data)."),
+    settlements: Path | None = typer.Option(
+        None, "--settlements", hidden=True, help="Ignored: load-claims settles the claims itself (kept for older scripts)."),
 ) -> None:
-    """Store a batch-settled file of claims (claims + claim_payments), enforcing provider contracts."""
+    """Settle a file of claims and store it: claims, payments, the members' accumulators and what
+    each claim added to them. Claims the scheme does not pay (member not enrolled, provider without
+    a contract, service not designated) are set aside before settlement and stored paid nothing."""
     from equicover.claims.bulk import load_settled_claims
     from equicover.settlement.loader import load_policy
 
+    if settlements is not None:
+        _console.print("[yellow]--settlements is ignored: load-claims settles the claims itself, "
+                       "after setting aside the claims the scheme does not pay.[/]")
     loaded = load_policy(policy)
     with _unit_of_work() as session:
-        with _console.status("Loading claims..."):
-            report = load_settled_claims(session=session, policy=loaded, claims_path=claims, settlements_path=settlements,
-                                         scheme_code=scheme, actor="cli", synthetic_submission=synthetic_submission)
+        with _console.status("Settling and storing claims..."):
+            report = load_settled_claims(session=session, policy=loaded, claims_path=claims, scheme_code=scheme, actor="cli",
+                                         synthetic_submission=synthetic_submission)
     _console.print(f"Stored {report.claims:,} claims and {report.payments:,} payments "
-                   f"({report.zero_outside_contract:,} from providers outside their contract, paid nothing).")
+                   f"({report.zero_outside_contract:,} from providers outside their contract and {report.zero_not_covered:,} "
+                   f"of members not covered on the date, set aside before settlement: paid nothing); "
+                   f"{report.accumulators:,} accumulators, {report.deltas:,} accumulator movements"
+                   + (f", {report.seeded_years:,} member-years continued from stored accumulators." if report.seeded_years else "."))
 
 
 # ------------------------------------------------------------------ funds

@@ -1,6 +1,7 @@
-"""The providers-and-funds part of ``equicover demo``: after the province's claims are settled in
-the batch engine, store them, keep the fund ledger, flag anomalies, verify, pay providers with
-maker-checker, keep the care ledger and write the semi-annual report. Each step is the command a
+"""The providers-and-funds part of ``equicover demo``: after the what-if settlement of the
+province's claims, store them (``load-claims`` settles them again, claims outside contracts set
+aside first, and keeps the members' accumulators), keep the fund ledger, flag anomalies, verify,
+pay providers with maker-checker, keep the care ledger and write the semi-annual report. Each step is the command a
 user would run (``equicover load-claims``, ``funds``, ``anomaly``, ``verify``, ``payments``,
 ``care``, ``report``), called directly.
 """
@@ -35,9 +36,12 @@ def _ensure_fund_managers() -> None:
 
 def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, year: int, seed: int, output: Path,
                    console: Console, currency: str = "CNY") -> None:
+    """``settlements_path`` (step 3's what-if settlement of the whole file) is not needed to store the claims."""
     first_half = (f"{year}-01-01", f"{year}-06-30")
-    console.rule("4. Stored claims (provider contracts enforced) and the fund ledger")
-    cli.load_claims(policy=policy, claims=claims_path, settlements=settlements_path, scheme=DEMO_SCHEME, synthetic_submission=True)
+    console.rule("4. Stored claims (provider contracts enforced, accumulators kept) and the fund ledger")
+    # load-claims settles the file itself: claims outside contracts are set aside before
+    # settlement (step 3's settlement counted them), so they use up nobody's caps.
+    cli.load_claims(policy=policy, claims=claims_path, scheme=DEMO_SCHEME, synthetic_submission=True, settlements=None)
     cli.post_contributions(scheme=DEMO_SCHEME, fund="basic", name="Basic medical insurance")
     cli.receive(fund="medical_assistance", source="social_cohesion_fund", amount="2000000", on=f"{year}-01-05", currency=currency,
                 reference="budget allocation")

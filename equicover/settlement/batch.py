@@ -34,7 +34,7 @@ import os
 import tempfile
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +62,12 @@ from equicover.settlement.batch_sql import (
     policy_categories,
     quote_identifier,
     quote_literal,
+    seed_columns,
     trail_columns,
     trail_sql,
 )
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import ClaimOutsidePolicyError
+from equicover.settlement.realtime import Accumulator, ClaimOutsidePolicyError
 
 Progress = Callable[[str, int, int], None]
 
@@ -128,7 +129,7 @@ def _prepared_sql(policy: Policy, typed: str, keep: tuple[str, ...]) -> str:
 SORTED_TABLE = "sorted_claims"
 
 
-def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str) -> None:
+def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str, *, seeded: bool = False) -> None:
     """The one sort: settlement columns only, stored in (member, date, claim id) order."""
     columns = [
         "member_id",
@@ -140,6 +141,7 @@ def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepar
         "ff",
         *(f"v{k}" if layer.kind != "oop_cap" else f"m{k}" for k, layer in enumerate(policy.layers)),
         *(f"al{k}" for k in range(len(policy.allowances))),
+        *(seed_columns(policy) if seeded else ()),
     ]
     _run(
         connection,
@@ -172,7 +174,9 @@ def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int
     return rows
 
 
-def _settle_in_parts(connection: duckdb.DuckDBPyConnection, policy: Policy) -> str:
+def _settle_in_parts(
+    connection: duckdb.DuckDBPyConnection, policy: Policy, *, seeded: bool = False, movements: bool = False
+) -> str:
     """The cascade over the sorted table, as a relation in settlement order.
 
     Each streaming-window pipeline runs on one core, so the sorted table is cut at member
@@ -190,7 +194,7 @@ def _settle_in_parts(connection: duckdb.DuckDBPyConnection, policy: Policy) -> s
     cuts.append(rows)
     ranges = list(zip(cuts, cuts[1:]))
     if len(ranges) == 1:
-        _run(connection, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy)}")
+        _run(connection, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy, seeded=seeded, movements=movements)}")
         return f"{SETTLED_TABLE}_0"
 
     def settle_range(index: int) -> None:
@@ -198,7 +202,8 @@ def _settle_in_parts(connection: duckdb.DuckDBPyConnection, policy: Policy) -> s
         source = f"(SELECT * FROM {SORTED_TABLE} WHERE rowid >= {low} AND rowid < {high})"
         cursor = connection.cursor()
         try:
-            _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {_settled_sql(policy, source)}")
+            settled = _settled_sql(policy, source, seeded=seeded, movements=movements)
+            _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {settled}")
         finally:
             cursor.close()
 
@@ -208,14 +213,43 @@ def _settle_in_parts(connection: duckdb.DuckDBPyConnection, policy: Policy) -> s
     return "(" + " UNION ALL ".join(f"SELECT * FROM {SETTLED_TABLE}_{i}" for i in range(len(ranges))) + ")"
 
 
-def _settled_sql(policy: Policy, source: str = SORTED_TABLE) -> str:
+def movement_columns(policy: Policy) -> list[str]:
+    """What each claim moved in the accumulators of layer k, as :func:`_settled_sql` gives them
+    with ``movements``: ``m{k}`` (the layer applied: the real-time engine writes the layer's
+    accumulator, moved or not), ``pay{k}`` (added to ``paid``), ``dp{k}`` (to ``position``: the
+    remaining amount placed along a year-scope layer's bands) and ``ds{k}`` (to ``member_share``:
+    what an oop_cap layer left to the member); with ``member_id`` and ``byear`` they key the
+    accumulator."""
+    columns = ["member_id", "byear"]
+    for k, layer in enumerate(policy.layers):
+        columns.extend((f"m{k}", f"pay{k}", f"dp{k}", f"ds{k}"))
+    return columns
+
+
+def _movement_sql(policy: Policy) -> list[str]:
+    columns = ["member_id", "byear"]
+    for k, layer in enumerate(policy.layers):
+        if layer.kind == "oop_cap":
+            columns.append(f"0::BIGINT AS dp{k}")
+            columns.append(f"(CASE WHEN m{k} THEN mn{k} - pay{k} ELSE 0 END)::BIGINT AS ds{k}")
+        else:
+            columns.append(f"r{k}::BIGINT AS dp{k}" if layer.scope == "year" else f"0::BIGINT AS dp{k}")
+            columns.append(f"0::BIGINT AS ds{k}")
+    return columns
+
+
+def _settled_sql(policy: Policy, source: str = SORTED_TABLE, *, seeded: bool = False, movements: bool = False) -> str:
     """The payer cascade over ``source`` (the sorted table or a range of its rows that starts at
     a member's first claim), in its order: integers only (payments in minor units, what the trail
     is made of). Its streaming windows make it one sequential pipeline, so everything that can
-    wait (trail strings, money formatting) is left to ``_output_select``."""
+    wait (trail strings, money formatting) is left to ``_output_select``.
+
+    ``seeded``: ``source`` carries :func:`~equicover.settlement.batch_sql.seed_columns` (the
+    members' stored accumulators). ``movements``: the columns of :func:`movement_columns` are
+    kept too."""
     flags = layer_match_flags(policy)
     query = f"SELECT *{', ' + ', '.join(flags) if flags else ''} FROM {source}"
-    for stage in layer_stages(policy):
+    for stage in layer_stages(policy, seeded=seeded):
         query = f"SELECT *, {', '.join(stage.columns)} FROM ({query})"
     total_paid = " + ".join(f"pay{k}" for k in range(len(policy.layers))) or "0"
     columns = [
@@ -226,6 +260,7 @@ def _settled_sql(policy: Policy, source: str = SORTED_TABLE) -> str:
         f"(allowed - ({total_paid}))::BIGINT AS member_oop",
         *(f"al{k}" for k in range(len(policy.allowances))),
         *trail_columns(policy),
+        *(_movement_sql(policy) if movements else ()),
     ]
     return f"SELECT {', '.join(columns)} FROM ({query})"
 
@@ -242,10 +277,10 @@ def _as_decimal(value: str, minor_digits: int) -> str:
     return f"CAST(CAST({value} AS DECIMAL(38, 0)) * {unit} AS DECIMAL(38, {minor_digits}))"
 
 
-def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True) -> str:
+def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True, extra: Sequence[str] = ()) -> str:
     """Output columns (spec section 4) from the cascade's integers, in the cascade's order (no
     ORDER BY: a table or the sequential pipeline keeps it). Money as DECIMAL(38, minor digits)
-    for files, BIGINT minor units for ``settle_records``."""
+    for files, BIGINT minor units for ``settle_records``; ``extra`` columns of ``settled`` follow."""
     sources = {
         "claim_id": "claim_id",
         "allowed": "allowed",
@@ -261,7 +296,41 @@ def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True) -> 
         if as_decimal and name not in ("claim_id", "trail"):
             value = _as_decimal(value, policy.minor_digits)
         columns.append(f"{value} AS {quote_identifier(name)}")
+    columns.extend(extra)
     return f"SELECT {', '.join(columns)} FROM {settled}"
+
+
+def seed_table(policy: Policy, accumulators: Mapping[tuple[str, str, int], Accumulator]) -> pa.Table:
+    """Stored accumulators as seeds: one row per (member_id, byear) with the columns of
+    ``batch_sql.seed_columns`` (0 for a layer without one). Layers the policy does not have are
+    left out: the engine never reads them."""
+    index = {layer.id: k for k, layer in enumerate(policy.layers)}
+    width = len(policy.layers)
+    rows: dict[tuple[str, int], list[int]] = {}
+    for (member_id, layer_id, year), value in accumulators.items():
+        k = index.get(layer_id)
+        if k is None:
+            continue
+        row = rows.setdefault((member_id, int(year)), [0] * (3 * width))
+        row[3 * k : 3 * k + 3] = [value.position, value.paid, value.member_share]
+    keys = list(rows)
+    columns: dict[str, pa.Array] = {
+        "member_id": pa.array([member for member, _ in keys], pa.string()),
+        "byear": pa.array([year for _, year in keys], pa.int64()),
+    }
+    for j, name in enumerate(seed_columns(policy)):
+        columns[name] = pa.array([rows[key][j] for key in keys], pa.int64())
+    return pa.table(columns)
+
+
+def seeded_relation(policy: Policy, relation: str, seeds: str) -> str:
+    """``relation`` (claims with ``member_id`` and ``byear``) with the seed columns of ``seeds``
+    (a relation shaped as :func:`seed_table`'s), 0 where the member has none for the year."""
+    columns = ", ".join(f"coalesce(s.{name}, 0)::BIGINT AS {name}" for name in seed_columns(policy))
+    return (
+        f"(SELECT r.*, {columns} FROM {relation} r "
+        f"LEFT JOIN {seeds} s ON s.member_id = r.member_id AND s.byear = r.byear)"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,8 +438,8 @@ def _copy_options(path: Path) -> str:
     return "(FORMAT csv, HEADER true)"
 
 
-def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path: Path) -> None:
-    keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS)
+def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path: Path, keep_extra: tuple[str, ...] = ()) -> None:
+    keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS) + keep_extra
 
     def create(source: str) -> None:
         checked = checked_select(policy, source)
@@ -389,6 +458,72 @@ def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path:
             create(_source_sql(connection, path, tolerant=True))
         except duckdb.Error as second:
             raise ClaimFileError(path, f"not a readable CSV file: {str(second).splitlines()[0]}") from None
+
+
+# The rows of the checked table that are settled: no field refused, not a repeated claim id.
+GOOD_ROWS = "(SELECT * FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"
+
+
+def check_claims_file(
+    connection: duckdb.DuckDBPyConnection, policy: Policy, claims_path: str | Path, *, keep: tuple[str, ...] = ()
+) -> tuple[int, int]:
+    """Steps 1 and 2 of :func:`settle_file` on ``connection`` (see :func:`connect`): the temp
+    tables ``checked`` (every row of the file in file order, typed, with its reasons, ``bad``
+    and the policy's per-claim decisions; ``keep`` names further columns of
+    ``batch_input.checked_select`` to keep, e.g. ``provider_id``) and ``duplicates``. Returns
+    (rows, rejected rows); :data:`GOOD_ROWS` are the others."""
+    _create_checked(connection, policy, Path(claims_path), keep)
+    return _check_duplicates(connection)
+
+
+def _check_duplicates(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The ``duplicates`` table over ``checked``; (rows, rejected rows)."""
+    _run(
+        connection,
+        """
+        CREATE OR REPLACE TEMP TABLE duplicates AS
+        WITH repeated AS (
+            SELECT hash(claim_id) AS h FROM checked WHERE claim_id <> ''
+            GROUP BY h HAVING count(*) > 1
+        )
+        SELECT rid, first_rid FROM (
+            SELECT rowid AS rid, min(rowid) OVER (PARTITION BY claim_id) AS first_rid
+            FROM checked WHERE claim_id <> '' AND hash(claim_id) IN (SELECT h FROM repeated)
+        ) WHERE rid > first_rid
+        """
+    )
+    ((rows, rejected),) = connection.execute(
+        "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) "
+        "FROM checked c"
+    ).fetchall()
+    return int(rows), int(rejected)
+
+
+def rejected_rows_sql(connection: duckdb.DuckDBPyConnection, claims_path: str | Path, rows: int) -> str:
+    """After :func:`check_claims_file`: the error rows (``line, claim_id, field, reason``) of
+    the rejected rows, in line order, lines counted as the real-time reader counts them."""
+    claims_path = Path(claims_path)
+    line_of = None
+    if not _is_parquet(claims_path) and not _rows_are_lines(claims_path, rows):
+        line_of = _line_table(connection, claims_path)
+    return error_rows_sql("checked", "duplicates", line_of)
+
+
+def settle_checked(
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    source: str = GOOD_ROWS,
+    *,
+    seeded: bool = False,
+    movements: bool = False,
+) -> str:
+    """Steps 4 and 5 of :func:`settle_file`: sort ``source`` (rows of the checked table, or a
+    relation with the same columns; with ``seeded``, also ``batch_sql.seed_columns``) and settle
+    it; returns the settled relation in settlement order: ``claim_id``, ``allowed``,
+    ``provider_writeoff``, ``pay{k}``, ``member_oop``, ``al{k}``, the trail's columns
+    (``batch_sql.trail_sql`` makes the text) and, with ``movements``, :func:`movement_columns`."""
+    _create_sorted(connection, policy, source, seeded=seeded)
+    return _settle_in_parts(connection, policy, seeded=seeded, movements=movements)
 
 
 def settle_file(
@@ -418,41 +553,17 @@ def settle_file(
             report(0)
             _create_checked(connection, policy, claims_path)
             report(1)
-            _run(
-            connection,
-                """
-                CREATE TEMP TABLE duplicates AS
-                WITH repeated AS (
-                    SELECT hash(claim_id) AS h FROM checked WHERE claim_id <> ''
-                    GROUP BY h HAVING count(*) > 1
-                )
-                SELECT rid, first_rid FROM (
-                    SELECT rowid AS rid, min(rowid) OVER (PARTITION BY claim_id) AS first_rid
-                    FROM checked WHERE claim_id <> '' AND hash(claim_id) IN (SELECT h FROM repeated)
-                ) WHERE rid > first_rid
-                """
-            )
+            rows, rejected = _check_duplicates(connection)
             report(2)
-            ((rows, rejected),) = connection.execute(
-                "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) "
-                "FROM checked c"
-            ).fetchall()
             if errors_path is not None and rejected:
-                line_of = None
-                if not _is_parquet(claims_path) and not _rows_are_lines(claims_path, rows):
-                    line_of = _line_table(connection, claims_path)
-                errors = error_rows_sql("checked", "duplicates", line_of)
+                errors = rejected_rows_sql(connection, claims_path, rows)
                 _run(
-            connection,
+                    connection,
                     f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
                     f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)"
                 )
             report(3)
-            _create_sorted(
-                connection,
-                policy,
-                "(SELECT * FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))",
-            )
+            _create_sorted(connection, policy, GOOD_ROWS)
             _run(connection, "DROP TABLE checked")  # memory for the next steps, not spill
             report(4)
             # the cascade is sequential (streaming windows) within a member range, the ranges
@@ -496,11 +607,24 @@ def _claims_table(policy: Policy, claims: list[Claim]) -> pa.Table:
     )
 
 
-def settle_records(policy: Policy, claims: list[Claim]) -> list[dict[str, Any]]:
-    """Settle typed claims in memory; the same dicts as ``claims.settlement_record``."""
+def settle_records(
+    policy: Policy,
+    claims: list[Claim],
+    *,
+    accumulators: Mapping[tuple[str, str, int], Accumulator] | None = None,
+    movements: bool = False,
+) -> list[dict[str, Any]]:
+    """Settle typed claims in memory; the same dicts as ``claims.settlement_record``.
+
+    ``accumulators``: the members' stored accumulators by (member, layer id, benefit year), as
+    an ``InMemoryAccumulatorStore`` would hold them before these claims (default: none).
+    ``movements``: each record also carries ``"movements"``, {layer id: Accumulator of what the
+    claim added} for every layer that applied (the layers whose accumulator the real-time engine
+    writes)."""
     for claim in claims:
         if not policy.covers(claim.service_date):
             raise ClaimOutsidePolicyError(claim.claim_id, policy.id)
+    seeded = accumulators is not None
     with tempfile.TemporaryDirectory(prefix="equicover-batch-") as spill:
         connection = connect(spill)
         try:
@@ -511,10 +635,26 @@ def settle_records(policy: Policy, claims: list[Claim]) -> list[dict[str, Any]]:
             )
             typed = f"(SELECT *, {benefit_year_sql(policy)} AS byear{categories} FROM claims_arrow)"
             keep = ("claim_id", "member_id", "service_date", "byear")
-            _create_sorted(connection, policy, f"({_prepared_sql(policy, typed, keep)})")
+            prepared = f"({_prepared_sql(policy, typed, keep)})"
+            if seeded:
+                connection.register("seeds_arrow", seed_table(policy, accumulators or {}))
+                prepared = seeded_relation(policy, prepared, "seeds_arrow")
+            _create_sorted(connection, policy, prepared, seeded=seeded)
             names = output_column_names(policy)
-            cursor = connection.execute(_output_select(policy, f"({_settled_sql(policy)})", as_decimal=False))
+            settled = f"({_settled_sql(policy, seeded=seeded, movements=movements)})"
+            extra = movement_columns(policy)[2:] if movements else []
+            cursor = connection.execute(_output_select(policy, settled, as_decimal=False, extra=extra))
             rows = cursor.fetchall()
         finally:
             connection.close()
-    return [dict(zip(names, row)) for row in rows]
+    records = [dict(zip(names, row)) for row in rows]
+    if movements:
+        width = len(names)
+        for record, row in zip(records, rows):
+            moved = row[width:]
+            record["movements"] = {
+                layer.id: Accumulator(moved[4 * k + 2], moved[4 * k + 1], moved[4 * k + 3])
+                for k, layer in enumerate(policy.layers)
+                if moved[4 * k]
+            }
+    return records

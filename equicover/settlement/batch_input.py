@@ -139,7 +139,8 @@ def _boolean_value(field: str) -> str:
 def checked_select(policy: Policy, source: str) -> str:
     """SELECT over ``source`` (text columns named as CLAIM_COLUMNS) giving typed columns, one
     ``r_<field>`` reason per field (NULL when fine) and ``cat<j>`` flags. Duplicate claim ids are
-    found afterwards, over the whole file."""
+    found afterwards, over the whole file. ``provider_id`` (trimmed) and ``categories_text`` (as
+    read) are there for callers that store the claims; the settlement does not read them."""
     digits = policy.minor_digits
     trimmed = ", ".join(f"{_trim(c)} AS x_{c}" for c in CLAIM_COLUMNS if c != "categories")
     flags = category_flags(policy, "coalesce(CAST(categories AS VARCHAR), '')")
@@ -162,7 +163,7 @@ def checked_select(policy: Policy, source: str) -> str:
             {', '.join(_money_pieces('total', digits) + _money_pieces('eligible', digits))}
         FROM (
             SELECT *, {_money_fast('total', digits)}, {_money_fast('eligible', digits)}
-            FROM (SELECT {trimmed}{categories} FROM {source})
+            FROM (SELECT {trimmed}{categories}, coalesce(CAST(categories AS VARCHAR), '') AS x_categories FROM {source})
         )
     """
     # level 2: typed values
@@ -181,6 +182,7 @@ def checked_select(policy: Policy, source: str) -> str:
         SELECT
             x_claim_id AS claim_id, x_member_id AS member_id, service_date,
             {benefit_year_sql(policy, 'service_date')} AS byear,
+            x_provider_id AS provider_id, x_categories AS categories_text,
             x_provider_level AS provider_level, designated, in_area, referred,
             x_care_type AS care_type, diagnosis, days, total, eligible, {category_columns}
             CASE WHEN x_claim_id = '' THEN {required} END AS r_claim_id,

@@ -227,7 +227,9 @@ def _per_variant(k: int, values: list[int]) -> str:
     return f"CASE v{k} {cases} ELSE 0 END"  # no variant: the layer does not apply, places nothing
 
 
-def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, reference: dict[str, str]) -> list[Stage]:
+def _band_stages(
+    k: int, layer: Layer, remaining: str, paid_before: str, reference: dict[str, str], seeded: bool = False
+) -> list[Stage]:
     stages: list[Stage] = []
     # what this claim places along the bands: its remaining amount, 0 when the layer does not apply
     placed = f"CASE WHEN m{k} THEN {remaining} ELSE 0 END"
@@ -235,7 +237,8 @@ def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, referen
         # s = the member's sum of this layer's `remaining` on earlier matched claims this year
         stages.extend(year_running_sum(placed, f"pos{k}", f"layer {layer.id}: positions"))
         stages.append(Stage((f"pos{k} - pos{k}_v AS s{k}", f"pos{k}_v AS r{k}")))
-        start = f"s{k}"
+        # seeded: the year's position starts where the member's stored accumulator stands
+        start = f"(s{k} + sp{k})" if seeded else f"s{k}"
     else:
         stages.append(Stage((f"{placed} AS r{k}",)))
         start = "0"
@@ -291,7 +294,8 @@ def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, referen
         flags.append(f"CASE WHEN p2_{k} < {pay} THEN 2 ELSE 0 END")
         pay = f"p2_{k}"
     if layer.cap_per_year is not None:
-        cap = int(layer.cap_per_year)
+        # seeded: what the stored accumulator already paid this year comes off the cap
+        cap = f"greatest(0, {int(layer.cap_per_year)} - sc{k})" if seeded else str(int(layer.cap_per_year))
         stages.extend(year_running_sum(pay, f"cum{k}", f"layer {layer.id}: year cap"))
         stages.append(Stage((f"(least(cum{k}, {cap}) - least(cum{k} - {pay}, {cap}))::BIGINT AS p3_{k}",)))
         flags.append(f"CASE WHEN p3_{k} < {pay} THEN 4 ELSE 0 END")
@@ -300,11 +304,12 @@ def _band_stages(k: int, layer: Layer, remaining: str, paid_before: str, referen
     return stages
 
 
-def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, str]) -> list[Stage]:
+def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, str], seeded: bool = False) -> list[Stage]:
     share_limit = _floor_share(reference[layer.base], int(layer.max_share or 0))
     stages = [Stage((f"{remaining} AS mn{k}", f"{share_limit} AS sl{k}"))]
     if layer.max_per_year is not None:
-        cap = int(layer.max_per_year)
+        # seeded: what the stored accumulator already left to the member this year comes off the cap
+        cap = f"greatest(0, {int(layer.max_per_year)} - ss{k})" if seeded else str(int(layer.max_per_year))
         stages.extend(
             year_running_sum(f"CASE WHEN m{k} THEN least(mn{k}, sl{k}) ELSE 0 END", f"left{k}", f"layer {layer.id}")
         )
@@ -326,12 +331,25 @@ def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, s
     return stages
 
 
-def layer_stages(policy: Policy) -> list[Stage]:
+def seed_columns(policy: Policy) -> list[str]:
+    """Per layer k: ``sp{k}``, ``sc{k}``, ``ss{k}``, the position, paid and member share a
+    member's stored accumulator holds for the claim's benefit year (0 when none): the columns
+    ``layer_stages(policy, seeded=True)`` expects on every claim."""
+    return [f"{prefix}{k}" for k in range(len(policy.layers)) for prefix in ("sp", "sc", "ss")]
+
+
+def layer_stages(policy: Policy, *, seeded: bool = False) -> list[Stage]:
     """The payer cascade as SELECT levels over the prepared claims.
 
     Expects ``allowed``, ``elig`` (eligible after the fixed fee), ``m{k}``/``v{k}``; produces
     ``pay{k}`` and the trail token ``t{k}`` for every layer. ``re{k}``/``ra{k}`` are the
     remaining eligible / allowed amounts before layer k.
+
+    ``seeded``: the members' accumulators do not start the year at zero but at the values in
+    :func:`seed_columns` (a bulk load after earlier claims): every running sum is the same, a
+    year-scope position starts at the stored position and each yearly cap is reduced by what the
+    stored accumulator used of it, which is what the real-time engine does with a store holding
+    those values. Unseeded, the SQL is unchanged.
     """
     stages: list[Stage] = [
         Stage(
@@ -349,9 +367,9 @@ def layer_stages(policy: Policy) -> list[Stage]:
         remaining = f"re{k}" if layer.base == "eligible" else f"ra{k}"
         paid_before = f"(allowed - ra{k})"
         if layer.kind == "oop_cap":
-            stages.extend(_oop_cap_stages(k, layer, remaining, reference))
+            stages.extend(_oop_cap_stages(k, layer, remaining, reference, seeded))
         else:
-            stages.extend(_band_stages(k, layer, remaining, paid_before, reference))
+            stages.extend(_band_stages(k, layer, remaining, paid_before, reference, seeded))
         stages.append(
             Stage((f"re{k} - least(pay{k}, re{k}) AS re{k + 1}", f"ra{k} - pay{k} AS ra{k + 1}"))
         )

@@ -26,26 +26,20 @@ _console = make_console()
 def demo(
     people: int = typer.Option(20_000, "--people", min=100, help="Persons of the synthetic province (when generating one)."),
     seed: int = typer.Option(1, "--seed", help="Random seed of the province and of the verification sample."),
-    claims: Path | None = typer.Option(None, "--claims", help="Use this province's claims file (from `equicover demo`) instead of generating."),
-    settlements: Path | None = typer.Option(None, "--settlements", help="Its batch settlements (with --claims)."),
+    claims: Path | None = typer.Option(None, "--claims", exists=True, dir_okay=False, help="Use this province's claims file (from `equicover demo`) instead of generating."),
     password: str = typer.Option("equicover-demo", "--password", help="Password of the demo accounts."),
 ) -> None:
     """Generate (or take) a province, store its settled claims, draw a verification sample and
     create one account per role; then `equicover serve` opens onto a populated application."""
     from equicover.web.seed import prepare_web_demo, seed_web_demo
 
-    if (claims is None) != (settlements is None):
-        _console.print("[red]--claims and --settlements go together[/]")
-        raise typer.Exit(2)
     url = configured_database_url()
     try:
         migrate.upgrade(url)
         with _console.status("Preparing the web demo (province, claims, verification sample, accounts)"):
             with session_scope() as session:
-                if claims is not None and settlements is not None:
-                    accounts = prepare_web_demo(
-                        session=session, claims_path=claims, settlements_path=settlements, password=password, seed=seed
-                    )
+                if claims is not None:
+                    accounts = prepare_web_demo(session=session, claims_path=claims, password=password, seed=seed)
                 else:
                     accounts = seed_web_demo(session=session, people=people, seed=seed, password=password)
     except EquicoverError as error:

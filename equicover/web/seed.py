@@ -26,7 +26,6 @@ from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim as StoredClaim
 from equicover.providers.models import Provider
 from equicover.registry.models import Location
-from equicover.settlement.batch import settle_file
 from equicover.settlement.loader import load_policy
 from equicover.synth import parameters as synth_parameters
 from equicover.synth.service import generate
@@ -74,19 +73,16 @@ def seed_web_demo(
     sample_size: int = 40,
     work_dir: Path | None = None,
 ) -> DemoAccounts:
-    """Generate a province, settle its year of claims, then :func:`prepare_web_demo`. Never commits."""
+    """Generate a province and its year of claims, then :func:`prepare_web_demo`. Never commits."""
     policy = load_policy(policy_path)
     with tempfile.TemporaryDirectory(dir=work_dir) as folder:
         claims_path = Path(folder) / "claims.csv"
-        settled_path = Path(folder) / "settled.csv"
         generate(people=people, seed=seed, year=policy.effective_from.year, session=session, claims_path=claims_path)
         session.flush()
-        settle_file(policy, claims_path, settled_path)
         return prepare_web_demo(
             session=session,
             policy_path=policy_path,
             claims_path=claims_path,
-            settlements_path=settled_path,
             password=password,
             languages=languages,
             sample_size=sample_size,
@@ -98,7 +94,6 @@ def prepare_web_demo(
     *,
     session: Session,
     claims_path: Path,
-    settlements_path: Path,
     policy_path: Path = DEMO_POLICY,
     password: str = DEMO_PASSWORD,
     languages: dict[str, str] | None = None,
@@ -106,7 +101,7 @@ def prepare_web_demo(
     seed: int = 1,
     claims_stored: bool = False,
 ) -> DemoAccounts:
-    """On a database holding a generated province: store its batch-settled claims (unless
+    """On a database holding a generated province: settle and store its claims (unless
     ``claims_stored``: an earlier step of the demo stored them), draw a
     verification sample in the busiest district, and create one account per role (clerk at that
     district's county hospital, registrar and verifier of that district). Never commits."""
@@ -120,7 +115,6 @@ def prepare_web_demo(
             session=session,
             policy=policy,
             claims_path=claims_path,
-            settlements_path=settlements_path,
             scheme_code=synth_parameters.SCHEME_CODE,
             actor=ACTOR,
         ).claims

@@ -1,4 +1,7 @@
-"""Contract enforcement (real-time service, bulk path, designated services) and the bulk loader."""
+"""Contract enforcement (real-time service, bulk path, designated services) and the bulk loader.
+
+The accumulators the bulk loader writes are tested against the real-time service in
+``test_bulk_accumulators.py``."""
 
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ from equicover.providers.service import (
     contract_refusal,
     sign_contract,
 )
-from equicover.settlement.batch import settle_file
 from equicover.settlement.loader import load_policy
 from tests.funds.world import claims_world
 
@@ -49,13 +51,12 @@ def test_contract_in_force_and_designated_services(session) -> None:  # type: ig
     assert refusal("inpatient", "J18.9", dt.date(2025, 1, 1)) == NO_CONTRACT
 
 
-def test_bulk_load_of_a_batch_settled_province(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_load_of_a_province(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from equicover.synth.service import generate
 
-    claims_path, settled_path = tmp_path / "claims.csv", tmp_path / "settled.csv"
+    claims_path = tmp_path / "claims.csv"
     generate(people=400, seed=5, year=2018, session=session, claims_path=claims_path)
     policy = load_policy(POLICY)
-    settle_file(policy, claims_path, settled_path)
     # Take one provider's contracts away: its claims must be stored with zero payments.
     provider_id = session.scalar(select(Provider.id).where(Provider.level == "county").order_by(Provider.id).limit(1))
     for contract in session.scalars(select(Contract).where(Contract.provider_id == provider_id)):
@@ -71,7 +72,7 @@ def test_bulk_load_of_a_batch_settled_province(session, tmp_path: Path) -> None:
     expected_zero = sum(1 for row in rows if row["provider_id"] == code)
     other_code = session.get(Provider, inpatient_only).code
     expected_not_designated = sum(1 for row in rows if row["provider_id"] == other_code and row["care_type"] != "inpatient")
-    report = load_settled_claims(session=session, policy=policy, claims_path=claims_path, settlements_path=settled_path,
+    report = load_settled_claims(session=session, policy=policy, claims_path=claims_path,
                                  scheme_code="urban-rural-resident-bmi", synthetic_submission=True)
     assert report.claims == len(rows) and report.payments == len(rows) * len(policy.layers)
     assert report.zero_outside_contract >= expected_zero + expected_not_designated
@@ -94,4 +95,4 @@ def test_bulk_load_of_a_batch_settled_province(session, tmp_path: Path) -> None:
     for claim in session.scalars(select(Claim).order_by(Claim.id).limit(50)):
         assert 0 <= (claim.submitted_at.date() - claim.service_date).days - claim.days < 15
     with pytest.raises(ValidationFailed):
-        load_settled_claims(session=session, policy=policy, claims_path=claims_path, settlements_path=settled_path)
+        load_settled_claims(session=session, policy=policy, claims_path=claims_path)  # the claim ids are stored

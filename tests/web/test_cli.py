@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 from equicover.cli import app
 
 
-def test_claims_without_settlements_is_refused_without_a_traceback() -> None:
-    result = CliRunner().invoke(app, ["web", "demo", "--claims", "claims.csv"])
+def test_a_missing_claims_file_is_refused_without_a_traceback(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["web", "demo", "--claims", str(tmp_path / "no-such-claims.csv")])
     assert result.exit_code == 2
-    assert "--claims and --settlements go together" in result.output
+    assert "does not exist" in result.output
     assert "Traceback" not in result.output

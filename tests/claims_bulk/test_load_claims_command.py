@@ -1,0 +1,61 @@
+"""``equicover load-claims``: one command settles and stores a file, accumulators included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from equicover.cli import app
+from equicover.db.migrate import upgrade
+from equicover.synth.parameters import SCHEME_CODE
+
+POLICY = Path(__file__).resolve().parents[2] / "policies" / "cn-yaan-2018.toml"
+
+
+@pytest.fixture()
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
+    return url
+
+
+def test_load_claims_settles_and_stores_with_accumulators(database: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    claims = tmp_path / "claims.csv"
+    made = runner.invoke(app, ["generate", "--people", "150", "--seed", "4", "--claims", str(claims)])
+    assert made.exit_code == 0, made.output
+    loaded = runner.invoke(app, ["load-claims", "--policy", str(POLICY), "--claims", str(claims), "--scheme", SCHEME_CODE,
+                                 "--synthetic-submission"])  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    assert "accumulators" in loaded.output and "set aside before settlement" in loaded.output
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        claims_stored = connection.execute(text("SELECT count(*) FROM claims")).scalar()
+        accumulators = connection.execute(text("SELECT count(*) FROM accumulators")).scalar()
+        unbalanced = connection.execute(text(
+            "SELECT count(*) FROM accumulators a WHERE position <> (SELECT coalesce(sum(d.position), 0) FROM claim_accumulator_deltas d "
+            "WHERE d.policy_id = a.policy_id AND d.member_id = a.member_id AND d.layer_id = a.layer_id AND d.benefit_year = a.benefit_year) "
+            "OR paid <> (SELECT coalesce(sum(d.paid), 0) FROM claim_accumulator_deltas d WHERE d.policy_id = a.policy_id "
+            "AND d.member_id = a.member_id AND d.layer_id = a.layer_id AND d.benefit_year = a.benefit_year)"
+        )).scalar()  # fmt: skip
+    engine.dispose()
+    assert claims_stored == sum(1 for _ in claims.open()) - 1
+    assert accumulators > 0 and unbalanced == 0
+
+    # A file loaded again is refused (its claim ids are stored); nothing more is written.
+    again = runner.invoke(app, ["load-claims", "--policy", str(POLICY), "--claims", str(claims), "--scheme", SCHEME_CODE])
+    assert again.exit_code == 1
+
+
+def test_old_settlements_option_is_ignored_with_a_note(database: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    claims = tmp_path / "claims.csv"
+    assert runner.invoke(app, ["generate", "--people", "60", "--seed", "2", "--claims", str(claims)]).exit_code == 0
+    loaded = runner.invoke(app, ["load-claims", "--policy", str(POLICY), "--claims", str(claims), "--scheme", SCHEME_CODE,
+                                 "--settlements", str(claims)])  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    assert "--settlements is ignored" in loaded.output
