@@ -30,6 +30,7 @@ from equicover.claims.settling import (  # noqa: F401 - re-exported: settling is
     ZERO_NO_CONTRACT,
     ZERO_NO_POLICY,
     ZERO_NOT_COVERED,
+    ZERO_SERVICE_NOT_DESIGNATED,
     ClaimSubmission,
     ConcurrentClaimIds,
     DatabaseAccumulatorStore,

@@ -26,8 +26,10 @@ Settling claims (:func:`submit_claims`; one claim is a batch of one):
    first scheme by id that pays); the scheme's policy version in force on the date; a contract
    between the scheme and the provider on the date. Missing any of those is not an error: the
    claim is stored settled with zero payments, the member owing the whole bill, and
-   ``zero_reason`` = ``not_covered`` (no enrolment), ``no_policy`` (no policy version in force)
-   or ``no_contract`` (the provider has no contract with the scheme).
+   ``zero_reason`` = ``not_covered`` (no enrolment), ``no_policy`` (no policy version in force),
+   ``no_contract`` (the provider has no contract with the scheme) or ``service_not_designated``
+   (the contract lists the services it covers, care types or ICD-10 prefixes, and not this one;
+   ``equicover.providers.service.designates``, the rule the bulk loader applies too).
 5. :class:`equicover.settlement.realtime.RealtimeEngine` (compiled once per policy version and
    process) settles it against a :class:`DatabaseAccumulatorStore`; the claim, one
    ``claim_payments`` row per layer and allowance, the new accumulators, the claim's accumulator
@@ -67,6 +69,7 @@ from equicover.claims.schemas import ClaimIn
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, EquicoverError, Forbidden, ValidationFailed
 from equicover.providers.models import Contract, Provider
+from equicover.providers.service import designates
 from equicover.registry.models import Location, Person, PersonCategory
 from equicover.registry.service import SYSTEM_ACTOR, change_log_values, holds_on, insert_change_now
 from equicover.settlement import model
@@ -77,6 +80,7 @@ ALLOWANCE_PAYER = "allowance"  # payer recorded on allowance rows (the programme
 ZERO_NOT_COVERED = "not_covered"
 ZERO_NO_POLICY = "no_policy"
 ZERO_NO_CONTRACT = "no_contract"
+ZERO_SERVICE_NOT_DESIGNATED = "service_not_designated"  # the contract lists designated services, not this one
 
 # The change-log row of a submitted claim: ids and amounts, never personal data.
 _CHANGE_LOGGED = ("claim_id", "person_id", "provider_id", "policy_version_id", "total", "allowed", "member_oop", "zero_reason")
@@ -373,7 +377,7 @@ def _coverage_statement(by_scheme: bool) -> Select[Any]:
         or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to >= on),
     )
     contracted = (
-        select(Contract.id)
+        select(func.coalesce(Contract.designated_services, ""))
         .where(
             Contract.scheme_id == Enrolment.scheme_id,
             Contract.provider_id == bindparam("provider_id", type_=Integer),
@@ -423,7 +427,7 @@ def _coverage_statement(by_scheme: bool) -> Select[Any]:
 
 _POSTGRESQL_COVERAGES = """
 SELECT wanted.slot, enrolment.scheme_id, version.id, version.sha256,
-    (SELECT contract.id FROM contracts AS contract
+    (SELECT COALESCE(contract.designated_services, '') FROM contracts AS contract
      WHERE contract.scheme_id = enrolment.scheme_id AND contract.provider_id = wanted.provider_id
        AND contract.starts <= wanted.service_date AND contract.ends >= wanted.service_date LIMIT 1),
     stored.layer_id, stored.benefit_year, stored.position, stored.paid, stored.member_share
@@ -613,14 +617,19 @@ def _coverage(connection: Connection, claim: ClaimIn, rows: list[tuple[Any, ...]
             raise ValidationFailed(_record(claim), "scheme_code", "unknown scheme")
         return _Coverage(None, None, None, ZERO_NOT_COVERED)
     best = _Coverage(rows[0][0], None, None, ZERO_NO_POLICY)
-    for scheme_id, version_id, sha256, contract_id, *_ in rows:
+    for scheme_id, version_id, sha256, services, *_ in rows:
         if version_id is None:
             continue
-        if contract_id is not None:
-            best = _Coverage(scheme_id, version_id, sha256, None)
-            break
-        if best.zero_reason == ZERO_NO_POLICY:
-            best = _Coverage(scheme_id, version_id, sha256, ZERO_NO_CONTRACT)
+        if services is None:  # no contract in force between the scheme and the provider
+            if best.zero_reason == ZERO_NO_POLICY:
+                best = _Coverage(scheme_id, version_id, sha256, ZERO_NO_CONTRACT)
+            continue
+        if not designates(services, care_type=claim.care_type, diagnosis=claim.diagnosis):
+            if best.zero_reason in (ZERO_NO_POLICY, ZERO_NO_CONTRACT):
+                best = _Coverage(scheme_id, version_id, sha256, ZERO_SERVICE_NOT_DESIGNATED)
+            continue
+        best = _Coverage(scheme_id, version_id, sha256, None)
+        break
     if best.zero_reason is None:
         best.accumulators = {
             (layer_id, year): Accumulator(position, paid, member_share)

@@ -165,7 +165,13 @@ def designated_services(contract: Contract) -> frozenset[str]:
 
 
 def service_is_designated(contract: Contract, *, care_type: str, diagnosis: str) -> bool:
-    services = designated_services(contract)
+    return designates(contract.designated_services, care_type=care_type, diagnosis=diagnosis)
+
+
+def designates(designated_services: str | None, *, care_type: str, diagnosis: str) -> bool:
+    """Whether a contract's ``designated_services`` column (care types and ICD-10 code
+    prefixes, ";"-separated; empty or NULL: every service) covers this service."""
+    services = [token.strip() for token in (designated_services or "").split(";") if token.strip()]
     if not services:
         return True
     code = diagnosis.strip().upper().replace(".", "")

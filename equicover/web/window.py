@@ -53,9 +53,10 @@ CARE_TYPE_LABELS = {
     "maternity": N_("Maternity"),
     "preventive": N_("Preventive care"),
 }
-ZERO_REASON_LABELS = {
-    "not_enrolled": N_("Not covered on the date of care"),
+ZERO_REASON_LABELS = {  # the claims service's zero_reason codes (equicover.claims.settling)
+    "not_covered": N_("Not covered on the date of care"),
     "no_contract": N_("This facility has no contract with the scheme on that date"),
+    "service_not_designated": N_("The facility's contract does not cover this service"),
     "no_policy": N_("No policy in force on the date of care"),
 }
 

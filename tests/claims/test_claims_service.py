@@ -185,3 +185,24 @@ def test_eligibility_shows_schemes_layers_and_what_is_left(session) -> None:
     assert cap_after.used > 0 and cap_after.remaining == cap_after.annual_cap - cap_after.used
     not_enrolled = service.eligibility(session=session, person_id=world.person_ids[2], on=DAY)
     assert not not_enrolled.covered and not_enrolled.schemes == []
+
+
+def test_a_service_the_contract_does_not_designate_is_paid_nothing_with_its_reason(session) -> None:
+    """The rule of contract enforcement (providers.service.designates) holds in real time as in
+    bulk loads: a contract listing its services (care types, ICD-10 prefixes) pays only those."""
+    from equicover.providers.models import Contract
+
+    world = seed_world(session)
+    session.execute(
+        Contract.__table__.update().where(Contract.provider_id == world.provider_a).values(designated_services="inpatient;K35")
+    )
+    member = world.person_ids[0]
+    inpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-1"), actor="a")
+    outpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-2", care_type="outpatient"), actor="a")
+    appendix, _ = service.submit_claim(session=session, claim=claim(member, "D-3", care_type="outpatient", diagnosis="K35.8"), actor="a")
+    elsewhere, _ = service.submit_claim(session=session, claim=claim(member, "D-4", care_type="outpatient", provider="PB"), actor="a")
+    assert inpatient.zero_reason is None and inpatient.member_oop < inpatient.total
+    assert outpatient.zero_reason == "service_not_designated" and outpatient.member_oop == outpatient.total
+    assert service.payments_of(session=session, claim_pk=outpatient.id) == []
+    assert appendix.zero_reason is None  # designated by its ICD-10 prefix
+    assert elsewhere.zero_reason is None  # PB's contract lists no services: it covers them all
