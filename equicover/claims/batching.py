@@ -153,6 +153,12 @@ class ClaimBatcher:
             if self._connection is not None:
                 self._connection.close()
             self._connection = bind.connect()
+            if self._connection.dialect.name == "postgresql":
+                # Every read here is a lookup by key. A plan made while a table was still empty
+                # (a new database, before autovacuum's first ANALYZE) would scan the whole table
+                # per claim, and prepared statements keep their plans: steer them to the indexes.
+                self._connection.exec_driver_sql("SET enable_seqscan = off")
+                self._connection.commit()
         return self.session_factory(bind=self._connection)
 
     def _attempt(self, submissions: list[ClaimSubmission]) -> list[SubmitResult]:

@@ -8,6 +8,18 @@ reason never carries the value: the report is handed around, and the values are 
 Re-importing a file imports nothing twice: a row whose ``(source, source_row_id)`` is already in
 ``person_sources`` is counted as already imported and skipped.
 
+The file is streamed: only the batches in hand are in memory, plus what the import remembers to
+refuse repeats inside the file (row ids, national IDs) and the households it created. A batch
+closes at ``batch_size`` rows unless the next row belongs to the same household as the last one
+(up to ``HOUSEHOLD_SPILL`` rows more), so that a household listed on adjacent rows is written
+by one transaction.
+
+On PostgreSQL a batch is turned into COPY text while it is validated
+(:mod:`equicover.registry.import_postgres`) and, with ``pipeline=True`` and an engine-bound
+factory, written by one of two writer threads (each its own connection and server process)
+while the next batch is read and validated. On SQLite batches are validated and written one
+after the other through :mod:`equicover.db.bulk`.
+
 The mapping file (TOML)::
 
     [columns]                 # equicover field = column header in the file
@@ -33,11 +45,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import re
 import tomllib
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +60,18 @@ from sqlalchemy import Engine, String, Table, any_, bindparam, select, text, upd
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
-from equicover.db.bulk import bulk_insert_rows, next_id
+from equicover.db.bulk import ANALYZE_AFTER_ROWS, bulk_insert_rows, next_id
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError, ValidationFailed
+from equicover.registry.import_names import ImportNameForms
+from equicover.registry.import_postgres import (
+    CopyBatch,
+    allocate_ids,
+    analyze_import_tables,
+    format_copy_batch,
+    prefer_index_lookups,
+    write_copy_batch,
+)
 from equicover.registry.models import SEXES, Household, Location, Person
 from equicover.registry.normalise import ascii_digits, name_forms
 from equicover.registry.quality_models import ImportRun, PersonNameForms, PersonSource
@@ -68,9 +92,16 @@ FIELDS = (
     "location_code",
     "registered_on",
 )
+# Positions in the values of a RawRow.
+(_ROW_ID, _FULL_NAME, _GIVEN_NAME, _FAMILY_NAME, _NAME_SCRIPT, _SEX, _BIRTH_DATE, _NATIONAL_ID, _ID_TYPE, _PHONE,
+ _HOUSEHOLD_CODE, _LOCATION_CODE, _REGISTERED_ON) = range(len(FIELDS))  # fmt: skip
 REQUIRED = ("source_row_id", "full_name", "sex", "birth_date", "household_code")
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 DEFAULT_BATCH_SIZE = 20_000
+# Rows a batch may grow past its size to keep a household's adjacent rows together.
+HOUSEHOLD_SPILL = 1_000
+# Batches written at once on PostgreSQL (each by its own connection) while the next is validated.
+DEFAULT_WRITERS = 2
 _LOOKUP_CHUNK = 5_000
 _EARLIEST_BIRTH = dt.date(1880, 1, 1)
 _SCRIPT = re.compile(r"^[A-Z][a-z]{3}$")
@@ -157,7 +188,7 @@ class ImportSummary:
 # --------------------------------------------------------------------------------------------
 # Reading files
 
-RawRow = tuple[int, dict[str, str]]  # (line number in the file, field -> raw text)
+RawRow = tuple[int, list[str]]  # (line number in the file, the text of each of FIELDS in order)
 
 
 def _cell_text(value: Any) -> str:
@@ -181,6 +212,35 @@ def _header_positions(header: list[str], mapping: ImportMapping, file_name: str)
     return {name: positions[column] for name, column in mapping.columns.items()}
 
 
+class _FieldTexts:
+    """The cells of a row -> the text of each of FIELDS: its column's cell (stripped), else the
+    mapping's default, then the mapping's value table (matched case-insensitively). The source
+    row id is always the cell as written."""
+
+    def __init__(self, header: list[str], mapping: ImportMapping, file_name: str) -> None:
+        positions = _header_positions(header, mapping, file_name)
+        self.width = len(header)
+        # A field without a column reads the empty cell appended after the row's last one.
+        self._pick = itemgetter(*(positions.get(name, self.width) for name in FIELDS))
+        self._filled = tuple(
+            (index, mapping.defaults.get(name, ""), mapping.values.get(name))
+            for index, name in enumerate(FIELDS)
+            if index != _ROW_ID and (name in mapping.defaults or name in mapping.values)
+        )
+
+    def __call__(self, cells: list[str]) -> list[str]:
+        if len(cells) != self.width:
+            cells = (cells + [""] * self.width)[: self.width]
+        cells.append("")
+        values = list(map(str.strip, self._pick(cells)))
+        for index, default, table in self._filled:
+            value = values[index] or default
+            if table and value:
+                value = table.get(value.casefold(), value)
+            values[index] = value
+        return values
+
+
 def count_data_rows(path: Path) -> int | None:
     """Rows to expect (for the progress bar): lines for CSV, the sheet's size for XLSX."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -197,7 +257,7 @@ def count_data_rows(path: Path) -> int | None:
 
 
 def read_rows(path: Path, mapping: ImportMapping) -> Iterator[RawRow]:
-    """The data rows of a CSV or XLSX file as (line number, field -> text); header on line 1."""
+    """The data rows of a CSV or XLSX file as (line number, text of each of FIELDS); header on line 1."""
     if not path.exists():
         raise ValidationFailed(f"file {path.name}", "file", "not found")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -215,15 +275,12 @@ def _read_csv(path: Path, mapping: ImportMapping) -> Iterator[RawRow]:
             return
         except UnicodeDecodeError:
             raise ValidationFailed(f"file {path.name}", "encoding", "not UTF-8 text") from None
-        positions = list(_header_positions(header, mapping, path.name).items())
-        width = len(header)
+        texts = _FieldTexts(header, mapping, path.name)
         try:
             for cells in reader:
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
-                if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                yield reader.line_num, {name: cells[index].strip() for name, index in positions}
+                yield reader.line_num, texts(cells)
         except UnicodeDecodeError:
             raise ValidationFailed(f"file {path.name}", "encoding", f"not UTF-8 text after line {reader.line_num}") from None
         except csv.Error as error:
@@ -244,17 +301,70 @@ def _read_xlsx(path: Path, mapping: ImportMapping) -> Iterator[RawRow]:
             header = [_cell_text(value) for value in next(rows)]
         except StopIteration:
             return
-        positions = list(_header_positions(header, mapping, path.name).items())
+        texts = _FieldTexts(header, mapping, path.name)
         for line, cells in enumerate(rows, start=2):
-            if cells is None or all(value is None or _cell_text(value) == "" for value in cells):
+            if cells is None:
                 continue
-            yield line, {name: (_cell_text(cells[index]) if index < len(cells) else "") for name, index in positions}
+            cell_texts = [_cell_text(value) for value in cells]
+            if not any(cell_texts):
+                continue
+            yield line, texts(cell_texts)
     finally:
         workbook.close()
 
 
+def _batches(rows: Iterator[RawRow], batch_size: int) -> Iterator[list[RawRow]]:
+    """Rows in batches of ``batch_size``, each extended (by up to HOUSEHOLD_SPILL rows) while the
+    next row is in the last row's household: the usual file, sorted by household, then has no
+    household shared by two transactions."""
+    batch: list[RawRow] = []
+    for item in rows:
+        if len(batch) >= batch_size and (
+            item[1][_HOUSEHOLD_CODE] != batch[-1][1][_HOUSEHOLD_CODE] or len(batch) >= batch_size + HOUSEHOLD_SPILL
+        ):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 # --------------------------------------------------------------------------------------------
 # Validating and writing one batch (the service: never commits)
+
+
+@dataclass(slots=True, eq=False)
+class NewHousehold:
+    """A household this import creates (for the first row naming its code)."""
+
+    code: str
+    location_id: int
+    registered_on: dt.date
+    batch: int  # the batch of this import that writes it
+    id: int | None = None
+
+
+@dataclass(slots=True, eq=False)
+class ValidRow:
+    """A row that passed validation, as it will be stored."""
+
+    line: int
+    source_row_id: str
+    full_name: str
+    given_name: str | None
+    family_name: str | None
+    name_script: str | None
+    sex: str
+    birth_date: dt.date
+    national_id: str | None
+    id_type: str | None
+    phone: str | None
+    household_code: str
+    location_id: int | None
+    registered_on: dt.date
+    household_id: int | None = None  # an existing household ...
+    new_household: NewHousehold | None = None  # ... or one this import creates
+    person_id: int | None = None
 
 
 @dataclass
@@ -264,7 +374,7 @@ class FileState:
     lines_by_row_id: dict[str, int] = field(default_factory=dict)
     lines_by_national_id: dict[tuple[str, str], int] = field(default_factory=dict)
     locations: dict[str, int] | None = None
-    households: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> household made by this import
+    households: dict[str, NewHousehold] = field(default_factory=dict)  # code -> household made by this import
     source_seen: bool | None = None  # did an earlier import of this source write rows?
 
 
@@ -277,6 +387,15 @@ def _parse_date(raw: str, formats: tuple[str, ...]) -> dt.date | None:
         except ValueError:
             continue
     return None
+
+
+def _digits_only(text: str) -> str | None:
+    """An ID or phone number: other digit scripts as ASCII, spaces removed; None if empty."""
+    if not text:
+        return None
+    if not text.isascii():  # NFKC and the digit table change nothing in ASCII text
+        text = ascii_digits(text)
+    return "".join(text.split()) or None
 
 
 def _allocate_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -313,9 +432,6 @@ def _one_of(session: Session, column: Any, values: list[str]) -> Iterator[Any]:
         yield column.in_(chunk)
 
 
-GoodRows = list[tuple[int, dict[str, Any]]]
-
-
 def validate_person_batch(
     *,
     session: Session,
@@ -324,81 +440,75 @@ def validate_person_batch(
     mapping: ImportMapping,
     state: FileState,
     today: dt.date,
-) -> tuple[BatchResult, GoodRows, dict[str, dict[str, Any]]]:
+    batch: int = 0,
+) -> tuple[BatchResult, list[ValidRow], list[NewHousehold]]:
     """Validate ``rows`` (reading only): the rejections, the good rows ready to write and the
-    households they need created."""
+    households they need created (``batch``: this batch's number in the import)."""
     result = BatchResult()
     if state.locations is None:
         state.locations = {code: location_id for code, location_id in session.execute(select(Location.code, Location.id))}
     locations = state.locations
 
     # Rows this source already delivered in an earlier run: skipped, never imported twice.
-    row_ids = [raw.get("source_row_id", "") for _, raw in rows]
     done: set[str] = set()
     if state.source_seen is None:
         state.source_seen = session.scalar(select(PersonSource.id).where(PersonSource.source == source).limit(1)) is not None
     if state.source_seen:  # a first import of a source has nothing to look up
-        for condition in _one_of(session, PersonSource.source_row_id, [row_id for row_id in row_ids if row_id]):
+        row_ids = [values[_ROW_ID] for _, values in rows if values[_ROW_ID]]
+        for condition in _one_of(session, PersonSource.source_row_id, row_ids):
             done.update(session.scalars(select(PersonSource.source_row_id).where(PersonSource.source == source, condition)))
 
-    values_for = mapping.values
-    defaults = mapping.defaults
     id_pattern = re.compile(mapping.national_id_pattern) if mapping.national_id_pattern else None
-    good: list[tuple[int, dict[str, Any]]] = []
+    date_formats = mapping.date_formats
+    lines_by_row_id = state.lines_by_row_id
+    lines_by_national_id = state.lines_by_national_id
+    good: list[ValidRow] = []
+    rejections = result.rejections
 
     def reject(line: int, row_id: str | None, name: str, reason: str) -> None:
-        result.rejections.append(Rejection(line, row_id, name, reason))
+        rejections.append(Rejection(line, row_id, name, reason))
 
-    for line, raw in rows:
-        row_id = raw.get("source_row_id", "")
-
-        def value(name: str) -> str:
-            found = raw.get(name, "") or defaults.get(name, "")
-            table = values_for.get(name)
-            if table and found:
-                found = table.get(found.casefold(), found)
-            return found
-
+    for line, values in rows:
+        row_id = values[_ROW_ID]
         if not row_id:
             reject(line, None, "source_row_id", "missing")
             continue
         if len(row_id) > 100:
             reject(line, None, "source_row_id", "longer than 100 characters")
             continue
-        first_line = state.lines_by_row_id.get(row_id)
-        if first_line is not None:
+        first_line = lines_by_row_id.setdefault(row_id, line)
+        if first_line != line:
             reject(line, row_id, "source_row_id", f"repeats the row id of line {first_line}")
             continue
-        state.lines_by_row_id[row_id] = line
         if row_id in done:
             result.already_imported += 1
             continue
 
-        full_name = " ".join(value("full_name").split())
+        full_name = " ".join(values[_FULL_NAME].split())
         if not full_name:
             reject(line, row_id, "full_name", "missing")
             continue
         if len(full_name) > 400:
             reject(line, row_id, "full_name", "longer than 400 characters")
             continue
-        given_name = value("given_name") or None
-        family_name = value("family_name") or None
+        given_name = values[_GIVEN_NAME] or None
+        family_name = values[_FAMILY_NAME] or None
         if (given_name and len(given_name) > 200) or (family_name and len(family_name) > 200):
             reject(line, row_id, "given_name" if given_name and len(given_name) > 200 else "family_name", "longer than 200 characters")
             continue
-        name_script = value("name_script") or None
+        name_script = values[_NAME_SCRIPT] or None
         if name_script is not None and not _SCRIPT.match(name_script):
             reject(line, row_id, "name_script", "not an ISO 15924 code (e.g. Latn, Arab, Hans)")
             continue
-        sex = value("sex").casefold()
+        sex = values[_SEX].casefold()
         if sex not in SEXES:
             reject(line, row_id, "sex", "not one of female, male, other, unknown (after the mapping's values)")
             continue
-        birth_text = value("birth_date")
+        birth_text = values[_BIRTH_DATE]
         if not birth_text:
             reject(line, row_id, "birth_date", "missing")
             continue
-        birth_date = _parse_date(birth_text, mapping.date_formats)
+        birth_date = _parse_date(birth_text, date_formats)
         if birth_date is None:
             reject(line, row_id, "birth_date", "not a date in the mapping's formats")
             continue
@@ -408,10 +518,10 @@ def validate_person_batch(
         if birth_date < _EARLIEST_BIRTH:
             reject(line, row_id, "birth_date", "before 1880")
             continue
-        registered_text = value("registered_on")
+        registered_text = values[_REGISTERED_ON]
         registered_on = today
         if registered_text:
-            parsed = _parse_date(registered_text, mapping.date_formats)
+            parsed = _parse_date(registered_text, date_formats)
             if parsed is None:
                 reject(line, row_id, "registered_on", "not a date in the mapping's formats")
                 continue
@@ -419,8 +529,8 @@ def validate_person_batch(
         if registered_on < birth_date:
             reject(line, row_id, "registered_on", "before the birth date")
             continue
-        national_id = "".join(ascii_digits(value("national_id")).split()) or None
-        id_type = value("id_type") or None
+        national_id = _digits_only(values[_NATIONAL_ID])
+        id_type = values[_ID_TYPE] or None
         if national_id is not None:
             if id_type is None:
                 reject(line, row_id, "id_type", "missing for a national ID")
@@ -431,23 +541,21 @@ def validate_person_batch(
             if id_pattern is not None and not id_pattern.match(national_id):
                 reject(line, row_id, "national_id", "does not have the expected format")
                 continue
-            key = (id_type, national_id)
-            first_line = state.lines_by_national_id.get(key)
-            if first_line is not None:
+            first_line = lines_by_national_id.setdefault((id_type, national_id), line)
+            if first_line != line:
                 reject(line, row_id, "national_id", f"same national ID as line {first_line}")
                 continue
-            state.lines_by_national_id[key] = line
         else:
             id_type = None
-        phone = "".join(ascii_digits(value("phone")).split()) or None
+        phone = _digits_only(values[_PHONE])
         if phone is not None and len(phone) > 32:
             reject(line, row_id, "phone", "longer than 32 characters")
             continue
-        household_code = value("household_code")
+        household_code = values[_HOUSEHOLD_CODE]
         if not household_code or len(household_code) > 64:
             reject(line, row_id, "household_code", "missing" if not household_code else "longer than 64 characters")
             continue
-        location_code = value("location_code")
+        location_code = values[_LOCATION_CODE]
         location_id = None
         if location_code:
             location_id = locations.get(location_code)
@@ -455,55 +563,20 @@ def validate_person_batch(
                 reject(line, row_id, "location_code", "unknown location")
                 continue
         good.append(
-            (
-                line,
-                {
-                    "source_row_id": row_id,
-                    "full_name": full_name,
-                    "given_name": given_name,
-                    "family_name": family_name,
-                    "name_script": name_script,
-                    "sex": sex,
-                    "birth_date": birth_date,
-                    "national_id": national_id,
-                    "id_type": id_type,
-                    "phone": phone,
-                    "household_code": household_code,
-                    "location_id": location_id,
-                    "registered_on": registered_on,
-                },
-            )
-        )
+            ValidRow(line, row_id, full_name, given_name, family_name, name_script, sex, birth_date, national_id, id_type,
+                     phone, household_code, location_id, registered_on)
+        )  # fmt: skip
 
     good = _drop_registered_national_ids(session, good, reject)
-    good, new_households = _resolve_households(session, good, reject, today, state.households)
+    good, new_households = _resolve_households(session, good, reject, today, state.households, batch)
     return result, good, new_households
 
 
-def import_person_batch(
-    *,
-    session: Session,
-    rows: list[RawRow],
-    source: str,
-    run_id: int,
-    mapping: ImportMapping,
-    state: FileState,
-    today: dt.date,
-    actor: str = SYSTEM_ACTOR,
-) -> BatchResult:
-    """Validate ``rows`` and write the good ones (in the caller's transaction)."""
-    result, good, new_households = validate_person_batch(session=session, rows=rows, source=source, mapping=mapping, state=state, today=today)
-    if good:
-        write_person_batch(session=session, good=good, new_households=new_households, source=source, run_id=run_id, actor=actor)
-        result.imported = len(good)
-    return result
-
-
-def _drop_registered_national_ids(session: Session, good: list[tuple[int, dict[str, Any]]], reject: Callable[..., None]):  # type: ignore[no-untyped-def]
+def _drop_registered_national_ids(session: Session, good: list[ValidRow], reject: Callable[..., None]) -> list[ValidRow]:
     by_type: dict[str, set[str]] = {}
-    for _, row in good:
-        if row["national_id"] is not None:
-            by_type.setdefault(row["id_type"], set()).add(row["national_id"])
+    for row in good:
+        if row.national_id is not None:
+            by_type.setdefault(row.id_type, set()).add(row.national_id)  # type: ignore[arg-type]
     registered: dict[tuple[str, str], int] = {}
     for id_type, numbers in by_type.items():
         # One id_type and a list of IDs: the (id_type, national_id) unique index answers it
@@ -518,19 +591,25 @@ def _drop_registered_national_ids(session: Session, good: list[tuple[int, dict[s
     if not registered:
         return good
     kept = []
-    for line, row in good:
-        holder = registered.get((row["id_type"], row["national_id"]))
+    for row in good:
+        holder = registered.get((row.id_type, row.national_id))  # type: ignore[arg-type]
         if holder is not None:
-            reject(line, row["source_row_id"], "national_id", f"already registered to person {holder}")
+            reject(row.line, row.source_row_id, "national_id", f"already registered to person {holder}")
         else:
-            kept.append((line, row))
+            kept.append(row)
     return kept
 
 
-def _resolve_households(session: Session, good: list[tuple[int, dict[str, Any]]], reject: Callable[..., None], today: dt.date,
-                        created: dict[str, dict[str, Any]]):  # type: ignore[no-untyped-def]  # fmt: skip
+def _resolve_households(
+    session: Session,
+    good: list[ValidRow],
+    reject: Callable[..., None],
+    today: dt.date,
+    created: dict[str, NewHousehold],
+    batch: int,
+) -> tuple[list[ValidRow], list[NewHousehold]]:
     # ``created``: households this import made in earlier batches (perhaps still being written).
-    codes = sorted({row["household_code"] for _, row in good} - created.keys())
+    codes = sorted({row.household_code for row in good} - created.keys())
     existing: dict[str, tuple[int, int]] = {}
     for condition in _one_of(session, Household.code, codes):
         existing.update(
@@ -539,62 +618,71 @@ def _resolve_households(session: Session, good: list[tuple[int, dict[str, Any]]]
                 select(Household.code, Household.id, Household.location_id).where(condition)
             )
         )
-    new_households: dict[str, dict[str, Any]] = {}
+    new_households: list[NewHousehold] = []
     kept = []
-    for line, row in good:
-        code = row["household_code"]
-        found = existing.get(code)
+    for row in good:
+        code = row.household_code
         earlier = created.get(code)
         if earlier is not None:
-            row["household"] = earlier
-            if row["location_id"] is None:
-                row["location_id"] = earlier["location_id"]
-        elif found is not None:
-            row["household_id"] = found[0]
-            if row["location_id"] is None:
-                row["location_id"] = found[1]
+            row.new_household = earlier
+            if row.location_id is None:
+                row.location_id = earlier.location_id
+        elif (found := existing.get(code)) is not None:
+            row.household_id = found[0]
+            if row.location_id is None:
+                row.location_id = found[1]
         else:
-            if row["location_id"] is None:
-                reject(line, row["source_row_id"], "location_code", "missing (needed for a new household)")
+            if row.location_id is None:
+                reject(row.line, row.source_row_id, "location_code", "missing (needed for a new household)")
                 continue
-            household = new_households.setdefault(code, {"code": code, "location_id": row["location_id"], "registered_on": today})
-            created[code] = household
-            row["household"] = household
-        kept.append((line, row))
+            household = created[code] = NewHousehold(code, row.location_id, today, batch)
+            new_households.append(household)
+            row.new_household = household
+        kept.append(row)
     return kept, new_households
 
 
 def write_person_batch(
     *,
     session: Session,
-    good: GoodRows,
-    new_households: dict[str, dict[str, Any]],
+    good: list[ValidRow],
+    new_households: list[NewHousehold],
     source: str,
     run_id: int,
     actor: str,
 ) -> None:
-    """Write validated rows: new households, persons, name forms, source rows."""
-    households = list(new_households.values())  # each made for a row that was kept
-    for household, household_id in zip(households, _allocate_ids(session, Household.__table__, len(households))):
-        household["id"] = household_id
-    if households:
+    """Write validated rows through the portable bulk path (any database; the import uses it on
+    SQLite): new households, persons, name forms, source rows. Ids are given here."""
+    for household, household_id in zip(new_households, _allocate_ids(session, Household.__table__, len(new_households))):
+        household.id = household_id
+    if new_households:
         bulk_insert_households(
             session=session,
-            rows={name: [household[name] for household in households] for name in ("id", "code", "location_id", "registered_on")},
+            rows={
+                "id": [household.id for household in new_households],
+                "code": [household.code for household in new_households],
+                "location_id": [household.location_id for household in new_households],
+                "registered_on": [household.registered_on for household in new_households],
+            },
             actor=actor,
         )
     person_ids = _allocate_ids(session, Person.__table__, len(good))
-    rows = [row for _, row in good]
-    for row, person_id in zip(rows, person_ids):
-        row["id"] = person_id
-        if "household" in row:
-            row["household_id"] = row["household"]["id"]
-    person_columns = (
-        "id", "household_id", "full_name", "given_name", "family_name", "name_script", "sex", "birth_date",
-        "national_id", "id_type", "phone", "location_id", "registered_on",
-    )  # fmt: skip
-    bulk_insert_persons(session=session, rows={name: [row[name] for row in rows] for name in person_columns}, actor=actor)
-    forms = [name_forms(row["full_name"]) for row in rows]
+    for row, person_id in zip(good, person_ids):
+        row.person_id = person_id
+    bulk_insert_persons(
+        session=session,
+        rows={
+            "id": person_ids,
+            "household_id": [row.household_id if row.household_id is not None else row.new_household.id for row in good],  # type: ignore[union-attr]
+            **{
+                name: [getattr(row, name) for row in good]
+                for name in ("full_name", "given_name", "family_name", "name_script", "sex", "birth_date", "national_id",
+                             "id_type", "phone", "location_id", "registered_on")  # fmt: skip
+            },
+        },
+        actor=actor,
+    )
+    forms = [name_forms(row.full_name) for row in good]
     bulk_insert_rows(
         session,
         PersonNameForms.__table__,
@@ -609,10 +697,10 @@ def write_person_batch(
         session,
         PersonSource.__table__,
         {
-            "source": [source] * len(rows),
-            "source_row_id": [row["source_row_id"] for row in rows],
+            "source": [source] * len(good),
+            "source_row_id": [row.source_row_id for row in good],
             "person_id": person_ids,
-            "import_run_id": [run_id] * len(rows),
+            "import_run_id": [run_id] * len(good),
         },
     )
 
@@ -640,12 +728,49 @@ def start_import_run(*, session: Session, source: str, file_name: str, actor: st
 
 
 REPORT_HEADER = ("line", "source_row_id", "field", "reason")
+_REFUSED = "batch refused by the database; nothing of it was written"
+_REFUSED_WITH_EARLIER = "a household of this batch was being created by a batch the database refused; nothing of it was written"
+
+
+class _EarlierBatchRefused(ValidationFailed):
+    """A batch that uses a household which an earlier, refused batch of the import was creating."""
 
 
 def _can_pipeline(factory: sessionmaker[Session]) -> bool:
     bind = factory.kw.get("bind")
-    # Two threads need two connections: a factory bound to one connection (tests) cannot.
+    # Writer threads need connections of their own: a factory bound to one connection (tests) cannot.
     return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the import.
+
+    A batch is hundreds of thousands of small objects (rows, lists) that live until the batch is
+    written; each full collection walks all of them and those of the batches in flight, which
+    cost about a third of validating. The import makes no reference cycles of its own: reference
+    counting frees each batch when it is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass(eq=False)
+class _Batch:
+    number: int
+    rows: list[RawRow]
+    result: BatchResult
+    good: list[ValidRow]
+    new_households: list[NewHousehold]
+    uses_households_of: set[int] = field(default_factory=set)  # earlier batches creating households it uses
+    copy: CopyBatch | None = None  # PostgreSQL: the batch as COPY text, ids given
+    waits_for: tuple[Future[None], ...] = ()  # batches in flight that create households it uses
+    written: Future[None] | None = None
 
 
 def import_persons_file(
@@ -660,120 +785,161 @@ def import_persons_file(
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
     pipeline: bool = False,
+    writers: int = DEFAULT_WRITERS,
 ) -> ImportSummary:
     """Import a file batch by batch, each batch in its own transaction; write the rejection report.
 
-    ``pipeline``: on PostgreSQL with a factory bound to an engine, write each batch in a second
-    thread while the next one is validated (the CLI does; a refused batch then also refuses the
-    next one if that one uses a household the refused batch was creating).
+    ``pipeline``: on PostgreSQL with a factory bound to an engine, ``writers`` threads (each with
+    its own connection) write batches while the next one is read and validated (the CLI does).
+    A batch that uses a household created by a batch still being written waits for it to commit
+    (a household's rows on adjacent lines never need to: see :func:`_batches`).
 
     A batch the database still refuses after validation (e.g. another writer registered the same
     national ID meanwhile) is rolled back whole and its rows are reported as rejected with the
     constraint's name: nothing of it is half-written, and re-running the file retries those rows.
+    A batch using a household that a refused batch was creating is refused as well.
     """
-    today = today or dt.date.today()
+    with _cyclic_gc_paused():
+        return _import_persons_file(
+            factory=factory, path=path, mapping=mapping, source=source, report_path=report_path, actor=actor,
+            batch_size=batch_size, today=today or dt.date.today(), progress=progress,
+            writers=max(1, writers) if pipeline and _can_pipeline(factory) else 0,
+        )  # fmt: skip
+
+
+def _import_persons_file(
+    *,
+    factory: sessionmaker[Session],
+    path: Path,
+    mapping: ImportMapping,
+    source: str,
+    report_path: Path,
+    actor: str,
+    batch_size: int,
+    today: dt.date,
+    progress: Callable[[int], None] | None,
+    writers: int,  # 0: validate and write one batch after the other
+) -> ImportSummary:
     with session_scope(factory) as session:
         run_id = start_import_run(session=session, source=source, file_name=path.name, actor=actor).id
+        on_postgresql = session.connection().dialect.name == "postgresql"
     summary = ImportSummary(run_id=run_id, report_path=report_path)
     state = FileState()
+    import_name_forms = ImportNameForms()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     with report_path.open("w", newline="", encoding="utf-8") as report_file:
         report = csv.writer(report_file)
         report.writerow(REPORT_HEADER)
 
-        def add_counts(session: Session, batch: list[RawRow], result: BatchResult) -> None:
+        def add_counts(session: Session, batch: _Batch, result: BatchResult) -> None:
             session.execute(
                 update(ImportRun)
                 .where(ImportRun.id == run_id)
                 .values(
-                    rows_read=ImportRun.rows_read + len(batch),
+                    rows_read=ImportRun.rows_read + len(batch.rows),
                     rows_imported=ImportRun.rows_imported + result.imported,
                     rows_rejected=ImportRun.rows_rejected + len(result.rejections),
                     rows_already_imported=ImportRun.rows_already_imported + result.already_imported,
                 )
             )
 
-        def write(batch: list[RawRow], result: BatchResult, good: GoodRows, new_households: dict[str, dict[str, Any]]) -> None:
-            with session_scope(factory) as session:
-                if good:
-                    write_person_batch(session=session, good=good, new_households=new_households, source=source, run_id=run_id, actor=actor)
-                result.imported = len(good)
-                add_counts(session, batch, result)
+        def prepare(number: int, rows: list[RawRow]) -> _Batch:
+            with factory() as reader:
+                try:
+                    if on_postgresql:
+                        prefer_index_lookups(reader)
+                    result, good, new_households = validate_person_batch(
+                        session=reader, rows=rows, source=source, mapping=mapping, state=state, today=today, batch=number
+                    )
+                    if on_postgresql and good:
+                        person_ids, household_ids = allocate_ids(reader, persons=len(good), households=len(new_households))
+                finally:
+                    reader.rollback()
+            batch = _Batch(number, rows, result, good, new_households)
+            batch.uses_households_of = {row.new_household.batch for row in good if row.new_household is not None} - {number}
+            if on_postgresql and good:
+                for row, person_id in zip(good, person_ids):
+                    row.person_id = person_id
+                for household, household_id in zip(new_households, household_ids):
+                    household.id = household_id
+                batch.copy = format_copy_batch(good=good, new_households=new_households, source=source, run_id=run_id,
+                                               name_forms=import_name_forms)  # fmt: skip
+                batch.good = []  # the COPY text is all the writer needs
+            batch.result.imported = len(good)
+            return batch
 
-        def refused(batch: list[RawRow], error: EquicoverError, new_households: dict[str, dict[str, Any]]) -> BatchResult:
+        def write(batch: _Batch) -> None:
+            for earlier in batch.waits_for:
+                if earlier.exception() is not None:
+                    raise _EarlierBatchRefused(f"import batch {batch.number}", "household_code", _REFUSED_WITH_EARLIER)
+            with session_scope(factory) as session:
+                if batch.copy is not None:
+                    write_copy_batch(session=session, batch=batch.copy, actor=actor)
+                elif batch.good:
+                    write_person_batch(session=session, good=batch.good, new_households=batch.new_households,
+                                       source=source, run_id=run_id, actor=actor)  # fmt: skip
+                add_counts(session, batch, batch.result)
+
+        def refused(batch: _Batch, error: EquicoverError) -> BatchResult:
             # The row ids and national IDs of the refused batch stay "seen": a later row
             # repeating one is a repeat inside the file either way. Its households were not made.
-            for code in new_households:
-                state.households.pop(code, None)
+            for household in batch.new_households:
+                if state.households.get(household.code) is household:
+                    del state.households[household.code]
             field_name = getattr(error, "field", "row")
-            result = BatchResult(
-                rejections=[
-                    Rejection(line, raw.get("source_row_id") or None, field_name, "batch refused by the database; nothing of it was written")
-                    for line, raw in batch
-                ]
-            )
+            reason = _REFUSED_WITH_EARLIER if isinstance(error, _EarlierBatchRefused) else _REFUSED
+            result = BatchResult(rejections=[Rejection(line, values[_ROW_ID] or None, field_name, reason) for line, values in batch.rows])
             with session_scope(factory) as session:
                 add_counts(session, batch, result)
             return result
 
-        def account(batch: list[RawRow], result: BatchResult) -> None:
-            summary.rows_read += len(batch)
+        def settle(batch: _Batch, refusal: EquicoverError | None) -> None:
+            result = batch.result if refusal is None else refused(batch, refusal)
+            summary.rows_read += len(batch.rows)
             summary.imported += result.imported
             summary.already_imported += result.already_imported
             summary.rejected += len(result.rejections)
             for rejection in sorted(result.rejections, key=lambda item: item.line):
                 report.writerow((rejection.line, rejection.source_row_id or "", rejection.field, rejection.reason))
             if progress is not None:
-                progress(len(batch))
+                progress(len(batch.rows))
 
-        def validate(batch: list[RawRow]) -> tuple[BatchResult, GoodRows, dict[str, dict[str, Any]]]:
-            with factory() as reader:
+        def refusal_of(written: Future[None]) -> EquicoverError | None:
+            try:
+                written.result()
+            except EquicoverError as error:
+                return error
+            return None
+
+        batches = _batches(read_rows(path, mapping), batch_size)
+        if writers == 0:
+            for number, rows in enumerate(batches):
+                batch = prepare(number, rows)
                 try:
-                    return validate_person_batch(session=reader, rows=batch, source=source, mapping=mapping, state=state, today=today)
-                finally:
-                    reader.rollback()
-
-        def batches() -> Iterator[list[RawRow]]:
-            batch: list[RawRow] = []
-            for item in read_rows(path, mapping):
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
-
-        if not (pipeline and _can_pipeline(factory)):
-            for batch in batches():
-                result, good, new_households = validate(batch)
-                try:
-                    write(batch, result, good, new_households)
+                    write(batch)
                 except EquicoverError as error:
-                    result = refused(batch, error, new_households)
-                account(batch, result)
+                    settle(batch, error)
+                else:
+                    settle(batch, None)
         else:
-            # Batch N is written (COPY: PostgreSQL's work, in its own process) while batch N+1
-            # is read and validated here: the two cores both busy.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
-                in_flight: tuple[Future[None], list[RawRow], BatchResult, dict[str, dict[str, Any]]] | None = None
-
-                def settle(job: tuple[Future[None], list[RawRow], BatchResult, dict[str, dict[str, Any]]]) -> None:
-                    future, batch, result, new_households = job
-                    try:
-                        future.result()
-                    except EquicoverError as error:
-                        result = refused(batch, error, new_households)
-                    account(batch, result)
-
-                for batch in batches():
-                    result, good, new_households = validate(batch)
-                    if in_flight is not None:
-                        settle(in_flight)
-                    in_flight = (writer.submit(write, batch, result, good, new_households), batch, result, new_households)
-                if in_flight is not None:
-                    settle(in_flight)
+            # Batches N and N+1 are written (COPY: PostgreSQL's work, in its server processes)
+            # while batch N+2 is read, validated and formatted here: both cores busy.
+            with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="import-writer") as pool:
+                in_flight: dict[int, _Batch] = {}  # by number, oldest first
+                for number, rows in enumerate(batches):
+                    batch = prepare(number, rows)
+                    batch.waits_for = tuple(in_flight[n].written for n in sorted(batch.uses_households_of) if n in in_flight)  # type: ignore[misc]
+                    while len(in_flight) >= writers:
+                        oldest = in_flight.pop(next(iter(in_flight)))
+                        settle(oldest, refusal_of(oldest.written))  # type: ignore[arg-type]
+                    batch.written = pool.submit(write, batch)
+                    in_flight[number] = batch
+                for batch in in_flight.values():
+                    settle(batch, refusal_of(batch.written))  # type: ignore[arg-type]
 
     with session_scope(factory) as session:
+        if on_postgresql and summary.imported >= ANALYZE_AFTER_ROWS:
+            analyze_import_tables(session)
         session.execute(update(ImportRun).where(ImportRun.id == run_id).values(finished_at=dt.datetime.now(dt.timezone.utc)))
         record_change(
             session=session,
