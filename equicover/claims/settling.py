@@ -361,7 +361,12 @@ JOIN persons AS person ON person.id = wanted.person_id
 JOIN locations AS person_location ON person_location.id = person.location_id
 LEFT JOIN providers AS provider ON provider.code = wanted.provider_code
 LEFT JOIN locations AS provider_location ON provider_location.id = provider.location_id
-LEFT JOIN claims AS stored ON stored.claim_id = wanted.claim_id
+-- LATERAL with LIMIT (claim_id is unique; the LIMIT keeps the subquery from being merged into a
+-- plain join): one index probe per wanted claim. A plain join lets the planner, who guesses 100
+-- rows from json_to_recordset, hash the whole claims table instead, once per batch.
+LEFT JOIN LATERAL (
+    SELECT claims.id, claims.provider_id FROM claims WHERE claims.claim_id = wanted.claim_id LIMIT 1
+) AS stored ON true
 ORDER BY person.id
 FOR UPDATE OF person
 """
