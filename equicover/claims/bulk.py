@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session
 
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
-from equicover.claims.service import store_policy_version
+from equicover.claims.service import ALLOWANCE_PAYER, ZERO_NOT_COVERED, store_policy_version
 from equicover.db.bulk import bulk_insert_rows, next_id, sync_id_sequence
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
@@ -66,8 +66,6 @@ from equicover.settlement import batch
 from equicover.settlement.batch_sql import quote_literal, trail_sql
 from equicover.settlement.model import Policy
 
-ALLOWANCE_PAYER = "allowance"  # as equicover.claims.service records allowance rows
-NOT_COVERED = "not_covered"  # as equicover.claims.service: no active enrolment in the scheme on the date
 # Synthetic submission delay (days after discharge), for provinces whose claims file has no
 # submission time: 0-14 days from a hash of the claim id, so the same file gives the same dates.
 SYNTHETIC_LAG_DAYS = 15
@@ -242,7 +240,7 @@ def load_settled_claims(
 
     reasons = _objects(columns["zero_reason"])
     outside = sum(1 for value in reasons if value in (NO_CONTRACT, SERVICE_NOT_DESIGNATED))
-    not_covered = sum(1 for value in reasons if value == NOT_COVERED)
+    not_covered = sum(1 for value in reasons if value == ZERO_NOT_COVERED)
     record_change(
         session=session, actor=actor, entity="claims", entity_id=None, action="bulk_load",
         after={"rows": count, "payments": payments, "outside_contract": outside, "not_covered": not_covered,
@@ -281,7 +279,7 @@ def _decide(connection: duckdb.DuckDBPyConnection, enforce: bool) -> None:
         f"""CASE WHEN NOT EXISTS (
                      SELECT 1 FROM scheme_enrolments e
                      WHERE e.person_id = TRY_CAST(c.member_id AS BIGINT) AND c.service_date BETWEEN e.starts AND e.ends)
-                 THEN '{NOT_COVERED}'
+                 THEN '{ZERO_NOT_COVERED}'
                  WHEN k.provider_id IS NULL THEN '{NO_CONTRACT}'
                  WHEN k.services IS NOT NULL AND NOT (
                      list_contains(k.services, c.care_type)

@@ -99,6 +99,7 @@ class _CompiledPolicy:
     sha256: str
     policy: model.Policy
     engine: RealtimeEngine  # compiled once; each claim runs it over its own store (RealtimeEngine.with_store)
+    payers: dict[str, str]  # layer id -> payer, for the payment rows
 
 
 class _NoStore:
@@ -125,7 +126,7 @@ def _compiled(version_id: int, sha256: str, source_text: str | None) -> _Compile
     if source_text is None:
         return None
     policy = load_policy_text(source_text, path=f"policy version {version_id}")
-    compiled = _CompiledPolicy(sha256, policy, RealtimeEngine(policy, _NoStore()))
+    compiled = _CompiledPolicy(sha256, policy, RealtimeEngine(policy, _NoStore()), {layer.id: layer.payer for layer in policy.layers})
     with _policy_cache_lock:
         _policy_cache[version_id] = compiled
     return compiled
@@ -795,8 +796,7 @@ def _settle(
         fixed_fee=settlement.fixed_fee,
         trail=settlement.trail,
     )
-    payers = {layer.id: layer.payer for layer in policy.layers}
-    payments = [SettledPayment("layer", layer_id, payers[layer_id], amount) for layer_id, amount in settlement.paid.items()]
+    payments = [SettledPayment("layer", layer_id, compiled.payers[layer_id], amount) for layer_id, amount in settlement.paid.items()]
     payments += [SettledPayment("allowance", item, ALLOWANCE_PAYER, amount) for item, amount in settlement.allowances.items()]
     deltas = []
     for layer_id, old, new in store.changes():
