@@ -20,7 +20,17 @@ What it does:
 4. prints, per rate: requests due, settled (201), errors, achieved throughput (settled per
    second of the run), p50 / p99 / max latency in milliseconds, and the CPU milliseconds per
    request of the server's processes, of the whole PostgreSQL server (every database on it) and
-   of the generator (Linux /proc).
+   of the generator (Linux /proc);
+5. beside each run, times the disk's ``fdatasync`` (``bench/disk_probe.py``, in a scratch file
+   next to the database's data directory, every 20 ms) and prints its p50 / p99 / max, the share
+   of the run spent in syncs slower than 50 ms, and how many of the requests slower than 50 ms
+   were in flight during such a sync: a commit waits for the disk, so a disk that stalls puts
+   its stalls into the claims' p99 (``--no-disk-probe`` to skip it).
+
+``--synchronous-commit off`` is a measurement, not a way to run: it sets the bench database's
+commits not to wait for the WAL flush, so that the run shows the service without the disk's
+wait (a crash of the database server could then lose the last acknowledged claims). The setting is
+put back at the end.
 
 The load generator runs on the same cores as the server and the database: on a 2-core machine it
 takes a share of the CPU the service would otherwise have. The database is dropped at the end
@@ -50,6 +60,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from equicover.auth.service import create_user, get_user, issue_token  # noqa: E402
 from equicover.claims.service import store_policy_version  # noqa: E402
@@ -59,9 +70,12 @@ from equicover.db.session import make_session_factory, session_scope  # noqa: E4
 from equicover.enrolment.models import Scheme  # noqa: E402
 from equicover.settlement.claims import parse_amount  # noqa: E402
 
+import disk_probe  # noqa: E402
+
 EQUICOVER = str(Path(sys.executable).parent / "equicover")
 POLICY = ROOT / "policies" / "cn-yaan-2018.toml"
 MAX_OUTSTANDING = 400  # requests in flight from the generator at most; beyond that a due request is counted as failed
+SLOW_MS = disk_probe.SLOW_MS
 
 
 def _admin_engine(admin_url: str):  # type: ignore[no-untyped-def]
@@ -85,6 +99,15 @@ def _database_url(admin_url: str, name: str) -> str:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
+
+
+def set_synchronous_commit(admin_url: str, name: str, value: str) -> None:
+    """Every new connection to the bench database commits with ``synchronous_commit = value``."""
+    with _admin_engine(admin_url).connect() as connection:
+        if value == "on":
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET synchronous_commit'))
+        else:
+            connection.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = {value}'))
 
 
 def drop_database(admin_url: str, name: str) -> None:
@@ -277,11 +300,93 @@ def prepared_requests(host: str, token: str, bodies: list[dict[str, object]], co
     return requests
 
 
-async def run_rate(port: int, server_pid: int, token: str, bodies: list[dict[str, object]], rate: int, duration: float, tag: str) -> dict[str, float]:
+def data_directory_parent(admin_url: str) -> str | None:
+    """The folder holding the database server's data directory, if this process may write there."""
+    try:
+        with _admin_engine(admin_url).connect() as connection:
+            folder = os.path.dirname(str(connection.execute(text("SHOW data_directory")).scalar_one()).rstrip("/"))
+    except Exception:  # noqa: BLE001 - not a superuser, or another host: no probe
+        return None
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK) else None
+
+
+class WalWatch:
+    """The database server's write-ahead log seen from the admin connection: how much a run writes,
+    and how many segments are ready ahead of it (recycled by a checkpoint, so that switching to
+    them costs no new 16 MB file to zero-fill and flush while every commit waits)."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.engine = _admin_engine(admin_url)
+
+    def position(self) -> str:
+        with self.engine.connect() as connection:
+            return str(connection.execute(text("SELECT pg_current_wal_lsn()")).scalar_one())
+
+    def written_since(self, position: str) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :p)"), {"p": position}).scalar_one())
+
+    def segments_ready(self) -> tuple[int, int] | None:
+        """(segments ready ahead, segment size in bytes), or None without the right to list pg_wal."""
+        try:
+            with self.engine.connect() as connection:
+                ready = connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' "
+                        "AND name > pg_walfile_name(pg_current_wal_lsn())"
+                    )
+                ).scalar_one()
+                size = connection.execute(text("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")).scalar_one()
+        except Exception:  # noqa: BLE001 - not a superuser nor pg_monitor
+            return None
+        return int(ready), int(size)
+
+    def checkpoint(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("CHECKPOINT"))
+        except Exception:  # noqa: BLE001 - not a superuser (nor pg_checkpoint)
+            return False
+        return True
+
+
+def start_disk_probe(folder: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
+    if folder is None:
+        return None
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "disk_probe.py"), folder, "--seconds", f"{seconds:.1f}", "--json"],
+        stdout=subprocess.PIPE,
+    )
+
+
+def disk_figures(samples: list[tuple[float, float]] | None, timings: list[tuple[float, float]], elapsed: float) -> dict[str, float] | None:
+    """The probe's figures, and how the requests slower than SLOW_MS line up with the slow syncs."""
+    if samples is None:
+        return None
+    figures: dict[str, float] = disk_probe.summary(samples, elapsed)
+    stalls = sorted((started, started + duration) for started, duration in samples if duration * 1000 >= SLOW_MS)
+    slow = [(due, done) for due, done in timings if (done - due) * 1000 > SLOW_MS]
+    figures["slow_requests"] = len(slow)
+    figures["slow_requests_in_stall"] = sum(
+        1 for due, done in slow if any(start < done and end > due for start, end in stalls)
+    )
+    return figures
+
+
+async def run_rate(
+    port: int,
+    server_pid: int,
+    token: str,
+    bodies: list[dict[str, object]],
+    rate: int,
+    duration: float,
+    tag: str,
+    probe_folder: str | None = None,
+) -> dict[str, object]:
     count = int(rate * duration)
     requests = prepared_requests(f"127.0.0.1:{port}", token, bodies, count, tag)
     loop = asyncio.get_running_loop()
-    latencies: list[float] = []
+    timings: list[tuple[float, float]] = []  # (due, answered) on the monotonic clock, shared with the disk probe
     statuses: dict[int, int] = {}
     idle: list[_Exchange] = []
     outstanding = 0
@@ -296,7 +401,7 @@ async def run_rate(port: int, server_pid: int, token: str, bodies: list[dict[str
             status = await connection.send(request)
         except OSError:
             status = 0
-        latencies.append(time.perf_counter() - due)
+        timings.append((due, time.monotonic()))
         statuses[status] = statuses.get(status, 0) + 1
         outstanding -= 1
         if connection is not None and not connection.closed and status:
@@ -304,27 +409,37 @@ async def run_rate(port: int, server_pid: int, token: str, bodies: list[dict[str
 
     server_pids = _process_tree(server_pid)
     database_pids = _postgres_processes()  # the whole server: backends, WAL writer, checkpointer
+    probe = start_disk_probe(probe_folder, duration + 1.0)
     cpu_before = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
-    start = time.perf_counter()
-    tasks = []
+    start = time.monotonic()
+    # Only the requests still waiting are kept: gathering every task of the run at its end would
+    # stall this loop for tens of milliseconds, and the last answers would be read that late.
+    pending: set[asyncio.Task[None]] = set()
     for index, request in enumerate(requests):
         due = start + index / rate
-        delay = due - time.perf_counter()
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         if outstanding >= MAX_OUTSTANDING:
             skipped += 1  # the server is this far behind: count the request as failed, do not pile up sockets
             continue
         outstanding += 1
-        tasks.append(asyncio.create_task(one(request, due)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
+        task = asyncio.create_task(one(request, due))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.gather(*pending)
+    elapsed = time.monotonic() - start
     cpu_after = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
     cpu_ms = [(after - before) * 1000 / max(1, count - skipped) for before, after in zip(cpu_before, cpu_after)]
     for connection in idle:
         if connection.transport is not None:
             connection.transport.close()
-    ordered = sorted(latencies) or [float("nan")]
+    ordered = sorted(done - due for due, done in timings) or [float("nan")]
+    samples = None
+    if probe is not None:
+        output, _ = probe.communicate()
+        samples = [(started, duration) for started, duration in json.loads(output or b"[]")]
     settled = statuses.get(201, 0)
     if skipped:
         statuses[-1] = skipped  # -1: not sent, MAX_OUTSTANDING requests were already waiting
@@ -340,6 +455,9 @@ async def run_rate(port: int, server_pid: int, token: str, bodies: list[dict[str
         "max": ordered[-1] * 1000,
         "elapsed": elapsed,
         "cpu_ms": cpu_ms,  # CPU milliseconds per request sent: server, PostgreSQL, this generator, server in the kernel
+        "disk": disk_figures(samples, timings, elapsed),
+        "timings": timings,
+        "disk_samples": samples,
     }
 
 
@@ -354,6 +472,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
     parser.add_argument("--keep", action="store_true", help="keep the database (and the claims file) afterwards")
     parser.add_argument("--reuse", action="store_true", help="run against the database kept by an earlier --keep run")
+    parser.add_argument("--no-disk-probe", action="store_true", help="do not time the disk's syncs beside each run")
+    parser.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="start each run cold: no CHECKPOINT before it, so the run may create new WAL segments as it goes",
+    )
+    parser.add_argument("--timeline", type=Path, help="write each run's request timings and disk syncs to this JSON file")
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=["on", "off"],
+        default="on",
+        help="off: a measurement of the service without the disk's flush wait (see above); default on",
+    )
     args = parser.parse_args()
     rates = [int(part) for part in args.rates.split(",") if part.strip()]
 
@@ -378,26 +509,64 @@ def main() -> None:
             print(f"prepared {args.people:,} persons in {time.perf_counter() - started:.1f} s", flush=True)
         token, bodies = bench_token(url), claim_bodies(claims_csv)
         run = uuid.uuid4().hex[:6]  # claim ids unique across runs on a reused database
+        set_synchronous_commit(args.admin_url, args.database, args.synchronous_commit)
+        probe_folder = None if args.no_disk_probe else data_directory_parent(args.admin_url)
         log = Path(tempfile.gettempdir()) / "equicover-api-bench-server.log"
         server = start_server(url, args.port, args.workers, log)
         print(f"server log: {log}")
+        if args.synchronous_commit == "off":
+            print("synchronous_commit = off: commits do not wait for the WAL flush (a measurement of the service without the disk)")
         asyncio.run(run_rate(args.port, server.pid, token, bodies, 50, 4, f"warmup-{run}"))
+        wal = WalWatch(args.admin_url)
+        if not args.no_checkpoint:
+            print(
+                "before each run: CHECKPOINT, so that the run writes into WAL segments recycled ahead of it, as on a "
+                "server in steady use (--no-checkpoint: start cold)"
+            )
         print(
             f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
             f"   CPU ms/request: {'server':>6} {'pg':>5} {'gen':>5}"
         )
+        timelines = []
         for rate in rates:
-            result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}"))
+            checkpointed = not args.no_checkpoint and wal.checkpoint()
+            ready = wal.segments_ready()
+            wal_start = wal.position()
+            result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}", probe_folder))
+            timelines.append({"rate": rate, "requests": result["timings"], "disk_syncs": result["disk_samples"]})
+            if args.timeline is not None:
+                args.timeline.write_text(json.dumps(timelines))
+            cpu_ms = result["cpu_ms"]
             print(
                 f"{result['rate']:>7} {result['sent']:>7} {result['settled']:>8} {result['errors']:>7} "
                 f"{result['throughput']:>10.1f} {result['p50']:>8.1f} {result['p99']:>8.1f} {result['max']:>8.1f}"
-                f"                   {result['cpu_ms'][0]:>6.2f} {result['cpu_ms'][1]:>5.2f} {result['cpu_ms'][2]:>5.2f}",
+                f"                   {cpu_ms[0]:>6.2f} {cpu_ms[1]:>5.2f} {cpu_ms[2]:>5.2f}",
                 flush=True,
             )
             if result["errors"]:
                 print(f"        statuses: {result['statuses']}")
+            written = wal.written_since(wal_start)
+            ahead = "" if ready is None else f"; {ready[0]} segments ({ready[0] * ready[1] // 2**20} MB) were ready ahead"
+            print(
+                f"        WAL: {written / 2**20:.0f} MB, {written / max(1, result['settled']) / 1024:.1f} KiB per settled claim"
+                f"{ahead}{'' if checkpointed or args.no_checkpoint else ' (CHECKPOINT refused: not a superuser)'}",
+                flush=True,
+            )
+            disk = result["disk"]
+            if disk is not None:
+                print(
+                    f"        disk: fdatasync p50 {disk['p50']:.2f} ms, p99 {disk['p99']:.1f} ms, max {disk['max']:.0f} ms; "
+                    f"{disk['slow']} syncs over {SLOW_MS:.0f} ms took {disk['slow_share']:.1%} of the run; "
+                    f"requests over {SLOW_MS:.0f} ms: {disk['slow_requests']}, "
+                    f"{disk['slow_requests_in_stall']} of them in flight during such a sync",
+                    flush=True,
+                )
         print(f"server: uvicorn, {args.workers} worker(s); cores: {os.cpu_count()}; load generator on the same machine")
+        if probe_folder is None and not args.no_disk_probe:
+            print("disk probe: not run (the database's data directory is not on this machine, or not writable here)")
     finally:
+        if args.synchronous_commit != "on":
+            set_synchronous_commit(args.admin_url, args.database, "on")
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

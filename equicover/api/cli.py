@@ -14,6 +14,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
 ) -> None:
     """Serve the API (OpenAPI at /docs and /openapi.json) on the configured database."""
+    warn_about_server_settings()
     # Access logs are off: request lines carry record ids in their paths; the service logs its own lines.
     if workers > 1:
         # uvicorn's worker processes are spawned by re-running __main__, which must be uvicorn
@@ -24,3 +25,21 @@ def serve(
     import uvicorn
 
     uvicorn.run("equicover.api.server:app", host=host, port=port, access_log=False, log_level="info")
+
+
+def warn_about_server_settings() -> None:
+    """Print what the database server's settings would cost real-time settlement (PostgreSQL only)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from equicover.db.engine import make_engine
+    from equicover.db.server_advice import postgresql_advice
+
+    engine = make_engine()
+    try:
+        lines = postgresql_advice(engine)
+    except SQLAlchemyError as error:  # the service itself will say more when it starts
+        lines = [f"could not read the database server's settings ({type(error).__name__})"]
+    finally:
+        engine.dispose()
+    for line in lines:
+        typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
