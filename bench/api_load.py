@@ -21,7 +21,10 @@ What it does:
    second of the run), p50 / p99 / max latency in milliseconds, and the CPU milliseconds per
    request of the server's processes, of the whole PostgreSQL server (every database on it) and
    of the generator (Linux /proc);
-5. beside each run, times the disk's ``fdatasync`` (``bench/disk_probe.py``, in a scratch file
+5. before each run, leaves enough WAL segments recycled ahead for it (``--no-checkpoint`` to
+   leave the server as it is): switches through new segments, then ``CHECKPOINT``, as a server
+   in steady use with ``min_wal_size = 1GB`` has them (see docs/service.md, Load);
+6. beside each run, times the disk's ``fdatasync`` (``bench/disk_probe.py``, in a scratch file
    next to the database's data directory, every 20 ms) and prints its p50 / p99 / max, the share
    of the run spent in syncs slower than 50 ms, and how many of the requests slower than 50 ms
    were in flight during such a sync: a commit waits for the disk, so a disk that stalls puts
@@ -341,11 +344,25 @@ class WalWatch:
             return None
         return int(ready), int(size)
 
-    def checkpoint(self) -> bool:
+    def recycle_ahead(self, needed_bytes: int) -> bool:
+        """Leave at least ``needed_bytes`` of WAL segments recycled ahead, as on a server in steady use.
+
+        A checkpoint recycles the segments behind it into future ones, as many as PostgreSQL expects
+        to need from the WAL written since the last checkpoint. So when fewer are ready, switch
+        through that many new segments first (each switch creates one), then checkpoint. Returns
+        False if the server refuses (not a superuser).
+        """
         try:
+            ready = self.segments_ready()
+            if ready is None:
+                return False
+            missing = -(-needed_bytes // ready[1]) - ready[0]
             with self.engine.connect() as connection:
+                for _ in range(max(0, missing + 1)):
+                    connection.execute(text("SELECT pg_logical_emit_message(false, 'equicover-bench', '')"))
+                    connection.execute(text("SELECT pg_switch_wal()"))
                 connection.execute(text("CHECKPOINT"))
-        except Exception:  # noqa: BLE001 - not a superuser (nor pg_checkpoint)
+        except Exception:  # noqa: BLE001 - not a superuser
             return False
         return True
 
@@ -396,9 +413,15 @@ async def run_rate(
         nonlocal outstanding
         connection = idle.pop() if idle else None
         try:
-            if connection is None or connection.closed:
+            reused = connection is not None and not connection.closed
+            if not reused:
                 _, connection = await loop.create_connection(_Exchange, "127.0.0.1", port)
             status = await connection.send(request)
+            if status == 0 and reused:
+                # The server closed this idle keep-alive connection as the request went out. A
+                # client resends on a new one, as claim submission is idempotent by claim_id.
+                _, connection = await loop.create_connection(_Exchange, "127.0.0.1", port)
+                status = await connection.send(request)
         except OSError:
             status = 0
         timings.append((due, time.monotonic()))
@@ -476,7 +499,7 @@ def main() -> None:
     parser.add_argument(
         "--no-checkpoint",
         action="store_true",
-        help="start each run cold: no CHECKPOINT before it, so the run may create new WAL segments as it goes",
+        help="do not recycle WAL segments ahead of each run: the run may create new segments as it goes",
     )
     parser.add_argument("--timeline", type=Path, help="write each run's request timings and disk syncs to this JSON file")
     parser.add_argument(
@@ -520,8 +543,8 @@ def main() -> None:
         wal = WalWatch(args.admin_url)
         if not args.no_checkpoint:
             print(
-                "before each run: CHECKPOINT, so that the run writes into WAL segments recycled ahead of it, as on a "
-                "server in steady use (--no-checkpoint: start cold)"
+                "before each run: WAL segments for it recycled ahead (switches, then CHECKPOINT), as on a server in "
+                "steady use with min_wal_size = 1GB (--no-checkpoint: start as the server is)"
             )
         print(
             f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
@@ -529,7 +552,8 @@ def main() -> None:
         )
         timelines = []
         for rate in rates:
-            checkpointed = not args.no_checkpoint and wal.checkpoint()
+            # Generously 8 KiB of WAL per claim (5-7 KiB measured), half as much again in reserve.
+            checkpointed = not args.no_checkpoint and wal.recycle_ahead(int(rate * args.duration * 8192 * 1.5))
             ready = wal.segments_ready()
             wal_start = wal.position()
             result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}", probe_folder))
@@ -549,7 +573,7 @@ def main() -> None:
             ahead = "" if ready is None else f"; {ready[0]} segments ({ready[0] * ready[1] // 2**20} MB) were ready ahead"
             print(
                 f"        WAL: {written / 2**20:.0f} MB, {written / max(1, result['settled']) / 1024:.1f} KiB per settled claim"
-                f"{ahead}{'' if checkpointed or args.no_checkpoint else ' (CHECKPOINT refused: not a superuser)'}",
+                f"{ahead}{'' if checkpointed or args.no_checkpoint else ' (not recycled ahead: the server refused, not a superuser)'}",
                 flush=True,
             )
             disk = result["disk"]

@@ -18,7 +18,8 @@ class ClaimAccumulatorDelta(Base):
     __table_args__ = (UniqueConstraint("claim_pk", "layer_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    # No index of its own: the unique (claim_pk, layer_id) index serves lookups by claim.
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     policy_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(String(64))
     layer_id: Mapped[str] = mapped_column(String(64))
