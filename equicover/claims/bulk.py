@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.service import ALLOWANCE_PAYER, ZERO_NOT_COVERED, store_policy_version
-from equicover.db.bulk import bulk_insert_rows, next_id, sync_id_sequence
+from equicover.db.bulk import bulk_insert_rows, next_id
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import NO_CONTRACT, SERVICE_NOT_DESIGNATED
@@ -472,7 +472,6 @@ def _write_claims(session: Session, columns: dict[str, np.ndarray], version_id: 
             "submitted_by": [actor] * count,
         },
     )
-    sync_id_sequence(session, Claim.__table__)
 
 
 def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndarray]) -> int:
@@ -499,7 +498,6 @@ def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndar
             "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items]).ravel().tolist(),
         },
     )
-    sync_id_sequence(session, ClaimPayment.__table__)
     return payments
 
 
@@ -523,7 +521,6 @@ def _write_deltas(session: Session, policy: Policy, deltas: dict[str, np.ndarray
             "member_share": np.asarray(deltas["member_share"], dtype=np.int64).tolist(),
         },
     )
-    sync_id_sequence(session, ClaimAccumulatorDelta.__table__)
     return count
 
 

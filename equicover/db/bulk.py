@@ -104,7 +104,8 @@ def bulk_insert_rows(
     chunk is written; it is for small loads with per-row logic (locations), since it brings back
     the dict per row. A constraint violation (unknown foreign key, duplicate key, failed check)
     is raised as :class:`~equicover.errors.ValidationFailed` naming the table; the caller's
-    transaction is then unusable and must be rolled back.
+    transaction is then unusable and must be rolled back. Rows written with explicit ids move
+    the table's PostgreSQL id sequence past them (:func:`sync_id_sequence`).
     """
     connection = session.connection()
     backend = connection.dialect.name
