@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -189,6 +190,15 @@ def count_rows(factory: sessionmaker[Session], *tables: str) -> dict[str, int]:
     """Row counts of ``tables``, read through a new session (what is really stored)."""
     with factory() as reader:
         return {name: reader.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one() for name in tables}
+
+
+@pytest.fixture()
+def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """URL of a migrated SQLite file that the ``equicover`` commands use (``EQUICOVER_DATABASE_URL``)."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture()

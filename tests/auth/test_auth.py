@@ -82,13 +82,9 @@ def test_demo_users_cover_every_role_and_can_be_recreated(session) -> None:
     assert session.scalar(select(User).where(User.username == "demo-clerk")).provider_id is not None
 
 
-def test_users_create_command(tmp_path, monkeypatch) -> None:
+def test_users_create_command(cli_database: str) -> None:
     from equicover.cli import app
-    from equicover.db.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
     runner = CliRunner()
     made = runner.invoke(app, ["users", "create", "--username", "root", "--role", "admin"])
     assert made.exit_code == 0 and "password:" in made.output

@@ -42,6 +42,32 @@ DAY = dt.date(2024, 10, 7)
 TOTAL = 20_000_000  # VND: the 80% member's share of 4,000,000 hits the 14,040,000 yearly cap on the 4th claim
 
 
+def _seed_two_members_claims(factory, prefix: str) -> tuple[list[ClaimIn], list[int], dict[int, frozenset[str]]]:  # type: ignore[no-untyped-def]
+    """Seed the world; the CLAIMS_PER_MEMBER identical inpatient claims of each of two members,
+    their ids starting with ``prefix``, the members, and their categories on DAY."""
+    with session_scope(factory) as session:
+        world = seed_world(session)
+        members = [world.person_ids[0], world.person_ids[1]]
+        categories = {m: frozenset(service.categories_at(session=session, person_id=m, on=DAY)) for m in members}
+    claims = [
+        ClaimIn(
+            claim_id=f"{prefix}{member}-{index:03d}", person_id=member, provider_code="PA", service_date=DAY,
+            care_type="inpatient", diagnosis="K35.8", days=4, total=TOTAL,
+        )
+        for member in members
+        for index in range(CLAIMS_PER_MEMBER)
+    ]  # fmt: skip
+    return claims, members, categories
+
+
+def _run_at_once(target, argument_lists) -> None:  # type: ignore[no-untyped-def]
+    threads = [threading.Thread(target=target, args=arguments) for arguments in argument_lists]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
     url = _create_postgres_database("concurrency")
@@ -57,25 +83,7 @@ def test_concurrent_submissions_never_overrun_caps_and_match_the_batch_engine(pg
     engine = make_engine(pg_url)
     factory = make_session_factory(engine)
     try:
-        with session_scope(factory) as session:
-            world = seed_world(session)
-            members = [world.person_ids[0], world.person_ids[1]]
-            categories = {m: frozenset(service.categories_at(session=session, person_id=m, on=DAY)) for m in members}
-
-        claims = [
-            ClaimIn(
-                claim_id=f"M{member}-{index:03d}",
-                person_id=member,
-                provider_code="PA",
-                service_date=DAY,
-                care_type="inpatient",
-                diagnosis="K35.8",
-                days=4,
-                total=TOTAL,
-            )
-            for member in members
-            for index in range(CLAIMS_PER_MEMBER)
-        ]
+        claims, members, categories = _seed_two_members_claims(factory, "M")
         work = claims + claims  # every claim twice
         barrier = threading.Barrier(THREADS)
         errors: list[BaseException] = []
@@ -95,11 +103,7 @@ def test_concurrent_submissions_never_overrun_caps_and_match_the_batch_engine(pg
                 except BaseException as error:  # noqa: BLE001 - reported below
                     errors.append(error)
 
-        threads = [threading.Thread(target=worker, args=(offset,)) for offset in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _run_at_once(worker, [(offset,) for offset in range(THREADS)])
         assert errors == []
         assert all(created[claim.claim_id] == 1 for claim in claims)
 
@@ -143,11 +147,7 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
 
         for index in range(rounds):
             barrier = threading.Barrier(2)
-            threads = [threading.Thread(target=submit, args=(f"RACE-{index}", member, barrier)) for member in members]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            _run_at_once(submit, [(f"RACE-{index}", member, barrier) for member in members])
         assert errors == []
         for index in range(rounds):
             answers = [r for r in results if r[0] == f"RACE-{index}"]
@@ -224,18 +224,7 @@ def test_two_claim_batchers_settle_concurrent_claims_like_the_engine(pg_url: str
     factory = make_session_factory(engine)
     batchers = [ClaimBatcher(factory, max_batch=8), ClaimBatcher(factory, max_batch=8)]
     try:
-        with session_scope(factory) as session:
-            world = seed_world(session)
-            members = [world.person_ids[0], world.person_ids[1]]
-            categories = {m: frozenset(service.categories_at(session=session, person_id=m, on=DAY)) for m in members}
-        claims = [
-            ClaimIn(
-                claim_id=f"B{member}-{index:03d}", person_id=member, provider_code="PA", service_date=DAY,
-                care_type="inpatient", diagnosis="K35.8", days=4, total=TOTAL,
-            )
-            for member in members
-            for index in range(CLAIMS_PER_MEMBER)
-        ]  # fmt: skip
+        claims, members, categories = _seed_two_members_claims(factory, "B")
         work = claims + claims
         barrier = threading.Barrier(THREADS)
         futures = []
@@ -248,11 +237,7 @@ def test_two_claim_batchers_settle_concurrent_claims_like_the_engine(pg_url: str
                 with lock:
                     futures.append((claim.claim_id, future))
 
-        threads = [threading.Thread(target=feed, args=(offset,)) for offset in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _run_at_once(feed, [(offset,) for offset in range(THREADS)])
         created = Counter()
         for claim_id, future in futures:
             result = future.result(timeout=120)

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from equicover.cli import app
-from equicover.db.migrate import upgrade
 from equicover.synth.parameters import SCHEME_CODE
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "cn-yaan-2018.toml"
 
 
-@pytest.fixture()
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
-    return url
-
-
-def test_load_claims_settles_and_stores_with_accumulators(database: str, tmp_path: Path) -> None:
+def test_load_claims_settles_and_stores_with_accumulators(cli_database: str, tmp_path: Path) -> None:
     runner = CliRunner()
     claims = tmp_path / "claims.csv"
     made = runner.invoke(app, ["generate", "--people", "150", "--seed", "4", "--claims", str(claims)])
@@ -32,7 +22,7 @@ def test_load_claims_settles_and_stores_with_accumulators(database: str, tmp_pat
                                  "--synthetic-submission"])  # fmt: skip
     assert loaded.exit_code == 0, loaded.output
     assert "accumulators" in loaded.output and "set aside before settlement" in loaded.output
-    engine = create_engine(database)
+    engine = create_engine(cli_database)
     with engine.connect() as connection:
         claims_stored = connection.execute(text("SELECT count(*) FROM claims")).scalar()
         accumulators = connection.execute(text("SELECT count(*) FROM accumulators")).scalar()
@@ -51,7 +41,7 @@ def test_load_claims_settles_and_stores_with_accumulators(database: str, tmp_pat
     assert again.exit_code == 1
 
 
-def test_old_settlements_option_is_ignored_with_a_note(database: str, tmp_path: Path) -> None:
+def test_old_settlements_option_is_ignored_with_a_note(cli_database: str, tmp_path: Path) -> None:
     runner = CliRunner()
     claims = tmp_path / "claims.csv"
     assert runner.invoke(app, ["generate", "--people", "60", "--seed", "2", "--claims", str(claims)]).exit_code == 0

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from typer.testing import CliRunner
 
 from equicover.cli import app
-from equicover.db.migrate import upgrade
 
 
-@pytest.fixture()
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
-    monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
-    return url
-
-
-def test_commands_on_bad_input(database: str) -> None:
+def test_commands_on_bad_input(cli_database: str) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["payments", "approve", "7", "--by", "nobody"])
     assert result.exit_code == 1 and "nobody" in result.output
@@ -33,7 +21,7 @@ def test_commands_on_bad_input(database: str) -> None:
     assert result.exit_code == 2
 
 
-def test_ledger_commands(database: str) -> None:
+def test_ledger_commands(cli_database: str) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["funds", "receive", "--fund", "basic", "--source", "donors", "--amount", "1000.50", "--on", "2024-01-05"])
     assert ok.exit_code == 0, ok.output
