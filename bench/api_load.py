@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import json
 import os
 import signal
@@ -81,7 +82,9 @@ MAX_OUTSTANDING = 400  # requests in flight from the generator at most; beyond t
 SLOW_MS = disk_probe.SLOW_MS
 
 
+@functools.cache
 def _admin_engine(admin_url: str):  # type: ignore[no-untyped-def]
+    """One engine on the server's admin database for the whole bench (set-up, WAL, probe, clean-up)."""
     url = make_url(admin_url)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
@@ -89,11 +92,9 @@ def _admin_engine(admin_url: str):  # type: ignore[no-untyped-def]
 
 
 def fresh_database(admin_url: str, name: str) -> str:
-    engine = _admin_engine(admin_url)
-    with engine.connect() as connection:
+    with _admin_engine(admin_url).connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
     return _database_url(admin_url, name)
 
 
@@ -114,10 +115,8 @@ def set_synchronous_commit(admin_url: str, name: str, value: str) -> None:
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    engine = _admin_engine(admin_url)
-    with engine.connect() as connection:
+    with _admin_engine(admin_url).connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def prepare(url: str, people: int, claims_csv: Path) -> None:
@@ -557,8 +556,8 @@ def main() -> None:
             ready = wal.segments_ready()
             wal_start = wal.position()
             result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}", probe_folder))
-            timelines.append({"rate": rate, "requests": result["timings"], "disk_syncs": result["disk_samples"]})
             if args.timeline is not None:
+                timelines.append({"rate": rate, "requests": result["timings"], "disk_syncs": result["disk_samples"]})
                 args.timeline.write_text(json.dumps(timelines))
             cpu_ms = result["cpu_ms"]
             print(
