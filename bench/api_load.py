@@ -66,13 +66,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from equicover.auth.service import create_user, get_user, issue_token  # noqa: E402
+from equicover.admin.service import create_user  # noqa: E402
+from equicover.auth.service import get_user, issue_token  # noqa: E402
 from equicover.claims.service import store_policy_version  # noqa: E402
 from equicover.db.engine import make_engine  # noqa: E402
 from equicover.db.migrate import upgrade  # noqa: E402
 from equicover.db.session import make_session_factory, session_scope  # noqa: E402
 from equicover.enrolment.models import Scheme  # noqa: E402
-from equicover.settlement.claims import parse_amount  # noqa: E402
+from equicover.settlement.claims_file import parse_amount  # noqa: E402
 
 import disk_probe  # noqa: E402
 

@@ -6,7 +6,7 @@ Prints precision, recall and F1 of the found pairs (against the injected ones) a
 probability thresholds, the minutes taken (generation apart from deduplication) and the peak
 resident memory. Targets (issue 6): F1 >= 0.95, <= 5 minutes, <= 8 GB for 1M people on 2 cores.
 The duplicates carry typos, transliteration variants, swapped name order and missing birth days
-(see equicover/registry/dedupe_synth.py).
+(see equicover/synth/dedupe_pairs.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import resource
 import time
 
 from equicover.registry.dedupe import find_duplicates
-from equicover.registry.dedupe_synth import as_splink_frame, pair_scores, synthetic_registry
+from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ def _peak_rss_mb() -> float:
 
 
 def job_floor(claims: str, out: str) -> dict:
-    from equicover.settlement.batch import connect
+    from equicover.settlement.batch_engine import connect
 
     path = Path(claims)
     source = (
@@ -62,7 +62,7 @@ def job_floor(claims: str, out: str) -> dict:
 
 
 def job_batch(claims: str, out: str) -> dict:
-    from equicover.settlement.batch import settle_file
+    from equicover.settlement.batch_engine import settle_file
     from equicover.settlement.loader import load_policy
 
     policy = load_policy(POLICY_PATH)
@@ -114,7 +114,7 @@ class AccumulatorRow(Base):
 
 
 def _first_claims(path: Path, policy, count: int) -> list:
-    from equicover.settlement.claims import iter_claims_csv
+    from equicover.settlement.claims_file import iter_claims_csv
 
     claims = []
     for claim, _errors in iter_claims_csv(path, policy):
@@ -126,7 +126,7 @@ def _first_claims(path: Path, policy, count: int) -> list:
 
 
 def realtime_latency(claims: list, policy) -> dict:
-    from equicover.settlement.realtime import InMemoryAccumulatorStore, RealtimeEngine, settlement_order
+    from equicover.settlement.realtime_engine import InMemoryAccumulatorStore, RealtimeEngine, settlement_order
 
     engine = RealtimeEngine(policy, InMemoryAccumulatorStore())
     timings = []
@@ -147,7 +147,7 @@ def realtime_latency(claims: list, policy) -> dict:
 def naive_orm_loop(claims: list, policy, directory: Path) -> dict:
     """What per-claim systems do: read the member's accumulators through the ORM, settle, write
     them back and commit, claim after claim (a throwaway table in a SQLite file)."""
-    from equicover.settlement.realtime import Accumulator, RealtimeEngine, settlement_order
+    from equicover.settlement.realtime_engine import Accumulator, RealtimeEngine, settlement_order
 
     engine_db = create_engine(f"sqlite:///{directory / 'accumulators.sqlite'}")
     Base.metadata.create_all(engine_db)

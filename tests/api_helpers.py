@@ -25,8 +25,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.api.app import create_app
-from equicover.api.deps import SESSION_COOKIE
-from equicover.auth.service import create_user, issue_token
+from equicover.auth.deps import SESSION_COOKIE
+from equicover.admin.service import create_user
+from equicover.auth.service import issue_token
 
 from argon2 import PasswordHasher
 

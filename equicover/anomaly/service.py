@@ -16,7 +16,7 @@ from equicover.db.bulk import bulk_insert_rows
 from equicover.enrolment.models import Enrolment
 from equicover.errors import ValidationFailed
 from equicover.registry.models import Person
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 
 def _dates(values: list[dt.date | None]) -> pa.Array:

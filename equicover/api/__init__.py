@@ -1,1 +1,1 @@
-"""The HTTP service (issue 4): FastAPI application, dependencies, routers of each domain."""
+"""The HTTP application: FastAPI, every domain's router, FHIR and the web pages; `equicover serve`."""

@@ -1,8 +1,8 @@
 """The FastAPI application.
 
-``create_app()`` builds one application bound to one database. Each domain contributes a router;
-they are listed in :data:`ROUTERS` (add one line for a new domain). A router module that does not
-exist yet is skipped, so the list can name modules that other work will add.
+``create_app()`` builds one application bound to one database. Each domain owns its router
+(``<domain>/api.py``); the shells add FHIR R4 (``/fhir``) and the web pages (``/``). They are
+listed in :data:`ROUTERS`, imported here: a router that goes missing fails at start-up.
 
 Errors: every :class:`equicover.errors.EquicoverError` becomes JSON
 ``{status, code, message, record, field, reason}`` with its status; request validation errors
@@ -13,43 +13,61 @@ get the same shape (422) without echoing the input (it may be personal data); an
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import equicover.tables  # noqa: F401  every table, before the first request
+from equicover.admin import api as admin_api
+from equicover.anomaly import api as anomaly_api
+from equicover.auth import api as auth_api
+from equicover.care import api as care_api
+from equicover.claims import api as claims_api
+from equicover.enrolment import api as enrolment_api
+from equicover.fhir import api as fhir_api
+from equicover.ledger import api as ledger_api
+from equicover.payments import api as payments_api
+from equicover.providers import api as providers_api
+from equicover.registry import api as registry_api
+from equicover.reports import api as reports_api
+from equicover.verification import api as verification_api
+from equicover.web import routes as web_routes
+
 from equicover import __version__
 from equicover.auth.service import TokenCache
-from equicover.claims.batching import ClaimBatcher
-from equicover.api.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, BodySizeLimit, ConcurrencyLimit, SafeErrors
+from equicover.claims.group_commit import ClaimBatcher
+from equicover.http.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, BodySizeLimit, ConcurrencyLimit, SafeErrors
 from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory
 from equicover.errors import EquicoverError
 
 log = logging.getLogger("equicover.api")
 
-# (module, attribute) of each router, in the order they are mounted. Each router carries its own
-# prefix (``/api/v1/...``, ``/fhir``, ``/`` for the web pages). Add one line per domain.
-ROUTERS: tuple[tuple[str, str], ...] = (
+# Each router carries its own prefix (``/api/v1/...``, ``/fhir``, ``/`` for the web pages).
+ROUTERS: tuple[APIRouter, ...] = (
     # First: routes are matched in order, and claim submission is the busiest endpoint by far.
-    ("equicover.claims.api", "router"),  # claims, policies, eligibility, settlement report
-    ("equicover.api.auth_routes", "router"),
-    ("equicover.api.registry_routes", "router"),
-    ("equicover.api.enrolment_routes", "router"),
-    ("equicover.api.provider_routes", "router"),
-    ("equicover.api.audit_routes", "router"),
-    ("equicover.fhir.api", "router"),
-    ("equicover.funds.api", "router"),
-    ("equicover.verification.api", "router"),
-    ("equicover.web.routes", "router"),
+    claims_api.router,  # claims, policies, eligibility, settlement report
+    auth_api.router,
+    admin_api.router,
+    registry_api.router,
+    enrolment_api.router,
+    providers_api.router,
+    fhir_api.router,
+    ledger_api.router,
+    payments_api.router,
+    care_api.router,
+    reports_api.router,
+    verification_api.router,
+    anomaly_api.router,
+    web_routes.router,
 )
 
 
@@ -62,24 +80,6 @@ def error_response(error: EquicoverError) -> JSONResponse:
     body.update(error.to_dict())
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {"Retry-After": "1"} if error.status == 503 else None
     return JSONResponse(body, status_code=error.status, headers=headers)
-
-
-def _include_routers(app: FastAPI) -> list[str]:
-    mounted = []
-    for module_name, attribute in ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            # Only a module that does not exist (yet) is skipped; a broken import inside it is raised.
-            if missing.name is not None and module_name.startswith(missing.name):
-                continue
-            raise
-        router = getattr(module, attribute, None)
-        if router is None:
-            continue
-        app.include_router(router)
-        mounted.append(module_name)
-    return mounted
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -103,9 +103,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
             # Unknown FHIR paths and methods are refused before any FHIR route runs: still an OperationOutcome.
-            from equicover.fhir.api import error_outcome
-
-            answer = error_outcome(error)
+            answer = fhir_api.error_outcome(error)
             if answer is not None:
                 return answer
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
@@ -166,7 +164,7 @@ def create_app(
     )
     app.state.session_factory = session_factory
     app.state.engine = engine
-    app.state.claim_batcher = claim_batcher  # POST /api/v1/claims settles through it (equicover.claims.batching)
+    app.state.claim_batcher = claim_batcher  # POST /api/v1/claims settles through it (equicover.claims.group_commit)
     app.state.token_cache = TokenCache()
     # Added last = outermost: errors are contained, then requests queue, then bodies are measured.
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
@@ -175,6 +173,7 @@ def create_app(
     app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight, exempt=(("POST", "/api/v1/claims"),))
     app.add_middleware(SafeErrors)
     _install_error_handlers(app)
-    app.state.routers = _include_routers(app)
+    for router in ROUTERS:
+        app.include_router(router)
 
     return app

@@ -13,9 +13,9 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from equicover.auth.roles import ROLES
 from equicover.db.base import Base, in_list
 
-ROLES = ("clerk", "registrar", "verifier", "fund_manager", "admin")
 
 
 class User(Base):

@@ -18,14 +18,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.auth.models import ROLES, ApiToken, User
+from equicover.auth.roles import Role, ROLES
+from equicover.auth.models import ApiToken, User
 from equicover.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from equicover.providers.models import Provider
-from equicover.registry.models import Location
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=12)
-AREA_LEVELS = ("country", "province", "district")
 LANGUAGES_MAX = 8
 
 _hasher = PasswordHasher()
@@ -49,18 +47,19 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_user(
+def create_account(
     *,
     session: Session,
     username: str,
     password: str,
     role: str,
-    area_code: str | None = None,
-    provider_code: str | None = None,
+    location_id: int | None = None,
+    provider_id: int | None = None,
     language: str = "en",
     actor: str = SYSTEM_ACTOR,
 ) -> User:
-    """Create an account. Registrars and verifiers need an area; clerks need a provider."""
+    """Create an account. Registrars and verifiers need an area (``location_id``, a province or
+    district); clerks need a provider. Codes are resolved by :func:`equicover.admin.service.create_user`."""
     record = f"user {username}"
     username = username.strip()
     if not username or len(username) > 100:
@@ -73,23 +72,9 @@ def create_user(
         raise ValidationFailed(record, "language", "must be a short language tag such as en")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(record, "username", "a user with this username exists")
-    location_id = None
-    if area_code is not None:
-        location = session.scalar(select(Location).where(Location.code == area_code))
-        if location is None:
-            raise ValidationFailed(record, "area", "unknown location")
-        if location.level not in AREA_LEVELS:
-            raise ValidationFailed(record, "area", "must be a country, province or district")
-        if location.level != "country":
-            location_id = location.id
-    provider_id = None
-    if provider_code is not None:
-        provider_id = session.scalar(select(Provider.id).where(Provider.code == provider_code))
-        if provider_id is None:
-            raise ValidationFailed(record, "provider", "unknown provider")
-    if role == "clerk" and provider_id is None:
+    if role == Role.CLERK and provider_id is None:
         raise ValidationFailed(record, "provider", "a clerk works for one provider")
-    if role in ("registrar", "verifier") and location_id is None:
+    if role in (Role.REGISTRAR, Role.VERIFIER) and location_id is None:
         raise ValidationFailed(record, "area", "a registrar or verifier works in a province or district")
     user = User(
         username=username,

@@ -29,7 +29,8 @@ from equicover.claims.models import Claim
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person, PersonCategory
-from equicover.registry.service import SYSTEM_ACTOR, holds_on, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.registry.service import holds_on
 
 POOR = "registered_poor"
 IN_TREATMENT_DAYS = 90

@@ -9,13 +9,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from equicover.api.deps import CurrentUser, PageDep, SessionDep, require_roles, require_roles_fast, with_retries
-from equicover.api.pagination import Page
+from equicover.auth.roles import Role
+from equicover.auth.deps import CurrentUser, require_roles, require_roles_fast
+from equicover.http.deps import PageDep, SessionDep
+from equicover.db.retry import with_retries
+from equicover.http.pagination import Page
 from equicover.auth.models import User
-from equicover.auth.scoping import claims_filter, ensure_claim_id_visible, ensure_person_visible
+from equicover.claims.scoping import claims_filter, ensure_claim_id_visible
+from equicover.registry.scoping import ensure_person_visible
 from equicover.claims import service
-from equicover.claims.batching import ClaimBatcher
-from equicover.claims.settling import ClaimSubmission
+from equicover.claims.group_commit import ClaimBatcher
+from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, PolicyVersion
 from equicover.claims.schemas import ClaimIn, ClaimOut, EligibilityOut, PaymentOut, PolicyIn, PolicyVersionOut, ReversalIn
@@ -23,9 +27,9 @@ from equicover.claims.schemas import ClaimIn, ClaimOut, EligibilityOut, PaymentO
 router = APIRouter(prefix="/api/v1")
 
 ClaimIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
-SUBMITTERS = ("clerk", "admin")
-REVERSERS = ("clerk", "verifier", "admin")
-CLAIM_READERS = ("clerk", "verifier", "registrar", "fund_manager", "admin")
+SUBMITTERS = (Role.CLERK, Role.ADMIN)
+REVERSERS = (Role.CLERK, Role.VERIFIER, Role.ADMIN)
+CLAIM_READERS = (Role.CLERK, Role.VERIFIER, Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN)
 
 
 def claim_out(session: Session | None, row: Claim, *, created: bool = True) -> ClaimOut:
@@ -72,7 +76,7 @@ def _payments(session: Session | None, row: Claim) -> list[Any]:
 
 
 def _own_provider(user: User) -> int | None:
-    return user.provider_id if user.role == "clerk" else None
+    return user.provider_id if user.role == Role.CLERK else None
 
 
 # -- claims -----------------------------------------------------------------------------------
@@ -89,7 +93,7 @@ def _own_provider(user: User) -> int | None:
 async def submit(
     body: ClaimIn, request: Request, user: Annotated[User, Depends(require_roles_fast(*SUBMITTERS))]
 ) -> Response:
-    # Settled by the application's claim batcher (equicover.claims.batching) with the claims
+    # Settled by the application's claim batcher (equicover.claims.group_commit) with the claims
     # submitted at the same moment: no session, no thread hop here.
     batcher: ClaimBatcher = request.app.state.claim_batcher
     result = await batcher.submit_from_loop(ClaimSubmission(body, user.username, _own_provider(user)))
@@ -174,7 +178,7 @@ class PolicyVersionDetail(PolicyVersionOut):
 
 
 @router.post("/policies", response_model=PolicyVersionOut, status_code=201, tags=["policies"], summary="Upload a policy file for a scheme (admin)")
-def upload_policy(body: PolicyIn, session: SessionDep, user: Annotated[User, Depends(require_roles("admin"))]) -> PolicyVersionOut:
+def upload_policy(body: PolicyIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> PolicyVersionOut:
     row = service.store_policy_version(session=session, source_text=body.source_text, scheme_code=body.scheme_code, actor=user.username)
     return _version_out(row)
 

@@ -2,7 +2,7 @@
 
 Input: a claims file (``docs/settlement.md`` section 1, CSV or Parquet) and the policy to settle
 it with. The loader settles the file itself, in the batch engine (DuckDB,
-:mod:`equicover.settlement.batch`), so that it can do what the real-time service does and in the
+:mod:`equicover.settlement.batch_engine`), so that it can do what the real-time service does and in the
 same order:
 
 1. Read and check every row as ``equicover settle`` does; a file with a refused row is refused
@@ -61,9 +61,9 @@ from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import NO_CONTRACT, SERVICE_NOT_DESIGNATED
 from equicover.registry.models import Person
-from equicover.registry.service import SYSTEM_ACTOR, record_change
-from equicover.settlement import batch
-from equicover.settlement.batch_sql import quote_literal, trail_sql
+from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.settlement import batch_engine as batch
+from equicover.settlement.batch_engine_sql import quote_literal, trail_sql
 from equicover.settlement.model import Policy
 
 # Synthetic submission delay (days after discharge), for provinces whose claims file has no

@@ -12,7 +12,7 @@ funds, verification and reporting work (issue 7), but the claims service
   claim's settlement summary (allowed, write-off, member out-of-pocket, trail) lives on the row;
   the amount each layer and allowance paid lives in ``claim_payments``.
 - ``accumulators``: a member's running amounts per (policy id, layer, benefit year), the same
-  triple as ``equicover.settlement.realtime.Accumulator``. Keyed by the policy *id*, not the
+  triple as ``equicover.settlement.realtime_engine.Accumulator``. Keyed by the policy *id*, not the
   version, so that an amendment mid-year keeps what the member has already used.
 
 Money is integer minor units (BigInteger: ten million claims of a province add up past 2^31).

@@ -4,7 +4,7 @@ The only door to ``policy_versions``, ``claims``, ``claim_payments``, ``accumula
 ``claim_accumulator_deltas``. Keyword-only functions, never commit.
 
 Settling claims (:func:`submit_claim`, :func:`submit_claims`) lives in
-:mod:`equicover.claims.settling` and is exported from here; its docstring says how a claim is
+:mod:`equicover.claims.settle_and_store` and is exported from here; its docstring says how a claim is
 settled, locked, made idempotent and written.
 
 Reversal (:func:`reverse_claim`) takes the claim's deltas back out of the accumulators under
@@ -19,13 +19,13 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import EligibilityOut, LayerEligibility, SchemeEligibility
-from equicover.claims.settling import (  # noqa: F401 - re-exported: settling is the service's, callers import it from here
+from equicover.claims.settle_and_store import (  # noqa: F401 - re-exported: settling is the service's, callers import it from here
     ALLOWANCE_PAYER,
     ZERO_NO_CONTRACT,
     ZERO_NO_POLICY,
@@ -46,7 +46,8 @@ from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
-from equicover.registry.service import SYSTEM_ACTOR, categories_at, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.registry.service import categories_at
 from equicover.settlement.loader import load_policy_text
 
 
@@ -165,6 +166,38 @@ def policy_in_force(*, session: Session, scheme_id: int, on: dt.date) -> PolicyV
 
 # --------------------------------------------------------------------------------------------
 # Accumulators in the database
+
+
+def move_claims(*, session: Session, from_person_id: int, to_person_id: int) -> list[int]:
+    """Give a person's stored claims to another, for a merge of duplicates; the claim row ids moved."""
+    moved = list(session.scalars(select(Claim.id).where(Claim.person_id == from_person_id).order_by(Claim.id)))
+    if moved:
+        session.execute(update(Claim).where(Claim.id.in_(moved)).values(person_id=to_person_id))
+    return moved
+
+
+def merge_accumulators(*, session: Session, from_member_id: str, to_member_id: str) -> int:
+    """Add a member's accumulated amounts into another's (same policy, layer and year), so that
+    ceilings and deductibles count what both records used; the number of rows merged.
+
+    The merged member's own rows are zeroed, not deleted: its history stays readable."""
+    rows = list(session.scalars(select(StoredAccumulator).where(StoredAccumulator.member_id == from_member_id)))
+    for row in rows:
+        target = session.get(StoredAccumulator, (row.policy_id, to_member_id, row.layer_id, row.benefit_year))
+        if target is None:
+            session.add(
+                StoredAccumulator(
+                    policy_id=row.policy_id, member_id=to_member_id, layer_id=row.layer_id, benefit_year=row.benefit_year,
+                    position=row.position, paid=row.paid, member_share=row.member_share,
+                )
+            )
+        else:
+            target.position += row.position
+            target.paid += row.paid
+            target.member_share += row.member_share
+        row.position = row.paid = row.member_share = 0
+    session.flush()
+    return len(rows)
 
 
 def accumulators_of(*, session: Session, member_id: str, policy_id: str | None = None) -> list[StoredAccumulator]:

@@ -1,1 +1,1 @@
-"""Database foundation: settings, engine, sessions, declarative base and Alembic migrations."""
+"""Database foundation: settings, engine, sessions, the declarative base, bulk writes and running the migrations."""

@@ -1,4 +1,4 @@
-"""The declarative base shared by every domain's models.
+"""The declarative base shared by every domain's models (:mod:`equicover.tables` imports them all).
 
 The naming convention gives every constraint and index a deterministic name, so Alembic
 migrations (and SQLite batch rebuilds) can refer to them by name on both databases.
@@ -26,17 +26,3 @@ def in_list(column: str, values: tuple[str, ...] | list[str]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def load_all_models() -> MetaData:
-    """Import every domain's models so ``Base.metadata`` knows all tables; return it."""
-    from equicover.auth import models as _auth  # noqa: F401
-    from equicover.claims import deltas as _claim_deltas  # noqa: F401
-    from equicover.claims import models as _claims  # noqa: F401
-    from equicover.enrolment import models as _enrolment  # noqa: F401
-    from equicover.providers import models as _providers  # noqa: F401
-    from equicover.registry import models as _registry  # noqa: F401
-    from equicover.registry import quality_models as _registry_quality  # noqa: F401
-    from equicover.funds import all_models as _funds_issue_7  # noqa: F401  (ledger, payments, verification, anomaly, care, reports)
-
-    return Base.metadata

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, Engine
 from equicover.db.engine import make_engine
 from equicover.db.settings import database_url
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The scripts live in equicover/migrations, above every domain: their environment sees every table.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows
@@ -26,7 +26,8 @@ from equicover.enrolment.schemas import CoverageRow, SchemeIn
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.money import MoneyError, minor_digits_of
 from equicover.registry.models import Category, Location, Person, PersonCategory
-from equicover.registry.service import SYSTEM_ACTOR, holds_on, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.registry.service import holds_on
 
 COVERAGE_GROUPINGS = ("district", "province", "category")
 # Contributions that count as money committed to a member's cover: a waived part is not owed.
@@ -206,6 +207,17 @@ def is_enrolled(*, session: Session, person_id: int, on: dt.date, scheme_id: int
     if scheme_id is not None:
         conditions.append(Enrolment.scheme_id == scheme_id)
     return session.scalar(select(Enrolment.id).where(*conditions).limit(1)) is not None
+
+
+def move_enrolments(*, session: Session, from_person_id: int, to_person_id: int) -> tuple[list[int], int]:
+    """Give a person's enrolments (and with them their contributions) to another, for a merge of
+    duplicates; the enrolment ids moved and how many contributions hang off them."""
+    moved = list(session.scalars(select(Enrolment.id).where(Enrolment.person_id == from_person_id).order_by(Enrolment.id)))
+    if not moved:
+        return moved, 0
+    session.execute(update(Enrolment).where(Enrolment.id.in_(moved)).values(person_id=to_person_id))
+    contributions = session.scalar(select(func.count(Contribution.id)).where(Contribution.enrolment_id.in_(moved))) or 0
+    return moved, contributions
 
 
 def _enrolment_active_on(on: dt.date) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@
   the Claim's identifier (201 when settled now, 200 when it is the stored answer of an earlier
   submission).
 
-Authentication and area scoping are those of the rest of the API (``equicover.api.deps``,
+Authentication and area scoping are those of the rest of the API (``equicover.http.deps``,
 ``equicover.auth.scoping``): reading a record outside the caller's area or facility is 403, an
 unknown one 404. Every answer is ``application/fhir+json``; every error an OperationOutcome
 (:class:`FhirRoute` turns the typed errors into one), never a bare 500 for bad input.
@@ -36,11 +36,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from equicover.auth.roles import Role
 from equicover import __version__
-from equicover.api.deps import CurrentUser, SessionDep
-from equicover.auth import scoping
+from equicover.auth.deps import CurrentUser
+from equicover.http.deps import SessionDep
+from equicover.claims import scoping as claim_scoping
+from equicover.providers import scoping as provider_scoping
+from equicover.registry import scoping as registry_scoping
 from equicover.errors import EquicoverError, Forbidden
-from equicover.fhir import mapping
+from equicover import fhir_mapping as mapping
 from equicover.fhir.parsing import (
     FhirInputError,
     parse_claim,
@@ -185,7 +189,7 @@ def metadata(request: Request) -> Response:
 def _person(session: Session, user: Any, person_id: int) -> Any:
     from equicover.registry.service import get_person
 
-    scoping.ensure_person_visible(session=session, user=user, person_id=person_id)
+    registry_scoping.ensure_person_visible(session=session, user=user, person_id=person_id)
     return get_person(session=session, person_id=person_id)
 
 
@@ -219,7 +223,7 @@ def search_patients(
     from equicover.registry.models import Person
 
     limit, skip = _page(count, offset)
-    query = select(Person).where(scoping.persons_filter(user))
+    query = select(Person).where(registry_scoping.persons_filter(user))
     if identifier is None:
         raise FhirInputError(400, [("required", "search parameter identifier=<system>|<value> is required", None)])
     system, separator, value = identifier.rpartition("|")
@@ -246,7 +250,7 @@ def read_group(resource_id: str, session: SessionDep, user: CurrentUser) -> Resp
     from equicover.registry.service import household_members
 
     household_id = _int_id("Group", resource_id)
-    scoping.ensure_household_visible(session=session, user=user, household_id=household_id)
+    registry_scoping.ensure_household_visible(session=session, user=user, household_id=household_id)
     household = session.get(Household, household_id)
     return _answer(mapping.household_group(household, household_members(session=session, household_id=household_id)))
 
@@ -256,7 +260,7 @@ def read_organization(resource_id: str, session: SessionDep, user: CurrentUser) 
     from equicover.providers.models import Provider
 
     provider_id = _int_id("Organization", resource_id)
-    scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
+    provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
     return _answer(mapping.provider_organization(session.get(Provider, provider_id)))
 
 
@@ -267,7 +271,7 @@ def read_location(resource_id: str, session: SessionDep, user: CurrentUser) -> R
 
     if resource_id.startswith("provider-"):
         provider_id = _int_id("Location", resource_id.removeprefix("provider-"))
-        scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
+        provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
         return _answer(mapping.provider_location(session.get(Provider, provider_id)))
     # Areas (country, province, district, commune) are public reference data: any signed-in user.
     location = session.get(Location, _int_id("Location", resource_id))
@@ -479,7 +483,7 @@ def _stored_claim(session: Session, user: Any, resource_type: str, resource_id: 
     from equicover.claims.models import Claim
 
     claim_pk = _int_id(resource_type, resource_id)
-    scoping.ensure_claim_visible(session=session, user=user, claim_pk=claim_pk)
+    claim_scoping.ensure_claim_visible(session=session, user=user, claim_pk=claim_pk)
     return session.get(Claim, claim_pk)
 
 
@@ -515,7 +519,7 @@ def search_explanation_of_benefit(
     person_id = _patient_param(patient, "patient")
     _person(session, user, person_id)
     limit, skip = _page(count, offset)
-    query = select(Claim).where(Claim.person_id == person_id, scoping.claims_filter(user))
+    query = select(Claim).where(Claim.person_id == person_id, claim_scoping.claims_filter(user))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     claims = session.scalars(query.order_by(Claim.service_date, Claim.id).limit(limit).offset(skip)).all()
     return _bundle(request, [mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)) for claim in claims], total)
@@ -527,12 +531,12 @@ def read_payment_reconciliation(resource_id: str, session: SessionDep, user: Cur
     from equicover.payments import service as payments  # the payment batches (funds work) build the resource
 
     batch = payments.get_batch(session=session, batch_id=_int_id("PaymentReconciliation", resource_id))
-    scoping.ensure_provider_visible(session=session, user=user, provider_id=batch.provider_id)
+    provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=batch.provider_id)
     data = payments.payment_reconciliation(session=session, batch_id=batch.id)
     return Response(mapping.encode_json(data), media_type=mapping.FHIR_JSON)
 
 
-CLAIM_SUBMITTERS = frozenset({"clerk", "admin"})
+CLAIM_SUBMITTERS = frozenset({Role.CLERK, Role.ADMIN})
 
 
 @router.post(
@@ -553,7 +557,7 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
     parsed = parse_claim(read_json(body))
     person_id = resolve_patient(session=session, ref=parsed.patient, expression="Claim.patient")
     provider_id = provider_id_of(session=session, reference=parsed.provider, expression="Claim.provider")
-    if user.role == "clerk" and provider_id != user.provider_id:
+    if user.role == Role.CLERK and provider_id != user.provider_id:
         raise Forbidden(f"user {user.username}", "Claim.provider", "a clerk submits claims of its own facility only")
     provider = session.get(Provider, provider_id)
     digits = _claim_digits(session=session, person_id=person_id, provider_id=provider_id, on=parsed.service_date, currency=parsed.currency)
@@ -575,7 +579,7 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
         raise FhirInputError(422, [("value", f"Claim: {problem.field}: {problem.reason}", None)]) from None
     with _rolled_back_on_error(session):
         claim, created = claims_service.submit_claim(
-            session=session, claim=claim_in, actor=user.username, only_provider_id=user.provider_id if user.role == "clerk" else None
+            session=session, claim=claim_in, actor=user.username, only_provider_id=user.provider_id if user.role == Role.CLERK else None
         )
         resource = mapping.claim_response(settled_claim(session=session, claim=claim))
     return _answer(resource, status=201 if created else 200, headers={"Location": f"/fhir/ClaimResponse/{claim.id}"})

@@ -26,7 +26,7 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from equicover.fhir.mapping import (
+from equicover.fhir_mapping import (
     CARE_TYPE_SYSTEM,
     CLAIM_SYSTEM,
     ELIGIBLE_AMOUNT_EXTENSION,

@@ -17,18 +17,19 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from equicover.auth.roles import Role
 from equicover.claims.models import Claim, ClaimPayment
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from equicover.funds import service as ledger
+from equicover.ledger import service as ledger
 from equicover.money import format_money, minor_digits_of
 from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Person
-from equicover.registry.service import record_change
+from equicover.audit.service import record_change
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery
 
-APPROVER_ROLE = "fund_manager"
+APPROVER_ROLE = Role.FUND_MANAGER
 
 
 def _now() -> dt.datetime:
@@ -270,7 +271,7 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
     """The batch as a FHIR R4 PaymentReconciliation (JSON-ready dict)."""
     from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 
-    from equicover.fhir import mapping
+    from equicover import fhir_mapping as mapping
 
     batch = get_batch(session=session, batch_id=batch_id)
     provider = session.get(Provider, batch.provider_id)
@@ -305,7 +306,7 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
 
 def batch_pdf(*, session: Session, batch_id: int) -> bytes:
     """The batch as a one-page-per-50-claims PDF remittance advice."""
-    from equicover.reports.pdf import PdfDocument
+    from equicover.pdf import PdfDocument
 
     batch = get_batch(session=session, batch_id=batch_id)
     provider = session.get(Provider, batch.provider_id)

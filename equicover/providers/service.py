@@ -16,7 +16,7 @@ from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.schemas import ContractIn, ProviderIn
 from equicover.registry.models import Location
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 
 def register_provider(*, session: Session, provider: ProviderIn, actor: str = SYSTEM_ACTOR) -> Provider:

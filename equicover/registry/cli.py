@@ -15,42 +15,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from equicover.console import make_console
+from equicover.commands import ACTOR_OPTION, DATABASE_URL_OPTION, console, fail, migrated_session_factory
 from equicover.db import migrate
 from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory, session_scope
 from equicover.db.settings import database_url as configured_database_url
 from equicover.errors import EquicoverError
 
-_console = make_console()
 
 import_app = typer.Typer(no_args_is_help=True, help="Import lists from other agencies.")
 dedupe_app = typer.Typer(no_args_is_help=True, help="Find, review and merge duplicate persons (Splink).")
 link_app = typer.Typer(no_args_is_help=True, help="Link persons to a national ID register.")
 
-_DB_OPTION = typer.Option(None, "--database-url", help="Database (default: EQUICOVER_DATABASE_URL or ./equicover.db).")
-_ACTOR_OPTION = typer.Option("cli", "--actor", help="Who does this (kept in the change log).")
-
-
-@contextmanager
-def _factory(url: str | None) -> Iterator[sessionmaker[Session]]:
-    resolved = url or configured_database_url()
-    migrate.upgrade(resolved)
-    engine = make_engine(resolved)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-def _fail(error: Exception) -> None:
-    message = error.message if isinstance(error, EquicoverError) else f"{type(error).__name__}"
-    _console.print(f"[red]{message}[/]")
-    raise typer.Exit(1)
-
-
 def _spinner() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console, transient=True)
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
 
 
 @import_app.command("persons")
@@ -60,8 +38,8 @@ def import_persons(
     source: str = typer.Option(..., "--source", help="Name of the list (idempotency: source + row id)."),
     report: Path | None = typer.Option(None, "--report", help="Rejected-rows report (default: FILE.rejected.csv)."),
     batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per transaction."),
-    database_url: str | None = _DB_OPTION,
-    actor: str = _ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+    actor: str = ACTOR_OPTION,
 ) -> None:
     """Import persons: every row validated, good rows written batch by batch, bad rows reported."""
     from equicover.registry.importer import ImportMapping, count_data_rows, import_persons_file
@@ -70,18 +48,18 @@ def import_persons(
     try:
         parsed = ImportMapping.load(mapping)
         if not file.exists():
-            _console.print(f"[red]file {file.name}: not found[/]")
+            console.print(f"[red]file {file.name}: not found[/]")
             raise typer.Exit(1)
         total = count_data_rows(file)
         columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with _factory(database_url) as factory, Progress(*columns, console=_console, transient=True) as bar:
+        with migrated_session_factory(database_url) as factory, Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("import", total=total)
             summary = import_persons_file(
                 factory=factory, path=file, mapping=parsed, source=source, report_path=report_path, actor=actor,
                 batch_size=batch_size, progress=lambda done: bar.advance(task, done), pipeline=True,
             )  # fmt: skip
     except EquicoverError as error:
-        _fail(error)
+        fail(error)
         return
     table = Table(title=f"Import run {summary.run_id} ({source})")
     table.add_column("Rows")
@@ -89,8 +67,8 @@ def import_persons(
     for label, value in (("read", summary.rows_read), ("imported", summary.imported),
                          ("already imported", summary.already_imported), ("rejected", summary.rejected)):  # fmt: skip
         table.add_row(label, f"{value:,}")
-    _console.print(table)
-    _console.print(f"Rejected rows: {report_path}")
+    console.print(table)
+    console.print(f"Rejected rows: {report_path}")
     if summary.rejected:
         raise typer.Exit(2)
 
@@ -101,8 +79,8 @@ def dedupe_run(
     auto_threshold: float = typer.Option(0.99, "--auto-threshold", help="Pairs from this probability are accepted unless rejected."),
     retrain: bool = typer.Option(False, "--retrain", help="Train the model again instead of reusing the last one."),
     backend: str = typer.Option("duckdb", "--backend", help="duckdb, or spark (local mode; see the docs for a cluster)."),
-    database_url: str | None = _DB_OPTION,
-    actor: str = _ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+    actor: str = ACTOR_OPTION,
 ) -> None:
     """Find duplicate pairs with Splink and put the uncertain ones in the review queue."""
     from equicover.registry.dedupe import run_dedupe
@@ -113,19 +91,19 @@ def dedupe_run(
             from equicover.registry.spark import local_spark
 
             spark = local_spark()
-        with _factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
+        with migrated_session_factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
             task = bar.add_task("reading the registry")
             summary = run_dedupe(
                 session=session, backend=backend, spark=spark, review_threshold=review_threshold, auto_threshold=auto_threshold,
                 retrain=retrain, actor=actor, progress=lambda message: bar.update(task, description=message),
             )  # fmt: skip
     except EquicoverError as error:
-        _fail(error)
+        fail(error)
         return
     finally:
         if spark is not None:
             spark.stop()
-    _console.print(
+    console.print(
         f"Dedupe run {summary.run_id}: {summary.persons:,} persons, {summary.pairs_found:,} pairs found, "
         f"{summary.pairs_auto:,} accepted automatically, {summary.pairs_queued:,} to review, "
         f"{summary.pairs_already_decided:,} already decided."
@@ -143,8 +121,8 @@ def _person_line(person) -> str:  # type: ignore[no-untyped-def]
 def dedupe_review(
     limit: int = typer.Option(20, "--limit", min=1, help="Pairs to show."),
     decide: list[str] = typer.Option([], "--decide", help="PAIR_ID=confirm|reject, without prompting (repeatable)."),
-    database_url: str | None = _DB_OPTION,
-    actor: str = _ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+    actor: str = ACTOR_OPTION,
 ) -> None:
     """Review uncertain pairs: confirm (same person) or reject; each decision is kept for good."""
     from equicover.registry.dedupe import count_pending, decide_pair, review_queue
@@ -152,27 +130,27 @@ def dedupe_review(
 
     decisions = {"confirm": "confirmed", "c": "confirmed", "reject": "rejected", "r": "rejected"}
     try:
-        with _factory(database_url) as factory:
+        with migrated_session_factory(database_url) as factory:
             if decide:
                 with session_scope(factory) as session:
                     for item in decide:
                         pair_text, _, word = item.partition("=")
                         if not pair_text.isdigit() or word not in decisions:
-                            _console.print(f"[red]--decide {item!r}: expected PAIR_ID=confirm|reject[/]")
+                            console.print(f"[red]--decide {item!r}: expected PAIR_ID=confirm|reject[/]")
                             raise typer.Exit(1)
                         decide_pair(session=session, pair_id=int(pair_text), decision=decisions[word], actor=actor)
-                _console.print(f"{len(decide)} decision(s) recorded.")
+                console.print(f"{len(decide)} decision(s) recorded.")
                 return
             with session_scope(factory) as session:
                 queue = review_queue(session=session, limit=limit)
                 pending = count_pending(session=session)
                 shown = [(pair.id, pair.match_probability, session.get(Person, pair.person_id_l), session.get(Person, pair.person_id_r))
                          for pair in queue]  # fmt: skip
-            _console.print(f"{pending:,} pair(s) waiting for review.")
+            console.print(f"{pending:,} pair(s) waiting for review.")
             for pair_id, probability, left, right in shown:
-                _console.print(f"\n[bold]Pair {pair_id}[/] (match probability {probability:.3f})")
-                _console.print(f"  person {left.id}: {_person_line(left)}")
-                _console.print(f"  person {right.id}: {_person_line(right)}")
+                console.print(f"\n[bold]Pair {pair_id}[/] (match probability {probability:.3f})")
+                console.print(f"  person {left.id}: {_person_line(left)}")
+                console.print(f"  person {right.id}: {_person_line(right)}")
                 answer = typer.prompt("  [c]onfirm, [r]eject, [s]kip, [q]uit", default="s").strip().lower()
                 if answer == "q":
                     break
@@ -180,26 +158,7 @@ def dedupe_review(
                     with session_scope(factory) as session:
                         decide_pair(session=session, pair_id=pair_id, decision=decisions[answer], actor=actor)
     except EquicoverError as error:
-        _fail(error)
-
-
-@dedupe_app.command("merge")
-def dedupe_merge(
-    database_url: str | None = _DB_OPTION,
-    actor: str = _ACTOR_OPTION,
-) -> None:
-    """Merge confirmed and automatically accepted pairs (not rejected) into surviving records."""
-    from equicover.registry.dedupe import accepted_pairs
-    from equicover.registry.merge import merge_clusters
-
-    try:
-        with _factory(database_url) as factory, session_scope(factory) as session:
-            results = merge_clusters(session=session, pairs=accepted_pairs(session=session), actor=actor)
-            moved = (sum(len(r.enrolments) for r in results), sum(len(r.claims) for r in results))
-    except EquicoverError as error:
-        _fail(error)
-        return
-    _console.print(f"{len(results):,} person(s) merged; {moved[0]:,} enrolment(s) and {moved[1]:,} claim(s) moved.")
+        fail(error)
 
 
 @link_app.command("ids")
@@ -209,8 +168,8 @@ def link_ids_command(
     id_type: str = typer.Option("vneid", "--id-type", help="The persons' id_type that the register's IDs are."),
     threshold: float = typer.Option(0.9, "--threshold", help="Least match probability for a probabilistic link."),
     report: Path | None = typer.Option(None, "--report", help="Report of unlinked and conflicting records (default: FILE.links.csv)."),
-    database_url: str | None = _DB_OPTION,
-    actor: str = _ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+    actor: str = ACTOR_OPTION,
 ) -> None:
     """Link persons to a national ID register: exact ID where present, probabilistic otherwise."""
     from equicover.registry.linking import link_ids, read_register, write_link_report
@@ -218,19 +177,19 @@ def link_ids_command(
     report_path = report or file.with_name(file.name + ".links.csv")
     try:
         rows, unusable = read_register(file)
-        with _factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
+        with migrated_session_factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
             task = bar.add_task("linking")
             summary = link_ids(session=session, rows=rows, register=register, id_type=id_type, threshold=threshold, actor=actor,
                                progress=lambda message: bar.update(task, description=message))  # fmt: skip
         summary.outcomes.extend(unusable)
         write_link_report(report_path, summary)
     except EquicoverError as error:
-        _fail(error)
+        fail(error)
         return
     table = Table(title=f"Links to {register}")
     table.add_column("Outcome")
     table.add_column("Count", justify="right")
     for status in ("linked_exact", "linked_probabilistic", "already_linked", "conflict", "unlinked", "register_row_unusable"):
         table.add_row(status, f"{summary.count(status):,}")
-    _console.print(table)
-    _console.print(f"Report: {report_path}")
+    console.print(table)
+    console.print(f"Report: {report_path}")

@@ -38,7 +38,7 @@ from equicover.errors import NotFound, ValidationFailed
 from equicover.registry.models import Person
 from equicover.registry.normalise import name_forms
 from equicover.registry.quality_models import DedupeRun, DuplicatePair, PersonNameForms
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 DEFAULT_REVIEW_THRESHOLD = 0.5
 DEFAULT_AUTO_THRESHOLD = 0.99

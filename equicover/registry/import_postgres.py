@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from equicover.errors import ValidationFailed
-from equicover.registry.service import record_change
+from equicover.audit.service import record_change
 
 if TYPE_CHECKING:
     from equicover.registry.importer import NewHousehold, ValidRow

@@ -75,7 +75,8 @@ from equicover.registry.import_postgres import (
 from equicover.registry.models import SEXES, Household, Location, Person
 from equicover.registry.normalise import ascii_digits, name_forms
 from equicover.registry.quality_models import ImportRun, PersonNameForms, PersonSource
-from equicover.registry.service import SYSTEM_ACTOR, bulk_insert_households, bulk_insert_persons, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.registry.service import bulk_insert_households, bulk_insert_persons
 
 FIELDS = (
     "source_row_id",

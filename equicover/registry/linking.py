@@ -29,7 +29,7 @@ from equicover.registry.dedupe import find_duplicates, latest_model, prepare_fra
 from equicover.registry.models import SEXES, Location, Person
 from equicover.registry.normalise import ascii_digits
 from equicover.registry.quality_models import PersonIdLink
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 REGISTER_FIELDS = ("national_id", "full_name", "birth_date", "sex", "location_code")
 # Ids of register rows in the Splink frame are offset so they never collide with person ids.

@@ -131,23 +131,3 @@ class PersonCategory(Base):
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(String(200))  # e.g. "commune poverty census 2024"
-
-
-class ChangeLog(Base):
-    """Append-only history of changes to registry and enrolment records.
-
-    ``before`` / ``after`` hold the changed fields as JSON (``None`` for a creation / deletion).
-    Nothing ever updates or deletes a row here.
-    """
-
-    __tablename__ = "change_log"
-    __table_args__ = (Index(None, "entity", "entity_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(100))
-    entity: Mapped[str] = mapped_column(String(32))  # table name: persons, person_categories, ...
-    entity_id: Mapped[int | None] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(16))  # create, update, end, bulk_load
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, CopyOf, Rows, bulk_insert_rows
@@ -22,15 +22,14 @@ from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import (
     LOCATION_LEVELS,
     Category,
-    ChangeLog,
     Household,
     Location,
     Person,
     PersonCategory,
 )
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.schemas import CategoryIn, HouseholdIn, LocationIn, PersonIn, PersonUpdate
 
-SYSTEM_ACTOR = "system"
 
 # The level a parent must have, for each level.
 _PARENT_LEVEL: dict[str, str | None] = {
@@ -40,76 +39,6 @@ _PARENT_LEVEL: dict[str, str | None] = {
     "commune": "district",
     "neighbourhood": "district",
 }
-
-
-# --------------------------------------------------------------------------------------------
-# History
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
-
-
-def record_change(
-    *,
-    session: Session,
-    actor: str,
-    entity: str,
-    entity_id: int | None,
-    action: str,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-) -> None:
-    """Append one row to the change log (used by every domain that keeps history).
-
-    The row joins the session and is written with its next flush (many changes of one operation
-    go in one multi-row INSERT)."""
-    session.add(
-        ChangeLog(**change_log_values(actor=actor, entity=entity, entity_id=entity_id, action=action, before=before, after=after))
-    )
-
-
-def change_log_values(
-    *,
-    actor: str,
-    entity: str,
-    entity_id: int | None,
-    action: str,
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The column values of one change-log row (dates as ISO text inside the JSON)."""
-    return {
-        "at": dt.datetime.now(dt.timezone.utc),
-        "actor": actor,
-        "entity": entity,
-        "entity_id": entity_id,
-        "action": action,
-        "before": None if before is None else {k: _json_value(v) for k, v in before.items()},
-        "after": None if after is None else {k: _json_value(v) for k, v in after.items()},
-    }
-
-
-_INSERT_CHANGE = insert(ChangeLog.__table__)
-
-
-def insert_change_now(*, connection: Connection, values: Mapping[str, Any]) -> None:
-    """Write one change-log row at once (one INSERT, no unit of work): for hot paths that write
-    with Core statements and have nothing else for the session to flush."""
-    connection.execute(_INSERT_CHANGE, dict(values))
-
-
-def history(*, session: Session, entity: str, entity_id: int) -> list[ChangeLog]:
-    """The change-log rows of one record, oldest first."""
-    return list(
-        session.scalars(
-            select(ChangeLog)
-            .where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)
-            .order_by(ChangeLog.id)
-        )
-    )
 
 
 _PERSON_FIELDS = (
@@ -677,11 +606,9 @@ __all__ = [
     "get_household",
     "get_location",
     "get_person",
-    "history",
     "holds_on",
     "household_members",
     "list_categories",
-    "record_change",
     "register_household",
     "set_category",
     "update_person",

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from equicover.errors import NotFound, ValidationFailed
-from equicover.funds import service as ledger
+from equicover.ledger import service as ledger
 from equicover.money import format_money
 from equicover.registry.models import Household
 from equicover.reports.indicators import IndicatorRow, compute_indicators, half_year
@@ -160,7 +160,7 @@ def _money(amount: int, report: SemiAnnualReport) -> float | str:
 
 
 def write_pdf(report: SemiAnnualReport, path: Path) -> Path:
-    from equicover.reports.pdf import PdfDocument
+    from equicover.pdf import PdfDocument
 
     document = PdfDocument(title=f"Semi-annual report {report.year} H{report.half}", landscape=True)
     document.heading(f"Semi-annual implementation status report - {report.year}, half {report.half}")

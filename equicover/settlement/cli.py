@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from equicover.console import make_console
 from equicover.money import format_money
-from equicover.settlement.claims import ClaimError, ClaimFileError, iter_claims_csv, write_errors_csv, write_settlements_csv
+from equicover.settlement.claims_file import ClaimError, ClaimFileError, iter_claims_csv, write_errors_csv, write_settlements_csv
 from equicover.settlement.contributions import (
     MembersFileError,
     compute_contributions,
@@ -27,7 +27,7 @@ from equicover.settlement.contributions import (
 )
 from equicover.settlement.loader import PolicyError, check_policies, load_policy
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import (
+from equicover.settlement.realtime_engine import (
     InMemoryAccumulatorStore,
     RealtimeEngine,
     describe_settlement,
@@ -162,7 +162,7 @@ def _settle_batch(policy: Policy, claims_path: Path, out: Path, errors_path: Pat
     try:
         import duckdb
 
-        from equicover.settlement import batch
+        from equicover.settlement import batch_engine as batch
     except ImportError as error:
         raise _fail(f"the batch engine is not available ({error}); use --engine realtime") from None
     unreadable: tuple[type[BaseException], ...] = (ClaimFileError, duckdb.Error, OSError, UnicodeDecodeError)

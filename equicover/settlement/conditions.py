@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from equicover.settlement.claims import TRIMMED_CHARACTERS
+from equicover.settlement.claims_file import TRIMMED_CHARACTERS
 from equicover.settlement.model import Claim, Condition, Policy, When
 
 Predicate = Callable[[Claim, int], bool]

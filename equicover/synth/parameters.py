@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The generator writes claims in the settlement contract's columns, re-exported for its modules.
-from equicover.settlement.claims import CLAIM_COLUMNS  # noqa: F401
+from equicover.settlement.claims_file import CLAIM_COLUMNS  # noqa: F401
 
 CURRENCY = "CNY"
 MINOR_DIGITS = 2

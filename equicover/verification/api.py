@@ -1,4 +1,4 @@
-"""Verification and anomaly flags over HTTP (``/api/v1/verification``, ``/api/v1/anomaly``).
+"""Verification over HTTP (``/api/v1/verification``).
 
 Verifiers see and decide the reviews of providers in their area; samples are drawn by fund
 managers and admins. The web verification queue (``equicover.web``) calls the same services.
@@ -13,18 +13,19 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from equicover.api.deps import SessionDep, require_roles
+from equicover.auth.roles import Role, VERIFIERS, PLANNERS
+from equicover.http.deps import RowId, SessionDep
+from equicover.auth.deps import require_roles
 from equicover.auth.models import User
-from equicover.auth.scoping import ensure_claim_visible, providers_filter, sees_everything
+from equicover.claims.scoping import ensure_claim_visible
+from equicover.auth.scoping import sees_everything
+from equicover.providers.scoping import providers_filter
 from equicover.errors import NotFound, ValidationFailed
 from equicover.verification import service
 from equicover.verification.models import ClaimReview
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-VERIFIERS = ("verifier", "admin")
-PLANNERS = ("fund_manager", "admin")
 
 
 class SampleIn(BaseModel):
@@ -95,13 +96,6 @@ class ScorecardOut(BaseModel):
     cost_against_peers: float | None
 
 
-class FlagOut(BaseModel):
-    claim_id: str
-    score: float
-    rules: str
-    reason: str
-
-
 @router.post("/verification/samples", response_model=SampleOut, status_code=201)
 def draw_sample(body: SampleIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*PLANNERS))]) -> SampleOut:
     sample = service.draw_sample(session=session, period_starts=body.period_starts, period_ends=body.period_ends,
@@ -113,7 +107,7 @@ def draw_sample(body: SampleIn, session: SessionDep, user: Annotated[User, Depen
 @router.get("/verification/queue", response_model=list[QueueItemOut])
 def queue(
     session: SessionDep,
-    user: Annotated[User, Depends(require_roles(*VERIFIERS, "fund_manager"))],
+    user: Annotated[User, Depends(require_roles(*VERIFIERS, Role.FUND_MANAGER))],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> list[QueueItemOut]:
@@ -124,7 +118,7 @@ def queue(
 
 
 @router.post("/verification/reviews/{review_id}/decision", response_model=ReviewOut)
-def decide(review_id: Id, body: DecisionIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*VERIFIERS))]) -> ReviewOut:
+def decide(review_id: RowId, body: DecisionIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*VERIFIERS))]) -> ReviewOut:
     review = session.get(ClaimReview, review_id)
     if review is None:
         raise NotFound(f"review {review_id}", "review_id", "unknown review")
@@ -137,7 +131,7 @@ def decide(review_id: Id, body: DecisionIn, session: SessionDep, user: Annotated
 @router.get("/verification/scorecards", response_model=list[ScorecardOut])
 def scorecards(
     session: SessionDep,
-    user: Annotated[User, Depends(require_roles(*VERIFIERS, "fund_manager"))],
+    user: Annotated[User, Depends(require_roles(*VERIFIERS, Role.FUND_MANAGER))],
     period_starts: dt.date,
     period_ends: dt.date,
 ) -> list[ScorecardOut]:
@@ -151,21 +145,3 @@ def scorecards(
         ScorecardOut(**{name: getattr(card, name) for name in ScorecardOut.model_fields})
         for card in cards if visible is None or card.provider_id in visible
     ]
-
-
-@router.get("/anomaly/flags", response_model=list[FlagOut])
-def flags(
-    session: SessionDep,
-    user: Annotated[User, Depends(require_roles(*VERIFIERS, "fund_manager"))],
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[FlagOut]:
-    """The latest run's highest-scored flags (claims of the caller's area)."""
-    from equicover.anomaly.service import top_flags
-    from equicover.auth.scoping import claims_filter
-    from equicover.claims.models import Claim
-
-    rows = top_flags(session=session, limit=limit if sees_everything(user) else 5_000)
-    if not sees_everything(user):
-        visible = set(session.scalars(select(Claim.claim_id).where(claims_filter(user), Claim.claim_id.in_([c for _, c in rows]))))
-        rows = [(flag, claim_id) for flag, claim_id in rows if claim_id in visible][:limit]
-    return [FlagOut(claim_id=claim_id, score=flag.score, rules=flag.rules, reason=flag.reason) for flag, claim_id in rows]

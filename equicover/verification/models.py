@@ -8,7 +8,6 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Float, Forei
 from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base, in_list
-from equicover.payments import models as _payments  # noqa: F401  (recoveries point at payment batches)
 
 SELECTIONS = ("random", "risk")
 REVIEW_STATUSES = ("pending", "queried", "confirmed", "partly_disallowed", "rejected")

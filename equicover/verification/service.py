@@ -28,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.errors import Conflict, NotFound, ValidationFailed
-from equicover.funds import service as ledger
+from equicover.ledger import service as ledger
 from equicover.money import minor_digits_of
 from equicover.providers.models import Provider
 from equicover.registry.models import Location
-from equicover.registry.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery, ReviewSample
 
 DECISIONS = {"accept": "confirmed", "query": "queried", "disallow": "partly_disallowed", "reject": "rejected"}

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from equicover.auth.roles import Role
 from equicover.console import make_console
 from equicover.db import migrate
 from equicover.db.session import session_scope
@@ -55,7 +56,7 @@ def print_accounts(accounts: "DemoAccounts", *, console: Console) -> None:
     table.add_column("role")
     table.add_column("username")
     table.add_column("opens on")
-    pages = {"clerk": "/window", "registrar": "/registry", "verifier": "/verification", "fund_manager": "/dashboard", "admin": "/dashboard"}
+    pages = {Role.CLERK: "/window", Role.REGISTRAR: "/registry", Role.VERIFIER: "/verification", Role.FUND_MANAGER: "/dashboard", Role.ADMIN: "/dashboard"}
     for role, username in accounts.usernames.items():
         table.add_row(role, username, pages[role])
     console.print(table)

@@ -28,19 +28,21 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, aliased
 
+from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.enrolment import service as enrolment_service
 from equicover.money import MoneyError, minor_digits_of
 from equicover.providers.models import Provider
-from equicover.registry.models import ChangeLog, Location, Person
+from equicover.audit.models import ChangeLog
+from equicover.registry.models import Location, Person
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
 from equicover.verification.models import ClaimReview
 from equicover.web.i18n import Localiser, localise_digits
 from equicover.web.pages import CATEGORY_LABELS, PageDep, WebRoute
 
 router = APIRouter(route_class=WebRoute)
-DASHBOARD_ROLES = ("fund_manager",)
+DASHBOARD_ROLES = (Role.FUND_MANAGER,)
 CONSULTATIONS_TARGET = 0.6  # GP consultations per person per year, RAMED's access indicator
 CONSULTATION_CARE_TYPES = ("outpatient", "chronic_outpatient")
 TOP_PROVIDERS = 10

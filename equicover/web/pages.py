@@ -2,7 +2,7 @@
 
 A page handler asks for a :class:`Page` (``page: PageDep``), calls ``page.require(...)`` with the
 roles that may see it, and returns ``page.render("template.html", ...)``. Signing in is by the
-session cookie of :mod:`equicover.api.deps` (the same tokens as the JSON API); a browser without
+session cookie of :mod:`equicover.http.deps` (the same tokens as the JSON API); a browser without
 a valid cookie is sent to the login page rather than shown a JSON 401.
 
 Form posts must come from our own pages: the session cookie is ``SameSite=Lax`` (no cross-site
@@ -24,7 +24,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from equicover.api.deps import SESSION_COOKIE, SessionDep
+from equicover.auth.roles import Role
+from equicover.auth.deps import SESSION_COOKIE
+from equicover.http.deps import SessionDep
 from equicover.auth.models import User
 from equicover.auth.service import resolve_token
 from equicover.errors import EquicoverError, Unauthorized
@@ -43,11 +45,11 @@ LANGUAGE_COOKIE = "equicover_lang"
 
 # Each role's pages, in the order of the navigation; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "clerk": ("window",),
-    "registrar": ("registry", "gaps"),
-    "verifier": ("verification",),
-    "fund_manager": ("dashboard",),
-    "admin": ("dashboard", "registry", "gaps", "verification", "window"),
+    Role.CLERK: ("window",),
+    Role.REGISTRAR: ("registry", "gaps"),
+    Role.VERIFIER: ("verification",),
+    Role.FUND_MANAGER: ("dashboard",),
+    Role.ADMIN: ("dashboard", "registry", "gaps", "verification", "window"),
 }
 
 
@@ -57,11 +59,11 @@ def N_(message: str) -> str:
 
 
 ROLE_LABELS: dict[str, str] = {
-    "clerk": N_("Clerk"),
-    "registrar": N_("Registrar"),
-    "verifier": N_("Verifier"),
-    "fund_manager": N_("Fund manager"),
-    "admin": N_("Administrator"),
+    Role.CLERK: N_("Clerk"),
+    Role.REGISTRAR: N_("Registrar"),
+    Role.VERIFIER: N_("Verifier"),
+    Role.FUND_MANAGER: N_("Fund manager"),
+    Role.ADMIN: N_("Administrator"),
 }
 PAGE_LABELS: dict[str, str] = {
     "window": N_("One-stop window"),
@@ -174,7 +176,7 @@ class Page:
         if self.user is None:
             target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
             raise HTTPException(status_code=303, detail="sign in", headers={"Location": f"/login?next={quote(target)}"})
-        if self.user.role not in roles and self.user.role != "admin":
+        if self.user.role not in roles and self.user.role != Role.ADMIN:
             raise PageRefused(self.user.role)
 
     @property

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.auth.scoping import claims_filter, households_filter, persons_filter
+from equicover.claims.scoping import claims_filter
+from equicover.registry.scoping import households_filter, persons_filter
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.money import MoneyError, minor_digits_of
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme

@@ -13,7 +13,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Response
 
-from equicover.auth.scoping import ensure_household_visible, ensure_person_visible
+from equicover.auth.roles import Role
+from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.enrolment import service as enrolment_service
 from equicover.enrolment.models import EnrolmentPeriod
 from equicover.errors import EquicoverError, NotFound
@@ -21,7 +22,7 @@ from equicover.web import queries
 from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
 
 router = APIRouter(route_class=WebRoute)
-REGISTRAR_ROLES = ("registrar",)
+REGISTRAR_ROLES = (Role.REGISTRAR,)
 PAGE_SIZE = 25
 
 STATUS_LABELS = {

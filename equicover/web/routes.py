@@ -20,17 +20,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Response
 from fastapi.responses import FileResponse
 
-from equicover.api.deps import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from equicover.auth.deps import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from equicover.auth.service import authenticate, issue_token, revoke_token
-from equicover.db.base import load_all_models
 from equicover.errors import Unauthorized
 from equicover.web import dashboard, registry_pages, verification_pages, window
 from equicover.web.i18n import normalise_language
 from equicover.web.pages import LANGUAGE_COOKIE, PageDep, WebRoute, home_path, redirect, safe_next
-
-# The pages touch every domain's tables (a verifier's finding books recoveries in the funds'
-# ledger): make sure every mapper is known before the first request.
-load_all_models()
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import equicover
-from equicover.auth.service import create_user
+from equicover.auth.roles import Role
+from equicover.admin.service import create_user
 from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim as StoredClaim
 from equicover.providers.models import Provider
@@ -139,11 +140,11 @@ def prepare_web_demo(
     )
     accounts = DemoAccounts(password=password, district_code=district.code, provider_code=provider.code, year=year)
     for role, options in (
-        ("clerk", {"provider_code": provider.code}),
-        ("registrar", {"area_code": district.code}),
-        ("verifier", {"area_code": district.code}),
-        ("fund_manager", {}),
-        ("admin", {}),
+        (Role.CLERK, {"provider_code": provider.code}),
+        (Role.REGISTRAR, {"area_code": district.code}),
+        (Role.VERIFIER, {"area_code": district.code}),
+        (Role.FUND_MANAGER, {}),
+        (Role.ADMIN, {}),
     ):
         username = role.replace("_", "-")
         create_user(

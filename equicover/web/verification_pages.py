@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Response
 
-from equicover.auth.scoping import ensure_claim_visible
+from equicover.auth.roles import Role
+from equicover.claims.scoping import ensure_claim_visible
 from equicover.claims.models import Claim
 from equicover.errors import EquicoverError, NotFound
 from equicover.money import MoneyError, parse_money
@@ -23,7 +24,7 @@ from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
 from equicover.web.window import CARE_TYPE_LABELS, policy_of_version, trail_steps
 
 router = APIRouter(route_class=WebRoute)
-VERIFIER_ROLES = ("verifier",)
+VERIFIER_ROLES = (Role.VERIFIER,)
 REVIEW_STATUS_LABELS = {
     "pending": N_("to review"),
     "queried": N_("queried"),

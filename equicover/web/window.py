@@ -21,7 +21,9 @@ from fastapi import APIRouter, Form, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from equicover.auth.scoping import ensure_claim_id_visible, ensure_person_visible
+from equicover.auth.roles import Role
+from equicover.claims.scoping import ensure_claim_id_visible
+from equicover.registry.scoping import ensure_person_visible
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, PolicyVersion
 from equicover.claims.schemas import ClaimIn
@@ -35,7 +37,7 @@ from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
 from equicover.web.receipt_pdf import receipt_pdf
 
 router = APIRouter(route_class=WebRoute)
-CLERK_ROLES = ("clerk",)
+CLERK_ROLES = (Role.CLERK,)
 
 # What each token of a settlement trail means (see format_trail in settlement/model.py).
 CAP_LABELS = {
@@ -53,7 +55,7 @@ CARE_TYPE_LABELS = {
     "maternity": N_("Maternity"),
     "preventive": N_("Preventive care"),
 }
-ZERO_REASON_LABELS = {  # the claims service's zero_reason codes (equicover.claims.settling)
+ZERO_REASON_LABELS = {  # the claims service's zero_reason codes (equicover.claims.settle_and_store)
     "not_covered": N_("Not covered on the date of care"),
     "no_contract": N_("This facility has no contract with the scheme on that date"),
     "service_not_designated": N_("The facility's contract does not cover this service"),

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from equicover.anomaly.detect import detect
 from equicover.anomaly.service import run_detection, top_flags
-from tests.funds.world import claims_world, submit
+from tests.ledger.world import claims_world, submit
 
 JAN = dt.date(2024, 1, 1)
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from equicover.registry.models import ChangeLog
+from equicover.audit.models import ChangeLog
 from tests.api_helpers import POLICIES, login_as, seed_world
 
 CLAIM = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from equicover.api.limits import ConcurrencyLimit, SafeErrors
+from equicover.http.limits import ConcurrencyLimit, SafeErrors
 
 
 def _request() -> dict[str, object]:

@@ -17,7 +17,8 @@ from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
 from equicover.api.app import create_app
-from equicover.auth.service import create_user, issue_token
+from equicover.admin.service import create_user
+from equicover.auth.service import issue_token
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from equicover.api.demo_users import create_demo_users
+from equicover.admin.demo_accounts import create_demo_users
+from equicover.admin.service import create_user
 from equicover.auth import service
 from equicover.auth.models import ApiToken, User
 from equicover.errors import Conflict, Unauthorized, ValidationFailed
@@ -17,7 +18,7 @@ from tests.api_helpers import seed_world
 
 def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
     seed_world(session)
-    user = service.create_user(session=session, username="anna", password="s3cret-pass", role="verifier", area_code="D1")
+    user = create_user(session=session, username="anna", password="s3cret-pass", role="verifier", area_code="D1")
     assert user.password_hash.startswith("$argon2id$") and "s3cret-pass" not in user.password_hash
     assert service.authenticate(session=session, username="anna", password="s3cret-pass").id == user.id
     with pytest.raises(Unauthorized):
@@ -55,18 +56,18 @@ def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
 def test_accounts_need_a_valid_role_area_and_provider(session, role, area, provider, field) -> None:
     seed_world(session)
     with pytest.raises(ValidationFailed) as refused:
-        service.create_user(session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider)
+        create_user(session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider)
     assert refused.value.field == field
 
 
 def test_usernames_are_unique_and_creation_is_audited(session) -> None:
     seed_world(session)
-    service.create_user(session=session, username="bob", password="long enough", role="admin", actor="root")
+    create_user(session=session, username="bob", password="long enough", role="admin", actor="root")
     with pytest.raises(Conflict):
-        service.create_user(session=session, username="bob", password="long enough", role="admin")
+        create_user(session=session, username="bob", password="long enough", role="admin")
     with pytest.raises(ValidationFailed):
-        service.create_user(session=session, username="carl", password="short", role="admin")
-    from equicover.registry.models import ChangeLog
+        create_user(session=session, username="carl", password="short", role="admin")
+    from equicover.audit.models import ChangeLog
 
     row = session.scalar(select(ChangeLog).where(ChangeLog.entity == "users"))
     assert row is not None and row.actor == "root" and "password" not in str(row.after) and "long enough" not in str(row.after)

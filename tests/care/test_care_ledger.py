@@ -8,7 +8,7 @@ import pytest
 
 from equicover.care import service as care
 from equicover.errors import Conflict
-from tests.funds.world import claims_world, submit
+from tests.ledger.world import claims_world, submit
 
 ON = dt.date(2024, 10, 31)
 

@@ -22,9 +22,9 @@ from equicover.claims import service
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
-from equicover.claims.settling import ClaimSubmission
+from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.errors import EquicoverError, Forbidden, ValidationFailed
-from equicover.registry.models import ChangeLog
+from equicover.audit.models import ChangeLog
 from tests.api_helpers import World, seed_world
 
 FIRST_DAY = dt.date(2024, 12, 20)  # the batches straddle 1 January, when the co-payment cap restarts

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from equicover.claims.batching import ClaimBatcher
+from equicover.claims.group_commit import ClaimBatcher
 from equicover.claims.schemas import ClaimIn
-from equicover.claims.settling import ClaimSubmission
+from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.errors import Overloaded
 
 

@@ -13,10 +13,10 @@ from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
 from equicover.errors import Conflict, Forbidden, ValidationFailed
-from equicover.registry.models import ChangeLog
+from equicover.audit.models import ChangeLog
 from equicover.settlement import model
 from equicover.settlement.loader import load_policy
-from equicover.settlement.realtime import settle_claims
+from equicover.settlement.realtime_engine import settle_claims
 from tests.api_helpers import POLICIES, seed_world
 
 DAY = dt.date(2024, 9, 2)

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from equicover.api.deps import with_retries
+from equicover.db.retry import with_retries
 from equicover.claims import service
-from equicover.claims.batching import ClaimBatcher
-from equicover.claims.settling import ClaimSubmission
+from equicover.claims.group_commit import ClaimBatcher
+from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
@@ -30,9 +30,9 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
 from equicover.settlement import model
-from equicover.settlement.batch import settle_records
+from equicover.settlement.batch_engine import settle_records
 from equicover.settlement.loader import load_policy
-from equicover.settlement.realtime import InMemoryAccumulatorStore, RealtimeEngine, settlement_order
+from equicover.settlement.realtime_engine import InMemoryAccumulatorStore, RealtimeEngine, settlement_order
 from tests.api_helpers import POLICIES, seed_world
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 

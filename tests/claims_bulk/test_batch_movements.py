@@ -19,11 +19,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, seed, settings
 from hypothesis import strategies as st
 
-from equicover.settlement.batch import settle_records
-from equicover.settlement.claims import settlement_record
+from equicover.settlement.batch_engine import settle_records
+from equicover.settlement.claims_file import settlement_record
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import NO_ACCUMULATION, Accumulator, InMemoryAccumulatorStore, RealtimeEngine, settlement_order
+from equicover.settlement.realtime_engine import NO_ACCUMULATION, Accumulator, InMemoryAccumulatorStore, RealtimeEngine, settlement_order
 from tests.settlement.strategies import PolicyCase, policies_with_claims
 
 SEED = int(os.environ.get("EQUICOVER_HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))

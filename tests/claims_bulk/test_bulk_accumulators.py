@@ -394,7 +394,7 @@ def test_a_synthetic_province_loads_as_submitted_one_by_one(
     the second half loaded on top of the accumulators the first left: the outpatient pool's
     200.00 cap, the basic insurance's yearly cap and the critical-illness year positions carry over."""
     from equicover.claims.bulk import ensure_policy_version
-    from equicover.settlement import batch
+    from equicover.settlement import batch_engine as batch
     from equicover.synth.parameters import SCHEME_CODE
     from equicover.synth.service import generate
 

@@ -25,7 +25,7 @@ from equicover.providers.service import (
     sign_contract,
 )
 from equicover.settlement.loader import load_policy
-from tests.funds.world import claims_world
+from tests.ledger.world import claims_world
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "cn-yaan-2018.toml"
 

@@ -6,14 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from equicover.db.base import load_all_models
+from equicover.tables import all_tables
 from equicover.db.engine import make_engine
 from equicover.db.migrate import current_revision, downgrade, head_revision, upgrade
 from equicover.registry.models import STANDARD_CATEGORIES
 
 # Every table the models declare, and nothing else: a model without a migration (or the reverse)
 # shows up here as well as in the compare_metadata test below.
-EXPECTED_TABLES = set(load_all_models().tables)
+EXPECTED_TABLES = set(all_tables().tables)
 
 
 def _tables(url: str) -> set[str]:
@@ -57,7 +57,7 @@ def test_migrated_schema_matches_the_models(db_engine) -> None:  # type: ignore[
     """No drift: what the migrations build is exactly what the models declare."""
     with db_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, load_all_models())
+        differences = compare_metadata(context, all_tables())
     assert differences == []
 
 

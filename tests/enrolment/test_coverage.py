@@ -192,7 +192,7 @@ def test_unknown_grouping_or_scheme_is_refused(session, fixture_ids) -> None:  #
 
 
 def test_enrolment_history_is_kept(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
-    from equicover.registry.service import history
+    from equicover.audit.service import history
 
     (p6_enrolment,) = enrolments_of(session=session, person_id=fixture_ids["ids"]["p6"])
     log = history(session=session, entity="enrolments", entity_id=p6_enrolment.id)

@@ -19,7 +19,8 @@ from equicover.enrolment.service import (
 )
 from equicover.errors import Conflict, ValidationFailed
 from equicover.registry.schemas import HouseholdIn, PersonIn
-from equicover.registry.service import history, household_members, register_household
+from equicover.audit.service import history
+from equicover.registry.service import household_members, register_household
 
 WRITTEN = ("enrolments", "contributions", "change_log")
 Y2024 = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))

@@ -25,7 +25,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 
 from equicover.claims.service import payments_of
-from equicover.fhir import mapping
+from equicover import fhir_mapping as mapping
 from tests.api_helpers import login_as, make_client, seed_world
 
 DAY = "2024-09-02"

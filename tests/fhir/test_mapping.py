@@ -25,7 +25,7 @@ from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 from hypothesis import given
 from hypothesis import strategies as st
 
-from equicover.fhir import mapping
+from equicover import fhir_mapping as mapping
 from equicover.fhir.parsing import FhirInputError, parse_claim, parse_eligibility_request, read_json, to_minor
 
 PERSON = SimpleNamespace(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.api_helpers import login_as, make_client
-from tests.funds.world import claims_world
+from tests.ledger.world import claims_world
 
 
 def test_maker_checker_over_http(session_factory, session) -> None:  # type: ignore[no-untyped-def]

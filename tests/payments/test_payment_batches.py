@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from equicover.errors import Conflict, Forbidden
-from equicover.funds import service as ledger
+from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from equicover.providers.schemas import ContractIn
 from equicover.providers.service import sign_contract
-from tests.funds.world import claims_world
+from tests.ledger.world import claims_world
 
 STARTS, ENDS = dt.date(2024, 8, 1), dt.date(2024, 9, 30)
 PA_PAID = 320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000

@@ -12,7 +12,7 @@ from equicover.enrolment.service import create_scheme
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.schemas import ContractIn, ProviderIn
 from equicover.providers.service import bulk_insert_providers, contract_on, get_provider, register_provider, set_designated, sign_contract
-from equicover.registry.service import history
+from equicover.audit.service import history
 
 
 @pytest.fixture()

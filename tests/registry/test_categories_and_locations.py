@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from equicover.db.session import session_scope
 from equicover.errors import Conflict, NotFound, ValidationFailed
-from equicover.registry.models import ChangeLog, Location, Person
+from equicover.audit.models import ChangeLog
+from equicover.registry.models import Location, Person
 from equicover.registry.schemas import HouseholdIn, LocationIn, PersonIn
 from equicover.registry.service import (
     bulk_insert_households,
@@ -19,11 +20,11 @@ from equicover.registry.service import (
     categories_at,
     create_location,
     end_category,
-    history,
     household_members,
     register_household,
     set_category,
 )
+from equicover.audit.service import history
 
 
 @pytest.fixture()

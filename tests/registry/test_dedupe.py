@@ -15,11 +15,12 @@ from equicover.enrolment.service import coverage
 from equicover.errors import ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.dedupe import accepted_pairs, count_pending, decide_pair, find_duplicates, review_queue, run_dedupe
-from equicover.registry.dedupe_synth import as_splink_frame, pair_scores, synthetic_registry
-from equicover.registry.merge import merge_clusters, merge_persons
+from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
+from equicover.person_merge.service import merge_clusters, merge_persons
 from equicover.registry.models import Household, Person, PersonCategory
 from equicover.registry.quality_models import DuplicatePair
-from equicover.registry.service import bulk_insert_households, bulk_insert_persons, history
+from equicover.registry.service import bulk_insert_households, bulk_insert_persons
+from equicover.audit.service import history
 
 DAY = dt.date(2024, 3, 1)
 

@@ -14,11 +14,11 @@ from equicover.registry.schemas import CategoryIn, HouseholdIn, PersonIn, Person
 from equicover.registry.service import (
     categories_at,
     find_person_by_national_id,
-    history,
     household_members,
     register_household,
     update_person,
 )
+from equicover.audit.service import history
 
 TODAY = dt.date(2024, 6, 30)
 WRITTEN_TABLES = ("households", "persons", "person_categories", "change_log")

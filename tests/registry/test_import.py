@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from equicover.db.session import session_scope
 from equicover.errors import ValidationFailed
 from equicover.registry.importer import ImportMapping, import_persons_file, start_import_run
-from equicover.registry.models import ChangeLog, Household, Person
+from equicover.audit.models import ChangeLog
+from equicover.registry.models import Household, Person
 from equicover.registry.normalise import name_forms
 from equicover.registry.quality_models import ImportRun, PersonNameForms, PersonSource
 

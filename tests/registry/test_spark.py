@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from equicover.registry.dedupe import find_duplicates
-from equicover.registry.dedupe_synth import as_splink_frame, pair_scores, synthetic_registry
+from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
 
 pytestmark = [
     pytest.mark.spark,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from equicover.enrolment.models import Contribution, Enrolment
 from equicover.reports import service as reports
 from equicover.reports.indicators import compute_indicators
-from tests.funds.world import claims_world
+from tests.ledger.world import claims_world
 
 STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
@@ -56,7 +56,7 @@ def test_indicators_equal_hand_counts(session) -> None:  # type: ignore[no-untyp
 def test_semiannual_report_files(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook
 
-    from equicover.funds import service as ledger
+    from equicover.ledger import service as ledger
 
     claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from equicover.settlement.batch import BatchReport, settle_file, settle_records
-from equicover.settlement.claims import (
+from equicover.settlement.batch_engine import BatchReport, settle_file, settle_records
+from equicover.settlement.claims_file import (
     ClaimFileError,
     read_claims_csv,
     settlement_record,
@@ -27,7 +27,7 @@ from equicover.settlement.claims import (
 )
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import ClaimOutsidePolicyError, settle_claims
+from equicover.settlement.realtime_engine import ClaimOutsidePolicyError, settle_claims
 
 HEADER = """
 [policy]
@@ -862,7 +862,7 @@ def test_settling_member_ranges_side_by_side_writes_the_same_file(
 ) -> None:
     """Large files are settled in member ranges on several cursors: cut where the claims of one
     member would be split, the ranges must still give the real-time engine's file."""
-    import equicover.settlement.batch as batch_module
+    import equicover.settlement.batch_engine as batch_module
 
     monkeypatch.setattr(batch_module, "PARALLEL_SETTLE_MIN_ROWS", 40)
     monkeypatch.setattr(batch_module, "_cores", lambda: 4)

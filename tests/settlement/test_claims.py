@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from equicover.settlement import claims as contract
-from equicover.settlement.claims import (
+from equicover.settlement import claims_file as contract
+from equicover.settlement.claims_file import (
     CLAIM_COLUMNS,
     ClaimError,
     ClaimFileError,
@@ -20,7 +20,7 @@ from equicover.settlement.claims import (
     write_settlements_csv,
 )
 from equicover.settlement.loader import load_policy_text
-from equicover.settlement.realtime import settle_claims
+from equicover.settlement.realtime_engine import settle_claims
 
 POLICY = load_policy_text(
     """

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from equicover.settlement.claims import CLAIM_COLUMNS
+from equicover.settlement.claims_file import CLAIM_COLUMNS
 from equicover.settlement.cli import contributions, policy_app, settle
 
 # Registered as equicover/cli.py registers them.

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from equicover.settlement.batch import settle_records
-from equicover.settlement.claims import settlement_record
+from equicover.settlement.batch_engine import settle_records
+from equicover.settlement.claims_file import settlement_record
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import settle_claims
+from equicover.settlement.realtime_engine import settle_claims
 
 HEADER = """\
 [policy]

@@ -32,12 +32,12 @@ from hypothesis import HealthCheck, event, given, note, seed, settings
 from typer.testing import CliRunner
 
 from equicover.money import floor_share
-from equicover.settlement.batch import settle_file, settle_records
-from equicover.settlement.claims import read_claims_csv, settlement_record, write_errors_csv, write_settlements_csv
+from equicover.settlement.batch_engine import settle_file, settle_records
+from equicover.settlement.claims_file import read_claims_csv, settlement_record, write_errors_csv, write_settlements_csv
 from equicover.settlement.cli import settle as settle_command
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime import ClaimOutsidePolicyError, settle_claims
+from equicover.settlement.realtime_engine import ClaimOutsidePolicyError, settle_claims
 
 if __package__:
     from .strategies import (

@@ -26,7 +26,7 @@ from equicover.settlement.model import (
     Policy,
     Variant,
 )
-from equicover.settlement.realtime import (
+from equicover.settlement.realtime_engine import (
     Accumulator,
     ClaimOutsidePolicyError,
     InMemoryAccumulatorStore,

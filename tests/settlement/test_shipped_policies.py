@@ -44,7 +44,7 @@ def policy(stem: str) -> Policy:
 def settle(engine: str, settled_policy: Policy, claims: list[Claim]) -> dict[str, dict[str, Any]]:
     """claim_id -> {allowed, provider_writeoff, paid_<layer>…, member_oop, allowance_<id>…, trail}."""
     if engine == "realtime":
-        from equicover.settlement.realtime import settle_claims
+        from equicover.settlement.realtime_engine import settle_claims
 
         records = {}
         for settlement in settle_claims(settled_policy, claims):
@@ -58,7 +58,7 @@ def settle(engine: str, settled_policy: Policy, claims: list[Claim]) -> dict[str
             record["trail"] = settlement.trail
             records[settlement.claim_id] = record
         return records
-    from equicover.settlement.batch import settle_records
+    from equicover.settlement.batch_engine import settle_records
 
     return {
         row["claim_id"]: {key: value for key, value in row.items() if key != "claim_id"}
@@ -664,7 +664,7 @@ def synthetic_claims(draw: st.DrawFn) -> list[Claim]:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(synthetic_claims())
 def test_registered_poor_pay_at_most_ten_percent_in_county(claims: list[Claim]) -> None:
-    from equicover.settlement.realtime import settle_claims
+    from equicover.settlement.realtime_engine import settle_claims
 
     settled_policy = policy(CN)
     by_id = {claim.claim_id: claim for claim in claims}

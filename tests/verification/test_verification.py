@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from equicover.errors import Conflict, ValidationFailed
-from equicover.funds import service as ledger
+from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from equicover.registry.models import Location
 from equicover.verification import service as verification
 from equicover.verification.models import Recovery
-from tests.funds.world import claims_world
+from tests.ledger.world import claims_world
 
 STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
@@ -41,7 +41,7 @@ def test_sampling_is_reproducible_for_a_seed(session) -> None:  # type: ignore[n
 
 def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-untyped-def]
     world = claims_world(session)
-    from tests.funds.world import submit
+    from tests.ledger.world import submit
 
     # Ten ordinary visits and one at 40 times the price for the same diagnosis and level.
     for i in range(10):

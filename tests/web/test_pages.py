@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from equicover.api.deps import SESSION_COOKIE
+from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.claims.models import Claim
 from equicover.enrolment.models import Enrolment
-from equicover.registry.models import ChangeLog
+from equicover.audit.models import ChangeLog
 from tests.api_helpers import TEST_PASSWORD, login_as, make_client, seed_world
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)

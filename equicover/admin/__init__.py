@@ -1,0 +1,1 @@
+"""Administration: accounts named by area and facility codes, the audit trail, demo accounts."""

@@ -1,0 +1,1 @@
+"""The change log: who changed which record, when, from what to what."""

@@ -1,0 +1,85 @@
+"""The change log: the only door to ``change_log``.
+
+Every domain that keeps history appends here, in the caller's session (never committing). Rows
+carry the changed fields as JSON and the record's id, never more personal data than the record
+itself holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.orm import Session
+
+from equicover.audit.models import ChangeLog
+
+SYSTEM_ACTOR = "system"
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def record_change(
+    *,
+    session: Session,
+    actor: str,
+    entity: str,
+    entity_id: int | None,
+    action: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one row to the change log (used by every domain that keeps history).
+
+    The row joins the session and is written with its next flush (many changes of one operation
+    go in one multi-row INSERT)."""
+    session.add(
+        ChangeLog(**change_log_values(actor=actor, entity=entity, entity_id=entity_id, action=action, before=before, after=after))
+    )
+
+
+def change_log_values(
+    *,
+    actor: str,
+    entity: str,
+    entity_id: int | None,
+    action: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values of one change-log row (dates as ISO text inside the JSON)."""
+    return {
+        "at": dt.datetime.now(dt.timezone.utc),
+        "actor": actor,
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "before": None if before is None else {k: _json_value(v) for k, v in before.items()},
+        "after": None if after is None else {k: _json_value(v) for k, v in after.items()},
+    }
+
+
+_INSERT_CHANGE = insert(ChangeLog.__table__)
+
+
+def insert_change_now(*, connection: Connection, values: Mapping[str, Any]) -> None:
+    """Write one change-log row at once (one INSERT, no unit of work): for hot paths that write
+    with Core statements and have nothing else for the session to flush."""
+    connection.execute(_INSERT_CHANGE, dict(values))
+
+
+def history(*, session: Session, entity: str, entity_id: int) -> list[ChangeLog]:
+    """The change-log rows of one record, oldest first."""
+    return list(
+        session.scalars(
+            select(ChangeLog)
+            .where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)
+            .order_by(ChangeLog.id)
+        )
+    )

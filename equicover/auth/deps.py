@@ -1,0 +1,100 @@
+"""FastAPI dependencies of authentication, shared by every router.
+
+- :func:`current_user`: the caller, from ``Authorization: Bearer <token>`` or, for the web pages,
+  the session cookie (:data:`SESSION_COOKIE`, set with :func:`set_session_cookie`).
+- :func:`require_roles`: ``Depends(require_roles(Role.ADMIN, Role.REGISTRAR))`` gives the user or 403;
+  :func:`require_roles_fast` does the same through a short-lived token cache, for claim submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from equicover.auth.roles import Role
+from equicover.auth.models import User
+from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, resolve_token, resolve_token_cached
+from equicover.errors import Forbidden, Unauthorized
+from equicover.http.deps import SessionDep, session_factory_of
+
+SESSION_COOKIE = "equicover_session"
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> User:
+    """The authenticated caller (bearer token first, then the session cookie), or 401."""
+    token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+    user = resolve_token(session=session, token=token)
+    request.state.username = user.username  # for the access log (a username, not personal data)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def _resolve_cached(request: Request, token: str) -> User:
+    with session_factory_of(request)() as session:
+        return resolve_token_cached(session=session, token=token, cache=request.app.state.token_cache)
+
+
+def require_roles_fast(*roles: str) -> Callable[..., User]:
+    """:func:`require_roles` for the hottest endpoint (claim submission): the token is resolved
+    through the application's :class:`equicover.auth.service.TokenCache`, with no session of
+    the request (see the cache for what that trades). Bearer token or cookie, 401 or 403 alike."""
+    allowed = frozenset(roles)
+
+    async def _dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+    ) -> User:
+        token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+        user = request.app.state.token_cache.get(token)
+        if user is None:
+            user = await run_in_threadpool(_resolve_cached, request, token)
+        request.state.username = user.username
+        if user.role not in allowed:
+            raise Forbidden(f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
+        return user
+
+    return _dependency
+
+
+def require_roles(*roles: str) -> Callable[..., User]:
+    """A dependency giving the current user if their role is one of ``roles``, else 403."""
+    allowed = frozenset(roles)
+
+    async def _dependency(user: CurrentUser) -> User:  # async: no I/O, no thread-pool hop
+        if user.role not in allowed:
+            raise Forbidden(f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
+        return user
+
+    return _dependency
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool = False) -> None:
+    """Hand a token to a browser as an HttpOnly cookie (the web pages sign in with this)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(DEFAULT_TOKEN_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")

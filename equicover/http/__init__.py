@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every router: the request's unit of work, paging, limits, error bodies."""

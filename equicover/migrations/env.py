@@ -1,0 +1,58 @@
+"""Alembic environment for equicover (run by equicover.db.migrate or the alembic CLI); it sees every table."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from equicover.tables import all_tables
+from equicover.db.engine import make_engine
+from equicover.db.settings import database_url
+
+config = context.config
+target_metadata = all_tables()
+
+
+def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place: batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or database_url()
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url") or database_url()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            _configure(connection)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
