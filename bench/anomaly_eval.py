@@ -92,7 +92,9 @@ def inject(claims: pa.Table, *, upcoding: int, phantoms: int, splits: int, seed:
         extra_incident.append(len(pattern_of))
         pattern_of.append("phantom")
     ends_in_year = columns["service_date"] + columns["days"].astype("timedelta64[D]") <= np.datetime64("2018-12-31")
-    stays = np.flatnonzero((columns["care_type"] == "inpatient") & (columns["days"] >= 4) & (incident < 0) & ends_in_year)
+    stays = np.flatnonzero(
+        (columns["care_type"] == "inpatient") & (columns["days"] >= 4) & (incident < 0) & ends_in_year
+    )
     for index in rng.choice(stays, size=min(splits, len(stays)), replace=False):
         total_days, amount = int(columns["days"][index]), int(columns["allowed"][index])
         first_days = int(rng.integers(1, total_days))
@@ -109,21 +111,34 @@ def inject(claims: pa.Table, *, upcoding: int, phantoms: int, splits: int, seed:
             extra[name].append(row[name])
         extra_incident.append(len(pattern_of))
         pattern_of.append("split")
-    table = pa.table({name: np.concatenate([columns[name], np.array(extra[name], dtype=columns[name].dtype)]) for name in columns})
-    table = table.set_column(table.schema.get_field_index("service_date"), "service_date",
-                             pc.cast(table.column("service_date"), pa.date32()))
+    table = pa.table(
+        {name: np.concatenate([columns[name], np.array(extra[name], dtype=columns[name].dtype)]) for name in columns}
+    )
+    table = table.set_column(
+        table.schema.get_field_index("service_date"), "service_date", pc.cast(table.column("service_date"), pa.date32())
+    )
     labels = np.concatenate([incident, np.array(extra_incident, dtype=np.int64)])
-    persons = pa.table({"member": pa.array(list(deaths), pa.int64()),
-                        "death_date": pa.array([d.astype("datetime64[D]").astype(object) for d in deaths.values()], pa.date32())})
+    persons = pa.table(
+        {
+            "member": pa.array(list(deaths), pa.int64()),
+            "death_date": pa.array([d.astype("datetime64[D]").astype(object) for d in deaths.values()], pa.date32()),
+        }
+    )
     import datetime as dt
 
-    enrolments = pa.table({"member": pa.array(members, pa.int64()),
-                           "starts": pa.array([dt.date(2018, 1, 1)] * len(members), pa.date32()),
-                           "ends": pa.array([dt.date(2018, 12, 31)] * len(members), pa.date32())})
+    enrolments = pa.table(
+        {
+            "member": pa.array(members, pa.int64()),
+            "starts": pa.array([dt.date(2018, 1, 1)] * len(members), pa.date32()),
+            "ends": pa.array([dt.date(2018, 12, 31)] * len(members), pa.date32()),
+        }
+    )
     return table, labels, pattern_of, persons, enrolments
 
 
-def evaluate(ranked_pks: np.ndarray, pk_incident: dict[int, int], pattern_of: list[str], k: int, exclude: set[str] = frozenset()) -> dict:
+def evaluate(
+    ranked_pks: np.ndarray, pk_incident: dict[int, int], pattern_of: list[str], k: int, exclude: set[str] = frozenset()
+) -> dict:
     keep = [pk for pk in ranked_pks if pattern_of[pk_incident[pk]] not in exclude] if exclude else list(ranked_pks)
     kept_incidents = [i for i, p in enumerate(pattern_of) if p not in exclude]
     top = keep[:k]
@@ -150,16 +165,21 @@ def main() -> None:
         claims = load_claims(path)
         print(f"generated {claims.num_rows:,} claims in {time.perf_counter() - started:.1f} s")
     table, labels, pattern_of, persons, enrolments = inject(
-        claims, upcoding=args.upcoding, phantoms=args.phantoms, splits=args.splits, seed=args.seed)
-    print(f"injected {len(pattern_of)} incidents ({labels[labels >= 0].size} claims): "
-          f"{args.upcoding} upcoding, {args.phantoms} phantom patients, {args.splits} split admissions")
+        claims, upcoding=args.upcoding, phantoms=args.phantoms, splits=args.splits, seed=args.seed
+    )
+    print(
+        f"injected {len(pattern_of)} incidents ({labels[labels >= 0].size} claims): "
+        f"{args.upcoding} upcoding, {args.phantoms} phantom patients, {args.splits} split admissions"
+    )
     started = time.perf_counter()
     result = detect(table, persons, enrolments, seed=args.seed)
     elapsed = time.perf_counter() - started
     pk_incident = dict(zip(table.column("claim_pk").to_pylist(), labels.tolist()))
     ranked = np.asarray(result.flags.column("claim_pk").to_pylist())
-    print(f"detection over {result.claims:,} claims: {elapsed:.1f} s "
-          f"({', '.join(f'{k} {v:.1f} s' for k, v in result.seconds.items())}); {result.flags.num_rows:,} claims flagged")
+    print(
+        f"detection over {result.claims:,} claims: {elapsed:.1f} s "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in result.seconds.items())}); {result.flags.num_rows:,} claims flagged"
+    )
     for k in (100, 500, len(pattern_of), 5_000):
         scores = evaluate(ranked, pk_incident, pattern_of, k)
         recall = ", ".join(f"{p} {r:.2f}" for p, r in scores["recall"].items())

@@ -66,6 +66,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import disk_probe  # noqa: E402
+
 from equicover.admin.service import create_user  # noqa: E402
 from equicover.auth.service import get_user, issue_token  # noqa: E402
 from equicover.claims.service import store_policy_version  # noqa: E402
@@ -74,8 +76,6 @@ from equicover.db.migrate import upgrade  # noqa: E402
 from equicover.db.session import make_session_factory, session_scope  # noqa: E402
 from equicover.enrolment.models import Scheme  # noqa: E402
 from equicover.settlement.claims_file import parse_amount  # noqa: E402
-
-import disk_probe  # noqa: E402
 
 EQUICOVER = str(Path(sys.executable).parent / "equicover")
 POLICY = ROOT / "policies" / "cn-yaan-2018.toml"
@@ -124,7 +124,18 @@ def prepare(url: str, people: int, claims_csv: Path) -> None:
     """Migrate, generate the province (and its claims as ``claims_csv``), store the policy, make the bench user."""
     upgrade(url)
     subprocess.run(
-        [EQUICOVER, "generate", "--people", str(people), "--seed", "11", "--database-url", url, "--claims", str(claims_csv)],
+        [
+            EQUICOVER,
+            "generate",
+            "--people",
+            str(people),
+            "--seed",
+            "11",
+            "--database-url",
+            url,
+            "--claims",
+            str(claims_csv),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -133,7 +144,9 @@ def prepare(url: str, people: int, claims_csv: Path) -> None:
     with session_scope(factory) as session:
         scheme = session.query(Scheme).order_by(Scheme.id).first()
         assert scheme is not None, "the generator made no scheme"
-        store_policy_version(session=session, source_text=POLICY.read_text(encoding="utf-8"), scheme_code=scheme.code, actor="bench")
+        store_policy_version(
+            session=session, source_text=POLICY.read_text(encoding="utf-8"), scheme_code=scheme.code, actor="bench"
+        )
         create_user(session=session, username="bench-admin", password="bench-password", role="admin")
     # As autovacuum would have by the time a province goes live (this machine's PostgreSQL runs
     # with autovacuum off): planner statistics for every table.
@@ -308,7 +321,7 @@ def data_directory_parent(admin_url: str) -> str | None:
     try:
         with _admin_engine(admin_url).connect() as connection:
             folder = os.path.dirname(str(connection.execute(text("SHOW data_directory")).scalar_one()).rstrip("/"))
-    except Exception:  # noqa: BLE001 - not a superuser, or another host: no probe
+    except Exception:
         return None
     return folder if os.path.isdir(folder) and os.access(folder, os.W_OK) else None
 
@@ -327,7 +340,11 @@ class WalWatch:
 
     def written_since(self, position: str) -> int:
         with self.engine.connect() as connection:
-            return int(connection.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :p)"), {"p": position}).scalar_one())
+            return int(
+                connection.execute(
+                    text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :p)"), {"p": position}
+                ).scalar_one()
+            )
 
     def segments_ready(self) -> tuple[int, int] | None:
         """(segments ready ahead, segment size in bytes), or None without the right to list pg_wal."""
@@ -339,8 +356,10 @@ class WalWatch:
                         "AND name > pg_walfile_name(pg_current_wal_lsn())"
                     )
                 ).scalar_one()
-                size = connection.execute(text("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")).scalar_one()
-        except Exception:  # noqa: BLE001 - not a superuser nor pg_monitor
+                size = connection.execute(
+                    text("SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'")
+                ).scalar_one()
+        except Exception:
             return None
         return int(ready), int(size)
 
@@ -362,7 +381,7 @@ class WalWatch:
                     connection.execute(text("SELECT pg_logical_emit_message(false, 'equicover-bench', '')"))
                     connection.execute(text("SELECT pg_switch_wal()"))
                 connection.execute(text("CHECKPOINT"))
-        except Exception:  # noqa: BLE001 - not a superuser
+        except Exception:
             return False
         return True
 
@@ -376,7 +395,9 @@ def start_disk_probe(folder: str | None, seconds: float) -> subprocess.Popen[byt
     )
 
 
-def disk_figures(samples: list[tuple[float, float]] | None, timings: list[tuple[float, float]], elapsed: float) -> dict[str, float] | None:
+def disk_figures(
+    samples: list[tuple[float, float]] | None, timings: list[tuple[float, float]], elapsed: float
+) -> dict[str, float] | None:
     """The probe's figures, and how the requests slower than SLOW_MS line up with the slow syncs."""
     if samples is None:
         return None
@@ -433,7 +454,12 @@ async def run_rate(
     server_pids = _process_tree(server_pid)
     database_pids = _postgres_processes()  # the whole server: backends, WAL writer, checkpointer
     probe = start_disk_probe(probe_folder, duration + 1.0)
-    cpu_before = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
+    cpu_before = (
+        _cpu_seconds(server_pids),
+        _cpu_seconds(database_pids),
+        time.process_time(),
+        _cpu_seconds(server_pids, "system"),
+    )
     start = time.monotonic()
     # Only the requests still waiting are kept: gathering every task of the run at its end would
     # stall this loop for tens of milliseconds, and the last answers would be read that late.
@@ -453,7 +479,12 @@ async def run_rate(
     if pending:
         await asyncio.gather(*pending)
     elapsed = time.monotonic() - start
-    cpu_after = (_cpu_seconds(server_pids), _cpu_seconds(database_pids), time.process_time(), _cpu_seconds(server_pids, "system"))
+    cpu_after = (
+        _cpu_seconds(server_pids),
+        _cpu_seconds(database_pids),
+        time.process_time(),
+        _cpu_seconds(server_pids, "system"),
+    )
     cpu_ms = [(after - before) * 1000 / max(1, count - skipped) for before, after in zip(cpu_before, cpu_after)]
     for connection in idle:
         if connection.transport is not None:
@@ -486,7 +517,10 @@ async def run_rate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--admin-url", default=os.environ.get("EQUICOVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("EQUICOVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--database", default="equicover_api_bench")
     parser.add_argument("--people", type=int, default=20_000)
     parser.add_argument("--rates", default="100,500")
@@ -501,7 +535,9 @@ def main() -> None:
         action="store_true",
         help="do not recycle WAL segments ahead of each run: the run may create new segments as it goes",
     )
-    parser.add_argument("--timeline", type=Path, help="write each run's request timings and disk syncs to this JSON file")
+    parser.add_argument(
+        "--timeline", type=Path, help="write each run's request timings and disk syncs to this JSON file"
+    )
     parser.add_argument(
         "--synchronous-commit",
         choices=["on", "off"],
@@ -538,7 +574,9 @@ def main() -> None:
         server = start_server(url, args.port, args.workers, log)
         print(f"server log: {log}")
         if args.synchronous_commit == "off":
-            print("synchronous_commit = off: commits do not wait for the WAL flush (a measurement of the service without the disk)")
+            print(
+                "synchronous_commit = off: commits do not wait for the WAL flush (a measurement of the service without the disk)"
+            )
         asyncio.run(run_rate(args.port, server.pid, token, bodies, 50, 4, f"warmup-{run}"))
         wal = WalWatch(args.admin_url)
         if not args.no_checkpoint:
@@ -556,7 +594,9 @@ def main() -> None:
             checkpointed = not args.no_checkpoint and wal.recycle_ahead(int(rate * args.duration * 8192 * 1.5))
             ready = wal.segments_ready()
             wal_start = wal.position()
-            result = asyncio.run(run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}", probe_folder))
+            result = asyncio.run(
+                run_rate(args.port, server.pid, token, bodies, rate, args.duration, f"r{rate}-{run}", probe_folder)
+            )
             if args.timeline is not None:
                 timelines.append({"rate": rate, "requests": result["timings"], "disk_syncs": result["disk_samples"]})
                 args.timeline.write_text(json.dumps(timelines))
@@ -570,7 +610,9 @@ def main() -> None:
             if result["errors"]:
                 print(f"        statuses: {result['statuses']}")
             written = wal.written_since(wal_start)
-            ahead = "" if ready is None else f"; {ready[0]} segments ({ready[0] * ready[1] // 2**20} MB) were ready ahead"
+            ahead = (
+                "" if ready is None else f"; {ready[0]} segments ({ready[0] * ready[1] // 2**20} MB) were ready ahead"
+            )
             print(
                 f"        WAL: {written / 2**20:.0f} MB, {written / max(1, result['settled']) / 1024:.1f} KiB per settled claim"
                 f"{ahead}{'' if checkpointed or args.no_checkpoint else ' (not recycled ahead: the server refused, not a superuser)'}",

@@ -19,7 +19,13 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
 from equicover.enrolment.schemas import SchemeIn
-from equicover.enrolment.service import bulk_insert_contributions, bulk_insert_enrolments, coverage, create_scheme, open_period
+from equicover.enrolment.service import (
+    bulk_insert_contributions,
+    bulk_insert_enrolments,
+    coverage,
+    create_scheme,
+    open_period,
+)
 from equicover.registry.service import (
     bulk_insert_households,
     bulk_insert_locations,
@@ -40,16 +46,34 @@ def main() -> None:
     rng = random.Random(7)
     n = arguments.persons
 
-    locations = [{"id": 1, "code": "C", "name": "Country", "level": "country", "parent_id": None},
-                 {"id": 2, "code": "P", "name": "Province", "level": "province", "parent_id": 1}]
+    locations = [
+        {"id": 1, "code": "C", "name": "Country", "level": "country", "parent_id": None},
+        {"id": 2, "code": "P", "name": "Province", "level": "province", "parent_id": 1},
+    ]
     districts = list(range(10, 30))
     communes: list[int] = []
     for district in districts:
-        locations.append({"id": district, "code": f"D{district}", "name": f"District {district}", "level": "district", "parent_id": 2})
+        locations.append(
+            {
+                "id": district,
+                "code": f"D{district}",
+                "name": f"District {district}",
+                "level": "district",
+                "parent_id": 2,
+            }
+        )
         for index in range(10):
             commune = district * 100 + index
             communes.append(commune)
-            locations.append({"id": commune, "code": f"C{commune}", "name": f"Commune {commune}", "level": "commune", "parent_id": district})
+            locations.append(
+                {
+                    "id": commune,
+                    "code": f"C{commune}",
+                    "name": f"Commune {commune}",
+                    "level": "commune",
+                    "parent_id": district,
+                }
+            )
 
     households = n // 4
     household_location = [rng.choice(communes) for _ in range(households)]
@@ -71,35 +95,70 @@ def main() -> None:
     started = time.perf_counter()
     with session_scope(factory) as session:
         bulk_insert_locations(session=session, rows=locations)
-        bulk_insert_households(session=session, rows={
-            "id": list(range(1, households + 1)), "code": [f"H{i}" for i in range(1, households + 1)],
-            "location_id": household_location, "registered_on": [dt.date(2015, 1, 1)] * households})
+        bulk_insert_households(
+            session=session,
+            rows={
+                "id": list(range(1, households + 1)),
+                "code": [f"H{i}" for i in range(1, households + 1)],
+                "location_id": household_location,
+                "registered_on": [dt.date(2015, 1, 1)] * households,
+            },
+        )
         t0, c0 = time.perf_counter(), time.process_time()
         bulk_insert_persons(session=session, rows=persons)
         persons_seconds, persons_cpu = time.perf_counter() - t0, time.process_time() - c0
         poor = [i for i in range(1, n + 1) if rng.random() < 0.2]
-        bulk_insert_person_categories(session=session, rows={
-            "person_id": poor, "category": ["registered_poor"] * len(poor), "valid_from": [dt.date(2020, 1, 1)] * len(poor)})
+        bulk_insert_person_categories(
+            session=session,
+            rows={
+                "person_id": poor,
+                "category": ["registered_poor"] * len(poor),
+                "valid_from": [dt.date(2020, 1, 1)] * len(poor),
+            },
+        )
         scheme = create_scheme(session=session, scheme=SchemeIn(code="HEF", name="HEF", currency="VND"))
-        period = open_period(session=session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
+        period = open_period(
+            session=session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31)
+        )
         enrolled = [i for i in range(1, n + 1) if rng.random() < 0.85]
-        bulk_insert_enrolments(session=session, rows={
-            "id": list(range(1, len(enrolled) + 1)), "person_id": enrolled, "scheme_id": [scheme.id] * len(enrolled),
-            "period_id": [period.id] * len(enrolled), "starts": [dt.date(2024, 1, 1)] * len(enrolled), "ends": [dt.date(2024, 12, 31)] * len(enrolled)})
-        bulk_insert_contributions(session=session, rows={
-            "enrolment_id": list(range(1, len(enrolled) + 1)), "payer_kind": ["state_budget"] * len(enrolled),
-            "amount_minor": [315_000] * len(enrolled), "status": ["paid"] * len(enrolled),
-            "period_starts": [dt.date(2024, 1, 1)] * len(enrolled), "period_ends": [dt.date(2024, 12, 31)] * len(enrolled)})
+        bulk_insert_enrolments(
+            session=session,
+            rows={
+                "id": list(range(1, len(enrolled) + 1)),
+                "person_id": enrolled,
+                "scheme_id": [scheme.id] * len(enrolled),
+                "period_id": [period.id] * len(enrolled),
+                "starts": [dt.date(2024, 1, 1)] * len(enrolled),
+                "ends": [dt.date(2024, 12, 31)] * len(enrolled),
+            },
+        )
+        bulk_insert_contributions(
+            session=session,
+            rows={
+                "enrolment_id": list(range(1, len(enrolled) + 1)),
+                "payer_kind": ["state_budget"] * len(enrolled),
+                "amount_minor": [315_000] * len(enrolled),
+                "status": ["paid"] * len(enrolled),
+                "period_starts": [dt.date(2024, 1, 1)] * len(enrolled),
+                "period_ends": [dt.date(2024, 12, 31)] * len(enrolled),
+            },
+        )
     load_seconds = time.perf_counter() - started
     print(f"backend: {engine.dialect.name}; persons: {n:,}; enrolments: {len(enrolled):,}; categories: {len(poor):,}")
-    print(f"bulk_insert_persons: {persons_seconds:.1f} s wall, {persons_cpu:.1f} s CPU ({n / persons_seconds:,.0f} rows/s)")
-    print(f"whole load (locations, households, persons, categories, enrolments, contributions, commit): {load_seconds:.1f} s")
+    print(
+        f"bulk_insert_persons: {persons_seconds:.1f} s wall, {persons_cpu:.1f} s CPU ({n / persons_seconds:,.0f} rows/s)"
+    )
+    print(
+        f"whole load (locations, households, persons, categories, enrolments, contributions, commit): {load_seconds:.1f} s"
+    )
     for by in ("district", "province", "category"):
         with session_scope(factory) as session:
             t0, c0 = time.perf_counter(), time.process_time()
             rows = coverage(session=session, on=dt.date(2024, 6, 30), by=by)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        print(f"coverage by {by}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {len(rows)} groups, eligible {sum(r.eligible for r in rows):,}, enrolled {sum(r.enrolled for r in rows):,}")
+        print(
+            f"coverage by {by}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {len(rows)} groups, eligible {sum(r.eligible for r in rows):,}, enrolled {sum(r.enrolled for r in rows):,}"
+        )
     engine.dispose()
 
 

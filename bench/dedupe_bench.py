@@ -4,7 +4,7 @@
 
 Prints precision, recall and F1 of the found pairs (against the injected ones) at several match
 probability thresholds, the minutes taken (generation apart from deduplication) and the peak
-resident memory. Targets (issue 6): F1 >= 0.95, <= 5 minutes, <= 8 GB for 1M people on 2 cores.
+resident memory. Targets: F1 >= 0.95, <= 5 minutes, <= 8 GB for 1M people on 2 cores.
 The duplicates carry typos, transliteration variants, swapped name order and missing birth days
 (see equicover/synth/dedupe_pairs.py).
 """
@@ -32,12 +32,16 @@ def main() -> None:
     registry = synthetic_registry(args.people, duplicate_share=args.duplicates, seed=args.seed)
     frame = as_splink_frame(registry)
     generated = time.perf_counter()
-    print(f"generated {len(frame):,} records ({len(registry.true_pairs):,} duplicates) in {(generated - started) / 60:.2f} min")
+    print(
+        f"generated {len(frame):,} records ({len(registry.true_pairs):,} duplicates) in {(generated - started) / 60:.2f} min"
+    )
 
     def progress(message: str) -> None:
         print(f"  [{(time.perf_counter() - generated) / 60:5.2f} min] {message}", flush=True)
 
-    result = find_duplicates(frame, threshold=0.5, cluster_threshold=0.99, u_pairs=args.u_pairs, progress=progress, train_model=True)
+    result = find_duplicates(
+        frame, threshold=0.5, cluster_threshold=0.99, u_pairs=args.u_pairs, progress=progress, train_model=True
+    )
     finished = time.perf_counter()
     pairs = result.pairs
     print(f"dedupe (train + predict + cluster): {(finished - generated) / 60:.2f} min, {len(pairs):,} pairs >= 0.5")
@@ -46,7 +50,9 @@ def main() -> None:
         found = set(zip(chosen["unique_id_l"].tolist(), chosen["unique_id_r"].tolist()))
         precision, recall, f1 = pair_scores(found, registry.true_pairs)
         marker = "  <-" if threshold == args.threshold else ""
-        print(f"  p >= {threshold:.2f}: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  ({len(found):,} pairs){marker}")
+        print(
+            f"  p >= {threshold:.2f}: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  ({len(found):,} pairs){marker}"
+        )
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"peak RSS {peak_gib:.2f} GiB; total {(finished - started) / 60:.2f} min")
 

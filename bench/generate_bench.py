@@ -45,7 +45,9 @@ def main() -> None:
             engine = make_engine(url)
             try:
                 with session_scope(make_session_factory(engine)) as session:
-                    summary = generate(people=arguments.people, seed=arguments.seed, session=session, claims_path=claims_path)
+                    summary = generate(
+                        people=arguments.people, seed=arguments.seed, session=session, claims_path=claims_path
+                    )
                     committing = time.perf_counter()
                 summary.seconds["commit"] = time.perf_counter() - committing
             finally:
@@ -60,7 +62,9 @@ def main() -> None:
         print(f"enrolments        {summary.enrolments:,} ({summary.coverage:.1%})")
         print(f"contributions     {summary.contributions:,}")
         print(f"category holdings {summary.category_holdings:,}")
-        print(f"claims            {summary.claims:,} -> {claims_path.name} ({claims_path.stat().st_size / 1e6:,.0f} MB)")
+        print(
+            f"claims            {summary.claims:,} -> {claims_path.name} ({claims_path.stat().st_size / 1e6:,.0f} MB)"
+        )
         print(f"total             {elapsed:.1f} s")
         print(f"people/s          {summary.people / elapsed:,.0f}")
         print(f"claims/s          {summary.claims / elapsed:,.0f}")
@@ -68,8 +72,11 @@ def main() -> None:
         for name, seconds in summary.seconds.items():
             print(f"  {name:<16}{seconds:8.1f} s")
         print(f"peak RSS          {peak_rss_mb:,.0f} MB")
-        print(f"target            {'met' if elapsed < 120 else 'MISSED'} (1M people < 120 s on 2 cores)"
-              if summary.people >= 1_000_000 else "target            (applies to 1,000,000 people)")
+        print(
+            f"target            {'met' if elapsed < 120 else 'MISSED'} (1M people < 120 s on 2 cores)"
+            if summary.people >= 1_000_000
+            else "target            (applies to 1,000,000 people)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.flush()

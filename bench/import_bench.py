@@ -6,7 +6,7 @@
 Writes a synthetic list (Vietnamese, Chinese, Arabic, Persian and French names, 1% bad rows)
 with its mapping, creates a scratch database next to the given server URL, imports the file
 twice (the second run must import nothing) and prints rows per second and how often the name
-forms were found in their caches. Target (issue 6): 1M rows in <= 60 s into PostgreSQL. The
+forms were found in their caches. Target: 1M rows in <= 60 s into PostgreSQL. The
 scratch database and the list are removed at the end.
 
 Faker's name pools hold only about 1,400 distinct name tokens over the five locales, far fewer
@@ -111,11 +111,15 @@ def write_list(path: Path, rows: int, seed: int = 3, distinct_tokens: int | None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", help="server (admin) URL")
+    parser.add_argument(
+        "--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", help="server (admin) URL"
+    )
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--sequential", action="store_true", help="validate and write one after the other")
     parser.add_argument("--writers", type=int, default=2, help="batches written at once (pipelined)")
-    parser.add_argument("--distinct-tokens", type=int, default=None, help="draw names from this many synthetic name tokens")
+    parser.add_argument(
+        "--distinct-tokens", type=int, default=None, help="draw names from this many synthetic name tokens"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="equicover-import-bench-"))
@@ -125,7 +129,9 @@ def main() -> None:
     print(f"wrote {args.rows:,} rows ({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s")
     with data.open(newline="", encoding="utf-8") as handle:
         names = [row[1] for row in csv.reader(handle)][1:]
-    print(f"  {len(set(names)):,} distinct names, {len({token for name in names for token in name.split()}):,} distinct name tokens")
+    print(
+        f"  {len(set(names)):,} distinct names, {len({token for name in names for token in name.split()}):,} distinct name tokens"
+    )
     del names
 
     admin_url = make_url(args.url)
@@ -142,7 +148,10 @@ def main() -> None:
             locations = [{"id": 1, "code": "VN", "name": "Country", "level": "country", "parent_id": None},
                          {"id": 2, "code": "P", "name": "Province", "level": "province", "parent_id": 1},
                          {"id": 3, "code": "D", "name": "District", "level": "district", "parent_id": 2}]  # fmt: skip
-            locations += [{"id": 10 + i, "code": f"C{i}", "name": f"Commune {i}", "level": "commune", "parent_id": 3} for i in range(COMMUNES)]
+            locations += [
+                {"id": 10 + i, "code": f"C{i}", "name": f"Commune {i}", "level": "commune", "parent_id": 3}
+                for i in range(COMMUNES)
+            ]
             bulk_insert_locations(session=session, rows=locations)
         mapping = ImportMapping.from_dict(MAPPING)
         memos: list[ImportNameForms] = []  # the import's memo of name forms, kept to read its hit rates
@@ -172,7 +181,9 @@ def main() -> None:
             counts = {table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
                       for table in ("persons", "households", "person_name_forms", "person_sources")}  # fmt: skip
         print("stored:", counts)
-        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (writing the list included)")
+        print(
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (writing the list included)"
+        )
         engine.dispose()
     finally:
         with admin.connect() as connection:

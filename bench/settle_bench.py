@@ -47,7 +47,9 @@ def job_floor(claims: str, out: str) -> dict:
 
     path = Path(claims)
     source = (
-        f"read_parquet('{path}')" if path.suffix == ".parquet" else f"read_csv('{path}', all_varchar = true, header = true)"
+        f"read_parquet('{path}')"
+        if path.suffix == ".parquet"
+        else f"read_csv('{path}', all_varchar = true, header = true)"
     )
     options = "(FORMAT parquet, COMPRESSION zstd)" if path.suffix == ".parquet" else "(FORMAT csv, HEADER true)"
     with tempfile.TemporaryDirectory(prefix="equicover-floor-") as spill:
@@ -87,9 +89,7 @@ def job_batch(claims: str, out: str) -> dict:
 
 
 def _run_child(job: str, *args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--job", job, *args], check=True, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, __file__, "--job", job, *args], check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -212,8 +212,9 @@ def main() -> None:
         print(json.dumps({"floor": job_floor, "batch": job_batch}[options.job](*options.args)))
         return
 
-    from equicover.settlement.loader import load_policy
     from synthetic_claims import write_claims
+
+    from equicover.settlement.loader import load_policy
 
     sizes = [int(size) for size in options.claims.split(",")]
     policy = load_policy(POLICY_PATH)
@@ -228,9 +229,13 @@ def main() -> None:
             claims = folder / f"claims_{size}.{options.format}"
             started = time.perf_counter()
             write_claims(claims, size)
-            print(f"  generated {size:,} claims in {time.perf_counter() - started:.1f}s ({claims.stat().st_size / 1e6:.0f} MB)")
+            print(
+                f"  generated {size:,} claims in {time.perf_counter() - started:.1f}s ({claims.stat().st_size / 1e6:.0f} MB)"
+            )
             floor = _run_child("floor", str(claims), str(folder / f"floor_{size}.{options.format}"))
-            print(f"  floor    {size:>11,}: {floor['seconds']:.1f}s (cpu {floor['cpu']:.1f}s), peak {floor['peak_rss_mb']:.0f} MB")
+            print(
+                f"  floor    {size:>11,}: {floor['seconds']:.1f}s (cpu {floor['cpu']:.1f}s), peak {floor['peak_rss_mb']:.0f} MB"
+            )
             batch = _run_child("batch", str(claims), str(folder / f"settled_{size}.{options.format}"))
             print(
                 f"  batch    {size:>11,}: {batch['seconds']:.1f}s (cpu {batch['cpu']:.1f}s), peak "

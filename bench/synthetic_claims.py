@@ -56,8 +56,8 @@ def claims_sql(n: int, seed: int = 7) -> str:
         {care} AS care_type,
         {_pick(DIAGNOSES, s + 11)} AS diagnosis,
         CASE WHEN {inpatient} THEN (1 + hash(i, {s + 12}) % 20)::VARCHAR ELSE '0' END AS days,
-        {_money_text('total_c')} AS total,
-        CASE WHEN hash(i, {s + 13}) % 2000 = 0 THEN {_money_text('total_c + 100')}
+        {_money_text("total_c")} AS total,
+        CASE WHEN hash(i, {s + 13}) % 2000 = 0 THEN {_money_text("total_c + 100")}
              ELSE {_money_text(f"(total_c * (0.6 + 0.4 * {_uniform(s + 14)}))::BIGINT")} END AS eligible,
         CASE WHEN {_uniform(s + 15)} < 0.55 THEN 'registered_poor'
              WHEN {_uniform(s + 15)} < 0.70 THEN 'registered_poor;elderly'

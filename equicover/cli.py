@@ -42,11 +42,15 @@ policy_app.command("versions", help="List the stored policy versions.")(policy_v
 app.add_typer(users_app, name="users", help="Accounts of the HTTP service: create users.")
 app.command(help="Serve the HTTP API with uvicorn (OpenAPI at /docs).")(serve)
 app.add_typer(import_app, name="import", help="Import lists from other agencies (persons from CSV/XLSX).")
-dedupe_app.command("merge", help="Merge confirmed and automatically accepted pairs into surviving records.")(dedupe_merge)
+dedupe_app.command("merge", help="Merge confirmed and automatically accepted pairs into surviving records.")(
+    dedupe_merge
+)
 app.add_typer(dedupe_app, name="dedupe", help="Find, review and merge duplicate persons (Splink).")
 app.add_typer(link_app, name="link", help="Link persons to a national ID register.")
 app.command(help="Demo: a whole province end to end, then serve the application.")(demo)
-app.command("load-claims", help="Settle and store a file of claims in bulk (contracts enforced, accumulators written).")(load_claims)
+app.command(
+    "load-claims", help="Settle and store a file of claims in bulk (contracts enforced, accumulators written)."
+)(load_claims)
 app.add_typer(funds_app, name="funds", help="Fund ledger: post, balances, monthly flows.")
 app.add_typer(verify_app, name="verify", help="Verification of providers: samples, queue, findings, scorecards.")
 app.add_typer(anomaly_app, name="anomaly", help="Anomaly detection over stored claims.")

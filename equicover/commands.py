@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import NoReturn
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +24,9 @@ from equicover.money import MoneyError, format_money, minor_digits_of, parse_mon
 
 console = make_console()
 
-DATABASE_URL_OPTION = typer.Option(None, "--database-url", help="Database (default: EQUICOVER_DATABASE_URL or ./equicover.db).")
+DATABASE_URL_OPTION = typer.Option(
+    None, "--database-url", help="Database (default: EQUICOVER_DATABASE_URL or ./equicover.db)."
+)
 ACTOR_OPTION = typer.Option("cli", "--actor", help="Who does this (kept in the change log).")
 
 

@@ -91,7 +91,7 @@ class Overloaded(RecordError):
     code = "overloaded"
 
 
-def from_pydantic(exc: "object", record: str) -> ValidationFailed:
+def from_pydantic(exc: object, record: str) -> ValidationFailed:
     """Turn the first error of a ``pydantic.ValidationError`` into a :class:`ValidationFailed`.
 
     Only the location and pydantic's reason are kept: the offending input value is dropped,

@@ -77,8 +77,21 @@ SUBSCRIBER_RELATIONSHIP_SYSTEM = "http://terminology.hl7.org/CodeSystem/subscrib
 LOCATION_PHYSICAL_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ORGANIZATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/organization-type"
 PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payment-type"
-ISSUE_TYPES = ("invalid", "structure", "required", "value", "not-found", "forbidden", "security",
-               "processing", "conflict", "too-long", "exception", "login", "not-supported")
+ISSUE_TYPES = (
+    "invalid",
+    "structure",
+    "required",
+    "value",
+    "not-found",
+    "forbidden",
+    "security",
+    "processing",
+    "conflict",
+    "too-long",
+    "exception",
+    "login",
+    "not-supported",
+)
 
 # identifier.type for the ID types we know (v2-0203); an unknown type gets only a text label.
 _ID_TYPE_CODES: dict[str, tuple[str, str]] = {
@@ -142,7 +155,11 @@ def _restore_value(value: Any, dumped: Any) -> Any:
 
 def _encode(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(key, ensure_ascii=False)}:{_encode(item)}" for key, item in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(key, ensure_ascii=False)}:{_encode(item)}" for key, item in value.items())
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(_encode(item) for item in value) + "]"
     if isinstance(value, Decimal):
@@ -155,9 +172,9 @@ def _validated(model: type[FHIRAbstractModel], data: dict[str, Any]) -> Any:
 
 
 def _instant(value: dt.datetime | None) -> str:
-    value = value or dt.datetime.now(dt.timezone.utc)
+    value = value or dt.datetime.now(dt.UTC)
     if value.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.isoformat()
 
 
@@ -199,7 +216,7 @@ def national_id_system(id_type: str) -> str:
 def id_type_of_system(system: str) -> str | None:
     """``.../sid/id/vneid`` -> ``"vneid"``; None for a system that is not a national ID's."""
     if system.startswith(NATIONAL_ID_SYSTEM_PREFIX) and len(system) > len(NATIONAL_ID_SYSTEM_PREFIX):
-        return system[len(NATIONAL_ID_SYSTEM_PREFIX):]
+        return system[len(NATIONAL_ID_SYSTEM_PREFIX) :]
     return None
 
 
@@ -211,12 +228,15 @@ def patient(person: Any) -> Patient:
         identifier_type: dict[str, Any] = {"text": label}
         if code:
             identifier_type["coding"] = [_coding(V2_0203, code)]
-        identifiers.insert(0, {
-            "use": "official",
-            "type": identifier_type,
-            "system": national_id_system(person.id_type),
-            "value": person.national_id,
-        })
+        identifiers.insert(
+            0,
+            {
+                "use": "official",
+                "type": identifier_type,
+                "system": national_id_system(person.id_type),
+                "value": person.national_id,
+            },
+        )
     name: dict[str, Any] = {"use": "official", "text": person.full_name}
     if person.family_name:
         name["family"] = person.family_name
@@ -240,29 +260,41 @@ def patient(person: Any) -> Patient:
         data["deceasedDateTime"] = person.death_date.isoformat()
     # Where the person lives, as the registry's area (the Location tree): a local extension,
     # since R4 Address has no reference to a Location.
-    data["address"] = [{"use": "home", "extension": [
-        {"url": ADDRESS_LOCATION_EXTENSION, "valueReference": _ref("Location", person.location_id)},
-    ]}]
+    data["address"] = [
+        {
+            "use": "home",
+            "extension": [
+                {"url": ADDRESS_LOCATION_EXTENSION, "valueReference": _ref("Location", person.location_id)},
+            ],
+        }
+    ]
     return _validated(Patient, data)
 
 
 def household_group(household: Any, members: Sequence[Any]) -> Group:
     """A household -> Group (type person, actual) listing its members as Patients."""
-    return _validated(Group, {
-        "resourceType": "Group",
-        "id": str(household.id),
-        "identifier": [{"system": HOUSEHOLD_SYSTEM, "value": household.code}],
-        "type": "person",
-        "actual": True,
-        "code": {"text": "household"},
-        "quantity": len(members),
-        "member": [{"entity": _ref("Patient", member.id), "inactive": member.death_date is not None} for member in members],
-        "characteristic": [{
-            "code": {"text": "location"},
-            "valueReference": _ref("Location", household.location_id),
-            "exclude": False,
-        }],
-    })
+    return _validated(
+        Group,
+        {
+            "resourceType": "Group",
+            "id": str(household.id),
+            "identifier": [{"system": HOUSEHOLD_SYSTEM, "value": household.code}],
+            "type": "person",
+            "actual": True,
+            "code": {"text": "household"},
+            "quantity": len(members),
+            "member": [
+                {"entity": _ref("Patient", member.id), "inactive": member.death_date is not None} for member in members
+            ],
+            "characteristic": [
+                {
+                    "code": {"text": "location"},
+                    "valueReference": _ref("Location", household.location_id),
+                    "exclude": False,
+                }
+            ],
+        },
+    )
 
 
 def area_location(location: Any) -> FhirLocation:
@@ -288,34 +320,40 @@ def provider_location_id(provider_id: int) -> str:
 
 def provider_location(provider: Any) -> FhirLocation:
     """A provider's site -> Location ``provider-<id>``, ``partOf`` the area it stands in."""
-    return _validated(FhirLocation, {
-        "resourceType": "Location",
-        "id": provider_location_id(provider.id),
-        "identifier": [{"system": PROVIDER_SYSTEM, "value": provider.code}],
-        "status": "active",
-        "name": provider.name,
-        "mode": "instance",
-        "physicalType": _concept(LOCATION_PHYSICAL_TYPE_SYSTEM, "si", "Site"),
-        "managingOrganization": _ref("Organization", provider.id),
-        "partOf": _ref("Location", provider.location_id),
-    })
+    return _validated(
+        FhirLocation,
+        {
+            "resourceType": "Location",
+            "id": provider_location_id(provider.id),
+            "identifier": [{"system": PROVIDER_SYSTEM, "value": provider.code}],
+            "status": "active",
+            "name": provider.name,
+            "mode": "instance",
+            "physicalType": _concept(LOCATION_PHYSICAL_TYPE_SYSTEM, "si", "Site"),
+            "managingOrganization": _ref("Organization", provider.id),
+            "partOf": _ref("Location", provider.location_id),
+        },
+    )
 
 
 def provider_organization(provider: Any) -> Organization:
     """A provider -> Organization (type prov), with its level, ownership and designation."""
-    return _validated(Organization, {
-        "resourceType": "Organization",
-        "id": str(provider.id),
-        "identifier": [{"system": PROVIDER_SYSTEM, "value": provider.code}],
-        "active": True,
-        "type": [
-            _concept(ORGANIZATION_TYPE_SYSTEM, "prov", "Healthcare Provider"),
-            {"text": f"level:{provider.level}"},
-            {"text": f"ownership:{provider.ownership}"},
-            {"text": "designated" if provider.designated else "not designated"},
-        ],
-        "name": provider.name,
-    })
+    return _validated(
+        Organization,
+        {
+            "resourceType": "Organization",
+            "id": str(provider.id),
+            "identifier": [{"system": PROVIDER_SYSTEM, "value": provider.code}],
+            "active": True,
+            "type": [
+                _concept(ORGANIZATION_TYPE_SYSTEM, "prov", "Healthcare Provider"),
+                {"text": f"level:{provider.level}"},
+                {"text": f"ownership:{provider.ownership}"},
+                {"text": "designated" if provider.designated else "not designated"},
+            ],
+            "name": provider.name,
+        },
+    )
 
 
 # ---------------------------------------------------------------- coverage and eligibility
@@ -366,7 +404,10 @@ def parse_coverage_id(text: str) -> tuple[int, int, str] | None:
     parts = text.split(".", 2)
     if len(parts) != 3 or not parts[2]:
         return None
-    ids = [int(part) if part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) < 2**31 else None for part in parts[:2]]
+    ids = [
+        int(part) if part.isascii() and part.isdigit() and len(part) <= 10 and 0 < int(part) < 2**31 else None
+        for part in parts[:2]
+    ]
     if ids[0] is None or ids[1] is None:
         return None
     return ids[0], ids[1], parts[2].replace("-", "_")
@@ -385,22 +426,29 @@ def coverages(coverage: CoverageInForce) -> list[Coverage]:
 
 
 def layer_coverage(coverage: CoverageInForce, layer: LayerStanding) -> Coverage:
-    return _validated(Coverage, {
-        "resourceType": "Coverage",
-        "id": coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id),
-        "status": "active" if coverage.active else "cancelled",
-        "type": {"text": coverage.scheme_code},
-        "beneficiary": _ref("Patient", coverage.person_id),
-        "subscriberId": str(coverage.person_id),
-        "relationship": _concept(SUBSCRIBER_RELATIONSHIP_SYSTEM, "self"),
-        "period": _period(coverage.period_start, coverage.period_end),
-        "payor": [payer_reference(coverage.policy_id, layer.layer_id, layer.payer)],
-        "class": [
-            {"type": _concept(COVERAGE_CLASS_SYSTEM, "plan"), "value": coverage.policy_id, "name": coverage.policy_name},
-            {"type": _concept(COVERAGE_CLASS_SYSTEM, "subplan"), "value": layer.layer_id, "name": layer.payer},
-        ],
-        "order": layer.order,
-    })
+    return _validated(
+        Coverage,
+        {
+            "resourceType": "Coverage",
+            "id": coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id),
+            "status": "active" if coverage.active else "cancelled",
+            "type": {"text": coverage.scheme_code},
+            "beneficiary": _ref("Patient", coverage.person_id),
+            "subscriberId": str(coverage.person_id),
+            "relationship": _concept(SUBSCRIBER_RELATIONSHIP_SYSTEM, "self"),
+            "period": _period(coverage.period_start, coverage.period_end),
+            "payor": [payer_reference(coverage.policy_id, layer.layer_id, layer.payer)],
+            "class": [
+                {
+                    "type": _concept(COVERAGE_CLASS_SYSTEM, "plan"),
+                    "value": coverage.policy_id,
+                    "name": coverage.policy_name,
+                },
+                {"type": _concept(COVERAGE_CLASS_SYSTEM, "subplan"), "value": layer.layer_id, "name": layer.payer},
+            ],
+            "order": layer.order,
+        },
+    )
 
 
 def _benefit(layer: LayerStanding, currency: str, minor_digits: int) -> dict[str, Any] | None:
@@ -456,19 +504,23 @@ def eligibility_response(
     for coverage in with_layers:
         for layer in coverage.layers:
             insurance: dict[str, Any] = {
-                "coverage": _ref("Coverage", coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id)),
+                "coverage": _ref(
+                    "Coverage", coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id)
+                ),
                 "inforce": coverage.active,
                 "benefitPeriod": _period(coverage.benefit_year_start, coverage.benefit_year_end),
             }
             benefit = _benefit(layer, coverage.currency, coverage.minor_digits)
             if benefit is not None:
-                insurance["item"] = [{
-                    "category": _concept(LAYER_SYSTEM, layer.layer_id, layer.payer),
-                    "name": f"{layer.layer_id} annual cap",
-                    "unit": {"text": "individual"},
-                    "term": {"text": "annual"},
-                    "benefit": [benefit],
-                }]
+                insurance["item"] = [
+                    {
+                        "category": _concept(LAYER_SYSTEM, layer.layer_id, layer.payer),
+                        "name": f"{layer.layer_id} annual cap",
+                        "unit": {"text": "individual"},
+                        "term": {"text": "annual"},
+                        "benefit": [benefit],
+                    }
+                ]
             insurances.append(insurance)
     data["insurance"] = insurances
     return _validated(CoverageEligibilityResponse, data)
@@ -512,7 +564,10 @@ def _claim_type(care_type: str) -> dict[str, Any]:
 
 def _insurer(settled: SettledClaim) -> dict[str, Any]:
     if settled.policy_id:
-        return {"identifier": {"system": POLICY_SYSTEM, "value": settled.policy_id}, "display": settled.policy_name or settled.policy_id}
+        return {
+            "identifier": {"system": POLICY_SYSTEM, "value": settled.policy_id},
+            "display": settled.policy_name or settled.policy_id,
+        }
     return {"display": "no coverage in force"}
 
 
@@ -562,13 +617,15 @@ def claim_resource(settled: SettledClaim) -> FhirClaim:
         "priority": _concept(PROCESS_PRIORITY_SYSTEM, "normal"),
         "diagnosis": _diagnosis(claim),
         "insurance": _insurance(settled),
-        "item": [{
-            "sequence": 1,
-            "diagnosisSequence": [1],
-            "productOrService": {"text": claim.care_type},
-            "servicedDate": claim.service_date.isoformat(),
-            "net": money(claim.total, cur, digits),
-        }],
+        "item": [
+            {
+                "sequence": 1,
+                "diagnosisSequence": [1],
+                "productOrService": {"text": claim.care_type},
+                "servicedDate": claim.service_date.isoformat(),
+                "net": money(claim.total, cur, digits),
+            }
+        ],
         "total": money(claim.total, cur, digits),
         "extension": [{"url": ELIGIBLE_AMOUNT_EXTENSION, "valueMoney": money(claim.eligible, cur, digits)}],
     }
@@ -595,20 +652,30 @@ def claim_adjudications(settled: SettledClaim) -> list[dict[str, Any]]:
         {"category": _concept(ADJUDICATION_SYSTEM, "eligible"), "amount": money(claim.eligible, cur, digits)},
     ]
     for payment in layers:
-        adjudications.append({
-            "category": _concept(LAYER_SYSTEM, payment.item_id, settled.layer_payers.get(payment.item_id) or payment.payer),
-            "amount": money(payment.amount, cur, digits),
-        })
-    adjudications.append({
-        "category": _concept(ADJUDICATION_SYSTEM, "benefit"),
-        "amount": money(sum(payment.amount for payment in layers), cur, digits),
-    })
-    adjudications.append({"category": _concept(ADJUDICATION_SYSTEM, "copay"), "amount": money(claim.member_oop, cur, digits)})
+        adjudications.append(
+            {
+                "category": _concept(
+                    LAYER_SYSTEM, payment.item_id, settled.layer_payers.get(payment.item_id) or payment.payer
+                ),
+                "amount": money(payment.amount, cur, digits),
+            }
+        )
+    adjudications.append(
+        {
+            "category": _concept(ADJUDICATION_SYSTEM, "benefit"),
+            "amount": money(sum(payment.amount for payment in layers), cur, digits),
+        }
+    )
+    adjudications.append(
+        {"category": _concept(ADJUDICATION_SYSTEM, "copay"), "amount": money(claim.member_oop, cur, digits)}
+    )
     if claim.provider_writeoff:
-        adjudications.append({
-            "category": _concept(LOCAL_ADJUDICATION_SYSTEM, "provider-writeoff", "Provider write-off"),
-            "amount": money(claim.provider_writeoff, cur, digits),
-        })
+        adjudications.append(
+            {
+                "category": _concept(LOCAL_ADJUDICATION_SYSTEM, "provider-writeoff", "Provider write-off"),
+                "amount": money(claim.provider_writeoff, cur, digits),
+            }
+        )
     if claim.zero_reason:
         adjudications[0]["reason"] = _concept(f"{BASE}/CodeSystem/zero-reason", claim.zero_reason)
     return adjudications
@@ -630,7 +697,13 @@ def _allowance_notes(settled: SettledClaim) -> list[dict[str, Any]]:
     notes = []
     for number, payment in enumerate((p for p in settled.payments if p.kind == "allowance" and p.amount), start=1):
         amount = format_money(payment.amount, settled.minor_digits)
-        notes.append({"number": number, "type": "display", "text": f"allowance {payment.item_id}: {amount} {settled.currency} to the member"})
+        notes.append(
+            {
+                "number": number,
+                "type": "display",
+                "text": f"allowance {payment.item_id}: {amount} {settled.currency} to the member",
+            }
+        )
     return notes
 
 
@@ -706,14 +779,16 @@ def explanation_of_benefit(settled: SettledClaim) -> ExplanationOfBenefit:
         "disposition": _disposition(claim),
         "diagnosis": _diagnosis(claim),
         "insurance": [{"focal": entry["focal"], "coverage": entry["coverage"]} for entry in _insurance(settled)],
-        "item": [{
-            "sequence": 1,
-            "diagnosisSequence": [1],
-            "productOrService": {"text": claim.care_type},
-            "servicedDate": claim.service_date.isoformat(),
-            "net": money(claim.total, cur, digits),
-            "adjudication": claim_adjudications(settled),
-        }],
+        "item": [
+            {
+                "sequence": 1,
+                "diagnosisSequence": [1],
+                "productOrService": {"text": claim.care_type},
+                "servicedDate": claim.service_date.isoformat(),
+                "net": money(claim.total, cur, digits),
+                "adjudication": claim_adjudications(settled),
+            }
+        ],
         "total": _totals(settled),
         "payment": _payment(settled),
     }
@@ -774,11 +849,13 @@ def payment_reconciliation(
             detail["request"] = _ref("Claim", claim_ref)
         elif claim_ref is not None:
             detail["request"] = {"type": "Claim", "identifier": {"system": CLAIM_SYSTEM, "value": str(claim_ref)}}
-        detail.update({
-            "payee": _ref("Organization", provider.id, provider.name),
-            "date": payment_date.isoformat(),
-            "amount": money(amount, currency, minor_digits),
-        })
+        detail.update(
+            {
+                "payee": _ref("Organization", provider.id, provider.name),
+                "date": payment_date.isoformat(),
+                "amount": money(amount, currency, minor_digits),
+            }
+        )
         details.append(detail)
     data: dict[str, Any] = {
         "resourceType": "PaymentReconciliation",
@@ -804,7 +881,9 @@ def payment_reconciliation(
 # ---------------------------------------------------------------- bundles, outcomes, metadata
 
 
-def searchset(resources: Sequence[FHIRAbstractModel], *, base_url: str = "", total: int | None = None, self_url: str | None = None) -> Bundle:
+def searchset(
+    resources: Sequence[FHIRAbstractModel], *, base_url: str = "", total: int | None = None, self_url: str | None = None
+) -> Bundle:
     """A searchset Bundle of ``resources`` (``total`` defaults to their number)."""
     data: dict[str, Any] = {
         "resourceType": "Bundle",
@@ -831,7 +910,11 @@ def operation_outcome(issues: Sequence[tuple[str, str, str | None]], *, severity
     carry personal data: callers name fields and record ids only."""
     entries = []
     for code, message, expression in issues:
-        entry: dict[str, Any] = {"severity": severity, "code": code if code in ISSUE_TYPES else "processing", "diagnostics": message}
+        entry: dict[str, Any] = {
+            "severity": severity,
+            "code": code if code in ISSUE_TYPES else "processing",
+            "diagnostics": message,
+        }
         if expression:
             entry["expression"] = [expression]
         entries.append(entry)
@@ -840,8 +923,17 @@ def operation_outcome(issues: Sequence[tuple[str, str, str | None]], *, severity
     return _validated(OperationOutcome, {"resourceType": "OperationOutcome", "issue": entries})
 
 
-READ_TYPES = ("Patient", "Group", "Organization", "Location", "Coverage", "Claim", "ClaimResponse", "ExplanationOfBenefit",
-              "PaymentReconciliation")
+READ_TYPES = (
+    "Patient",
+    "Group",
+    "Organization",
+    "Location",
+    "Coverage",
+    "Claim",
+    "ClaimResponse",
+    "ExplanationOfBenefit",
+    "PaymentReconciliation",
+)
 SEARCH_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "Patient": (("identifier", "token", "national ID: <system>|<value>, or the equicover person id"),),
     "Coverage": (("beneficiary", "reference", "Patient/<id> or <id>"),),
@@ -849,7 +941,9 @@ SEARCH_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def capability_statement(*, software_version: str, base_url: str = "", released: dt.date | None = None) -> CapabilityStatement:
+def capability_statement(
+    *, software_version: str, base_url: str = "", released: dt.date | None = None
+) -> CapabilityStatement:
     resources = []
     for resource_type in READ_TYPES:
         interactions = [{"code": "read"}]
@@ -867,24 +961,33 @@ def capability_statement(*, software_version: str, base_url: str = "", released:
             )
         entry["interaction"] = interactions
         resources.append(entry)
-    resources.append({
-        "type": "CoverageEligibilityRequest",
-        "interaction": [{"code": "create"}],
-        "documentation": "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (not stored).",
-    })
-    return _validated(CapabilityStatement, {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": (released or dt.date.today()).isoformat(),
-        "publisher": "equicover",
-        "kind": "instance",
-        "software": {"name": "equicover", "version": software_version},
-        "implementation": {"description": "equicover FHIR R4 endpoint", "url": base_url or "/fhir"},
-        "fhirVersion": FHIR_VERSION,
-        "format": [FHIR_JSON, "json"],
-        "rest": [{
-            "mode": "server",
-            "security": {"description": "Bearer token from the equicover API; results are limited to the user's area and facility."},
-            "resource": resources,
-        }],
-    })
+    resources.append(
+        {
+            "type": "CoverageEligibilityRequest",
+            "interaction": [{"code": "create"}],
+            "documentation": "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (not stored).",
+        }
+    )
+    return _validated(
+        CapabilityStatement,
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": (released or dt.date.today()).isoformat(),
+            "publisher": "equicover",
+            "kind": "instance",
+            "software": {"name": "equicover", "version": software_version},
+            "implementation": {"description": "equicover FHIR R4 endpoint", "url": base_url or "/fhir"},
+            "fhirVersion": FHIR_VERSION,
+            "format": [FHIR_JSON, "json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "description": "Bearer token from the equicover API; results are limited to the user's area and facility."
+                    },
+                    "resource": resources,
+                }
+            ],
+        },
+    )

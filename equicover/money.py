@@ -56,9 +56,7 @@ def minor_digits_of(currency: str) -> int:
     try:
         return ISO_4217_EXPONENTS[currency]
     except KeyError:
-        raise MoneyError(
-            f"unknown currency {currency!r}: give the policy's `minor_digits` explicitly"
-        ) from None
+        raise MoneyError(f"unknown currency {currency!r}: give the policy's `minor_digits` explicitly") from None
 
 
 def parse_money(text: str, minor_digits: int, *, allow_negative: bool = False) -> int:

@@ -21,17 +21,15 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+import equicover.auth.service as _auth_service
+from equicover.admin.service import create_user
 from equicover.api.app import create_app
 from equicover.auth.deps import SESSION_COOKIE
-from equicover.admin.service import create_user
 from equicover.auth.service import issue_token
-
-from argon2 import PasswordHasher
-
-import equicover.auth.service as _auth_service
 
 # Tests hash many passwords: use the cheapest argon2id parameters (production keeps the library's defaults).
 _auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -41,7 +39,9 @@ TEST_PASSWORD = "correct horse battery"
 _usernames = itertools.count(1)
 
 
-def make_client(*, session_factory: sessionmaker[Session] | None = None, db_url: str | None = None, **app_options: object) -> TestClient:
+def make_client(
+    *, session_factory: sessionmaker[Session] | None = None, db_url: str | None = None, **app_options: object
+) -> TestClient:
     if session_factory is None and db_url is None:
         raise ValueError("give session_factory (rolled back) or db_url")
     app = create_app(database_url=db_url, session_factory=session_factory, **app_options)  # type: ignore[arg-type]
@@ -90,7 +90,9 @@ class World:
     provider_b: int  # "PB": district hospital in district D2, contracted
     provider_c: int  # "PC": commune health station in D1, no contract
     household_id: int  # "H1" in commune C11 (district D1)
-    person_ids: list[int]  # members of H1: [0] enrolled registered_poor, [1] enrolled five_year_continuous, [2] not enrolled
+    person_ids: list[
+        int
+    ]  # members of H1: [0] enrolled registered_poor, [1] enrolled five_year_continuous, [2] not enrolled
     other_person_id: int  # in neighbourhood N21 (district D2), enrolled
 
 
@@ -116,22 +118,36 @@ def seed_world(session: Session) -> World:
         ("C12", "commune", "D1"),
         ("N21", "neighbourhood", "D2"),
     ]:
-        create_location(session=session, location=LocationIn(code=code, name=f"Place {code}", level=level, parent_code=parent))
-    scheme = create_scheme(session=session, scheme=SchemeIn(code="VN-SHI", name="Social health insurance", currency="VND"))
+        create_location(
+            session=session, location=LocationIn(code=code, name=f"Place {code}", level=level, parent_code=parent)
+        )
+    scheme = create_scheme(
+        session=session, scheme=SchemeIn(code="VN-SHI", name="Social health insurance", currency="VND")
+    )
     period = open_period(session=session, scheme_id=scheme.id, starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30))
     version = store_policy_version(
-        session=session, source_text=(POLICIES / "vn-shi-2024.toml").read_text(encoding="utf-8"), scheme_code="VN-SHI", actor="test"
+        session=session,
+        source_text=(POLICIES / "vn-shi-2024.toml").read_text(encoding="utf-8"),
+        scheme_code="VN-SHI",
+        actor="test",
     )
     providers = {}
     for code, level, location in [("PA", "district", "D1"), ("PB", "district", "D2"), ("PC", "commune", "D1")]:
         providers[code] = register_provider(
-            session=session, provider=ProviderIn(code=code, name=f"Facility {code}", level=level, location_code=location, designated=True)
+            session=session,
+            provider=ProviderIn(
+                code=code, name=f"Facility {code}", level=level, location_code=location, designated=True
+            ),
         )
     for code in ("PA", "PB"):
         sign_contract(
             session=session,
             contract=ContractIn(
-                scheme_code="VN-SHI", provider_code=code, starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30), payment_method="fee_for_service"
+                scheme_code="VN-SHI",
+                provider_code=code,
+                starts=dt.date(2024, 7, 1),
+                ends=dt.date(2025, 6, 30),
+                payment_method="fee_for_service",
             ),
         )
     create_category(session=session, code="five_year_continuous", label="Five or more consecutive years of membership")
@@ -162,7 +178,14 @@ def seed_world(session: Session) -> World:
     )
     other_person = household_members(session=session, household_id=other.id)[0]
     for person in (members[0], members[1], other_person):
-        enrol(session=session, person_id=person.id, scheme_id=scheme.id, period_id=period.id, starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30))
+        enrol(
+            session=session,
+            person_id=person.id,
+            scheme_id=scheme.id,
+            period_id=period.id,
+            starts=dt.date(2024, 7, 1),
+            ends=dt.date(2025, 6, 30),
+        )
     session.flush()
     return World(
         scheme_id=scheme.id,

@@ -121,7 +121,7 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture()
+@pytest.fixture
 def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
     """Sessions bound to one connection whose outer transaction is rolled back after the test.
 
@@ -140,7 +140,7 @@ def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
         connection.close()
 
 
-@pytest.fixture()
+@pytest.fixture
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session inside the test's rolled-back transaction."""
     with session_factory() as opened:
@@ -159,7 +159,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             _drop_postgres_database(url)
 
 
-@pytest.fixture()
+@pytest.fixture
 def geo(session: Session) -> dict[str, object]:
     """A small location tree, by code:
 
@@ -192,7 +192,7 @@ def count_rows(factory: sessionmaker[Session], *tables: str) -> dict[str, int]:
         return {name: reader.execute(text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one() for name in tables}
 
 
-@pytest.fixture()
+@pytest.fixture
 def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """URL of a migrated SQLite file that the ``equicover`` commands use (``EQUICOVER_DATABASE_URL``)."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
@@ -201,7 +201,7 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-@pytest.fixture()
+@pytest.fixture
 def row_counts(session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     """``row_counts("persons", ...)`` -> {table: count} as stored now."""
     return lambda *tables: count_rows(session_factory, *tables)

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from equicover.auth.roles import Role
-from equicover.http.deps import PageDep, SessionDep
-from equicover.auth.deps import require_roles
-from equicover.http.pagination import Page, paginate
-from equicover.auth.models import User
 from equicover.admin.service import create_user
 from equicover.audit.models import ChangeLog
 from equicover.auth.api import user_out
+from equicover.auth.deps import require_roles
+from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.schemas import UserIn, UserOut
+from equicover.http.deps import PageDep, SessionDep
+from equicover.http.pagination import Page, paginate
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -36,7 +36,16 @@ class ChangeOut(BaseModel):
 
 
 def change_out(row: ChangeLog) -> ChangeOut:
-    return ChangeOut(id=row.id, at=row.at, actor=row.actor, entity=row.entity, entity_id=row.entity_id, action=row.action, before=row.before, after=row.after)
+    return ChangeOut(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        entity=row.entity,
+        entity_id=row.entity_id,
+        action=row.action,
+        before=row.before,
+        after=row.after,
+    )
 
 
 @router.get("/audit", response_model=Page[ChangeOut], summary="Who changed what, when (admin; newest first)")

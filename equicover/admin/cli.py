@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from equicover.auth.roles import ROLES
 from equicover.admin.service import create_user
+from equicover.auth.roles import ROLES
 from equicover.auth.service import generate_password
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role
-from equicover.auth.models import User
 from equicover.admin.service import create_user
+from equicover.audit.service import record_change
+from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.service import generate_password, hash_password
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Location
-from equicover.audit.service import record_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,9 @@ def create_demo_users(*, session: Session, actor: str = "demo") -> list[DemoUser
     district = None
     if provider is not None:
         location = session.get(Location, provider.location_id)
-        district = session.get(Location, location.district_id) if location is not None and location.district_id else None
+        district = (
+            session.get(Location, location.district_id) if location is not None and location.district_id else None
+        )
     if district is None:
         district = session.scalar(select(Location).where(Location.level == "district").order_by(Location.id))
 
@@ -62,12 +64,25 @@ def create_demo_users(*, session: Session, actor: str = "demo") -> list[DemoUser
         existing = session.scalar(select(User).where(User.username == username))
         if existing is None:
             create_user(
-                session=session, username=username, password=password, role=role, area_code=area, provider_code=provider_code, actor=actor
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                area_code=area,
+                provider_code=provider_code,
+                actor=actor,
             )
         else:
             existing.password_hash = hash_password(password)
             existing.active = True
-            record_change(session=session, actor=actor, entity="users", entity_id=existing.id, action="update", after={"password": "reset"})
+            record_change(
+                session=session,
+                actor=actor,
+                entity="users",
+                entity_id=existing.id,
+                action="update",
+                after={"password": "reset"},
+            )
         created.append(DemoUser(username, password, role, scope))
     session.flush()
     return created

@@ -48,6 +48,12 @@ def create_user(
         except NotFound:
             raise ValidationFailed(record, "provider", "unknown provider") from None
     return create_account(
-        session=session, username=username, password=password, role=role, location_id=location_id,
-        provider_id=provider_id, language=language, actor=actor,
+        session=session,
+        username=username,
+        password=password,
+        role=role,
+        location_id=location_id,
+        provider_id=provider_id,
+        language=language,
+        actor=actor,
     )

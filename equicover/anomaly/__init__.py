@@ -1,1 +1,1 @@
-"""anomaly (issue 7)."""
+"""Anomaly detection over stored claims: robust z-scores, rules and an isolation forest; the flags they raise."""

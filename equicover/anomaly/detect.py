@@ -53,7 +53,9 @@ class DetectionResult:
     seconds: dict[str, float]
 
 
-def detect(claims: pa.Table, persons: pa.Table, enrolments: pa.Table, *, seed: int = 0, threads: int | None = None) -> DetectionResult:
+def detect(
+    claims: pa.Table, persons: pa.Table, enrolments: pa.Table, *, seed: int = 0, threads: int | None = None
+) -> DetectionResult:
     """Score every claim; return the flagged ones (score > 0) with their reasons, riskiest first."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -142,7 +144,10 @@ def detect(claims: pa.Table, persons: pa.Table, enrolments: pa.Table, *, seed: i
             isolation_started = time.perf_counter()
             isolation = _isolation_percentile(matrix, seed)
             seconds["isolation_forest"] = time.perf_counter() - isolation_started
-            con.register("isolation_in", pa.table({"claim_pk": np.asarray(features[names[0]], dtype=np.int64), "isolation": isolation}))
+            con.register(
+                "isolation_in",
+                pa.table({"claim_pk": np.asarray(features[names[0]], dtype=np.int64), "isolation": isolation}),
+            )
             z = Z_LIMIT
             flags = con.sql(f"""
                 WITH s AS (
@@ -152,8 +157,8 @@ def detect(claims: pa.Table, persons: pa.Table, enrolments: pa.Table, *, seed: i
                     FROM scored s JOIN isolation_in i USING (claim_pk)
                 )
                 SELECT claim_pk,
-                       {WEIGHTS['after_death']} * after_death::INT + {WEIGHTS['not_enrolled']} * not_enrolled::INT
-                       + {WEIGHTS['duplicate']} * duplicate::INT + {WEIGHTS['split']} * split::INT + {WEIGHTS['overlap']} * overlap::INT
+                       {WEIGHTS["after_death"]} * after_death::INT + {WEIGHTS["not_enrolled"]} * not_enrolled::INT
+                       + {WEIGHTS["duplicate"]} * duplicate::INT + {WEIGHTS["split"]} * split::INT + {WEIGHTS["overlap"]} * overlap::INT
                        + CASE WHEN r_cost THEN 3 + least(z_cost, 12) / 2 ELSE 0 END
                        + CASE WHEN r_stay THEN 1 + least(z_stay, 20) / 5 ELSE 0 END
                        + CASE WHEN r_pair THEN 1 + least(z_pair, 20) / 5 ELSE 0 END
@@ -193,7 +198,12 @@ def _isolation_percentile(matrix: np.ndarray, seed: int) -> np.ndarray:
     if len(matrix) < 2:
         return np.zeros(len(matrix))
     # Worker processes pay off only on large inputs (their start-up costs seconds).
-    forest = IsolationForest(n_estimators=ISOLATION_TREES, max_samples="auto", random_state=seed, n_jobs=-1 if len(matrix) > 200_000 else None)
+    forest = IsolationForest(
+        n_estimators=ISOLATION_TREES,
+        max_samples="auto",
+        random_state=seed,
+        n_jobs=-1 if len(matrix) > 200_000 else None,
+    )
     forest.fit(matrix)
     abnormality = -forest.score_samples(matrix)
     order = abnormality.argsort(kind="stable")

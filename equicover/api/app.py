@@ -26,13 +26,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import equicover.tables  # noqa: F401  every table, before the first request
+from equicover import __version__
 from equicover.admin import api as admin_api
 from equicover.anomaly import api as anomaly_api
 from equicover.auth import api as auth_api
+from equicover.auth.service import TokenCache
 from equicover.care import api as care_api
 from equicover.claims import api as claims_api
+from equicover.claims.group_commit import ClaimBatcher
+from equicover.db.engine import make_engine
+from equicover.db.session import make_session_factory
 from equicover.enrolment import api as enrolment_api
+from equicover.errors import EquicoverError
 from equicover.fhir import api as fhir_api
+from equicover.http.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_IN_FLIGHT,
+    BodySizeLimit,
+    ConcurrencyLimit,
+    SafeErrors,
+)
 from equicover.ledger import api as ledger_api
 from equicover.payments import api as payments_api
 from equicover.providers import api as providers_api
@@ -40,14 +53,6 @@ from equicover.registry import api as registry_api
 from equicover.reports import api as reports_api
 from equicover.verification import api as verification_api
 from equicover.web import routes as web_routes
-
-from equicover import __version__
-from equicover.auth.service import TokenCache
-from equicover.claims.group_commit import ClaimBatcher
-from equicover.http.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, BodySizeLimit, ConcurrencyLimit, SafeErrors
-from equicover.db.engine import make_engine
-from equicover.db.session import make_session_factory
-from equicover.errors import EquicoverError
 
 log = logging.getLogger("equicover.api")
 
@@ -71,14 +76,18 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def _error_body(status: int, code: str, message: str, record: str | None = None, field: str | None = None, reason: str | None = None) -> dict[str, Any]:
+def _error_body(
+    status: int, code: str, message: str, record: str | None = None, field: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
     return {"status": status, "code": code, "message": message, "record": record, "field": field, "reason": reason}
 
 
 def error_response(error: EquicoverError) -> JSONResponse:
     body = _error_body(error.status, error.code, error.message)
     body.update(error.to_dict())
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {"Retry-After": "1"} if error.status == 503 else None
+    headers = (
+        {"WWW-Authenticate": "Bearer"} if error.status == 401 else {"Retry-After": "1"} if error.status == 503 else None
+    )
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
@@ -94,7 +103,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         reason = str(first.get("msg", "invalid"))
         body = _error_body(422, "validation_failed", f"request: {location}: {reason}", "request", location, reason)
         body["errors"] = [
-            {"loc": [str(part) for part in item.get("loc", ())], "msg": str(item.get("msg", "")), "type": item.get("type")}
+            {
+                "loc": [str(part) for part in item.get("loc", ())],
+                "msg": str(item.get("msg", "")),
+                "type": item.get("type"),
+            }
             for item in error.errors()[:20]
         ]
         return JSONResponse(body, status_code=422)
@@ -106,21 +119,30 @@ def _install_error_handlers(app: FastAPI) -> None:
             answer = fhir_api.error_outcome(error)
             if answer is not None:
                 return answer
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-            error.status_code, "http_error"
-        )
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(error.status_code, "http_error")
         detail = error.detail if isinstance(error.detail, str) else "error"
-        return JSONResponse(_error_body(error.status_code, code, detail), status_code=error.status_code, headers=getattr(error, "headers", None))
+        return JSONResponse(
+            _error_body(error.status_code, code, detail),
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
         # The driver's message carries the row's values: log the constraint class only.
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, type(error.orig).__name__)
         return JSONResponse(
-            _error_body(409, "conflict", "the request clashes with stored data", "request", "(record)", "constraint violated"),
+            _error_body(
+                409, "conflict", "the request clashes with stored data", "request", "(record)", "constraint violated"
+            ),
             status_code=409,
         )
-
 
 
 def create_app(

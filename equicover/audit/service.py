@@ -40,7 +40,11 @@ def record_change(
     The row joins the session and is written with its next flush (many changes of one operation
     go in one multi-row INSERT)."""
     session.add(
-        ChangeLog(**change_log_values(actor=actor, entity=entity, entity_id=entity_id, action=action, before=before, after=after))
+        ChangeLog(
+            **change_log_values(
+                actor=actor, entity=entity, entity_id=entity_id, action=action, before=before, after=after
+            )
+        )
     )
 
 
@@ -55,7 +59,7 @@ def change_log_values(
 ) -> dict[str, Any]:
     """The column values of one change-log row (dates as ISO text inside the JSON)."""
     return {
-        "at": dt.datetime.now(dt.timezone.utc),
+        "at": dt.datetime.now(dt.UTC),
         "actor": actor,
         "entity": entity,
         "entity_id": entity_id,
@@ -78,8 +82,6 @@ def history(*, session: Session, entity: str, entity_id: int) -> list[ChangeLog]
     """The change-log rows of one record, oldest first."""
     return list(
         session.scalars(
-            select(ChangeLog)
-            .where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)
-            .order_by(ChangeLog.id)
+            select(ChangeLog).where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id).order_by(ChangeLog.id)
         )
     )

@@ -1,1 +1,1 @@
-"""Users, API tokens, roles and area scoping (issue 4)."""
+"""Users, API tokens, roles and area scoping."""

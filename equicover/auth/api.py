@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from fastapi import APIRouter, Request, Response
 
 from equicover.auth.deps import SESSION_COOKIE, CurrentUser, clear_session_cookie
-from equicover.http.deps import SessionDep
 from equicover.auth.models import User
 from equicover.auth.schemas import Credentials, TokenOut, UserOut
 from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, authenticate, issue_token, revoke_token
+from equicover.http.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -32,7 +33,7 @@ def sign_in(credentials: Credentials, session: SessionDep) -> TokenOut:
     token = issue_token(session=session, user=user)
     return TokenOut(
         access_token=token,
-        expires_at=dt.datetime.now(dt.timezone.utc) + DEFAULT_TOKEN_LIFETIME,
+        expires_at=dt.datetime.now(dt.UTC) + DEFAULT_TOKEN_LIFETIME,
         username=user.username,
         role=user.role,  # type: ignore[arg-type]
     )

@@ -15,7 +15,6 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from equicover.auth.roles import Role
 from equicover.auth.models import User
 from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, resolve_token, resolve_token_cached
 from equicover.errors import Forbidden, Unauthorized
@@ -65,7 +64,9 @@ def require_roles_fast(*roles: str) -> Callable[..., User]:
             user = await run_in_threadpool(_resolve_cached, request, token)
         request.state.username = user.username
         if user.role not in allowed:
-            raise Forbidden(f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
+            raise Forbidden(
+                f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}"
+            )
         return user
 
     return _dependency
@@ -77,7 +78,9 @@ def require_roles(*roles: str) -> Callable[..., User]:
 
     async def _dependency(user: CurrentUser) -> User:  # async: no I/O, no thread-pool hop
         if user.role not in allowed:
-            raise Forbidden(f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}")
+            raise Forbidden(
+                f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}"
+            )
         return user
 
     return _dependency

@@ -17,7 +17,6 @@ from equicover.auth.roles import ROLES
 from equicover.db.base import Base, in_list
 
 
-
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (

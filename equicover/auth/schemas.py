@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from equicover.auth.roles import Role
 import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from equicover.auth.roles import Role
 
 
 class Credentials(BaseModel):

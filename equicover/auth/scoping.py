@@ -24,17 +24,18 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role, EVERYTHING_ROLES
 from equicover.auth.models import User
+from equicover.auth.roles import EVERYTHING_ROLES, Role
 from equicover.errors import Forbidden, NotFound
-
 
 
 def sees_everything(user: User) -> bool:
     return user.role in EVERYTHING_ROLES or (user.role != Role.CLERK and user.location_id is None)
 
 
-def ensure_visible(session: Session, model: type, key_column: object, key: object, scope: ColumnElement[bool], record: str) -> None:
+def ensure_visible(
+    session: Session, model: type, key_column: object, key: object, scope: ColumnElement[bool], record: str
+) -> None:
     found = session.execute(select(key_column, scope).where(key_column == key)).first()  # type: ignore[arg-type]
     if found is None:
         raise NotFound(record, "id", "unknown record")

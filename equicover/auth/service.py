@@ -18,10 +18,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role, ROLES
-from equicover.auth.models import ApiToken, User
-from equicover.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.auth.models import ApiToken, User
+from equicover.auth.roles import ROLES, Role
+from equicover.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=12)
 LANGUAGES_MAX = 8
@@ -32,7 +32,7 @@ _DUMMY_HASH = _hasher.hash("equicover-dummy-password")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def hash_password(password: str) -> str:
@@ -125,7 +125,9 @@ def issue_token(*, session: Session, user: User, lifetime: dt.timedelta = DEFAUL
     token = secrets.token_urlsafe(32)
     now = _now()
     session.add(
-        ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + lifetime, revoked=False)
+        ApiToken(
+            user_id=user.id, token_hash=_token_hash(token), created_at=now, expires_at=now + lifetime, revoked=False
+        )
     )
     session.flush()
     return token
@@ -138,13 +140,15 @@ def resolve_token(*, session: Session, token: str) -> User:
 
 def _resolve(session: Session, token: str) -> tuple[User, dt.datetime]:
     found = session.execute(
-        select(ApiToken.revoked, ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _token_hash(token))
+        select(ApiToken.revoked, ApiToken.expires_at, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(token))
     ).first()
     if found is None or found[0]:
         raise Unauthorized("token", "authorization", "unknown or revoked token")
     expires, user = found[1], found[2]
     if expires.tzinfo is None:  # SQLite gives naive datetimes back
-        expires = expires.replace(tzinfo=dt.timezone.utc)
+        expires = expires.replace(tzinfo=dt.UTC)
     if expires <= _now():
         raise Unauthorized("token", "authorization", "token expired")
     if not user.active:

@@ -1,1 +1,1 @@
-"""care (issue 7)."""
+"""The care ledger of the registered poor: chronic conditions, family-doctor contracts, health checks."""

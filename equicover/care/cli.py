@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-from typing import Any
-
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from equicover.commands import console, currency_digits, money_formatter, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, parse_date, unit_of_work
 
 care_app = typer.Typer(no_args_is_help=True, help="Care ledger of the registered poor.")
 
@@ -23,19 +16,29 @@ def care_from_claims(start: str = typer.Option(..., "--from"), end: str = typer.
     from equicover.care import service
 
     with unit_of_work() as session:
-        added = service.conditions_from_claims(session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), actor="cli")
+        added = service.conditions_from_claims(
+            session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), actor="cli"
+        )
     console.print(f"Noted {added:,} chronic conditions.")
 
 
 @care_app.command("family-doctors")
-def care_family_doctors(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
-                        level: str = typer.Option("township", "--level", help="Provider level of the family-doctor teams.")) -> None:
+def care_family_doctors(
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    level: str = typer.Option("township", "--level", help="Provider level of the family-doctor teams."),
+) -> None:
     """Sign a family-doctor contract for every registered-poor person without one (own commune's facility)."""
     from equicover.care import service
 
     with unit_of_work() as session:
-        signed = service.sign_family_doctors_for_poor(session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"),
-                                                      provider_level=level, actor="cli")
+        signed = service.sign_family_doctors_for_poor(
+            session=session,
+            starts=parse_date(start, "--from"),
+            ends=parse_date(end, "--to"),
+            provider_level=level,
+            actor="cli",
+        )
     console.print(f"Signed {signed:,} family-doctor contracts.")
 
 
@@ -65,7 +68,14 @@ def care_untreated(on: str = typer.Option(..., "--on"), limit: int = typer.Optio
     for column in ("Person", "District", "Needs", "Family doctor", "Last check"):
         table.add_column(column)
     for entry in entries[:limit]:
-        needs = ", ".join(f"{need.diagnosis or '?'} since {need.noted_on}" for need in entry.needs if need.status == "needs_treatment")
-        table.add_row(str(entry.person_id), str(entry.district_id), needs, "yes" if entry.family_doctor_provider_id else "no",
-                      str(entry.last_health_check or ""))
+        needs = ", ".join(
+            f"{need.diagnosis or '?'} since {need.noted_on}" for need in entry.needs if need.status == "needs_treatment"
+        )
+        table.add_row(
+            str(entry.person_id),
+            str(entry.district_id),
+            needs,
+            "yes" if entry.family_doctor_provider_id else "no",
+            str(entry.last_health_check or ""),
+        )
     console.print(table)

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.care.models import CHECK_OUTCOMES, ChronicCondition, FamilyDoctorContract, HealthCheck
 from equicover.claims.models import Claim
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person, PersonCategory
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.service import holds_on
 
 POOR = "registered_poor"
@@ -54,25 +54,48 @@ def _provider_id(session: Session, code: str | None, record: str) -> int | None:
     return provider_id
 
 
-def note_condition(*, session: Session, person_id: int, diagnosis: str, noted_on: dt.date, source: str = "manual",
-                   actor: str = SYSTEM_ACTOR) -> ChronicCondition:
+def note_condition(
+    *,
+    session: Session,
+    person_id: int,
+    diagnosis: str,
+    noted_on: dt.date,
+    source: str = "manual",
+    actor: str = SYSTEM_ACTOR,
+) -> ChronicCondition:
     _person(session, person_id)
     code = diagnosis.strip().upper()
     record = f"person {person_id} condition"
     if not code or len(code) > 16:
         raise ValidationFailed(record, "diagnosis", "an ICD-10 code is required")
-    if session.scalar(select(ChronicCondition.id).where(ChronicCondition.person_id == person_id, ChronicCondition.diagnosis == code,
-                                                        ChronicCondition.resolved_on.is_(None))) is not None:
+    if (
+        session.scalar(
+            select(ChronicCondition.id).where(
+                ChronicCondition.person_id == person_id,
+                ChronicCondition.diagnosis == code,
+                ChronicCondition.resolved_on.is_(None),
+            )
+        )
+        is not None
+    ):
         raise Conflict(record, "diagnosis", "this condition is already open for the person")
     row = ChronicCondition(person_id=person_id, diagnosis=code, noted_on=noted_on, source=source)
     session.add(row)
     session.flush()
-    record_change(session=session, actor=actor, entity="chronic_conditions", entity_id=row.id, action="create",
-                  after={"person_id": person_id, "noted_on": noted_on})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="chronic_conditions",
+        entity_id=row.id,
+        action="create",
+        after={"person_id": person_id, "noted_on": noted_on},
+    )
     return row
 
 
-def resolve_condition(*, session: Session, condition_id: int, resolved_on: dt.date, actor: str = SYSTEM_ACTOR) -> ChronicCondition:
+def resolve_condition(
+    *, session: Session, condition_id: int, resolved_on: dt.date, actor: str = SYSTEM_ACTOR
+) -> ChronicCondition:
     row = session.get(ChronicCondition, condition_id)
     record = f"condition {condition_id}"
     if row is None:
@@ -83,42 +106,89 @@ def resolve_condition(*, session: Session, condition_id: int, resolved_on: dt.da
         raise ValidationFailed(record, "resolved_on", "is before the condition was noted")
     row.resolved_on = resolved_on
     session.flush()
-    record_change(session=session, actor=actor, entity="chronic_conditions", entity_id=row.id, action="end",
-                  before={"resolved_on": None}, after={"resolved_on": resolved_on})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="chronic_conditions",
+        entity_id=row.id,
+        action="end",
+        before={"resolved_on": None},
+        after={"resolved_on": resolved_on},
+    )
     return row
 
 
-def sign_family_doctor(*, session: Session, person_id: int, provider_code: str, starts: dt.date, ends: dt.date,
-                       team_code: str | None = None, actor: str = SYSTEM_ACTOR) -> FamilyDoctorContract:
+def sign_family_doctor(
+    *,
+    session: Session,
+    person_id: int,
+    provider_code: str,
+    starts: dt.date,
+    ends: dt.date,
+    team_code: str | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> FamilyDoctorContract:
     record = f"person {person_id} family doctor"
     _person(session, person_id)
     provider_id = _provider_id(session, provider_code, record)
     if ends < starts:
         raise ValidationFailed(record, "ends", "is before starts")
-    clash = session.scalar(select(FamilyDoctorContract.id).where(
-        FamilyDoctorContract.person_id == person_id, FamilyDoctorContract.starts <= ends, FamilyDoctorContract.ends >= starts))
+    clash = session.scalar(
+        select(FamilyDoctorContract.id).where(
+            FamilyDoctorContract.person_id == person_id,
+            FamilyDoctorContract.starts <= ends,
+            FamilyDoctorContract.ends >= starts,
+        )
+    )
     if clash is not None:
         raise Conflict(record, "starts", f"overlaps family-doctor contract {clash}")
-    row = FamilyDoctorContract(person_id=person_id, provider_id=provider_id, team_code=team_code, starts=starts, ends=ends)
+    row = FamilyDoctorContract(
+        person_id=person_id, provider_id=provider_id, team_code=team_code, starts=starts, ends=ends
+    )
     session.add(row)
     session.flush()
-    record_change(session=session, actor=actor, entity="family_doctor_contracts", entity_id=row.id, action="create",
-                  after={"person_id": person_id, "provider_id": provider_id, "starts": starts, "ends": ends})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="family_doctor_contracts",
+        entity_id=row.id,
+        action="create",
+        after={"person_id": person_id, "provider_id": provider_id, "starts": starts, "ends": ends},
+    )
     return row
 
 
-def record_health_check(*, session: Session, person_id: int, checked_on: dt.date, outcome: str, finding: str | None = None,
-                        provider_code: str | None = None, actor: str = SYSTEM_ACTOR) -> HealthCheck:
+def record_health_check(
+    *,
+    session: Session,
+    person_id: int,
+    checked_on: dt.date,
+    outcome: str,
+    finding: str | None = None,
+    provider_code: str | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> HealthCheck:
     record = f"person {person_id} health check"
     _person(session, person_id)
     if outcome not in CHECK_OUTCOMES:
         raise ValidationFailed(record, "outcome", f"one of {', '.join(CHECK_OUTCOMES)}")
-    row = HealthCheck(person_id=person_id, provider_id=_provider_id(session, provider_code, record), checked_on=checked_on,
-                      outcome=outcome, finding=finding.strip().upper() if finding else None)
+    row = HealthCheck(
+        person_id=person_id,
+        provider_id=_provider_id(session, provider_code, record),
+        checked_on=checked_on,
+        outcome=outcome,
+        finding=finding.strip().upper() if finding else None,
+    )
     session.add(row)
     session.flush()
-    record_change(session=session, actor=actor, entity="health_checks", entity_id=row.id, action="create",
-                  after={"person_id": person_id, "outcome": outcome})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="health_checks",
+        entity_id=row.id,
+        action="create",
+        after={"person_id": person_id, "outcome": outcome},
+    )
     return row
 
 
@@ -128,16 +198,36 @@ def conditions_from_claims(*, session: Session, starts: dt.date, ends: dt.date, 
     poor = select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(ends))
     seen = session.execute(
         select(Claim.person_id, Claim.diagnosis, func.min(Claim.service_date))
-        .where(Claim.care_type == "chronic_outpatient", Claim.status == "settled", Claim.service_date >= starts,
-               Claim.service_date <= ends, Claim.person_id.in_(poor))
+        .where(
+            Claim.care_type == "chronic_outpatient",
+            Claim.status == "settled",
+            Claim.service_date >= starts,
+            Claim.service_date <= ends,
+            Claim.person_id.in_(poor),
+        )
         .group_by(Claim.person_id, Claim.diagnosis)
     ).all()
-    open_ = set(session.execute(select(ChronicCondition.person_id, ChronicCondition.diagnosis).where(ChronicCondition.resolved_on.is_(None))).all())
-    added = [ChronicCondition(person_id=p, diagnosis=d, noted_on=first, source="claims") for p, d, first in seen if (p, d) not in open_]
+    open_ = set(
+        session.execute(
+            select(ChronicCondition.person_id, ChronicCondition.diagnosis).where(ChronicCondition.resolved_on.is_(None))
+        ).all()
+    )
+    added = [
+        ChronicCondition(person_id=p, diagnosis=d, noted_on=first, source="claims")
+        for p, d, first in seen
+        if (p, d) not in open_
+    ]
     session.add_all(added)
     session.flush()
     if added:
-        record_change(session=session, actor=actor, entity="chronic_conditions", entity_id=None, action="bulk_load", after={"rows": len(added)})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="chronic_conditions",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": len(added)},
+        )
     return len(added)
 
 
@@ -174,7 +264,9 @@ def move_care_records(*, session: Session, from_person_id: int, to_person_id: in
     survivor_has = {
         (diagnosis, noted_on)
         for diagnosis, noted_on in session.execute(
-            select(ChronicCondition.diagnosis, ChronicCondition.noted_on).where(ChronicCondition.person_id == to_person_id)
+            select(ChronicCondition.diagnosis, ChronicCondition.noted_on).where(
+                ChronicCondition.person_id == to_person_id
+            )
         )
     }
     movable = [
@@ -201,8 +293,11 @@ def move_care_records(*, session: Session, from_person_id: int, to_person_id: in
 def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None = None) -> list[CareEntry]:
     """The ledger on ``on``: one entry per registered-poor person (by id), with needs and status.
     Admissions: in-patient claims in the 365 days up to ``on``."""
-    poor_query = (select(Person.id, Location.district_id).join(Location, Location.id == Person.location_id)
-                  .where(Person.id.in_(select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(on)))))
+    poor_query = (
+        select(Person.id, Location.district_id)
+        .join(Location, Location.id == Person.location_id)
+        .where(Person.id.in_(select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(on))))
+    )
     if district_ids is not None:
         poor_query = poor_query.where(Location.district_id.in_(district_ids))
     entries: dict[int, CareEntry] = {}
@@ -211,31 +306,49 @@ def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None
     if not entries:
         return []
     poor_ids = select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(on))
-    for person_id, provider_id in session.execute(select(FamilyDoctorContract.person_id, FamilyDoctorContract.provider_id).where(
-            FamilyDoctorContract.person_id.in_(poor_ids), FamilyDoctorContract.starts <= on, FamilyDoctorContract.ends >= on)).all():
+    for person_id, provider_id in session.execute(
+        select(FamilyDoctorContract.person_id, FamilyDoctorContract.provider_id).where(
+            FamilyDoctorContract.person_id.in_(poor_ids),
+            FamilyDoctorContract.starts <= on,
+            FamilyDoctorContract.ends >= on,
+        )
+    ).all():
         if person_id in entries:
             entries[person_id].family_doctor_provider_id = provider_id
     for person_id, diagnosis, noted_on, resolved_on, source in session.execute(
-        select(ChronicCondition.person_id, ChronicCondition.diagnosis, ChronicCondition.noted_on, ChronicCondition.resolved_on,
-               ChronicCondition.source).where(ChronicCondition.person_id.in_(poor_ids), ChronicCondition.noted_on <= on)
+        select(
+            ChronicCondition.person_id,
+            ChronicCondition.diagnosis,
+            ChronicCondition.noted_on,
+            ChronicCondition.resolved_on,
+            ChronicCondition.source,
+        ).where(ChronicCondition.person_id.in_(poor_ids), ChronicCondition.noted_on <= on)
     ).all():
         if person_id in entries and (resolved_on is None or resolved_on <= on):
-            entries[person_id].needs.append(Need(diagnosis, noted_on, source, "treated" if resolved_on is not None else "needs_treatment"))
+            entries[person_id].needs.append(
+                Need(diagnosis, noted_on, source, "treated" if resolved_on is not None else "needs_treatment")
+            )
     for person_id, checked_on, outcome, finding in session.execute(
         select(HealthCheck.person_id, HealthCheck.checked_on, HealthCheck.outcome, HealthCheck.finding)
-        .where(HealthCheck.person_id.in_(poor_ids), HealthCheck.checked_on <= on).order_by(HealthCheck.checked_on)
+        .where(HealthCheck.person_id.in_(poor_ids), HealthCheck.checked_on <= on)
+        .order_by(HealthCheck.checked_on)
     ).all():
         if person_id not in entries:
             continue
         entries[person_id].last_health_check = checked_on
-        already = any(need.diagnosis and finding and need.diagnosis[:3] == finding[:3] for need in entries[person_id].needs)
+        already = any(
+            need.diagnosis and finding and need.diagnosis[:3] == finding[:3] for need in entries[person_id].needs
+        )
         if outcome == "needs_treatment" and not already:
             entries[person_id].needs.append(Need(finding, checked_on, "health_check"))
     claims: dict[int, list[tuple[dt.date, str, str]]] = defaultdict(list)
     for person_id, served, diagnosis, care_type in session.execute(
-        select(Claim.person_id, Claim.service_date, Claim.diagnosis, Claim.care_type)
-        .where(Claim.person_id.in_(poor_ids), Claim.status == "settled", Claim.service_date <= on,
-               Claim.service_date > on - dt.timedelta(days=365))
+        select(Claim.person_id, Claim.service_date, Claim.diagnosis, Claim.care_type).where(
+            Claim.person_id.in_(poor_ids),
+            Claim.status == "settled",
+            Claim.service_date <= on,
+            Claim.service_date > on - dt.timedelta(days=365),
+        )
     ).all():
         claims[person_id].append((served, diagnosis, care_type))
     window = on - dt.timedelta(days=IN_TREATMENT_DAYS)
@@ -245,47 +358,78 @@ def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None
         for need in entry.needs:
             if need.status == "treated":
                 continue
-            matching = [served for served, diagnosis, _ in mine
-                        if served >= need.noted_on and (need.diagnosis is None or diagnosis[:3] == need.diagnosis[:3])]
+            matching = [
+                served
+                for served, diagnosis, _ in mine
+                if served >= need.noted_on and (need.diagnosis is None or diagnosis[:3] == need.diagnosis[:3])
+            ]
             need.last_claim = max(matching, default=None)
-            need.status = "in_treatment" if need.last_claim is not None and need.last_claim >= window else "needs_treatment"
+            need.status = (
+                "in_treatment" if need.last_claim is not None and need.last_claim >= window else "needs_treatment"
+            )
     return sorted(entries.values(), key=lambda entry: entry.person_id)
 
 
 def untreated(*, session: Session, on: dt.date, district_ids: list[int] | None = None) -> list[CareEntry]:
     """Registered-poor persons with a need and no treatment for it (the list to act on)."""
-    return [entry for entry in care_ledger(session=session, on=on, district_ids=district_ids) if entry.status == "needs_treatment"]
+    return [
+        entry
+        for entry in care_ledger(session=session, on=on, district_ids=district_ids)
+        if entry.status == "needs_treatment"
+    ]
 
 
 def status_summary(*, session: Session, on: dt.date) -> dict[str, int]:
     entries = care_ledger(session=session, on=on)
-    summary = {"registered_poor": len(entries),
-               "with_family_doctor": sum(1 for entry in entries if entry.family_doctor_provider_id is not None),
-               "with_health_check": sum(1 for entry in entries if entry.last_health_check is not None)}
+    summary = {
+        "registered_poor": len(entries),
+        "with_family_doctor": sum(1 for entry in entries if entry.family_doctor_provider_id is not None),
+        "with_health_check": sum(1 for entry in entries if entry.last_health_check is not None),
+    }
     for status in ("no_need", *STATUSES):
         summary[status] = sum(1 for entry in entries if entry.status == status)
     return summary
 
 
-def sign_family_doctors_for_poor(*, session: Session, starts: dt.date, ends: dt.date, provider_level: str = "township",
-                                 actor: str = SYSTEM_ACTOR) -> int:
+def sign_family_doctors_for_poor(
+    *, session: Session, starts: dt.date, ends: dt.date, provider_level: str = "township", actor: str = SYSTEM_ACTOR
+) -> int:
     """Give every registered-poor person (holding the category on ``starts``) without a contract
     in the period one with the ``provider_level`` facility of their own commune (Ya'an: family
     doctors for all the registered poor). Returns contracts signed; persons whose commune has no
     such facility are left out (see ``status_summary``)."""
     if ends < starts:
         raise ValidationFailed("family doctor contracts", "ends", "is before starts")
-    facility = dict(session.execute(select(Provider.location_id, func.min(Provider.id)).where(Provider.level == provider_level)
-                                    .group_by(Provider.location_id)).all())
-    covered = select(FamilyDoctorContract.person_id).where(FamilyDoctorContract.starts <= ends, FamilyDoctorContract.ends >= starts)
-    rows = session.execute(select(Person.id, Person.location_id).where(
-        Person.id.in_(select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(starts))),
-        Person.id.not_in(covered))).all()
-    added = [FamilyDoctorContract(person_id=person_id, provider_id=facility[location_id], starts=starts, ends=ends)
-             for person_id, location_id in rows if location_id in facility]
+    facility = dict(
+        session.execute(
+            select(Provider.location_id, func.min(Provider.id))
+            .where(Provider.level == provider_level)
+            .group_by(Provider.location_id)
+        ).all()
+    )
+    covered = select(FamilyDoctorContract.person_id).where(
+        FamilyDoctorContract.starts <= ends, FamilyDoctorContract.ends >= starts
+    )
+    rows = session.execute(
+        select(Person.id, Person.location_id).where(
+            Person.id.in_(select(PersonCategory.person_id).where(PersonCategory.category == POOR, *holds_on(starts))),
+            Person.id.not_in(covered),
+        )
+    ).all()
+    added = [
+        FamilyDoctorContract(person_id=person_id, provider_id=facility[location_id], starts=starts, ends=ends)
+        for person_id, location_id in rows
+        if location_id in facility
+    ]
     session.add_all(added)
     session.flush()
     if added:
-        record_change(session=session, actor=actor, entity="family_doctor_contracts", entity_id=None, action="bulk_load",
-                      after={"rows": len(added)})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="family_doctor_contracts",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": len(added)},
+        )
     return len(added)

@@ -9,20 +9,28 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role
 from equicover.auth.deps import CurrentUser, require_roles, require_roles_fast
-from equicover.http.deps import PageDep, SessionDep
-from equicover.db.retry import with_retries
-from equicover.http.pagination import Page
 from equicover.auth.models import User
-from equicover.claims.scoping import claims_filter, ensure_claim_id_visible
-from equicover.registry.scoping import ensure_person_visible
+from equicover.auth.roles import Role
 from equicover.claims import service
 from equicover.claims.group_commit import ClaimBatcher
-from equicover.claims.settle_and_store import ClaimSubmission
-from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, PolicyVersion
-from equicover.claims.schemas import ClaimIn, ClaimOut, EligibilityOut, PaymentOut, PolicyIn, PolicyVersionOut, ReversalIn
+from equicover.claims.schemas import (
+    ClaimIn,
+    ClaimOut,
+    EligibilityOut,
+    PaymentOut,
+    PolicyIn,
+    PolicyVersionOut,
+    ReversalIn,
+)
+from equicover.claims.scoping import claims_filter, ensure_claim_id_visible
+from equicover.claims.settle_and_store import ClaimSubmission
+from equicover.db.retry import with_retries
+from equicover.errors import EquicoverError
+from equicover.http.deps import PageDep, SessionDep
+from equicover.http.pagination import Page
+from equicover.registry.scoping import ensure_person_visible
 
 router = APIRouter(prefix="/api/v1")
 
@@ -101,7 +109,11 @@ async def submit(
         raise result
     row, created = result
     # Serialised here, once: FastAPI would validate the ClaimOut again before serialising it.
-    return Response(claim_out(None, row, created=created).model_dump_json(), status_code=201 if created else 200, media_type="application/json")
+    return Response(
+        claim_out(None, row, created=created).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 @router.get("/claims", response_model=Page[ClaimOut], tags=["claims"], summary="Claims visible to you, newest first")
@@ -112,7 +124,9 @@ def list_claims(
     person_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     provider: Annotated[str | None, Query(max_length=64)] = None,
     location: Annotated[str | None, Query(max_length=64, description="providers in this location or below")] = None,
-    category: Annotated[str | None, Query(max_length=32, description="member category held on the service date")] = None,
+    category: Annotated[
+        str | None, Query(max_length=32, description="member category held on the service date")
+    ] = None,
     status: Literal["settled", "reversed"] | None = None,
     zero_reason: Annotated[str | None, Query(max_length=64)] = None,
     date_from: dt.date | None = None,
@@ -132,24 +146,35 @@ def list_claims(
         ),
     ]
     rows, total = service.list_claims(session=session, conditions=conditions, limit=page.limit, offset=page.offset)
-    return Page[ClaimOut](items=[claim_out(session, row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+    return Page[ClaimOut](
+        items=[claim_out(session, row) for row in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/claims/{claim_id}", response_model=ClaimOut, tags=["claims"], summary="One claim and its payments")
-def get_claim(claim_id: ClaimIdPath, session: SessionDep, user: Annotated[User, Depends(require_roles(*CLAIM_READERS))]) -> ClaimOut:
+def get_claim(
+    claim_id: ClaimIdPath, session: SessionDep, user: Annotated[User, Depends(require_roles(*CLAIM_READERS))]
+) -> ClaimOut:
     ensure_claim_id_visible(session=session, user=user, claim_id=claim_id)
     return claim_out(session, service.get_claim(session=session, claim_id=claim_id))
 
 
-@router.post("/claims/{claim_id}/reversal", response_model=ClaimOut, tags=["claims"], summary="Reverse a claim with a reason")
+@router.post(
+    "/claims/{claim_id}/reversal", response_model=ClaimOut, tags=["claims"], summary="Reverse a claim with a reason"
+)
 def reverse(
-    claim_id: ClaimIdPath, body: ReversalIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*REVERSERS))]
+    claim_id: ClaimIdPath,
+    body: ReversalIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*REVERSERS))],
 ) -> ClaimOut:
     ensure_claim_id_visible(session=session, user=user, claim_id=claim_id)
     actor, only = user.username, _own_provider(user)
 
     def work() -> ClaimOut:
-        row = service.reverse_claim(session=session, claim_id=claim_id, reason=body.reason, actor=actor, only_provider_id=only)
+        row = service.reverse_claim(
+            session=session, claim_id=claim_id, reason=body.reason, actor=actor, only_provider_id=only
+        )
         return claim_out(session, row)
 
     return with_retries(session, work)
@@ -177,13 +202,28 @@ class PolicyVersionDetail(PolicyVersionOut):
     source_text: str
 
 
-@router.post("/policies", response_model=PolicyVersionOut, status_code=201, tags=["policies"], summary="Upload a policy file for a scheme (admin)")
-def upload_policy(body: PolicyIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> PolicyVersionOut:
-    row = service.store_policy_version(session=session, source_text=body.source_text, scheme_code=body.scheme_code, actor=user.username)
+@router.post(
+    "/policies",
+    response_model=PolicyVersionOut,
+    status_code=201,
+    tags=["policies"],
+    summary="Upload a policy file for a scheme (admin)",
+)
+def upload_policy(
+    body: PolicyIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]
+) -> PolicyVersionOut:
+    row = service.store_policy_version(
+        session=session, source_text=body.source_text, scheme_code=body.scheme_code, actor=user.username
+    )
     return _version_out(row)
 
 
-@router.get("/policies", response_model=Page[PolicyVersionOut], tags=["policies"], summary="Stored policy versions with their effective dates")
+@router.get(
+    "/policies",
+    response_model=Page[PolicyVersionOut],
+    tags=["policies"],
+    summary="Stored policy versions with their effective dates",
+)
 def list_policies(
     session: SessionDep,
     _user: CurrentUser,
@@ -191,12 +231,23 @@ def list_policies(
     policy_id: Annotated[str | None, Query(max_length=64)] = None,
     scheme: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[PolicyVersionOut]:
-    rows, total = service.list_policy_versions(session=session, policy_id=policy_id, scheme_code=scheme, limit=page.limit, offset=page.offset)
-    return Page[PolicyVersionOut](items=[_version_out(row) for row in rows], total=total, limit=page.limit, offset=page.offset)
+    rows, total = service.list_policy_versions(
+        session=session, policy_id=policy_id, scheme_code=scheme, limit=page.limit, offset=page.offset
+    )
+    return Page[PolicyVersionOut](
+        items=[_version_out(row) for row in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
-@router.get("/policies/{version_id}", response_model=PolicyVersionDetail, tags=["policies"], summary="One policy version with its file")
-def get_policy(version_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _user: CurrentUser) -> PolicyVersionDetail:
+@router.get(
+    "/policies/{version_id}",
+    response_model=PolicyVersionDetail,
+    tags=["policies"],
+    summary="One policy version with its file",
+)
+def get_policy(
+    version_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _user: CurrentUser
+) -> PolicyVersionDetail:
     row = service.get_policy_version(session=session, version_id=version_id)
     return PolicyVersionDetail(**_version_out(row).model_dump(), source_text=row.source_text)
 
@@ -204,7 +255,12 @@ def get_policy(version_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: Se
 # -- eligibility ------------------------------------------------------------------------------
 
 
-@router.get("/eligibility/{person_id}", response_model=EligibilityOut, tags=["eligibility"], summary="Is this person covered on a date, with what left of each annual cap")
+@router.get(
+    "/eligibility/{person_id}",
+    response_model=EligibilityOut,
+    tags=["eligibility"],
+    summary="Is this person covered on a date, with what left of each annual cap",
+)
 def eligibility(
     person_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     session: SessionDep,
@@ -237,7 +293,12 @@ class SettlementReport(BaseModel):
     payments: list[PaymentTotal]
 
 
-@router.get("/reports/settlement", response_model=SettlementReport, tags=["reports"], summary="Totals of settled claims visible to you")
+@router.get(
+    "/reports/settlement",
+    response_model=SettlementReport,
+    tags=["reports"],
+    summary="Totals of settled claims visible to you",
+)
 def settlement_report(
     session: SessionDep,
     user: Annotated[User, Depends(require_roles(*CLAIM_READERS))],
@@ -249,6 +310,8 @@ def settlement_report(
 ) -> Any:
     conditions = [
         claims_filter(user),
-        *service.claim_conditions(provider_code=provider, location_code=location, category=category, date_from=date_from, date_to=date_to),
+        *service.claim_conditions(
+            provider_code=provider, location_code=location, category=category, date_from=date_from, date_to=date_to
+        ),
     ]
     return service.settlement_report(session=session, conditions=conditions)

@@ -1,6 +1,6 @@
 """Settle and store a year of claims in bulk, fast: claims, payments, accumulators and deltas.
 
-Input: a claims file (``docs/settlement.md`` section 1, CSV or Parquet) and the policy to settle
+Input: a claims file (``docs/settlement.md``, "A claim"; CSV or Parquet) and the policy to settle
 it with. The loader settles the file itself, in the batch engine (DuckDB,
 :mod:`equicover.settlement.batch_engine`), so that it can do what the real-time service does and in the
 same order:
@@ -53,6 +53,7 @@ import pyarrow as pa
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.service import ALLOWANCE_PAYER, ZERO_NOT_COVERED, store_policy_version
@@ -61,7 +62,6 @@ from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import NO_CONTRACT, SERVICE_NOT_DESIGNATED
 from equicover.registry.models import Person
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.settlement import batch_engine as batch
 from equicover.settlement.batch_engine_sql import quote_literal, trail_sql
 from equicover.settlement.model import Policy
@@ -89,7 +89,9 @@ class BulkLoadReport:
     seeded_years: int = 0  # (member, benefit year) pairs settled on top of stored accumulators
 
 
-def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str | None, actor: str = SYSTEM_ACTOR) -> PolicyVersion:
+def ensure_policy_version(
+    *, session: Session, policy: Policy, scheme_code: str | None, actor: str = SYSTEM_ACTOR
+) -> PolicyVersion:
     """The stored version of ``policy`` (same id and start), created from its file if absent.
 
     With a scheme, the version is stored as an upload is (``claims.service.store_policy_version``:
@@ -123,7 +125,7 @@ def ensure_policy_version(*, session: Session, policy: Policy, scheme_code: str 
         scheme_id=None,
         source_text=source,
         sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
-        uploaded_at=dt.datetime.now(dt.timezone.utc),
+        uploaded_at=dt.datetime.now(dt.UTC),
         uploaded_by=actor,
     )
     session.add(version)
@@ -154,7 +156,9 @@ def load_settled_claims(
 
     if settlements_path is not None:
         warnings.warn(
-            "load_settled_claims settles the claims itself; settlements_path is ignored", DeprecationWarning, stacklevel=2
+            "load_settled_claims settles the claims itself; settlements_path is ignored",
+            DeprecationWarning,
+            stacklevel=2,
         )
     claims_path = Path(claims_path)
     record = f"claims file {claims_path.name}"
@@ -172,7 +176,9 @@ def load_settled_claims(
     enrolments: list[Any] = []
     if enforce:
         contracts = session.execute(
-            select(Contract.provider_id, Contract.starts, Contract.ends, Contract.designated_services).where(Contract.scheme_id == scheme_id)
+            select(Contract.provider_id, Contract.starts, Contract.ends, Contract.designated_services).where(
+                Contract.scheme_id == scheme_id
+            )
         ).all()
         enrolments = session.execute(
             select(Enrolment.person_id, Enrolment.starts, Enrolment.ends).where(
@@ -183,7 +189,11 @@ def load_settled_claims(
     with tempfile.TemporaryDirectory(prefix="equicover-load-") as spill:
         connection = batch.connect(spill)
         try:
-            _register(connection, "provider_codes", {"code": ([c for c, _ in providers], pa.string()), "id": ([i for _, i in providers], pa.int64())})
+            _register(
+                connection,
+                "provider_codes",
+                {"code": ([c for c, _ in providers], pa.string()), "id": ([i for _, i in providers], pa.int64())},
+            )
             _register(connection, "provider_contracts", {
                 "provider_id": ([row[0] for row in contracts], pa.int64()),
                 "starts": ([row[1] for row in contracts], pa.date32()),
@@ -202,7 +212,9 @@ def load_settled_claims(
                     f"SELECT * FROM ({batch.rejected_rows_sql(connection, claims_path, rows)}) LIMIT 1"
                 ).fetchone()
                 where = f"{record}, line {line}" + (f" (claim {claim_id})" if claim_id else "")
-                raise ValidationFailed(where, field, f"{reason}; {rejected:,} row(s) refused, `equicover settle` lists them all")
+                raise ValidationFailed(
+                    where, field, f"{reason}; {rejected:,} row(s) refused, `equicover settle` lists them all"
+                )
             if rows == 0:
                 return BulkLoadReport(0, 0, 0, version.id)
             _decide(connection, enforce)
@@ -212,16 +224,24 @@ def load_settled_claims(
             if unknown[0] is not None:
                 raise ValidationFailed(f"{record}, line {unknown[0] + 2}", "member_id", "not a person id")
             if unknown[1] is not None:
-                raise ValidationFailed(f"{record}, line {unknown[1] + 2}", "provider_id", "a provider code is not in the database")
-            members = connection.execute("SELECT DISTINCT person_id FROM decided ORDER BY person_id").fetchnumpy()["person_id"]
+                raise ValidationFailed(
+                    f"{record}, line {unknown[1] + 2}", "provider_id", "a provider code is not in the database"
+                )
+            members = connection.execute("SELECT DISTINCT person_id FROM decided ORDER BY person_id").fetchnumpy()[
+                "person_id"
+            ]
             known = np.fromiter(session.scalars(select(Person.id)), dtype=np.int64)
             if not np.isin(members, known).all():
                 raise ValidationFailed(record, "member_id", "a member id is not a person in the registry")
 
             _lock_members(session, members)
             seeded_years = _read_stored_accumulators(session, connection, policy)
-            relation = batch.settle_checked(connection, policy, _to_settle(policy, seeded_years > 0), seeded=seeded_years > 0, movements=True)
-            batch._run(connection, f"CREATE TEMP TABLE settled AS SELECT *, {trail_sql(policy)} AS trail FROM {relation}")
+            relation = batch.settle_checked(
+                connection, policy, _to_settle(policy, seeded_years > 0), seeded=seeded_years > 0, movements=True
+            )
+            batch._run(
+                connection, f"CREATE TEMP TABLE settled AS SELECT *, {trail_sql(policy)} AS trail FROM {relation}"
+            )
 
             first_claim = next_id(session, Claim.__table__)
             batch._run(connection, _stored_claims_sql(policy, first_claim, synthetic_submission))
@@ -263,7 +283,9 @@ def load_settled_claims(
 # In DuckDB
 
 
-def _register(connection: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[list[Any], pa.DataType]]) -> None:
+def _register(
+    connection: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[list[Any], pa.DataType]]
+) -> None:
     connection.register(name, pa.table({column: pa.array(values, kind) for column, (values, kind) in columns.items()}))
 
 
@@ -412,7 +434,7 @@ def _read_stored_accumulators(session: Session, connection: duckdb.DuckDBPyConne
             SELECT DISTINCT CAST(d.person_id AS VARCHAR) AS member_id, c.byear
             FROM checked c JOIN decided d ON d.rid = c.rowid WHERE d.refusal IS NULL
         ) p ON p.member_id = a.member_id AND p.byear = a.benefit_year
-        WHERE a.layer_id IN ({', '.join(quote_literal(layer) for layer in layers) or "NULL"})
+        WHERE a.layer_id IN ({", ".join(quote_literal(layer) for layer in layers) or "NULL"})
         """,
     )
     pivot = ", ".join(
@@ -429,7 +451,9 @@ def _read_stored_accumulators(session: Session, connection: duckdb.DuckDBPyConne
     return int(pairs)
 
 
-def _write_claims(session: Session, columns: dict[str, np.ndarray], version_id: int, actor: str, synthetic_submission: bool) -> None:
+def _write_claims(
+    session: Session, columns: dict[str, np.ndarray], version_id: int, actor: str, synthetic_submission: bool
+) -> None:
     count = len(columns["claim_id"])
     sqlite = session.connection().dialect.name == "sqlite"
     submitted: list[Any]
@@ -439,7 +463,7 @@ def _write_claims(session: Session, columns: dict[str, np.ndarray], version_id: 
         days = np.datetime_as_string(np.asarray(columns["submitted_on"]).astype("datetime64[D]"))
         submitted = np.char.add(days.astype(str), " 12:00:00.000000" if sqlite else " 12:00:00+00:00").tolist()
     else:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         submitted = [now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now] * count
     bulk_insert_rows(
         session,
@@ -479,7 +503,9 @@ def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndar
     payer_of = {layer.id: layer.payer for layer in policy.layers}
     items = [("layer", layer.id, payer_of[layer.id], f"paid_{k}") for k, layer in enumerate(policy.layers)]
     # An allowance has no payer of its own: recorded as the claims service records it.
-    items += [("allowance", allowance.id, ALLOWANCE_PAYER, f"allowance_{k}") for k, allowance in enumerate(policy.allowances)]
+    items += [
+        ("allowance", allowance.id, ALLOWANCE_PAYER, f"allowance_{k}") for k, allowance in enumerate(policy.allowances)
+    ]
     count = len(columns["claim_id"])
     width = len(items)
     payments = count * width
@@ -495,7 +521,9 @@ def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndar
             "kind": [kind for kind, _, _, _ in items] * count,
             "item_id": [item for _, item, _, _ in items] * count,
             "payer": [payer for _, _, payer, _ in items] * count,
-            "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items]).ravel().tolist(),
+            "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items])
+            .ravel()
+            .tolist(),
         },
     )
     return payments
@@ -543,7 +571,10 @@ def _write_accumulators(session: Session, policy: Policy, accumulators: dict[str
         bulk_insert_rows(
             session,
             StoredAccumulator.__table__,
-            {"policy_id": [policy.id] * len(fresh), **{name: [column[i] for i in fresh] for name, column in values.items()}},
+            {
+                "policy_id": [policy.id] * len(fresh),
+                **{name: [column[i] for i in fresh] for name, column in values.items()},
+            },
         )
     moved = [i for i, was_stored in enumerate(stored.tolist()) if was_stored]
     if moved:
@@ -556,7 +587,11 @@ def _write_accumulators(session: Session, policy: Policy, accumulators: dict[str
                 table.c.layer_id == bindparam("key_layer_id"),
                 table.c.benefit_year == bindparam("key_benefit_year"),
             )
-            .values(position=bindparam("new_position"), paid=bindparam("new_paid"), member_share=bindparam("new_member_share"))
+            .values(
+                position=bindparam("new_position"),
+                paid=bindparam("new_paid"),
+                member_share=bindparam("new_member_share"),
+            )
         )
         session.connection().execute(
             statement,
@@ -568,7 +603,10 @@ def _write_accumulators(session: Session, policy: Policy, accumulators: dict[str
 
 def _objects(values: np.ndarray) -> list[Any]:
     if isinstance(values, np.ma.MaskedArray):
-        return [None if masked else value for value, masked in zip(values.data.tolist(), np.ma.getmaskarray(values).tolist())]
+        return [
+            None if masked else value
+            for value, masked in zip(values.data.tolist(), np.ma.getmaskarray(values).tolist())
+        ]
     return values.tolist()
 
 

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from equicover.commands import console, unit_of_work
 from equicover.claims.service import list_policy_versions, store_policy_version
+from equicover.commands import console, unit_of_work
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError
 
@@ -35,7 +35,9 @@ def policy_load(
         _console.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(code=1) from None
     end = summary[3].isoformat() if summary[3] else "open"
-    _console.print(f"stored policy {summary[1]} as version {summary[0]} for scheme {scheme}: {summary[2].isoformat()} to {end}")
+    _console.print(
+        f"stored policy {summary[1]} as version {summary[0]} for scheme {scheme}: {summary[2].isoformat()} to {end}"
+    )
 
 
 def policy_versions(scheme: str | None = typer.Option(None, "--scheme", help="Only this scheme")) -> None:
@@ -45,20 +47,35 @@ def policy_versions(scheme: str | None = typer.Option(None, "--scheme", help="On
         table = Table("version", "policy", "from", "to", "scheme id", "uploaded by")
         for row in rows:
             table.add_row(
-                str(row.id), row.policy_id, row.effective_from.isoformat(), row.effective_to.isoformat() if row.effective_to else "open",
-                str(row.scheme_id), row.uploaded_by,
+                str(row.id),
+                row.policy_id,
+                row.effective_from.isoformat(),
+                row.effective_to.isoformat() if row.effective_to else "open",
+                str(row.scheme_id),
+                row.uploaded_by,
             )
     _console.print(table)
 
 
 def load_claims(
-    policy: Path = typer.Option(..., "--policy", exists=True, dir_okay=False, help="The policy that settles the claims."),
+    policy: Path = typer.Option(
+        ..., "--policy", exists=True, dir_okay=False, help="The policy that settles the claims."
+    ),
     claims: Path = typer.Option(..., "--claims", exists=True, dir_okay=False, help="The claims file (CSV or Parquet)."),
-    scheme: str | None = typer.Option(None, "--scheme", help="Scheme whose enrolments and provider contracts apply (default: the policy version's)."),
+    scheme: str | None = typer.Option(
+        None, "--scheme", help="Scheme whose enrolments and provider contracts apply (default: the policy version's)."
+    ),
     synthetic_submission: bool = typer.Option(
-        False, "--synthetic-submission", help="No submission times in the file: date them 0-14 days after discharge (synthetic data)."),
+        False,
+        "--synthetic-submission",
+        help="No submission times in the file: date them 0-14 days after discharge (synthetic data).",
+    ),
     settlements: Path | None = typer.Option(
-        None, "--settlements", hidden=True, help="Ignored: load-claims settles the claims itself (kept for older scripts)."),
+        None,
+        "--settlements",
+        hidden=True,
+        help="Ignored: load-claims settles the claims itself (kept for older scripts).",
+    ),
 ) -> None:
     """Settle a file of claims and store it: claims, payments, the members' accumulators and what
     each claim added to them. Claims the scheme does not pay (member not enrolled, provider without
@@ -67,15 +84,29 @@ def load_claims(
     from equicover.settlement.loader import load_policy
 
     if settlements is not None:
-        console.print("[yellow]--settlements is ignored: load-claims settles the claims itself, "
-                       "after setting aside the claims the scheme does not pay.[/]")
+        console.print(
+            "[yellow]--settlements is ignored: load-claims settles the claims itself, "
+            "after setting aside the claims the scheme does not pay.[/]"
+        )
     loaded = load_policy(policy)
     with unit_of_work() as session:
         with console.status("Settling and storing claims..."):
-            report = load_settled_claims(session=session, policy=loaded, claims_path=claims, scheme_code=scheme, actor="cli",
-                                         synthetic_submission=synthetic_submission)
-    console.print(f"Stored {report.claims:,} claims and {report.payments:,} payments "
-                   f"({report.zero_outside_contract:,} from providers outside their contract and {report.zero_not_covered:,} "
-                   f"of members not covered on the date, set aside before settlement: paid nothing); "
-                   f"{report.accumulators:,} accumulators, {report.deltas:,} accumulator movements"
-                   + (f", {report.seeded_years:,} member-years continued from stored accumulators." if report.seeded_years else "."))
+            report = load_settled_claims(
+                session=session,
+                policy=loaded,
+                claims_path=claims,
+                scheme_code=scheme,
+                actor="cli",
+                synthetic_submission=synthetic_submission,
+            )
+    console.print(
+        f"Stored {report.claims:,} claims and {report.payments:,} payments "
+        f"({report.zero_outside_contract:,} from providers outside their contract and {report.zero_not_covered:,} "
+        f"of members not covered on the date, set aside before settlement: paid nothing); "
+        f"{report.accumulators:,} accumulators, {report.deltas:,} accumulator movements"
+        + (
+            f", {report.seeded_years:,} member-years continued from stored accumulators."
+            if report.seeded_years
+            else "."
+        )
+    )

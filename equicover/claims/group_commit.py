@@ -57,7 +57,11 @@ class ClaimBatcher:
     """
 
     def __init__(
-        self, session_factory: sessionmaker[Session], *, max_batch: int = DEFAULT_MAX_BATCH, max_waiting: int = DEFAULT_MAX_WAITING
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_waiting: int = DEFAULT_MAX_WAITING,
     ) -> None:
         if max_batch < 1 or max_waiting < 1:
             raise ValueError("max_batch and max_waiting must be at least 1")
@@ -130,10 +134,14 @@ class ClaimBatcher:
     def _settle(self, jobs: list[_Job]) -> None:
         try:
             results = self._attempt([job.submission for job in jobs])
-        except Exception as error:  # noqa: BLE001 - a batch that cannot be written is retried claim by claim
+        except Exception as error:
             if len(jobs) > 1:
                 if not isinstance(error, ConcurrentClaimIds):
-                    log.warning("claim batch of %d not written (%s): settling its claims one by one", len(jobs), type(error).__name__)
+                    log.warning(
+                        "claim batch of %d not written (%s): settling its claims one by one",
+                        len(jobs),
+                        type(error).__name__,
+                    )
                 for job in jobs:
                     self._settle([job])
                 return

@@ -1,7 +1,7 @@
 """Tables of stored claims, their settlements, policy versions and the annual accumulators.
 
-These tables are shared by the real-time service (issue 4), registry merges (issue 6) and the
-funds, verification and reporting work (issue 7), but the claims service
+These tables are shared by the real-time service, registry merges and the
+funds, verification and reporting work, but the claims service
 (``equicover.claims.service``) is the only module that writes them.
 
 - ``policy_versions``: each uploaded policy file, kept verbatim (``source_text``) with its

@@ -15,7 +15,12 @@ class ClaimIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    claim_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$", description="The provider's bill number; the idempotency key")
+    claim_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:/-]+$",
+        description="The provider's bill number; the idempotency key",
+    )
     person_id: int = Field(ge=1, le=2**31 - 1)
     provider_code: str = Field(min_length=1, max_length=64)
     service_date: dt.date
@@ -25,7 +30,9 @@ class ClaimIn(BaseModel):
     total: int = Field(ge=0, le=MAX_AMOUNT, description="minor units")
     eligible: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="minor units; default: total")
     referred: bool = False
-    scheme_code: str | None = Field(default=None, max_length=64, description="Default: the scheme the person is enrolled in")
+    scheme_code: str | None = Field(
+        default=None, max_length=64, description="Default: the scheme the person is enrolled in"
+    )
 
     @model_validator(mode="after")
     def _eligible_within_total(self) -> ClaimIn:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role
 from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.scoping import ensure_visible, sees_everything
 from equicover.claims.models import Claim
 from equicover.providers.models import Provider

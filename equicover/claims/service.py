@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import EligibilityOut, LayerEligibility, SchemeEligibility
@@ -46,15 +47,12 @@ from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.service import categories_at
 from equicover.settlement.loader import load_policy_text
 
 
-
-
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,7 +66,9 @@ def _overlaps(start: dt.date, end: dt.date | None) -> ColumnElement[bool]:
     )
 
 
-def store_policy_version(*, session: Session, source_text: str, scheme_code: str, actor: str = SYSTEM_ACTOR) -> PolicyVersion:
+def store_policy_version(
+    *, session: Session, source_text: str, scheme_code: str, actor: str = SYSTEM_ACTOR
+) -> PolicyVersion:
     """Validate a policy file with the loader and store it as a version of its policy for a scheme.
 
     Refused: a file the loader rejects (422, every problem listed), an unknown scheme, a currency
@@ -139,7 +139,11 @@ def list_policy_versions(
         conditions.append(PolicyVersion.scheme_id.in_(select(Scheme.id).where(Scheme.code == scheme_code)))
     total = session.scalar(select(func.count(PolicyVersion.id)).where(*conditions)) or 0
     rows = session.scalars(
-        select(PolicyVersion).where(*conditions).order_by(PolicyVersion.policy_id, PolicyVersion.effective_from).limit(limit).offset(offset)
+        select(PolicyVersion)
+        .where(*conditions)
+        .order_by(PolicyVersion.policy_id, PolicyVersion.effective_from)
+        .limit(limit)
+        .offset(offset)
     ).all()
     return list(rows), total
 
@@ -187,8 +191,13 @@ def merge_accumulators(*, session: Session, from_member_id: str, to_member_id: s
         if target is None:
             session.add(
                 StoredAccumulator(
-                    policy_id=row.policy_id, member_id=to_member_id, layer_id=row.layer_id, benefit_year=row.benefit_year,
-                    position=row.position, paid=row.paid, member_share=row.member_share,
+                    policy_id=row.policy_id,
+                    member_id=to_member_id,
+                    layer_id=row.layer_id,
+                    benefit_year=row.benefit_year,
+                    position=row.position,
+                    paid=row.paid,
+                    member_share=row.member_share,
                 )
             )
         else:
@@ -233,7 +242,9 @@ def get_claim(*, session: Session, claim_id: str) -> Claim:
 
 
 def payments_of(*, session: Session, claim_pk: int) -> list[ClaimPayment]:
-    return list(session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == claim_pk).order_by(ClaimPayment.id)))
+    return list(
+        session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == claim_pk).order_by(ClaimPayment.id))
+    )
 
 
 def reverse_claim(
@@ -254,7 +265,9 @@ def reverse_claim(
     deltas = session.scalars(select(ClaimAccumulatorDelta).where(ClaimAccumulatorDelta.claim_pk == row.id)).all()
     for delta in deltas:
         accumulator = session.get(
-            StoredAccumulator, (delta.policy_id, delta.member_id, delta.layer_id, delta.benefit_year), populate_existing=True
+            StoredAccumulator,
+            (delta.policy_id, delta.member_id, delta.layer_id, delta.benefit_year),
+            populate_existing=True,
         )
         if accumulator is None:  # pragma: no cover - deltas are written with their accumulators
             raise Conflict(record, "accumulators", "an accumulator of this claim is missing")
@@ -327,7 +340,11 @@ def list_claims(
     """Claims matching every condition (scope filters first), newest service date first, and the total count."""
     total = session.scalar(select(func.count(Claim.id)).where(*conditions)) or 0
     rows = session.scalars(
-        select(Claim).where(*conditions).order_by(Claim.service_date.desc(), Claim.id.desc()).limit(limit).offset(offset)
+        select(Claim)
+        .where(*conditions)
+        .order_by(Claim.service_date.desc(), Claim.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return list(rows), total
 
@@ -353,7 +370,9 @@ def settlement_report(*, session: Session, conditions: Sequence[ColumnElement[bo
         .order_by(ClaimPayment.kind.desc(), ClaimPayment.item_id)
     ).all()
     zero = session.execute(
-        select(Claim.zero_reason, func.count(Claim.id)).where(*settled, Claim.zero_reason.is_not(None)).group_by(Claim.zero_reason)
+        select(Claim.zero_reason, func.count(Claim.id))
+        .where(*settled, Claim.zero_reason.is_not(None))
+        .group_by(Claim.zero_reason)
     ).all()
     reversed_count = session.scalar(select(func.count(Claim.id)).where(*conditions, Claim.status == "reversed")) or 0
     return {
@@ -366,7 +385,8 @@ def settlement_report(*, session: Session, conditions: Sequence[ColumnElement[bo
         "zero_payment_claims": int(totals[5]),
         "zero_reasons": {reason: int(count) for reason, count in zero},
         "payments": [
-            {"kind": kind, "item_id": item_id, "payer": payer, "amount": int(amount or 0)} for kind, item_id, payer, amount in by_payer
+            {"kind": kind, "item_id": item_id, "payer": payer, "amount": int(amount or 0)}
+            for kind, item_id, payer, amount in by_payer
         ],
     }
 
@@ -385,7 +405,9 @@ def eligibility(*, session: Session, person_id: int, on: dt.date) -> Eligibility
     enrolments = session.execute(
         select(Enrolment, Scheme.code)
         .join(Scheme, Scheme.id == Enrolment.scheme_id)
-        .where(Enrolment.person_id == person_id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on)
+        .where(
+            Enrolment.person_id == person_id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
+        )
         .order_by(Enrolment.scheme_id)
     ).all()
     schemes: list[SchemeEligibility] = []
@@ -398,7 +420,8 @@ def eligibility(*, session: Session, person_id: int, on: dt.date) -> Eligibility
             stored = {
                 row.layer_id: row
                 for row in session.scalars(
-                    select(StoredAccumulator).where(
+                    select(StoredAccumulator)
+                    .where(
                         StoredAccumulator.policy_id == policy.id,
                         StoredAccumulator.member_id == str(person_id),
                         StoredAccumulator.benefit_year == year,

@@ -59,10 +59,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Date, Integer, Select, String, and_, bindparam, func, insert, or_, select, true
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
+from equicover.audit.service import SYSTEM_ACTOR, change_log_values, insert_change_now
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
@@ -71,7 +72,6 @@ from equicover.errors import Conflict, EquicoverError, Forbidden, ValidationFail
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import designates
 from equicover.registry.models import Location, Person, PersonCategory
-from equicover.audit.service import SYSTEM_ACTOR, change_log_values, insert_change_now
 from equicover.registry.service import holds_on
 from equicover.settlement import model
 from equicover.settlement.loader import load_policy_text
@@ -84,11 +84,20 @@ ZERO_NO_CONTRACT = "no_contract"
 ZERO_SERVICE_NOT_DESIGNATED = "service_not_designated"  # the contract lists designated services, not this one
 
 # The change-log row of a submitted claim: ids and amounts, never personal data.
-_CHANGE_LOGGED = ("claim_id", "person_id", "provider_id", "policy_version_id", "total", "allowed", "member_oop", "zero_reason")
+_CHANGE_LOGGED = (
+    "claim_id",
+    "person_id",
+    "provider_id",
+    "policy_version_id",
+    "total",
+    "allowed",
+    "member_oop",
+    "zero_reason",
+)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,7 +118,9 @@ class _NoStore:
     def get(self, member_id: str, layer_id: str, benefit_year: int) -> Accumulator:  # pragma: no cover - guard
         raise RuntimeError("a cached engine was used without its claim's accumulator store")
 
-    def put(self, member_id: str, layer_id: str, benefit_year: int, accumulator: Accumulator) -> None:  # pragma: no cover
+    def put(
+        self, member_id: str, layer_id: str, benefit_year: int, accumulator: Accumulator
+    ) -> None:  # pragma: no cover
         raise RuntimeError("a cached engine was used without its claim's accumulator store")
 
 
@@ -127,7 +138,9 @@ def _compiled(version_id: int, sha256: str, source_text: str | None) -> _Compile
     if source_text is None:
         return None
     policy = load_policy_text(source_text, path=f"policy version {version_id}")
-    compiled = _CompiledPolicy(sha256, policy, RealtimeEngine(policy, _NoStore()), {layer.id: layer.payer for layer in policy.layers})
+    compiled = _CompiledPolicy(
+        sha256, policy, RealtimeEngine(policy, _NoStore()), {layer.id: layer.payer for layer in policy.layers}
+    )
     with _policy_cache_lock:
         _policy_cache[version_id] = compiled
     return compiled
@@ -205,7 +218,9 @@ class ConcurrentClaimIds(Conflict):
     """A claim_id of the batch was stored by a concurrent transaction meanwhile: roll back, resubmit one by one."""
 
     def __init__(self) -> None:
-        super().__init__("claims batch", "claim_id", "a claim_id was stored concurrently; submit the batch's claims one by one")
+        super().__init__(
+            "claims batch", "claim_id", "a claim_id was stored concurrently; submit the batch's claims one by one"
+        )
 
 
 class SettledPayment(NamedTuple):
@@ -548,12 +563,20 @@ def _read_contexts(connection: Connection, submissions: Sequence[ClaimSubmission
              "service_date": claim.service_date}
             for slot, claim in enumerate(claims)
         ]  # fmt: skip
-        return {row[0]: tuple(row[1:]) for row in _run_postgresql(connection, _POSTGRESQL_CONTEXTS, {"wanted": _json(wanted)})}
+        return {
+            row[0]: tuple(row[1:])
+            for row in _run_postgresql(connection, _POSTGRESQL_CONTEXTS, {"wanted": _json(wanted)})
+        }
     found = {}
     for slot, claim in enumerate(claims):
         row = connection.execute(
             _context_statement(),
-            {"provider_code": claim.provider_code, "person_id": claim.person_id, "claim_id": claim.claim_id, "on": claim.service_date},
+            {
+                "provider_code": claim.provider_code,
+                "person_id": claim.person_id,
+                "claim_id": claim.claim_id,
+                "on": claim.service_date,
+            },
         ).first()
         if row is not None:
             found[slot] = tuple(row)
@@ -565,7 +588,11 @@ def _context(connection: Connection, submission: ClaimSubmission, row: tuple[Any
     provider (for a clerk) and unknown person, in that order."""
     claim = submission.claim
     record = _record(claim)
-    provider_id = row[0] if row is not None else connection.scalar(select(Provider.id).where(Provider.code == claim.provider_code))
+    provider_id = (
+        row[0]
+        if row is not None
+        else connection.scalar(select(Provider.id).where(Provider.code == claim.provider_code))
+    )
     if provider_id is None:
         raise ValidationFailed(record, "provider_code", "unknown provider")
     if submission.only_provider_id is not None and provider_id != submission.only_provider_id:
@@ -612,7 +639,9 @@ def _read_coverages(connection: Connection, wanted: dict[int, tuple[ClaimIn, int
             "year_before": on.year - 1,
             "scheme_code": claim.scheme_code,
         }
-        rows_of[slot] = [tuple(row) for row in connection.execute(_coverage_statement(claim.scheme_code is not None), parameters)]
+        rows_of[slot] = [
+            tuple(row) for row in connection.execute(_coverage_statement(claim.scheme_code is not None), parameters)
+        ]
     return rows_of
 
 
@@ -620,7 +649,10 @@ def _coverage(connection: Connection, claim: ClaimIn, rows: list[tuple[Any, ...]
     """The first scheme (by id) with a policy version in force and a contract with the provider
     wins; else the zero-payment reason of the best one. Unknown ``scheme_code``: refused."""
     if not rows:
-        if claim.scheme_code is not None and connection.scalar(select(Scheme.id).where(Scheme.code == claim.scheme_code)) is None:
+        if (
+            claim.scheme_code is not None
+            and connection.scalar(select(Scheme.id).where(Scheme.code == claim.scheme_code)) is None
+        ):
             raise ValidationFailed(_record(claim), "scheme_code", "unknown scheme")
         return _Coverage(None, None, None, ZERO_NOT_COVERED)
     best = _Coverage(rows[0][0], None, None, ZERO_NO_POLICY)
@@ -666,7 +698,10 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
         try:
             context = _context(connection, submission, rows.get(slot))
             if context.existing_pk is not None:
-                if submission.only_provider_id is not None and context.existing_provider_id != submission.only_provider_id:
+                if (
+                    submission.only_provider_id is not None
+                    and context.existing_provider_id != submission.only_provider_id
+                ):
                     raise Forbidden(_record(claim), "claim_id", "this claim belongs to another facility")
                 existing = session.get(Claim, context.existing_pk)
                 assert existing is not None
@@ -679,7 +714,9 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
 
     # In submission order, as if each claim came a moment after the previous one: a claim_id
     # settled earlier in the batch answers as stored; one refused earlier is looked at afresh.
-    coverage_rows = _read_coverages(connection, {slot: (submissions[slot].claim, context.provider_id) for slot, context in contexts.items()})
+    coverage_rows = _read_coverages(
+        connection, {slot: (submissions[slot].claim, context.provider_id) for slot, context in contexts.items()}
+    )
     running: dict[tuple[str, str, int], dict[str, Accumulator]] = {}  # (policy, member, year) -> layer -> value
     settled: list[_Settled] = []
     settled_slot_of: dict[str, int] = {}
@@ -758,20 +795,26 @@ def _settle(
         "reversal_reason": None,
     }
     if coverage.zero_reason is not None or coverage.version_id is None or coverage.version_sha256 is None:
-        values.update(allowed=claim.total, provider_writeoff=0, member_oop=claim.total, trail="", zero_reason=coverage.zero_reason)
+        values.update(
+            allowed=claim.total, provider_writeoff=0, member_oop=claim.total, trail="", zero_reason=coverage.zero_reason
+        )
         return _Settled(slot, values, [], [], submission.actor)
 
     compiled = _compiled_version(connection, coverage.version_id, coverage.version_sha256)
     policy = compiled.policy
     if claim.care_type not in policy.care_types:
-        raise ValidationFailed(record, "care_type", f"not a care type of policy {policy.id}: {', '.join(policy.care_types)}")
+        raise ValidationFailed(
+            record, "care_type", f"not a care type of policy {policy.id}: {', '.join(policy.care_types)}"
+        )
     if context.provider_level not in policy.provider_levels:
         raise ValidationFailed(record, "provider_code", f"the provider's level is not a level of policy {policy.id}")
     member_id = str(claim.person_id)
     year = policy.benefit_year(on)
     key = (policy.id, member_id, year)
     if key not in running:  # the first claim of this member, policy and year in the batch starts from the stored values
-        running[key] = {layer_id: value for (layer_id, stored_year), value in coverage.accumulators.items() if stored_year == year}
+        running[key] = {
+            layer_id: value for (layer_id, stored_year), value in coverage.accumulators.items() if stored_year == year
+        }
     store = DatabaseAccumulatorStore(policy.id, member_id, year, dict(running[key]))
     engine_claim = model.Claim(
         claim_id=claim.claim_id,
@@ -797,8 +840,13 @@ def _settle(
         fixed_fee=settlement.fixed_fee,
         trail=settlement.trail,
     )
-    payments = [SettledPayment("layer", layer_id, compiled.payers[layer_id], amount) for layer_id, amount in settlement.paid.items()]
-    payments += [SettledPayment("allowance", item, ALLOWANCE_PAYER, amount) for item, amount in settlement.allowances.items()]
+    payments = [
+        SettledPayment("layer", layer_id, compiled.payers[layer_id], amount)
+        for layer_id, amount in settlement.paid.items()
+    ]
+    payments += [
+        SettledPayment("allowance", item, ALLOWANCE_PAYER, amount) for item, amount in settlement.allowances.items()
+    ]
     deltas = []
     for layer_id, old, new in store.changes():
         running[key][layer_id] = new
@@ -814,11 +862,19 @@ def _write(
     if not settled:
         return {}
     # Only accumulators some claim moved are written (their final value in the batch).
-    moved = {(policy_id, member_id, year, layer_id) for item in settled for policy_id, member_id, year, layer_id, _ in item.deltas}
+    moved = {
+        (policy_id, member_id, year, layer_id)
+        for item in settled
+        for policy_id, member_id, year, layer_id, _ in item.deltas
+    }
     accumulators = sorted((*key, running[key[:3]][key[3]]) for key in moved)
     logs = [
         change_log_values(
-            actor=item.actor, entity="claims", entity_id=None, action="submit", after={name: item.values[name] for name in _CHANGE_LOGGED}
+            actor=item.actor,
+            entity="claims",
+            entity_id=None,
+            action="submit",
+            after={name: item.values[name] for name in _CHANGE_LOGGED},
         )
         for item in settled
     ]
@@ -833,7 +889,9 @@ def _write(
             continue
         written[item.values["claim_id"]] = row_pk
         if item.payments:
-            connection.execute(statements.payments, [{"claim_pk": row_pk, **payment._asdict()} for payment in item.payments])
+            connection.execute(
+                statements.payments, [{"claim_pk": row_pk, **payment._asdict()} for payment in item.payments]
+            )
         if item.deltas:
             connection.execute(
                 statements.deltas,
@@ -858,7 +916,10 @@ def _write_postgresql(
     accumulators: list[tuple[str, str, int, str, Accumulator]],
     logs: list[dict[str, Any]],
 ) -> dict[str, int]:
-    claims = [{**item.values, "change_at": log["at"], "change_after": log["after"]} for item, log in zip(settled, logs, strict=True)]
+    claims = [
+        {**item.values, "change_at": log["at"], "change_after": log["after"]}
+        for item, log in zip(settled, logs, strict=True)
+    ]
     payments = [
         {"claim_id": item.values["claim_id"], "kind": kind, "item_id": item_id, "payer": payer, "amount": amount}
         for item in settled
@@ -907,13 +968,17 @@ def _run_postgresql(connection: Connection, statement: str, parameters: dict[str
         return cursor.fetchall()
     except psycopg.Error as error:
         # As SQLAlchemy would raise it (retries look at DBAPIError.orig); never with the parameters.
-        raise DBAPIError.instance(statement, None, error, psycopg.Error, hide_parameters=True, dialect=connection.dialect) from error
+        raise DBAPIError.instance(
+            statement, None, error, psycopg.Error, hide_parameters=True, dialect=connection.dialect
+        ) from error
     finally:
         cursor.close()
 
 
 def _stored_claim(session: Session, claim_id: str) -> Claim | None:
-    return session.scalars(select(Claim).where(Claim.claim_id == claim_id).execution_options(populate_existing=True)).first()
+    return session.scalars(
+        select(Claim).where(Claim.claim_id == claim_id).execution_options(populate_existing=True)
+    ).first()
 
 
 def _winner(session: Session, submission: ClaimSubmission) -> SubmitResult:
@@ -929,7 +994,9 @@ def _winner(session: Session, submission: ClaimSubmission) -> SubmitResult:
 def _same_claim_again(submission: ClaimSubmission, first: SubmitResult | None) -> SubmitResult:
     """A claim_id settled earlier in the same batch: the stored claim, as a moment later."""
     if first is None or isinstance(first, EquicoverError):  # pragma: no cover - same_as points at settled claims only
-        return Conflict(_record(submission.claim), "claim_id", "a concurrent submission with this claim_id failed, retry")
+        return Conflict(
+            _record(submission.claim), "claim_id", "a concurrent submission with this claim_id failed, retry"
+        )
     row, _ = first
     if submission.only_provider_id is not None and row.provider_id != submission.only_provider_id:
         return Forbidden(_record(submission.claim), "claim_id", "this claim belongs to another facility")

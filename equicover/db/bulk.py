@@ -45,7 +45,9 @@ SQLITE_ROWS_PER_STATEMENT = 500
 def iter_row_chunks(rows: Rows, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of at most ``chunk_size`` dicts from row or column input."""
     if isinstance(rows, Mapping):
-        columns = {name: (values.tolist() if hasattr(values, "tolist") else list(values)) for name, values in rows.items()}
+        columns = {
+            name: (values.tolist() if hasattr(values, "tolist") else list(values)) for name, values in rows.items()
+        }
         lengths = {len(values) for values in columns.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns have different lengths: { {k: len(v) for k, v in columns.items()} }")
@@ -298,7 +300,9 @@ def _sqlite_executemany(connection: Any, table: Table, names: list[str], rows: I
     cursor = driver_connection.cursor()
     try:
         if whole:
-            cursor.executemany(statement(per_statement), (values[start : start + step] for start in range(0, whole, step)))
+            cursor.executemany(
+                statement(per_statement), (values[start : start + step] for start in range(0, whole, step))
+            )
         if whole < len(values):
             cursor.execute(statement((len(values) - whole) // width), values[whole:])
     finally:

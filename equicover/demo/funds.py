@@ -13,16 +13,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from equicover.auth.roles import Role
-from equicover.db.session import session_scope
 from equicover.anomaly import cli as anomaly_cli
+from equicover.auth.roles import Role
 from equicover.care import cli as care_cli
 from equicover.claims import cli as claims_cli
+from equicover.db.session import session_scope
 from equicover.ledger import cli as ledger_cli
 from equicover.payments import cli as payments_cli
 from equicover.reports import cli as reports_cli
-from equicover.verification import cli as verification_cli
 from equicover.synth.parameters import SCHEME_CODE
+from equicover.verification import cli as verification_cli
 
 DEMO_SCHEME = SCHEME_CODE  # the synthetic province's scheme
 MAKER, CHECKER = "demo-maker", "demo-checker"
@@ -35,26 +35,64 @@ def _ensure_fund_managers() -> None:
     for username in (MAKER, CHECKER):
         try:
             with session_scope() as session:
-                create_user(session=session, username=username, password=f"{username}-password", role=Role.FUND_MANAGER,
-                            area_code=None, provider_code=None, language="en", actor="demo")
+                create_user(
+                    session=session,
+                    username=username,
+                    password=f"{username}-password",
+                    role=Role.FUND_MANAGER,
+                    area_code=None,
+                    provider_code=None,
+                    language="en",
+                    actor="demo",
+                )
         except Conflict:
             pass  # kept from an earlier run (--keep)
 
 
-def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, year: int, seed: int, output: Path,
-                   console: Console, currency: str = "CNY") -> None:
+def run_funds_demo(
+    *,
+    policy: Path,
+    claims_path: Path,
+    settlements_path: Path,
+    year: int,
+    seed: int,
+    output: Path,
+    console: Console,
+    currency: str = "CNY",
+) -> None:
     """``settlements_path`` (step 3's what-if settlement of the whole file) is not needed to store the claims."""
     first_half = (f"{year}-01-01", f"{year}-06-30")
     console.rule("4. Stored claims (provider contracts enforced, accumulators kept) and the fund ledger")
     # load-claims settles the file itself: claims outside contracts are set aside before
     # settlement (step 3's settlement counted them), so they use up nobody's caps.
-    claims_cli.load_claims(policy=policy, claims=claims_path, scheme=DEMO_SCHEME, synthetic_submission=True, settlements=None)
+    claims_cli.load_claims(
+        policy=policy, claims=claims_path, scheme=DEMO_SCHEME, synthetic_submission=True, settlements=None
+    )
     ledger_cli.post_contributions(scheme=DEMO_SCHEME, fund="basic", name="Basic medical insurance")
-    ledger_cli.receive(fund="medical_assistance", source="social_cohesion_fund", amount="2000000", on=f"{year}-01-05", currency=currency,
-                reference="budget allocation")
-    ledger_cli.receive(fund="medical_assistance", source="charity", amount="150000", on=f"{year}-02-01", currency=currency, reference="charity fund")
-    ledger_cli.spend(fund="medical_assistance", use="transplants", amount="100000", on=f"{year}-03-01", currency=currency,
-              memo="organ and tissue transplants special account")
+    ledger_cli.receive(
+        fund="medical_assistance",
+        source="social_cohesion_fund",
+        amount="2000000",
+        on=f"{year}-01-05",
+        currency=currency,
+        reference="budget allocation",
+    )
+    ledger_cli.receive(
+        fund="medical_assistance",
+        source="charity",
+        amount="150000",
+        on=f"{year}-02-01",
+        currency=currency,
+        reference="charity fund",
+    )
+    ledger_cli.spend(
+        fund="medical_assistance",
+        use="transplants",
+        amount="100000",
+        on=f"{year}-03-01",
+        currency=currency,
+        memo="organ and tissue transplants special account",
+    )
     ledger_cli.post_claims(up_to=f"{year}-12-31", currency=currency)
 
     console.rule(f"5. Anomaly flags on the claims of {first_half[0]} to {first_half[1]}")
@@ -66,8 +104,15 @@ def run_funds_demo(*, policy: Path, claims_path: Path, settlements_path: Path, y
 
     console.rule("7. Payment batches for the half-year: the maker drafts, another fund manager approves")
     _ensure_fund_managers()
-    payments_cli.draft(start=first_half[0], end=first_half[1], maker=MAKER, provider=[], currency=currency, capitation="2.50",
-              capitation_fund="basic")
+    payments_cli.draft(
+        start=first_half[0],
+        end=first_half[1],
+        maker=MAKER,
+        provider=[],
+        currency=currency,
+        capitation="2.50",
+        capitation_fund="basic",
+    )
     from equicover.payments.service import list_batches
 
     with session_scope() as session:

@@ -18,8 +18,8 @@ import equicover
 from equicover.api.cli import serve as serve_application
 from equicover.console import make_console
 from equicover.db.session import session_scope
-from equicover.demo.funds import run_funds_demo
 from equicover.db.settings import database_url as configured_database_url
+from equicover.demo.funds import run_funds_demo
 from equicover.enrolment.cli import coverage
 from equicover.money import format_money
 from equicover.settlement.cli import settle
@@ -70,9 +70,7 @@ def demo(
 
     _console.rule(f"3. Settlement of the year's claims with {loaded_policy.id}")
     settle(policy=policy, claims=claims_path, out=settlements_path, engine="batch")
-    summary = settlement_summary(
-        policy=loaded_policy, claims_path=claims_path, settlements_path=settlements_path
-    )
+    summary = settlement_summary(policy=loaded_policy, claims_path=claims_path, settlements_path=settlements_path)
     _print_settlement(summary, loaded_policy.minor_digits, loaded_policy.currency)
     _console.print(f"Claims: {claims_path}   Settlements: {settlements_path}")
     if not funds:
@@ -99,9 +97,7 @@ def demo(
         )
     print_accounts(accounts, console=_console)
     if serve:
-        _console.print(
-            f"Serving on http://{host}:{port}/ (API at /docs, FHIR at /fhir/metadata); Ctrl-C stops it."
-        )
+        _console.print(f"Serving on http://{host}:{port}/ (API at /docs, FHIR at /fhir/metadata); Ctrl-C stops it.")
         serve_application(host=host, port=port, workers=1)
 
 

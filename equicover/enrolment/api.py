@@ -9,16 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from equicover.auth.roles import Role
 from equicover.auth.deps import CurrentUser, require_roles
-from equicover.http.deps import RowId, PageDep, SessionDep
-from equicover.http.pagination import Page, paginate
 from equicover.auth.models import User
-from equicover.registry.scoping import ensure_person_visible, persons_filter
+from equicover.auth.roles import Role
 from equicover.enrolment import service as enrolment
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
 from equicover.enrolment.schemas import SchemeIn
+from equicover.http.deps import PageDep, RowId, SessionDep
+from equicover.http.pagination import Page, paginate
 from equicover.registry.models import Person
+from equicover.registry.scoping import ensure_person_visible, persons_filter
 
 router = APIRouter(prefix="/api/v1", tags=["enrolment"])
 
@@ -99,7 +99,15 @@ def scheme_out(row: Scheme) -> SchemeOut:
 
 
 def enrolment_out(row: Enrolment) -> EnrolmentOut:
-    return EnrolmentOut(id=row.id, person_id=row.person_id, scheme_id=row.scheme_id, period_id=row.period_id, starts=row.starts, ends=row.ends, status=row.status)
+    return EnrolmentOut(
+        id=row.id,
+        person_id=row.person_id,
+        scheme_id=row.scheme_id,
+        period_id=row.period_id,
+        starts=row.starts,
+        ends=row.ends,
+        status=row.status,
+    )
 
 
 def contribution_out(row: Contribution) -> ContributionOut:
@@ -121,30 +129,50 @@ def list_schemes(session: SessionDep, _user: CurrentUser) -> list[SchemeOut]:
 
 
 @router.post("/schemes", response_model=SchemeOut, status_code=201, summary="Create a scheme (admin)")
-def create_scheme(body: SchemeIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> SchemeOut:
+def create_scheme(
+    body: SchemeIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]
+) -> SchemeOut:
     return scheme_out(enrolment.create_scheme(session=session, scheme=body, actor=user.username))
 
 
 @router.get("/schemes/{code}/periods", response_model=list[PeriodOut], summary="Enrolment periods of a scheme")
 def list_periods(code: SchemeCode, session: SessionDep, _user: CurrentUser) -> list[PeriodOut]:
     scheme = enrolment.get_scheme(session=session, code=code)
-    rows = session.scalars(select(EnrolmentPeriod).where(EnrolmentPeriod.scheme_id == scheme.id).order_by(EnrolmentPeriod.starts))
+    rows = session.scalars(
+        select(EnrolmentPeriod).where(EnrolmentPeriod.scheme_id == scheme.id).order_by(EnrolmentPeriod.starts)
+    )
     return [PeriodOut(id=r.id, scheme_id=r.scheme_id, starts=r.starts, ends=r.ends) for r in rows]
 
 
-@router.post("/schemes/{code}/periods", response_model=PeriodOut, status_code=201, summary="Open an enrolment period (admin)")
-def open_period(code: SchemeCode, body: PeriodIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> PeriodOut:
+@router.post(
+    "/schemes/{code}/periods", response_model=PeriodOut, status_code=201, summary="Open an enrolment period (admin)"
+)
+def open_period(
+    code: SchemeCode, body: PeriodIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]
+) -> PeriodOut:
     scheme = enrolment.get_scheme(session=session, code=code)
-    row = enrolment.open_period(session=session, scheme_id=scheme.id, starts=body.starts, ends=body.ends, actor=user.username)
+    row = enrolment.open_period(
+        session=session, scheme_id=scheme.id, starts=body.starts, ends=body.ends, actor=user.username
+    )
     return PeriodOut(id=row.id, scheme_id=row.scheme_id, starts=row.starts, ends=row.ends)
 
 
-@router.post("/enrolments", response_model=EnrolmentOut, status_code=201, summary="Enrol a person of your area in a scheme")
-def enrol(body: EnrolmentIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*ENROLERS))]) -> EnrolmentOut:
+@router.post(
+    "/enrolments", response_model=EnrolmentOut, status_code=201, summary="Enrol a person of your area in a scheme"
+)
+def enrol(
+    body: EnrolmentIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*ENROLERS))]
+) -> EnrolmentOut:
     ensure_person_visible(session=session, user=user, person_id=body.person_id)
     scheme = enrolment.get_scheme(session=session, code=body.scheme_code)
     row = enrolment.enrol(
-        session=session, person_id=body.person_id, scheme_id=scheme.id, period_id=body.period_id, starts=body.starts, ends=body.ends, actor=user.username
+        session=session,
+        person_id=body.person_id,
+        scheme_id=scheme.id,
+        period_id=body.period_id,
+        starts=body.starts,
+        ends=body.ends,
+        actor=user.username,
     )
     return enrolment_out(row)
 
@@ -159,7 +187,11 @@ def list_enrolments(
     on: Annotated[dt.date | None, Query(description="enrolments whose span contains this date")] = None,
     status: Literal["active", "suspended", "cancelled"] | None = None,
 ) -> Page[EnrolmentOut]:
-    query = select(Enrolment).where(Enrolment.person_id.in_(select(Person.id).where(persons_filter(user)))).order_by(Enrolment.id)
+    query = (
+        select(Enrolment)
+        .where(Enrolment.person_id.in_(select(Person.id).where(persons_filter(user))))
+        .order_by(Enrolment.id)
+    )
     if person_id is not None:
         query = query.where(Enrolment.person_id == person_id)
     if scheme is not None:
@@ -171,19 +203,32 @@ def list_enrolments(
     return paginate(session=session, query=query, page=page, to_item=enrolment_out)
 
 
-@router.put("/enrolments/{enrolment_id}/status", response_model=EnrolmentOut, summary="Suspend, cancel or re-activate an enrolment")
+@router.put(
+    "/enrolments/{enrolment_id}/status",
+    response_model=EnrolmentOut,
+    summary="Suspend, cancel or re-activate an enrolment",
+)
 def set_status(
-    enrolment_id: RowId, body: EnrolmentStatusIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*ENROLERS))]
+    enrolment_id: RowId,
+    body: EnrolmentStatusIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*ENROLERS))],
 ) -> EnrolmentOut:
     row = session.get(Enrolment, enrolment_id)
     if row is not None:
         ensure_person_visible(session=session, user=user, person_id=row.person_id)
-    return enrolment_out(enrolment.set_enrolment_status(session=session, enrolment_id=enrolment_id, status=body.status, actor=user.username))
+    return enrolment_out(
+        enrolment.set_enrolment_status(
+            session=session, enrolment_id=enrolment_id, status=body.status, actor=user.username
+        )
+    )
 
 
 @router.post("/contributions", response_model=ContributionOut, status_code=201, summary="Record a contribution")
 def record_contribution(
-    body: ContributionApiIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN))]
+    body: ContributionApiIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN))],
 ) -> ContributionOut:
     ensure_person_visible(session=session, user=user, person_id=body.person_id)
     scheme = enrolment.get_scheme(session=session, code=body.scheme_code)

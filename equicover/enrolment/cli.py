@@ -64,7 +64,9 @@ def coverage(
             format_money(row.amounts.get(currency, {}).get(kind, 0), digits_by_currency.get(currency, 2))
             for currency, kind in payer_columns
         ]
-        table.add_row(row.group_code, row.group_name, f"{row.eligible:,}", f"{row.enrolled:,}", row.percent_text(), *amounts)
+        table.add_row(
+            row.group_code, row.group_name, f"{row.eligible:,}", f"{row.enrolled:,}", row.percent_text(), *amounts
+        )
     _console.print(table)
     if by != "category" and total_eligible:
         overall = CoverageRow("all", "all", total_eligible, total_enrolled)

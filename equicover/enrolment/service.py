@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows
 from equicover.enrolment.models import (
     CONTRIBUTION_STATUSES,
@@ -26,7 +27,6 @@ from equicover.enrolment.schemas import CoverageRow, SchemeIn
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.money import MoneyError, minor_digits_of
 from equicover.registry.models import Category, Location, Person, PersonCategory
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.service import holds_on
 
 COVERAGE_GROUPINGS = ("district", "province", "category")
@@ -47,7 +47,9 @@ def create_scheme(*, session: Session, scheme: SchemeIn, actor: str = SYSTEM_ACT
         try:
             minor_digits = minor_digits_of(scheme.currency)
         except MoneyError:
-            raise ValidationFailed(record, "minor_digits", f"unknown currency {scheme.currency}: give minor_digits") from None
+            raise ValidationFailed(
+                record, "minor_digits", f"unknown currency {scheme.currency}: give minor_digits"
+            ) from None
     row = Scheme(code=scheme.code, name=scheme.name, currency=scheme.currency, minor_digits=minor_digits)
     session.add(row)
     session.flush()
@@ -152,7 +154,9 @@ def enrol(
     )
     if clash is not None:
         raise Conflict(record, "starts", f"overlaps enrolment {clash} of the same person in the same scheme")
-    row = Enrolment(person_id=person_id, scheme_id=scheme_id, period_id=period_id, starts=starts, ends=ends, status="active")
+    row = Enrolment(
+        person_id=person_id, scheme_id=scheme_id, period_id=period_id, starts=starts, ends=ends, status="active"
+    )
     session.add(row)
     session.flush()
     record_change(
@@ -161,7 +165,14 @@ def enrol(
         entity="enrolments",
         entity_id=row.id,
         action="create",
-        after={"person_id": person_id, "scheme_id": scheme_id, "period_id": period_id, "starts": starts, "ends": ends, "status": "active"},
+        after={
+            "person_id": person_id,
+            "scheme_id": scheme_id,
+            "period_id": period_id,
+            "starts": starts,
+            "ends": ends,
+            "status": "active",
+        },
     )
     return row
 
@@ -193,13 +204,23 @@ def set_enrolment_status(*, session: Session, enrolment_id: int, status: str, ac
     row.status = status
     session.flush()
     record_change(
-        session=session, actor=actor, entity="enrolments", entity_id=row.id, action="update", before={"status": before}, after={"status": status}
+        session=session,
+        actor=actor,
+        entity="enrolments",
+        entity_id=row.id,
+        action="update",
+        before={"status": before},
+        after={"status": status},
     )
     return row
 
 
 def enrolments_of(*, session: Session, person_id: int) -> list[Enrolment]:
-    return list(session.scalars(select(Enrolment).where(Enrolment.person_id == person_id).order_by(Enrolment.starts, Enrolment.id)))
+    return list(
+        session.scalars(
+            select(Enrolment).where(Enrolment.person_id == person_id).order_by(Enrolment.starts, Enrolment.id)
+        )
+    )
 
 
 def is_enrolled(*, session: Session, person_id: int, on: dt.date, scheme_id: int | None = None) -> bool:
@@ -212,7 +233,9 @@ def is_enrolled(*, session: Session, person_id: int, on: dt.date, scheme_id: int
 def move_enrolments(*, session: Session, from_person_id: int, to_person_id: int) -> tuple[list[int], int]:
     """Give a person's enrolments (and with them their contributions) to another, for a merge of
     duplicates; the enrolment ids moved and how many contributions hang off them."""
-    moved = list(session.scalars(select(Enrolment.id).where(Enrolment.person_id == from_person_id).order_by(Enrolment.id)))
+    moved = list(
+        session.scalars(select(Enrolment.id).where(Enrolment.person_id == from_person_id).order_by(Enrolment.id))
+    )
     if not moved:
         return moved, 0
     session.execute(update(Enrolment).where(Enrolment.id.in_(moved)).values(person_id=to_person_id))
@@ -305,7 +328,9 @@ def record_contribution(
     return row
 
 
-def set_contribution_status(*, session: Session, contribution_id: int, status: str, actor: str = SYSTEM_ACTOR) -> Contribution:
+def set_contribution_status(
+    *, session: Session, contribution_id: int, status: str, actor: str = SYSTEM_ACTOR
+) -> Contribution:
     record = f"contribution {contribution_id}"
     row = session.get(Contribution, contribution_id)
     if row is None:
@@ -317,7 +342,13 @@ def set_contribution_status(*, session: Session, contribution_id: int, status: s
         row.status = status
         session.flush()
         record_change(
-            session=session, actor=actor, entity="contributions", entity_id=row.id, action="update", before={"status": before}, after={"status": status}
+            session=session,
+            actor=actor,
+            entity="contributions",
+            entity_id=row.id,
+            action="update",
+            before={"status": before},
+            after={"status": status},
         )
     return row
 
@@ -418,11 +449,17 @@ def coverage(
 
 def _by_category(query: Select[Any], on: dt.date) -> Select[Any]:
     """Group a query over ``persons`` by the categories the persons hold on ``on``."""
-    holdings = select(PersonCategory.person_id, PersonCategory.category).where(*holds_on(on)).distinct().subquery("holdings")
+    holdings = (
+        select(PersonCategory.person_id, PersonCategory.category).where(*holds_on(on)).distinct().subquery("holdings")
+    )
     return (
         query.join(holdings, holdings.c.person_id == Person.id)
         .join(Category, Category.code == holdings.c.category)
-        .add_columns(holdings.c.category.label("group_key"), Category.code.label("group_code"), Category.label.label("group_name"))
+        .add_columns(
+            holdings.c.category.label("group_key"),
+            Category.code.label("group_code"),
+            Category.label.label("group_name"),
+        )
         .group_by(holdings.c.category, Category.code, Category.label)
     )
 
@@ -435,7 +472,9 @@ def _by_area(query: Select[Any], by: str, *, sums: tuple[str, ...], keys: tuple[
     ancestor columns of ``locations``. Joining a million persons to locations directly lets
     SQLite pick an index-driven plan that reads persons in random order (4x slower at 1M).
     """
-    per_location = query.add_columns(Person.location_id.label("location_id")).group_by(Person.location_id).subquery("per_location")
+    per_location = (
+        query.add_columns(Person.location_id.label("location_id")).group_by(Person.location_id).subquery("per_location")
+    )
     home = Location.__table__.alias("home")
     group = Location.__table__.alias("grp")
     ancestor = home.c.district_id if by == "district" else home.c.province_id
@@ -459,7 +498,9 @@ def _by_area(query: Select[Any], by: str, *, sums: tuple[str, ...], keys: tuple[
 # Bulk loading (synthetic data). No per-record business checks; database constraints hold.
 
 
-def bulk_insert_enrolments(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_enrolments(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert enrolments. Each row: ``id`` (recommended, so contributions can point at it),
     ``person_id``, ``scheme_id``, ``period_id``, ``starts``, ``ends``; optional ``status``
     (default ``"active"``). Overlaps and period bounds are not checked here.
@@ -467,7 +508,14 @@ def bulk_insert_enrolments(*, session: Session, rows: Rows, actor: str = SYSTEM_
 
     written = bulk_insert_rows(session, Enrolment.__table__, rows, chunk_size=chunk_size, defaults={"status": "active"})
     if written:
-        record_change(session=session, actor=actor, entity="enrolments", entity_id=None, action="bulk_load", after={"rows": written})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="enrolments",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": written},
+        )
     return written
 
 
@@ -483,5 +531,12 @@ def bulk_insert_contributions(
         session, Contribution.__table__, rows, chunk_size=chunk_size, defaults={"status": "due", "payer_name": None}
     )
     if written:
-        record_change(session=session, actor=actor, entity="contributions", entity_id=None, action="bulk_load", after={"rows": written})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="contributions",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": written},
+        )
     return written

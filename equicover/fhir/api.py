@@ -36,15 +36,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from equicover.auth.roles import Role
 from equicover import __version__
-from equicover.auth.deps import CurrentUser
-from equicover.http.deps import SessionDep
-from equicover.claims import scoping as claim_scoping
-from equicover.providers import scoping as provider_scoping
-from equicover.registry import scoping as registry_scoping
-from equicover.errors import EquicoverError, Forbidden
 from equicover import fhir_mapping as mapping
+from equicover.auth.deps import CurrentUser
+from equicover.auth.roles import Role
+from equicover.claims import scoping as claim_scoping
+from equicover.errors import EquicoverError, Forbidden
 from equicover.fhir.parsing import (
     FhirInputError,
     parse_claim,
@@ -55,17 +52,35 @@ from equicover.fhir.parsing import (
     row_id,
     to_minor,
 )
+from equicover.http.deps import SessionDep
+from equicover.providers import scoping as provider_scoping
+from equicover.registry import scoping as registry_scoping
 
 log = logging.getLogger("equicover.fhir")
 
 MAX_COUNT = 500
 DEFAULT_COUNT = 50
-_ERROR_ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict",
-                413: "too-long", 422: "processing"}
+_ERROR_ISSUE = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-long",
+    422: "processing",
+}
 
 
-def _outcome_response(status: int, issues: Sequence[tuple[str, str, str | None]], headers: dict[str, str] | None = None) -> Response:
-    return Response(mapping.to_json(mapping.operation_outcome(list(issues))), status_code=status, media_type=mapping.FHIR_JSON, headers=headers)
+def _outcome_response(
+    status: int, issues: Sequence[tuple[str, str, str | None]], headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        mapping.to_json(mapping.operation_outcome(list(issues))),
+        status_code=status,
+        media_type=mapping.FHIR_JSON,
+        headers=headers,
+    )
 
 
 def error_outcome(error: Exception) -> Response | None:
@@ -75,7 +90,17 @@ def error_outcome(error: Exception) -> Response | None:
     if isinstance(error, EquicoverError):
         expression = getattr(error, "field", None)
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return _outcome_response(error.status, [(_ERROR_ISSUE.get(error.status, "processing"), error.message, None if expression in (None, "id") else expression)], headers)
+        return _outcome_response(
+            error.status,
+            [
+                (
+                    _ERROR_ISSUE.get(error.status, "processing"),
+                    error.message,
+                    None if expression in (None, "id") else expression,
+                )
+            ],
+            headers,
+        )
     if isinstance(error, RequestValidationError):
         issues = []
         for item in error.errors()[:20]:
@@ -84,7 +109,11 @@ def error_outcome(error: Exception) -> Response | None:
         return _outcome_response(400, issues)
     if isinstance(error, StarletteHTTPException):
         detail = error.detail if isinstance(error.detail, str) else "error"
-        return _outcome_response(error.status_code, [(_ERROR_ISSUE.get(error.status_code, "processing"), detail, None)], getattr(error, "headers", None))
+        return _outcome_response(
+            error.status_code,
+            [(_ERROR_ISSUE.get(error.status_code, "processing"), detail, None)],
+            getattr(error, "headers", None),
+        )
     if isinstance(error, IntegrityError):
         log.warning("integrity error in a FHIR request: %s", type(error.orig).__name__)
         return _outcome_response(409, [("conflict", "the request clashes with stored data", None)])
@@ -105,7 +134,7 @@ class FhirRoute(APIRoute):
         async def fhir_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except Exception as error:  # noqa: BLE001 - unknown errors are re-raised below
+            except Exception as error:
                 answer = error_outcome(error)
                 if answer is None:
                     raise
@@ -160,7 +189,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _not_found(resource_type: str, resource_id: str) -> FhirInputError:
-    shown = resource_id if len(resource_id) <= 64 and resource_id.replace("-", "").replace(".", "").isalnum() else "(invalid id)"
+    shown = (
+        resource_id
+        if len(resource_id) <= 64 and resource_id.replace("-", "").replace(".", "").isalnum()
+        else "(invalid id)"
+    )
     return FhirInputError(404, [("not-found", f"{resource_type}/{shown} is not known", None)])
 
 
@@ -216,7 +249,9 @@ def search_patients(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    identifier: Annotated[str | None, Query(max_length=300, description="<system>|<value>: a national ID, or the person id")] = None,
+    identifier: Annotated[
+        str | None, Query(max_length=300, description="<system>|<value>: a national ID, or the person id")
+    ] = None,
     count: CountParam = None,
     offset: OffsetParam = None,
 ) -> Response:
@@ -236,7 +271,11 @@ def search_patients(
         query = query.where(Person.id == person_id) if person_id is not None else query.where(Person.id.is_(None))
     elif system:
         id_type = mapping.id_type_of_system(system)
-        query = query.where(Person.id_type == id_type, Person.national_id == value) if id_type else query.where(Person.id.is_(None))
+        query = (
+            query.where(Person.id_type == id_type, Person.national_id == value)
+            if id_type
+            else query.where(Person.id.is_(None))
+        )
     else:
         query = query.where(Person.national_id == value)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -244,7 +283,9 @@ def search_patients(
     return _bundle(request, [mapping.patient(person) for person in persons], total)
 
 
-@router.get("/Group/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a household as a Group")
+@router.get(
+    "/Group/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a household as a Group"
+)
 def read_group(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.registry.models import Household
     from equicover.registry.service import household_members
@@ -255,7 +296,12 @@ def read_group(resource_id: str, session: SessionDep, user: CurrentUser) -> Resp
     return _answer(mapping.household_group(household, household_members(session=session, household_id=household_id)))
 
 
-@router.get("/Organization/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a provider as an Organization")
+@router.get(
+    "/Organization/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read a provider as an Organization",
+)
 def read_organization(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.providers.models import Provider
 
@@ -264,7 +310,12 @@ def read_organization(resource_id: str, session: SessionDep, user: CurrentUser) 
     return _answer(mapping.provider_organization(session.get(Provider, provider_id)))
 
 
-@router.get("/Location/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read an area or a provider's site")
+@router.get(
+    "/Location/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read an area or a provider's site",
+)
 def read_location(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.providers.models import Provider
     from equicover.registry.models import Location
@@ -322,35 +373,44 @@ def coverages_in_force(*, session: Session, person_id: int, on: dt.date) -> tupl
                 layer_id=layer.layer_id,
                 payer=layer.payer,
                 order=order,
-                cap_kind=None if layer.annual_cap is None else ("max_per_year" if layer.kind == "oop_cap" else "cap_per_year"),
+                cap_kind=None
+                if layer.annual_cap is None
+                else ("max_per_year" if layer.kind == "oop_cap" else "cap_per_year"),
                 annual_cap=layer.annual_cap,
                 used=layer.used,
             )
             for order, layer in enumerate(scheme.layers, start=1)
         )
-        found.append(mapping.CoverageInForce(
-            person_id=person_id,
-            policy_version_id=version.id,
-            policy_id=version.policy_id,
-            policy_name=version.name,
-            scheme_code=scheme.scheme_code,
-            currency=version.currency,
-            minor_digits=_digits_of(version),
-            period_start=start,
-            period_end=end,
-            benefit_year_start=year_start,
-            benefit_year_end=year_end,
-            layers=layers,
-            active=answer.covered,
-        ))
+        found.append(
+            mapping.CoverageInForce(
+                person_id=person_id,
+                policy_version_id=version.id,
+                policy_id=version.policy_id,
+                policy_name=version.name,
+                scheme_code=scheme.scheme_code,
+                currency=version.currency,
+                minor_digits=_digits_of(version),
+                period_start=start,
+                period_end=end,
+                benefit_year_start=year_start,
+                benefit_year_end=year_end,
+                layers=layers,
+                active=answer.covered,
+            )
+        )
     return found, answer
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
-@router.get("/Coverage/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read the Coverage of one layer")
+@router.get(
+    "/Coverage/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read the Coverage of one layer",
+)
 def read_coverage(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.enrolment.service import enrolments_of
 
@@ -405,7 +465,7 @@ def search_coverage(
     limit, skip = _page(count, offset)
     found, _eligibility = coverages_in_force(session=session, person_id=person_id, on=date or _today())
     resources = [resource for coverage in found for resource in mapping.coverages(coverage)]
-    return _bundle(request, resources[skip:skip + limit], len(resources))
+    return _bundle(request, resources[skip : skip + limit], len(resources))
 
 
 @router.post(
@@ -421,14 +481,16 @@ def check_eligibility(body: RawBody, session: SessionDep, user: CurrentUser) -> 
     _person(session, user, person_id)
     found, answer = coverages_in_force(session=session, person_id=person_id, on=parsed.serviced_on)
     reason = None if found else ("no_policy" if answer.schemes else "not_enrolled")
-    return _answer(mapping.eligibility_response(
-        person_id=person_id,
-        serviced_on=parsed.serviced_on,
-        coverages_in_force=found,
-        request_id=parsed.request_id,
-        purpose=parsed.purpose,
-        not_covered_reason=reason,
-    ))
+    return _answer(
+        mapping.eligibility_response(
+            person_id=person_id,
+            serviced_on=parsed.serviced_on,
+            coverages_in_force=found,
+            request_id=parsed.request_id,
+            purpose=parsed.purpose,
+            not_covered_reason=reason,
+        )
+    )
 
 
 # ---------------------------------------------------------------- claims
@@ -468,13 +530,19 @@ def _fallback_money(session: Session, person_id: int, provider_id: int) -> tuple
     from equicover.providers.models import Contract
 
     row = session.execute(
-        select(Scheme.currency, Scheme.minor_digits).join(Enrolment, Enrolment.scheme_id == Scheme.id)
-        .where(Enrolment.person_id == person_id).order_by(Scheme.id).limit(1)
+        select(Scheme.currency, Scheme.minor_digits)
+        .join(Enrolment, Enrolment.scheme_id == Scheme.id)
+        .where(Enrolment.person_id == person_id)
+        .order_by(Scheme.id)
+        .limit(1)
     ).first()
     if row is None:
         row = session.execute(
-            select(Scheme.currency, Scheme.minor_digits).join(Contract, Contract.scheme_id == Scheme.id)
-            .where(Contract.provider_id == provider_id).order_by(Scheme.id).limit(1)
+            select(Scheme.currency, Scheme.minor_digits)
+            .join(Contract, Contract.scheme_id == Scheme.id)
+            .where(Contract.provider_id == provider_id)
+            .order_by(Scheme.id)
+            .limit(1)
         ).first()
     return (row[0], row[1]) if row is not None else UNKNOWN_CURRENCY
 
@@ -493,19 +561,31 @@ def read_claim(resource_id: str, session: SessionDep, user: CurrentUser) -> Resp
     return _answer(mapping.claim_resource(settled_claim(session=session, claim=claim)))
 
 
-@router.get("/ClaimResponse/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a ClaimResponse")
+@router.get(
+    "/ClaimResponse/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a ClaimResponse"
+)
 def read_claim_response(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     claim = _stored_claim(session, user, "ClaimResponse", resource_id)
     return _answer(mapping.claim_response(settled_claim(session=session, claim=claim)))
 
 
-@router.get("/ExplanationOfBenefit/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read an ExplanationOfBenefit")
+@router.get(
+    "/ExplanationOfBenefit/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read an ExplanationOfBenefit",
+)
 def read_explanation_of_benefit(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     claim = _stored_claim(session, user, "ExplanationOfBenefit", resource_id)
     return _answer(mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)))
 
 
-@router.get("/ExplanationOfBenefit", response_class=FhirResponse, responses=_RESPONSES, summary="Search ExplanationOfBenefit by patient")
+@router.get(
+    "/ExplanationOfBenefit",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Search ExplanationOfBenefit by patient",
+)
 def search_explanation_of_benefit(
     request: Request,
     session: SessionDep,
@@ -522,11 +602,19 @@ def search_explanation_of_benefit(
     query = select(Claim).where(Claim.person_id == person_id, claim_scoping.claims_filter(user))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     claims = session.scalars(query.order_by(Claim.service_date, Claim.id).limit(limit).offset(skip)).all()
-    return _bundle(request, [mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)) for claim in claims], total)
+    return _bundle(
+        request,
+        [mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)) for claim in claims],
+        total,
+    )
 
 
-@router.get("/PaymentReconciliation/{resource_id}", response_class=FhirResponse, responses=_RESPONSES,
-            summary="Read a payment batch to a provider as a PaymentReconciliation")
+@router.get(
+    "/PaymentReconciliation/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read a payment batch to a provider as a PaymentReconciliation",
+)
 def read_payment_reconciliation(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.payments import service as payments  # the payment batches (funds work) build the resource
 
@@ -542,7 +630,10 @@ CLAIM_SUBMITTERS = frozenset({Role.CLERK, Role.ADMIN})
 @router.post(
     "/Claim",
     response_class=FhirResponse,
-    responses={**_RESPONSES, 201: {"content": {mapping.FHIR_JSON: {}}, "description": "ClaimResponse of a claim settled now"}},
+    responses={
+        **_RESPONSES,
+        201: {"content": {mapping.FHIR_JSON: {}}, "description": "ClaimResponse of a claim settled now"},
+    },
     openapi_extra=_RESOURCE_BODY,
     summary="Submit a Claim: settled in real time, answered with its ClaimResponse (idempotent on Claim.identifier)",
 )
@@ -560,7 +651,9 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
     if user.role == Role.CLERK and provider_id != user.provider_id:
         raise Forbidden(f"user {user.username}", "Claim.provider", "a clerk submits claims of its own facility only")
     provider = session.get(Provider, provider_id)
-    digits = _claim_digits(session=session, person_id=person_id, provider_id=provider_id, on=parsed.service_date, currency=parsed.currency)
+    digits = _claim_digits(
+        session=session, person_id=person_id, provider_id=provider_id, on=parsed.service_date, currency=parsed.currency
+    )
     try:
         claim_in = ClaimIn(
             claim_id=parsed.claim_id,
@@ -579,7 +672,10 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
         raise FhirInputError(422, [("value", f"Claim: {problem.field}: {problem.reason}", None)]) from None
     with _rolled_back_on_error(session):
         claim, created = claims_service.submit_claim(
-            session=session, claim=claim_in, actor=user.username, only_provider_id=user.provider_id if user.role == Role.CLERK else None
+            session=session,
+            claim=claim_in,
+            actor=user.username,
+            only_provider_id=user.provider_id if user.role == Role.CLERK else None,
         )
         resource = mapping.claim_response(settled_claim(session=session, claim=claim))
     return _answer(resource, status=201 if created else 200, headers={"Location": f"/fhir/ClaimResponse/{claim.id}"})
@@ -590,7 +686,9 @@ def _claim_digits(*, session: Session, person_id: int, provider_id: int, on: dt.
     person on the date (else of the schemes around the claim, see :func:`_fallback_money`).
     A Claim in another currency is refused (422)."""
     found, _eligibility = coverages_in_force(session=session, person_id=person_id, on=on)
-    expected, digits = (found[0].currency, found[0].minor_digits) if found else _fallback_money(session, person_id, provider_id)
+    expected, digits = (
+        (found[0].currency, found[0].minor_digits) if found else _fallback_money(session, person_id, provider_id)
+    )
     if currency is not None and currency != expected:
         raise FhirInputError(422, [("value", f"Claim amounts must be in {expected}", "Claim.total.currency")])
     return digits

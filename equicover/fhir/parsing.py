@@ -88,7 +88,13 @@ def validate_resource(data: dict[str, Any], model: type[FHIRAbstractModel]) -> A
         for item in error.errors(include_input=False)[:MAX_ISSUES]:
             location = ".".join(str(part) for part in item.get("loc", ()) if part != "__root__")
             expression = f"{expected}.{location}" if location else expected
-            issues.append(("structure" if item.get("type") == "missing" else "value", f"{expression}: {item.get('msg', 'invalid')}", expression))
+            issues.append(
+                (
+                    "structure" if item.get("type") == "missing" else "value",
+                    f"{expression}: {item.get('msg', 'invalid')}",
+                    expression,
+                )
+            )
         raise FhirInputError(400, issues or [("invalid", f"not a valid {expected}", expected)]) from None
     except (ValueError, TypeError, RecursionError):
         raise _fail(400, "invalid", f"not a valid {expected}", expected) from None
@@ -231,7 +237,12 @@ def _claim_identifier(claim: FhirClaim) -> str:
     chosen = next((item for item in identifiers if item.system == CLAIM_SYSTEM and item.value), None)
     chosen = chosen or next((item for item in identifiers if item.value), None)
     if chosen is None:
-        raise _fail(422, "required", f"Claim.identifier: a claim id is required (system {CLAIM_SYSTEM}): it makes resubmission safe", "Claim.identifier")
+        raise _fail(
+            422,
+            "required",
+            f"Claim.identifier: a claim id is required (system {CLAIM_SYSTEM}): it makes resubmission safe",
+            "Claim.identifier",
+        )
     value = chosen.value.strip()
     if not value or len(value) > 64:
         raise _fail(422, "value", "Claim.identifier.value must be 1 to 64 characters", "Claim.identifier")
@@ -277,7 +288,12 @@ def _service_dates(claim: FhirClaim) -> tuple[dt.date, int]:
                 start = _as_date(item.servicedPeriod.start)
                 break
     if start is None:
-        raise _fail(422, "required", "Claim.billablePeriod.start (or item.servicedDate) is required", "Claim.billablePeriod.start")
+        raise _fail(
+            422,
+            "required",
+            "Claim.billablePeriod.start (or item.servicedDate) is required",
+            "Claim.billablePeriod.start",
+        )
     days = 0 if end is None else (end - start).days
     if days < 0:
         raise _fail(422, "value", "Claim.billablePeriod.end is before its start", "Claim.billablePeriod.end")
@@ -339,7 +355,12 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
     """
     claim: FhirClaim = validate_resource(data, FhirClaim)
     if claim.use not in (None, "claim"):
-        raise _fail(422, "not-supported", "only Claim.use = claim is settled (no preauthorization or predetermination)", "Claim.use")
+        raise _fail(
+            422,
+            "not-supported",
+            "only Claim.use = claim is settled (no preauthorization or predetermination)",
+            "Claim.use",
+        )
     service_date, days = _service_dates(claim)
     total, eligible, currency = _amounts(claim)
     return ParsedClaim(

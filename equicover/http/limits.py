@@ -16,7 +16,14 @@ class _TooLarge(Exception):
 def _body(max_bytes: int) -> bytes:
     message = f"request body larger than {max_bytes} bytes"
     return json.dumps(
-        {"status": 413, "code": "payload_too_large", "message": message, "record": "request", "field": "body", "reason": message}
+        {
+            "status": 413,
+            "code": "payload_too_large",
+            "message": message,
+            "record": "request",
+            "field": "body",
+            "reason": message,
+        }
     ).encode()
 
 
@@ -24,7 +31,10 @@ def _fhir_body(max_bytes: int) -> bytes:
     """The same refusal as a FHIR OperationOutcome (issue code too-long), for the /fhir paths."""
     message = f"request body larger than {max_bytes} bytes"
     return json.dumps(
-        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "too-long", "diagnostics": message}]}
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "too-long", "diagnostics": message}],
+        }
     ).encode()
 
 
@@ -126,14 +136,24 @@ class ConcurrencyLimit:
         semaphore: asyncio.Semaphore = self._semaphore  # type: ignore[assignment]
         if semaphore.locked() and self._waiting >= self.max_waiting:
             body = json.dumps(
-                {"status": 503, "code": "overloaded", "message": "too many requests in progress, retry shortly",
-                 "record": None, "field": None, "reason": None}
+                {
+                    "status": 503,
+                    "code": "overloaded",
+                    "message": "too many requests in progress, retry shortly",
+                    "record": None,
+                    "field": None,
+                    "reason": None,
+                }
             ).encode()
             await send(
                 {
                     "type": "http.response.start",
                     "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"retry-after", b"1")],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", b"1"),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": body})
@@ -174,7 +194,7 @@ class SafeErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception as error:  # noqa: BLE001 - the point of this middleware
+        except Exception as error:
             import logging
 
             logging.getLogger("equicover.api").error(
@@ -183,7 +203,14 @@ class SafeErrors:
             if started:
                 return
             body = json.dumps(
-                {"status": 500, "code": "internal_error", "message": "internal error", "record": None, "field": None, "reason": None}
+                {
+                    "status": 500,
+                    "code": "internal_error",
+                    "message": "internal error",
+                    "record": None,
+                    "field": None,
+                    "reason": None,
+                }
             ).encode()
             await send(
                 {

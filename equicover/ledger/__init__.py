@@ -1,1 +1,1 @@
-"""funds (issue 7)."""
+"""The fund ledger: funds, their accounts and double-entry postings (append-only), balances and flows."""

@@ -36,16 +36,30 @@ class FlowOut(BaseModel):
 
 
 @router.get("/funds/balances", response_model=list[BalanceOut])
-def balances(session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))],
-             fund: Annotated[str | None, Query(max_length=64)] = None, as_of: dt.date | None = None) -> list[BalanceOut]:
-    return [BalanceOut(fund=b.fund, account=b.account, kind=b.kind, debit=b.debit, credit=b.credit, balance=b.balance)
-            for b in ledger.balances(session=session, fund_code=fund, as_of=as_of)]
+def balances(
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*FUND_ROLES))],
+    fund: Annotated[str | None, Query(max_length=64)] = None,
+    as_of: dt.date | None = None,
+) -> list[BalanceOut]:
+    return [
+        BalanceOut(fund=b.fund, account=b.account, kind=b.kind, debit=b.debit, credit=b.credit, balance=b.balance)
+        for b in ledger.balances(session=session, fund_code=fund, as_of=as_of)
+    ]
 
 
 @router.get("/funds/flows", response_model=list[FlowOut])
-def flows(session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))], starts: dt.date, ends: dt.date,
-          fund: Annotated[str | None, Query(max_length=64)] = None) -> list[FlowOut]:
-    return [FlowOut(**vars_of(flow)) for flow in ledger.flows_by_month(session=session, starts=starts, ends=ends, fund_code=fund)]
+def flows(
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*FUND_ROLES))],
+    starts: dt.date,
+    ends: dt.date,
+    fund: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[FlowOut]:
+    return [
+        FlowOut(**vars_of(flow))
+        for flow in ledger.flows_by_month(session=session, starts=starts, ends=ends, fund_code=fund)
+    ]
 
 
 def vars_of(flow: ledger.MonthlyFlow) -> dict[str, object]:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-from typing import Any
-
 import typer
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from equicover.commands import console, currency_digits, money_formatter, parse_amount, parse_date, unit_of_work
 
@@ -26,9 +20,16 @@ def post_claims(
     from equicover.ledger import service
 
     with unit_of_work() as session:
-        counts = service.post_claim_settlements(session=session, up_to=parse_date(up_to, "--up-to"), currency=currency,
-                                                minor_digits=currency_digits(currency), actor="cli")
-    console.print(f"Posted {counts['settlement']:,} settlements and {counts['reversal']:,} reversals in {counts['entries']:,} entries.")
+        counts = service.post_claim_settlements(
+            session=session,
+            up_to=parse_date(up_to, "--up-to"),
+            currency=currency,
+            minor_digits=currency_digits(currency),
+            actor="cli",
+        )
+    console.print(
+        f"Posted {counts['settlement']:,} settlements and {counts['reversal']:,} reversals in {counts['entries']:,} entries."
+    )
 
 
 @funds_app.command("post-contributions")
@@ -46,7 +47,9 @@ def post_contributions(
         if row is None:
             console.print(f"[red]scheme {scheme}: unknown scheme[/]")
             raise typer.Exit(1)
-        service.ensure_fund(session=session, code=fund, name=name or fund, currency=row.currency, minor_digits=row.minor_digits)
+        service.ensure_fund(
+            session=session, code=fund, name=name or fund, currency=row.currency, minor_digits=row.minor_digits
+        )
         posted = service.post_enrolment_contributions(session=session, fund_code=fund, scheme_id=row.id, actor="cli")
     console.print(f"Posted {posted} contribution entr{'y' if posted == 1 else 'ies'} to fund {fund}.")
 
@@ -54,7 +57,11 @@ def post_contributions(
 @funds_app.command("receive")
 def receive(
     fund: str = typer.Option(..., "--fund"),
-    source: str = typer.Option(..., "--source", help="state_budget, local_budget, social_cohesion_fund, territorial_communities, member_contributions, donors, charity"),
+    source: str = typer.Option(
+        ...,
+        "--source",
+        help="state_budget, local_budget, social_cohesion_fund, territorial_communities, member_contributions, donors, charity",
+    ),
     amount: str = typer.Option(..., "--amount", help="Major units, e.g. 1000000.00"),
     on: str = typer.Option(..., "--on"),
     currency: str = typer.Option("CNY", "--currency"),
@@ -64,9 +71,18 @@ def receive(
     from equicover.ledger import service
 
     with unit_of_work() as session:
-        service.ensure_fund(session=session, code=fund, name=fund, currency=currency, minor_digits=currency_digits(currency))
-        entry = service.record_contribution(session=session, fund_code=fund, source=source, amount=parse_amount(amount, currency, "--amount"),
-                                            received_on=parse_date(on, "--on"), reference=reference, actor="cli")
+        service.ensure_fund(
+            session=session, code=fund, name=fund, currency=currency, minor_digits=currency_digits(currency)
+        )
+        entry = service.record_contribution(
+            session=session,
+            fund_code=fund,
+            source=source,
+            amount=parse_amount(amount, currency, "--amount"),
+            received_on=parse_date(on, "--on"),
+            reference=reference,
+            actor="cli",
+        )
     console.print(f"Entry {entry.id} posted.")
 
 
@@ -83,23 +99,36 @@ def spend(
     from equicover.ledger import service
 
     with unit_of_work() as session:
-        entry = service.record_transfer(session=session, fund_code=fund, use=use, amount=parse_amount(amount, currency, "--amount"),
-                                        paid_on=parse_date(on, "--on"), memo=memo, actor="cli")
+        entry = service.record_transfer(
+            session=session,
+            fund_code=fund,
+            use=use,
+            amount=parse_amount(amount, currency, "--amount"),
+            paid_on=parse_date(on, "--on"),
+            memo=memo,
+            actor="cli",
+        )
     console.print(f"Entry {entry.id} posted.")
 
 
 @funds_app.command("reverse")
-def reverse(entry_id: int = typer.Argument(...), on: str = typer.Option(..., "--on"), memo: str = typer.Option(..., "--memo")) -> None:
+def reverse(
+    entry_id: int = typer.Argument(...), on: str = typer.Option(..., "--on"), memo: str = typer.Option(..., "--memo")
+) -> None:
     """Correct an entry by a reversing entry (entries are never changed or deleted)."""
     from equicover.ledger import service
 
     with unit_of_work() as session:
-        entry = service.reverse_entry(session=session, entry_id=entry_id, posted_on=parse_date(on, "--on"), memo=memo, actor="cli")
+        entry = service.reverse_entry(
+            session=session, entry_id=entry_id, posted_on=parse_date(on, "--on"), memo=memo, actor="cli"
+        )
     console.print(f"Entry {entry.id} reverses entry {entry_id}.")
 
 
 @funds_app.command("balances")
-def balances(fund: str | None = typer.Option(None, "--fund"), as_of: str | None = typer.Option(None, "--as-of")) -> None:
+def balances(
+    fund: str | None = typer.Option(None, "--fund"), as_of: str | None = typer.Option(None, "--as-of")
+) -> None:
     """Balance of every account of every fund (or one)."""
     from equicover.ledger import service
     from equicover.ledger.models import Fund
@@ -115,17 +144,25 @@ def balances(fund: str | None = typer.Option(None, "--fund"), as_of: str | None 
         money = money_formatter(currencies.get(row.fund, "CNY"))
         table.add_row(row.fund, row.account, row.kind, money(row.debit), money(row.credit), money(row.balance))
     console.print(table)
-    console.print(f"Trial balance: debits {debit:,} = credits {credit:,} (minor units): {'balanced' if debit == credit else 'NOT BALANCED'}")
+    console.print(
+        f"Trial balance: debits {debit:,} = credits {credit:,} (minor units): {'balanced' if debit == credit else 'NOT BALANCED'}"
+    )
 
 
 @funds_app.command("flows")
-def flows(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"), fund: str | None = typer.Option(None, "--fund")) -> None:
+def flows(
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    fund: str | None = typer.Option(None, "--fund"),
+) -> None:
     """Debits and credits per fund, month and account."""
     from equicover.ledger import service
     from equicover.ledger.models import Fund
 
     with unit_of_work() as session:
-        rows = service.flows_by_month(session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), fund_code=fund)
+        rows = service.flows_by_month(
+            session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), fund_code=fund
+        )
         currencies = {f.code: f.currency for f in session.scalars(select(Fund))}
     table = Table(title="Monthly flows")
     for column in ("Fund", "Month", "Account", "Debits", "Credits"):

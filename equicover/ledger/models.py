@@ -98,9 +98,7 @@ class LedgerEntry(Base):
 
 class LedgerLine(Base):
     __tablename__ = "ledger_lines"
-    __table_args__ = (
-        CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),
-    )
+    __table_args__ = (CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)

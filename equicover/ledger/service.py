@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR
 from equicover.claims.models import Claim, ClaimPayment
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.ledger.models import (
@@ -32,7 +33,6 @@ from equicover.ledger.models import (
     LedgerEntry,
     LedgerLine,
 )
-from equicover.audit.service import SYSTEM_ACTOR
 
 CASH = "cash"
 PAYABLE = "payable"
@@ -77,7 +77,7 @@ def fund_code_of_payment(kind: str, item_id: str, payer: str) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def month_end(day: dt.date) -> dt.date:
@@ -220,8 +220,14 @@ def reverse_entry(
 
 
 def record_contribution(
-    *, session: Session, fund_code: str, source: str, amount: int, received_on: dt.date,
-    reference: str | None = None, actor: str = SYSTEM_ACTOR,
+    *,
+    session: Session,
+    fund_code: str,
+    source: str,
+    amount: int,
+    received_on: dt.date,
+    reference: str | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> LedgerEntry:
     """Money received from a source (state budget, donors, members, ...): Dr cash, Cr source."""
     if account_kind(source) != "source":
@@ -229,14 +235,26 @@ def record_contribution(
     if amount <= 0:
         raise ValidationFailed("contribution", "amount", "must be positive")
     return post_entry(
-        session=session, fund_code=fund_code, posted_on=received_on, kind="contribution",
-        lines=[Line(CASH, debit=amount), Line(source, credit=amount)], reference=reference, actor=actor,
+        session=session,
+        fund_code=fund_code,
+        posted_on=received_on,
+        kind="contribution",
+        lines=[Line(CASH, debit=amount), Line(source, credit=amount)],
+        reference=reference,
+        actor=actor,
     )
 
 
 def record_transfer(
-    *, session: Session, fund_code: str, use: str, amount: int, paid_on: dt.date,
-    reference: str | None = None, memo: str = "", actor: str = SYSTEM_ACTOR,
+    *,
+    session: Session,
+    fund_code: str,
+    use: str,
+    amount: int,
+    paid_on: dt.date,
+    reference: str | None = None,
+    memo: str = "",
+    actor: str = SYSTEM_ACTOR,
 ) -> LedgerEntry:
     """Money spent on a use other than claims (transplants special account, administration): Dr use, Cr cash."""
     if account_kind(use) != "use":
@@ -244,14 +262,18 @@ def record_transfer(
     if amount <= 0:
         raise ValidationFailed("transfer", "amount", "must be positive")
     return post_entry(
-        session=session, fund_code=fund_code, posted_on=paid_on, kind="transfer",
-        lines=[Line(use, debit=amount), Line(CASH, credit=amount)], reference=reference, memo=memo, actor=actor,
+        session=session,
+        fund_code=fund_code,
+        posted_on=paid_on,
+        kind="transfer",
+        lines=[Line(use, debit=amount), Line(CASH, credit=amount)],
+        reference=reference,
+        memo=memo,
+        actor=actor,
     )
 
 
-def post_enrolment_contributions(
-    *, session: Session, fund_code: str, scheme_id: int, actor: str = SYSTEM_ACTOR
-) -> int:
+def post_enrolment_contributions(*, session: Session, fund_code: str, scheme_id: int, actor: str = SYSTEM_ACTOR) -> int:
     """Post the scheme's paid contributions not yet in the ledger, one entry per period start
     (the reference ``contributions <scheme> <date>`` makes this idempotent). Returns entries posted."""
     from equicover.enrolment.models import Contribution, Enrolment
@@ -274,8 +296,16 @@ def post_enrolment_contributions(
         if not total:
             continue
         lines = [Line(CASH, debit=total)] + [Line(source, credit=amount) for source, amount in sorted(sources.items())]
-        post_entry(session=session, fund_code=fund_code, posted_on=starts, kind="contribution", lines=lines,
-                   reference=reference, memo="member contributions and subsidies", actor=actor)
+        post_entry(
+            session=session,
+            fund_code=fund_code,
+            posted_on=starts,
+            kind="contribution",
+            lines=lines,
+            reference=reference,
+            memo="member contributions and subsidies",
+            actor=actor,
+        )
         posted += 1
     return posted
 
@@ -289,7 +319,11 @@ def _unposted_payments(session: Session, kind: str, up_to: dt.date) -> tuple[lis
         condition += [Claim.status == "reversed", settled_posted]
     return session.execute(
         select(
-            ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.payer, Claim.provider_id, Claim.service_date,
+            ClaimPayment.kind,
+            ClaimPayment.item_id,
+            ClaimPayment.payer,
+            Claim.provider_id,
+            Claim.service_date,
             func.sum(ClaimPayment.amount),
         )
         .join(Claim, Claim.id == ClaimPayment.claim_pk)
@@ -325,11 +359,20 @@ def post_claim_settlements(
             ensure_fund(session=session, code=fund, name=fund, currency=currency, minor_digits=minor_digits)
             sign = 1 if kind == "settlement" else -1
             lines = []
-            for (account, provider_id), amount in sorted(amounts.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+            for (account, provider_id), amount in sorted(
+                amounts.items(), key=lambda item: (item[0][0], item[0][1] or 0)
+            ):
                 signed = sign * amount
                 lines.append(Line(account, debit=max(signed, 0), credit=max(-signed, 0), provider_id=provider_id))
-            post_entry(session=session, fund_code=fund, posted_on=month, kind="settlement" if kind == "settlement" else "reversal",
-                       lines=lines, reference=f"claims {kind} {month:%Y-%m}", actor=actor)
+            post_entry(
+                session=session,
+                fund_code=fund,
+                posted_on=month,
+                kind="settlement" if kind == "settlement" else "reversal",
+                lines=lines,
+                reference=f"claims {kind} {month:%Y-%m}",
+                actor=actor,
+            )
             counts["entries"] += 1
         counts[kind] = int(session.scalar(select(func.count()).select_from(Claim).where(*condition)) or 0)
         selected = select(Claim.id, literal(kind), literal(up_to)).where(*condition)
@@ -354,8 +397,13 @@ class AccountBalance:
 def balances(*, session: Session, fund_code: str | None = None, as_of: dt.date | None = None) -> list[AccountBalance]:
     """Totals per account (and fund), entries posted on or before ``as_of``."""
     query = (
-        select(Fund.code, LedgerAccount.code, LedgerAccount.kind, func.coalesce(func.sum(LedgerLine.debit), 0),
-               func.coalesce(func.sum(LedgerLine.credit), 0))
+        select(
+            Fund.code,
+            LedgerAccount.code,
+            LedgerAccount.kind,
+            func.coalesce(func.sum(LedgerLine.debit), 0),
+            func.coalesce(func.sum(LedgerLine.credit), 0),
+        )
         .join(LedgerAccount, LedgerAccount.id == LedgerLine.account_id)
         .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
         .join(Fund, Fund.id == LedgerEntry.fund_id)
@@ -391,11 +439,19 @@ class MonthlyFlow:
     credit: int
 
 
-def flows_by_month(*, session: Session, starts: dt.date, ends: dt.date, fund_code: str | None = None) -> list[MonthlyFlow]:
+def flows_by_month(
+    *, session: Session, starts: dt.date, ends: dt.date, fund_code: str | None = None
+) -> list[MonthlyFlow]:
     """Debits and credits per fund, month and account for entries posted within [starts, ends]."""
     query = (
-        select(Fund.code, LedgerEntry.posted_on, LedgerAccount.code, LedgerAccount.kind,
-               func.sum(LedgerLine.debit), func.sum(LedgerLine.credit))
+        select(
+            Fund.code,
+            LedgerEntry.posted_on,
+            LedgerAccount.code,
+            LedgerAccount.kind,
+            func.sum(LedgerLine.debit),
+            func.sum(LedgerLine.credit),
+        )
         .join(LedgerAccount, LedgerAccount.id == LedgerLine.account_id)
         .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
         .join(Fund, Fund.id == LedgerEntry.fund_id)

@@ -1,0 +1,1 @@
+"""Alembic migrations: the only way equicover creates and changes its tables."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from equicover.tables import all_tables
 from equicover.db.engine import make_engine
 from equicover.db.settings import database_url
+from equicover.tables import all_tables
 
 config = context.config
 target_metadata = all_tables()

@@ -55,41 +55,63 @@ def _batch_out(batch: PaymentBatch) -> BatchOut:
 
 
 @router.get("/payments/batches", response_model=list[BatchOut])
-def list_batches(session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))],
-                 status: Annotated[str | None, Query(pattern="^(draft|approved|cancelled)$")] = None) -> list[BatchOut]:
+def list_batches(
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*FUND_ROLES))],
+    status: Annotated[str | None, Query(pattern="^(draft|approved|cancelled)$")] = None,
+) -> list[BatchOut]:
     return [_batch_out(batch) for batch in payments.list_batches(session=session, status=status)]
 
 
 @router.post("/payments/batches", response_model=BatchOut, status_code=201)
-def draft_batch(body: BatchIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]) -> BatchOut:
-    batch = payments.draft_batch(session=session, provider_code=body.provider_code, period_starts=body.period_starts,
-                                 period_ends=body.period_ends, actor=user.username, currency=body.currency,
-                                 capitation_per_person_month=body.capitation_per_person_month, capitation_fund=body.capitation_fund)
+def draft_batch(
+    body: BatchIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
+) -> BatchOut:
+    batch = payments.draft_batch(
+        session=session,
+        provider_code=body.provider_code,
+        period_starts=body.period_starts,
+        period_ends=body.period_ends,
+        actor=user.username,
+        currency=body.currency,
+        capitation_per_person_month=body.capitation_per_person_month,
+        capitation_fund=body.capitation_fund,
+    )
     return _batch_out(batch)
 
 
 @router.post("/payments/batches/{batch_id}/approve", response_model=BatchOut)
 def approve_batch(batch_id: RowId, session: SessionDep, user: CurrentUser) -> BatchOut:
     """The checker's step: 403 unless the caller is a fund manager who did not draft the batch."""
-    return _batch_out(payments.approve_batch(session=session, batch_id=batch_id, actor=user.username, actor_role=user.role))
+    return _batch_out(
+        payments.approve_batch(session=session, batch_id=batch_id, actor=user.username, actor_role=user.role)
+    )
 
 
 @router.post("/payments/batches/{batch_id}/cancel", response_model=BatchOut)
-def cancel_batch(batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]) -> BatchOut:
+def cancel_batch(
+    batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
+) -> BatchOut:
     return _batch_out(payments.cancel_batch(session=session, batch_id=batch_id, actor=user.username))
 
 
 @router.get("/payments/batches/{batch_id}/payment-reconciliation")
-def batch_fhir(batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]) -> Response:
+def batch_fhir(
+    batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
+) -> Response:
     resource = payments.payment_reconciliation(session=session, batch_id=batch_id)
     return Response(json.dumps(resource, default=str), media_type="application/fhir+json")
 
 
 @router.get("/payments/batches/{batch_id}.csv")
-def batch_csv(batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]) -> Response:
+def batch_csv(
+    batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
+) -> Response:
     return Response(payments.batch_csv(session=session, batch_id=batch_id), media_type="text/csv")
 
 
 @router.get("/payments/batches/{batch_id}.pdf")
-def batch_pdf(batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]) -> Response:
+def batch_pdf(
+    batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
+) -> Response:
     return Response(payments.batch_pdf(session=session, batch_id=batch_id), media_type="application/pdf")

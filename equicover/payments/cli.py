@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.commands import console, currency_digits, money_formatter, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, money_formatter, parse_amount, parse_date, unit_of_work
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payment batches to providers (maker-checker).")
 
@@ -29,9 +27,12 @@ def _user_role(session: Session, username: str) -> str:
 
 @payments_app.command("draft")
 def draft(
-    start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
     maker: str = typer.Option(..., "--maker", help="User name of the maker (an existing user)."),
-    provider: list[str] = typer.Option([], "--provider", help="Provider code (repeat); default: every provider with claims or capitation."),
+    provider: list[str] = typer.Option(
+        [], "--provider", help="Provider code (repeat); default: every provider with claims or capitation."
+    ),
     currency: str = typer.Option("CNY", "--currency"),
     capitation: str = typer.Option("0", "--capitation", help="Capitation per enrolled person and month (major units)."),
     capitation_fund: str = typer.Option("basic", "--capitation-fund"),
@@ -49,15 +50,34 @@ def draft(
         if not codes:
             with_claims = select(Claim.provider_id).where(Claim.service_date >= starts, Claim.service_date <= ends)
             with_capitation = select(Contract.provider_id).where(Contract.payment_method == "capitation")
-            codes = list(session.scalars(select(Provider.code).where(Provider.id.in_(with_claims) | Provider.id.in_(with_capitation))
-                                         .order_by(Provider.code)))
-        drafted = [service.draft_batch(session=session, provider_code=code, period_starts=starts, period_ends=ends, actor=maker,
-                                       currency=currency, capitation_per_person_month=rate, capitation_fund=capitation_fund)
-                   for code in codes]
+            codes = list(
+                session.scalars(
+                    select(Provider.code)
+                    .where(Provider.id.in_(with_claims) | Provider.id.in_(with_capitation))
+                    .order_by(Provider.code)
+                )
+            )
+        drafted = [
+            service.draft_batch(
+                session=session,
+                provider_code=code,
+                period_starts=starts,
+                period_ends=ends,
+                actor=maker,
+                currency=currency,
+                capitation_per_person_month=rate,
+                capitation_fund=capitation_fund,
+            )
+            for code in codes
+        ]
     money = money_formatter(currency)
     total = sum(batch.net_amount for batch in drafted)
-    console.print(f"Drafted {len(drafted)} batch(es) by {maker}: net {money(total)} {currency} "
-                   f"(batch ids {drafted[0].id}-{drafted[-1].id})" if drafted else "No batch drafted.")
+    console.print(
+        f"Drafted {len(drafted)} batch(es) by {maker}: net {money(total)} {currency} "
+        f"(batch ids {drafted[0].id}-{drafted[-1].id})"
+        if drafted
+        else "No batch drafted."
+    )
 
 
 @payments_app.command("approve")
@@ -76,7 +96,13 @@ def approve(
         if all_drafts:
             ids += [batch.id for batch in service.list_batches(session=session, status="draft")]
         for batch_id in ids:
-            service.approve_batch(session=session, batch_id=batch_id, actor=by, actor_role=role, paid_on=parse_date(on, "--on") if on else None)
+            service.approve_batch(
+                session=session,
+                batch_id=batch_id,
+                actor=by,
+                actor_role=role,
+                paid_on=parse_date(on, "--on") if on else None,
+            )
     console.print(f"Approved {len(ids)} batch(es) by {by}.")
 
 
@@ -90,13 +116,35 @@ def list_batches(status: str | None = typer.Option(None, "--status")) -> None:
         batches = service.list_batches(session=session, status=status)
         codes = {p.id: p.code for p in session.scalars(select(Provider))}
     table = Table(title="Payment batches")
-    for column in ("Batch", "Provider", "Period", "Status", "Claims", "Claims amount", "Capitation", "Recoveries", "Net", "Maker", "Approver"):
+    for column in (
+        "Batch",
+        "Provider",
+        "Period",
+        "Status",
+        "Claims",
+        "Claims amount",
+        "Capitation",
+        "Recoveries",
+        "Net",
+        "Maker",
+        "Approver",
+    ):
         table.add_column(column)
     for batch in batches:
         money = money_formatter(batch.currency)
-        table.add_row(str(batch.id), codes.get(batch.provider_id, "?"), f"{batch.period_starts}..{batch.period_ends}", batch.status,
-                      f"{batch.claim_count:,}", money(batch.claims_amount), money(batch.capitation_amount), money(batch.recoveries_amount),
-                      money(batch.net_amount), batch.created_by, batch.approved_by or "")
+        table.add_row(
+            str(batch.id),
+            codes.get(batch.provider_id, "?"),
+            f"{batch.period_starts}..{batch.period_ends}",
+            batch.status,
+            f"{batch.claim_count:,}",
+            money(batch.claims_amount),
+            money(batch.capitation_amount),
+            money(batch.recoveries_amount),
+            money(batch.net_amount),
+            batch.created_by,
+            batch.approved_by or "",
+        )
     console.print(table)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import record_change
 from equicover.auth.roles import Role
 from equicover.claims.models import Claim, ClaimPayment
 from equicover.enrolment.models import Enrolment, Scheme
@@ -26,14 +27,13 @@ from equicover.money import format_money, minor_digits_of
 from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Person
-from equicover.audit.service import record_change
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery
 
 APPROVER_ROLE = Role.FUND_MANAGER
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _month_starts(starts: dt.date, ends: dt.date) -> list[dt.date]:
@@ -46,7 +46,9 @@ def _month_starts(starts: dt.date, ends: dt.date) -> list[dt.date]:
     return months
 
 
-def capitation_person_months(*, session: Session, contract: Contract, provider: Provider, starts: dt.date, ends: dt.date) -> int:
+def capitation_person_months(
+    *, session: Session, contract: Contract, provider: Provider, starts: dt.date, ends: dt.date
+) -> int:
     """Enrolled persons of the contract's scheme living in the provider's location (its commune,
     or anywhere in its district for a provider placed at district level), counted on the first
     day of each month of the period that the contract covers."""
@@ -55,16 +57,27 @@ def capitation_person_months(*, session: Session, contract: Contract, provider: 
     place = session.get(Location, provider.location_id)
     assert place is not None
     people = select(Person.id).join(Location, Location.id == Person.location_id)
-    people = people.where(Location.district_id == place.id) if place.level == "district" else people.where(Person.location_id == place.id)
+    people = (
+        people.where(Location.district_id == place.id)
+        if place.level == "district"
+        else people.where(Person.location_id == place.id)
+    )
     total = 0
     for month in _month_starts(starts, ends):
         if not (contract.starts <= month <= contract.ends):
             continue
-        total += int(session.scalar(
-            select(func.count(func.distinct(Enrolment.person_id))).where(
-                Enrolment.scheme_id == contract.scheme_id, Enrolment.status == "active",
-                Enrolment.starts <= month, Enrolment.ends >= month, Enrolment.person_id.in_(people))
-        ) or 0)
+        total += int(
+            session.scalar(
+                select(func.count(func.distinct(Enrolment.person_id))).where(
+                    Enrolment.scheme_id == contract.scheme_id,
+                    Enrolment.status == "active",
+                    Enrolment.starts <= month,
+                    Enrolment.ends >= month,
+                    Enrolment.person_id.in_(people),
+                )
+            )
+            or 0
+        )
     return total
 
 
@@ -93,9 +106,14 @@ def draft_batch(
         raise ValidationFailed(record, "period_ends", "is before period_starts")
     if capitation_per_person_month < 0:
         raise ValidationFailed(record, "capitation_per_person_month", "must not be negative")
-    clash = session.scalar(select(PaymentBatch.id).where(
-        PaymentBatch.provider_id == provider.id, PaymentBatch.status != "cancelled",
-        PaymentBatch.period_starts <= period_ends, PaymentBatch.period_ends >= period_starts))
+    clash = session.scalar(
+        select(PaymentBatch.id).where(
+            PaymentBatch.provider_id == provider.id,
+            PaymentBatch.status != "cancelled",
+            PaymentBatch.period_starts <= period_ends,
+            PaymentBatch.period_ends >= period_starts,
+        )
+    )
     if clash is not None:
         raise Conflict(record, "period_starts", f"overlaps batch {clash}")
     batched = select(PaymentBatchClaim.claim_pk)
@@ -104,48 +122,85 @@ def draft_batch(
         select(Claim.id, ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.payer, ClaimPayment.amount)
         .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
         # Earlier claims not paid yet (held by a review then, or submitted late) are caught up.
-        .where(Claim.provider_id == provider.id, Claim.status == "settled",
-               Claim.service_date <= period_ends, ClaimPayment.kind == "layer", ClaimPayment.amount > 0,
-               Claim.id.not_in(batched), Claim.id.not_in(held))
+        .where(
+            Claim.provider_id == provider.id,
+            Claim.status == "settled",
+            Claim.service_date <= period_ends,
+            ClaimPayment.kind == "layer",
+            ClaimPayment.amount > 0,
+            Claim.id.not_in(batched),
+            Claim.id.not_in(held),
+        )
     ).all()
     claims_by_fund: dict[str, int] = defaultdict(int)
     claim_pks: set[int] = set()
     for claim_pk, kind, item_id, payer, amount in rows:
         claims_by_fund[ledger.fund_code_of_payment(kind, item_id, payer)] += int(amount)
         claim_pks.add(claim_pk)
-    recoveries = list(session.scalars(select(Recovery).where(Recovery.provider_id == provider.id, Recovery.payment_batch_id.is_(None))))
+    recoveries = list(
+        session.scalars(
+            select(Recovery).where(Recovery.provider_id == provider.id, Recovery.payment_batch_id.is_(None))
+        )
+    )
     recovered_by_fund: dict[str, int] = defaultdict(int)
     for recovery in recoveries:
         recovered_by_fund[recovery.fund_code] += recovery.amount
     capitation = 0
     if capitation_per_person_month:
-        contracts = session.scalars(select(Contract).where(
-            Contract.provider_id == provider.id, Contract.payment_method == "capitation",
-            Contract.starts <= period_ends, Contract.ends >= period_starts)).all()
+        contracts = session.scalars(
+            select(Contract).where(
+                Contract.provider_id == provider.id,
+                Contract.payment_method == "capitation",
+                Contract.starts <= period_ends,
+                Contract.ends >= period_starts,
+            )
+        ).all()
         for contract in contracts:
             capitation += capitation_per_person_month * capitation_person_months(
-                session=session, contract=contract, provider=provider, starts=period_starts, ends=period_ends)
+                session=session, contract=contract, provider=provider, starts=period_starts, ends=period_ends
+            )
     batch = PaymentBatch(
-        provider_id=provider.id, period_starts=period_starts, period_ends=period_ends, currency=currency, status="draft",
-        claim_count=len(claim_pks), claims_amount=sum(claims_by_fund.values()), capitation_amount=capitation,
+        provider_id=provider.id,
+        period_starts=period_starts,
+        period_ends=period_ends,
+        currency=currency,
+        status="draft",
+        claim_count=len(claim_pks),
+        claims_amount=sum(claims_by_fund.values()),
+        capitation_amount=capitation,
         recoveries_amount=sum(recovered_by_fund.values()),
         net_amount=sum(claims_by_fund.values()) + capitation - sum(recovered_by_fund.values()),
-        created_at=_now(), created_by=actor,
+        created_at=_now(),
+        created_by=actor,
     )
     session.add(batch)
     session.flush()
-    lines = [PaymentBatchLine(batch_id=batch.id, fund_code=fund, kind="claims", amount=amount) for fund, amount in sorted(claims_by_fund.items())]
-    lines += [PaymentBatchLine(batch_id=batch.id, fund_code=fund, kind="recoveries", amount=amount) for fund, amount in sorted(recovered_by_fund.items())]
+    lines = [
+        PaymentBatchLine(batch_id=batch.id, fund_code=fund, kind="claims", amount=amount)
+        for fund, amount in sorted(claims_by_fund.items())
+    ]
+    lines += [
+        PaymentBatchLine(batch_id=batch.id, fund_code=fund, kind="recoveries", amount=amount)
+        for fund, amount in sorted(recovered_by_fund.items())
+    ]
     if capitation:
-        lines.append(PaymentBatchLine(batch_id=batch.id, fund_code=capitation_fund, kind="capitation", amount=capitation))
+        lines.append(
+            PaymentBatchLine(batch_id=batch.id, fund_code=capitation_fund, kind="capitation", amount=capitation)
+        )
     session.add_all(lines)
     if claim_pks:
         session.execute(insert(PaymentBatchClaim), [{"claim_pk": pk, "batch_id": batch.id} for pk in sorted(claim_pks)])
     for recovery in recoveries:
         recovery.payment_batch_id = batch.id
     session.flush()
-    record_change(session=session, actor=actor, entity="payment_batches", entity_id=batch.id, action="create",
-                  after={"provider_id": provider.id, "net_amount": batch.net_amount, "claims": batch.claim_count})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="payment_batches",
+        entity_id=batch.id,
+        action="create",
+        after={"provider_id": provider.id, "net_amount": batch.net_amount, "claims": batch.claim_count},
+    )
     return batch
 
 
@@ -164,7 +219,11 @@ def get_batch(*, session: Session, batch_id: int) -> PaymentBatch:
 
 
 def batch_lines(*, session: Session, batch_id: int) -> list[PaymentBatchLine]:
-    return list(session.scalars(select(PaymentBatchLine).where(PaymentBatchLine.batch_id == batch_id).order_by(PaymentBatchLine.id)))
+    return list(
+        session.scalars(
+            select(PaymentBatchLine).where(PaymentBatchLine.batch_id == batch_id).order_by(PaymentBatchLine.id)
+        )
+    )
 
 
 def list_batches(*, session: Session, status: str | None = None, provider_ids: Any = None) -> list[PaymentBatch]:
@@ -176,7 +235,9 @@ def list_batches(*, session: Session, status: str | None = None, provider_ids: A
     return list(session.scalars(query))
 
 
-def approve_batch(*, session: Session, batch_id: int, actor: str, actor_role: str, paid_on: dt.date | None = None) -> PaymentBatch:
+def approve_batch(
+    *, session: Session, batch_id: int, actor: str, actor_role: str, paid_on: dt.date | None = None
+) -> PaymentBatch:
     """The checker's step: a fund manager other than the maker approves; the ledger gets the
     capitation accrual (Dr provider payments, Cr payable) and the payment (Dr payable, Cr cash)."""
     batch = get_batch(session=session, batch_id=batch_id)
@@ -191,29 +252,60 @@ def approve_batch(*, session: Session, batch_id: int, actor: str, actor_role: st
     digits = _digits(batch.currency)
     net_by_fund: dict[str, int] = defaultdict(int)
     for line in batch_lines(session=session, batch_id=batch.id):
-        ledger.ensure_fund(session=session, code=line.fund_code, name=line.fund_code, currency=batch.currency, minor_digits=digits)
+        ledger.ensure_fund(
+            session=session, code=line.fund_code, name=line.fund_code, currency=batch.currency, minor_digits=digits
+        )
         if line.kind == "capitation":
             ledger.post_entry(
-                session=session, fund_code=line.fund_code, posted_on=day, kind="capitation",
-                lines=[ledger.Line(ledger.PROVIDER_PAYMENTS, debit=line.amount),
-                       ledger.Line(ledger.PAYABLE, credit=line.amount, provider_id=batch.provider_id)],
-                reference=f"batch {batch.id}", actor=actor)
+                session=session,
+                fund_code=line.fund_code,
+                posted_on=day,
+                kind="capitation",
+                lines=[
+                    ledger.Line(ledger.PROVIDER_PAYMENTS, debit=line.amount),
+                    ledger.Line(ledger.PAYABLE, credit=line.amount, provider_id=batch.provider_id),
+                ],
+                reference=f"batch {batch.id}",
+                actor=actor,
+            )
         net_by_fund[line.fund_code] += -line.amount if line.kind == "recoveries" else line.amount
     for fund, net in sorted(net_by_fund.items()):
         if net == 0:
             continue
         # A negative net (recoveries above what is due) is money the provider pays back.
-        lines = ([ledger.Line(ledger.PAYABLE, debit=net, provider_id=batch.provider_id), ledger.Line(ledger.CASH, credit=net)]
-                 if net > 0 else
-                 [ledger.Line(ledger.CASH, debit=-net), ledger.Line(ledger.PAYABLE, credit=-net, provider_id=batch.provider_id)])
-        ledger.post_entry(session=session, fund_code=fund, posted_on=day, kind="payment", lines=lines,
-                          reference=f"batch {batch.id}", actor=actor)
+        lines = (
+            [
+                ledger.Line(ledger.PAYABLE, debit=net, provider_id=batch.provider_id),
+                ledger.Line(ledger.CASH, credit=net),
+            ]
+            if net > 0
+            else [
+                ledger.Line(ledger.CASH, debit=-net),
+                ledger.Line(ledger.PAYABLE, credit=-net, provider_id=batch.provider_id),
+            ]
+        )
+        ledger.post_entry(
+            session=session,
+            fund_code=fund,
+            posted_on=day,
+            kind="payment",
+            lines=lines,
+            reference=f"batch {batch.id}",
+            actor=actor,
+        )
     batch.status = "approved"
     batch.approved_by = actor
     batch.approved_at = _now()
     session.flush()
-    record_change(session=session, actor=actor, entity="payment_batches", entity_id=batch.id, action="update",
-                  before={"status": "draft"}, after={"status": "approved"})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="payment_batches",
+        entity_id=batch.id,
+        action="update",
+        before={"status": "draft"},
+        after={"status": "approved"},
+    )
     return batch
 
 
@@ -226,8 +318,15 @@ def cancel_batch(*, session: Session, batch_id: int, actor: str) -> PaymentBatch
     session.execute(update(Recovery).where(Recovery.payment_batch_id == batch.id).values(payment_batch_id=None))
     batch.status = "cancelled"
     session.flush()
-    record_change(session=session, actor=actor, entity="payment_batches", entity_id=batch.id, action="update",
-                  before={"status": "draft"}, after={"status": "cancelled"})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="payment_batches",
+        entity_id=batch.id,
+        action="update",
+        before={"status": "draft"},
+        after={"status": "cancelled"},
+    )
     return batch
 
 
@@ -239,7 +338,8 @@ def _claim_amounts(session: Session, batch_id: int) -> list[tuple[int, str, dt.d
             .join(PaymentBatchClaim, PaymentBatchClaim.claim_pk == Claim.id)
             .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
             .where(PaymentBatchClaim.batch_id == batch_id, ClaimPayment.kind == "layer")
-            .group_by(Claim.id, Claim.claim_id, Claim.service_date).order_by(Claim.service_date, Claim.claim_id)
+            .group_by(Claim.id, Claim.claim_id, Claim.service_date)
+            .order_by(Claim.service_date, Claim.claim_id)
         ).all()
     ]
 
@@ -254,16 +354,50 @@ def batch_csv(*, session: Session, batch_id: int) -> str:
     provider = session.get(Provider, batch.provider_id)
     assert provider is not None
     for _, claim_id, served, amount in _claim_amounts(session, batch.id):
-        writer.writerow([batch.id, provider.code, "claim", claim_id, served.isoformat(), format_money(amount, digits), batch.currency])
+        writer.writerow(
+            [
+                batch.id,
+                provider.code,
+                "claim",
+                claim_id,
+                served.isoformat(),
+                format_money(amount, digits),
+                batch.currency,
+            ]
+        )
     for recovery_claim, amount in session.execute(
-        select(Claim.claim_id, func.sum(Recovery.amount)).join(Claim, Claim.id == Recovery.claim_pk)
-        .where(Recovery.payment_batch_id == batch.id).group_by(Claim.claim_id).order_by(Claim.claim_id)
+        select(Claim.claim_id, func.sum(Recovery.amount))
+        .join(Claim, Claim.id == Recovery.claim_pk)
+        .where(Recovery.payment_batch_id == batch.id)
+        .group_by(Claim.claim_id)
+        .order_by(Claim.claim_id)
     ).all():
-        writer.writerow([batch.id, provider.code, "recovery", recovery_claim, "", format_money(-int(amount), digits), batch.currency])
+        writer.writerow(
+            [
+                batch.id,
+                provider.code,
+                "recovery",
+                recovery_claim,
+                "",
+                format_money(-int(amount), digits),
+                batch.currency,
+            ]
+        )
     if batch.capitation_amount:
-        writer.writerow([batch.id, provider.code, "capitation", f"{batch.period_starts}/{batch.period_ends}", "",
-                         format_money(batch.capitation_amount, digits), batch.currency])
-    writer.writerow([batch.id, provider.code, "net", batch.status, "", format_money(batch.net_amount, digits), batch.currency])
+        writer.writerow(
+            [
+                batch.id,
+                provider.code,
+                "capitation",
+                f"{batch.period_starts}/{batch.period_ends}",
+                "",
+                format_money(batch.capitation_amount, digits),
+                batch.currency,
+            ]
+        )
+    writer.writerow(
+        [batch.id, provider.code, "net", batch.status, "", format_money(batch.net_amount, digits), batch.currency]
+    )
     return out.getvalue()
 
 
@@ -277,27 +411,43 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
     provider = session.get(Provider, batch.provider_id)
     digits = _digits(batch.currency)
     lines: list[tuple[int | str, int]] = [(pk, amount) for pk, _, _, amount in _claim_amounts(session, batch.id)]
-    lines += [(int(pk), -int(amount)) for pk, amount in session.execute(
-        select(Recovery.claim_pk, func.sum(Recovery.amount)).where(Recovery.payment_batch_id == batch.id)
-        .group_by(Recovery.claim_pk).order_by(Recovery.claim_pk)).all()]
+    lines += [
+        (int(pk), -int(amount))
+        for pk, amount in session.execute(
+            select(Recovery.claim_pk, func.sum(Recovery.amount))
+            .where(Recovery.payment_batch_id == batch.id)
+            .group_by(Recovery.claim_pk)
+            .order_by(Recovery.claim_pk)
+        ).all()
+    ]
     funds = sorted({line.fund_code for line in batch_lines(session=session, batch_id=batch.id)})
     resource = mapping.payment_reconciliation(
-        batch_id=str(batch.id), provider=provider, period=(batch.period_starts, batch.period_ends),
-        payer=", ".join(funds) or "purchaser", lines=lines, currency=batch.currency, minor_digits=digits,
+        batch_id=str(batch.id),
+        provider=provider,
+        period=(batch.period_starts, batch.period_ends),
+        payer=", ".join(funds) or "purchaser",
+        lines=lines,
+        currency=batch.currency,
+        minor_digits=digits,
         status="active" if batch.status == "approved" else ("cancelled" if batch.status == "cancelled" else "draft"),
         outcome="complete" if batch.status == "approved" else "queued",
-        payment_date=(batch.approved_at.date() if batch.approved_at else batch.period_ends), created=batch.created_at,
+        payment_date=(batch.approved_at.date() if batch.approved_at else batch.period_ends),
+        created=batch.created_at,
     )
     data = mapping.to_json_value(resource)
     if batch.capitation_amount:
         # Capitation is paid per enrolled person, not per claim: a detail without a request.
-        data.setdefault("detail", []).append({
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/payment-type", "code": "payment"}],
-                     "text": "capitation"},
-            "payee": {"reference": f"Organization/{provider.id}"},
-            "date": data.get("paymentDate"),
-            "amount": mapping.money(batch.capitation_amount, batch.currency, digits),
-        })
+        data.setdefault("detail", []).append(
+            {
+                "type": {
+                    "coding": [{"system": "http://terminology.hl7.org/CodeSystem/payment-type", "code": "payment"}],
+                    "text": "capitation",
+                },
+                "payee": {"reference": f"Organization/{provider.id}"},
+                "date": data.get("paymentDate"),
+                "amount": mapping.money(batch.capitation_amount, batch.currency, digits),
+            }
+        )
         total = sum(lines_amount for _, lines_amount in lines) + batch.capitation_amount
         data["paymentAmount"] = mapping.money(total, batch.currency, digits)
         data = mapping.to_json_value(PaymentReconciliation.model_validate(data))
@@ -314,21 +464,35 @@ def batch_pdf(*, session: Session, batch_id: int) -> bytes:
     digits = _digits(batch.currency)
     document = PdfDocument(title=f"Payment batch {batch.id}")
     document.heading(f"Payment batch {batch.id} - provider {provider.code} ({provider.level})")
-    document.text(f"Period {batch.period_starts} to {batch.period_ends}; status {batch.status}; "
-                  f"made by {batch.created_by}" + (f", approved by {batch.approved_by}" if batch.approved_by else ""))
+    document.text(
+        f"Period {batch.period_starts} to {batch.period_ends}; status {batch.status}; "
+        f"made by {batch.created_by}" + (f", approved by {batch.approved_by}" if batch.approved_by else "")
+    )
     document.table(
         ["", f"Amount ({batch.currency})"],
-        [["Claims paid", format_money(batch.claims_amount, digits)],
-         ["Capitation", format_money(batch.capitation_amount, digits)],
-         ["Recoveries deducted", format_money(-batch.recoveries_amount, digits)],
-         ["Net payment", format_money(batch.net_amount, digits)]],
+        [
+            ["Claims paid", format_money(batch.claims_amount, digits)],
+            ["Capitation", format_money(batch.capitation_amount, digits)],
+            ["Recoveries deducted", format_money(-batch.recoveries_amount, digits)],
+            ["Net payment", format_money(batch.net_amount, digits)],
+        ],
     )
     document.heading("By fund")
-    document.table(["Fund", "Line", "Amount"], [[line.fund_code, line.kind, format_money(line.amount, digits)]
-                                                for line in batch_lines(session=session, batch_id=batch.id)])
+    document.table(
+        ["Fund", "Line", "Amount"],
+        [
+            [line.fund_code, line.kind, format_money(line.amount, digits)]
+            for line in batch_lines(session=session, batch_id=batch.id)
+        ],
+    )
     document.heading(f"Claims ({batch.claim_count})")
-    document.table(["Claim", "Served", "Paid"], [[claim_id, served.isoformat(), format_money(amount, digits)]
-                                                 for _, claim_id, served, amount in _claim_amounts(session, batch.id)])
+    document.table(
+        ["Claim", "Served", "Paid"],
+        [
+            [claim_id, served.isoformat(), format_money(amount, digits)]
+            for _, claim_id, served, amount in _claim_amounts(session, batch.id)
+        ],
+    )
     return document.output()
 
 

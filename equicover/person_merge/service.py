@@ -42,10 +42,14 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
     locked = lock_live_persons(session=session, person_ids=(survivor_id, merged_id))
     survivor, merged = locked[survivor_id], locked[merged_id]
     result = MergeResult(survivor_id=survivor_id, merged_id=merged_id)
-    result.enrolments, result.contributions = move_enrolments(session=session, from_person_id=merged_id, to_person_id=survivor_id)
+    result.enrolments, result.contributions = move_enrolments(
+        session=session, from_person_id=merged_id, to_person_id=survivor_id
+    )
     result.categories = move_categories(session=session, from_person_id=merged_id, to_person_id=survivor_id)
     result.claims = move_claims(session=session, from_person_id=merged_id, to_person_id=survivor_id)
-    result.accumulators = merge_accumulators(session=session, from_member_id=str(merged_id), to_member_id=str(survivor_id))
+    result.accumulators = merge_accumulators(
+        session=session, from_member_id=str(merged_id), to_member_id=str(survivor_id)
+    )
     result.care_records = move_care_records(session=session, from_person_id=merged_id, to_person_id=survivor_id)
 
     before = {"national_id": survivor.national_id, "id_type": survivor.id_type, "phone": survivor.phone}
@@ -96,5 +100,7 @@ def merge_clusters(*, session: Session, pairs: list[DuplicatePair], actor: str =
         survivor = choose_survivor(people)
         for person in sorted(people, key=lambda item: item.id):
             if person.id != survivor.id:
-                results.append(merge_persons(session=session, survivor_id=survivor.id, merged_id=person.id, actor=actor))
+                results.append(
+                    merge_persons(session=session, survivor_id=survivor.id, merged_id=person.id, actor=actor)
+                )
     return results

@@ -10,15 +10,15 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
-from equicover.auth.roles import Role
 from equicover.auth.deps import CurrentUser, require_roles
+from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.http.deps import PageDep, SessionDep
 from equicover.http.pagination import Page, paginate
-from equicover.auth.models import User
-from equicover.providers.scoping import ensure_provider_visible, providers_filter
 from equicover.providers import service as providers
 from equicover.providers.models import Contract, Provider
 from equicover.providers.schemas import ContractIn, ProviderIn
+from equicover.providers.scoping import ensure_provider_visible, providers_filter
 from equicover.registry.models import Location
 
 router = APIRouter(prefix="/api/v1", tags=["providers"])
@@ -47,7 +47,15 @@ class ContractOut(BaseModel):
 
 
 def provider_out(row: Provider) -> ProviderOut:
-    return ProviderOut(id=row.id, code=row.code, name=row.name, level=row.level, location_id=row.location_id, designated=row.designated, ownership=row.ownership)
+    return ProviderOut(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        level=row.level,
+        location_id=row.location_id,
+        designated=row.designated,
+        ownership=row.ownership,
+    )
 
 
 def contract_out(row: Contract) -> ContractOut:
@@ -88,7 +96,9 @@ def list_providers(
 
 
 @router.post("/providers", response_model=ProviderOut, status_code=201, summary="Register a provider (admin)")
-def register_provider(body: ProviderIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> ProviderOut:
+def register_provider(
+    body: ProviderIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]
+) -> ProviderOut:
     return provider_out(providers.register_provider(session=session, provider=body, actor=user.username))
 
 
@@ -103,9 +113,19 @@ def get_provider(code: ProviderCode, session: SessionDep, user: CurrentUser) -> 
 def list_contracts(code: ProviderCode, session: SessionDep, user: CurrentUser) -> list[ContractOut]:
     row = providers.get_provider(session=session, code=code)
     ensure_provider_visible(session=session, user=user, provider_id=row.id)
-    return [contract_out(c) for c in session.scalars(select(Contract).where(Contract.provider_id == row.id).order_by(Contract.starts))]
+    return [
+        contract_out(c)
+        for c in session.scalars(select(Contract).where(Contract.provider_id == row.id).order_by(Contract.starts))
+    ]
 
 
-@router.post("/contracts", response_model=ContractOut, status_code=201, summary="Sign a contract between a scheme and a provider (admin)")
-def sign_contract(body: ContractIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]) -> ContractOut:
+@router.post(
+    "/contracts",
+    response_model=ContractOut,
+    status_code=201,
+    summary="Sign a contract between a scheme and a provider (admin)",
+)
+def sign_contract(
+    body: ContractIn, session: SessionDep, user: Annotated[User, Depends(require_roles(Role.ADMIN))]
+) -> ContractOut:
     return contract_out(providers.sign_contract(session=session, contract=body, actor=user.username))

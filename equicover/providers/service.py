@@ -10,13 +10,13 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, Rows, bulk_insert_rows
 from equicover.enrolment.models import Scheme
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.schemas import ContractIn, ProviderIn
 from equicover.registry.models import Location
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 
 def register_provider(*, session: Session, provider: ProviderIn, actor: str = SYSTEM_ACTOR) -> Provider:
@@ -42,7 +42,13 @@ def register_provider(*, session: Session, provider: ProviderIn, actor: str = SY
         entity="providers",
         entity_id=row.id,
         action="create",
-        after={"code": row.code, "level": row.level, "location_id": location_id, "designated": row.designated, "ownership": row.ownership},
+        after={
+            "code": row.code,
+            "level": row.level,
+            "location_id": location_id,
+            "designated": row.designated,
+            "ownership": row.ownership,
+        },
     )
     return row
 
@@ -61,8 +67,13 @@ def set_designated(*, session: Session, provider_id: int, designated: bool, acto
         raise NotFound(record, "provider_id", "unknown provider")
     if row.designated != designated:
         record_change(
-            session=session, actor=actor, entity="providers", entity_id=row.id, action="update",
-            before={"designated": row.designated}, after={"designated": designated},
+            session=session,
+            actor=actor,
+            entity="providers",
+            entity_id=row.id,
+            action="update",
+            before={"designated": row.designated},
+            after={"designated": designated},
         )
         row.designated = designated
         session.flush()
@@ -110,7 +121,13 @@ def sign_contract(*, session: Session, contract: ContractIn, actor: str = SYSTEM
         entity="contracts",
         entity_id=row.id,
         action="create",
-        after={"scheme_id": scheme_id, "provider_id": provider_id, "starts": row.starts, "ends": row.ends, "payment_method": row.payment_method},
+        after={
+            "scheme_id": scheme_id,
+            "provider_id": provider_id,
+            "starts": row.starts,
+            "ends": row.ends,
+            "payment_method": row.payment_method,
+        },
     )
     return row
 
@@ -119,12 +136,17 @@ def contract_on(*, session: Session, scheme_id: int, provider_id: int, on: dt.da
     """The contract between the scheme and the provider in force on ``on``, if any."""
     return session.scalar(
         select(Contract).where(
-            Contract.scheme_id == scheme_id, Contract.provider_id == provider_id, Contract.starts <= on, Contract.ends >= on
+            Contract.scheme_id == scheme_id,
+            Contract.provider_id == provider_id,
+            Contract.starts <= on,
+            Contract.ends >= on,
         )
     )
 
 
-def bulk_insert_providers(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_providers(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert providers. Each row: ``id`` (recommended), ``code``, ``name``, ``level``,
     ``location_id``; optional ``designated`` (default False) and ``ownership`` (public, private,
     non_profit; default public). Returns the number of rows written."""
@@ -133,22 +155,40 @@ def bulk_insert_providers(*, session: Session, rows: Rows, actor: str = SYSTEM_A
         session, Provider.__table__, rows, chunk_size=chunk_size, defaults={"designated": False, "ownership": "public"}
     )
     if written:
-        record_change(session=session, actor=actor, entity="providers", entity_id=None, action="bulk_load", after={"rows": written})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="providers",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": written},
+        )
     return written
 
 
-def bulk_insert_contracts(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_contracts(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert contracts. Each row: ``scheme_id``, ``provider_id``, ``starts``, ``ends``,
     ``payment_method`` (fee_for_service, fixed_fee, capitation); optional
     ``designated_services``. Overlaps are not checked here. Returns the number of rows written."""
 
-    written = bulk_insert_rows(session, Contract.__table__, rows, chunk_size=chunk_size, defaults={"designated_services": None})
+    written = bulk_insert_rows(
+        session, Contract.__table__, rows, chunk_size=chunk_size, defaults={"designated_services": None}
+    )
     if written:
-        record_change(session=session, actor=actor, entity="contracts", entity_id=None, action="bulk_load", after={"rows": written})
+        record_change(
+            session=session,
+            actor=actor,
+            entity="contracts",
+            entity_id=None,
+            action="bulk_load",
+            after={"rows": written},
+        )
     return written
 
 
-# Contract enforcement (issue 7). A claim is payable only if its provider has a contract with the
+# Contract enforcement. A claim is payable only if its provider has a contract with the
 # claim's scheme in force on the service date and, when the contract lists designated services,
 # the claim's service is one of them. The reasons are the stable codes stored in
 # ``claims.zero_reason``.

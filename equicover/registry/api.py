@@ -9,16 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.auth.roles import Role
 from equicover.auth.deps import CurrentUser, require_roles
-from equicover.http.deps import RowId, PageDep, SessionDep
-from equicover.http.pagination import Page, paginate
 from equicover.auth.models import User
+from equicover.auth.roles import Role
+from equicover.errors import ValidationFailed
+from equicover.http.deps import PageDep, RowId, SessionDep
+from equicover.http.pagination import Page, paginate
+from equicover.registry import service as registry
+from equicover.registry.models import Category, Household, Location, Person, PersonCategory
+from equicover.registry.schemas import CategoryIn, HouseholdIn, PersonUpdate
 from equicover.registry.scoping import (
     ensure_household_visible,
     ensure_location_in_area,
@@ -26,10 +30,6 @@ from equicover.registry.scoping import (
     households_filter,
     persons_filter,
 )
-from equicover.errors import ValidationFailed
-from equicover.registry import service as registry
-from equicover.registry.models import Category, Household, Location, Person, PersonCategory
-from equicover.registry.schemas import CategoryIn, HouseholdIn, PersonUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -94,7 +94,13 @@ class HouseholdDetail(HouseholdOut):
 
 def location_out(row: Location) -> LocationOut:
     return LocationOut(
-        id=row.id, code=row.code, name=row.name, level=row.level, parent_id=row.parent_id, province_id=row.province_id, district_id=row.district_id
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        level=row.level,
+        parent_id=row.parent_id,
+        province_id=row.province_id,
+        district_id=row.district_id,
     )
 
 
@@ -122,11 +128,18 @@ def household_out(row: Household) -> HouseholdOut:
 
 
 def _person_detail(session: Session, person: Person) -> PersonDetail:
-    categories = session.scalars(select(PersonCategory).where(PersonCategory.person_id == person.id).order_by(PersonCategory.valid_from, PersonCategory.id))
+    categories = session.scalars(
+        select(PersonCategory)
+        .where(PersonCategory.person_id == person.id)
+        .order_by(PersonCategory.valid_from, PersonCategory.id)
+    )
     return PersonDetail(
         **person_out(person).model_dump(),
         categories=[
-            PersonCategoryOut(id=c.id, category=c.category, valid_from=c.valid_from, valid_to=c.valid_to, source=c.source) for c in categories
+            PersonCategoryOut(
+                id=c.id, category=c.category, valid_from=c.valid_from, valid_to=c.valid_to, source=c.source
+            )
+            for c in categories
         ],
     )
 
@@ -168,7 +181,9 @@ def list_categories(session: SessionDep, _user: CurrentUser) -> list[CategoryOut
 # -- households -------------------------------------------------------------------------------
 
 
-@router.post("/households", response_model=HouseholdDetail, status_code=201, summary="Register a household with its members")
+@router.post(
+    "/households", response_model=HouseholdDetail, status_code=201, summary="Register a household with its members"
+)
 def register_household(
     body: HouseholdIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*REGISTRY_WRITERS))]
 ) -> HouseholdDetail:
@@ -181,7 +196,9 @@ def register_household(
             member_location = session.scalar(select(Location.id).where(Location.code == member.location_code))
             if member_location is None:
                 raise ValidationFailed(f"household.members[{index}]", "location_code", "unknown location")
-            ensure_location_in_area(session=session, user=user, location_id=member_location, record=f"household.members[{index}]")
+            ensure_location_in_area(
+                session=session, user=user, location_id=member_location, record=f"household.members[{index}]"
+            )
     household = registry.register_household(session=session, household=body, actor=user.username)
     members = registry.household_members(session=session, household_id=household.id)
     return HouseholdDetail(**household_out(household).model_dump(), members=[person_out(p) for p in members])
@@ -236,7 +253,9 @@ def list_persons(
     if category is not None:
         query = query.where(
             Person.id.in_(
-                select(PersonCategory.person_id).where(PersonCategory.category == category, *registry.holds_on(on or dt.date.today()))
+                select(PersonCategory.person_id).where(
+                    PersonCategory.category == category, *registry.holds_on(on or dt.date.today())
+                )
             )
         )
     if household_id is not None:
@@ -256,7 +275,10 @@ def get_person(person_id: RowId, session: SessionDep, user: CurrentUser) -> Pers
 
 @router.patch("/persons/{person_id}", response_model=PersonDetail, summary="Change fields of a person")
 def update_person(
-    person_id: RowId, body: PersonUpdate, session: SessionDep, user: Annotated[User, Depends(require_roles(*REGISTRY_WRITERS))]
+    person_id: RowId,
+    body: PersonUpdate,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*REGISTRY_WRITERS))],
 ) -> PersonDetail:
     ensure_person_visible(session=session, user=user, person_id=person_id)
     if body.location_code is not None:
@@ -268,9 +290,17 @@ def update_person(
     return _person_detail(session, person)
 
 
-@router.post("/persons/{person_id}/categories", response_model=PersonDetail, status_code=201, summary="Give a person a category for a period")
+@router.post(
+    "/persons/{person_id}/categories",
+    response_model=PersonDetail,
+    status_code=201,
+    summary="Give a person a category for a period",
+)
 def add_category(
-    person_id: RowId, body: CategoryIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*REGISTRY_WRITERS))]
+    person_id: RowId,
+    body: CategoryIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*REGISTRY_WRITERS))],
 ) -> PersonDetail:
     ensure_person_visible(session=session, user=user, person_id=person_id)
     registry.set_category(

@@ -6,29 +6,25 @@ prints errors without a traceback, exiting non-zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.commands import ACTOR_OPTION, DATABASE_URL_OPTION, console, fail, migrated_session_factory
-from equicover.db import migrate
-from equicover.db.engine import make_engine
-from equicover.db.session import make_session_factory, session_scope
-from equicover.db.settings import database_url as configured_database_url
+from equicover.db.session import session_scope
 from equicover.errors import EquicoverError
-
 
 import_app = typer.Typer(no_args_is_help=True, help="Import lists from other agencies.")
 dedupe_app = typer.Typer(no_args_is_help=True, help="Find, review and merge duplicate persons (Splink).")
 link_app = typer.Typer(no_args_is_help=True, help="Link persons to a national ID register.")
 
+
 def _spinner() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    )
 
 
 @import_app.command("persons")
@@ -52,7 +48,10 @@ def import_persons(
             raise typer.Exit(1)
         total = count_data_rows(file)
         columns = (TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with migrated_session_factory(database_url) as factory, Progress(*columns, console=console, transient=True) as bar:
+        with (
+            migrated_session_factory(database_url) as factory,
+            Progress(*columns, console=console, transient=True) as bar,
+        ):
             task = bar.add_task("import", total=total)
             summary = import_persons_file(
                 factory=factory, path=file, mapping=parsed, source=source, report_path=report_path, actor=actor,
@@ -76,9 +75,13 @@ def import_persons(
 @dedupe_app.command("run")
 def dedupe_run(
     review_threshold: float = typer.Option(0.5, "--review-threshold", help="Pairs from this probability go to review."),
-    auto_threshold: float = typer.Option(0.99, "--auto-threshold", help="Pairs from this probability are accepted unless rejected."),
+    auto_threshold: float = typer.Option(
+        0.99, "--auto-threshold", help="Pairs from this probability are accepted unless rejected."
+    ),
     retrain: bool = typer.Option(False, "--retrain", help="Train the model again instead of reusing the last one."),
-    backend: str = typer.Option("duckdb", "--backend", help="duckdb, or spark (local mode; see the docs for a cluster)."),
+    backend: str = typer.Option(
+        "duckdb", "--backend", help="duckdb, or spark (local mode; see the docs for a cluster)."
+    ),
     database_url: str | None = DATABASE_URL_OPTION,
     actor: str = ACTOR_OPTION,
 ) -> None:
@@ -167,7 +170,9 @@ def link_ids_command(
     register: str = typer.Option("vneid", "--register", help="Name of the register."),
     id_type: str = typer.Option("vneid", "--id-type", help="The persons' id_type that the register's IDs are."),
     threshold: float = typer.Option(0.9, "--threshold", help="Least match probability for a probabilistic link."),
-    report: Path | None = typer.Option(None, "--report", help="Report of unlinked and conflicting records (default: FILE.links.csv)."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Report of unlinked and conflicting records (default: FILE.links.csv)."
+    ),
     database_url: str | None = DATABASE_URL_OPTION,
     actor: str = ACTOR_OPTION,
 ) -> None:
@@ -189,7 +194,14 @@ def link_ids_command(
     table = Table(title=f"Links to {register}")
     table.add_column("Outcome")
     table.add_column("Count", justify="right")
-    for status in ("linked_exact", "linked_probabilistic", "already_linked", "conflict", "unlinked", "register_row_unusable"):
+    for status in (
+        "linked_exact",
+        "linked_probabilistic",
+        "already_linked",
+        "conflict",
+        "unlinked",
+        "register_row_unusable",
+    ):
         table.add_row(status, f"{summary.count(status):,}")
     console.print(table)
     console.print(f"Report: {report_path}")

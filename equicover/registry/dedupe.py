@@ -33,12 +33,12 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import bulk_insert_rows
 from equicover.errors import NotFound, ValidationFailed
 from equicover.registry.models import Person
 from equicover.registry.normalise import name_forms
 from equicover.registry.quality_models import DedupeRun, DuplicatePair, PersonNameForms
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 DEFAULT_REVIEW_THRESHOLD = 0.5
 DEFAULT_AUTO_THRESHOLD = 0.99
@@ -49,6 +49,7 @@ def _quiet_splink() -> None:
     # Splink logs at INFO for every EM iteration (and sets its level when imported); the CLI
     # shows its own progress instead.
     logging.getLogger("splink").setLevel(logging.WARNING)
+
 
 FRAME_COLUMNS = (
     "unique_id",
@@ -94,7 +95,9 @@ def prepare_frame(
     frame["folded"] = [item[0] or None for item in computed_forms]
     frame["romanised"] = [item[1] or None for item in computed_forms]
     frame["name_key"] = [item[2] or None for item in computed_forms]
-    birth = pd.Series([value.isoformat() if hasattr(value, "isoformat") else value for value in birth_dates], dtype="object")
+    birth = pd.Series(
+        [value.isoformat() if hasattr(value, "isoformat") else value for value in birth_dates], dtype="object"
+    )
     frame["birth_date"] = birth.values
     frame["birth_ym"] = birth.str.slice(0, 7).values
     frame["birth_year"] = birth.str.slice(0, 4).values
@@ -225,7 +228,12 @@ def spark_api(spark: Any) -> Any:
     from splink import SparkAPI
 
     # No Scala UDF jar: the model only uses Spark's built-in functions (levenshtein, =).
-    return SparkAPI(spark_session=spark, register_udfs_automatically=False, num_partitions_on_repartition=2, break_lineage_method="persist")
+    return SparkAPI(
+        spark_session=spark,
+        register_udfs_automatically=False,
+        num_partitions_on_repartition=2,
+        break_lineage_method="persist",
+    )
 
 
 def train(linker: Any, *, u_pairs: float = 2e6, seed: int = 42) -> None:
@@ -330,7 +338,9 @@ def cluster_pairs(pairs: pd.DataFrame, threshold: float) -> pd.Series:
         a, b = root(left), root(right)
         if a != b:
             parent[max(a, b)] = min(a, b)  # the smaller id stays the root: the cluster's name
-    clusters = [root(left) if is_strong else None for left, is_strong in zip(pairs["unique_id_l"].tolist(), strong.tolist())]
+    clusters = [
+        root(left) if is_strong else None for left, is_strong in zip(pairs["unique_id_l"].tolist(), strong.tolist())
+    ]
     return pd.Series(clusters, index=pairs.index, dtype="Int64")
 
 
@@ -341,9 +351,9 @@ def cluster_pairs(pairs: pd.DataFrame, threshold: float) -> pd.Series:
 def refresh_name_forms(*, session: Session) -> int:
     """Store the name forms of persons that have none yet (created outside the importer)."""
     missing = session.execute(
-        select(Person.id, Person.full_name).outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id).where(
-            PersonNameForms.person_id.is_(None)
-        )
+        select(Person.id, Person.full_name)
+        .outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id)
+        .where(PersonNameForms.person_id.is_(None))
     ).all()
     if not missing:
         return 0
@@ -364,8 +374,16 @@ def registry_frame(*, session: Session) -> pd.DataFrame:
     """The Splink input for every person not merged away."""
     rows = session.execute(
         select(
-            Person.id, Person.full_name, Person.birth_date, Person.sex, Person.household_id, Person.location_id,
-            Person.national_id, PersonNameForms.folded, PersonNameForms.romanised, PersonNameForms.sorted_key,
+            Person.id,
+            Person.full_name,
+            Person.birth_date,
+            Person.sex,
+            Person.household_id,
+            Person.location_id,
+            Person.national_id,
+            PersonNameForms.folded,
+            PersonNameForms.romanised,
+            PersonNameForms.sorted_key,
         )  # fmt: skip
         .outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id)
         .where(Person.merged_into_id.is_(None))
@@ -423,20 +441,22 @@ def run_dedupe(
     )  # fmt: skip
     pairs = result.pairs
     run = DedupeRun(
-        started_at=dt.datetime.now(dt.timezone.utc), actor=actor, backend=backend, persons=len(frame),
+        started_at=dt.datetime.now(dt.UTC), actor=actor, backend=backend, persons=len(frame),
         pairs_found=len(pairs), pairs_queued=0, review_threshold=review_threshold, auto_threshold=auto_threshold,
         model=json.dumps(result.model),
     )  # fmt: skip
     session.add(run)
     session.flush()
-    existing = {
-        (row.person_id_l, row.person_id_r): row
-        for row in session.scalars(select(DuplicatePair))
+    existing = {(row.person_id_l, row.person_id_r): row for row in session.scalars(select(DuplicatePair))}
+    new_rows: dict[str, list[Any]] = {
+        name: [] for name in ("person_id_l", "person_id_r", "match_probability", "cluster_id", "status", "run_id")
     }
-    new_rows: dict[str, list[Any]] = {name: [] for name in ("person_id_l", "person_id_r", "match_probability", "cluster_id", "status", "run_id")}
     queued = auto = decided = 0
     for left, right, probability, cluster in zip(
-        pairs["unique_id_l"].tolist(), pairs["unique_id_r"].tolist(), pairs["match_probability"].tolist(), pairs["cluster_id"].tolist()
+        pairs["unique_id_l"].tolist(),
+        pairs["unique_id_r"].tolist(),
+        pairs["match_probability"].tolist(),
+        pairs["cluster_id"].tolist(),
     ):
         status = "auto" if probability >= auto_threshold else "pending"
         cluster_id = None if cluster is None or pd.isna(cluster) else int(cluster)
@@ -445,7 +465,12 @@ def run_dedupe(
             if known.status in DECIDED:
                 decided += 1
                 continue
-            known.match_probability, known.cluster_id, known.status, known.run_id = float(probability), cluster_id, status, run.id
+            known.match_probability, known.cluster_id, known.status, known.run_id = (
+                float(probability),
+                cluster_id,
+                status,
+                run.id,
+            )
         else:
             for name, value in (("person_id_l", left), ("person_id_r", right), ("match_probability", float(probability)),
                                 ("cluster_id", cluster_id), ("status", status), ("run_id", run.id)):  # fmt: skip
@@ -483,7 +508,11 @@ def _live_pairs(statuses: tuple[str, ...]) -> Any:
 
 def review_queue(*, session: Session, limit: int = 50) -> list[DuplicatePair]:
     """Pending pairs (both persons still live), most probable first."""
-    return list(session.scalars(_live_pairs(("pending",)).order_by(DuplicatePair.match_probability.desc(), DuplicatePair.id).limit(limit)))
+    return list(
+        session.scalars(
+            _live_pairs(("pending",)).order_by(DuplicatePair.match_probability.desc(), DuplicatePair.id).limit(limit)
+        )
+    )
 
 
 def count_pending(*, session: Session) -> int:
@@ -503,9 +532,17 @@ def decide_pair(*, session: Session, pair_id: int, decision: str, actor: str = S
     before = {"status": pair.status}
     pair.status = decision
     pair.decided_by = actor
-    pair.decided_at = dt.datetime.now(dt.timezone.utc)
+    pair.decided_at = dt.datetime.now(dt.UTC)
     session.flush()
-    record_change(session=session, actor=actor, entity="duplicate_pairs", entity_id=pair.id, action="update", before=before, after={"status": decision})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="duplicate_pairs",
+        entity_id=pair.id,
+        action="update",
+        before=before,
+        after={"status": decision},
+    )
     return pair
 
 

@@ -45,7 +45,10 @@ class ImportNameForms:
                     tokens.clear()
                 # As name_forms: fold each token of the name, romanise each token of the folded name.
                 folded = fold_token(token)
-                token_forms = tokens[token] = (folded, " ".join(part for part in map(romanise_token, folded.split()) if part))
+                token_forms = tokens[token] = (
+                    folded,
+                    " ".join(part for part in map(romanise_token, folded.split()) if part),
+                )
             if token_forms[0]:
                 folded_parts.append(token_forms[0])
             if token_forms[1]:

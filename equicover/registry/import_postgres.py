@@ -25,8 +25,8 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from equicover.errors import ValidationFailed
 from equicover.audit.service import record_change
+from equicover.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from equicover.registry.importer import NewHousehold, ValidRow
@@ -105,7 +105,9 @@ def format_copy_batch(
     household_lines = []
     for household in new_households:
         code = household.code if not _NEEDS_ESCAPE(household.code) else _escaped(household.code)
-        household_lines.append(f"{household.id}\t{code}\t{household.location_id}\t{household.registered_on.isoformat()}\n")
+        household_lines.append(
+            f"{household.id}\t{code}\t{household.location_id}\t{household.registered_on.isoformat()}\n"
+        )
 
     quoted_source = _escaped(source)
     person_lines = []
@@ -120,7 +122,9 @@ def format_copy_batch(
         )  # fmt: skip
         row_id = row.source_row_id
         # One search over the row's free text instead of one per field: escaping is rare.
-        if _NEEDS_ESCAPE(f"{full_name}{given or ''}{family or ''}{national_id or ''}{id_type or ''}{phone or ''}{row_id}"):
+        if _NEEDS_ESCAPE(
+            f"{full_name}{given or ''}{family or ''}{national_id or ''}{id_type or ''}{phone or ''}{row_id}"
+        ):
             full_name, row_id = _escaped(full_name), _escaped(row_id)
             given, family, national_id, id_type, phone = (_escaped(value) if value is not None else None
                                                           for value in (given, family, national_id, id_type, phone))  # fmt: skip
@@ -171,11 +175,15 @@ def write_copy_batch(*, session: Session, batch: CopyBatch, actor: str) -> None:
             except (psycopg.IntegrityError, psycopg.DataError) as error:
                 # The constraint's name, or the kind of data error (e.g. StringDataRightTruncation).
                 constraint = getattr(error.diag, "constraint_name", None) or type(error).__name__
-                raise ValidationFailed(f"{table} (bulk load)", constraint, "a row breaks a constraint or a column's type") from None
+                raise ValidationFailed(
+                    f"{table} (bulk load)", constraint, "a row breaks a constraint or a column's type"
+                ) from None
     # The same change-log rows as bulk_insert_households / bulk_insert_persons write.
     for entity, written in (("households", batch.household_count), ("persons", batch.person_count)):
         if written:
-            record_change(session=session, actor=actor, entity=entity, entity_id=None, action="bulk_load", after={"rows": written})
+            record_change(
+                session=session, actor=actor, entity=entity, entity_id=None, action="bulk_load", after={"rows": written}
+            )
 
 
 def analyze_import_tables(session: Session) -> None:
@@ -185,4 +193,11 @@ def analyze_import_tables(session: Session) -> None:
         session.execute(text(f'ANALYZE "{table}"'))
 
 
-__all__ = ["CopyBatch", "allocate_ids", "analyze_import_tables", "format_copy_batch", "prefer_index_lookups", "write_copy_batch"]
+__all__ = [
+    "CopyBatch",
+    "allocate_ids",
+    "analyze_import_tables",
+    "format_copy_batch",
+    "prefer_index_lookups",
+    "write_copy_batch",
+]

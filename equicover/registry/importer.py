@@ -60,6 +60,7 @@ from sqlalchemy import Engine, String, Table, any_, bindparam, select, text, upd
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import ANALYZE_AFTER_ROWS, bulk_insert_rows, next_id
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError, ValidationFailed
@@ -75,7 +76,6 @@ from equicover.registry.import_postgres import (
 from equicover.registry.models import SEXES, Household, Location, Person
 from equicover.registry.normalise import ascii_digits, name_forms
 from equicover.registry.quality_models import ImportRun, PersonNameForms, PersonSource
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.service import bulk_insert_households, bulk_insert_persons
 
 FIELDS = (
@@ -283,9 +283,13 @@ def _read_csv(path: Path, mapping: ImportMapping) -> Iterator[RawRow]:
                     continue
                 yield reader.line_num, texts(cells)
         except UnicodeDecodeError:
-            raise ValidationFailed(f"file {path.name}", "encoding", f"not UTF-8 text after line {reader.line_num}") from None
+            raise ValidationFailed(
+                f"file {path.name}", "encoding", f"not UTF-8 text after line {reader.line_num}"
+            ) from None
         except csv.Error as error:
-            raise ValidationFailed(f"file {path.name}", f"line {reader.line_num}", f"unreadable CSV ({error})") from None
+            raise ValidationFailed(
+                f"file {path.name}", f"line {reader.line_num}", f"unreadable CSV ({error})"
+            ) from None
 
 
 def _read_xlsx(path: Path, mapping: ImportMapping) -> Iterator[RawRow]:
@@ -447,17 +451,23 @@ def validate_person_batch(
     households they need created (``batch``: this batch's number in the import)."""
     result = BatchResult()
     if state.locations is None:
-        state.locations = {code: location_id for code, location_id in session.execute(select(Location.code, Location.id))}
+        state.locations = {
+            code: location_id for code, location_id in session.execute(select(Location.code, Location.id))
+        }
     locations = state.locations
 
     # Rows this source already delivered in an earlier run: skipped, never imported twice.
     done: set[str] = set()
     if state.source_seen is None:
-        state.source_seen = session.scalar(select(PersonSource.id).where(PersonSource.source == source).limit(1)) is not None
+        state.source_seen = (
+            session.scalar(select(PersonSource.id).where(PersonSource.source == source).limit(1)) is not None
+        )
     if state.source_seen:  # a first import of a source has nothing to look up
         row_ids = [values[_ROW_ID] for _, values in rows if values[_ROW_ID]]
         for condition in _one_of(session, PersonSource.source_row_id, row_ids):
-            done.update(session.scalars(select(PersonSource.source_row_id).where(PersonSource.source == source, condition)))
+            done.update(
+                session.scalars(select(PersonSource.source_row_id).where(PersonSource.source == source, condition))
+            )
 
     id_pattern = re.compile(mapping.national_id_pattern) if mapping.national_id_pattern else None
     date_formats = mapping.date_formats
@@ -495,7 +505,12 @@ def validate_person_batch(
         given_name = values[_GIVEN_NAME] or None
         family_name = values[_FAMILY_NAME] or None
         if (given_name and len(given_name) > 200) or (family_name and len(family_name) > 200):
-            reject(line, row_id, "given_name" if given_name and len(given_name) > 200 else "family_name", "longer than 200 characters")
+            reject(
+                line,
+                row_id,
+                "given_name" if given_name and len(given_name) > 200 else "family_name",
+                "longer than 200 characters",
+            )
             continue
         name_script = values[_NAME_SCRIPT] or None
         if name_script is not None and not _SCRIPT.match(name_script):
@@ -573,7 +588,9 @@ def validate_person_batch(
     return result, good, new_households
 
 
-def _drop_registered_national_ids(session: Session, good: list[ValidRow], reject: Callable[..., None]) -> list[ValidRow]:
+def _drop_registered_national_ids(
+    session: Session, good: list[ValidRow], reject: Callable[..., None]
+) -> list[ValidRow]:
     by_type: dict[str, set[str]] = {}
     for row in good:
         if row.national_id is not None:
@@ -654,7 +671,9 @@ def write_person_batch(
 ) -> None:
     """Write validated rows through the portable bulk path (any database; the import uses it on
     SQLite): new households, persons, name forms, source rows. Ids are given here."""
-    for household, household_id in zip(new_households, _allocate_ids(session, Household.__table__, len(new_households))):
+    for household, household_id in zip(
+        new_households, _allocate_ids(session, Household.__table__, len(new_households))
+    ):
         household.id = household_id
     if new_households:
         bulk_insert_households(
@@ -674,11 +693,24 @@ def write_person_batch(
         session=session,
         rows={
             "id": person_ids,
-            "household_id": [row.household_id if row.household_id is not None else row.new_household.id for row in good],  # type: ignore[union-attr]
+            "household_id": [
+                row.household_id if row.household_id is not None else row.new_household.id for row in good
+            ],  # type: ignore[union-attr]
             **{
                 name: [getattr(row, name) for row in good]
-                for name in ("full_name", "given_name", "family_name", "name_script", "sex", "birth_date", "national_id",
-                             "id_type", "phone", "location_id", "registered_on")  # fmt: skip
+                for name in (
+                    "full_name",
+                    "given_name",
+                    "family_name",
+                    "name_script",
+                    "sex",
+                    "birth_date",
+                    "national_id",
+                    "id_type",
+                    "phone",
+                    "location_id",
+                    "registered_on",
+                )  # fmt: skip
             },
         },
         actor=actor,
@@ -716,7 +748,7 @@ def start_import_run(*, session: Session, source: str, file_name: str, actor: st
     run = ImportRun(
         source=source,
         file_name=file_name[:400],
-        started_at=dt.datetime.now(dt.timezone.utc),
+        started_at=dt.datetime.now(dt.UTC),
         actor=actor,
         rows_read=0,
         rows_imported=0,
@@ -730,7 +762,9 @@ def start_import_run(*, session: Session, source: str, file_name: str, actor: st
 
 REPORT_HEADER = ("line", "source_row_id", "field", "reason")
 _REFUSED = "batch refused by the database; nothing of it was written"
-_REFUSED_WITH_EARLIER = "a household of this batch was being created by a batch the database refused; nothing of it was written"
+_REFUSED_WITH_EARLIER = (
+    "a household of this batch was being created by a batch the database refused; nothing of it was written"
+)
 
 
 class _EarlierBatchRefused(ValidationFailed):
@@ -850,14 +884,24 @@ def _import_persons_file(
                     if on_postgresql:
                         prefer_index_lookups(reader)
                     result, good, new_households = validate_person_batch(
-                        session=reader, rows=rows, source=source, mapping=mapping, state=state, today=today, batch=number
+                        session=reader,
+                        rows=rows,
+                        source=source,
+                        mapping=mapping,
+                        state=state,
+                        today=today,
+                        batch=number,
                     )
                     if on_postgresql and good:
-                        person_ids, household_ids = allocate_ids(reader, persons=len(good), households=len(new_households))
+                        person_ids, household_ids = allocate_ids(
+                            reader, persons=len(good), households=len(new_households)
+                        )
                 finally:
                     reader.rollback()
             batch = _Batch(number, rows, result, good, new_households)
-            batch.uses_households_of = {row.new_household.batch for row in good if row.new_household is not None} - {number}
+            batch.uses_households_of = {row.new_household.batch for row in good if row.new_household is not None} - {
+                number
+            }
             if on_postgresql and good:
                 for row, person_id in zip(good, person_ids):
                     row.person_id = person_id
@@ -889,7 +933,9 @@ def _import_persons_file(
                     del state.households[household.code]
             field_name = getattr(error, "field", "row")
             reason = _REFUSED_WITH_EARLIER if isinstance(error, _EarlierBatchRefused) else _REFUSED
-            result = BatchResult(rejections=[Rejection(line, values[_ROW_ID] or None, field_name, reason) for line, values in batch.rows])
+            result = BatchResult(
+                rejections=[Rejection(line, values[_ROW_ID] or None, field_name, reason) for line, values in batch.rows]
+            )
             with session_scope(factory) as session:
                 add_counts(session, batch, result)
             return result
@@ -929,7 +975,9 @@ def _import_persons_file(
                 in_flight: dict[int, _Batch] = {}  # by number, oldest first
                 for number, rows in enumerate(batches):
                     batch = prepare(number, rows)
-                    batch.waits_for = tuple(in_flight[n].written for n in sorted(batch.uses_households_of) if n in in_flight)  # type: ignore[misc]
+                    batch.waits_for = tuple(
+                        in_flight[n].written for n in sorted(batch.uses_households_of) if n in in_flight
+                    )  # type: ignore[misc]
                     while len(in_flight) >= writers:
                         oldest = in_flight.pop(next(iter(in_flight)))
                         settle(oldest, refusal_of(oldest.written))  # type: ignore[arg-type]
@@ -941,7 +989,9 @@ def _import_persons_file(
     with session_scope(factory) as session:
         if on_postgresql and summary.imported >= ANALYZE_AFTER_ROWS:
             analyze_import_tables(session)
-        session.execute(update(ImportRun).where(ImportRun.id == run_id).values(finished_at=dt.datetime.now(dt.timezone.utc)))
+        session.execute(
+            update(ImportRun).where(ImportRun.id == run_id).values(finished_at=dt.datetime.now(dt.UTC))
+        )
         record_change(
             session=session,
             actor=actor,

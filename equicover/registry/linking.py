@@ -24,12 +24,12 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.errors import ValidationFailed
-from equicover.registry.dedupe import find_duplicates, latest_model, prepare_frame, registry_frame, refresh_name_forms
+from equicover.registry.dedupe import find_duplicates, latest_model, prepare_frame, refresh_name_forms, registry_frame
 from equicover.registry.models import SEXES, Location, Person
 from equicover.registry.normalise import ascii_digits
 from equicover.registry.quality_models import PersonIdLink
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 
 REGISTER_FIELDS = ("national_id", "full_name", "birth_date", "sex", "location_code")
 # Ids of register rows in the Splink frame are offset so they never collide with person ids.
@@ -87,11 +87,17 @@ def read_register(path: Path, columns: dict[str, str] | None = None) -> tuple[li
                 bad.append(LinkOutcome(None, line, "register_row_unusable", "national_id: missing"))
                 continue
             if national_id in seen:
-                bad.append(LinkOutcome(None, line, "register_row_unusable", f"national_id: repeats line {seen[national_id]}"))
+                bad.append(
+                    LinkOutcome(None, line, "register_row_unusable", f"national_id: repeats line {seen[national_id]}")
+                )
                 continue
             seen[national_id] = line
             try:
-                birth = dt.date.fromisoformat((raw.get(names["birth_date"]) or "").strip()) if raw.get(names["birth_date"]) else None
+                birth = (
+                    dt.date.fromisoformat((raw.get(names["birth_date"]) or "").strip())
+                    if raw.get(names["birth_date"])
+                    else None
+                )
             except ValueError:
                 bad.append(LinkOutcome(None, line, "register_row_unusable", "birth_date: not an ISO date"))
                 continue
@@ -121,7 +127,10 @@ def link_ids(
 ) -> LinkSummary:
     """Link live persons to ``rows`` of the register (see the module doc); writes ``person_id_links``."""
     summary = LinkSummary()
-    already = {person_id for person_id in session.scalars(select(PersonIdLink.person_id).where(PersonIdLink.register == register))}
+    already = {
+        person_id
+        for person_id in session.scalars(select(PersonIdLink.person_id).where(PersonIdLink.register == register))
+    }
     taken = {
         register_id: person_id
         for register_id, person_id in session.execute(
@@ -129,18 +138,27 @@ def link_ids(
         )
     }
     by_id = {row.national_id: row for row in rows}
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     links: list[PersonIdLink] = []
 
     def link(person_id: int, row: RegisterRow, method: str, probability: float) -> None:
         links.append(
-            PersonIdLink(person_id=person_id, register=register, register_id=row.national_id, method=method,
-                         match_probability=probability, linked_at=now, actor=actor)  # fmt: skip
+            PersonIdLink(
+                person_id=person_id,
+                register=register,
+                register_id=row.national_id,
+                method=method,
+                match_probability=probability,
+                linked_at=now,
+                actor=actor,
+            )  # fmt: skip
         )
         taken[row.national_id] = person_id
 
     people = session.execute(
-        select(Person.id, Person.national_id, Person.id_type, Person.birth_date, Person.sex).where(Person.merged_into_id.is_(None))
+        select(Person.id, Person.national_id, Person.id_type, Person.birth_date, Person.sex).where(
+            Person.merged_into_id.is_(None)
+        )
     ).all()
     unresolved: list[int] = []
     for person_id, national_id, person_id_type, birth_date, sex in people:
@@ -152,9 +170,15 @@ def link_ids(
             unresolved.append(person_id)
             continue
         if row.national_id in taken:
-            summary.outcomes.append(LinkOutcome(person_id, row.line, "conflict", f"register row already linked to person {taken[row.national_id]}"))
+            summary.outcomes.append(
+                LinkOutcome(
+                    person_id, row.line, "conflict", f"register row already linked to person {taken[row.national_id]}"
+                )
+            )
         elif row.birth_date is not None and row.birth_date != birth_date:
-            summary.outcomes.append(LinkOutcome(person_id, row.line, "conflict", "same national ID, different birth_date"))
+            summary.outcomes.append(
+                LinkOutcome(person_id, row.line, "conflict", "same national ID, different birth_date")
+            )
         elif row.sex is not None and sex != "unknown" and row.sex != sex:
             summary.outcomes.append(LinkOutcome(person_id, row.line, "conflict", "same national ID, different sex"))
         else:
@@ -186,7 +210,11 @@ def link_ids(
 
 
 def _probabilistic(
-    session: Session, person_ids: list[int], rows: list[RegisterRow], threshold: float, progress: Callable[[str], None] | None
+    session: Session,
+    person_ids: list[int],
+    rows: list[RegisterRow],
+    threshold: float,
+    progress: Callable[[str], None] | None,
 ) -> list[LinkOutcome]:
     refresh_name_forms(session=session)
     people = registry_frame(session=session)
@@ -206,12 +234,16 @@ def _probabilistic(
     combined = pd.concat([people, register], ignore_index=True)
     model = latest_model(session=session)
     # Scored as one deduplication: pairs of two persons or two register rows are ignored.
-    result = find_duplicates(combined, threshold=min(threshold, 0.5), cluster_threshold=1.0, model=model, progress=progress)
+    result = find_duplicates(
+        combined, threshold=min(threshold, 0.5), cluster_threshold=1.0, model=model, progress=progress
+    )
     pairs = result.pairs
     cross = pairs[(pairs["unique_id_l"] < _REGISTER_ID_OFFSET) & (pairs["unique_id_r"] >= _REGISTER_ID_OFFSET)]
     outcomes: list[LinkOutcome] = []
     best: dict[int, list[tuple[float, int]]] = {}
-    for person_id, register_id, probability in zip(cross["unique_id_l"], cross["unique_id_r"], cross["match_probability"]):
+    for person_id, register_id, probability in zip(
+        cross["unique_id_l"], cross["unique_id_r"], cross["match_probability"]
+    ):
         best.setdefault(int(person_id), []).append((float(probability), int(register_id) - _REGISTER_ID_OFFSET))
     # Each register row goes to at most one person: the most probable claimant.
     claimants: dict[int, list[tuple[float, int]]] = {}
@@ -228,14 +260,34 @@ def _probabilistic(
             continue
         top_probability, top_line = candidates[0]
         if len(candidates) > 1 and candidates[1][0] >= top_probability - AMBIGUITY_MARGIN:
-            outcomes.append(LinkOutcome(person_id, top_line, "conflict", f"ambiguous: also line {candidates[1][1]}", top_probability))
+            outcomes.append(
+                LinkOutcome(
+                    person_id, top_line, "conflict", f"ambiguous: also line {candidates[1][1]}", top_probability
+                )
+            )
             continue
         rivals = sorted(claimants[top_line], reverse=True)
         if len(rivals) > 1 and rivals[0][1] != person_id:
-            outcomes.append(LinkOutcome(person_id, top_line, "conflict", f"register row claimed by person {rivals[0][1]} too", top_probability))
+            outcomes.append(
+                LinkOutcome(
+                    person_id,
+                    top_line,
+                    "conflict",
+                    f"register row claimed by person {rivals[0][1]} too",
+                    top_probability,
+                )
+            )
             continue
         if len(rivals) > 1 and rivals[1][0] >= top_probability - AMBIGUITY_MARGIN:
-            outcomes.append(LinkOutcome(person_id, top_line, "conflict", f"register row claimed by person {rivals[1][1]} too", top_probability))
+            outcomes.append(
+                LinkOutcome(
+                    person_id,
+                    top_line,
+                    "conflict",
+                    f"register row claimed by person {rivals[1][1]} too",
+                    top_probability,
+                )
+            )
             continue
         outcomes.append(LinkOutcome(person_id, top_line, "linked_probabilistic", probability=top_probability))
     return outcomes
@@ -250,8 +302,13 @@ def write_link_report(path: Path, summary: LinkSummary) -> None:
             if outcome.status == "already_linked":
                 continue
             writer.writerow(
-                (outcome.person_id or "", outcome.register_line or "", outcome.status, outcome.reason,
-                 "" if outcome.probability is None else f"{outcome.probability:.4f}")  # fmt: skip
+                (
+                    outcome.person_id or "",
+                    outcome.register_line or "",
+                    outcome.status,
+                    outcome.reason,
+                    "" if outcome.probability is None else f"{outcome.probability:.4f}",
+                )  # fmt: skip
             )
 
 

@@ -27,7 +27,9 @@ def lock_live_persons(*, session: Session, person_ids: tuple[int, int]) -> dict[
         if person is None:
             raise NotFound(f"person {person_id}", "person_id", "unknown person")
         if person.merged_into_id is not None:
-            raise ValidationFailed(f"person {person_id}", "person_id", f"already merged into person {person.merged_into_id}")
+            raise ValidationFailed(
+                f"person {person_id}", "person_id", f"already merged into person {person.merged_into_id}"
+            )
         locked[person_id] = person
     return locked
 
@@ -35,7 +37,9 @@ def lock_live_persons(*, session: Session, person_ids: tuple[int, int]) -> dict[
 def move_categories(*, session: Session, from_person_id: int, to_person_id: int) -> list[int]:
     """Give the duplicate's category holdings to the survivor; the ids moved."""
     moved = list(
-        session.scalars(select(PersonCategory.id).where(PersonCategory.person_id == from_person_id).order_by(PersonCategory.id))
+        session.scalars(
+            select(PersonCategory.id).where(PersonCategory.person_id == from_person_id).order_by(PersonCategory.id)
+        )
     )
     if moved:
         session.execute(update(PersonCategory).where(PersonCategory.id.in_(moved)).values(person_id=to_person_id))
@@ -64,7 +68,7 @@ def absorb_person(*, session: Session, survivor: Person, merged: Person, actor: 
             (DuplicatePair.person_id_l == low) & (DuplicatePair.person_id_r == high),
             DuplicatePair.status.in_(("pending", "auto", "confirmed")),
         )
-        .values(status="merged", decided_by=actor, decided_at=dt.datetime.now(dt.timezone.utc))
+        .values(status="merged", decided_by=actor, decided_at=dt.datetime.now(dt.UTC))
     )
     return taken
 

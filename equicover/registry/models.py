@@ -12,13 +12,10 @@ Dates are inclusive at both ends: a category with ``valid_from = 2024-01-01`` an
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -57,9 +54,7 @@ STANDARD_CATEGORIES: dict[str, str] = {
 
 class Location(Base):
     __tablename__ = "locations"
-    __table_args__ = (
-        CheckConstraint(in_list("level", list(LOCATION_LEVELS)), name="level"),
-    )
+    __table_args__ = (CheckConstraint(in_list("level", list(LOCATION_LEVELS)), name="level"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -105,7 +100,7 @@ class Person(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
     registered_on: Mapped[dt.date] = mapped_column(Date)
     death_date: Mapped[dt.date | None] = mapped_column(Date)
-    # Set when this record was merged as a duplicate into another (registry quality, issue 6):
+    # Set when this record was merged as a duplicate into another (registry quality):
     # the row is kept for history and references, and the surviving record is the one to use.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
 

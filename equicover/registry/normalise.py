@@ -50,7 +50,9 @@ _DIGITS = str.maketrans(
     {**{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)}}
 )
 # Latin letters that do not decompose under NFD but are "a letter with a mark" for matching.
-_LATIN_SPECIALS = str.maketrans({"đ": "d", "ð": "d", "ł": "l", "ø": "o", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"})
+_LATIN_SPECIALS = str.maketrans(
+    {"đ": "d", "ð": "d", "ł": "l", "ø": "o", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
+)
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")

@@ -1,4 +1,4 @@
-"""Registry-quality tables (issue 6): name forms, imports, duplicate review, ID links.
+"""Registry-quality tables: name forms, imports, duplicate review, ID links.
 
 - ``person_name_forms``: the folded / romanised / sorted-token forms of each person's full name
   (see :mod:`equicover.registry.normalise`), kept beside the name as written.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, or_, select, true
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role
 from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.scoping import ensure_visible, sees_everything
 from equicover.errors import Forbidden
 from equicover.registry.models import Household, Location, Person
@@ -47,7 +47,9 @@ def ensure_location_in_area(*, session: Session, user: User, location_id: int, r
         return
     if user.role == Role.CLERK:
         raise Forbidden(record, "location", "a clerk does not write to the registry")
-    inside = session.scalar(select(Location.id).where(Location.id == location_id, Location.id.in_(area_location_ids(user))))
+    inside = session.scalar(
+        select(Location.id).where(Location.id == location_id, Location.id.in_(area_location_ids(user)))
+    )
     if inside is None:
         raise Forbidden(record, "location", "outside your area")
 

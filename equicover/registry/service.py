@@ -11,12 +11,13 @@ Errors name the record and the field; they never carry names, national IDs or ph
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, CopyOf, Rows, bulk_insert_rows
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import (
@@ -27,9 +28,7 @@ from equicover.registry.models import (
     Person,
     PersonCategory,
 )
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.registry.schemas import CategoryIn, HouseholdIn, LocationIn, PersonIn, PersonUpdate
-
 
 # The level a parent must have, for each level.
 _PARENT_LEVEL: dict[str, str | None] = {
@@ -105,9 +104,13 @@ def create_location(*, session: Session, location: LocationIn, actor: str = SYST
             raise ValidationFailed(record, "parent_code", "unknown location")
         if parent.level != expected_parent_level:
             raise ValidationFailed(
-                record, "parent_code", f"the parent is a {parent.level}, a {location.level} needs a {expected_parent_level}"
+                record,
+                "parent_code",
+                f"the parent is a {parent.level}, a {location.level} needs a {expected_parent_level}",
             )
-    row = Location(code=location.code, name=location.name, level=location.level, parent_id=parent.id if parent else None)
+    row = Location(
+        code=location.code, name=location.name, level=location.level, parent_id=parent.id if parent else None
+    )
     session.add(row)
     session.flush()  # the id is needed: a location is its own ancestor at its level
     for name, value in _ancestors(location.level, row.id, parent).items():
@@ -198,12 +201,21 @@ def set_category(
     _check_category_period(record, None, valid_from, valid_to)
     clash = _overlapping_category(session, person_id, category, valid_from, valid_to)
     if clash is not None:
-        raise Conflict(record, "valid_from", f"overlaps {category} held from {clash.valid_from} (person_categories {clash.id})")
-    row = PersonCategory(person_id=person_id, category=category, valid_from=valid_from, valid_to=valid_to, source=source)
+        raise Conflict(
+            record, "valid_from", f"overlaps {category} held from {clash.valid_from} (person_categories {clash.id})"
+        )
+    row = PersonCategory(
+        person_id=person_id, category=category, valid_from=valid_from, valid_to=valid_to, source=source
+    )
     session.add(row)
     session.flush()
     record_change(
-        session=session, actor=actor, entity="person_categories", entity_id=row.id, action="create", after=_category_snapshot(row)
+        session=session,
+        actor=actor,
+        entity="person_categories",
+        entity_id=row.id,
+        action="create",
+        after=_category_snapshot(row),
     )
     return row
 
@@ -252,9 +264,7 @@ def categories_at(*, session: Session, person_id: int, on: dt.date) -> list[str]
     """The categories the person holds on ``on`` (sorted)."""
     return sorted(
         session.scalars(
-            select(PersonCategory.category)
-            .where(PersonCategory.person_id == person_id, *holds_on(on))
-            .distinct()
+            select(PersonCategory.category).where(PersonCategory.person_id == person_id, *holds_on(on)).distinct()
         )
     )
 
@@ -303,7 +313,9 @@ def register_household(
         if member.national_id is not None:
             key = (member.id_type or "", member.national_id)
             if key in seen_ids:
-                raise Conflict(member_record, "national_id", f"same {member.id_type} number as members[{seen_ids[key]}]")
+                raise Conflict(
+                    member_record, "national_id", f"same {member.id_type} number as members[{seen_ids[key]}]"
+                )
             seen_ids[key] = index
         for position, item in enumerate(member.categories):
             item_record = f"{member_record} categories[{position}]"
@@ -342,7 +354,12 @@ def register_household(
         session.add(person)
         session.flush()
         record_change(
-            session=session, actor=actor, entity="persons", entity_id=person.id, action="create", after=_person_snapshot(person)
+            session=session,
+            actor=actor,
+            entity="persons",
+            entity_id=person.id,
+            action="create",
+            after=_person_snapshot(person),
         )
         for item in member.categories:
             category_row = PersonCategory(
@@ -480,7 +497,15 @@ def update_person(
     for name, value in changed.items():
         setattr(person, name, value)
     session.flush()
-    record_change(session=session, actor=actor, entity="persons", entity_id=person.id, action="update", before=before, after=changed)
+    record_change(
+        session=session,
+        actor=actor,
+        entity="persons",
+        entity_id=person.id,
+        action="update",
+        before=before,
+        after=changed,
+    )
     return person
 
 
@@ -493,7 +518,9 @@ def update_person(
 # change log. Rows are dicts or columns; see equicover.db.bulk for the accepted shapes.
 
 
-def bulk_insert_locations(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_locations(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert locations. Each row: ``id`` (required), ``code``, ``name``, ``level``, ``parent_id``
     (None for a country). Parents must come before their children in ``rows`` or already be in
     the database; ``country_id`` / ``province_id`` / ``district_id`` are computed here.
@@ -506,9 +533,9 @@ def bulk_insert_locations(*, session: Session, rows: Rows, actor: str = SYSTEM_A
         missing_parents -= {row["id"] for row in chunk}
         if missing_parents:
             for found in session.execute(
-                select(Location.id, Location.level, Location.country_id, Location.province_id, Location.district_id).where(
-                    Location.id.in_(missing_parents)
-                )
+                select(
+                    Location.id, Location.level, Location.country_id, Location.province_id, Location.district_id
+                ).where(Location.id.in_(missing_parents))
             ):
                 known[found.id] = (found.level, found.country_id, found.province_id, found.district_id)
         for row in chunk:
@@ -523,10 +550,14 @@ def bulk_insert_locations(*, session: Session, rows: Rows, actor: str = SYSTEM_A
                 ancestors: list[int | None] = [None, None, None]
             else:
                 if parent_id not in known:
-                    raise ValidationFailed(f"location {row['id']}", "parent_id", "unknown parent (parents must come first)")
+                    raise ValidationFailed(
+                        f"location {row['id']}", "parent_id", "unknown parent (parents must come first)"
+                    )
                 parent_level, *ancestors = known[parent_id]
                 if parent_level != _PARENT_LEVEL[level]:
-                    raise ValidationFailed(f"location {row['id']}", "parent_id", f"a {level} cannot sit under a {parent_level}")
+                    raise ValidationFailed(
+                        f"location {row['id']}", "parent_id", f"a {level} cannot sit under a {parent_level}"
+                    )
             if level == "country":
                 ancestors[0] = row["id"]
             elif level == "province":
@@ -541,7 +572,9 @@ def bulk_insert_locations(*, session: Session, rows: Rows, actor: str = SYSTEM_A
     return written
 
 
-def bulk_insert_households(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_households(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert households. Each row: ``id`` (recommended, so persons can point at it), ``code``,
     ``location_id``, ``registered_on`` (date). Returns the number of rows written."""
     written = bulk_insert_rows(session, Household.__table__, rows, chunk_size=chunk_size)
@@ -560,7 +593,9 @@ _PERSON_OPTIONAL = {
 }
 
 
-def bulk_insert_persons(*, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def bulk_insert_persons(
+    *, session: Session, rows: Rows, actor: str = SYSTEM_ACTOR, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Insert persons. Each row: ``id`` (recommended), ``household_id``, ``full_name``, ``sex``
     (female/male/other/unknown), ``birth_date``, ``location_id``; optional ``given_name``,
     ``family_name``, ``name_script``, ``national_id`` + ``id_type`` (both or neither; unique
@@ -568,7 +603,11 @@ def bulk_insert_persons(*, session: Session, rows: Rows, actor: str = SYSTEM_ACT
     Returns the number of rows written."""
 
     written = bulk_insert_rows(
-        session, Person.__table__, rows, chunk_size=chunk_size, defaults={**_PERSON_OPTIONAL, "registered_on": CopyOf("birth_date")}
+        session,
+        Person.__table__,
+        rows,
+        chunk_size=chunk_size,
+        defaults={**_PERSON_OPTIONAL, "registered_on": CopyOf("birth_date")},
     )
     _log_bulk(session, actor, "persons", written)
     return written
@@ -590,7 +629,9 @@ def bulk_insert_person_categories(
 
 def _log_bulk(session: Session, actor: str, entity: str, written: int) -> None:
     if written:
-        record_change(session=session, actor=actor, entity=entity, entity_id=None, action="bulk_load", after={"rows": written})
+        record_change(
+            session=session, actor=actor, entity=entity, entity_id=None, action="bulk_load", after={"rows": written}
+        )
 
 
 __all__ = [

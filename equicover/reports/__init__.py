@@ -1,1 +1,1 @@
-"""reports (issue 7)."""
+"""Programme indicators and the semi-annual implementation status report (XLSX and PDF)."""

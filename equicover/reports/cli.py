@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from equicover.commands import console, currency_digits, money_formatter, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, currency_digits, parse_date, unit_of_work
 
 report_app = typer.Typer(no_args_is_help=True, help="Programme indicators and the semi-annual report.")
 
 
 @report_app.command("indicators")
-def indicators(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"), by: str = typer.Option("district", "--by")) -> None:
+def indicators(
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    by: str = typer.Option("district", "--by"),
+) -> None:
     """Programme indicators by area for a period."""
     from equicover.reports.indicators import compute_indicators
 
     with unit_of_work() as session:
-        rows = compute_indicators(session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), by=by)
+        rows = compute_indicators(
+            session=session, starts=parse_date(start, "--from"), ends=parse_date(end, "--to"), by=by
+        )
     _print_indicators(rows, f"Indicators {start} to {end}")
 
 
@@ -39,20 +41,27 @@ def _print_indicators(rows: list[Any], title: str) -> None:
 
 
 @report_app.command("synthetic-consumption")
-def synthetic_consumption(year: int = typer.Option(..., "--year"), seed: int = typer.Option(1, "--seed"),
-                          currency: str = typer.Option("CNY", "--currency")) -> None:
+def synthetic_consumption(
+    year: int = typer.Option(..., "--year"),
+    seed: int = typer.Option(1, "--seed"),
+    currency: str = typer.Option("CNY", "--currency"),
+) -> None:
     """Synthetic household consumption for a synthetic province (for SDG 3.8.2 catastrophic spending)."""
     from equicover.reports import service
 
     with unit_of_work() as session:
-        added = service.synthesize_household_consumption(session=session, year=year, seed=seed, minor_digits=currency_digits(currency))
+        added = service.synthesize_household_consumption(
+            session=session, year=year, seed=seed, minor_digits=currency_digits(currency)
+        )
     console.print(f"Gave {added:,} households a synthetic consumption for {year}.")
 
 
 @report_app.command("semiannual")
 def semiannual(
-    year: int = typer.Option(..., "--year"), half: int = typer.Option(..., "--half", min=1, max=2),
-    out: Path = typer.Option(Path("."), "--out", file_okay=False), by: str = typer.Option("district", "--by"),
+    year: int = typer.Option(..., "--year"),
+    half: int = typer.Option(..., "--half", min=1, max=2),
+    out: Path = typer.Option(Path("."), "--out", file_okay=False),
+    by: str = typer.Option("district", "--by"),
     currency: str = typer.Option("CNY", "--currency"),
 ) -> None:
     """The semi-annual implementation status report, as XLSX and PDF."""
@@ -60,7 +69,9 @@ def semiannual(
 
     with unit_of_work() as session:
         with console.status("Computing the report..."):
-            report = service.semiannual_report(session=session, year=year, half=half, by=by, currency=currency, minor_digits=currency_digits(currency))
+            report = service.semiannual_report(
+                session=session, year=year, half=half, by=by, currency=currency, minor_digits=currency_digits(currency)
+            )
     stem = out / f"semiannual-{year}-H{half}"
     xlsx = service.write_xlsx(report, stem.with_suffix(".xlsx"))
     pdf = service.write_pdf(report, stem.with_suffix(".pdf"))

@@ -57,7 +57,7 @@ class IndicatorRow:
     poor_inpatients: int = 0
     poor_inpatients_within_target: int = 0
     households_with_consumption: int = 0
-    catastrophic: dict[int, int] = field(default_factory=lambda: {p: 0 for p in CATASTROPHIC_PERCENTS})
+    catastrophic: dict[int, int] = field(default_factory=lambda: dict.fromkeys(CATASTROPHIC_PERCENTS, 0))
     paid_by_funds: int = 0
     contributions: Fraction = Fraction(0)
     turnaround_days: list[int] = field(default_factory=list)
@@ -79,7 +79,9 @@ class IndicatorRow:
         return self.poor_inpatients_within_target / self.poor_inpatients if self.poor_inpatients else None
 
     def catastrophic_share(self, percent: int) -> float | None:
-        return self.catastrophic[percent] / self.households_with_consumption if self.households_with_consumption else None
+        return (
+            self.catastrophic[percent] / self.households_with_consumption if self.households_with_consumption else None
+        )
 
     @property
     def fund_utilisation(self) -> float | None:
@@ -136,10 +138,15 @@ def compute_indicators(
         raise ValidationFailed("indicators", "ends", "is before starts")
     if by not in AREA_LEVELS:
         raise ValidationFailed("indicators", "by", f"one of {', '.join(AREA_LEVELS)}")
-    area_column = {"district": Location.district_id, "province": Location.province_id, "country": Location.country_id}[by]
+    area_column = {"district": Location.district_id, "province": Location.province_id, "country": Location.country_id}[
+        by
+    ]
     home = aliased(Location)
-    area_of_person = select(Person.id.label("person_id"), area_column.label("area_id"), Person.household_id) \
-        .join(Location, Location.id == Person.location_id).subquery()
+    area_of_person = (
+        select(Person.id.label("person_id"), area_column.label("area_id"), Person.household_id)
+        .join(Location, Location.id == Person.location_id)
+        .subquery()
+    )
     areas = {row.id: row for row in session.scalars(select(home).where(home.level == by))}
     rows: dict[int, IndicatorRow] = {}
     period_days = (ends - starts).days + 1
@@ -151,17 +158,27 @@ def compute_indicators(
             rows[area_id] = IndicatorRow(areas[area_id].code, areas[area_id].name, period_days=period_days)
         return rows[area_id]
 
-    alive = and_(Person.birth_date <= ends, Person.registered_on <= ends, or_(Person.death_date.is_(None), Person.death_date > ends))
+    alive = and_(
+        Person.birth_date <= ends,
+        Person.registered_on <= ends,
+        or_(Person.death_date.is_(None), Person.death_date > ends),
+    )
     for area_id, population in session.execute(
-        select(area_of_person.c.area_id, func.count()).join(Person, Person.id == area_of_person.c.person_id)
-        .where(alive).group_by(area_of_person.c.area_id)
+        select(area_of_person.c.area_id, func.count())
+        .join(Person, Person.id == area_of_person.c.person_id)
+        .where(alive)
+        .group_by(area_of_person.c.area_id)
     ).all():
         if (row := row_of(area_id)) is not None:
             row.population = int(population)
-    enrolled_persons = select(Enrolment.person_id).where(Enrolment.status == "active", Enrolment.starts <= ends, Enrolment.ends >= ends)
+    enrolled_persons = select(Enrolment.person_id).where(
+        Enrolment.status == "active", Enrolment.starts <= ends, Enrolment.ends >= ends
+    )
     for area_id, enrolled in session.execute(
-        select(area_of_person.c.area_id, func.count()).join(Person, Person.id == area_of_person.c.person_id)
-        .where(alive, Person.id.in_(enrolled_persons)).group_by(area_of_person.c.area_id)
+        select(area_of_person.c.area_id, func.count())
+        .join(Person, Person.id == area_of_person.c.person_id)
+        .where(alive, Person.id.in_(enrolled_persons))
+        .group_by(area_of_person.c.area_id)
     ).all():
         if (row := row_of(area_id)) is not None:
             row.enrolled = int(enrolled)
@@ -169,14 +186,25 @@ def compute_indicators(
     in_period = and_(Claim.service_date >= starts, Claim.service_date <= ends, Claim.status == "settled")
     outpatient = Claim.care_type.like("%outpatient%")
     for area_id, consultations, allowed, oop in session.execute(
-        select(area_of_person.c.area_id, func.sum(case((outpatient, 1), else_=0)), func.sum(Claim.allowed), func.sum(Claim.member_oop))
-        .join(Claim, Claim.person_id == area_of_person.c.person_id).where(in_period).group_by(area_of_person.c.area_id)
+        select(
+            area_of_person.c.area_id,
+            func.sum(case((outpatient, 1), else_=0)),
+            func.sum(Claim.allowed),
+            func.sum(Claim.member_oop),
+        )
+        .join(Claim, Claim.person_id == area_of_person.c.person_id)
+        .where(in_period)
+        .group_by(area_of_person.c.area_id)
     ).all():
         if (row := row_of(area_id)) is not None:
             row.consultations, row.allowed, row.member_oop = int(consultations or 0), int(allowed or 0), int(oop or 0)
 
-    poor_claim = or_(Claim.categories == POOR, Claim.categories.like(f"{POOR};%"), Claim.categories.like(f"%;{POOR}"),
-                     Claim.categories.like(f"%;{POOR};%"))
+    poor_claim = or_(
+        Claim.categories == POOR,
+        Claim.categories.like(f"{POOR};%"),
+        Claim.categories.like(f"%;{POOR}"),
+        Claim.categories.like(f"%;{POOR};%"),
+    )
     for area_id, _, allowed, oop in session.execute(
         select(area_of_person.c.area_id, Claim.person_id, func.sum(Claim.allowed), func.sum(Claim.member_oop))
         .join(Claim, Claim.person_id == area_of_person.c.person_id)
@@ -190,12 +218,20 @@ def compute_indicators(
 
     from equicover.reports.models import HouseholdConsumption
 
-    household_area = select(Person.household_id, func.min(area_column).label("area_id")) \
-        .join(Location, Location.id == Person.location_id).group_by(Person.household_id).subquery()
-    household_oop = dict(session.execute(
-        select(Person.household_id, func.sum(Claim.member_oop)).join(Claim, Claim.person_id == Person.id)
-        .where(in_period).group_by(Person.household_id)
-    ).all())
+    household_area = (
+        select(Person.household_id, func.min(area_column).label("area_id"))
+        .join(Location, Location.id == Person.location_id)
+        .group_by(Person.household_id)
+        .subquery()
+    )
+    household_oop = dict(
+        session.execute(
+            select(Person.household_id, func.sum(Claim.member_oop))
+            .join(Claim, Claim.person_id == Person.id)
+            .where(in_period)
+            .group_by(Person.household_id)
+        ).all()
+    )
     year_days = _days_in_year(starts.year)
     for household_id, area_id, consumption in session.execute(
         select(HouseholdConsumption.household_id, household_area.c.area_id, HouseholdConsumption.amount)
@@ -215,12 +251,18 @@ def compute_indicators(
         select(area_of_person.c.area_id, func.sum(ClaimPayment.amount))
         .join(Claim, Claim.person_id == area_of_person.c.person_id)
         .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
-        .where(in_period, ClaimPayment.kind == "layer").group_by(area_of_person.c.area_id)
+        .where(in_period, ClaimPayment.kind == "layer")
+        .group_by(area_of_person.c.area_id)
     ).all():
         if (row := row_of(area_id)) is not None:
             row.paid_by_funds = int(paid or 0)
     for area_id, c_starts, c_ends, amount in session.execute(
-        select(area_of_person.c.area_id, Contribution.period_starts, Contribution.period_ends, func.sum(Contribution.amount_minor))
+        select(
+            area_of_person.c.area_id,
+            Contribution.period_starts,
+            Contribution.period_ends,
+            func.sum(Contribution.amount_minor),
+        )
         .join(Enrolment, Enrolment.person_id == area_of_person.c.person_id)
         .join(Contribution, Contribution.enrolment_id == Enrolment.id)
         .where(Contribution.status == "paid", Contribution.period_starts <= ends, Contribution.period_ends >= starts)
@@ -232,7 +274,8 @@ def compute_indicators(
 
     for area_id, served, submitted in session.execute(
         select(area_of_person.c.area_id, Claim.service_date, Claim.submitted_at)
-        .join(Claim, Claim.person_id == area_of_person.c.person_id).where(in_period)
+        .join(Claim, Claim.person_id == area_of_person.c.person_id)
+        .where(in_period)
     ).all():
         if (row := row_of(area_id)) is not None and submitted is not None:
             row.turnaround_days.append((submitted.date() - served).days)
@@ -244,8 +287,18 @@ def compute_indicators(
 def _total(rows: list[IndicatorRow], period_days: int) -> IndicatorRow:
     total = IndicatorRow("ALL", "All areas", period_days=period_days)
     for row in rows:
-        for name in ("population", "enrolled", "consultations", "allowed", "member_oop", "poor_inpatients",
-                     "poor_inpatients_within_target", "households_with_consumption", "paid_by_funds", "contributions"):
+        for name in (
+            "population",
+            "enrolled",
+            "consultations",
+            "allowed",
+            "member_oop",
+            "poor_inpatients",
+            "poor_inpatients_within_target",
+            "households_with_consumption",
+            "paid_by_funds",
+            "contributions",
+        ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
         for percent in CATASTROPHIC_PERCENTS:
             total.catastrophic[percent] += row.catastrophic[percent]

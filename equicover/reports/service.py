@@ -25,7 +25,9 @@ from equicover.reports.indicators import IndicatorRow, compute_indicators, half_
 from equicover.reports.models import HouseholdConsumption
 
 
-def record_household_consumption(*, session: Session, household_code: str, year: int, amount: int) -> HouseholdConsumption:
+def record_household_consumption(
+    *, session: Session, household_code: str, year: int, amount: int
+) -> HouseholdConsumption:
     """Set a household's consumption for a year (a later survey replaces the earlier figure)."""
     household_id = session.scalar(select(Household.id).where(Household.code == household_code))
     if household_id is None:
@@ -58,15 +60,23 @@ class SemiAnnualReport:
     care: dict[str, int] = field(default_factory=dict)
 
 
-def semiannual_report(*, session: Session, year: int, half: int, by: str = "district", currency: str = "CNY",
-                      minor_digits: int = 2) -> SemiAnnualReport:
+def semiannual_report(
+    *, session: Session, year: int, half: int, by: str = "district", currency: str = "CNY", minor_digits: int = 2
+) -> SemiAnnualReport:
     from equicover.anomaly.models import AnomalyFlag, AnomalyRun
     from equicover.payments.models import PaymentBatch
     from equicover.verification.models import ClaimReview
 
     starts, ends = half_year(year, half)
-    report = SemiAnnualReport(year, half, starts, ends, currency, minor_digits,
-                              compute_indicators(session=session, starts=starts, ends=ends, by=by))
+    report = SemiAnnualReport(
+        year,
+        half,
+        starts,
+        ends,
+        currency,
+        minor_digits,
+        compute_indicators(session=session, starts=starts, ends=ends, by=by),
+    )
     flows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for flow in ledger.flows_by_month(session=session, starts=starts, ends=ends):
         signed = flow.credit - flow.debit if flow.kind in ("source", "payable") else flow.debit - flow.credit
@@ -78,23 +88,32 @@ def semiannual_report(*, session: Session, year: int, half: int, by: str = "dist
         report.funds.append({"fund": fund, "flows": dict(flows[fund]), "closing": closing.get(fund, {})})
     for status, count, net in session.execute(
         select(PaymentBatch.status, func.count(), func.sum(PaymentBatch.net_amount))
-        .where(PaymentBatch.period_starts <= ends, PaymentBatch.period_ends >= starts).group_by(PaymentBatch.status)
+        .where(PaymentBatch.period_starts <= ends, PaymentBatch.period_ends >= starts)
+        .group_by(PaymentBatch.status)
     ).all():
         report.payments[f"{status}_batches"] = int(count)
         report.payments[f"{status}_amount"] = int(net or 0)
     from equicover.claims.models import Claim
 
     for status, count, disallowed in session.execute(
-        select(ClaimReview.status, func.count(), func.sum(ClaimReview.disallowed)).join(Claim, Claim.id == ClaimReview.claim_pk)
-        .where(Claim.service_date >= starts, Claim.service_date <= ends).group_by(ClaimReview.status)
+        select(ClaimReview.status, func.count(), func.sum(ClaimReview.disallowed))
+        .join(Claim, Claim.id == ClaimReview.claim_pk)
+        .where(Claim.service_date >= starts, Claim.service_date <= ends)
+        .group_by(ClaimReview.status)
     ).all():
         report.verification[status] = int(count)
         report.verification["recovered"] = report.verification.get("recovered", 0) + int(disallowed or 0)
     latest = session.scalar(select(func.max(AnomalyRun.id)))
     if latest is not None:
-        report.anomaly_flags = int(session.scalar(
-            select(func.count()).select_from(AnomalyFlag).join(Claim, Claim.id == AnomalyFlag.claim_pk)
-            .where(AnomalyFlag.run_id == latest, Claim.service_date >= starts, Claim.service_date <= ends)) or 0)
+        report.anomaly_flags = int(
+            session.scalar(
+                select(func.count())
+                .select_from(AnomalyFlag)
+                .join(Claim, Claim.id == AnomalyFlag.claim_pk)
+                .where(AnomalyFlag.run_id == latest, Claim.service_date >= starts, Claim.service_date <= ends)
+            )
+            or 0
+        )
     from equicover.care import service as care
 
     summary = care.status_summary(session=session, on=ends)
@@ -131,7 +150,9 @@ def write_xlsx(report: SemiAnnualReport, path: Path) -> Path:
     book = Workbook()
     sheet = book.active
     sheet.title = "Indicators"
-    sheet.append([f"Semi-annual implementation status report {report.year} H{report.half} ({report.starts} to {report.ends})"])
+    sheet.append(
+        [f"Semi-annual implementation status report {report.year} H{report.half} ({report.starts} to {report.ends})"]
+    )
     sheet["A1"].font = Font(bold=True, size=13)
     raw = report.indicators[0].as_dict() if report.indicators else {}
     sheet.append(list(raw))
@@ -141,9 +162,19 @@ def write_xlsx(report: SemiAnnualReport, path: Path) -> Path:
     funds.append(["Fund", "Account", f"Flow in the half ({report.currency})", f"Balance at {report.ends}"])
     for fund in report.funds:
         for account in sorted(set(fund["flows"]) | set(fund["closing"])):
-            funds.append([fund["fund"], account, _money(fund["flows"].get(account, 0), report),
-                          _money(fund["closing"].get(account, 0), report)])
-    for title, values in (("Payments", report.payments), ("Verification", report.verification), ("Care ledger", report.care)):
+            funds.append(
+                [
+                    fund["fund"],
+                    account,
+                    _money(fund["flows"].get(account, 0), report),
+                    _money(fund["closing"].get(account, 0), report),
+                ]
+            )
+    for title, values in (
+        ("Payments", report.payments),
+        ("Verification", report.verification),
+        ("Care ledger", report.care),
+    ):
         sheet_ = book.create_sheet(title)
         sheet_.append(["Item", "Value"])
         for key, value in values.items():
@@ -166,17 +197,33 @@ def write_pdf(report: SemiAnnualReport, path: Path) -> Path:
     document.heading(f"Semi-annual implementation status report - {report.year}, half {report.half}")
     document.text(f"Period {report.starts} to {report.ends}. Amounts in {report.currency}.")
     document.heading("Programme indicators by area")
-    document.table([name for name, _ in INDICATOR_COLUMNS], [[cell(row, report) for _, cell in INDICATOR_COLUMNS] for row in report.indicators])
+    document.table(
+        [name for name, _ in INDICATOR_COLUMNS],
+        [[cell(row, report) for _, cell in INDICATOR_COLUMNS] for row in report.indicators],
+    )
     document.heading("Funds: flows in the half and balances at its end")
     rows = []
     for fund in report.funds:
         for account in sorted(set(fund["flows"]) | set(fund["closing"])):
-            rows.append([fund["fund"], account, _money(fund["flows"].get(account, 0), report), _money(fund["closing"].get(account, 0), report)])
+            rows.append(
+                [
+                    fund["fund"],
+                    account,
+                    _money(fund["flows"].get(account, 0), report),
+                    _money(fund["closing"].get(account, 0), report),
+                ]
+            )
     document.table(["Fund", "Account", "Flow", "Balance"], rows)
     document.heading("Payments to providers")
-    document.table(["Item", "Value"], [[k, str(_money(v, report) if k.endswith("amount") else v)] for k, v in report.payments.items()])
+    document.table(
+        ["Item", "Value"],
+        [[k, str(_money(v, report) if k.endswith("amount") else v)] for k, v in report.payments.items()],
+    )
     document.heading("Verification of providers")
-    document.table(["Finding", "Value"], [[k, str(_money(v, report) if k == "recovered" else v)] for k, v in report.verification.items()])
+    document.table(
+        ["Finding", "Value"],
+        [[k, str(_money(v, report) if k == "recovered" else v)] for k, v in report.verification.items()],
+    )
     document.text(f"Claims flagged by the latest anomaly run: {report.anomaly_flags:,}")
     document.heading("Care ledger of the registered poor")
     document.table(["Status", "Persons"], [[k, f"{v:,}"] for k, v in report.care.items()])
@@ -201,16 +248,32 @@ def synthesize_household_consumption(*, session: Session, year: int, seed: int, 
     from equicover.registry.models import Person, PersonCategory
 
     known = select(HouseholdConsumption.household_id).where(HouseholdConsumption.year == year)
-    sizes = session.execute(select(Person.household_id, func.count()).where(Person.household_id.not_in(known))
-                            .group_by(Person.household_id).order_by(Person.household_id)).all()
+    sizes = session.execute(
+        select(Person.household_id, func.count())
+        .where(Person.household_id.not_in(known))
+        .group_by(Person.household_id)
+        .order_by(Person.household_id)
+    ).all()
     if not sizes:
         return 0
-    poor = set(session.scalars(select(Person.household_id).join(PersonCategory, PersonCategory.person_id == Person.id)
-                               .where(PersonCategory.category == "registered_poor", PersonCategory.valid_from <= dt.date(year, 12, 31))))
+    poor = set(
+        session.scalars(
+            select(Person.household_id)
+            .join(PersonCategory, PersonCategory.person_id == Person.id)
+            .where(PersonCategory.category == "registered_poor", PersonCategory.valid_from <= dt.date(year, 12, 31))
+        )
+    )
     generator = np.random.default_rng(seed)
     household_ids = [household for household, _ in sizes]
-    median = np.array([SYNTHETIC_CONSUMPTION_MEDIAN["poor" if h in poor else "other"] for h in household_ids], dtype=float)
+    median = np.array(
+        [SYNTHETIC_CONSUMPTION_MEDIAN["poor" if h in poor else "other"] for h in household_ids], dtype=float
+    )
     per_capita = median * generator.lognormal(0.0, SYNTHETIC_CONSUMPTION_SIGMA, len(sizes))
-    amounts = np.maximum(1, np.round(per_capita * np.array([size for _, size in sizes]) * 10**minor_digits)).astype(np.int64)
-    return bulk_insert_rows(session, HouseholdConsumption.__table__,
-                            {"household_id": household_ids, "year": [year] * len(sizes), "amount": amounts.tolist()})
+    amounts = np.maximum(1, np.round(per_capita * np.array([size for _, size in sizes]) * 10**minor_digits)).astype(
+        np.int64
+    )
+    return bulk_insert_rows(
+        session,
+        HouseholdConsumption.__table__,
+        {"household_id": household_ids, "year": [year] * len(sizes), "amount": amounts.tolist()},
+    )

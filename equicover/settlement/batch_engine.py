@@ -4,7 +4,7 @@ Same rules and same output as the real-time engine (``realtime.py``), without a 
 the payer cascade is a chain of SELECT levels generated from the policy (``batch_sql.py``). Layers
 without yearly state are column expressions; a layer with yearly state (scope "year",
 ``cap_per_year``, ``max_per_year``) adds running sums over the member's benefit year in settlement
-order, because each of its accumulators is the smaller of a running sum and a cap (spec section 3).
+order, because each of its accumulators is the smaller of a running sum and a cap (docs/settlement.md, "The arithmetic").
 
 Steps (each a DuckDB statement; ``progress`` hears of each):
 1. read and check: every row typed and checked in one parallel pass, kept in file order
@@ -129,7 +129,9 @@ def _prepared_sql(policy: Policy, typed: str, keep: tuple[str, ...]) -> str:
 SORTED_TABLE = "sorted_claims"
 
 
-def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str, *, seeded: bool = False) -> None:
+def _create_sorted(
+    connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str, *, seeded: bool = False
+) -> None:
     """The one sort: settlement columns only, stored in (member, date, claim id) order."""
     columns = [
         "member_id",
@@ -146,7 +148,7 @@ def _create_sorted(connection: duckdb.DuckDBPyConnection, policy: Policy, prepar
     _run(
         connection,
         f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
-        "ORDER BY member_id, service_date, claim_id"
+        "ORDER BY member_id, service_date, claim_id",
     )
 
 
@@ -158,9 +160,7 @@ PARALLEL_SETTLE_MIN_ROWS = 250_000
 
 def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int) -> int:
     """The first row at or after ``near`` of the sorted table where a new member starts."""
-    (previous,) = connection.execute(
-        f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1]
-    ).fetchone()
+    (previous,) = connection.execute(f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1]).fetchone()
     width = 4096
     while near < rows:
         found = connection.execute(
@@ -194,7 +194,10 @@ def _settle_in_parts(
     cuts.append(rows)
     ranges = list(zip(cuts, cuts[1:]))
     if len(ranges) == 1:
-        _run(connection, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy, seeded=seeded, movements=movements)}")
+        _run(
+            connection,
+            f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy, seeded=seeded, movements=movements)}",
+        )
         return f"{SETTLED_TABLE}_0"
 
     def settle_range(index: int) -> None:
@@ -278,7 +281,7 @@ def _as_decimal(value: str, minor_digits: int) -> str:
 
 
 def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True, extra: Sequence[str] = ()) -> str:
-    """Output columns (spec section 4) from the cascade's integers, in the cascade's order (no
+    """Output columns (docs/settlement.md, "What comes out") from the cascade's integers, in the cascade's order (no
     ORDER BY: a table or the sequential pipeline keeps it). Money as DECIMAL(38, minor digits)
     for files, BIGINT minor units for ``settle_records``; ``extra`` columns of ``settled`` follow."""
     sources = {
@@ -370,7 +373,7 @@ def _missing(path: Path, header: list[str]) -> None:
 
 
 def _source_sql(connection: duckdb.DuckDBPyConnection, path: Path, *, tolerant: bool = False) -> str:
-    """A text-only relation with the columns of spec section 1, in file row order.
+    """A text-only relation with the columns of docs/settlement.md, "A claim", in file row order.
 
     CSV: every column VARCHAR, no sniffing; the first column of a repeated name wins, as in the
     real-time reader. ``tolerant`` reads ragged rows (short rows padded with empty values, extra
@@ -438,7 +441,9 @@ def _copy_options(path: Path) -> str:
     return "(FORMAT csv, HEADER true)"
 
 
-def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path: Path, keep_extra: tuple[str, ...] = ()) -> None:
+def _create_checked(
+    connection: duckdb.DuckDBPyConnection, policy: Policy, path: Path, keep_extra: tuple[str, ...] = ()
+) -> None:
     keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS) + keep_extra
 
     def create(source: str) -> None:
@@ -446,7 +451,7 @@ def _create_checked(connection: duckdb.DuckDBPyConnection, policy: Policy, path:
         _run(
             connection,
             f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
-            f"FROM ({_prepared_sql(policy, f'({checked})', keep)})"
+            f"FROM ({_prepared_sql(policy, f'({checked})', keep)})",
         )
 
     try:
@@ -490,11 +495,10 @@ def _check_duplicates(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:
             SELECT rowid AS rid, min(rowid) OVER (PARTITION BY claim_id) AS first_rid
             FROM checked WHERE claim_id <> '' AND hash(claim_id) IN (SELECT h FROM repeated)
         ) WHERE rid > first_rid
-        """
+        """,
     )
     ((rows, rejected),) = connection.execute(
-        "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) "
-        "FROM checked c"
+        "SELECT count(*), count(*) FILTER (WHERE c.bad OR c.rowid IN (SELECT rid FROM duplicates)) FROM checked c"
     ).fetchall()
     return int(rows), int(rejected)
 
@@ -560,7 +564,7 @@ def settle_file(
                 _run(
                     connection,
                     f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
-                    f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)"
+                    f"TO {_path_literal(Path(errors_path))} (FORMAT csv, HEADER true)",
                 )
             report(3)
             _create_sorted(connection, policy, GOOD_ROWS)

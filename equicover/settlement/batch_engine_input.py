@@ -28,7 +28,7 @@ _TRUE = tuple(sorted(C.TRUE_TEXTS))
 _FALSE = tuple(sorted(C.FALSE_TEXTS))
 
 
-def _full_match(column: str, pattern: "re.Pattern[str]") -> str:
+def _full_match(column: str, pattern: re.Pattern[str]) -> str:
     """The reader's ``^...$`` pattern as a DuckDB (RE2) full match."""
     text = pattern.pattern
     if not (text.startswith("^") and text.endswith("$")):
@@ -66,9 +66,7 @@ def category_flags(policy: Policy, column: str = "categories") -> list[str]:
     flags = []
     for j, name in enumerate(policy_categories(policy)):
         pattern = f"(^|;){space}{re.escape(name)}{space}(;|$)"
-        flags.append(
-            f"(contains({column}, {_lit(name)}) AND regexp_matches({column}, {_lit(pattern)})) AS cat{j}"
-        )
+        flags.append(f"(contains({column}, {_lit(name)}) AND regexp_matches({column}, {_lit(pattern)})) AS cat{j}")
     return flags
 
 
@@ -154,34 +152,34 @@ def checked_select(policy: Policy, source: str) -> str:
     # level 1: each test once
     pieces = f"""
         SELECT *,
-            CASE WHEN {_full_match('x_service_date', C.ISO_DATE_PATTERN)}
+            CASE WHEN {_full_match("x_service_date", C.ISO_DATE_PATTERN)}
                       -- year 0000 passes the pattern and DuckDB, not Python's date.fromisoformat
                       AND NOT starts_with(x_service_date, '0000')
                  THEN try_cast(x_service_date AS DATE) END AS service_date,
             upper(x_diagnosis) AS diagnosis,
-            {_full_match('x_days', C.WHOLE_NUMBER_PATTERN)} AS wf_days,
-            {', '.join(_money_pieces('total', digits) + _money_pieces('eligible', digits))}
+            {_full_match("x_days", C.WHOLE_NUMBER_PATTERN)} AS wf_days,
+            {", ".join(_money_pieces("total", digits) + _money_pieces("eligible", digits))}
         FROM (
-            SELECT *, {_money_fast('total', digits)}, {_money_fast('eligible', digits)}
+            SELECT *, {_money_fast("total", digits)}, {_money_fast("eligible", digits)}
             FROM (SELECT {trimmed}{categories}, coalesce(CAST(categories AS VARCHAR), '') AS x_categories FROM {source})
         )
     """
     # level 2: typed values
     typed = f"""
         SELECT *,
-            {_boolean_value('designated')} AS designated,
-            {_boolean_value('in_area')} AS in_area,
-            {_boolean_value('referred')} AS referred,
+            {_boolean_value("designated")} AS designated,
+            {_boolean_value("in_area")} AS in_area,
+            {_boolean_value("referred")} AS referred,
             CASE WHEN wf_days THEN try_cast(x_days AS BIGINT) END AS days,
-            {_money_value('total', digits)} AS total,
-            {_money_value('eligible', digits)} AS eligible
+            {_money_value("total", digits)} AS total,
+            {_money_value("eligible", digits)} AS eligible
         FROM ({pieces})
     """
     # level 3: reasons
     return f"""
         SELECT
             x_claim_id AS claim_id, x_member_id AS member_id, service_date,
-            {benefit_year_sql(policy, 'service_date')} AS byear,
+            {benefit_year_sql(policy, "service_date")} AS byear,
             x_provider_id AS provider_id, x_categories AS categories_text,
             x_provider_level AS provider_level, designated, in_area, referred,
             x_care_type AS care_type, diagnosis, days, total, eligible, {category_columns}
@@ -191,20 +189,20 @@ def checked_select(policy: Policy, source: str) -> str:
                  WHEN service_date IS NULL THEN {_lit(C.NOT_AN_ISO_DATE)}
                  WHEN NOT ({period}) THEN {_lit(C.OUTSIDE_POLICY_PERIOD)} END AS r_service_date,
             CASE WHEN x_provider_id = '' THEN {required} END AS r_provider_id,
-            CASE WHEN NOT ({_in('x_provider_level', policy.provider_levels)})
+            CASE WHEN NOT ({_in("x_provider_level", policy.provider_levels)})
                  THEN {_lit(C.UNKNOWN_PROVIDER_LEVEL)} END AS r_provider_level,
             CASE WHEN designated IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_designated,
             CASE WHEN in_area IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_in_area,
             CASE WHEN referred IS NULL THEN {_lit(C.NOT_A_BOOLEAN)} END AS r_referred,
-            CASE WHEN NOT ({_in('x_care_type', policy.care_types)})
+            CASE WHEN NOT ({_in("x_care_type", policy.care_types)})
                  THEN {_lit(C.UNKNOWN_CARE_TYPE)} END AS r_care_type,
             CASE WHEN diagnosis = '' THEN {required}
-                 WHEN NOT {_full_match('diagnosis', C.ICD10_PATTERN)} THEN {_lit(C.NOT_AN_ICD10_CODE)} END
+                 WHEN NOT {_full_match("diagnosis", C.ICD10_PATTERN)} THEN {_lit(C.NOT_AN_ICD10_CODE)} END
                 AS r_diagnosis,
             CASE WHEN days IS NULL THEN {_lit(C.NOT_A_WHOLE_NUMBER)} END AS r_days,
-            {_money_reason('total', digits)} AS r_total,
+            {_money_reason("total", digits)} AS r_total,
             CASE WHEN x_eligible = '' OR NOT wf_eligible OR neg_eligible OR fd_eligible > {digits}
-                      OR eligible IS NULL THEN {_money_reason('eligible', digits)}
+                      OR eligible IS NULL THEN {_money_reason("eligible", digits)}
                  WHEN total IS NOT NULL AND eligible > total THEN {_lit(C.ELIGIBLE_ABOVE_TOTAL)} END
                 AS r_eligible
         FROM ({typed})
@@ -222,6 +220,7 @@ def error_rows_sql(checked: str, duplicates: str, line_of: str | None = None) ->
     (rid, line) maps row ids to file lines when they are not simply rid + 2 (blank lines or
     quoted line breaks in a CSV file).
     """
+
     def line(rid: str) -> str:
         if line_of is None:
             return f"({rid} + 2)"
@@ -237,7 +236,7 @@ def error_rows_sql(checked: str, duplicates: str, line_of: str | None = None) ->
         FROM (
             SELECT line, claim_id, unnest(list_filter([{reasons}], lambda e: e.r IS NOT NULL)) AS e
             FROM (
-                SELECT c.*, {line('c.rowid')} AS line,
+                SELECT c.*, {line("c.rowid")} AS line,
                        coalesce(c.r_claim_id, CASE WHEN dup.first_rid IS NOT NULL THEN {duplicate} END)
                            AS claim_reason
                 FROM {checked} c LEFT JOIN {duplicates} dup ON dup.rid = c.rowid

@@ -20,7 +20,7 @@ from equicover.money import RATIO_SCALE
 from equicover.settlement.model import Condition, Layer, Policy, When
 
 # Every yearly accumulator is a running sum over the member's benefit year in settlement order
-# (spec section 3). The claims are stored sorted by (member, date, claim id), so a running sum
+# (docs/settlement.md, "The arithmetic"). The claims are stored sorted by (member, date, claim id), so a running sum
 # within (member, benefit year) is the running sum over the whole table minus its value where the
 # member's year starts: two streaming windows in storage order (``OVER ()`` keeps the order of a
 # table scan when insertion order is preserved), no partitioned sort. ``first_of_year`` marks the
@@ -28,7 +28,7 @@ from equicover.settlement.model import Condition, Layer, Policy, When
 RUNNING = "OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
 
-def year_running_sum(value: str, name: str, label: str = "") -> list["Stage"]:
+def year_running_sum(value: str, name: str, label: str = "") -> list[Stage]:
     """Stages adding ``name``: the sum of ``value`` (>= 0) over the member's benefit year so far,
     this claim included. Values must be non-negative: the year's starting point is found as the
     running maximum of the table-wide sum at year starts."""
@@ -102,9 +102,7 @@ def policy_categories(policy: Policy) -> tuple[str, ...]:
     for layer in policy.layers:
         whens.append(layer.when)
         whens.extend(v.when for v in layer.variants)
-    return tuple(
-        sorted({c for when in whens for condition in when for c in (condition.member_category or ())})
-    )
+    return tuple(sorted({c for when in whens for condition in when for c in (condition.member_category or ())}))
 
 
 def when_sql(when: When, policy: Policy, *, allowed: str = "allowed") -> str:
@@ -139,7 +137,9 @@ def fixed_fee_columns(policy: Policy) -> str:
     )
     fee = (
         "CASE ff "
-        + " ".join(f"WHEN {position} THEN {int(f.fee)}::BIGINT" for position, f in enumerate(policy.fixed_fees, start=1))
+        + " ".join(
+            f"WHEN {position} THEN {int(f.fee)}::BIGINT" for position, f in enumerate(policy.fixed_fees, start=1)
+        )
         + " END"
     )
     return f"{index} AS ff, {fee} AS fee"
@@ -166,8 +166,7 @@ def layer_match_columns(policy: Policy) -> list[str]:
         variant = (
             "CASE "
             + " ".join(
-                f"WHEN {when_sql(v.when, policy)} THEN {position}"
-                for position, v in enumerate(layer.variants, start=1)
+                f"WHEN {when_sql(v.when, policy)} THEN {position}" for position, v in enumerate(layer.variants, start=1)
             )
             + " END"
             if layer.variants
@@ -179,9 +178,7 @@ def layer_match_columns(policy: Policy) -> list[str]:
 
 def layer_match_flags(policy: Policy) -> list[str]:
     """``m{k}`` for band layers (matched = a variant matched), from ``v{k}``."""
-    return [
-        f"v{k} IS NOT NULL AS m{k}" for k, layer in enumerate(policy.layers) if layer.kind != "oop_cap"
-    ]
+    return [f"v{k} IS NOT NULL AS m{k}" for k, layer in enumerate(policy.layers) if layer.kind != "oop_cap"]
 
 
 def allowance_columns(policy: Policy) -> list[str]:
@@ -189,9 +186,7 @@ def allowance_columns(policy: Policy) -> list[str]:
     for position, allowance in enumerate(policy.allowances):
         amount = int(allowance.amount)
         value = f"{amount}::BIGINT" if allowance.per == "claim" else f"{amount}::BIGINT * days"
-        columns.append(
-            f"CASE WHEN {when_sql(allowance.when, policy)} THEN {value} ELSE 0::BIGINT END AS al{position}"
-        )
+        columns.append(f"CASE WHEN {when_sql(allowance.when, policy)} THEN {value} ELSE 0::BIGINT END AS al{position}")
     return columns
 
 
@@ -274,7 +269,9 @@ def _band_stages(
     rest = " + ".join(f"({o} % {RATIO_SCALE}) * {ratio}" for o, ratio in terms) or "0"
     pay0 = f"(({whole}) + (2 * ({rest}) + {RATIO_SCALE}) // {2 * RATIO_SCALE})::BIGINT"
     names = [f"o{k}_{b + 1}" for b in range(count)]
-    first = "CASE " + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in enumerate(names, start=1)) + " END" if names else "NULL"
+    first = (
+        "CASE " + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in enumerate(names, start=1)) + " END" if names else "NULL"
+    )
     last = (
         "CASE " + " ".join(f"WHEN {n} > 0 THEN {i}" for i, n in reversed(list(enumerate(names, start=1)))) + " END"
         if names
@@ -304,7 +301,9 @@ def _band_stages(
     return stages
 
 
-def _oop_cap_stages(k: int, layer: Layer, remaining: str, reference: dict[str, str], seeded: bool = False) -> list[Stage]:
+def _oop_cap_stages(
+    k: int, layer: Layer, remaining: str, reference: dict[str, str], seeded: bool = False
+) -> list[Stage]:
     share_limit = _floor_share(reference[layer.base], int(layer.max_share or 0))
     stages = [Stage((f"{remaining} AS mn{k}", f"{share_limit} AS sl{k}"))]
     if layer.max_per_year is not None:
@@ -370,9 +369,7 @@ def layer_stages(policy: Policy, *, seeded: bool = False) -> list[Stage]:
             stages.extend(_oop_cap_stages(k, layer, remaining, reference, seeded))
         else:
             stages.extend(_band_stages(k, layer, remaining, paid_before, reference, seeded))
-        stages.append(
-            Stage((f"re{k} - least(pay{k}, re{k}) AS re{k + 1}", f"ra{k} - pay{k} AS ra{k + 1}"))
-        )
+        stages.append(Stage((f"re{k} - least(pay{k}, re{k}) AS re{k + 1}", f"ra{k} - pay{k} AS ra{k + 1}")))
     return stages
 
 
@@ -429,9 +426,7 @@ def trail_sql(policy: Policy) -> str:
         if listed is not None:
             tokens.append(listed)
             continue
-        caps = "".join(
-            f" || CASE WHEN cf{k} & {bit} <> 0 THEN ' {name}' ELSE '' END" for name, bit in CAP_BITS
-        )
+        caps = "".join(f" || CASE WHEN cf{k} & {bit} <> 0 THEN ' {name}' ELSE '' END" for name, bit in CAP_BITS)
         matched = (
             f"{quote_literal(layer.id + '=v')} || v{k} || ' b' || "
             f"CASE WHEN bf{k} IS NULL THEN '-' ELSE bf{k} || '-' || bl{k} END{caps}"

@@ -18,7 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from equicover.console import make_console
 from equicover.money import format_money
-from equicover.settlement.claims_file import ClaimError, ClaimFileError, iter_claims_csv, write_errors_csv, write_settlements_csv
+from equicover.settlement.claims_file import (
+    ClaimError,
+    ClaimFileError,
+    iter_claims_csv,
+    write_errors_csv,
+    write_settlements_csv,
+)
 from equicover.settlement.contributions import (
     MembersFileError,
     compute_contributions,
@@ -65,7 +71,11 @@ def _load_policy_or_exit(path: Path) -> Policy:
         return load_policy(path)
     except PolicyError as error:
         console = _console(stderr=True)
-        _say(console, f"The policy {path} cannot be used ({len(error.problems)} problem(s)); nothing was settled:", "bold red")
+        _say(
+            console,
+            f"The policy {path} cannot be used ({len(error.problems)} problem(s)); nothing was settled:",
+            "bold red",
+        )
         for problem in error.problems:
             _say(console, f"  {problem}")
         raise typer.Exit(EXIT_FAILED) from None
@@ -122,7 +132,9 @@ def settle(
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _settle_realtime(policy: Policy, claims_path: Path, out: Path, errors_path: Path, console: Console) -> tuple[int, int]:
+def _settle_realtime(
+    policy: Policy, claims_path: Path, out: Path, errors_path: Path, console: Console
+) -> tuple[int, int]:
     claims: list[Claim] = []
     errors: list[ClaimError] = []
     rejected_lines: set[int] = set()
@@ -258,7 +270,10 @@ def explain(
     settlement, traces = engine.settle_traced(target_claim)
     console = _console()
     if len(member_claims) > 1:
-        _say(console, f"(after {len(member_claims) - 1} earlier claim(s) of member {target_claim.member_id} in this file)")
+        _say(
+            console,
+            f"(after {len(member_claims) - 1} earlier claim(s) of member {target_claim.member_id} in this file)",
+        )
     _say(console, describe_settlement(policy, target_claim, settlement, traces))
 
 

@@ -107,6 +107,5 @@ def categories_match(when: When, categories: frozenset[str]) -> bool:
     if not when:
         return True
     return any(
-        condition.member_category is None or not condition.member_category.isdisjoint(categories)
-        for condition in when
+        condition.member_category is None or not condition.member_category.isdisjoint(categories) for condition in when
     )

@@ -1,4 +1,4 @@
-"""Contributions (spec section 5): what each member owes for a year, and who pays it.
+"""Contributions (docs/settlement.md, "Contributions"): what each member owes for a year, and who pays it.
 
 - flat: each member owes ``amount``; with ``household_cap``, member k of a household owes
   min(amount, max(0, household_cap - what the earlier members of the household owe)).
@@ -139,7 +139,12 @@ def read_members_csv(path: str | Path) -> list[ContributionMember]:
                     errors.append(MemberRowError(line, member_id, "member_id", "required"))
                 elif member_id in first_line_of:
                     errors.append(
-                        MemberRowError(line, member_id, "member_id", f"duplicate member_id, first at line {first_line_of[member_id]}")
+                        MemberRowError(
+                            line,
+                            member_id,
+                            "member_id",
+                            f"duplicate member_id, first at line {first_line_of[member_id]}",
+                        )
                     )
                 else:
                     first_line_of[member_id] = line

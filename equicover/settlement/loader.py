@@ -20,8 +20,8 @@ from typing import Any
 
 from equicover.errors import EquicoverError
 from equicover.money import (
-    MoneyError,
     RATIO_SCALE,
+    MoneyError,
     minor_digits_of,
     parse_money,
     parse_ratio,
@@ -298,12 +298,12 @@ class _PolicyReader:
             return None
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.problem(path + (key,), f"money must be a decimal string like \"120.00\", not {_type_name(value)}")
+            self.problem(path + (key,), f'money must be a decimal string like "120.00", not {_type_name(value)}')
             return None
         if not isinstance(value, str):
             self.problem(
                 path + (key,),
-                f"money must be a decimal string (write \"{value}\" with quotes) so that it is read exactly",
+                f'money must be a decimal string (write "{value}" with quotes) so that it is read exactly',
             )
             return None
         try:
@@ -458,7 +458,7 @@ class _PolicyReader:
                 return month, day
             except ValueError:
                 pass
-        self.problem(path + ("year_start",), f"must be a month-day \"MM-DD\" that every year has, not {value!r}")
+        self.problem(path + ("year_start",), f'must be a month-day "MM-DD" that every year has, not {value!r}')
         return None
 
     def read_diagnosis_groups(self, value: object) -> dict[str, tuple[str, ...]]:
@@ -485,7 +485,7 @@ class _PolicyReader:
         for index, prefix in enumerate(values):
             element_path = path + (index,) if isinstance(value, list) else path
             if not isinstance(prefix, str) or not ICD10_PREFIX.match(prefix.strip().upper()):
-                self.problem(element_path, f"{prefix!r} is not an ICD-10 code prefix (like \"E11\" or \"K35.8\")")
+                self.problem(element_path, f'{prefix!r} is not an ICD-10 code prefix (like "E11" or "K35.8")')
                 good = False
             else:
                 prefixes.append(prefix.strip().upper())
@@ -534,7 +534,9 @@ class _PolicyReader:
         refused = {}
         if not allow_allowed_below:
             allowed_keys = tuple(key for key in allowed_keys if key != "allowed_below")
-            refused["allowed_below"] = "`allowed_below` cannot be used in a fixed fee: the fee decides the allowed amount"
+            refused["allowed_below"] = (
+                "`allowed_below` cannot be used in a fixed fee: the fee decides the allowed amount"
+            )
         if only is not None:
             for key in CONDITION_KEYS:
                 if key not in allowed_keys:
@@ -581,7 +583,8 @@ class _PolicyReader:
             return False
         if key == "provider_level" and self.levels_known and value not in self.provider_levels:
             self.problem(
-                path, f"unknown provider level {value!r} (the policy's provider_levels: {_choices(self.provider_levels)})"
+                path,
+                f"unknown provider level {value!r} (the policy's provider_levels: {_choices(self.provider_levels)})",
             )
             return False
         if key == "diagnosis_group" and value not in self.diagnosis_groups:
@@ -589,7 +592,7 @@ class _PolicyReader:
             self.problem(path, f"unknown diagnosis group {value!r} (the policy's diagnosis_groups: {known})")
             return False
         if key == "diagnosis" and not ICD10_PREFIX.match(value.strip().upper()):
-            self.problem(path, f"{value!r} is not an ICD-10 code prefix (like \"E11\" or \"K35.8\")")
+            self.problem(path, f'{value!r} is not an ICD-10 code prefix (like "E11" or "K35.8")')
             return False
         return True
 
@@ -637,7 +640,7 @@ class _PolicyReader:
             }
             self.keys(table, path, COMMON_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer", "max_share"), refused)
         elif kind_known:
-            refused = {key: f"{key!r} belongs to oop_cap layers (kind = \"oop_cap\")" for key in OOP_CAP_LAYER_KEYS}
+            refused = {key: f'{key!r} belongs to oop_cap layers (kind = "oop_cap")' for key in OOP_CAP_LAYER_KEYS}
             self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS, ("id", "payer", "variant"), refused)
         else:
             self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer"))
@@ -700,7 +703,7 @@ class _PolicyReader:
         raw = table["bands"]
         bands_path = path + ("bands",)
         if not isinstance(raw, list) or not raw:
-            self.problem(bands_path, "must be a non-empty array of bands like { upto = \"100.00\", ratio = 0 }")
+            self.problem(bands_path, 'must be a non-empty array of bands like { upto = "100.00", ratio = 0 }')
             return None
         bands: list[Band] = []
         previous_upto = 0
@@ -752,12 +755,12 @@ class _PolicyReader:
         before = len(self.problems)
         kind = self.choice(table, "kind", path, ("flat", "wage_share"), "flat")
         if "kind" not in table:
-            self.problem(path, "missing required key 'kind' (\"flat\" or \"wage_share\")")
+            self.problem(path, 'missing required key \'kind\' ("flat" or "wage_share")')
         if kind == "flat":
-            refused = {key: f"{key!r} belongs to kind = \"wage_share\"" for key in WAGE_SHARE_KEYS}
+            refused = {key: f'{key!r} belongs to kind = "wage_share"' for key in WAGE_SHARE_KEYS}
             self.keys(table, path, ("kind", "subsidy") + FLAT_KEYS, ("amount",), refused)
         else:
-            refused = {key: f"{key!r} belongs to kind = \"flat\"" for key in FLAT_KEYS}
+            refused = {key: f'{key!r} belongs to kind = "flat"' for key in FLAT_KEYS}
             self.keys(table, path, ("kind", "subsidy") + WAGE_SHARE_KEYS, ("reference_wage", "share"), refused)
         amount = self.money(table, "amount", path)
         household_cap = self.money(table, "household_cap", path)

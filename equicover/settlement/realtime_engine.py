@@ -1,6 +1,6 @@
 """The real-time engine: settle one claim against accumulators read and written through a store.
 
-The arithmetic is the one of ``docs/settlement.md`` (spec section 3), in integer minor units with
+The arithmetic is the one of ``docs/settlement.md`` (docs/settlement.md, "The arithmetic"), in integer minor units with
 ratios scaled by ``RATIO_SCALE``. A policy is compiled once when the engine is built (conditions
 become predicates, bands become (start, end, ratio) triples) so that settling a claim does no
 parsing. Accumulators are kept per (member, layer, benefit year); a claim's accumulator updates
@@ -10,7 +10,6 @@ are written only after the whole claim is settled, so a failure leaves the store
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -310,9 +309,7 @@ def _ratio_text(scaled: int) -> str:
     return format_ratio(scaled)
 
 
-def describe_settlement(
-    policy: Policy, claim: Claim, settlement: ClaimSettlement, traces: list[LayerTrace]
-) -> str:
+def describe_settlement(policy: Policy, claim: Claim, settlement: ClaimSettlement, traces: list[LayerTrace]) -> str:
     """A multi-line account of one claim for an analyst: what each layer did and why."""
     digits = policy.minor_digits
 

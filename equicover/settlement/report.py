@@ -63,8 +63,7 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
     layer_columns = [f"paid_{layer.id}" for layer in policy.layers]
     allowance_columns = [f"allowance_{allowance.id}" for allowance in policy.allowances]
     money_select = ", ".join(
-        f"{minor(column)} AS {column}"
-        for column in ["allowed", "member_oop", *layer_columns, *allowance_columns]
+        f"{minor(column)} AS {column}" for column in ["allowed", "member_oop", *layer_columns, *allowance_columns]
     )
     connection = duckdb.connect()
     try:
@@ -82,9 +81,7 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
             JOIN {_read(claims_path)} AS c USING (claim_id)
             """
         )
-        sums = ", ".join(
-            f"sum({column}), count(*) FILTER (WHERE {column} > 0)" for column in layer_columns
-        )
+        sums = ", ".join(f"sum({column}), count(*) FILTER (WHERE {column} > 0)" for column in layer_columns)
         allowance_sum = " + ".join(f"coalesce(sum({c}), 0)" for c in allowance_columns) or "0"
         row = connection.execute(
             f"SELECT count(*), coalesce(sum(allowed), 0), coalesce(sum(member_oop), 0), "

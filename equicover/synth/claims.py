@@ -88,7 +88,9 @@ def _ambulatory(
     )
 
 
-def _chronic_visits(rng: np.random.Generator, enrolment: np.ndarray, condition: np.ndarray, codes: _DiagnosisCodes) -> _Encounters:
+def _chronic_visits(
+    rng: np.random.Generator, enrolment: np.ndarray, condition: np.ndarray, codes: _DiagnosisCodes
+) -> _Encounters:
     visit_codes = np.array([codes.index(item.code) for item in P.CHRONIC_CONDITIONS], dtype=np.int16)
     medians = np.array([item.visit_median for item in P.CHRONIC_CONDITIONS])
     mix = np.broadcast_to(np.asarray(P.LEVEL_MIX["chronic_outpatient"]), (len(enrolment), len(P.PROVIDER_LEVELS)))
@@ -132,7 +134,9 @@ def _admissions(
     if len(from_condition):
         conditions = P.CHRONIC_CONDITIONS
         own = condition[from_condition]
-        diagnosis[from_condition] = np.array([codes.index(item.admission_code) for item in conditions], dtype=np.int16)[own]
+        diagnosis[from_condition] = np.array([codes.index(item.admission_code) for item in conditions], dtype=np.int16)[
+            own
+        ]
         median[from_condition] = np.array([item.admission_median for item in conditions])[own]
         sigma[from_condition] = 0.6
         mean_days[from_condition] = np.array([item.admission_days for item in conditions])[own]
@@ -235,12 +239,16 @@ def generate_claims(province: SyntheticProvince) -> Claims:
     provider[at_township] = providers.township_of_commune[commune[at_township]]
     provider[at_county] = providers.county_of_district[district[at_county]]
     at_city = level == CITY
-    provider[at_city] = providers.city_hospitals[rng.integers(0, len(providers.city_hospitals), size=int(at_city.sum()))]
+    provider[at_city] = providers.city_hospitals[
+        rng.integers(0, len(providers.city_hospitals), size=int(at_city.sum()))
+    ]
     provider[level == PROVINCE] = providers.provincial_hospital
     away = (at_township | at_county) & (rng.random(count) < P.OUT_OF_AREA_SHARE)
     away_rows = np.flatnonzero(away)
     if len(away_rows) and province.locations.district_count > 1:
-        other_district = (district[away_rows] + rng.integers(1, province.locations.district_count, size=len(away_rows))) % province.locations.district_count
+        other_district = (
+            district[away_rows] + rng.integers(1, province.locations.district_count, size=len(away_rows))
+        ) % province.locations.district_count
         provider[away_rows] = providers.county_of_district[other_district]
         level[away_rows] = COUNTY
 
@@ -282,7 +290,9 @@ def generate_claims(province: SyntheticProvince) -> Claims:
 
     # One int64 key (day of the year, person, care type) sorts much faster than a lexsort.
     day_of_year = ((service_date - year_start) / DAY).astype(np.int64)
-    order = np.argsort((day_of_year * (len(population.male) + 1) + person) * len(P.CARE_TYPES) + care_type, kind="stable")
+    order = np.argsort(
+        (day_of_year * (len(population.male) + 1) + person) * len(P.CARE_TYPES) + care_type, kind="stable"
+    )
     return Claims(
         person=person[order],
         service_date=service_date[order],

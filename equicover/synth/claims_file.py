@@ -1,4 +1,4 @@
-"""The claims file: the columns of the settlement contract (section 1), written with pyarrow.
+"""The claims file: the columns of the settlement contract (``docs/settlement.md``, "A claim"), written with pyarrow.
 
 Every column is built by Arrow kernels (``take`` from small lookup arrays, integer-to-text casts),
 never by a Python loop per row. Money is written as decimal text in yuan with two decimals,
@@ -37,7 +37,10 @@ def money_text(minor: np.ndarray, minor_digits: int = P.MINOR_DIGITS) -> pa.Arra
 def category_text(masks: np.ndarray) -> pa.Array:
     """Category bit masks -> ``;``-joined names in the order of ``CATEGORIES`` ("" for none)."""
     lookup = pa.array(
-        [";".join(name for name, bit in P.CATEGORY_BIT.items() if mask & bit) for mask in range(1 << len(P.CATEGORIES))],
+        [
+            ";".join(name for name, bit in P.CATEGORY_BIT.items() if mask & bit)
+            for mask in range(1 << len(P.CATEGORIES))
+        ],
         type=pa.string(),
     )
     return lookup.take(pa.array(masks.astype(np.int64)))
@@ -65,7 +68,9 @@ def claims_table(claims: Claims, *, providers: ProviderTable, first_person_id: i
         "in_area": pa.array(claims.in_area, type=pa.bool_()),
         "referred": pa.array(claims.referred, type=pa.bool_()),
         "care_type": pa.array(P.CARE_TYPES, type=pa.string()).take(pa.array(claims.care_type.astype(np.int64))),
-        "diagnosis": pa.array(claims.diagnosis_codes, type=pa.string()).take(pa.array(claims.diagnosis.astype(np.int64))),
+        "diagnosis": pa.array(claims.diagnosis_codes, type=pa.string()).take(
+            pa.array(claims.diagnosis.astype(np.int64))
+        ),
         "days": pa.array(claims.days, type=pa.int32()),
         "total": money_text(claims.total),
         "eligible": money_text(claims.eligible),

@@ -25,7 +25,9 @@ def generate(
     people: int = typer.Option(100_000, "--people", min=1, help="Number of persons to generate."),
     seed: int = typer.Option(1, "--seed", help="Random seed: the same seed gives the same province and claims."),
     year: int = typer.Option(2018, "--year", min=1900, max=2100, help="Calendar year of the enrolments and claims."),
-    claims: Path = typer.Option(Path("claims.csv"), "--claims", help="Claims file (CSV; Parquet if it ends in .parquet)."),
+    claims: Path = typer.Option(
+        Path("claims.csv"), "--claims", help="Claims file (CSV; Parquet if it ends in .parquet)."
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", help="Database to load (default: EQUICOVER_DATABASE_URL or ./equicover.db)."
     ),

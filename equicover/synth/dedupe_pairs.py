@@ -79,7 +79,9 @@ def _transliterate(rng: np.random.Generator, text: str, locale: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def synthetic_registry(people: int, *, duplicate_share: float = 0.05, seed: int = 7, pool_size: int = 1_500) -> SyntheticRegistry:
+def synthetic_registry(
+    people: int, *, duplicate_share: float = 0.05, seed: int = 7, pool_size: int = 1_500
+) -> SyntheticRegistry:
     rng = np.random.default_rng(seed)
     duplicates = int(round(people * duplicate_share))
     originals = people - duplicates
@@ -103,14 +105,18 @@ def synthetic_registry(people: int, *, duplicate_share: float = 0.05, seed: int 
         given + " " + family,
     )
     start = np.datetime64("1930-01-01")
-    birth = start + rng.integers(0, (np.datetime64("2023-12-31") - start).astype(int), size=originals).astype("timedelta64[D]")
+    birth = start + rng.integers(0, (np.datetime64("2023-12-31") - start).astype(int), size=originals).astype(
+        "timedelta64[D]"
+    )
     areas = max(1, originals // PEOPLE_PER_AREA)
     area = np.sort(rng.integers(areas, size=originals))
     household = np.arange(originals) // 4  # consecutive people of one area share a household
     has_id = rng.random(originals) < 0.85
     years = birth.astype("datetime64[Y]").astype(int) + 1970
     century_sex = np.where(years >= 2000, 2, 0) + np.where(sex_male, 0, 1)
-    serial = rng.permutation(1_000_000)[: originals] if originals <= 1_000_000 else rng.integers(1_000_000, size=originals)
+    serial = (
+        rng.permutation(1_000_000)[:originals] if originals <= 1_000_000 else rng.integers(1_000_000, size=originals)
+    )
     province = 10 + (area % 60)
     national_id = np.array(
         [f"{p:03d}{c}{y % 100:02d}{s:06d}" for p, c, y, s in zip(province, century_sex, years, serial)], dtype=object
@@ -153,7 +159,11 @@ def synthetic_registry(people: int, *, duplicate_share: float = 0.05, seed: int 
         names.append(name)
         birth_value = row.birth_date
         if 3 in chosen:
-            birth_value = birth_value.replace(day=1) if birth_value.day != 1 else birth_value.replace(day=1, month=1 if birth_value.month != 1 else 2)
+            birth_value = (
+                birth_value.replace(day=1)
+                if birth_value.day != 1
+                else birth_value.replace(day=1, month=1 if birth_value.month != 1 else 2)
+            )
         births.append(np.datetime64(birth_value, "D"))
     copies["full_name"] = names
     copies["birth_date"] = np.array(births, dtype="datetime64[D]")

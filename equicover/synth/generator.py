@@ -272,7 +272,9 @@ def generate_locations(rng: np.random.Generator, *, people: int, seed: int) -> t
             commune_locations.append(len(codes))
             commune_district.append(number)
             codes.append(f"{codes[district_locations[number]]}-C{commune + 1:02d}")
-            names.append(P.COMMUNE_NAME_PATTERN[locale].format(district=names[district_locations[number]], number=commune + 1))
+            names.append(
+                P.COMMUNE_NAME_PATTERN[locale].format(district=names[district_locations[number]], number=commune + 1)
+            )
             levels.append("commune")
             parents.append(int(district_locations[number]))
     tree = LocationTree(
@@ -320,7 +322,9 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
     )
     county = np.array(
         [
-            add(f"{tree.codes[location]}-CH", f"{tree.names[location]} county hospital", "county", number, int(location))
+            add(
+                f"{tree.codes[location]}-CH", f"{tree.names[location]} county hospital", "county", number, int(location)
+            )
             for number, location in enumerate(tree.district_locations)
         ],
         dtype=np.int64,
@@ -340,7 +344,13 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
         dtype=np.int64,
     )
     capital = int(by_size[0])
-    provincial = add(f"{tree.codes[0]}-PH", "Provincial people's hospital", "province", capital, int(tree.district_locations[capital]))
+    provincial = add(
+        f"{tree.codes[0]}-PH",
+        "Provincial people's hospital",
+        "province",
+        capital,
+        int(tree.district_locations[capital]),
+    )
     level_array = np.array(levels, dtype=np.int8)
     designated_share = np.array([P.DESIGNATED_SHARE[level] for level in P.PROVIDER_LEVELS])[level_array]
     designated = rng.random(len(codes)) < designated_share
@@ -427,10 +437,14 @@ def _household_poverty(
 ) -> np.ndarray:
     """Category bits held by whole households: poverty tiers, minorities, foreign nationals."""
     count = len(household_district)
-    district_rate = P.POOR_HOUSEHOLD_RATE * rng.lognormal(-0.5 * P.POOR_DISTRICT_SPREAD**2, P.POOR_DISTRICT_SPREAD, size=tree.district_count)
+    district_rate = P.POOR_HOUSEHOLD_RATE * rng.lognormal(
+        -0.5 * P.POOR_DISTRICT_SPREAD**2, P.POOR_DISTRICT_SPREAD, size=tree.district_count
+    )
     poor_probability = district_rate[household_district]
     poor_probability = np.where(sizes >= 5, poor_probability * P.POOR_LARGE_HOUSEHOLD_FACTOR, poor_probability)
-    poor_probability = np.where(head_age >= P.ELDERLY_AGE, poor_probability * P.POOR_ELDERLY_HEAD_FACTOR, poor_probability)
+    poor_probability = np.where(
+        head_age >= P.ELDERLY_AGE, poor_probability * P.POOR_ELDERLY_HEAD_FACTOR, poor_probability
+    )
     poor_probability = np.minimum(poor_probability, 0.9)
 
     locale = tree.district_locale[household_district]
@@ -475,7 +489,9 @@ def generate_population(
     household_district = np.sort(rng.choice(tree.district_count, size=household_count, p=district_weight))
     commune_first = np.searchsorted(tree.commune_district, np.arange(tree.district_count))
     commune_count = np.bincount(tree.commune_district, minlength=tree.district_count)
-    household_commune = commune_first[household_district] + (rng.random(household_count) * commune_count[household_district]).astype(np.int64)
+    household_commune = commune_first[household_district] + (
+        rng.random(household_count) * commune_count[household_district]
+    ).astype(np.int64)
     majority = rng.random(household_count) < P.MAJORITY_LOCALE_SHARE
     other_locale = rng.integers(0, len(P.LOCALES) - 1, size=household_count)
     district_locale = tree.district_locale[household_district]
@@ -502,7 +518,9 @@ def generate_population(
     )
     head_male = rng.random(household_count) < P.MALE_HEAD
     has_spouse = (sizes >= 2) & (rng.random(household_count) < P.SPOUSE_PRESENT)
-    has_elder = (sizes >= 5) & (rng.random(household_count) < P.ELDER_PARENT_SHARE) & (head_age + P.ELDER_PARENT_GAP[0] <= 95)
+    has_elder = (
+        (sizes >= 5) & (rng.random(household_count) < P.ELDER_PARENT_SHARE) & (head_age + P.ELDER_PARENT_GAP[0] <= 95)
+    )
 
     is_head = rank == 0
     is_spouse = (rank == 1) & has_spouse[person_household]
@@ -513,15 +531,21 @@ def generate_population(
     age_years = np.empty(people, dtype=np.float64)
     age_years[is_head] = head_age[person_household[is_head]]
     spouse_shift = np.where(head_male[person_household], -2.0, 2.0)
-    age_years[is_spouse] = parent_age[is_spouse] + spouse_shift[is_spouse] + rng.normal(0, P.SPOUSE_AGE_GAP_SD, int(is_spouse.sum()))
+    age_years[is_spouse] = (
+        parent_age[is_spouse] + spouse_shift[is_spouse] + rng.normal(0, P.SPOUSE_AGE_GAP_SD, int(is_spouse.sum()))
+    )
     gap = rng.uniform(*P.ELDER_PARENT_GAP, size=int(is_elder.sum()))
     age_years[is_elder] = parent_age[is_elder] + gap
     # Children of the head: the head's age minus a parenthood gap; where that would be before
     # birth (young heads), a younger child born after the head turned 18.
     child_parent_age = parent_age[is_child]
-    child_age = child_parent_age - rng.uniform(P.CHILD_MIN_PARENT_GAP, P.CHILD_MAX_PARENT_GAP, size=len(child_parent_age))
+    child_age = child_parent_age - rng.uniform(
+        P.CHILD_MIN_PARENT_GAP, P.CHILD_MAX_PARENT_GAP, size=len(child_parent_age)
+    )
     unborn = child_age < 0
-    child_age[unborn] = rng.random(int(unborn.sum())) * np.maximum(child_parent_age[unborn] - P.CHILD_MIN_PARENT_GAP, 0.5)
+    child_age[unborn] = rng.random(int(unborn.sum())) * np.maximum(
+        child_parent_age[unborn] - P.CHILD_MIN_PARENT_GAP, 0.5
+    )
     age_years[is_child] = child_age
     age_years = np.clip(age_years, 0.0, P.MAX_AGE + 0.99)
 
@@ -548,7 +572,9 @@ def generate_population(
         family_name[members] = pool.family[family_draw % len(pool.family)]
         draw = given_draw[members]
         given_name[members] = np.where(
-            male[members], pool.given_male[draw % len(pool.given_male)], pool.given_female[draw % len(pool.given_female)]
+            male[members],
+            pool.given_male[draw % len(pool.given_male)],
+            pool.given_female[draw % len(pool.given_female)],
         )
     full_name = _full_names(given_name, family_name, person_locale)
     name_script = np.array([SCRIPT_OF_LOCALE[name] for name in P.LOCALES], dtype=object)[person_locale]
@@ -572,7 +598,9 @@ def generate_population(
     band = age_band(age)
     chronic = rng.random(people) < np.asarray(P.CHRONIC_PREVALENCE)[band]
     condition_weights = _normalised(tuple(condition.weight for condition in P.CHRONIC_CONDITIONS))
-    chronic_condition = np.where(chronic, rng.choice(len(condition_weights), size=people, p=condition_weights), -1).astype(np.int8)
+    chronic_condition = np.where(
+        chronic, rng.choice(len(condition_weights), size=people, p=condition_weights), -1
+    ).astype(np.int8)
 
     # Deaths during the year (never after today, for a year still running).
     dies = rng.random(people) < _rate_by_age(age, P.MORTALITY)
@@ -660,7 +688,8 @@ def generate_enrolments(rng: np.random.Generator, *, population: Population, yea
     enrolled = np.where(
         poor,
         True,
-        np.where(near_poor, near_poor_takes_up[household], household_takes_up[household]) & (rng.random(population.size) >= P.ENROL_INDIVIDUAL_DROP),
+        np.where(near_poor, near_poor_takes_up[household], household_takes_up[household])
+        & (rng.random(population.size) >= P.ENROL_INDIVIDUAL_DROP),
     )
     person = np.flatnonzero(enrolled)
     death = population.death_date[person]
@@ -706,7 +735,13 @@ def generate_province(*, people: int, seed: int, year: int, today: dt.date | Non
     providers = generate_providers(phase_rng(seed, "providers"), tree, district_weight)
     pools = build_name_pools(P.LOCALES, seed)
     population = generate_population(
-        phase_rng(seed, "population"), people=people, year=year, tree=tree, district_weight=district_weight, name_pools=pools, today=today
+        phase_rng(seed, "population"),
+        people=people,
+        year=year,
+        tree=tree,
+        district_weight=district_weight,
+        name_pools=pools,
+        today=today,
     )
     enrolments = generate_enrolments(phase_rng(seed, "enrolments"), population=population, year=year)
     return SyntheticProvince(

@@ -76,7 +76,15 @@ HOUSEHOLD_SIZE_PROBABILITIES = (0.10, 0.18, 0.22, 0.21, 0.14, 0.08, 0.04, 0.015,
 
 # Age of the household head at the start of the year: a triangular-ish distribution over 20..90
 # made of age bands (lower, upper, weight). Single-person households are older (widowed elderly).
-HEAD_AGE_BANDS = ((20, 30, 0.13), (30, 40, 0.20), (40, 50, 0.23), (50, 60, 0.20), (60, 70, 0.14), (70, 80, 0.07), (80, 95, 0.03))
+HEAD_AGE_BANDS = (
+    (20, 30, 0.13),
+    (30, 40, 0.20),
+    (40, 50, 0.23),
+    (50, 60, 0.20),
+    (60, 70, 0.14),
+    (70, 80, 0.07),
+    (80, 95, 0.03),
+)
 SINGLE_HEAD_AGE_BANDS = ((20, 30, 0.15), (30, 45, 0.12), (45, 60, 0.15), (60, 75, 0.30), (75, 95, 0.28))
 SPOUSE_PRESENT = 0.85  # share of households of 2+ whose second member is the head's spouse
 SPOUSE_AGE_GAP_SD = 4.0

@@ -185,7 +185,11 @@ def _rows_to_load_estimate(people: int) -> int:
 
 
 def _claims_to_file(
-    province: SyntheticProvince, first_person_id: int, claims_path: Path | None, parquet: bool, seconds: dict[str, float]
+    province: SyntheticProvince,
+    first_person_id: int,
+    claims_path: Path | None,
+    parquet: bool,
+    seconds: dict[str, float],
 ) -> int:
     started = time.perf_counter()
     claims = generate_claims(province)
@@ -356,7 +360,9 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
         {
             "enrolment_id": enrolment_base + enrolments.contribution_enrolment,
             "payer_kind": payer_kind,
-            "payer_name": np.array([PAYER_NAMES[name] for name in P.PAYERS], dtype=object)[enrolments.contribution_payer],
+            "payer_name": np.array([PAYER_NAMES[name] for name in P.PAYERS], dtype=object)[
+                enrolments.contribution_payer
+            ],
             "amount_minor": enrolments.contribution_amount,
             "status": np.full(contribution_count, "paid", dtype=object),
             "period_starts": np.full(contribution_count, year_start),
@@ -406,7 +412,11 @@ def _category_rows(
         persons.append(person_ids[holders])
         names.append(np.full(len(holders), code, dtype=object))
         valid_from.append(starts)
-        valid_to.append(np.full(len(holders), year_end if code in YEARLY_CATEGORIES else np.datetime64("NaT"), dtype="datetime64[D]"))
+        valid_to.append(
+            np.full(
+                len(holders), year_end if code in YEARLY_CATEGORIES else np.datetime64("NaT"), dtype="datetime64[D]"
+            )
+        )
     return {
         "person_id": np.concatenate(persons),
         "category": np.concatenate(names),
@@ -430,5 +440,7 @@ def _scheme_and_period(session: Session, year: int) -> tuple[int, int]:
         select(EnrolmentPeriod).where(EnrolmentPeriod.scheme_id == scheme.id, EnrolmentPeriod.starts == starts)
     )
     if period is None:
-        period = enrolment_service.open_period(session=session, scheme_id=scheme.id, starts=starts, ends=ends, actor=ACTOR)
+        period = enrolment_service.open_period(
+            session=session, scheme_id=scheme.id, starts=starts, ends=ends, actor=ACTOR
+        )
     return scheme.id, period.id

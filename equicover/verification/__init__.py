@@ -1,1 +1,1 @@
-"""verification (issue 7)."""
+"""Verification of providers: samples of claims for review, the verifiers' findings, recoveries, scorecards."""

@@ -9,23 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from equicover.auth.roles import Role, VERIFIERS, PLANNERS
-from equicover.http.deps import RowId, SessionDep
 from equicover.auth.deps import require_roles
 from equicover.auth.models import User
-from equicover.claims.scoping import ensure_claim_visible
+from equicover.auth.roles import PLANNERS, VERIFIERS, Role
 from equicover.auth.scoping import sees_everything
-from equicover.providers.scoping import providers_filter
+from equicover.claims.scoping import ensure_claim_visible
 from equicover.errors import NotFound, ValidationFailed
+from equicover.http.deps import RowId, SessionDep
+from equicover.providers.scoping import providers_filter
 from equicover.verification import service
 from equicover.verification.models import ClaimReview
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
-
 
 
 class SampleIn(BaseModel):
@@ -97,11 +96,24 @@ class ScorecardOut(BaseModel):
 
 
 @router.post("/verification/samples", response_model=SampleOut, status_code=201)
-def draw_sample(body: SampleIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*PLANNERS))]) -> SampleOut:
-    sample = service.draw_sample(session=session, period_starts=body.period_starts, period_ends=body.period_ends,
-                                 random_count=body.random_count, risk_count=body.risk_count, seed=body.seed, actor=user.username)
-    return SampleOut(id=sample.id, random_count=sample.random_count, risk_count=sample.risk_count,
-                     claim_ids=service.sampled_claim_ids(session=session, sample_id=sample.id))
+def draw_sample(
+    body: SampleIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*PLANNERS))]
+) -> SampleOut:
+    sample = service.draw_sample(
+        session=session,
+        period_starts=body.period_starts,
+        period_ends=body.period_ends,
+        random_count=body.random_count,
+        risk_count=body.risk_count,
+        seed=body.seed,
+        actor=user.username,
+    )
+    return SampleOut(
+        id=sample.id,
+        random_count=sample.random_count,
+        risk_count=sample.risk_count,
+        claim_ids=service.sampled_claim_ids(session=session, sample_id=sample.id),
+    )
 
 
 @router.get("/verification/queue", response_model=list[QueueItemOut])
@@ -118,14 +130,28 @@ def queue(
 
 
 @router.post("/verification/reviews/{review_id}/decision", response_model=ReviewOut)
-def decide(review_id: RowId, body: DecisionIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*VERIFIERS))]) -> ReviewOut:
+def decide(
+    review_id: RowId, body: DecisionIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*VERIFIERS))]
+) -> ReviewOut:
     review = session.get(ClaimReview, review_id)
     if review is None:
         raise NotFound(f"review {review_id}", "review_id", "unknown review")
     ensure_claim_visible(session=session, user=user, claim_pk=review.claim_pk)
-    decided = service.decide(session=session, review_id=review_id, decision=body.decision, reason=body.reason, amount=body.amount,
-                             actor=user.username)
-    return ReviewOut(id=decided.id, status=decided.status, disallowed=decided.disallowed, reason=decided.reason, decided_by=decided.decided_by)
+    decided = service.decide(
+        session=session,
+        review_id=review_id,
+        decision=body.decision,
+        reason=body.reason,
+        amount=body.amount,
+        actor=user.username,
+    )
+    return ReviewOut(
+        id=decided.id,
+        status=decided.status,
+        disallowed=decided.disallowed,
+        reason=decided.reason,
+        decided_by=decided.decided_by,
+    )
 
 
 @router.get("/verification/scorecards", response_model=list[ScorecardOut])
@@ -143,5 +169,6 @@ def scorecards(
     cards = service.provider_scorecards(session=session, period_starts=period_starts, period_ends=period_ends)
     return [
         ScorecardOut(**{name: getattr(card, name) for name in ScorecardOut.model_fields})
-        for card in cards if visible is None or card.provider_id in visible
+        for card in cards
+        if visible is None or card.provider_id in visible
     ]

@@ -2,38 +2,46 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-from typing import Any
-
 import typer
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from equicover.commands import console, currency_digits, money_formatter, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, parse_amount, parse_date, unit_of_work
 
 verify_app = typer.Typer(no_args_is_help=True, help="Verification of providers: samples, queue, findings, scorecards.")
 
 
 @verify_app.command("sample")
 def sample(
-    start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to"),
-    random_count: int = typer.Option(50, "--random"), risk_count: int = typer.Option(50, "--risk"),
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    random_count: int = typer.Option(50, "--random"),
+    risk_count: int = typer.Option(50, "--risk"),
     seed: int = typer.Option(..., "--seed"),
 ) -> None:
     """Draw claims of a period for review: a random part and a risk-weighted part."""
     from equicover.verification import service
 
     with unit_of_work() as session:
-        drawn = service.draw_sample(session=session, period_starts=parse_date(start, "--from"), period_ends=parse_date(end, "--to"),
-                                    random_count=random_count, risk_count=risk_count, seed=seed, actor="cli")
-    console.print(f"Sample {drawn.id}: {drawn.random_count} random and {drawn.risk_count} risk-weighted claims queued for review.")
+        drawn = service.draw_sample(
+            session=session,
+            period_starts=parse_date(start, "--from"),
+            period_ends=parse_date(end, "--to"),
+            random_count=random_count,
+            risk_count=risk_count,
+            seed=seed,
+            actor="cli",
+        )
+    console.print(
+        f"Sample {drawn.id}: {drawn.random_count} random and {drawn.risk_count} risk-weighted claims queued for review."
+    )
 
 
 @verify_app.command("queue")
-def queue(district: str | None = typer.Option(None, "--district", help="District code (default: all)."), limit: int = typer.Option(30, "--limit")) -> None:
+def queue(
+    district: str | None = typer.Option(None, "--district", help="District code (default: all)."),
+    limit: int = typer.Option(30, "--limit"),
+) -> None:
     """Open reviews, riskiest first."""
     from equicover.registry.models import Location
     from equicover.verification import service
@@ -51,8 +59,19 @@ def queue(district: str | None = typer.Option(None, "--district", help="District
     for column in ("Review", "Claim", "Provider", "Served", "Care", "Dx", "Days", "Paid", "Selection", "Risk", "Why"):
         table.add_column(column)
     for item in items:
-        table.add_row(str(item.review_id), item.claim_id, item.provider_code, str(item.service_date), item.care_type, item.diagnosis,
-                      str(item.days), f"{item.paid:,}", item.selection, f"{item.risk_score:.1f}", item.risk_reason[:60])
+        table.add_row(
+            str(item.review_id),
+            item.claim_id,
+            item.provider_code,
+            str(item.service_date),
+            item.care_type,
+            item.diagnosis,
+            str(item.days),
+            f"{item.paid:,}",
+            item.selection,
+            f"{item.risk_score:.1f}",
+            item.risk_reason[:60],
+        )
     console.print(table)
 
 
@@ -69,9 +88,17 @@ def decide(
     from equicover.verification import service
 
     with unit_of_work() as session:
-        review = service.decide(session=session, review_id=review_id, decision=decision, reason=reason,
-                                amount=parse_amount(amount, currency, "--amount") if amount else None, actor=by)
-    console.print(f"Review {review.id}: {review.status}" + (f", {review.disallowed:,} recovered" if review.disallowed else ""))
+        review = service.decide(
+            session=session,
+            review_id=review_id,
+            decision=decision,
+            reason=reason,
+            amount=parse_amount(amount, currency, "--amount") if amount else None,
+            actor=by,
+        )
+    console.print(
+        f"Review {review.id}: {review.status}" + (f", {review.disallowed:,} recovered" if review.disallowed else "")
+    )
 
 
 @verify_app.command("scorecards")
@@ -80,15 +107,36 @@ def scorecards(start: str = typer.Option(..., "--from"), end: str = typer.Option
     from equicover.verification import service
 
     with unit_of_work() as session:
-        cards = service.provider_scorecards(session=session, period_starts=parse_date(start, "--from"), period_ends=parse_date(end, "--to"))
+        cards = service.provider_scorecards(
+            session=session, period_starts=parse_date(start, "--from"), period_ends=parse_date(end, "--to")
+        )
     table = Table(title=f"Provider scorecards {start} to {end}")
-    for column in ("Provider", "Level", "Claims", "Allowed", "Paid", "Reviewed", "Rejected %", "Disallowed %", "ALOS", "Cost/case vs peers"):
+    for column in (
+        "Provider",
+        "Level",
+        "Claims",
+        "Allowed",
+        "Paid",
+        "Reviewed",
+        "Rejected %",
+        "Disallowed %",
+        "ALOS",
+        "Cost/case vs peers",
+    ):
         table.add_column(column, justify="left" if column in ("Provider", "Level") else "right")
     for card in cards:
-        table.add_row(card.provider_code, card.level, f"{card.claims:,}", f"{card.allowed:,}", f"{card.paid:,}", str(card.reviewed),
-                      _pct(card.rejection_rate), _pct(card.disallowance_rate),
-                      "" if card.average_length_of_stay is None else f"{card.average_length_of_stay:.1f}",
-                      "" if card.cost_against_peers is None else f"{card.cost_against_peers:.2f}x")
+        table.add_row(
+            card.provider_code,
+            card.level,
+            f"{card.claims:,}",
+            f"{card.allowed:,}",
+            f"{card.paid:,}",
+            str(card.reviewed),
+            _pct(card.rejection_rate),
+            _pct(card.disallowance_rate),
+            "" if card.average_length_of_stay is None else f"{card.average_length_of_stay:.1f}",
+            "" if card.cost_against_peers is None else f"{card.cost_against_peers:.2f}x",
+        )
     console.print(table)
 
 

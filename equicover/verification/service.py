@@ -26,13 +26,13 @@ import numpy as np
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.ledger import service as ledger
 from equicover.money import minor_digits_of
 from equicover.providers.models import Provider
 from equicover.registry.models import Location
-from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery, ReviewSample
 
 DECISIONS = {"accept": "confirmed", "query": "queried", "disallow": "partly_disallowed", "reject": "rejected"}
@@ -40,7 +40,7 @@ RISK_FLAG_WEIGHT = 5.0  # a claim flagged by the latest anomaly run weighs this 
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +57,24 @@ def _candidates(session: Session, starts: dt.date, ends: dt.date, provider_ids: 
 
     reviewed = select(ClaimReview.claim_pk)
     query = (
-        select(Claim.id, Claim.provider_id, Location.district_id, Claim.provider_level, Claim.care_type,
-               Claim.diagnosis, Claim.allowed)
+        select(
+            Claim.id,
+            Claim.provider_id,
+            Location.district_id,
+            Claim.provider_level,
+            Claim.care_type,
+            Claim.diagnosis,
+            Claim.allowed,
+        )
         .join(Provider, Provider.id == Claim.provider_id)
         .join(Location, Location.id == Provider.location_id)
-        .where(Claim.service_date >= starts, Claim.service_date <= ends, Claim.status == "settled",
-               Claim.zero_reason.is_(None), Claim.id.not_in(reviewed))
+        .where(
+            Claim.service_date >= starts,
+            Claim.service_date <= ends,
+            Claim.status == "settled",
+            Claim.zero_reason.is_(None),
+            Claim.id.not_in(reviewed),
+        )
         .order_by(Claim.id)
     )
     if provider_ids is not None:
@@ -71,7 +83,11 @@ def _candidates(session: Session, starts: dt.date, ends: dt.date, provider_ids: 
     latest_run = session.scalar(select(func.max(AnomalyRun.id)))
     flagged: dict[int, str] = {}
     if latest_run is not None:
-        flagged = dict(session.execute(select(AnomalyFlag.claim_pk, AnomalyFlag.reason).where(AnomalyFlag.run_id == latest_run)).all())
+        flagged = dict(
+            session.execute(
+                select(AnomalyFlag.claim_pk, AnomalyFlag.reason).where(AnomalyFlag.run_id == latest_run)
+            ).all()
+        )
     # Peer comparison: log cost against the median of the same level, care type and 3-character
     # diagnosis; robust z from the median absolute deviation.
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
@@ -122,39 +138,68 @@ def draw_sample(
     generator = np.random.default_rng(seed)
     chosen_random: list[int] = []
     if candidates and random_count:
-        chosen_random = sorted(generator.choice(len(candidates), size=min(random_count, len(candidates)), replace=False).tolist())
+        chosen_random = sorted(
+            generator.choice(len(candidates), size=min(random_count, len(candidates)), replace=False).tolist()
+        )
     remaining = np.setdiff1d(np.arange(len(candidates)), np.array(chosen_random, dtype=np.int64))
     chosen_risk: list[int] = []
     if len(remaining) and risk_count:
         weights = np.array([candidates[i].weight for i in remaining])
         chosen_risk = sorted(
-            remaining[generator.choice(len(remaining), size=min(risk_count, len(remaining)), replace=False, p=weights / weights.sum())].tolist()
+            remaining[
+                generator.choice(
+                    len(remaining), size=min(risk_count, len(remaining)), replace=False, p=weights / weights.sum()
+                )
+            ].tolist()
         )
     sample = ReviewSample(
-        period_starts=period_starts, period_ends=period_ends, seed=seed, random_count=len(chosen_random),
-        risk_count=len(chosen_risk), created_at=_now(), created_by=actor,
+        period_starts=period_starts,
+        period_ends=period_ends,
+        seed=seed,
+        random_count=len(chosen_random),
+        risk_count=len(chosen_risk),
+        created_at=_now(),
+        created_by=actor,
     )
     session.add(sample)
     session.flush()
     for selection, chosen in (("random", chosen_random), ("risk", chosen_risk)):
         for index in chosen:
             candidate = candidates[index]
-            session.add(ClaimReview(
-                sample_id=sample.id, claim_pk=candidate.claim_pk, provider_id=candidate.provider_id,
-                district_id=candidate.district_id, selection=selection, risk_score=round(candidate.weight, 4),
-                risk_reason=candidate.reason, status="pending", disallowed=0,
-            ))
+            session.add(
+                ClaimReview(
+                    sample_id=sample.id,
+                    claim_pk=candidate.claim_pk,
+                    provider_id=candidate.provider_id,
+                    district_id=candidate.district_id,
+                    selection=selection,
+                    risk_score=round(candidate.weight, 4),
+                    risk_reason=candidate.reason,
+                    status="pending",
+                    disallowed=0,
+                )
+            )
     session.flush()
-    record_change(session=session, actor=actor, entity="review_samples", entity_id=sample.id, action="create",
-                  after={"seed": seed, "random": len(chosen_random), "risk": len(chosen_risk)})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="review_samples",
+        entity_id=sample.id,
+        action="create",
+        after={"seed": seed, "random": len(chosen_random), "risk": len(chosen_risk)},
+    )
     return sample
 
 
 def sampled_claim_ids(*, session: Session, sample_id: int) -> list[str]:
-    return list(session.scalars(
-        select(Claim.claim_id).join(ClaimReview, ClaimReview.claim_pk == Claim.id)
-        .where(ClaimReview.sample_id == sample_id).order_by(Claim.claim_id)
-    ))
+    return list(
+        session.scalars(
+            select(Claim.claim_id)
+            .join(ClaimReview, ClaimReview.claim_pk == Claim.id)
+            .where(ClaimReview.sample_id == sample_id)
+            .order_by(Claim.claim_id)
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +221,13 @@ class QueueItem:
 
 
 def verifier_queue(
-    *, session: Session, district_ids: list[int] | None = None, include_queried: bool = True, limit: int = 500,
-    offset: int = 0, provider_scope: Any = None,
+    *,
+    session: Session,
+    district_ids: list[int] | None = None,
+    include_queried: bool = True,
+    limit: int = 500,
+    offset: int = 0,
+    provider_scope: Any = None,
 ) -> list[QueueItem]:
     """Open reviews, riskiest first, for the given districts (None: every district).
 
@@ -185,7 +235,9 @@ def verifier_queue(
     statuses = OPEN_STATUSES if include_queried else ("pending",)
     paid = (
         select(ClaimPayment.claim_pk, func.sum(ClaimPayment.amount).label("paid"))
-        .where(ClaimPayment.kind == "layer").group_by(ClaimPayment.claim_pk).subquery()
+        .where(ClaimPayment.kind == "layer")
+        .group_by(ClaimPayment.claim_pk)
+        .subquery()
     )
     query = (
         select(ClaimReview, Claim, Provider.code, func.coalesce(paid.c.paid, 0))
@@ -202,8 +254,22 @@ def verifier_queue(
     if district_ids is not None:
         query = query.where(ClaimReview.district_id.in_(district_ids))
     return [
-        QueueItem(review.id, claim.claim_id, code, review.district_id, claim.service_date, claim.care_type, claim.diagnosis,
-                  claim.days, claim.allowed, int(paid_amount), review.selection, review.risk_score, review.risk_reason, review.status)
+        QueueItem(
+            review.id,
+            claim.claim_id,
+            code,
+            review.district_id,
+            claim.service_date,
+            claim.care_type,
+            claim.diagnosis,
+            claim.days,
+            claim.allowed,
+            int(paid_amount),
+            review.selection,
+            review.risk_score,
+            review.risk_reason,
+            review.status,
+        )
         for review, claim, code, paid_amount in session.execute(query).all()
     ]
 
@@ -283,18 +349,40 @@ def decide(
         assert claim is not None
         currency, digits = _currency_of(session, claim)
         for fund, share in split_recovery(recovered, payments):
-            session.add(Recovery(review_id=review.id, claim_pk=claim.id, provider_id=claim.provider_id, fund_code=fund,
-                                 amount=share, recorded_on=day))
+            session.add(
+                Recovery(
+                    review_id=review.id,
+                    claim_pk=claim.id,
+                    provider_id=claim.provider_id,
+                    fund_code=fund,
+                    amount=share,
+                    recorded_on=day,
+                )
+            )
             ledger.ensure_fund(session=session, code=fund, name=fund, currency=currency, minor_digits=digits)
             ledger.post_entry(
-                session=session, fund_code=fund, posted_on=day, kind="recovery",
-                lines=[ledger.Line(ledger.PAYABLE, debit=share, provider_id=claim.provider_id),
-                       ledger.Line(ledger.PROVIDER_PAYMENTS, credit=share)],
-                reference=f"review {review.id}", memo=f"{review.status}: claim {claim.claim_id}", actor=actor,
+                session=session,
+                fund_code=fund,
+                posted_on=day,
+                kind="recovery",
+                lines=[
+                    ledger.Line(ledger.PAYABLE, debit=share, provider_id=claim.provider_id),
+                    ledger.Line(ledger.PROVIDER_PAYMENTS, credit=share),
+                ],
+                reference=f"review {review.id}",
+                memo=f"{review.status}: claim {claim.claim_id}",
+                actor=actor,
             )
     session.flush()
-    record_change(session=session, actor=actor, entity="claim_reviews", entity_id=review.id, action="update",
-                  before=before, after={"status": review.status, "disallowed": recovered})
+    record_change(
+        session=session,
+        actor=actor,
+        entity="claim_reviews",
+        entity_id=review.id,
+        action="update",
+        before=before,
+        after={"status": review.status, "disallowed": recovered},
+    )
     return review
 
 
@@ -311,8 +399,13 @@ def _currency_of(session: Session, claim: Claim) -> tuple[str, int]:
 
 def open_review_claims(*, session: Session, provider_id: int) -> set[int]:
     """Claim pks of the provider held by an open review (not paid until decided)."""
-    return set(session.scalars(select(ClaimReview.claim_pk).where(
-        ClaimReview.provider_id == provider_id, ClaimReview.status.in_(OPEN_STATUSES))))
+    return set(
+        session.scalars(
+            select(ClaimReview.claim_pk).where(
+                ClaimReview.provider_id == provider_id, ClaimReview.status.in_(OPEN_STATUSES)
+            )
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,19 +455,31 @@ def provider_scorecards(*, session: Session, period_starts: dt.date, period_ends
     in_period = and_(Claim.service_date >= period_starts, Claim.service_date <= period_ends, Claim.status == "settled")
     inpatient = Claim.care_type == "inpatient"
     base = session.execute(
-        select(Claim.provider_id, func.count(), func.sum(Claim.total), func.sum(Claim.allowed),
-               func.sum(case((inpatient, 1), else_=0)), func.sum(case((inpatient, Claim.days), else_=0)),
-               func.sum(case((inpatient, Claim.allowed), else_=0)))
-        .where(in_period).group_by(Claim.provider_id)
+        select(
+            Claim.provider_id,
+            func.count(),
+            func.sum(Claim.total),
+            func.sum(Claim.allowed),
+            func.sum(case((inpatient, 1), else_=0)),
+            func.sum(case((inpatient, Claim.days), else_=0)),
+            func.sum(case((inpatient, Claim.allowed), else_=0)),
+        )
+        .where(in_period)
+        .group_by(Claim.provider_id)
     ).all()
-    paid = dict(session.execute(
-        select(Claim.provider_id, func.sum(ClaimPayment.amount)).join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
-        .where(in_period, ClaimPayment.kind == "layer").group_by(Claim.provider_id)
-    ).all())
+    paid = dict(
+        session.execute(
+            select(Claim.provider_id, func.sum(ClaimPayment.amount))
+            .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
+            .where(in_period, ClaimPayment.kind == "layer")
+            .group_by(Claim.provider_id)
+        ).all()
+    )
     reviews: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for provider_id, status, count, disallowed in session.execute(
         select(ClaimReview.provider_id, ClaimReview.status, func.count(), func.sum(ClaimReview.disallowed))
-        .join(Claim, Claim.id == ClaimReview.claim_pk).where(in_period)
+        .join(Claim, Claim.id == ClaimReview.claim_pk)
+        .where(in_period)
         .group_by(ClaimReview.provider_id, ClaimReview.status)
     ).all():
         reviews[provider_id][status] += int(count)
@@ -389,13 +494,23 @@ def provider_scorecards(*, session: Session, period_starts: dt.date, period_ends
         provider = providers[provider_id]
         decided = reviews[provider_id]
         peers = cost_by_level.get(provider.level) or []
-        cards.append(Scorecard(
-            provider_id=provider_id, provider_code=provider.code, level=provider.level, claims=int(count),
-            billed=int(billed or 0), allowed=int(allowed or 0), paid=int(paid.get(provider_id) or 0),
-            reviewed=sum(decided[s] for s in ("confirmed", "partly_disallowed", "rejected")),
-            rejected=decided["rejected"], partly_disallowed=decided["partly_disallowed"], recovered=decided["recovered"],
-            inpatient_cases=int(cases or 0), inpatient_days=int(days or 0), inpatient_allowed=int(inpatient_allowed or 0),
-            peer_cost_per_case=(sum(peers) / len(peers)) if peers else None,
-        ))
+        cards.append(
+            Scorecard(
+                provider_id=provider_id,
+                provider_code=provider.code,
+                level=provider.level,
+                claims=int(count),
+                billed=int(billed or 0),
+                allowed=int(allowed or 0),
+                paid=int(paid.get(provider_id) or 0),
+                reviewed=sum(decided[s] for s in ("confirmed", "partly_disallowed", "rejected")),
+                rejected=decided["rejected"],
+                partly_disallowed=decided["partly_disallowed"],
+                recovered=decided["recovered"],
+                inpatient_cases=int(cases or 0),
+                inpatient_days=int(days or 0),
+                inpatient_allowed=int(inpatient_allowed or 0),
+                peer_cost_per_case=(sum(peers) / len(peers)) if peers else None,
+            )
+        )
     return sorted(cards, key=lambda card: card.provider_code)
-

@@ -25,9 +25,17 @@ _console = make_console()
 
 @web_app.command("demo")
 def demo(
-    people: int = typer.Option(20_000, "--people", min=100, help="Persons of the synthetic province (when generating one)."),
+    people: int = typer.Option(
+        20_000, "--people", min=100, help="Persons of the synthetic province (when generating one)."
+    ),
     seed: int = typer.Option(1, "--seed", help="Random seed of the province and of the verification sample."),
-    claims: Path | None = typer.Option(None, "--claims", exists=True, dir_okay=False, help="Use this province's claims file (from `equicover demo`) instead of generating."),
+    claims: Path | None = typer.Option(
+        None,
+        "--claims",
+        exists=True,
+        dir_okay=False,
+        help="Use this province's claims file (from `equicover demo`) instead of generating.",
+    ),
     password: str = typer.Option("equicover-demo", "--password", help="Password of the demo accounts."),
 ) -> None:
     """Generate (or take) a province, store its settled claims, draw a verification sample and
@@ -50,13 +58,19 @@ def demo(
     _console.print("Now: [bold]equicover serve[/] and open http://127.0.0.1:8000/")
 
 
-def print_accounts(accounts: "DemoAccounts", *, console: Console) -> None:
+def print_accounts(accounts: DemoAccounts, *, console: Console) -> None:
     """The demo accounts, each with the page it opens on, and what the demo stored."""
     table = Table(title=f"Accounts (password: {accounts.password})")
     table.add_column("role")
     table.add_column("username")
     table.add_column("opens on")
-    pages = {Role.CLERK: "/window", Role.REGISTRAR: "/registry", Role.VERIFIER: "/verification", Role.FUND_MANAGER: "/dashboard", Role.ADMIN: "/dashboard"}
+    pages = {
+        Role.CLERK: "/window",
+        Role.REGISTRAR: "/registry",
+        Role.VERIFIER: "/verification",
+        Role.FUND_MANAGER: "/dashboard",
+        Role.ADMIN: "/dashboard",
+    }
     for role, username in accounts.usernames.items():
         table.add_row(role, username, pages[role])
     console.print(table)

@@ -28,13 +28,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, aliased
 
+from equicover.audit.models import ChangeLog
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.enrolment import service as enrolment_service
 from equicover.money import MoneyError, minor_digits_of
 from equicover.providers.models import Provider
-from equicover.audit.models import ChangeLog
 from equicover.registry.models import Location, Person
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
 from equicover.verification.models import ClaimReview
@@ -130,8 +130,14 @@ def _compute_figures(session: Session, year: int) -> Figures:
     on = dt.date(year, 6, 30)
     currency, digits = _currency(session, year)
     # A date range, not extract(year): the service_date index serves it.
-    year_filter = [Claim.service_date >= dt.date(year, 1, 1), Claim.service_date < dt.date(year + 1, 1, 1), Claim.status == "settled"]
-    by_district = [row for row in enrolment_service.coverage(session=session, on=on, by="district") if row.group_code != "-"]
+    year_filter = [
+        Claim.service_date >= dt.date(year, 1, 1),
+        Claim.service_date < dt.date(year + 1, 1, 1),
+        Claim.status == "settled",
+    ]
+    by_district = [
+        row for row in enrolment_service.coverage(session=session, on=on, by="district") if row.group_code != "-"
+    ]
     by_category = enrolment_service.coverage(session=session, on=on, by="category")
 
     # One pass over what the funds paid (payment rows above zero) on the year's claims, by facility,
@@ -140,7 +146,14 @@ def _compute_figures(session: Session, year: int) -> Figures:
     payments = [
         (int(provider_id), kind, item_id, payer, int(month_number), int(amount))
         for provider_id, kind, item_id, payer, month_number, amount in session.execute(
-            select(Claim.provider_id, ClaimPayment.kind, ClaimPayment.item_id, func.min(ClaimPayment.payer), month, func.sum(ClaimPayment.amount))
+            select(
+                Claim.provider_id,
+                ClaimPayment.kind,
+                ClaimPayment.item_id,
+                func.min(ClaimPayment.payer),
+                month,
+                func.sum(ClaimPayment.amount),
+            )
             .select_from(ClaimPayment)
             .join(Claim, Claim.id == ClaimPayment.claim_pk)
             .where(ClaimPayment.amount > 0, *year_filter)
@@ -159,7 +172,12 @@ def _compute_figures(session: Session, year: int) -> Figures:
             .join(Provider, Provider.id == Claim.provider_id)
             .join(home, home.id == Provider.location_id)
             .join(district, district.id == home.district_id)
-            .where(*year_filter, Claim.care_type == "inpatient", Claim.in_area.is_(True), Claim.categories.like("%registered_poor%"))
+            .where(
+                *year_filter,
+                Claim.care_type == "inpatient",
+                Claim.in_area.is_(True),
+                Claim.categories.like("%registered_poor%"),
+            )
             .group_by(district.name)
             .order_by(district.name)
         ).all()
@@ -193,7 +211,9 @@ def _compute_figures(session: Session, year: int) -> Figures:
     top_ids = sorted(by_provider, key=lambda provider_id: (-by_provider[provider_id], provider_id))[:TOP_PROVIDERS]
     claim_counts = dict(
         session.execute(
-            select(Claim.provider_id, func.count()).where(Claim.provider_id.in_(top_ids), *year_filter).group_by(Claim.provider_id)
+            select(Claim.provider_id, func.count())
+            .where(Claim.provider_id.in_(top_ids), *year_filter)
+            .group_by(Claim.provider_id)
         ).all()
     )
     providers = {
@@ -311,7 +331,10 @@ def dashboard_data(*, session: Session, lang: Localiser, year: int) -> dict[str,
         "grid_columns": columns,
         "categories": categories,
         "months": [lang.month(year, m) for m in range(1, 13)],
-        "payers": [{"name": name, "values": [amount / scale for amount in amounts]} for name, amounts in sorted(by_payer_month.items())],
+        "payers": [
+            {"name": name, "values": [amount / scale for amount in amounts]}
+            for name, amounts in sorted(by_payer_month.items())
+        ],
         "oop": oop,
         "oop_target": OOP_TARGET_SHARE_PERCENT,
         "consultations": consultations,

@@ -165,7 +165,9 @@ class Localiser:
     def number(self, value: int | Decimal | float | None) -> str:
         if value is None:
             return ""
-        return localise_digits(babel_numbers.format_decimal(value, locale=self.locale, numbering_system="default"), self.locale)
+        return localise_digits(
+            babel_numbers.format_decimal(value, locale=self.locale, numbering_system="default"), self.locale
+        )
 
     def money(self, minor: int | None, minor_digits: int, currency: str | None = None) -> str:
         """Integer minor units -> the locale's way of writing the amount (exact, no float)."""
@@ -185,7 +187,8 @@ class Localiser:
         share = Decimal(numerator) / Decimal(denominator)
         pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
         return localise_digits(
-            babel_numbers.format_percent(share, format=pattern, locale=self.locale, numbering_system="default"), self.locale
+            babel_numbers.format_percent(share, format=pattern, locale=self.locale, numbering_system="default"),
+            self.locale,
         )
 
     def date(self, value: dt.date | None, form: str = "medium") -> str:
@@ -199,7 +202,9 @@ class Localiser:
         return localise_digits(babel_dates.format_datetime(value, form, locale=self.locale), self.locale)
 
     def month(self, year: int, month: int) -> str:
-        return localise_digits(babel_dates.format_date(dt.date(year, month, 1), "MMM y", locale=self.locale), self.locale)
+        return localise_digits(
+            babel_dates.format_date(dt.date(year, month, 1), "MMM y", locale=self.locale), self.locale
+        )
 
 
 def language_name(language: str) -> str:

@@ -24,12 +24,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from equicover.auth.roles import Role
 from equicover.auth.deps import SESSION_COOKIE
-from equicover.http.deps import SessionDep
 from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.service import resolve_token
 from equicover.errors import EquicoverError, Unauthorized
+from equicover.http.deps import SessionDep
 from equicover.web.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -215,9 +215,10 @@ class Page:
             path = self.request.url.path
             for page_key in ROLE_PAGES.get(user.role, ()):
                 target = PAGE_PATHS[page_key]
-                current = path == target or (path.startswith(target + "/") and not any(
-                    other != target and path.startswith(other) for other in PAGE_PATHS.values()
-                ))
+                current = path == target or (
+                    path.startswith(target + "/")
+                    and not any(other != target and path.startswith(other) for other in PAGE_PATHS.values())
+                )
                 nav.append({"key": page_key, "path": target, "current": current})
         return {
             "_": lang.gettext,
@@ -234,7 +235,9 @@ class Page:
             "role_label": lambda role: lang.gettext(ROLE_LABELS.get(role, role)),
             "page_label": lambda key: lang.gettext(PAGE_LABELS[key]),
             "label": lambda message: lang.gettext(message) if message else "",
-            "category_label": lambda code, stored=None: lang.gettext(CATEGORY_LABELS[code]) if code in CATEGORY_LABELS else (stored or code),
+            "category_label": lambda code, stored=None: (
+                lang.gettext(CATEGORY_LABELS[code]) if code in CATEGORY_LABELS else (stored or code)
+            ),
         }
 
 

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.claims.scoping import claims_filter
-from equicover.registry.scoping import households_filter, persons_filter
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
-from equicover.money import MoneyError, minor_digits_of
+from equicover.claims.scoping import claims_filter
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
+from equicover.money import MoneyError, minor_digits_of
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
+from equicover.registry.scoping import households_filter, persons_filter
 from equicover.registry.service import holds_on
 
 SEARCH_LIMIT = 50
@@ -97,7 +97,9 @@ def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARC
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return _person_rows(
         session,
-        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape="\\")).order_by(Person.full_name, Person.id).limit(limit),
+        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape="\\"))
+        .order_by(Person.full_name, Person.id)
+        .limit(limit),
     )
 
 
@@ -191,7 +193,10 @@ def open_periods(*, session: Session, on: dt.date) -> list[tuple[EnrolmentPeriod
     ) or list(
         # A demo province of a past year: offer its last periods rather than nothing.
         session.execute(
-            select(EnrolmentPeriod, Scheme).join(Scheme, Scheme.id == EnrolmentPeriod.scheme_id).order_by(EnrolmentPeriod.ends.desc()).limit(3)
+            select(EnrolmentPeriod, Scheme)
+            .join(Scheme, Scheme.id == EnrolmentPeriod.scheme_id)
+            .order_by(EnrolmentPeriod.ends.desc())
+            .limit(3)
         ).all()
     )
 
@@ -247,12 +252,16 @@ def households_page(
             Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
         )
         for household_id, count in session.execute(
-            select(Person.household_id, func.count()).where(Person.household_id.in_(ids), active).group_by(Person.household_id)
+            select(Person.household_id, func.count())
+            .where(Person.household_id.in_(ids), active)
+            .group_by(Person.household_id)
         ):
             enrolled[household_id] = count
         # The first registered member stands for the household in the list.
         for person in session.execute(
-            select(Person.household_id, Person.full_name, Person.name_script).where(Person.household_id.in_(ids)).order_by(Person.id)
+            select(Person.household_id, Person.full_name, Person.name_script)
+            .where(Person.household_id.in_(ids))
+            .order_by(Person.id)
         ):
             heads.setdefault(person.household_id, (person.full_name, person.name_script))
     return [
@@ -294,7 +303,9 @@ def coverage_gaps(
     (the categories that make a person eligible for subsidised cover) without an active enrolment."""
     holding = exists().where(PersonCategory.person_id == Person.id, *holds_on(on))
     if category:
-        holding = exists().where(PersonCategory.person_id == Person.id, PersonCategory.category == category, *holds_on(on))
+        holding = exists().where(
+            PersonCategory.person_id == Person.id, PersonCategory.category == category, *holds_on(on)
+        )
     enrolled = exists().where(
         Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
     )
@@ -307,7 +318,9 @@ def coverage_gaps(
         ~enrolled,
     ]
     total = session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
-    rows = _person_rows(session, _person_select().where(*conditions).order_by(Household.code, Person.id).limit(limit).offset(offset))
+    rows = _person_rows(
+        session, _person_select().where(*conditions).order_by(Household.code, Person.id).limit(limit).offset(offset)
+    )
     holdings = category_holdings(session=session, person_ids=[row.id for row in rows], on=on)
     return [GapRow(row, [h.category for h in holdings.get(row.id, []) if h.current]) for row in rows], total
 
@@ -333,13 +346,18 @@ class ClaimRow:
 def claims_of_person(*, session: Session, user: Any, person_id: int, limit: int = 20) -> list[Claim]:
     return list(
         session.scalars(
-            select(Claim).where(Claim.person_id == person_id, claims_filter(user)).order_by(Claim.service_date.desc(), Claim.id.desc()).limit(limit)
+            select(Claim)
+            .where(Claim.person_id == person_id, claims_filter(user))
+            .order_by(Claim.service_date.desc(), Claim.id.desc())
+            .limit(limit)
         )
     )
 
 
 def claim_payments(*, session: Session, claim_pk: int) -> list[ClaimPayment]:
-    return list(session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == claim_pk).order_by(ClaimPayment.id)))
+    return list(
+        session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == claim_pk).order_by(ClaimPayment.id))
+    )
 
 
 def provider_with_district(*, session: Session, provider_id: int) -> tuple[Provider, Location | None]:

@@ -45,7 +45,9 @@ def _fonts() -> list[Path]:
 
 
 def _has_han(text: str) -> bool:
-    return any("\u3000" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or "\uff00" <= char <= "\uffef" for char in text)
+    return any(
+        "\u3000" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or "\uff00" <= char <= "\uffef" for char in text
+    )
 
 
 class _Receipt(FPDF):
@@ -142,7 +144,11 @@ def receipt_pdf(lang: Localiser, context: dict[str, Any], *, printed_at: dt.date
         row(_("Written off by the facility (fixed fee)"), lang.money(claim.provider_writeoff, digits))
     for step in context["steps"]:
         row(step.payer, lang.money(step.amount, digits))
-    row(f"{_('Patient pays')} ({lang.percent(claim.member_oop, claim.total)})", lang.money(claim.member_oop, digits), bold=True)
+    row(
+        f"{_('Patient pays')} ({lang.percent(claim.member_oop, claim.total)})",
+        lang.money(claim.member_oop, digits),
+        bold=True,
+    )
     pdf.ln(3)
     line(_("Rule trail"), size=8)
     line(claim.trail or "-", size=8, align="L", height=4)

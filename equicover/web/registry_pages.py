@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Response
 
 from equicover.auth.roles import Role
-from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.enrolment import service as enrolment_service
 from equicover.enrolment.models import EnrolmentPeriod
 from equicover.errors import EquicoverError, NotFound
+from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
 from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
 
@@ -88,7 +88,9 @@ def household_page(page: PageDep, code: str, on: str | None = None, enrolled: in
     return _render_household(page, household, location, reference_date(page, on), enrolled=enrolled)
 
 
-def _render_household(page: Page, household, location, day: dt.date, *, enrolled: int | None = None, status_code: int = 200) -> Response:  # type: ignore[no-untyped-def]
+def _render_household(
+    page: Page, household, location, day: dt.date, *, enrolled: int | None = None, status_code: int = 200
+) -> Response:  # type: ignore[no-untyped-def]
     members = queries.members_of(session=page.session, household_id=household.id)
     ids = [member.id for member in members]
     if enrolled is not None and enrolled in ids:

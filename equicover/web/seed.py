@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import equicover
-from equicover.auth.roles import Role
 from equicover.admin.service import create_user
+from equicover.auth.roles import Role
 from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim as StoredClaim
 from equicover.providers.models import Provider
@@ -126,7 +126,9 @@ def prepare_web_demo(
         .where(Provider.location_id.in_(district_locations), Provider.level == "county")
         .order_by(Provider.code)
         .limit(1)
-    ) or session.scalar(select(Provider).where(Provider.location_id.in_(district_locations)).order_by(Provider.code).limit(1))
+    ) or session.scalar(
+        select(Provider).where(Provider.location_id.in_(district_locations)).order_by(Provider.code).limit(1)
+    )
     assert provider is not None
     sample = draw_sample(
         session=session,

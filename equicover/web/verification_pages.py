@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Response
 
 from equicover.auth.roles import Role
-from equicover.claims.scoping import ensure_claim_visible
 from equicover.claims.models import Claim
+from equicover.claims.scoping import ensure_claim_visible
 from equicover.errors import EquicoverError, NotFound
 from equicover.money import MoneyError, parse_money
 from equicover.verification import service as verification_service
@@ -143,7 +143,11 @@ def decide_review(
         try:
             amount_minor = parse_money(amount.strip().replace(",", "."), context["minor_digits"])
         except MoneyError:
-            page.error(page.lang.gettext("The amount is not an amount (at most %(digits)s decimals).", digits=context["minor_digits"]))
+            page.error(
+                page.lang.gettext(
+                    "The amount is not an amount (at most %(digits)s decimals).", digits=context["minor_digits"]
+                )
+            )
             return page.render("verification_review.html", status_code=422, **context, form=form)
     claim_id = context["claim"].claim_id
     try:
@@ -160,6 +164,7 @@ def decide_review(
             raise
         page.session.rollback()
         page.error_of(error)
-        return page.render("verification_review.html", status_code=error.status, **_review_context(page, review_id), form=form)
+        return page.render(
+            "verification_review.html", status_code=error.status, **_review_context(page, review_id), form=form
+        )
     return redirect(f"/verification?done={claim_id}&decision={decision}")
-

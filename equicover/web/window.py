@@ -22,15 +22,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from equicover.auth.roles import Role
-from equicover.claims.scoping import ensure_claim_id_visible
-from equicover.registry.scoping import ensure_person_visible
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, PolicyVersion
 from equicover.claims.schemas import ClaimIn
+from equicover.claims.scoping import ensure_claim_id_visible
 from equicover.enrolment.models import Scheme
 from equicover.errors import EquicoverError, NotFound
 from equicover.money import MoneyError, parse_money
 from equicover.providers.models import Provider
+from equicover.registry.scoping import ensure_person_visible
 from equicover.settlement.model import Policy
 from equicover.web import queries
 from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
@@ -110,7 +110,11 @@ def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[
                     else:
                         first, _dash, last = part[1:].partition("-")
                         detail.append(
-                            _("bands %(first)s to %(last)s", first=page.lang.number(int(first)), last=page.lang.number(int(last)))
+                            _(
+                                "bands %(first)s to %(last)s",
+                                first=page.lang.number(int(first)),
+                                last=page.lang.number(int(last)),
+                            )
                             if first != last
                             else _("band %(n)s", n=page.lang.number(int(first)))
                         )
@@ -133,7 +137,7 @@ def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[
 
 
 def _new_bill_number(provider_code: str) -> str:
-    return f"{provider_code}-{dt.datetime.now(dt.timezone.utc):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+    return f"{provider_code}-{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
@@ -157,7 +161,14 @@ def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
             minor_digits = policy.minor_digits
             currency = policy.currency
         for layer in scheme_eligibility.layers:
-            caps.append({"scheme": scheme_eligibility.scheme_code, "layer": layer, "currency": currency, "minor_digits": minor_digits})
+            caps.append(
+                {
+                    "scheme": scheme_eligibility.scheme_code,
+                    "layer": layer,
+                    "currency": currency,
+                    "minor_digits": minor_digits,
+                }
+            )
     if currency is None and schemes:
         fallback = next(iter(schemes.values()))
         currency, minor_digits = fallback.currency, fallback.minor_digits
@@ -212,7 +223,11 @@ def window_person(page: PageDep, person_id: int, on: str | None = None) -> Respo
     day = _parse_date(on, default_service_date(page))
     provider = _clerk_provider(page)
     context = _person_context(page, person_id, day)
-    form = {"service_date": day.isoformat(), "claim_id": _new_bill_number(provider.code if provider else "W"), "days": "0"}
+    form = {
+        "service_date": day.isoformat(),
+        "claim_id": _new_bill_number(provider.code if provider else "W"),
+        "days": "0",
+    }
     return page.render("window_person.html", **context, form=form, provider=provider)
 
 
@@ -320,7 +335,9 @@ def _claim_context(page: Page, claim_id: str) -> dict[str, Any]:
         "currency": currency,
         "payers_total": payers_total,
         "care_type_label": lambda code: page.lang.gettext(CARE_TYPE_LABELS[code]) if code in CARE_TYPE_LABELS else code,
-        "zero_reason_label": lambda code: page.lang.gettext(ZERO_REASON_LABELS[code]) if code in ZERO_REASON_LABELS else code,
+        "zero_reason_label": lambda code: (
+            page.lang.gettext(ZERO_REASON_LABELS[code]) if code in ZERO_REASON_LABELS else code
+        ),
     }
 
 
@@ -333,14 +350,14 @@ def window_claim(page: PageDep, claim_id: str) -> Response:
 @router.get("/window/claims/{claim_id}/receipt")
 def window_receipt(page: PageDep, claim_id: str) -> Response:
     page.require(*CLERK_ROLES)
-    return page.render("receipt.html", **_claim_context(page, claim_id), printed_at=dt.datetime.now(dt.timezone.utc))
+    return page.render("receipt.html", **_claim_context(page, claim_id), printed_at=dt.datetime.now(dt.UTC))
 
 
 @router.get("/window/claims/{claim_id}/receipt.pdf")
 def window_receipt_pdf(page: PageDep, claim_id: str) -> Response:
     page.require(*CLERK_ROLES)
     context = _claim_context(page, claim_id)
-    content = receipt_pdf(page.lang, context, printed_at=dt.datetime.now(dt.timezone.utc))
+    content = receipt_pdf(page.lang, context, printed_at=dt.datetime.now(dt.UTC))
     safe_name = "".join(char if char.isalnum() or char in "-_." else "_" for char in claim_id)
     return Response(
         content,

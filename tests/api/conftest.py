@@ -8,6 +8,6 @@ from fastapi.testclient import TestClient
 from tests.api_helpers import make_client
 
 
-@pytest.fixture()
+@pytest.fixture
 def client(session_factory) -> TestClient:  # type: ignore[no-untyped-def]
     return make_client(session_factory=session_factory)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 
-from equicover.api.app import create_app
 from equicover.admin.service import create_user
+from equicover.api.app import create_app
 from equicover.auth.service import issue_token
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
@@ -68,13 +68,15 @@ def _run(stack: ExitStack, app: object, headers: dict[str, str], mode: Generatio
         )
         def check(case) -> None:  # type: ignore[no-untyped-def]
             response = case.call(session=client, headers={**(case.headers or {}), **headers})
-            assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+            assert response.status_code < 500, (
+                f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}"
+            )
 
         try:
             check()
         except AssertionError as failure:
             failures.append(str(failure).splitlines()[0])
-        except Exception as failure:  # noqa: BLE001 - e.g. a schema schemathesis cannot generate for
+        except Exception as failure:
             if "Unsatisfiable" not in type(failure).__name__:
                 failures.append(f"{operation.label}: {type(failure).__name__}: {str(failure)[:200]}")
     assert operations > 20

@@ -29,7 +29,7 @@ def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
     stored = session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert stored is not None and token not in stored.token_hash and len(stored.token_hash) == 64
     assert service.resolve_token(session=session, token=token).id == user.id
-    stored.expires_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    stored.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     with pytest.raises(Unauthorized):
         service.resolve_token(session=session, token=token)
     other = service.issue_token(session=session, user=user)
@@ -56,7 +56,9 @@ def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
 def test_accounts_need_a_valid_role_area_and_provider(session, role, area, provider, field) -> None:
     seed_world(session)
     with pytest.raises(ValidationFailed) as refused:
-        create_user(session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider)
+        create_user(
+            session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider
+        )
     assert refused.value.field == field
 
 
@@ -70,7 +72,12 @@ def test_usernames_are_unique_and_creation_is_audited(session) -> None:
     from equicover.audit.models import ChangeLog
 
     row = session.scalar(select(ChangeLog).where(ChangeLog.entity == "users"))
-    assert row is not None and row.actor == "root" and "password" not in str(row.after) and "long enough" not in str(row.after)
+    assert (
+        row is not None
+        and row.actor == "root"
+        and "password" not in str(row.after)
+        and "long enough" not in str(row.after)
+    )
 
 
 def test_demo_users_cover_every_role_and_can_be_recreated(session) -> None:

@@ -32,7 +32,9 @@ def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-un
     assert entries[0].admissions == 1 and entries[0].status == "in_treatment"
     assert care.untreated(session=session, on=ON) == []
     # A health check finds diabetes; nothing follows: the person now needs treatment.
-    care.record_health_check(session=session, person_id=poor, checked_on=dt.date(2024, 10, 5), outcome="needs_treatment", finding="E11.9")
+    care.record_health_check(
+        session=session, person_id=poor, checked_on=dt.date(2024, 10, 5), outcome="needs_treatment", finding="E11.9"
+    )
     untreated = care.untreated(session=session, on=ON)
     assert [entry.person_id for entry in untreated] == [poor]
     assert [need.diagnosis for need in untreated[0].needs if need.status == "needs_treatment"] == ["E11.9"]
@@ -42,7 +44,9 @@ def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-un
     # Treated after a visit for diabetes.
     submit(session, world.world, "DM-1", person=poor, provider="PA", on=dt.date(2024, 10, 20), diagnosis="E11.9")
     assert care.untreated(session=session, on=ON) == []
-    care.sign_family_doctor(session=session, person_id=poor, provider_code="PA", starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30))
+    care.sign_family_doctor(
+        session=session, person_id=poor, provider_code="PA", starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30)
+    )
     summary = care.status_summary(session=session, on=ON)
     assert summary["registered_poor"] == 1 and summary["with_family_doctor"] == 1 and summary["in_treatment"] == 1
     assert summary["needs_treatment"] == 0 and summary["with_health_check"] == 1
@@ -54,7 +58,10 @@ def test_family_doctors_for_every_registered_poor_person(session) -> None:  # ty
     from equicover.providers.service import register_provider
 
     world = claims_world(session)
-    register_provider(session=session, provider=ProviderIn(code="HC11", name="Health centre C11", level="commune", location_code="C11"))
+    register_provider(
+        session=session,
+        provider=ProviderIn(code="HC11", name="Health centre C11", level="commune", location_code="C11"),
+    )
     starts, ends = dt.date(2024, 7, 1), dt.date(2025, 6, 30)
     assert care.sign_family_doctors_for_poor(session=session, starts=starts, ends=ends, provider_level="commune") == 1
     assert care.sign_family_doctors_for_poor(session=session, starts=starts, ends=ends, provider_level="commune") == 0

@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from equicover.audit.models import ChangeLog
 from equicover.claims import service
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
 from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.errors import EquicoverError, Forbidden, ValidationFailed
-from equicover.audit.models import ChangeLog
 from tests.api_helpers import World, seed_world
 
 FIRST_DAY = dt.date(2024, 12, 20)  # the batches straddle 1 January, when the co-payment cap restarts
@@ -58,7 +58,9 @@ def _stored(session) -> dict[str, Any]:
     payments = sorted(
         (claim_id, kind, item, amount)
         for claim_id, kind, item, amount in session.execute(
-            select(Claim.claim_id, ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.amount).join(Claim, Claim.id == ClaimPayment.claim_pk)
+            select(Claim.claim_id, ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.amount).join(
+                Claim, Claim.id == ClaimPayment.claim_pk
+            )
         )
     )
     accumulators = {
@@ -75,10 +77,14 @@ def _stored(session) -> dict[str, Any]:
                 func.sum(ClaimAccumulatorDelta.position),
                 func.sum(ClaimAccumulatorDelta.paid),
                 func.sum(ClaimAccumulatorDelta.member_share),
-            ).group_by(ClaimAccumulatorDelta.member_id, ClaimAccumulatorDelta.layer_id, ClaimAccumulatorDelta.benefit_year)
+            ).group_by(
+                ClaimAccumulatorDelta.member_id, ClaimAccumulatorDelta.layer_id, ClaimAccumulatorDelta.benefit_year
+            )
         )
     }
-    logged = session.scalar(select(func.count(ChangeLog.id)).where(ChangeLog.entity == "claims", ChangeLog.action == "submit"))
+    logged = session.scalar(
+        select(func.count(ChangeLog.id)).where(ChangeLog.entity == "claims", ChangeLog.action == "submit")
+    )
     return {"claims": claims, "payments": payments, "accumulators": accumulators, "deltas": deltas, "logged": logged}
 
 
@@ -88,7 +94,10 @@ def _one_by_one(session, submissions: list[ClaimSubmission]) -> list[Any]:
         try:
             results.append(
                 service.submit_claim(
-                    session=session, claim=submission.claim, actor=submission.actor, only_provider_id=submission.only_provider_id
+                    session=session,
+                    claim=submission.claim,
+                    actor=submission.actor,
+                    only_provider_id=submission.only_provider_id,
                 )
             )
         except EquicoverError as error:
@@ -124,14 +133,16 @@ claim_drafts = st.lists(
 )
 
 
-@pytest.fixture()
+@pytest.fixture
 def world(session) -> World:
     # Function-scoped: Hypothesis runs every example of a test against the same world; each
     # example's writes are rolled back in a savepoint (_outcome).
     return seed_world(session)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(drafts=claim_drafts)
 def test_a_batch_leaves_what_its_claims_one_by_one_leave(session, world: World, drafts) -> None:
     people = {

@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from equicover.audit.models import ChangeLog
 from equicover.claims import service
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
 from equicover.errors import Conflict, Forbidden, ValidationFailed
-from equicover.audit.models import ChangeLog
 from equicover.settlement import model
 from equicover.settlement.loader import load_policy
 from equicover.settlement.realtime_engine import settle_claims
@@ -22,7 +22,9 @@ from tests.api_helpers import POLICIES, seed_world
 DAY = dt.date(2024, 9, 2)
 
 
-def claim(person_id: int, claim_id: str, *, provider: str = "PA", total: int = 2_000_000, day: dt.date = DAY, **extra: object) -> ClaimIn:
+def claim(
+    person_id: int, claim_id: str, *, provider: str = "PA", total: int = 2_000_000, day: dt.date = DAY, **extra: object
+) -> ClaimIn:
     fields = dict(
         claim_id=claim_id,
         person_id=person_id,
@@ -53,13 +55,27 @@ def test_submit_settles_from_stored_records_like_the_engine(session) -> None:
     # The same claim through the in-memory engine gives the same split.
     policy = load_policy(POLICIES / "vn-shi-2024.toml")
     engine_claim = model.Claim(
-        claim_id="C-1", member_id=str(poor), service_date=DAY, provider_id="PA", provider_level="district", designated=True,
-        in_area=True, referred=False, care_type="inpatient", diagnosis="J18.9", days=3, total=2_000_000, eligible=2_000_000,
+        claim_id="C-1",
+        member_id=str(poor),
+        service_date=DAY,
+        provider_id="PA",
+        provider_level="district",
+        designated=True,
+        in_area=True,
+        referred=False,
+        care_type="inpatient",
+        diagnosis="J18.9",
+        days=3,
+        total=2_000_000,
+        eligible=2_000_000,
         categories=frozenset({"registered_poor"}),
     )
     [expected] = settle_claims(policy, [engine_claim])
     assert (row.allowed, row.provider_writeoff, row.member_oop, row.trail) == (
-        expected.allowed, expected.provider_writeoff, expected.member_oop, expected.trail
+        expected.allowed,
+        expected.provider_writeoff,
+        expected.member_oop,
+        expected.trail,
     )
     payments = {p.item_id: p.amount for p in service.payments_of(session=session, claim_pk=row.id) if p.kind == "layer"}
     assert payments == expected.paid
@@ -76,7 +92,9 @@ def test_second_submission_returns_the_first_result_and_pays_nothing_twice(sessi
     member = world.person_ids[0]
     first, created = service.submit_claim(session=session, claim=claim(member, "DUP-1"), actor="a")
     before = _accumulators(session, member)
-    again, created_again = service.submit_claim(session=session, claim=claim(member, "DUP-1", total=9_999_999), actor="b")
+    again, created_again = service.submit_claim(
+        session=session, claim=claim(member, "DUP-1", total=9_999_999), actor="b"
+    )
     assert created and not created_again
     assert again.id == first.id and again.total == 2_000_000
     assert _accumulators(session, member) == before
@@ -89,9 +107,13 @@ def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(sessi
     member = world.person_ids[0]
     service.submit_claim(session=session, claim=claim(member, "F-1"), actor="a", only_provider_id=world.provider_a)
     with pytest.raises(Forbidden):
-        service.submit_claim(session=session, claim=claim(member, "F-1", provider="PB"), actor="b", only_provider_id=world.provider_b)
+        service.submit_claim(
+            session=session, claim=claim(member, "F-1", provider="PB"), actor="b", only_provider_id=world.provider_b
+        )
     with pytest.raises(Forbidden):
-        service.submit_claim(session=session, claim=claim(member, "F-2", provider="PA"), actor="b", only_provider_id=world.provider_b)
+        service.submit_claim(
+            session=session, claim=claim(member, "F-2", provider="PA"), actor="b", only_provider_id=world.provider_b
+        )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +127,9 @@ def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(sessi
 def test_not_covered_claims_are_stored_with_zero_payments_and_a_reason(session, who, provider, day, reason) -> None:
     world = seed_world(session)
     member = world.person_ids[who]
-    row, created = service.submit_claim(session=session, claim=claim(member, f"Z-{who}-{provider}", provider=provider, day=day), actor="a")
+    row, created = service.submit_claim(
+        session=session, claim=claim(member, f"Z-{who}-{provider}", provider=provider, day=day), actor="a"
+    )
     assert created and row.zero_reason == reason
     assert row.member_oop == row.total and row.allowed == row.total
     assert service.payments_of(session=session, claim_pk=row.id) == []
@@ -134,7 +158,9 @@ def test_reversal_restores_the_accumulators_and_is_audited(session) -> None:
     member = world.person_ids[1]
     service.submit_claim(session=session, claim=claim(member, "R-1", total=30_000_000), actor="a")
     after_first = _accumulators(session, member)
-    service.submit_claim(session=session, claim=claim(member, "R-2", total=40_000_000, day=DAY + dt.timedelta(days=5)), actor="a")
+    service.submit_claim(
+        session=session, claim=claim(member, "R-2", total=40_000_000, day=DAY + dt.timedelta(days=5)), actor="a"
+    )
     reversed_row = service.reverse_claim(session=session, claim_id="R-2", reason="duplicate bill", actor="verifier-1")
     assert reversed_row.status == "reversed" and reversed_row.reversal_reason == "duplicate bill"
     assert _accumulators(session, member) == after_first
@@ -145,7 +171,10 @@ def test_reversal_restores_the_accumulators_and_is_audited(session) -> None:
         for row in session.scalars(select(ChangeLog).where(ChangeLog.entity == "claims").order_by(ChangeLog.id))
     ]
     assert actions == [("a", "submit"), ("a", "submit"), ("verifier-1", "reverse")]
-    assert session.scalar(select(ClaimAccumulatorDelta.id).where(ClaimAccumulatorDelta.claim_pk == reversed_row.id)) is not None
+    assert (
+        session.scalar(select(ClaimAccumulatorDelta.id).where(ClaimAccumulatorDelta.claim_pk == reversed_row.id))
+        is not None
+    )
     # Reversing everything brings every accumulator back to zero.
     service.reverse_claim(session=session, claim_id="R-1", reason="void", actor="verifier-1")
     assert all(values == (0, 0, 0) for values in _accumulators(session, member).values())
@@ -162,7 +191,9 @@ def test_policy_versions_refuse_overlaps_and_bad_files(session) -> None:
     from equicover.settlement.loader import PolicyError
 
     with pytest.raises(PolicyError):
-        service.store_policy_version(session=session, source_text="[policy]\nid = 1\n", scheme_code="VN-SHI", actor="admin")
+        service.store_policy_version(
+            session=session, source_text="[policy]\nid = 1\n", scheme_code="VN-SHI", actor="admin"
+        )
     later = text.replace("effective_from = 2024-07-01", "effective_from = 2025-07-01").replace(
         "effective_to = 2025-06-30", "effective_to = 2026-06-30"
     )
@@ -194,13 +225,19 @@ def test_a_service_the_contract_does_not_designate_is_paid_nothing_with_its_reas
 
     world = seed_world(session)
     session.execute(
-        Contract.__table__.update().where(Contract.provider_id == world.provider_a).values(designated_services="inpatient;K35")
+        Contract.__table__.update()
+        .where(Contract.provider_id == world.provider_a)
+        .values(designated_services="inpatient;K35")
     )
     member = world.person_ids[0]
     inpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-1"), actor="a")
     outpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-2", care_type="outpatient"), actor="a")
-    appendix, _ = service.submit_claim(session=session, claim=claim(member, "D-3", care_type="outpatient", diagnosis="K35.8"), actor="a")
-    elsewhere, _ = service.submit_claim(session=session, claim=claim(member, "D-4", care_type="outpatient", provider="PB"), actor="a")
+    appendix, _ = service.submit_claim(
+        session=session, claim=claim(member, "D-3", care_type="outpatient", diagnosis="K35.8"), actor="a"
+    )
+    elsewhere, _ = service.submit_claim(
+        session=session, claim=claim(member, "D-4", care_type="outpatient", provider="PB"), actor="a"
+    )
     assert inpatient.zero_reason is None and inpatient.member_oop < inpatient.total
     assert outpatient.zero_reason == "service_not_designated" and outpatient.member_oop == outpatient.total
     assert service.payments_of(session=session, claim_pk=outpatient.id) == []

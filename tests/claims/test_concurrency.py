@@ -19,16 +19,16 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from equicover.db.retry import with_retries
 from equicover.claims import service
 from equicover.claims.group_commit import ClaimBatcher
-from equicover.claims.settle_and_store import ClaimSubmission
-from equicover.errors import EquicoverError
 from equicover.claims.models import Claim, ClaimPayment, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
+from equicover.claims.settle_and_store import ClaimSubmission
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
+from equicover.db.retry import with_retries
 from equicover.db.session import make_session_factory, session_scope
+from equicover.errors import EquicoverError
 from equicover.settlement import model
 from equicover.settlement.batch_engine import settle_records
 from equicover.settlement.loader import load_policy
@@ -68,7 +68,7 @@ def _run_at_once(target, argument_lists) -> None:  # type: ignore[no-untyped-def
         thread.join()
 
 
-@pytest.fixture()
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     url = _create_postgres_database("concurrency")
     try:
@@ -100,7 +100,7 @@ def test_concurrent_submissions_never_overrun_caps_and_match_the_batch_engine(pg
                         )
                     with lock:
                         created[claim.claim_id] += int(was_created)
-                except BaseException as error:  # noqa: BLE001 - reported below
+                except BaseException as error:
                     errors.append(error)
 
         _run_at_once(worker, [(offset,) for offset in range(THREADS)])
@@ -134,15 +134,21 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
                         lambda: service.submit_claim(
                             session=session,
                             claim=ClaimIn(
-                                claim_id=claim_id, person_id=member, provider_code="PA", service_date=DAY,
-                                care_type="inpatient", diagnosis="K35.8", days=1, total=1_000_000,
+                                claim_id=claim_id,
+                                person_id=member,
+                                provider_code="PA",
+                                service_date=DAY,
+                                care_type="inpatient",
+                                diagnosis="K35.8",
+                                days=1,
+                                total=1_000_000,
                             ),
                             actor="race",
                         ),
                     )
                     with lock:
                         results.append((claim_id, row.person_id, created))
-            except BaseException as error:  # noqa: BLE001
+            except BaseException as error:
                 errors.append(error)
 
         for index in range(rounds):
@@ -156,7 +162,10 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
         with factory() as session:
             assert session.scalar(select(func.count(Claim.id))) == rounds
             # Accumulators moved exactly once per stored claim.
-            paid = {a.member_id: a.paid for a in session.scalars(select(StoredAccumulator).where(StoredAccumulator.layer_id == "shi"))}
+            paid = {
+                a.member_id: a.paid
+                for a in session.scalars(select(StoredAccumulator).where(StoredAccumulator.layer_id == "shi"))
+            }
             stored_paid = session.execute(
                 select(Claim.person_id, func.sum(ClaimPayment.amount))
                 .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
@@ -168,14 +177,27 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
         engine.dispose()
 
 
-def _assert_like_the_engine(factory, claims: list[ClaimIn], members: list[int], categories: dict[int, frozenset[str]]) -> None:
+def _assert_like_the_engine(
+    factory, claims: list[ClaimIn], members: list[int], categories: dict[int, frozenset[str]]
+) -> None:
     """Stored claims, payments and accumulators equal the batch engine's and the sequential engine's answers."""
     policy = load_policy(POLICIES / "vn-shi-2024.toml")
     engine_claims = [
         model.Claim(
-            claim_id=c.claim_id, member_id=str(c.person_id), service_date=DAY, provider_id="PA", provider_level="district",
-            designated=True, in_area=True, referred=False, care_type="inpatient", diagnosis="K35.8", days=4,
-            total=TOTAL, eligible=TOTAL, categories=categories[c.person_id],
+            claim_id=c.claim_id,
+            member_id=str(c.person_id),
+            service_date=DAY,
+            provider_id="PA",
+            provider_level="district",
+            designated=True,
+            in_area=True,
+            referred=False,
+            care_type="inpatient",
+            diagnosis="K35.8",
+            days=4,
+            total=TOTAL,
+            eligible=TOTAL,
+            categories=categories[c.person_id],
         )
         for c in claims
     ]
@@ -187,10 +209,16 @@ def _assert_like_the_engine(factory, claims: list[ClaimIn], members: list[int], 
         assert session.scalar(select(func.count(Claim.id))) == len(claims)
         stored = {}
         for row in session.scalars(select(Claim)):
-            paid = {p.item_id: p.amount for p in session.scalars(select(ClaimPayment).where(ClaimPayment.claim_pk == row.id, ClaimPayment.kind == "layer"))}
+            paid = {
+                p.item_id: p.amount
+                for p in session.scalars(
+                    select(ClaimPayment).where(ClaimPayment.claim_pk == row.id, ClaimPayment.kind == "layer")
+                )
+            }
             stored[row.claim_id] = (row.person_id, tuple(paid[layer] for layer in layer_ids), row.member_oop)
         accumulators = {
-            (a.member_id, a.layer_id): (a.position, a.paid, a.member_share) for a in session.scalars(select(StoredAccumulator))
+            (a.member_id, a.layer_id): (a.position, a.paid, a.member_share)
+            for a in session.scalars(select(StoredAccumulator))
         }
 
     # Per member, the multiset of (payments per layer, member share) equals the batch engine's.

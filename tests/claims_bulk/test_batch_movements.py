@@ -23,7 +23,13 @@ from equicover.settlement.batch_engine import settle_records
 from equicover.settlement.claims_file import settlement_record
 from equicover.settlement.loader import load_policy_text
 from equicover.settlement.model import Claim, Policy
-from equicover.settlement.realtime_engine import NO_ACCUMULATION, Accumulator, InMemoryAccumulatorStore, RealtimeEngine, settlement_order
+from equicover.settlement.realtime_engine import (
+    NO_ACCUMULATION,
+    Accumulator,
+    InMemoryAccumulatorStore,
+    RealtimeEngine,
+    settlement_order,
+)
 from tests.settlement.strategies import PolicyCase, policies_with_claims
 
 SEED = int(os.environ.get("EQUICOVER_HYPOTHESIS_SEED") or random.SystemRandom().randrange(2**32))
@@ -47,13 +53,17 @@ class RecordingStore(InMemoryAccumulatorStore):
     def put(self, member_id: str, layer_id: str, benefit_year: int, accumulator: Accumulator) -> None:
         before = self.get(member_id, layer_id, benefit_year)
         self.moved[layer_id] = Accumulator(
-            accumulator.position - before.position, accumulator.paid - before.paid, accumulator.member_share - before.member_share
+            accumulator.position - before.position,
+            accumulator.paid - before.paid,
+            accumulator.member_share - before.member_share,
         )
         super().put(member_id, layer_id, benefit_year, accumulator)
 
 
 @st.composite
-def stored_accumulators(draw: Any, policy: Policy, claims: list[Claim], pool: tuple[int, ...]) -> dict[tuple[str, str, int], Accumulator]:
+def stored_accumulators(
+    draw: Any, policy: Policy, claims: list[Claim], pool: tuple[int, ...]
+) -> dict[tuple[str, str, int], Accumulator]:
     """Accumulators some members already hold: values on the policy's amounts (caps, band ends)
     so that seeds land on and past caps, for some of the (member, year) pairs of the claims."""
     pairs = sorted({(c.member_id, policy.benefit_year(c.service_date)) for c in claims})
@@ -104,7 +114,9 @@ def _check(policy: Policy, claims: list[Claim], stored: dict[tuple[str, str, int
         for layer_id, delta in moved.items():
             key = (claim.member_id, layer_id, policy.benefit_year(claim.service_date))
             old = totals[key]
-            totals[key] = Accumulator(old.position + delta.position, old.paid + delta.paid, old.member_share + delta.member_share)
+            totals[key] = Accumulator(
+                old.position + delta.position, old.paid + delta.paid, old.member_share + delta.member_share
+            )
     assert dict(totals) == final
 
 

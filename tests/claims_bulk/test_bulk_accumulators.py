@@ -80,7 +80,10 @@ def as_stored(session: Session) -> dict[str, dict[str, Any]]:
     rows = session.execute(
         select(Claim.claim_id, Claim.provider_level, Claim.designated, Claim.in_area, Claim.categories)
     ).all()
-    return {row[0]: {"provider_level": row[1], "designated": row[2], "in_area": row[3], "categories": row[4]} for row in rows}
+    return {
+        row[0]: {"provider_level": row[1], "designated": row[2], "in_area": row[3], "categories": row[4]}
+        for row in rows
+    }
 
 
 def write_file(path: Path, bills: list[Bill], stored: dict[str, dict[str, Any]], minor_digits: int) -> Path:
@@ -140,7 +143,15 @@ def snapshot(session: Session, policy_id: str) -> Snapshot:
     claims = {
         row[0]: tuple(row[1:])
         for row in session.execute(
-            select(Claim.claim_id, Claim.status, Claim.zero_reason, Claim.allowed, Claim.provider_writeoff, Claim.member_oop, Claim.trail)
+            select(
+                Claim.claim_id,
+                Claim.status,
+                Claim.zero_reason,
+                Claim.allowed,
+                Claim.provider_writeoff,
+                Claim.member_oop,
+                Claim.trail,
+            )
         )
     }
     payments = {
@@ -223,7 +234,9 @@ def _place(world: World, bill: Bill) -> Bill:
     return Bill(**{**bill.__dict__, "person_id": persons[bill.person_id]})
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(drawn=segments(), pick=st.integers(0, 1000))
 def test_bulk_loads_leave_the_accumulators_the_realtime_service_leaves(
     session: Session, tmp_path: Path, drawn: list[tuple[str, list[Bill]]], pick: int
@@ -288,7 +301,9 @@ def _five_years_member_claims(world: World) -> list[Bill]:
     ]
 
 
-def test_out_of_contract_claim_moves_nothing_and_eligibility_shows_what_was_used(session: Session, tmp_path: Path) -> None:
+def test_out_of_contract_claim_moves_nothing_and_eligibility_shows_what_was_used(
+    session: Session, tmp_path: Path
+) -> None:
     world = seed_world(session)
     policy = load_policy(VN_POLICY)
     bills_ = _five_years_member_claims(world)
@@ -360,7 +375,10 @@ def test_a_file_with_a_refused_row_is_refused_whole(session: Session, tmp_path: 
     world = seed_world(session)
     policy = load_policy(VN_POLICY)
     member = world.person_ids[0]
-    stored = {c: {"provider_level": "district", "designated": True, "in_area": True, "categories": "registered_poor"} for c in ("R-1", "R-2")}
+    stored = {
+        c: {"provider_level": "district", "designated": True, "in_area": True, "categories": "registered_poor"}
+        for c in ("R-1", "R-2")
+    }
     path = write_file(tmp_path / "r.csv", [
         Bill("R-1", member, "PA", dt.date(2024, 8, 1), "outpatient", "J06.9", 0, 500_000, 500_000, False),
         Bill("R-2", member, "PA", dt.date(2024, 8, 2), "dentistry", "J06.9", 0, 500_000, 500_000, False),
@@ -374,11 +392,17 @@ def test_a_file_with_a_refused_row_is_refused_whole(session: Session, tmp_path: 
 def test_settlements_file_is_no_longer_needed(session: Session, tmp_path: Path) -> None:
     world = seed_world(session)
     policy = load_policy(VN_POLICY)
-    bill = Bill("S-1", world.person_ids[0], "PA", dt.date(2024, 8, 1), "outpatient", "J06.9", 0, 500_000, 500_000, False)
-    stored = {"S-1": {"provider_level": "district", "designated": True, "in_area": True, "categories": "registered_poor"}}
+    bill = Bill(
+        "S-1", world.person_ids[0], "PA", dt.date(2024, 8, 1), "outpatient", "J06.9", 0, 500_000, 500_000, False
+    )
+    stored = {
+        "S-1": {"provider_level": "district", "designated": True, "in_area": True, "categories": "registered_poor"}
+    }
     path = write_file(tmp_path / "s.csv", [bill], stored, 0)
     with pytest.warns(DeprecationWarning, match="settles the claims itself"):
-        report = load_settled_claims(session=session, policy=policy, claims_path=path, settlements_path=tmp_path / "absent.csv")
+        report = load_settled_claims(
+            session=session, policy=policy, claims_path=path, settlements_path=tmp_path / "absent.csv"
+        )
     assert report.claims == 1 and report.deltas == 1
 
 
@@ -440,7 +464,9 @@ def test_a_synthetic_province_loads_as_submitted_one_by_one(
             for bill in group:
                 submit(session, bill, SCHEME_CODE)
         else:
-            reports.append(load(session, policy, write_file(tmp_path / f"part-{index}.csv", group, stored, digits), SCHEME_CODE))
+            reports.append(
+                load(session, policy, write_file(tmp_path / f"part-{index}.csv", group, stored, digits), SCHEME_CODE)
+            )
     state = snapshot(session, policy.id)
     assert_same(state, expected)
     deltas_sum_to_accumulators(state)

@@ -37,7 +37,9 @@ def test_load_claims_settles_and_stores_with_accumulators(cli_database: str, tmp
     assert accumulators > 0 and unbalanced == 0
 
     # A file loaded again is refused (its claim ids are stored); nothing more is written.
-    again = runner.invoke(app, ["load-claims", "--policy", str(POLICY), "--claims", str(claims), "--scheme", SCHEME_CODE])
+    again = runner.invoke(
+        app, ["load-claims", "--policy", str(POLICY), "--claims", str(claims), "--scheme", SCHEME_CODE]
+    )
     assert again.exit_code == 1
 
 

@@ -19,7 +19,8 @@ FIRST_ID = 610_000
 
 def _household(session, geo) -> int:  # type: ignore[no-untyped-def]
     bulk_insert_households(
-        session=session, rows=[{"id": 610_000, "code": "BULK-H", "location_id": geo["C11"].id, "registered_on": "2020-01-01"}]
+        session=session,
+        rows=[{"id": 610_000, "code": "BULK-H", "location_id": geo["C11"].id, "registered_on": "2020-01-01"}],
     )
     return 610_000
 
@@ -45,7 +46,9 @@ def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo
     )
     assert written == COUNT
     stored = session.execute(
-        text("SELECT id, full_name, birth_date, registered_on, death_date, given_name FROM persons WHERE id >= :first ORDER BY id"),
+        text(
+            "SELECT id, full_name, birth_date, registered_on, death_date, given_name FROM persons WHERE id >= :first ORDER BY id"
+        ),
         {"first": FIRST_ID},
     ).all()
     assert [row.id for row in stored] == ids.tolist()
@@ -73,9 +76,11 @@ def test_row_dicts_take_defaults_per_row(session, geo) -> None:  # type: ignore[
             {"id": FIRST_ID + 1, **common, "birth_date": dt.date(1991, 6, 2), "registered_on": "2015-07-03"},
         ],
     )
-    registered = session.execute(
-        text("SELECT registered_on FROM persons WHERE id >= :first ORDER BY id"), {"first": FIRST_ID}
-    ).scalars().all()
+    registered = (
+        session.execute(text("SELECT registered_on FROM persons WHERE id >= :first ORDER BY id"), {"first": FIRST_ID})
+        .scalars()
+        .all()
+    )
     assert [value if isinstance(value, dt.date) else dt.date.fromisoformat(value) for value in registered] == [
         dt.date(1990, 5, 1),
         dt.date(2015, 7, 3),
@@ -101,11 +106,14 @@ def test_a_bad_row_inside_a_multi_row_statement_is_refused_naming_the_table(sess
         )
     savepoint.rollback()
     assert caught.value.record == "persons (bulk load)"
-    assert session.execute(text("SELECT COUNT(*) FROM persons WHERE id >= :first"), {"first": FIRST_ID}).scalar_one() == 0
+    assert (
+        session.execute(text("SELECT COUNT(*) FROM persons WHERE id >= :first"), {"first": FIRST_ID}).scalar_one() == 0
+    )
 
 
 def test_a_malformed_date_is_refused_before_anything_is_written(session, geo) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         bulk_insert_households(
-            session=session, rows={"id": [610_001], "code": ["BAD"], "location_id": [geo["C11"].id], "registered_on": ["2020-02-30"]}
+            session=session,
+            rows={"id": [610_001], "code": ["BAD"], "location_id": [geo["C11"].id], "registered_on": ["2020-02-30"]},
         )

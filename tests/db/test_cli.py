@@ -37,26 +37,46 @@ def test_coverage_command_prints_the_table(tmp_path, monkeypatch) -> None:  # ty
     assert runner.invoke(db_app, ["upgrade"]).exit_code == 0
     engine = make_engine(url)
     with session_scope(make_session_factory(engine)) as session:
-        for code, level, parent in [("MA", "country", None), ("MA-01", "province", "MA"), ("MA-0101", "district", "MA-01")]:
+        for code, level, parent in [
+            ("MA", "country", None),
+            ("MA-01", "province", "MA"),
+            ("MA-0101", "district", "MA-01"),
+        ]:
             create_location(session=session, location=LocationIn(code=code, name=code, level=level, parent_code=parent))
         registered = register_household(
             session=session,
-            household=HouseholdIn(code="F1", location_code="MA-0101", registered_on=dt.date(2020, 1, 1), members=[
-                PersonIn(full_name="أمينة", sex="female", birth_date=dt.date(1970, 1, 1)),
-                PersonIn(full_name="يوسف", sex="male", birth_date=dt.date(1972, 1, 1)),
-                PersonIn(full_name="سلمى", sex="female", birth_date=dt.date(2001, 1, 1)),
-            ]),
+            household=HouseholdIn(
+                code="F1",
+                location_code="MA-0101",
+                registered_on=dt.date(2020, 1, 1),
+                members=[
+                    PersonIn(full_name="أمينة", sex="female", birth_date=dt.date(1970, 1, 1)),
+                    PersonIn(full_name="يوسف", sex="male", birth_date=dt.date(1972, 1, 1)),
+                    PersonIn(full_name="سلمى", sex="female", birth_date=dt.date(2001, 1, 1)),
+                ],
+            ),
             today=dt.date(2024, 1, 1),
         )
         scheme = create_scheme(session=session, scheme=SchemeIn(code="RAMED", name="RAMED", currency="MAD"))
-        period = open_period(session=session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
+        period = open_period(
+            session=session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31)
+        )
         first = household_members(session=session, household_id=registered.id)[0]
-        enrol(session=session, person_id=first.id, scheme_id=scheme.id, period_id=period.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
+        enrol(
+            session=session,
+            person_id=first.id,
+            scheme_id=scheme.id,
+            period_id=period.id,
+            starts=dt.date(2024, 1, 1),
+            ends=dt.date(2024, 12, 31),
+        )
     engine.dispose()
 
     app = Typer()
     app.command()(coverage)
-    result = runner.invoke(app, ["--date", "2024-06-30", "--by", "district", "--scheme", "RAMED"], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["--date", "2024-06-30", "--by", "district", "--scheme", "RAMED"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "MA-0101" in result.output and "33.33" in result.output  # 1 of 3
     assert "أمينة" not in result.output

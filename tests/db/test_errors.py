@@ -11,12 +11,21 @@ from equicover.errors import Conflict, EquicoverError, NotFound, ValidationFaile
 from equicover.registry.schemas import PersonIn
 
 
-@pytest.mark.parametrize(("error_type", "status", "code"), [(ValidationFailed, 422, "validation_failed"), (NotFound, 404, "not_found"), (Conflict, 409, "conflict")])
+@pytest.mark.parametrize(
+    ("error_type", "status", "code"),
+    [(ValidationFailed, 422, "validation_failed"), (NotFound, 404, "not_found"), (Conflict, 409, "conflict")],
+)
 def test_record_errors_carry_status_code_record_and_field(error_type, status, code) -> None:  # type: ignore[no-untyped-def]
     error = error_type("person 42", "birth_date", "is in the future")
     assert isinstance(error, EquicoverError)
-    assert error.to_dict() == {"status": status, "code": code, "message": "person 42: birth_date: is in the future",
-                               "record": "person 42", "field": "birth_date", "reason": "is in the future"}
+    assert error.to_dict() == {
+        "status": status,
+        "code": code,
+        "message": "person 42: birth_date: is in the future",
+        "record": "person 42",
+        "field": "birth_date",
+        "reason": "is in the future",
+    }
 
 
 def test_from_pydantic_names_the_field_and_drops_the_input() -> None:

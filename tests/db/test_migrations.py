@@ -6,10 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from equicover.tables import all_tables
 from equicover.db.engine import make_engine
 from equicover.db.migrate import current_revision, downgrade, head_revision, upgrade
 from equicover.registry.models import STANDARD_CATEGORIES
+from equicover.tables import all_tables
 
 # Every table the models declare, and nothing else: a model without a migration (or the reverse)
 # shows up here as well as in the compare_metadata test below.

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from equicover.db.server_advice import RECOMMENDED_MIN_WAL_BYTES, ServerSettings, advice, postgresql_advice, read_server_settings
+from equicover.db.server_advice import (
+    RECOMMENDED_MIN_WAL_BYTES,
+    ServerSettings,
+    advice,
+    postgresql_advice,
+    read_server_settings,
+)
 
 GOOD = ServerSettings(min_wal_bytes=RECOMMENDED_MIN_WAL_BYTES, synchronous_commit="on", fsync="on")
 

@@ -61,22 +61,35 @@ def _person(name: str, born: str, *categories: str, registered: str | None = Non
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     today = dt.date(2025, 1, 1)
     households = {
-        "C11": [_person("p1", "1950-01-01", "registered_poor", "elderly"), _person("p2", "1990-01-01", "near_poor"),
-                _person("p6", "1995-01-01"), _person("p7", "1985-01-01", "registered_poor")],
-        "C12": [_person("p3", "2000-01-01"), _person("p4", "1980-01-01", "registered_poor"),
-                _person("p5", "1992-01-01", "near_poor", registered="2024-08-01")],
-        "N21": [_person("p8", "1960-01-01", "registered_poor"), _person("p9", "2010-01-01", "student"), _person("p10", "1970-01-01")],
+        "C11": [
+            _person("p1", "1950-01-01", "registered_poor", "elderly"),
+            _person("p2", "1990-01-01", "near_poor"),
+            _person("p6", "1995-01-01"),
+            _person("p7", "1985-01-01", "registered_poor"),
+        ],
+        "C12": [
+            _person("p3", "2000-01-01"),
+            _person("p4", "1980-01-01", "registered_poor"),
+            _person("p5", "1992-01-01", "near_poor", registered="2024-08-01"),
+        ],
+        "N21": [
+            _person("p8", "1960-01-01", "registered_poor"),
+            _person("p9", "2010-01-01", "student"),
+            _person("p10", "1970-01-01"),
+        ],
         "LC": [_person("p11", "1970-01-01")],
     }
     ids: dict[str, int] = {}
     for location_code, members in households.items():
         registered = register_household(
             session=session,
-            household=HouseholdIn(code=f"H-{location_code}", location_code=location_code, registered_on=SINCE_2020, members=members),
+            household=HouseholdIn(
+                code=f"H-{location_code}", location_code=location_code, registered_on=SINCE_2020, members=members
+            ),
             today=today,
         )
         for person in household_members(session=session, household_id=registered.id):
@@ -91,11 +104,23 @@ def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     ramed_2024 = open_period(session=session, scheme_id=ramed.id, starts=JAN1, ends=DEC31)
 
     def enrol_in(name: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef, period=hef_2024) -> int:  # type: ignore[no-untyped-def]
-        return enrol(session=session, person_id=ids[name], scheme_id=scheme.id, period_id=period.id, starts=starts, ends=ends).id
+        return enrol(
+            session=session, person_id=ids[name], scheme_id=scheme.id, period_id=period.id, starts=starts, ends=ends
+        ).id
 
-    def contribute(name: str, kind: str, amount: int, status: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef) -> None:  # type: ignore[no-untyped-def]
-        record_contribution(session=session, person_id=ids[name], scheme_id=scheme.id, payer_kind=kind, amount_minor=amount,
-                            status=status, period_starts=starts, period_ends=ends)
+    def contribute(
+        name: str, kind: str, amount: int, status: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef
+    ) -> None:  # type: ignore[no-untyped-def]
+        record_contribution(
+            session=session,
+            person_id=ids[name],
+            scheme_id=scheme.id,
+            payer_kind=kind,
+            amount_minor=amount,
+            status=status,
+            period_starts=starts,
+            period_ends=ends,
+        )
 
     enrol_in("p1")
     contribute("p1", "state_budget", 450_000, "paid")
@@ -106,7 +131,9 @@ def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     contribute("p3", "member", 135_000, "due")
     contribute("p3", "local_budget", 50_000, "waived")
     enrol_in("p4", ends=dt.date(2024, 4, 30))
-    update_person(session=session, person_id=ids["p4"], changes=PersonUpdate(death_date=dt.date(2024, 5, 1)), today=today)
+    update_person(
+        session=session, person_id=ids["p4"], changes=PersonUpdate(death_date=dt.date(2024, 5, 1)), today=today
+    )
     p6_enrolment = enrol_in("p6")
     contribute("p6", "member", 100_000, "paid")
     set_enrolment_status(session=session, enrolment_id=p6_enrolment, status="cancelled")
@@ -154,7 +181,10 @@ def test_coverage_by_district_for_one_scheme(session, fixture_ids) -> None:  # t
 def test_coverage_by_province(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
     (row,) = coverage(session=session, on=D, by="province")
     assert (row.group_code, row.eligible, row.enrolled) == ("LC", 9, 5)
-    assert row.amounts == {"VND": {"state_budget": 865_000, "member": 135_000, "local_budget": 20_000}, "MAD": {"donor": 12_000}}
+    assert row.amounts == {
+        "VND": {"state_budget": 865_000, "member": 135_000, "local_budget": 20_000},
+        "MAD": {"donor": 12_000},
+    }
     assert row.percent_text() == "55.56"  # 5/9
     assert row.subsidy("VND") == 885_000
 

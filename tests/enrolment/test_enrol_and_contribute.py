@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from equicover.audit.service import history
 from equicover.db.session import session_scope
 from equicover.enrolment.schemas import SchemeIn
 from equicover.enrolment.service import (
@@ -19,19 +20,20 @@ from equicover.enrolment.service import (
 )
 from equicover.errors import Conflict, ValidationFailed
 from equicover.registry.schemas import HouseholdIn, PersonIn
-from equicover.audit.service import history
 from equicover.registry.service import household_members, register_household
 
 WRITTEN = ("enrolments", "contributions", "change_log")
 Y2024 = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
 
-@pytest.fixture()
+@pytest.fixture
 def world(session, geo):  # type: ignore[no-untyped-def]
     registered = register_household(
         session=session,
         household=HouseholdIn(
-            code="H1", location_code="C11", registered_on=dt.date(2020, 1, 1),
+            code="H1",
+            location_code="C11",
+            registered_on=dt.date(2020, 1, 1),
             members=[
                 PersonIn(full_name="Trần Thị Hoa", sex="female", birth_date=dt.date(1985, 1, 1)),
                 PersonIn(full_name="Trần Văn Nam", sex="male", birth_date=dt.date(1983, 1, 1)),
@@ -42,7 +44,14 @@ def world(session, geo):  # type: ignore[no-untyped-def]
     enrolled, other = household_members(session=session, household_id=registered.id)
     scheme = create_scheme(session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="VND"))
     period = open_period(session=session, scheme_id=scheme.id, starts=Y2024[0], ends=Y2024[1])
-    enrol(session=session, person_id=enrolled.id, scheme_id=scheme.id, period_id=period.id, starts=dt.date(2024, 3, 1), ends=dt.date(2024, 12, 31))
+    enrol(
+        session=session,
+        person_id=enrolled.id,
+        scheme_id=scheme.id,
+        period_id=period.id,
+        starts=dt.date(2024, 3, 1),
+        ends=dt.date(2024, 12, 31),
+    )
     session.commit()
     return {"enrolled": enrolled.id, "other": other.id, "scheme": scheme.id, "period": period.id}
 
@@ -69,42 +78,95 @@ def test_enrol_and_record_contributions(session, world) -> None:  # type: ignore
     assert is_enrolled(session=session, person_id=world["enrolled"], on=dt.date(2024, 3, 1))
     assert not is_enrolled(session=session, person_id=world["enrolled"], on=dt.date(2024, 2, 29))
     contribution = record_contribution(
-        session=session, person_id=world["enrolled"], scheme_id=world["scheme"], payer_kind="state_budget",
-        payer_name="State budget", amount_minor=315_000, period_starts=dt.date(2024, 3, 1), period_ends=dt.date(2024, 12, 31), status="paid",
+        session=session,
+        person_id=world["enrolled"],
+        scheme_id=world["scheme"],
+        payer_kind="state_budget",
+        payer_name="State budget",
+        amount_minor=315_000,
+        period_starts=dt.date(2024, 3, 1),
+        period_ends=dt.date(2024, 12, 31),
+        status="paid",
     )
     assert contribution.enrolment_id == enrolments_of(session=session, person_id=world["enrolled"])[0].id
-    assert [row.after["amount_minor"] for row in history(session=session, entity="contributions", entity_id=contribution.id)] == [315_000]
+    assert [
+        row.after["amount_minor"] for row in history(session=session, entity="contributions", entity_id=contribution.id)
+    ] == [315_000]
 
 
 def test_enrolment_outside_the_scheme_period_is_refused(session_factory, row_counts, world) -> None:  # type: ignore[no-untyped-def]
     record = f"enrolment of person {world['other']} in scheme {world['scheme']}"
     _refused(
-        session_factory, row_counts,
-        lambda s: enrol(session=s, person_id=world["other"], scheme_id=world["scheme"], period_id=world["period"], starts=dt.date(2023, 12, 31), ends=dt.date(2024, 6, 30)),
-        ValidationFailed, record, "starts",
+        session_factory,
+        row_counts,
+        lambda s: enrol(
+            session=s,
+            person_id=world["other"],
+            scheme_id=world["scheme"],
+            period_id=world["period"],
+            starts=dt.date(2023, 12, 31),
+            ends=dt.date(2024, 6, 30),
+        ),
+        ValidationFailed,
+        record,
+        "starts",
     )
     _refused(
-        session_factory, row_counts,
-        lambda s: enrol(session=s, person_id=world["other"], scheme_id=world["scheme"], period_id=world["period"], starts=dt.date(2024, 1, 1), ends=dt.date(2025, 1, 1)),
-        ValidationFailed, record, "ends",
+        session_factory,
+        row_counts,
+        lambda s: enrol(
+            session=s,
+            person_id=world["other"],
+            scheme_id=world["scheme"],
+            period_id=world["period"],
+            starts=dt.date(2024, 1, 1),
+            ends=dt.date(2025, 1, 1),
+        ),
+        ValidationFailed,
+        record,
+        "ends",
     )
     _refused(
-        session_factory, row_counts,
-        lambda s: enrol(session=s, person_id=world["other"], scheme_id=world["scheme"], period_id=world["period"], starts=dt.date(2024, 5, 1), ends=dt.date(2024, 4, 1)),
-        ValidationFailed, record, "ends",
+        session_factory,
+        row_counts,
+        lambda s: enrol(
+            session=s,
+            person_id=world["other"],
+            scheme_id=world["scheme"],
+            period_id=world["period"],
+            starts=dt.date(2024, 5, 1),
+            ends=dt.date(2024, 4, 1),
+        ),
+        ValidationFailed,
+        record,
+        "ends",
     )
 
 
-def test_overlapping_enrolment_in_the_same_scheme_is_refused_until_cancelled(session_factory, row_counts, world) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_enrolment_in_the_same_scheme_is_refused_until_cancelled(
+    session_factory, row_counts, world
+) -> None:  # type: ignore[no-untyped-def]
     record = f"enrolment of person {world['enrolled']} in scheme {world['scheme']}"
     overlapping = lambda s: enrol(  # noqa: E731
-        session=s, person_id=world["enrolled"], scheme_id=world["scheme"], period_id=world["period"], starts=dt.date(2024, 1, 1), ends=dt.date(2024, 3, 1)
+        session=s,
+        person_id=world["enrolled"],
+        scheme_id=world["scheme"],
+        period_id=world["period"],
+        starts=dt.date(2024, 1, 1),
+        ends=dt.date(2024, 3, 1),
     )
     error = _refused(session_factory, row_counts, overlapping, Conflict, record, "starts")
     assert error.status == 409
     # The day before the existing enrolment starts is free.
     with session_scope(session_factory) as writer:
-        enrol(session=writer, person_id=world["enrolled"], scheme_id=world["scheme"], period_id=world["period"], starts=dt.date(2024, 1, 1), ends=dt.date(2024, 2, 29))
+        enrol(
+            session=writer,
+            person_id=world["enrolled"],
+            scheme_id=world["scheme"],
+            period_id=world["period"],
+            starts=dt.date(2024, 1, 1),
+            ends=dt.date(2024, 2, 29),
+        )
         existing = enrolments_of(session=writer, person_id=world["enrolled"])
         for row in existing:
             set_enrolment_status(session=writer, enrolment_id=row.id, status="cancelled")
@@ -117,14 +179,34 @@ def test_unknown_person_scheme_or_foreign_period_is_refused(session_factory, row
     other_period = open_period(session=session, scheme_id=other_scheme.id, starts=Y2024[0], ends=Y2024[1])
     session.commit()
     _refused(
-        session_factory, row_counts,
-        lambda s: enrol(session=s, person_id=987654, scheme_id=world["scheme"], period_id=world["period"], starts=Y2024[0], ends=Y2024[1]),
-        ValidationFailed, f"enrolment of person 987654 in scheme {world['scheme']}", "person_id",
+        session_factory,
+        row_counts,
+        lambda s: enrol(
+            session=s,
+            person_id=987654,
+            scheme_id=world["scheme"],
+            period_id=world["period"],
+            starts=Y2024[0],
+            ends=Y2024[1],
+        ),
+        ValidationFailed,
+        f"enrolment of person 987654 in scheme {world['scheme']}",
+        "person_id",
     )
     _refused(
-        session_factory, row_counts,
-        lambda s: enrol(session=s, person_id=world["other"], scheme_id=world["scheme"], period_id=other_period.id, starts=Y2024[0], ends=Y2024[1]),
-        ValidationFailed, f"enrolment of person {world['other']} in scheme {world['scheme']}", "period_id",
+        session_factory,
+        row_counts,
+        lambda s: enrol(
+            session=s,
+            person_id=world["other"],
+            scheme_id=world["scheme"],
+            period_id=other_period.id,
+            starts=Y2024[0],
+            ends=Y2024[1],
+        ),
+        ValidationFailed,
+        f"enrolment of person {world['other']} in scheme {world['scheme']}",
+        "period_id",
     )
 
 
@@ -137,15 +219,52 @@ def test_contribution_for_a_person_not_enrolled_is_refused(session_factory, row_
     record_other = f"contribution for person {world['other']} in scheme {world['scheme']}"
     record_enrolled = f"contribution for person {world['enrolled']} in scheme {world['scheme']}"
     # Never enrolled.
-    _refused(session_factory, row_counts, contribute(world["other"], *Y2024), ValidationFailed, record_other, "person_id")
+    _refused(
+        session_factory, row_counts, contribute(world["other"], *Y2024), ValidationFailed, record_other, "person_id"
+    )
     # Enrolled, but not for the whole period of the contribution (enrolment starts 2024-03-01).
-    _refused(session_factory, row_counts, contribute(world["enrolled"], *Y2024), ValidationFailed, record_enrolled, "person_id")
+    _refused(
+        session_factory,
+        row_counts,
+        contribute(world["enrolled"], *Y2024),
+        ValidationFailed,
+        record_enrolled,
+        "person_id",
+    )
     # Other bad fields.
-    _refused(session_factory, row_counts, contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), payer_kind="uncle"), ValidationFailed, record_enrolled, "payer_kind")
-    _refused(session_factory, row_counts, contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), amount_minor=-1), ValidationFailed, record_enrolled, "amount_minor")
-    _refused(session_factory, row_counts, contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), status="lost"), ValidationFailed, record_enrolled, "status")
+    _refused(
+        session_factory,
+        row_counts,
+        contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), payer_kind="uncle"),
+        ValidationFailed,
+        record_enrolled,
+        "payer_kind",
+    )
+    _refused(
+        session_factory,
+        row_counts,
+        contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), amount_minor=-1),
+        ValidationFailed,
+        record_enrolled,
+        "amount_minor",
+    )
+    _refused(
+        session_factory,
+        row_counts,
+        contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31), status="lost"),
+        ValidationFailed,
+        record_enrolled,
+        "status",
+    )
     # A suspended enrolment takes no contributions either.
     with session_scope(session_factory) as writer:
         enrolment_id = enrolments_of(session=writer, person_id=world["enrolled"])[0].id
         set_enrolment_status(session=writer, enrolment_id=enrolment_id, status="suspended")
-    _refused(session_factory, row_counts, contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31)), ValidationFailed, record_enrolled, "person_id")
+    _refused(
+        session_factory,
+        row_counts,
+        contribute(world["enrolled"], dt.date(2024, 3, 1), dt.date(2024, 12, 31)),
+        ValidationFailed,
+        record_enrolled,
+        "person_id",
+    )

@@ -29,13 +29,23 @@ def _natural_identity_holds(session) -> bool:  # type: ignore[no-untyped-def]
 def test_unbalanced_or_empty_entries_are_refused(session) -> None:  # type: ignore[no-untyped-def]
     ledger.ensure_fund(session=session, code="basic", name="Basic", currency="CNY", minor_digits=2)
     with pytest.raises(ValidationFailed, match="not balanced"):
-        ledger.post_entry(session=session, fund_code="basic", posted_on=DAY, kind="transfer",
-                          lines=[ledger.Line("cash", debit=5), ledger.Line("state_budget", credit=4)])
+        ledger.post_entry(
+            session=session,
+            fund_code="basic",
+            posted_on=DAY,
+            kind="transfer",
+            lines=[ledger.Line("cash", debit=5), ledger.Line("state_budget", credit=4)],
+        )
     with pytest.raises(ValidationFailed, match="at least one"):
         ledger.post_entry(session=session, fund_code="basic", posted_on=DAY, kind="transfer", lines=[])
     with pytest.raises(ValidationFailed, match="unknown account"):
-        ledger.post_entry(session=session, fund_code="basic", posted_on=DAY, kind="transfer",
-                          lines=[ledger.Line("bank", debit=5), ledger.Line("cash", credit=5)])
+        ledger.post_entry(
+            session=session,
+            fund_code="basic",
+            posted_on=DAY,
+            kind="transfer",
+            lines=[ledger.Line("bank", debit=5), ledger.Line("cash", credit=5)],
+        )
     with pytest.raises(NotFound):
         ledger.record_contribution(session=session, fund_code="nope", source="donors", amount=5, received_on=DAY)
     assert ledger.trial_balance(session=session) == (0, 0)
@@ -43,13 +53,17 @@ def test_unbalanced_or_empty_entries_are_refused(session) -> None:  # type: igno
 
 def test_entries_are_append_only_and_corrected_by_reversal(session) -> None:  # type: ignore[no-untyped-def]
     ledger.ensure_fund(session=session, code="basic", name="Basic", currency="CNY", minor_digits=2)
-    entry = ledger.record_contribution(session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=DAY)
+    entry = ledger.record_contribution(
+        session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=DAY
+    )
     entry.memo = "changed"
     with pytest.raises(AppendOnlyViolation):
         session.flush()
     session.rollback()
     ledger.ensure_fund(session=session, code="basic", name="Basic", currency="CNY", minor_digits=2)
-    entry = ledger.record_contribution(session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=DAY)
+    entry = ledger.record_contribution(
+        session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=DAY
+    )
     session.flush()
     for statement in ("UPDATE ledger_lines SET debit = debit + 1", "DELETE FROM ledger_entries"):
         nested = session.begin_nested()
@@ -84,21 +98,36 @@ def test_ledger_is_always_balanced(session, operations) -> None:  # type: ignore
         posted: list[int] = []
         for fund, (kind, first, second) in operations:
             if kind == "contribution":
-                posted.append(ledger.record_contribution(session=session, fund_code=fund, source=first, amount=second, received_on=DAY).id)
+                posted.append(
+                    ledger.record_contribution(
+                        session=session, fund_code=fund, source=first, amount=second, received_on=DAY
+                    ).id
+                )
             elif kind == "transfer":
-                posted.append(ledger.record_transfer(session=session, fund_code=fund, use=first, amount=second, paid_on=DAY).id)
+                posted.append(
+                    ledger.record_transfer(session=session, fund_code=fund, use=first, amount=second, paid_on=DAY).id
+                )
             elif kind == "settle":
                 lines = [ledger.Line("payable", credit=amount, provider_id=None) for amount in first]
                 lines.append(ledger.Line("provider_payments", debit=sum(first)))
                 if sum(first):
-                    posted.append(ledger.post_entry(session=session, fund_code=fund, posted_on=DAY, kind="settlement", lines=lines).id)
+                    posted.append(
+                        ledger.post_entry(
+                            session=session, fund_code=fund, posted_on=DAY, kind="settlement", lines=lines
+                        ).id
+                    )
             elif kind == "reverse" and posted:
                 target = posted.pop(first % len(posted))
                 ledger.reverse_entry(session=session, entry_id=target, posted_on=DAY, memo="correction")
             elif kind == "bad":
                 with pytest.raises(ValidationFailed):
-                    ledger.post_entry(session=session, fund_code=fund, posted_on=DAY, kind="transfer",
-                                      lines=[ledger.Line("cash", debit=first), ledger.Line("donors", credit=first + second)])
+                    ledger.post_entry(
+                        session=session,
+                        fund_code=fund,
+                        posted_on=DAY,
+                        kind="transfer",
+                        lines=[ledger.Line("cash", debit=first), ledger.Line("donors", credit=first + second)],
+                    )
             debit, credit = ledger.trial_balance(session=session)
             assert debit == credit
             assert ledger.unbalanced_entries(session=session) == []
@@ -123,7 +152,9 @@ def test_claim_settlements_post_once_and_reversals_mirror(session) -> None:  # t
     counts = ledger.post_claim_settlements(session=session, up_to=dt.date(2024, 12, 31), currency="VND", minor_digits=0)
     assert counts["reversal"] == 1
     assert ledger.provider_payable(session=session, provider_id=world.world.provider_b) == 300_000
-    flows = ledger.flows_by_month(session=session, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31), fund_code="shi")
+    flows = ledger.flows_by_month(
+        session=session, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31), fund_code="shi"
+    )
     months = {(flow.month, flow.account): flow for flow in flows}
     assert months[("2024-08", "provider_payments")].debit == 320_000 + 450_000 + 400_000 + 550_000 + 300_000
     assert months[("2024-09", "provider_payments")].credit == 9_600_000  # the reversal, in the claim's month

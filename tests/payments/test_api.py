@@ -37,15 +37,33 @@ def test_verifier_sees_and_decides_reviews_of_its_area(session_factory, session)
     planner = login_as(client, "fund_manager")
     d1 = login_as(client, "verifier", area="D1", username="v-d1")
     d2 = login_as(client, "verifier", area="D2", username="v-d2")
-    sample = client.post("/api/v1/verification/samples", headers=planner,
-                         json={"period_starts": "2024-07-01", "period_ends": "2024-12-31", "random_count": 20, "risk_count": 0, "seed": 1})
+    sample = client.post(
+        "/api/v1/verification/samples",
+        headers=planner,
+        json={
+            "period_starts": "2024-07-01",
+            "period_ends": "2024-12-31",
+            "random_count": 20,
+            "risk_count": 0,
+            "seed": 1,
+        },
+    )
     assert sample.status_code == 201 and len(sample.json()["claim_ids"]) == 8
     queue_d1 = client.get("/api/v1/verification/queue", headers=d1).json()
     queue_d2 = client.get("/api/v1/verification/queue", headers=d2).json()
-    assert {item["provider_code"] for item in queue_d1} == {"PA"} and {item["provider_code"] for item in queue_d2} == {"PB"}
+    assert {item["provider_code"] for item in queue_d1} == {"PA"} and {item["provider_code"] for item in queue_d2} == {
+        "PB"
+    }
     review = queue_d1[0]["review_id"]
-    assert client.post(f"/api/v1/verification/reviews/{review}/decision", headers=d2, json={"decision": "accept"}).status_code == 403
-    done = client.post(f"/api/v1/verification/reviews/{review}/decision", headers=d1, json={"decision": "reject", "reason": "no notes"})
+    assert (
+        client.post(
+            f"/api/v1/verification/reviews/{review}/decision", headers=d2, json={"decision": "accept"}
+        ).status_code
+        == 403
+    )
+    done = client.post(
+        f"/api/v1/verification/reviews/{review}/decision", headers=d1, json={"decision": "reject", "reason": "no notes"}
+    )
     assert done.status_code == 200 and done.json()["status"] == "rejected"
     indicators = client.get("/api/v1/reports/indicators?starts=2024-07-01&ends=2024-12-31", headers=d1).json()
     assert [row["area_code"] for row in indicators] == ["D1", "ALL"]

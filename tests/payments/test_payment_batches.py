@@ -23,7 +23,9 @@ PA_PAID = 320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000
 def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # type: ignore[no-untyped-def]
     world = claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
-    batch = payments.draft_batch(session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND")
+    batch = payments.draft_batch(
+        session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
+    )
     assert (batch.claim_count, batch.net_amount) == (6, PA_PAID)
     with pytest.raises(Forbidden, match="maker"):
         payments.approve_batch(session=session, batch_id=batch.id, actor="alice", actor_role="fund_manager")
@@ -31,7 +33,9 @@ def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # t
         payments.approve_batch(session=session, batch_id=batch.id, actor="bob", actor_role="verifier")
     assert batch.status == "draft"
     cash_before = {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}.get("cash", 0)
-    payments.approve_batch(session=session, batch_id=batch.id, actor="carol", actor_role="fund_manager", paid_on=dt.date(2024, 10, 10))
+    payments.approve_batch(
+        session=session, batch_id=batch.id, actor="carol", actor_role="fund_manager", paid_on=dt.date(2024, 10, 10)
+    )
     assert batch.status == "approved" and batch.approved_by == "carol"
     assert ledger.provider_payable(session=session, provider_id=world.world.provider_a) == 0
     cash_after = {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}["cash"]
@@ -40,26 +44,60 @@ def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # t
         payments.approve_batch(session=session, batch_id=batch.id, actor="dave", actor_role="fund_manager")
     # The same claims are never paid twice.
     with pytest.raises(Conflict, match="overlaps"):
-        payments.draft_batch(session=session, provider_code="PA", period_starts=dt.date(2024, 9, 1), period_ends=ENDS, actor="alice", currency="VND")
-    later = payments.draft_batch(session=session, provider_code="PA", period_starts=dt.date(2024, 7, 1), period_ends=dt.date(2024, 7, 31), actor="alice", currency="VND")
+        payments.draft_batch(
+            session=session,
+            provider_code="PA",
+            period_starts=dt.date(2024, 9, 1),
+            period_ends=ENDS,
+            actor="alice",
+            currency="VND",
+        )
+    later = payments.draft_batch(
+        session=session,
+        provider_code="PA",
+        period_starts=dt.date(2024, 7, 1),
+        period_ends=dt.date(2024, 7, 31),
+        actor="alice",
+        currency="VND",
+    )
     assert later.claim_count == 0 and later.net_amount == 0
 
 
 def test_cancelled_draft_releases_its_claims(session) -> None:  # type: ignore[no-untyped-def]
     claims_world(session)
-    batch = payments.draft_batch(session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND")
+    batch = payments.draft_batch(
+        session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
+    )
     payments.cancel_batch(session=session, batch_id=batch.id, actor="alice")
-    again = payments.draft_batch(session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND")
+    again = payments.draft_batch(
+        session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
+    )
     assert again.claim_count == 2 and again.net_amount == 9_900_000
 
 
 def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[no-untyped-def]
     world = claims_world(session)
     # PC (placed in district D1) gets a capitation contract: D1 has two enrolled persons.
-    sign_contract(session=session, contract=ContractIn(scheme_code="VN-SHI", provider_code="PC", starts=dt.date(2024, 9, 1),
-                                                       ends=dt.date(2025, 6, 30), payment_method="capitation"))
-    batch = payments.draft_batch(session=session, provider_code="PC", period_starts=STARTS, period_ends=ENDS, actor="alice",
-                                 currency="VND", capitation_per_person_month=25_000, capitation_fund="shi")
+    sign_contract(
+        session=session,
+        contract=ContractIn(
+            scheme_code="VN-SHI",
+            provider_code="PC",
+            starts=dt.date(2024, 9, 1),
+            ends=dt.date(2025, 6, 30),
+            payment_method="capitation",
+        ),
+    )
+    batch = payments.draft_batch(
+        session=session,
+        provider_code="PC",
+        period_starts=STARTS,
+        period_ends=ENDS,
+        actor="alice",
+        currency="VND",
+        capitation_per_person_month=25_000,
+        capitation_fund="shi",
+    )
     assert batch.claim_count == 0  # its August claim was outside any contract: paid nothing
     assert batch.capitation_amount == 2 * 1 * 25_000  # September only (the contract starts then)
     payments.approve_batch(session=session, batch_id=batch.id, actor="carol", actor_role="fund_manager", paid_on=ENDS)
@@ -70,7 +108,9 @@ def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[
 
 def test_exports_add_up_to_the_net_amount(session) -> None:  # type: ignore[no-untyped-def]
     claims_world(session)
-    batch = payments.draft_batch(session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND")
+    batch = payments.draft_batch(
+        session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
+    )
     rows = list(csv.DictReader(io.StringIO(payments.batch_csv(session=session, batch_id=batch.id))))
     assert sum(int(row["amount"]) for row in rows if row["line"] != "net") == batch.net_amount
     assert [row for row in rows if row["line"] == "net"][0]["amount"] == str(PA_PAID)

@@ -6,20 +6,32 @@ import datetime as dt
 
 import pytest
 
+from equicover.audit.service import history
 from equicover.db.session import session_scope
 from equicover.enrolment.schemas import SchemeIn
 from equicover.enrolment.service import create_scheme
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.schemas import ContractIn, ProviderIn
-from equicover.providers.service import bulk_insert_providers, contract_on, get_provider, register_provider, set_designated, sign_contract
-from equicover.audit.service import history
+from equicover.providers.service import (
+    bulk_insert_providers,
+    contract_on,
+    get_provider,
+    register_provider,
+    set_designated,
+    sign_contract,
+)
 
 
-@pytest.fixture()
+@pytest.fixture
 def hospital(session, geo):  # type: ignore[no-untyped-def]
-    create_scheme(session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="KHR", minor_digits=0))
+    create_scheme(
+        session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="KHR", minor_digits=0)
+    )
     provider = register_provider(
-        session=session, provider=ProviderIn(code="RH-01", name="Referral hospital", level="referral", location_code="D1", designated=True)
+        session=session,
+        provider=ProviderIn(
+            code="RH-01", name="Referral hospital", level="referral", location_code="D1", designated=True
+        ),
     )
     session.commit()
     return provider
@@ -27,24 +39,104 @@ def hospital(session, geo):  # type: ignore[no-untyped-def]
 
 def test_register_provider_and_sign_contracts(session, hospital) -> None:  # type: ignore[no-untyped-def]
     assert get_provider(session=session, code="RH-01").designated is True
-    first = sign_contract(session=session, contract=ContractIn(scheme_code="HEF", provider_code="RH-01", starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31), payment_method="fixed_fee", designated_services="appendectomy; delivery"))
-    second = sign_contract(session=session, contract=ContractIn(scheme_code="HEF", provider_code="RH-01", starts=dt.date(2025, 1, 1), ends=dt.date(2025, 12, 31), payment_method="capitation"))
-    assert contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2024, 12, 31)).id == first.id
-    assert contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2025, 1, 1)).id == second.id
-    assert contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2023, 12, 31)) is None
+    first = sign_contract(
+        session=session,
+        contract=ContractIn(
+            scheme_code="HEF",
+            provider_code="RH-01",
+            starts=dt.date(2024, 1, 1),
+            ends=dt.date(2024, 12, 31),
+            payment_method="fixed_fee",
+            designated_services="appendectomy; delivery",
+        ),
+    )
+    second = sign_contract(
+        session=session,
+        contract=ContractIn(
+            scheme_code="HEF",
+            provider_code="RH-01",
+            starts=dt.date(2025, 1, 1),
+            ends=dt.date(2025, 12, 31),
+            payment_method="capitation",
+        ),
+    )
+    assert (
+        contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2024, 12, 31)).id
+        == first.id
+    )
+    assert (
+        contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2025, 1, 1)).id
+        == second.id
+    )
+    assert (
+        contract_on(session=session, scheme_id=first.scheme_id, provider_id=hospital.id, on=dt.date(2023, 12, 31))
+        is None
+    )
     set_designated(session=session, provider_id=hospital.id, designated=False)
-    assert [row.action for row in history(session=session, entity="providers", entity_id=hospital.id)] == ["create", "update"]
+    assert [row.action for row in history(session=session, entity="providers", entity_id=hospital.id)] == [
+        "create",
+        "update",
+    ]
 
 
 def test_contract_refusals_write_nothing(session_factory, row_counts, hospital) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as writer:
-        sign_contract(session=writer, contract=ContractIn(scheme_code="HEF", provider_code="RH-01", starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31), payment_method="fee_for_service"))
+        sign_contract(
+            session=writer,
+            contract=ContractIn(
+                scheme_code="HEF",
+                provider_code="RH-01",
+                starts=dt.date(2024, 1, 1),
+                ends=dt.date(2024, 12, 31),
+                payment_method="fee_for_service",
+            ),
+        )
     before = row_counts("contracts", "change_log")
     cases = [
-        (ContractIn(scheme_code="HEF", provider_code="RH-01", starts=dt.date(2024, 12, 31), ends=dt.date(2025, 6, 30), payment_method="fixed_fee"), Conflict, "starts"),
-        (ContractIn(scheme_code="HEF", provider_code="NOPE", starts=dt.date(2025, 1, 1), ends=dt.date(2025, 6, 30), payment_method="fixed_fee"), ValidationFailed, "provider_code"),
-        (ContractIn(scheme_code="NOPE", provider_code="RH-01", starts=dt.date(2025, 1, 1), ends=dt.date(2025, 6, 30), payment_method="fixed_fee"), ValidationFailed, "scheme_code"),
-        (ContractIn(scheme_code="HEF", provider_code="RH-01", starts=dt.date(2025, 6, 30), ends=dt.date(2025, 1, 1), payment_method="fixed_fee"), ValidationFailed, "ends"),
+        (
+            ContractIn(
+                scheme_code="HEF",
+                provider_code="RH-01",
+                starts=dt.date(2024, 12, 31),
+                ends=dt.date(2025, 6, 30),
+                payment_method="fixed_fee",
+            ),
+            Conflict,
+            "starts",
+        ),
+        (
+            ContractIn(
+                scheme_code="HEF",
+                provider_code="NOPE",
+                starts=dt.date(2025, 1, 1),
+                ends=dt.date(2025, 6, 30),
+                payment_method="fixed_fee",
+            ),
+            ValidationFailed,
+            "provider_code",
+        ),
+        (
+            ContractIn(
+                scheme_code="NOPE",
+                provider_code="RH-01",
+                starts=dt.date(2025, 1, 1),
+                ends=dt.date(2025, 6, 30),
+                payment_method="fixed_fee",
+            ),
+            ValidationFailed,
+            "scheme_code",
+        ),
+        (
+            ContractIn(
+                scheme_code="HEF",
+                provider_code="RH-01",
+                starts=dt.date(2025, 6, 30),
+                ends=dt.date(2025, 1, 1),
+                payment_method="fixed_fee",
+            ),
+            ValidationFailed,
+            "ends",
+        ),
     ]
     for contract, error_type, field in cases:
         with pytest.raises(error_type) as caught:
@@ -57,13 +149,23 @@ def test_contract_refusals_write_nothing(session_factory, row_counts, hospital) 
 
 def test_provider_refusals(session, hospital) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Conflict):
-        register_provider(session=session, provider=ProviderIn(code="RH-01", name="x", level="referral", location_code="D1"))
+        register_provider(
+            session=session, provider=ProviderIn(code="RH-01", name="x", level="referral", location_code="D1")
+        )
     with pytest.raises(ValidationFailed) as caught:
-        register_provider(session=session, provider=ProviderIn(code="HC-9", name="x", level="health_centre", location_code="NOWHERE"))
+        register_provider(
+            session=session, provider=ProviderIn(code="HC-9", name="x", level="health_centre", location_code="NOWHERE")
+        )
     assert (caught.value.record, caught.value.field) == ("provider HC-9", "location_code")
 
 
 def test_bulk_insert_providers_defaults(session, geo) -> None:  # type: ignore[no-untyped-def]
-    assert bulk_insert_providers(session=session, rows=[{"code": "HC-1", "name": "Health centre 1", "level": "health_centre", "location_id": geo["C11"].id}]) == 1
+    assert (
+        bulk_insert_providers(
+            session=session,
+            rows=[{"code": "HC-1", "name": "Health centre 1", "level": "health_centre", "location_id": geo["C11"].id}],
+        )
+        == 1
+    )
     stored = get_provider(session=session, code="HC-1")
     assert (stored.designated, stored.ownership) == (False, "public")

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from equicover.audit.models import ChangeLog
+from equicover.audit.service import history
 from equicover.db.session import session_scope
 from equicover.errors import Conflict, NotFound, ValidationFailed
-from equicover.audit.models import ChangeLog
 from equicover.registry.models import Location, Person
 from equicover.registry.schemas import HouseholdIn, LocationIn, PersonIn
 from equicover.registry.service import (
@@ -24,15 +25,16 @@ from equicover.registry.service import (
     register_household,
     set_category,
 )
-from equicover.audit.service import history
 
 
-@pytest.fixture()
+@pytest.fixture
 def person_id(session, geo) -> int:  # type: ignore[no-untyped-def]
     registered = register_household(
         session=session,
         household=HouseholdIn(
-            code="H1", location_code="C11", registered_on=dt.date(2020, 1, 1),
+            code="H1",
+            location_code="C11",
+            registered_on=dt.date(2020, 1, 1),
             members=[PersonIn(full_name="Lý Thị Mai", sex="female", birth_date=dt.date(1950, 2, 2))],
         ),
         today=dt.date(2024, 1, 1),
@@ -41,19 +43,37 @@ def person_id(session, geo) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_category_validity_dates_are_inclusive_at_both_ends(session, person_id) -> None:  # type: ignore[no-untyped-def]
-    set_category(session=session, person_id=person_id, category="registered_poor", valid_from=dt.date(2023, 1, 1), valid_to=dt.date(2023, 12, 31))
+    set_category(
+        session=session,
+        person_id=person_id,
+        category="registered_poor",
+        valid_from=dt.date(2023, 1, 1),
+        valid_to=dt.date(2023, 12, 31),
+    )
     set_category(session=session, person_id=person_id, category="elderly", valid_from=dt.date(2010, 2, 2))
     set_category(session=session, person_id=person_id, category="near_poor", valid_from=dt.date(2024, 1, 1))
     assert categories_at(session=session, person_id=person_id, on=dt.date(2022, 12, 31)) == ["elderly"]
     assert categories_at(session=session, person_id=person_id, on=dt.date(2023, 1, 1)) == ["elderly", "registered_poor"]
-    assert categories_at(session=session, person_id=person_id, on=dt.date(2023, 12, 31)) == ["elderly", "registered_poor"]
+    assert categories_at(session=session, person_id=person_id, on=dt.date(2023, 12, 31)) == [
+        "elderly",
+        "registered_poor",
+    ]
     assert categories_at(session=session, person_id=person_id, on=dt.date(2024, 1, 1)) == ["elderly", "near_poor"]
     assert categories_at(session=session, person_id=person_id, on=dt.date(2009, 1, 1)) == []
 
 
 def test_end_category_closes_the_holding_and_logs_before_and_after(session, person_id) -> None:  # type: ignore[no-untyped-def]
-    held = set_category(session=session, person_id=person_id, category="near_poor", valid_from=dt.date(2024, 1, 1), source="census 2023", actor="clerk-1")
-    end_category(session=session, person_id=person_id, category="near_poor", valid_to=dt.date(2024, 3, 31), actor="clerk-2")
+    held = set_category(
+        session=session,
+        person_id=person_id,
+        category="near_poor",
+        valid_from=dt.date(2024, 1, 1),
+        source="census 2023",
+        actor="clerk-1",
+    )
+    end_category(
+        session=session, person_id=person_id, category="near_poor", valid_to=dt.date(2024, 3, 31), actor="clerk-2"
+    )
     assert categories_at(session=session, person_id=person_id, on=dt.date(2024, 3, 31)) == ["near_poor"]
     assert categories_at(session=session, person_id=person_id, on=dt.date(2024, 4, 1)) == []
     log = history(session=session, entity="person_categories", entity_id=held.id)
@@ -66,15 +86,48 @@ def test_end_category_closes_the_holding_and_logs_before_and_after(session, pers
 
 
 def test_set_category_refusals_write_nothing(session_factory, row_counts, session, person_id) -> None:  # type: ignore[no-untyped-def]
-    set_category(session=session, person_id=person_id, category="near_poor", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2024, 12, 31))
+    set_category(
+        session=session,
+        person_id=person_id,
+        category="near_poor",
+        valid_from=dt.date(2024, 1, 1),
+        valid_to=dt.date(2024, 12, 31),
+    )
     session.commit()
     before = row_counts("person_categories", "change_log")
     cases = [
-        (dict(person_id=person_id, category="near_poor", valid_from=dt.date(2024, 12, 31)), Conflict, f"person {person_id}", "valid_from"),
-        (dict(person_id=person_id, category="near_poor", valid_from=dt.date(2023, 1, 1), valid_to=dt.date(2024, 1, 1)), Conflict, f"person {person_id}", "valid_from"),
-        (dict(person_id=person_id, category="wizard", valid_from=dt.date(2024, 1, 1)), ValidationFailed, f"person {person_id}", "category"),
-        (dict(person_id=person_id, category="student", valid_from=dt.date(2024, 2, 1), valid_to=dt.date(2024, 1, 1)), ValidationFailed, f"person {person_id}", "valid_to"),
-        (dict(person_id=999_999, category="student", valid_from=dt.date(2024, 1, 1)), NotFound, "person 999999", "person_id"),
+        (
+            dict(person_id=person_id, category="near_poor", valid_from=dt.date(2024, 12, 31)),
+            Conflict,
+            f"person {person_id}",
+            "valid_from",
+        ),
+        (
+            dict(
+                person_id=person_id, category="near_poor", valid_from=dt.date(2023, 1, 1), valid_to=dt.date(2024, 1, 1)
+            ),
+            Conflict,
+            f"person {person_id}",
+            "valid_from",
+        ),
+        (
+            dict(person_id=person_id, category="wizard", valid_from=dt.date(2024, 1, 1)),
+            ValidationFailed,
+            f"person {person_id}",
+            "category",
+        ),
+        (
+            dict(person_id=person_id, category="student", valid_from=dt.date(2024, 2, 1), valid_to=dt.date(2024, 1, 1)),
+            ValidationFailed,
+            f"person {person_id}",
+            "valid_to",
+        ),
+        (
+            dict(person_id=999_999, category="student", valid_from=dt.date(2024, 1, 1)),
+            NotFound,
+            "person 999999",
+            "person_id",
+        ),
     ]
     for arguments, error_type, record, field in cases:
         with pytest.raises(error_type) as caught:
@@ -114,7 +167,15 @@ def test_bulk_loaders_write_rows_compute_ancestors_and_honour_constraints(sessio
     leaf = session.get(Location, 1004)
     assert (leaf.country_id, leaf.province_id, leaf.district_id) == (1001, 1002, 1003)
     # Columns, not rows; ISO text dates accepted.
-    bulk_insert_households(session=session, rows={"id": [5001, 5002], "code": ["K1", "K2"], "location_id": [1004, 1004], "registered_on": ["2023-01-01", "2023-02-01"]})
+    bulk_insert_households(
+        session=session,
+        rows={
+            "id": [5001, 5002],
+            "code": ["K1", "K2"],
+            "location_id": [1004, 1004],
+            "registered_on": ["2023-01-01", "2023-02-01"],
+        },
+    )
     bulk_insert_persons(
         session=session,
         rows={
@@ -129,15 +190,22 @@ def test_bulk_loaders_write_rows_compute_ancestors_and_honour_constraints(sessio
             "location_id": [1004, 1004, 1004],
         },
     )
-    bulk_insert_person_categories(session=session, rows=[{"person_id": 7001, "category": "registered_poor", "valid_from": dt.date(2023, 1, 1)}])
+    bulk_insert_person_categories(
+        session=session, rows=[{"person_id": 7001, "category": "registered_poor", "valid_from": dt.date(2023, 1, 1)}]
+    )
     stored = session.get(Person, 7002)
     assert stored.registered_on == dt.date(1975, 1, 1)  # defaults to birth date
     assert stored.full_name == "ចាន់ ស្រីមុំ"
     assert categories_at(session=session, person_id=7001, on=dt.date(2023, 5, 1)) == ["registered_poor"]
-    bulk_log = session.scalars(select(ChangeLog).where(ChangeLog.entity == "persons", ChangeLog.action == "bulk_load")).all()
+    bulk_log = session.scalars(
+        select(ChangeLog).where(ChangeLog.entity == "persons", ChangeLog.action == "bulk_load")
+    ).all()
     assert [row.after for row in bulk_log] == [{"rows": 3}]
     # After explicit ids, ordinary inserts still get fresh ids (PostgreSQL sequence moved on).
-    create_location(session=session, location=LocationIn(code="KH-120102", name="Boeung Keng Kang", level="commune", parent_code="KH-1201"))
+    create_location(
+        session=session,
+        location=LocationIn(code="KH-120102", name="Boeung Keng Kang", level="commune", parent_code="KH-1201"),
+    )
     assert session.scalar(select(Location.id).where(Location.code == "KH-120102")) > 1004
 
 
@@ -145,9 +213,15 @@ def test_bulk_load_violations_are_validation_errors(session_factory, geo, sessio
     session.commit()
     with pytest.raises(ValidationFailed) as caught:
         with session_scope(session_factory) as writer:
-            bulk_insert_households(session=writer, rows=[{"id": 1, "code": "Q", "location_id": 424242, "registered_on": dt.date(2020, 1, 1)}])
+            bulk_insert_households(
+                session=writer,
+                rows=[{"id": 1, "code": "Q", "location_id": 424242, "registered_on": dt.date(2020, 1, 1)}],
+            )
     assert caught.value.record == "households (bulk load)"
     with pytest.raises(ValidationFailed) as caught:
         with session_scope(session_factory) as writer:
-            bulk_insert_locations(session=writer, rows=[{"id": 77, "code": "Z", "name": "z", "level": "commune", "parent_id": geo["LC"].id}])
+            bulk_insert_locations(
+                session=writer,
+                rows=[{"id": 77, "code": "Z", "name": "z", "level": "commune", "parent_id": geo["LC"].id}],
+            )
     assert caught.value.field == "parent_id"

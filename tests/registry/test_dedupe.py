@@ -8,19 +8,26 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from equicover.audit.service import history
 from equicover.care.models import ChronicCondition, FamilyDoctorContract
 from equicover.claims.models import Claim, StoredAccumulator
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
 from equicover.enrolment.service import coverage
 from equicover.errors import ValidationFailed
-from equicover.providers.models import Provider
-from equicover.registry.dedupe import accepted_pairs, count_pending, decide_pair, find_duplicates, review_queue, run_dedupe
-from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
 from equicover.person_merge.service import merge_clusters, merge_persons
+from equicover.providers.models import Provider
+from equicover.registry.dedupe import (
+    accepted_pairs,
+    count_pending,
+    decide_pair,
+    find_duplicates,
+    review_queue,
+    run_dedupe,
+)
 from equicover.registry.models import Household, Person, PersonCategory
 from equicover.registry.quality_models import DuplicatePair
 from equicover.registry.service import bulk_insert_households, bulk_insert_persons
-from equicover.audit.service import history
+from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
 
 DAY = dt.date(2024, 3, 1)
 
@@ -142,24 +149,40 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
     period = EnrolmentPeriod(scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
     session.add(period)
     session.flush()
-    enrolment = Enrolment(person_id=duplicate.id, scheme_id=scheme.id, period_id=period.id, starts=period.starts, ends=period.ends, status="active")
+    enrolment = Enrolment(
+        person_id=duplicate.id,
+        scheme_id=scheme.id,
+        period_id=period.id,
+        starts=period.starts,
+        ends=period.ends,
+        status="active",
+    )
     session.add(enrolment)
     session.flush()
     session.add(Contribution(enrolment_id=enrolment.id, payer_kind="state_budget", amount_minor=1_000, status="due",
                              period_starts=period.starts, period_ends=period.ends))  # fmt: skip
     session.add(PersonCategory(person_id=duplicate.id, category="near_poor", valid_from=dt.date(2024, 1, 1)))
-    provider = Provider(code="P1", name="Commune health station", level="commune", location_id=geo["C11"].id, designated=True, ownership="public")
+    provider = Provider(
+        code="P1",
+        name="Commune health station",
+        level="commune",
+        location_id=geo["C11"].id,
+        designated=True,
+        ownership="public",
+    )
     session.add(provider)
     session.flush()
     claim = Claim(claim_id="C-1", person_id=duplicate.id, provider_id=provider.id, service_date=DAY, provider_level="commune",
                   designated=True, in_area=True, referred=False, care_type="outpatient", diagnosis="J06", days=0, total=100_000,
                   eligible=100_000, categories="", status="settled", allowed=100_000, provider_writeoff=0, member_oop=20_000,
-                  trail="", submitted_at=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc), submitted_by="clerk")  # fmt: skip
+                  trail="", submitted_at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC), submitted_by="clerk")  # fmt: skip
     session.add(claim)
     # Care ledger: the same condition noted the same day on both records, another only on the duplicate.
     for person, diagnosis in ((survivor.id, "E11"), (duplicate.id, "E11"), (duplicate.id, "I10")):
         session.add(ChronicCondition(person_id=person, diagnosis=diagnosis, noted_on=DAY))
-    session.add(FamilyDoctorContract(person_id=duplicate.id, provider_id=provider.id, starts=DAY, ends=dt.date(2024, 12, 31)))
+    session.add(
+        FamilyDoctorContract(person_id=duplicate.id, provider_id=provider.id, starts=DAY, ends=dt.date(2024, 12, 31))
+    )
     for member, position in ((survivor.id, 50_000), (duplicate.id, 80_000)):
         session.add(StoredAccumulator(policy_id="vn-shi", member_id=str(member), layer_id="ceiling", benefit_year=2024,
                                       position=position, paid=position, member_share=0))  # fmt: skip
@@ -193,7 +216,11 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
     assert duplicate.merged_into_id == survivor.id and duplicate.national_id is None
     assert (survivor.national_id, survivor.id_type, survivor.phone) == ("001180000009", "vneid", "0900000001")
     log = history(session=session, entity="persons", entity_id=duplicate.id)
-    assert log[-1].action == "merge" and log[-1].after["enrolment_ids"] == [enrolment.id] and log[-1].after["claim_ids"] == [claim.id]
+    assert (
+        log[-1].action == "merge"
+        and log[-1].after["enrolment_ids"] == [enrolment.id]
+        and log[-1].after["claim_ids"] == [claim.id]
+    )
     assert history(session=session, entity="persons", entity_id=survivor.id)[-1].action == "absorb"
 
     with pytest.raises(ValidationFailed):

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from equicover.audit.service import history
 from equicover.db.session import session_scope
 from equicover.errors import Conflict, ValidationFailed
 from equicover.registry.models import Person, PersonCategory
@@ -18,7 +19,6 @@ from equicover.registry.service import (
     register_household,
     update_person,
 )
-from equicover.audit.service import history
 
 TODAY = dt.date(2024, 6, 30)
 WRITTEN_TABLES = ("households", "persons", "person_categories", "change_log")
@@ -48,9 +48,20 @@ def test_register_household_with_members_categories_and_history(session, geo) ->
         session=session,
         household=household(
             members=[
-                member(national_id="001080000001", id_type="cccd", categories=[CategoryIn(category="near_poor", valid_from=dt.date(2024, 1, 1))]),
-                member(full_name="محمد العلوي", given_name="محمد", family_name="العلوي", name_script="Arab", sex="female",
-                       birth_date=dt.date(2021, 3, 4), location_code="C12"),
+                member(
+                    national_id="001080000001",
+                    id_type="cccd",
+                    categories=[CategoryIn(category="near_poor", valid_from=dt.date(2024, 1, 1))],
+                ),
+                member(
+                    full_name="محمد العلوي",
+                    given_name="محمد",
+                    family_name="العلوي",
+                    name_script="Arab",
+                    sex="female",
+                    birth_date=dt.date(2021, 3, 4),
+                    location_code="C12",
+                ),
             ]
         ),
         today=TODAY,
@@ -84,20 +95,33 @@ def _refused(session_factory, row_counts, payload: HouseholdIn, error_type, reco
 
 def test_unknown_location_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
     session.commit()  # make the tree visible to other sessions of this test
-    _refused(session_factory, row_counts, household(location_code="NOWHERE"), ValidationFailed, "household H1", "location_code")
     _refused(
-        session_factory, row_counts,
+        session_factory,
+        row_counts,
+        household(location_code="NOWHERE"),
+        ValidationFailed,
+        "household H1",
+        "location_code",
+    )
+    _refused(
+        session_factory,
+        row_counts,
         household(members=[member(), member(location_code="NOWHERE")]),
-        ValidationFailed, "household H1 members[1]", "location_code",
+        ValidationFailed,
+        "household H1 members[1]",
+        "location_code",
     )
 
 
 def test_birth_date_in_the_future_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
     session.commit()
     error = _refused(
-        session_factory, row_counts,
+        session_factory,
+        row_counts,
         household(members=[member(), member(birth_date=TODAY + dt.timedelta(days=1))]),
-        ValidationFailed, "household H1 members[1]", "birth_date",
+        ValidationFailed,
+        "household H1 members[1]",
+        "birth_date",
     )
     assert error.status == 422
     # Born today is fine.
@@ -108,43 +132,81 @@ def test_birth_date_in_the_future_is_refused_and_nothing_written(session_factory
 def test_duplicate_national_id_within_one_id_type_is_refused(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
     session.commit()
     with session_scope(session_factory) as writer:
-        register_household(session=writer, household=household(members=[member(national_id="AB123", id_type="cni")]), today=TODAY)
+        register_household(
+            session=writer, household=household(members=[member(national_id="AB123", id_type="cni")]), today=TODAY
+        )
     error = _refused(
-        session_factory, row_counts,
+        session_factory,
+        row_counts,
         household(code="H2", members=[member(), member(national_id="AB123", id_type="cni")]),
-        Conflict, "household H2 members[1]", "national_id",
+        Conflict,
+        "household H2 members[1]",
+        "national_id",
     )
     assert error.status == 409
     assert "AB123" not in str(error) and "Nguyễn" not in str(error), "no personal data in messages"
     # Twice in the same new household, too.
     _refused(
-        session_factory, row_counts,
-        household(code="H3", members=[member(national_id="ZZ9", id_type="cni"), member(national_id="ZZ9", id_type="cni")]),
-        Conflict, "household H3 members[1]", "national_id",
+        session_factory,
+        row_counts,
+        household(
+            code="H3", members=[member(national_id="ZZ9", id_type="cni"), member(national_id="ZZ9", id_type="cni")]
+        ),
+        Conflict,
+        "household H3 members[1]",
+        "national_id",
     )
     # The same number under another ID type is another document: accepted.
     with session_scope(session_factory) as writer:
-        register_household(session=writer, household=household(code="H4", members=[member(national_id="AB123", id_type="passport")]), today=TODAY)
+        register_household(
+            session=writer,
+            household=household(code="H4", members=[member(national_id="AB123", id_type="passport")]),
+            today=TODAY,
+        )
     assert row_counts("persons")["persons"] == 2
 
 
 def test_other_member_refusals(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
     session.commit()
-    _refused(session_factory, row_counts, household(members=[member(national_id="X1")]), ValidationFailed, "household H1 members[0]", "id_type")
     _refused(
-        session_factory, row_counts,
+        session_factory,
+        row_counts,
+        household(members=[member(national_id="X1")]),
+        ValidationFailed,
+        "household H1 members[0]",
+        "id_type",
+    )
+    _refused(
+        session_factory,
+        row_counts,
         household(members=[member(categories=[CategoryIn(category="royalty", valid_from=dt.date(2024, 1, 1))])]),
-        ValidationFailed, "household H1 members[0] categories[0]", "category",
+        ValidationFailed,
+        "household H1 members[0] categories[0]",
+        "category",
     )
     _refused(
-        session_factory, row_counts,
-        household(members=[member(categories=[CategoryIn(category="elderly", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2023, 1, 1))])]),
-        ValidationFailed, "household H1 members[0] categories[0]", "valid_to",
+        session_factory,
+        row_counts,
+        household(
+            members=[
+                member(
+                    categories=[
+                        CategoryIn(category="elderly", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2023, 1, 1))
+                    ]
+                )
+            ]
+        ),
+        ValidationFailed,
+        "household H1 members[0] categories[0]",
+        "valid_to",
     )
     _refused(
-        session_factory, row_counts,
+        session_factory,
+        row_counts,
         household(members=[member(registered_on=dt.date(1970, 1, 1))]),
-        ValidationFailed, "household H1 members[0]", "registered_on",
+        ValidationFailed,
+        "household H1 members[0]",
+        "registered_on",
     )
     with session_scope(session_factory) as writer:
         register_household(session=writer, household=household(), today=TODAY)
@@ -154,7 +216,13 @@ def test_other_member_refusals(session_factory, row_counts, geo, session) -> Non
 def test_update_person_logs_before_and_after_of_changed_fields_only(session, geo) -> None:  # type: ignore[no-untyped-def]
     registered = register_household(session=session, household=household(members=[member(phone="0900")]), today=TODAY)
     person = household_members(session=session, household_id=registered.id)[0]
-    update_person(session=session, person_id=person.id, changes=PersonUpdate(phone="0911", location_code="N21", sex="male"), actor="clerk-7", today=TODAY)
+    update_person(
+        session=session,
+        person_id=person.id,
+        changes=PersonUpdate(phone="0911", location_code="N21", sex="male"),
+        actor="clerk-7",
+        today=TODAY,
+    )
     log = history(session=session, entity="persons", entity_id=person.id)
     assert [row.action for row in log] == ["create", "update"]
     assert log[1].actor == "clerk-7"
@@ -163,7 +231,9 @@ def test_update_person_logs_before_and_after_of_changed_fields_only(session, geo
 
 
 def test_update_person_refusals_write_nothing(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
-    registered = register_household(session=session, household=household(members=[member(), member(national_id="N1", id_type="cni")]), today=TODAY)
+    registered = register_household(
+        session=session, household=household(members=[member(), member(national_id="N1", id_type="cni")]), today=TODAY
+    )
     session.commit()
     first, second = household_members(session=session, household_id=registered.id)
     before = row_counts("change_log")
@@ -184,12 +254,21 @@ def test_update_person_refusals_write_nothing(session_factory, row_counts, geo, 
         assert stored.national_id is None and stored.death_date is None and stored.location_id == geo["C11"].id
 
 
-def test_categories_of_new_members_overlapping_each_other_are_refused(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_categories_of_new_members_overlapping_each_other_are_refused(
+    session_factory, row_counts, geo, session
+) -> None:  # type: ignore[no-untyped-def]
     session.commit()
     overlapping = [
         CategoryIn(category="near_poor", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2024, 6, 30)),
         CategoryIn(category="near_poor", valid_from=dt.date(2024, 6, 30)),
     ]
-    _refused(session_factory, row_counts, household(members=[member(categories=overlapping)]), Conflict, "household H1 members[0]", "categories")
+    _refused(
+        session_factory,
+        row_counts,
+        household(members=[member(categories=overlapping)]),
+        Conflict,
+        "household H1 members[0]",
+        "categories",
+    )
     with session_factory() as reader:
         assert reader.scalar(select(PersonCategory.id)) is None

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from equicover.audit.models import ChangeLog
 from equicover.db.session import session_scope
 from equicover.errors import ValidationFailed
 from equicover.registry.importer import ImportMapping, import_persons_file, start_import_run
-from equicover.audit.models import ChangeLog
 from equicover.registry.models import Household, Person
 from equicover.registry.normalise import name_forms
 from equicover.registry.quality_models import ImportRun, PersonNameForms, PersonSource
@@ -89,7 +89,13 @@ def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tm
     report = tmp_path / "rejected.csv"
     before = row_counts("persons", "households")
     summary = import_persons_file(
-        factory=session_factory, path=path, mapping=MAPPING, source="poverty-census-2024", report_path=report, today=TODAY, batch_size=4
+        factory=session_factory,
+        path=path,
+        mapping=MAPPING,
+        source="poverty-census-2024",
+        report_path=report,
+        today=TODAY,
+        batch_size=4,
     )
     assert (summary.rows_read, summary.imported, summary.rejected, summary.already_imported) == (12, 3, 9, 0)
     rejected = read_report(report)
@@ -105,7 +111,9 @@ def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tm
     assert after["households"] - before["households"] == 2  # HH1 (two members) and HH3
 
     with session_factory() as reader:
-        people = {p.full_name: p for p in reader.scalars(select(Person).where(Person.id.in_(select(PersonSource.person_id))))}
+        people = {
+            p.full_name: p for p in reader.scalars(select(Person).where(Person.id.in_(select(PersonSource.person_id))))
+        }
         assert set(people) == {"Nguyễn Văn An", "Trần Thị Bình", "محمد العلوي"}
         assert people["Nguyễn Văn An"].household_id == people["Trần Thị Bình"].household_id
         assert people["محمد العلوي"].national_id == "001080000002" and people["محمد العلوي"].id_type == "vneid"
@@ -117,7 +125,13 @@ def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tm
 
     # The same file again: nothing imported twice; the same bad rows reported again.
     again = import_persons_file(
-        factory=session_factory, path=path, mapping=MAPPING, source="poverty-census-2024", report_path=report, today=TODAY, batch_size=5
+        factory=session_factory,
+        path=path,
+        mapping=MAPPING,
+        source="poverty-census-2024",
+        report_path=report,
+        today=TODAY,
+        batch_size=5,
     )
     assert (again.imported, again.already_imported, again.rejected) == (0, 3, 9)
     assert row_counts("persons", "households") == after
@@ -143,10 +157,16 @@ def test_a_batch_the_database_refuses_is_not_half_written(session_factory, geo, 
                                   today=TODAY, batch_size=2, progress=after_first_batch_another_import_writes)  # fmt: skip
     assert (summary.imported, summary.rejected) == (2, 1)
     after = row_counts("persons", "households", "person_name_forms", "person_sources")
-    assert {name: after[name] - before[name] for name in after} == {"persons": 2, "households": 1, "person_name_forms": 2,
-                                                                   "person_sources": 2 + 1}  # + the other import's row
+    assert {name: after[name] - before[name] for name in after} == {
+        "persons": 2,
+        "households": 1,
+        "person_name_forms": 2,
+        "person_sources": 2 + 1,
+    }  # + the other import's row
     [refused] = read_report(tmp_path / "r.csv")
-    assert refused["line"] == "4" and "source_row_id" in refused["field"]  # the constraint (PostgreSQL) or its columns (SQLite)
+    assert (
+        refused["line"] == "4" and "source_row_id" in refused["field"]
+    )  # the constraint (PostgreSQL) or its columns (SQLite)
     assert refused["reason"] == "batch refused by the database; nothing of it was written"
     with session_factory() as reader:
         assert reader.scalar(select(Household.id).where(Household.code == "HH3")) is None
@@ -162,12 +182,16 @@ def test_mapping_errors_are_refused() -> None:
         ImportMapping.from_dict({"columns": {**MAPPING.columns, "shoe_size": "S"}})
 
 
-def test_missing_header_column_is_refused_before_anything_is_written(session_factory, geo, tmp_path, row_counts) -> None:  # type: ignore[no-untyped-def]
+def test_missing_header_column_is_refused_before_anything_is_written(
+    session_factory, geo, tmp_path, row_counts
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "bad.csv"
     path.write_text("ID,Ho ten\nr1,An\n", encoding="utf-8")
     before = row_counts("persons")
     with pytest.raises(ValidationFailed) as caught:
-        import_persons_file(factory=session_factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv", today=TODAY)
+        import_persons_file(
+            factory=session_factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv", today=TODAY
+        )
     assert caught.value.field == "header"
     assert row_counts("persons") == before
 
@@ -274,7 +298,9 @@ def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_
         validated = real_validate(**kwargs)
         if kwargs["batch"] == 0:
             with session_scope(factory) as other:
-                bulk_insert_households(session=other, rows=[{"id": 900, "code": "OTHER", "location_id": 4, "registered_on": TODAY}])
+                bulk_insert_households(
+                    session=other, rows=[{"id": 900, "code": "OTHER", "location_id": 4, "registered_on": TODAY}]
+                )
                 bulk_insert_persons(session=other, rows=[{"id": 900, "household_id": 900, "full_name": "X", "sex": "male",
                                                           "birth_date": dt.date(1980, 5, 1), "location_id": 4,
                                                           "national_id": "001080000001", "id_type": "vneid"}])  # fmt: skip
@@ -287,16 +313,23 @@ def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_
         summary = import_persons_file(factory=factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv",
                                       today=TODAY, batch_size=2, pipeline=True, writers=2)  # fmt: skip
         report = {row["line"]: (row["field"], row["reason"]) for row in read_report(tmp_path / "r.csv")}
-        assert "national_id" in report["2"][0] and report["2"][1] == "batch refused by the database; nothing of it was written"
+        assert (
+            "national_id" in report["2"][0]
+            and report["2"][1] == "batch refused by the database; nothing of it was written"
+        )
         assert "national_id" in report["3"][0]
         with factory() as reader:
             stored = set(reader.scalars(select(PersonSource.source_row_id)))
             codes = set(reader.scalars(select(Household.code)))
         if pipelined:
             assert (summary.imported, summary.rejected) == (0, 4)
-            assert report["4"] == report["5"] == (
-                "household_code",
-                "a household of this batch was being created by a batch the database refused; nothing of it was written",
+            assert (
+                report["4"]
+                == report["5"]
+                == (
+                    "household_code",
+                    "a household of this batch was being created by a batch the database refused; nothing of it was written",
+                )
             )
             assert stored == set() and codes == {"OTHER"}
         else:
@@ -335,7 +368,9 @@ def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_facto
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*HEADER, "Ten", "Ho", "Dien thoai"])
-        writer.writerow(["r\\1", "Nguyễn \\ Văn", "Nam", "1980-05-01", "H\\1", "C11", "", "Ann\tMarie", "line\nbreak", "\\N"])
+        writer.writerow(
+            ["r\\1", "Nguyễn \\ Văn", "Nam", "1980-05-01", "H\\1", "C11", "", "Ann\tMarie", "line\nbreak", "\\N"]
+        )
         writer.writerow(["r2", "Trần Thị Bình", "Nữ", "1981-05-01", "H2", "C11", "001080000002", "\\N", "", ""])
     summary = import_persons_file(factory=session_factory, path=path, mapping=mapping, source="s", report_path=tmp_path / "r.csv",
                                   today=TODAY)  # fmt: skip
@@ -353,11 +388,21 @@ def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_facto
         }
     person, household_code, forms = rows["r\\1"]
     assert (person.full_name, person.given_name, person.family_name, person.phone, household_code) == (
-        "Nguyễn \\ Văn", "Ann\tMarie", "line\nbreak", "\\N", "H\\1")
+        "Nguyễn \\ Văn",
+        "Ann\tMarie",
+        "line\nbreak",
+        "\\N",
+        "H\\1",
+    )
     expected = name_forms("Nguyễn \\ Văn")
     assert (forms.folded, forms.romanised, forms.sorted_key) == (expected.folded, expected.romanised, expected.key)
     person, household_code, forms = rows["r2"]
-    assert (person.given_name, person.family_name, person.phone, person.national_id) == ("\\N", None, None, "001080000002")
+    assert (person.given_name, person.family_name, person.phone, person.national_id) == (
+        "\\N",
+        None,
+        None,
+        "001080000002",
+    )
 
 
 def test_each_batch_logs_its_bulk_loads_and_the_run_its_totals(session_factory, geo, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -375,4 +420,7 @@ def test_each_batch_logs_its_bulk_loads_and_the_run_its_totals(session_factory, 
     ]  # fmt: skip
     [run] = [row for row in logged if row.entity == "import_runs"]
     assert (run.entity_id, run.action, run.after) == (
-        summary.run_id, "create", {"source": "s", "read": 12, "imported": 3, "rejected": 9, "already_imported": 0})
+        summary.run_id,
+        "create",
+        {"source": "s", "read": 12, "imported": 3, "rejected": 9, "already_imported": 0},
+    )

@@ -55,7 +55,10 @@ _MEMO = ImportNameForms()  # shared across examples, so that tokens met before c
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=30) | st.lists(st.sampled_from(["Nguyễn", "張", "偉", "علی", "O'Brien", "-", "Ⅻ", " "]), max_size=5).map(" ".join))
+@given(
+    st.text(max_size=30)
+    | st.lists(st.sampled_from(["Nguyễn", "張", "偉", "علی", "O'Brien", "-", "Ⅻ", " "]), max_size=5).map(" ".join)
+)
 def test_any_text_gets_the_forms_name_forms_gives(name: str) -> None:
     assert _MEMO(name) == expected(name)
     assert ImportNameForms()(name) == expected(name)

@@ -56,7 +56,10 @@ def test_exact_probabilistic_conflicting_and_unlinked(session, geo, tmp_path) ->
     summary = link_ids(session=session, rows=rows, threshold=0.8)
     by_person = {outcome.person_id: outcome for outcome in summary.outcomes}
     assert by_person[ids["exact"]].status == "linked_exact" and by_person[ids["exact"]].register_line == 2
-    assert by_person[ids["conflict"]].status == "conflict" and by_person[ids["conflict"]].reason == "same national ID, different birth_date"
+    assert (
+        by_person[ids["conflict"]].status == "conflict"
+        and by_person[ids["conflict"]].reason == "same national ID, different birth_date"
+    )
     assert by_person[ids["fuzzy"]].status == "linked_probabilistic" and by_person[ids["fuzzy"]].register_line == 4
     assert by_person[ids["unknown"]].status == "unlinked"
     links = {link.person_id: (link.register_id, link.method) for link in session.scalars(select(PersonIdLink))}
@@ -71,4 +74,8 @@ def test_exact_probabilistic_conflicting_and_unlinked(session, geo, tmp_path) ->
 
     # Linking again links nothing twice.
     again = link_ids(session=session, rows=rows, threshold=0.8)
-    assert again.count("already_linked") == 2 and again.count("linked_exact") == 0 and again.count("linked_probabilistic") == 0
+    assert (
+        again.count("already_linked") == 2
+        and again.count("linked_exact") == 0
+        and again.count("linked_probabilistic") == 0
+    )

@@ -56,7 +56,9 @@ def test_commands_end_to_end(tmp_path: Path) -> None:
     runner = CliRunner()
     db = ["--database-url", url]
 
-    imported = runner.invoke(app, ["import", "persons", str(data), "--mapping", str(mapping), "--source", "list-a", *db])
+    imported = runner.invoke(
+        app, ["import", "persons", str(data), "--mapping", str(mapping), "--source", "list-a", *db]
+    )
     assert imported.exit_code == 2, imported.output  # some rows rejected
     assert "rejected" in imported.output
     report = (tmp_path / "list.csv.rejected.csv").read_text(encoding="utf-8").splitlines()
@@ -78,12 +80,16 @@ def test_commands_end_to_end(tmp_path: Path) -> None:
     assert merged.exit_code == 0 and "1 person(s) merged" in merged.output, merged.output
 
     register = tmp_path / "vneid.csv"
-    register.write_text("national_id,full_name,birth_date,sex\n001080000001,Nguyen Van An,1980-05-01,male\n", encoding="utf-8")
+    register.write_text(
+        "national_id,full_name,birth_date,sex\n001080000001,Nguyen Van An,1980-05-01,male\n", encoding="utf-8"
+    )
     linked = runner.invoke(app, ["link", "ids", str(register), *db])
     assert linked.exit_code == 0, linked.output
     assert "linked_exact" in linked.output
 
-    missing = runner.invoke(app, ["import", "persons", str(tmp_path / "nope.csv"), "--mapping", str(mapping), "--source", "x", *db])
+    missing = runner.invoke(
+        app, ["import", "persons", str(tmp_path / "nope.csv"), "--mapping", str(mapping), "--source", "x", *db]
+    )
     assert missing.exit_code == 1 and "not found" in missing.output and "Traceback" not in missing.output
     bad_mapping = tmp_path / "bad.toml"
     bad_mapping.write_text("[columns]\nfull_name = 1\n", encoding="utf-8")

@@ -37,10 +37,17 @@ def test_the_duckdb_model_runs_unchanged_on_spark(spark) -> None:  # type: ignor
     registry = synthetic_registry(600, seed=5, pool_size=200)
     frame = as_splink_frame(registry)
     on_duckdb = find_duplicates(frame, threshold=0.5, cluster_threshold=0.99)
-    on_spark = find_duplicates(frame, threshold=0.5, cluster_threshold=0.99, backend="spark", spark=spark, model=on_duckdb.model)
+    on_spark = find_duplicates(
+        frame, threshold=0.5, cluster_threshold=0.99, backend="spark", spark=spark, model=on_duckdb.model
+    )
 
     def pairs(result):  # type: ignore[no-untyped-def]
-        return {(int(l), int(r)): p for l, r, p in zip(result.pairs["unique_id_l"], result.pairs["unique_id_r"], result.pairs["match_probability"])}
+        return {
+            (int(l), int(r)): p
+            for l, r, p in zip(
+                result.pairs["unique_id_l"], result.pairs["unique_id_r"], result.pairs["match_probability"]
+            )
+        }
 
     duck, sparked = pairs(on_duckdb), pairs(on_spark)
     assert set(sparked) == set(duck)

@@ -22,8 +22,16 @@ def test_indicators_equal_hand_counts(session) -> None:  # type: ignore[no-untyp
     reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=20_000_000)
     reports.record_household_consumption(session=session, household_code="H2", year=2024, amount=30_000_000)
     enrolment_id = session.scalar(select(Enrolment.id).where(Enrolment.person_id == poor))
-    session.add(Contribution(enrolment_id=enrolment_id, payer_kind="state_budget", amount_minor=1_000_000, status="paid",
-                             period_starts=dt.date(2024, 7, 1), period_ends=dt.date(2025, 6, 30)))
+    session.add(
+        Contribution(
+            enrolment_id=enrolment_id,
+            payer_kind="state_budget",
+            amount_minor=1_000_000,
+            status="paid",
+            period_starts=dt.date(2024, 7, 1),
+            period_ends=dt.date(2025, 6, 30),
+        )
+    )
     session.flush()
     rows = {row.area_code: row for row in compute_indicators(session=session, starts=STARTS, ends=ENDS)}
     d1, d2, total = rows["D1"], rows["D2"], rows["ALL"]
@@ -47,9 +55,16 @@ def test_indicators_equal_hand_counts(session) -> None:  # type: ignore[no-untyp
     assert d2.contributions == 0 and d2.fund_utilisation is None
     assert len(d1.turnaround_days) == 7 and len(total.turnaround_days) == 9
     # The service stamps submission with the current time: turnaround = today - service date.
-    today = dt.datetime.now(dt.timezone.utc).date()
-    served_d1 = [dt.date(2024, 8, 3), dt.date(2024, 8, 9), dt.date(2024, 8, 15), dt.date(2024, 8, 21), dt.date(2024, 9, 2),
-                 dt.date(2024, 9, 20), dt.date(2024, 8, 12)]
+    today = dt.datetime.now(dt.UTC).date()
+    served_d1 = [
+        dt.date(2024, 8, 3),
+        dt.date(2024, 8, 9),
+        dt.date(2024, 8, 15),
+        dt.date(2024, 8, 21),
+        dt.date(2024, 9, 2),
+        dt.date(2024, 9, 20),
+        dt.date(2024, 8, 12),
+    ]
     assert sorted(d1.turnaround_days) == sorted((today - day).days for day in served_d1)
 
 
@@ -69,7 +84,9 @@ def test_semiannual_report_files(session, tmp_path: Path) -> None:  # type: igno
     areas = [row[0].value for row in book["Indicators"].iter_rows(min_row=3)]
     assert header[0] == "area_code" and areas == ["D1", "D2", "ALL"]
     funds = {(row[0].value, row[1].value): row[3].value for row in book["Funds"].iter_rows(min_row=2)}
-    assert funds[("shi", "payable")] == str(320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000 + 300_000 + 9_600_000)
+    assert funds[("shi", "payable")] == str(
+        320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000 + 300_000 + 9_600_000
+    )
     assert pdf.read_bytes().startswith(b"%PDF")
 
 

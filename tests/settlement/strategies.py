@@ -450,7 +450,11 @@ def _claim_amounts(pool: tuple[int, ...]) -> st.SearchStrategy[tuple[int, int]]:
     """(total, eligible) with eligible <= total; often exactly a pool amount, sometimes 0."""
     near = st.sampled_from(pool)
     totals = st.one_of(
-        st.just(0), near, near.map(lambda v: v - 1), near.map(lambda v: v + 1), st.integers(0, 40_000),
+        st.just(0),
+        near,
+        near.map(lambda v: v - 1),
+        near.map(lambda v: v + 1),
+        st.integers(0, 40_000),
         # two pool amounts: year-scope positions then land on band ends after two claims
         st.tuples(near, near).map(sum),
     )
@@ -464,9 +468,7 @@ def _claim_amounts(pool: tuple[int, ...]) -> st.SearchStrategy[tuple[int, int]]:
             return min(pool_value, total)
         return total * per_mille // 1000
 
-    return st.tuples(totals, _ELIGIBLE_SHAPE, near, _PER_MILLE).map(
-        lambda drawn: (drawn[0], eligible_of(*drawn))
-    )
+    return st.tuples(totals, _ELIGIBLE_SHAPE, near, _PER_MILLE).map(lambda drawn: (drawn[0], eligible_of(*drawn)))
 
 
 @st.composite
@@ -534,7 +536,7 @@ def policies_with_claims(draw, *, max_claims: int = MAX_CLAIMS) -> tuple[PolicyC
 
 
 # --------------------------------------------------------------------------------------------
-# Claims as CSV (the columns of spec section 1)
+# Claims as CSV (the columns of docs/settlement.md, "A claim")
 
 CLAIM_COLUMNS = (
     "claim_id",

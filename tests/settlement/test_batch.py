@@ -212,8 +212,14 @@ def test_conditions_and_variants_match_as_specified() -> None:
                 claim("a", 10000, diagnosis="E11.9", categories=frozenset({"elderly"}), in_area=False),
                 # near_poor only; N18.3 is in the chronic group; 9999 < 10000; referred; county
                 claim(
-                    "b", 9999, diagnosis="N18.3", care="outpatient", level="county", designated=False,
-                    referred=True, categories=frozenset({"near_poor"}),
+                    "b",
+                    9999,
+                    diagnosis="N18.3",
+                    care="outpatient",
+                    level="county",
+                    designated=False,
+                    referred=True,
+                    categories=frozenset({"near_poor"}),
                 ),
                 # township, not designated: the second variant; inpatient in area: first AND-table
                 claim("c", 500, diagnosis="I10", designated=False),
@@ -525,8 +531,14 @@ def test_allowances_per_day_and_per_claim_beside_the_bill() -> None:
     assert (records["c1"]["paid_basic"], records["c1"]["member_oop"]) == (5000, 5000)
     assert (records["c2"]["allowance_food"], records["c2"]["allowance_transport"]) == (0, 0)
     assert list(records["c1"]) == [
-        "claim_id", "allowed", "provider_writeoff", "paid_basic", "member_oop",
-        "allowance_food", "allowance_transport", "trail",
+        "claim_id",
+        "allowed",
+        "provider_writeoff",
+        "paid_basic",
+        "member_oop",
+        "allowance_food",
+        "allowance_transport",
+        "trail",
     ]
 
 
@@ -710,9 +722,19 @@ def write_claims_csv(path: Path, claims: list[Claim]) -> None:
         for c in claims:
             writer.writerow(
                 [
-                    c.claim_id, c.member_id, c.service_date.isoformat(), c.provider_id, c.provider_level,
-                    str(c.designated).lower(), str(c.in_area).lower(), str(c.referred).lower(), c.care_type,
-                    c.diagnosis, c.days, f"{Decimal(c.total).scaleb(-2):.2f}", f"{Decimal(c.eligible).scaleb(-2):.2f}",
+                    c.claim_id,
+                    c.member_id,
+                    c.service_date.isoformat(),
+                    c.provider_id,
+                    c.provider_level,
+                    str(c.designated).lower(),
+                    str(c.in_area).lower(),
+                    str(c.referred).lower(),
+                    c.care_type,
+                    c.diagnosis,
+                    c.days,
+                    f"{Decimal(c.total).scaleb(-2):.2f}",
+                    f"{Decimal(c.eligible).scaleb(-2):.2f}",
                     ";".join(sorted(c.categories)),
                 ]
             )

@@ -162,10 +162,13 @@ def test_line_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path: Path) -
     path = tmp_path / "c.csv"
     good = ",".join(GOOD_ROW[c] for c in CLAIM_COLUMNS if c != "categories")
     path.write_text(
-        ",".join(CLAIM_COLUMNS) + "\n"
-        + good.replace("C1", "A") + ',"poor\nelderly"\n'  # lines 2-3
+        ",".join(CLAIM_COLUMNS)
+        + "\n"
+        + good.replace("C1", "A")
+        + ',"poor\nelderly"\n'  # lines 2-3
         + "\n"  # line 4, skipped
-        + good.replace("C1", "B").replace("county", "moon") + ",\n",  # line 5
+        + good.replace("C1", "B").replace("county", "moon")
+        + ",\n",  # line 5
         encoding="utf-8",
     )
     claims, errors = read_claims_csv(path, POLICY)

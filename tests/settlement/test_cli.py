@@ -111,7 +111,17 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_settle_realtime_writes_the_settlements(files: dict[str, Path]) -> None:
-    result = run("settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "realtime")
+    result = run(
+        "settle",
+        "--policy",
+        files["policy"],
+        "--claims",
+        files["claims"],
+        "--out",
+        files["out"],
+        "--engine",
+        "realtime",
+    )
     assert result.exit_code == 0, result.output
     assert "Settled 3 claim(s)" in result.output
     rows = read_rows(files["out"])
@@ -136,7 +146,9 @@ def test_settle_with_bad_rows_settles_the_good_ones_and_exits_1(files: dict[str,
         ],
     )
     (files["dir"] / "out.errors.csv").write_text("stale", encoding="utf-8")
-    result = run("settle", "--policy", files["policy"], "--claims", claims, "--out", files["out"], "--engine", "realtime")
+    result = run(
+        "settle", "--policy", files["policy"], "--claims", claims, "--out", files["out"], "--engine", "realtime"
+    )
     assert result.exit_code == 1
     assert "Rejected 2 row(s)" in result.output
     assert [r["claim_id"] for r in read_rows(files["out"])] == ["A"]
@@ -150,7 +162,17 @@ def test_settle_with_bad_rows_settles_the_good_ones_and_exits_1(files: dict[str,
 def test_a_clean_run_removes_a_stale_errors_file(files: dict[str, Path]) -> None:
     stale = files["dir"] / "out.errors.csv"
     stale.write_text("line,claim_id,field,reason\n9,X,total,old\n", encoding="utf-8")
-    result = run("settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "realtime")
+    result = run(
+        "settle",
+        "--policy",
+        files["policy"],
+        "--claims",
+        files["claims"],
+        "--out",
+        files["out"],
+        "--engine",
+        "realtime",
+    )
     assert result.exit_code == 0
     assert not stale.exists()
 
@@ -170,16 +192,30 @@ def test_unreadable_claims_exit_2(files: dict[str, Path], engine: str) -> None:
     missing_columns = write_claims(
         files["dir"] / "short.csv", [row("A", "M1", "2018-03-01", "1.00")], CLAIM_COLUMNS[:-2]
     )
-    result = run("settle", "--policy", files["policy"], "--claims", missing_columns, "--out", files["out"], "--engine", engine)
+    result = run(
+        "settle", "--policy", files["policy"], "--claims", missing_columns, "--out", files["out"], "--engine", engine
+    )
     assert result.exit_code == 2
     assert "eligible" in result.output and "categories" in result.output
-    absent = run("settle", "--policy", files["policy"], "--claims", files["dir"] / "none.csv", "--out", files["out"], "--engine", engine)
+    absent = run(
+        "settle",
+        "--policy",
+        files["policy"],
+        "--claims",
+        files["dir"] / "none.csv",
+        "--out",
+        files["out"],
+        "--engine",
+        engine,
+    )
     assert absent.exit_code == 2
     assert "cannot be read" in absent.output
 
 
 def test_unknown_engine_and_missing_policy_exit_2(files: dict[str, Path]) -> None:
-    result = run("settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "abacus")
+    result = run(
+        "settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "abacus"
+    )
     assert result.exit_code == 2
     assert "unknown engine" in result.output
     result = run("settle", "--policy", files["dir"] / "nope.toml", "--claims", files["claims"], "--out", files["out"])
@@ -189,8 +225,23 @@ def test_unknown_engine_and_missing_policy_exit_2(files: dict[str, Path]) -> Non
 
 def test_settle_batch_engine_gives_the_realtime_file(files: dict[str, Path]) -> None:
     realtime_out = files["dir"] / "realtime.csv"
-    assert run("settle", "--policy", files["policy"], "--claims", files["claims"], "--out", realtime_out, "--engine", "realtime").exit_code == 0
-    result = run("settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "batch")
+    assert (
+        run(
+            "settle",
+            "--policy",
+            files["policy"],
+            "--claims",
+            files["claims"],
+            "--out",
+            realtime_out,
+            "--engine",
+            "realtime",
+        ).exit_code
+        == 0
+    )
+    result = run(
+        "settle", "--policy", files["policy"], "--claims", files["claims"], "--out", files["out"], "--engine", "batch"
+    )
     assert result.exit_code == 0, result.output
     assert read_rows(files["out"]) == read_rows(realtime_out)
 
@@ -206,7 +257,9 @@ def test_policy_check_reports_and_exits(files: dict[str, Path]) -> None:
     assert "layer[1].cap_per_claim" in result.output
     assert "1 problem(s) in 1 file(s)" in result.output
     overlapping = files["dir"] / "again.toml"
-    overlapping.write_text(POLICY.replace("2018-01-01", "2018-06-01").replace("2018-12-31", "2019-05-31"), encoding="utf-8")
+    overlapping.write_text(
+        POLICY.replace("2018-01-01", "2018-06-01").replace("2018-12-31", "2019-05-31"), encoding="utf-8"
+    )
     result = run("policy", "check", files["policy"], overlapping)
     assert result.exit_code == 1
     assert "overlaps" in result.output

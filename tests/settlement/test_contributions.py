@@ -1,4 +1,4 @@
-"""Contributions (spec section 5): RAMED's flat amount with a household cap, Vietnam's ladder."""
+"""Contributions (docs/settlement.md, "Contributions"): RAMED's flat amount with a household cap, Vietnam's ladder."""
 
 from __future__ import annotations
 
@@ -44,9 +44,11 @@ def amounts_by_member(rows: list[ContributionRow]) -> dict[str, int]:
 
 
 def test_ramed_flat_amount_capped_per_household() -> None:
-    members = [member("H1", f"A{i}") for i in range(1, 5)] + [member("H2", "B1")] + [
-        member("H1", f"A{i}") for i in range(5, 8)
-    ]
+    members = (
+        [member("H1", f"A{i}") for i in range(1, 5)]
+        + [member("H2", "B1")]
+        + [member("H1", f"A{i}") for i in range(5, 8)]
+    )
     rows = compute_contributions(RAMED, members)
     assert all(row.payer == "member" for row in rows)
     assert [(row.member_id, row.amount) for row in rows] == [

@@ -1,6 +1,6 @@
 """Plain regression tests for disagreements between the engines found by the engines-agree property.
 
-Each case is minimal, its expected values worked by hand from docs/settlement.md (spec section 3)
+Each case is minimal, its expected values worked by hand from docs/settlement.md (docs/settlement.md, "The arithmetic")
 and the rules both engines document, and it is checked against BOTH engines: the one that was right
 keeps being checked, the one that was wrong must be fixed.
 """

@@ -1,4 +1,4 @@
-"""Two engines, one answer (spec section 6).
+"""Two engines, one answer (docs/settlement.md, "Two engines, one answer").
 
 Random valid policies (written as TOML text, so the loader is exercised too) and random claims,
 many per member across several benefit years, are settled by the real-time engine and by the
@@ -130,7 +130,7 @@ def describe_difference(
         same_member = sorted(
             (claim for claim in claims if claim.member_id == member), key=lambda c: (c.service_date, c.claim_id)
         )
-        lines.append(f"claims of member {member} in settlement order (columns of spec section 1):")
+        lines.append(f"claims of member {member} in settlement order (columns of docs/settlement.md, "A claim"):")
         lines.extend(_claim_text(claim, case.minor_digits) for claim in same_member)
     else:
         lines.append(f"{len(claims)} claims")
@@ -278,7 +278,7 @@ def test_settle_command_gives_the_same_files_and_status_with_either_engine(
 @settings(PROFILE, max_examples=max(5, FILE_EXAMPLES // 2))
 @given(policies_with_claims(max_claims=10))
 def test_both_engines_refuse_a_claim_outside_the_policy_period(drawn: tuple[PolicyCase, list[Claim]]) -> None:
-    """Neither engine settles any claim of a list holding one dated outside the period (spec section 1)."""
+    """Neither engine settles any claim of a list holding one dated outside the period (docs/settlement.md, "A claim")."""
     case, claims = drawn
     policy = load_policy_text(case.text, path="<generated policy>")
     last = claims[-1]

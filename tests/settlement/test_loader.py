@@ -91,7 +91,12 @@ def test_good_policy_loads_with_defaults() -> None:
     assert policy.year_start == (1, 1)
     assert policy.path == "good.toml"
     basic, tilt = policy.layers
-    assert (basic.kind, basic.base, basic.scope, basic.cumulative_share_of) == ("bands", "eligible", "claim", "eligible")
+    assert (basic.kind, basic.base, basic.scope, basic.cumulative_share_of) == (
+        "bands",
+        "eligible",
+        "claim",
+        "eligible",
+    )
     assert [band.upto for band in basic.variants[1].bands] == [80000, None]
     assert basic.variants[0].bands[1].ratio == 900_000
     assert (tilt.kind, tilt.base, tilt.max_share) == ("oop_cap", "total", RATIO_SCALE // 10)
@@ -99,9 +104,15 @@ def test_good_policy_loads_with_defaults() -> None:
 
 
 def test_minor_digits_override_and_vnd_default() -> None:
-    vnd = load_policy_text(GOOD.replace('currency = "CNY"', 'currency = "VND"').replace('"100.00"', '"100"').replace('"800.00"', '"800"'))
+    vnd = load_policy_text(
+        GOOD.replace('currency = "CNY"', 'currency = "VND"').replace('"100.00"', '"100"').replace('"800.00"', '"800"')
+    )
     assert vnd.minor_digits == 0
-    riel = load_policy_text(GOOD.replace('currency = "CNY"', 'currency = "KHR"\nminor_digits = 0').replace('"100.00"', '"100"').replace('"800.00"', '"800"'))
+    riel = load_policy_text(
+        GOOD.replace('currency = "CNY"', 'currency = "KHR"\nminor_digits = 0')
+        .replace('"100.00"', '"100"')
+        .replace('"800.00"', '"800"')
+    )
     assert riel.minor_digits == 0
     assert riel.layers[0].variants[0].bands[0].upto == 100
 
@@ -118,7 +129,7 @@ def test_syntax_error_reports_the_parsers_line() -> None:
     [
         ('source = "hand', 'colour = "red"\nsource = "hand', "colour", "policy.colour"),
         ('payer = "Tilt"', 'payer = "Tilt"\nfoo = 1', "foo = 1", "layer[1].foo"),
-        ('{ ratio = 0.75 },', '{ ratio = 0.75, rate = 1 },', "rate = 1", "layer[0].variant[1].bands[1].rate"),
+        ("{ ratio = 0.75 },", "{ ratio = 0.75, rate = 1 },", "rate = 1", "layer[0].variant[1].bands[1].rate"),
         (
             'when = { provider_level = ["township"] }',
             'when = { provider_level = ["township"], colour = ["red"] }',
@@ -135,7 +146,7 @@ def test_unknown_keys_at_every_level(replace: str, by: str, marker: str, key: st
 
 
 def test_unknown_top_level_table() -> None:
-    text = GOOD + '\n[extras]\nx = 1\n'
+    text = GOOD + "\n[extras]\nx = 1\n"
     problem = only_problem(text)
     assert (problem.line, problem.key) == (line_of(text, "[extras]"), "extras")
 
@@ -143,13 +154,55 @@ def test_unknown_top_level_table() -> None:
 @pytest.mark.parametrize(
     ("replace", "by", "marker", "key", "words"),
     [
-        ('care_type = ["inpatient"]', 'care_type = ["inpatient", "dental"]', "dental", "layer[0].when[0].care_type[1]", "unknown care type"),
-        ('provider_level = ["township"]', 'provider_level = ["village"]', "village", "layer[0].variant[0].when.provider_level[0]", "unknown provider level"),
-        ('care_type = ["inpatient"]', 'diagnosis_group = ["cancer"]', "cancer", "layer[0].when[0].diagnosis_group[0]", "unknown diagnosis group"),
-        ('care_type = ["inpatient"]', 'designated = "yes"', 'designated = "yes"', "layer[0].when[0].designated", "true or false"),
-        ('care_type = ["inpatient"]', "member_category = [1]", "member_category", "layer[0].when[0].member_category[0]", "string"),
-        ('care_type = ["inpatient"]', 'allowed_below = 100', "allowed_below", "layer[0].when[0].allowed_below", "decimal string"),
-        ('care_type = ["inpatient"]', 'care_type = []', "care_type = []", "layer[0].when[0].care_type", "never matches"),
+        (
+            'care_type = ["inpatient"]',
+            'care_type = ["inpatient", "dental"]',
+            "dental",
+            "layer[0].when[0].care_type[1]",
+            "unknown care type",
+        ),
+        (
+            'provider_level = ["township"]',
+            'provider_level = ["village"]',
+            "village",
+            "layer[0].variant[0].when.provider_level[0]",
+            "unknown provider level",
+        ),
+        (
+            'care_type = ["inpatient"]',
+            'diagnosis_group = ["cancer"]',
+            "cancer",
+            "layer[0].when[0].diagnosis_group[0]",
+            "unknown diagnosis group",
+        ),
+        (
+            'care_type = ["inpatient"]',
+            'designated = "yes"',
+            'designated = "yes"',
+            "layer[0].when[0].designated",
+            "true or false",
+        ),
+        (
+            'care_type = ["inpatient"]',
+            "member_category = [1]",
+            "member_category",
+            "layer[0].when[0].member_category[0]",
+            "string",
+        ),
+        (
+            'care_type = ["inpatient"]',
+            "allowed_below = 100",
+            "allowed_below",
+            "layer[0].when[0].allowed_below",
+            "decimal string",
+        ),
+        (
+            'care_type = ["inpatient"]',
+            "care_type = []",
+            "care_type = []",
+            "layer[0].when[0].care_type",
+            "never matches",
+        ),
         ('care_type = ["inpatient"]', 'diagnosis = ["k"]', 'diagnosis = ["k"]', None, None),
     ],
 )
@@ -168,7 +221,9 @@ def test_bands_out_of_order_and_open_band_not_last() -> None:
     text = GOOD.replace(
         '{ upto = "800.00", ratio = 0 },\n    { ratio = 0.75 },',
         '{ upto = "800.00", ratio = 0 },\n    { upto = "500.00", ratio = 0.5 },\n    { ratio = 0.75 },',
-    ).replace('bands = [ { upto = "100.00", ratio = 0 }, { ratio = 0.9 } ]', 'bands = [ { ratio = 0 }, { ratio = 0.9 } ]')
+    ).replace(
+        'bands = [ { upto = "100.00", ratio = 0 }, { ratio = 0.9 } ]', "bands = [ { ratio = 0 }, { ratio = 0.9 } ]"
+    )
     problems = problems_of(text)
     found = {(problem.key, problem.line) for problem in problems}
     assert ("layer[0].variant[1].bands[1].upto", line_of(text, '"500.00"')) in found
@@ -184,7 +239,12 @@ def test_first_band_must_end_above_zero() -> None:
 
 @pytest.mark.parametrize(
     ("ratio", "words"),
-    [("1.5", "outside [0, 1]"), ("-0.1", "outside [0, 1]"), ("0.1234567", "more than 6 decimal places"), ("true", "boolean")],
+    [
+        ("1.5", "outside [0, 1]"),
+        ("-0.1", "outside [0, 1]"),
+        ("0.1234567", "more than 6 decimal places"),
+        ("true", "boolean"),
+    ],
 )
 def test_ratio_mistakes(ratio: str, words: str) -> None:
     text = GOOD.replace("{ ratio = 0.75 }", f"{{ ratio = {ratio} }}")
@@ -200,7 +260,12 @@ def test_ratio_with_six_decimals_is_exact() -> None:
 
 @pytest.mark.parametrize(
     ("money", "words"),
-    [('"800.001"', "more than 2 decimal places"), ("800", "decimal string"), ('"-5.00"', "negative"), ('"abc"', "not a decimal")],
+    [
+        ('"800.001"', "more than 2 decimal places"),
+        ("800", "decimal string"),
+        ('"-5.00"', "negative"),
+        ('"abc"', "not a decimal"),
+    ],
 )
 def test_money_mistakes(money: str, words: str) -> None:
     text = GOOD.replace('upto = "800.00"', f"upto = {money}")
@@ -228,7 +293,10 @@ def test_missing_source_and_unknown_currency() -> None:
 
 
 def test_layer_id_rules() -> None:
-    text = GOOD.replace('id = "tilt"', 'id = "basic"') + '\n[[layer]]\nid = "Bad-Id"\npayer = "x"\nkind = "oop_cap"\nmax_share = 0.1\n'
+    text = (
+        GOOD.replace('id = "tilt"', 'id = "basic"')
+        + '\n[[layer]]\nid = "Bad-Id"\npayer = "x"\nkind = "oop_cap"\nmax_share = 0.1\n'
+    )
     problems = problems_of(text)
     assert {(p.key, p.line) for p in problems} == {
         ("layer[1].id", line_of(text, 'id = "basic"', 2)),
@@ -237,7 +305,10 @@ def test_layer_id_rules() -> None:
 
 
 def test_oop_cap_refuses_band_layer_keys() -> None:
-    text = GOOD.replace("max_share = 0.1", 'max_share = 0.1\ncap_per_claim = "10.00"\nscope = "year"\nmax_cumulative_share = 0.9\n\n  [[layer.variant]]\n  bands = [ { ratio = 1 } ]')
+    text = GOOD.replace(
+        "max_share = 0.1",
+        'max_share = 0.1\ncap_per_claim = "10.00"\nscope = "year"\nmax_cumulative_share = 0.9\n\n  [[layer.variant]]\n  bands = [ { ratio = 1 } ]',
+    )
     problems = problems_of(text)
     assert {p.key for p in problems} == {
         "layer[1].cap_per_claim",
@@ -295,7 +366,7 @@ def test_all_problems_of_a_file_are_collected() -> None:
     )
     problems = problems_of(text)
     assert [(p.key, p.line) for p in sorted(problems, key=lambda p: p.line)] == [
-        ("layer[0].when[0].care_type[0]", line_of(text, "\"inpatien\"")),
+        ("layer[0].when[0].care_type[0]", line_of(text, '"inpatien"')),
         ("layer[0].variant[0].bands[0].upto", line_of(text, "100.005")),
         ("layer[0].variant[1].bands[1].ratio", line_of(text, "7.5")),
         ("layer[1].bogus", line_of(text, "bogus")),
@@ -312,7 +383,8 @@ def test_contribution_rules_are_read_and_checked() -> None:
     assert (flat.kind, flat.amount, flat.household_cap) == ("flat", 12000, 60000)
     assert flat.subsidies[0].shares == (("state_budget", RATIO_SCALE),)
     wage = load_policy_text(
-        GOOD + '\n[contribution]\nkind = "wage_share"\nreference_wage = "2340000.00"\nshare = 0.045\nrank_factors = [1, 0.7, 0.6]\n'
+        GOOD
+        + '\n[contribution]\nkind = "wage_share"\nreference_wage = "2340000.00"\nshare = 0.045\nrank_factors = [1, 0.7, 0.6]\n'
     ).contribution
     assert (wage.reference_wage, wage.share, wage.rank_factors) == (234000000, 45_000, (RATIO_SCALE, 700_000, 600_000))
     text = (

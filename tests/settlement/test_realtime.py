@@ -1,4 +1,4 @@
-"""The real-time engine: hand-worked settlements of spec section 3, and properties of any settlement.
+"""The real-time engine: hand-worked settlements of docs/settlement.md, "The arithmetic", and properties of any settlement.
 
 Amounts in the hand-worked cases are CNY written in major units in the policy text and converted
 with ``cny`` so the expectations read as the arithmetic on paper.
@@ -207,7 +207,9 @@ def test_max_cumulative_share_of_total_and_of_eligible() -> None:
     assert settled.paid == {"basic": cny("640.00"), "assist": cny("260.00")}
     assert settled.member_oop == cny("100.00")
     assert settled.trail == "basic=v1 b1-1; assist=v1 b1-1 max_cumulative_share"
-    of_eligible = RealtimeEngine(policy_of(CUMULATIVE.replace("OF_LINE", 'of = "eligible"')), InMemoryAccumulatorStore())
+    of_eligible = RealtimeEngine(
+        policy_of(CUMULATIVE.replace("OF_LINE", 'of = "eligible"')), InMemoryAccumulatorStore()
+    )
     settled = of_eligible.settle(claim("1000.00", "800.00"))
     assert settled.paid["assist"] == cny("80.00")  # 0.9 x 800 - 640
     # the ceiling is rounded down: 0.9 x 333.33 = 299.997 -> 299.99, minus 0.8 x 333.33 = 266.66(4) -> 266.66
@@ -278,9 +280,7 @@ def test_oop_cap_with_max_share_on_total_and_on_eligible() -> None:
     # basic 400; the member would pay 600; at most 0.1 x 1000 = 100 -> tilt pays 500
     assert settled.paid == {"basic": cny("400.00"), "tilt": cny("500.00")}
     assert (settled.member_oop, settled.trail) == (cny("100.00"), "basic=v1 b1-1; tilt=max_share")
-    on_eligible = RealtimeEngine(
-        policy_of(oop_cap_policy("0.5", 'base = "eligible"')), InMemoryAccumulatorStore()
-    )
+    on_eligible = RealtimeEngine(policy_of(oop_cap_policy("0.5", 'base = "eligible"')), InMemoryAccumulatorStore())
     settled = on_eligible.settle(claim("1000.00", "800.00"))
     # eligible left 400, at most 0.1 x 800 = 80 of it -> tilt pays 320; the 200 outside stays
     assert settled.paid["tilt"] == cny("320.00")
@@ -466,9 +466,7 @@ def layers(draw: st.DrawFn, index: int) -> Layer:
             max_share=draw(ratios),
             max_per_year=draw(st.none() | amounts),
         )
-    variants = tuple(
-        Variant(when=draw(conditions), bands=draw(band_lists())) for _ in range(draw(st.integers(1, 2)))
-    )
+    variants = tuple(Variant(when=draw(conditions), bands=draw(band_lists())) for _ in range(draw(st.integers(1, 2))))
     return Layer(
         id=f"l{index}",
         payer="p",
@@ -499,9 +497,7 @@ def policies(draw: st.DrawFn) -> Policy:
         provider_levels=LEVELS,
         care_types=CARE,
         source="hypothesis",
-        fixed_fees=tuple(
-            FixedFee(when=draw(conditions), fee=draw(amounts)) for _ in range(draw(st.integers(0, 1)))
-        ),
+        fixed_fees=tuple(FixedFee(when=draw(conditions), fee=draw(amounts)) for _ in range(draw(st.integers(0, 1)))),
         layers=tuple(draw(layers(index)) for index in range(count)),
         allowances=(Allowance(id="food", per="day", amount=draw(amounts), when=draw(conditions)),),
     )
@@ -569,13 +565,17 @@ def test_settlement_invariants(policy: Policy, claims: list[Claim]) -> None:
 def test_year_scope_is_one_long_claim_up_to_rounding(bands: tuple[Band, ...], eligibles: list[int]) -> None:
     """Year-scope bands over several claims pay what the same bands pay on their sum, within the
     half-unit rounding of each claim."""
-    layer = Layer(id="year", payer="p", kind="bands", base="eligible", when=(), scope="year", variants=(Variant((), bands),))
+    layer = Layer(
+        id="year", payer="p", kind="bands", base="eligible", when=(), scope="year", variants=(Variant((), bands),)
+    )
     policy = Policy(
         id="p", name="p", currency="CNY", minor_digits=2, effective_from=START, effective_to=None,
         year_start=(1, 1), provider_levels=LEVELS, care_types=CARE, source="s", layers=(layer,),
     )  # fmt: skip
     claims = [
-        Claim(f"C{i:02d}", "M", START + timedelta(days=i), "P", "county", True, True, False, "inpatient", "J18", 0, e, e)
+        Claim(
+            f"C{i:02d}", "M", START + timedelta(days=i), "P", "county", True, True, False, "inpatient", "J18", 0, e, e
+        )
         for i, e in enumerate(eligibles)
     ]
     paid = sum(s.paid["year"] for s in settle_claims(policy, claims))

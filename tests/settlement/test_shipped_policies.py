@@ -172,7 +172,20 @@ POOR = ("registered_poor",)
 case(
     CN,
     "poor in-county inpatient: the tilt brings the OOP to exactly 10%",
-    [ClaimSpec("cn-1", "P1", "2018-03-10", "county", "inpatient", "10000.00", "9000.00", diagnosis="J18.9", days=8, categories=POOR)],
+    [
+        ClaimSpec(
+            "cn-1",
+            "P1",
+            "2018-03-10",
+            "county",
+            "inpatient",
+            "10000.00",
+            "9000.00",
+            diagnosis="J18.9",
+            days=8,
+            categories=POOR,
+        )
+    ],
     {
         "cn-1": dict(
             allowed="10000.00",
@@ -205,7 +218,20 @@ case(
 case(
     CN,
     "fixed-fee appendectomy of a poor member: tilt to 10%, then medical assistance below it",
-    [ClaimSpec("cn-3", "P2", "2018-05-06", "county", "inpatient", "7000.00", "6800.00", diagnosis="K35.2", days=5, categories=POOR)],
+    [
+        ClaimSpec(
+            "cn-3",
+            "P2",
+            "2018-05-06",
+            "county",
+            "inpatient",
+            "7000.00",
+            "6800.00",
+            diagnosis="K35.2",
+            days=5,
+            categories=POOR,
+        )
+    ],
     {
         "cn-3": dict(
             allowed="5800.00",
@@ -225,8 +251,34 @@ case(
     CN,
     "critical illness across two admissions in a year (year-scope bands)",
     [
-        ClaimSpec("cn-4a", "E1", "2018-05-10", "province", "inpatient", "40000.00", "36000.00", in_area=False, referred=True, diagnosis="C34.9", days=14, categories=("elderly",)),
-        ClaimSpec("cn-4b", "E1", "2018-09-01", "province", "inpatient", "90000.00", "80000.00", in_area=False, referred=True, diagnosis="C34.9", days=20, categories=("elderly",)),
+        ClaimSpec(
+            "cn-4a",
+            "E1",
+            "2018-05-10",
+            "province",
+            "inpatient",
+            "40000.00",
+            "36000.00",
+            in_area=False,
+            referred=True,
+            diagnosis="C34.9",
+            days=14,
+            categories=("elderly",),
+        ),
+        ClaimSpec(
+            "cn-4b",
+            "E1",
+            "2018-09-01",
+            "province",
+            "inpatient",
+            "90000.00",
+            "80000.00",
+            in_area=False,
+            referred=True,
+            diagnosis="C34.9",
+            days=20,
+            categories=("elderly",),
+        ),
     ],
     {
         "cn-4a": dict(
@@ -256,8 +308,34 @@ case(
     CN,
     "poor member out of county: yearly caps of basic insurance and medical assistance bind",
     [
-        ClaimSpec("cn-5a", "P3", "2018-02-01", "province", "inpatient", "250000.00", "220000.00", in_area=False, referred=True, diagnosis="C91.0", days=30, categories=POOR),
-        ClaimSpec("cn-5b", "P3", "2018-06-01", "province", "inpatient", "100000.00", "90000.00", in_area=False, referred=True, diagnosis="C91.0", days=15, categories=POOR),
+        ClaimSpec(
+            "cn-5a",
+            "P3",
+            "2018-02-01",
+            "province",
+            "inpatient",
+            "250000.00",
+            "220000.00",
+            in_area=False,
+            referred=True,
+            diagnosis="C91.0",
+            days=30,
+            categories=POOR,
+        ),
+        ClaimSpec(
+            "cn-5b",
+            "P3",
+            "2018-06-01",
+            "province",
+            "inpatient",
+            "100000.00",
+            "90000.00",
+            in_area=False,
+            referred=True,
+            diagnosis="C91.0",
+            days=15,
+            categories=POOR,
+        ),
     ],
     {
         "cn-5a": dict(
@@ -290,7 +368,19 @@ case(
 case(
     CN,
     "low-income member's emergency: medical assistance then disease emergency assistance",
-    [ClaimSpec("cn-6", "L1", "2018-07-15", "county", "emergency", "3000.00", "2800.00", diagnosis="S06.0", categories=("low_income",))],
+    [
+        ClaimSpec(
+            "cn-6",
+            "L1",
+            "2018-07-15",
+            "county",
+            "emergency",
+            "3000.00",
+            "2800.00",
+            diagnosis="S06.0",
+            categories=("low_income",),
+        )
+    ],
     {
         "cn-6": dict(
             allowed="3000.00",
@@ -308,7 +398,19 @@ case(
 case(
     CN,
     "poor member's chronic-disease outpatient care in county: tilt to 10%",
-    [ClaimSpec("cn-7", "P4", "2018-08-08", "township", "chronic_outpatient", "500.00", "450.00", diagnosis="I10", categories=POOR)],
+    [
+        ClaimSpec(
+            "cn-7",
+            "P4",
+            "2018-08-08",
+            "township",
+            "chronic_outpatient",
+            "500.00",
+            "450.00",
+            diagnosis="I10",
+            categories=POOR,
+        )
+    ],
     {
         "cn-7": dict(
             allowed="500.00",
@@ -326,9 +428,39 @@ case(
     CN,
     "general outpatient pooling: 50% until its 200 CNY yearly cap",
     [
-        ClaimSpec("cn-8a", "S1", "2018-01-05", "township", "outpatient", "150.00", "140.00", diagnosis="J06.9", categories=("student",)),
-        ClaimSpec("cn-8b", "S1", "2018-02-10", "township", "outpatient", "200.00", "180.00", diagnosis="J06.9", categories=("student",)),
-        ClaimSpec("cn-8c", "S1", "2018-03-15", "county", "outpatient", "120.00", "100.00", diagnosis="J06.9", categories=("student",)),
+        ClaimSpec(
+            "cn-8a",
+            "S1",
+            "2018-01-05",
+            "township",
+            "outpatient",
+            "150.00",
+            "140.00",
+            diagnosis="J06.9",
+            categories=("student",),
+        ),
+        ClaimSpec(
+            "cn-8b",
+            "S1",
+            "2018-02-10",
+            "township",
+            "outpatient",
+            "200.00",
+            "180.00",
+            diagnosis="J06.9",
+            categories=("student",),
+        ),
+        ClaimSpec(
+            "cn-8c",
+            "S1",
+            "2018-03-15",
+            "county",
+            "outpatient",
+            "120.00",
+            "100.00",
+            diagnosis="J06.9",
+            categories=("student",),
+        ),
     ],
     {
         "cn-8a": dict(allowed="150.00", paid={"outpatient_pool": "70.00"}, oop="80.00"),  # 140 x 0.50
@@ -341,7 +473,21 @@ case(
 case(
     CN,
     "non-designated facility: no payer pays, not even for the poor in county",
-    [ClaimSpec("cn-9", "P5", "2018-09-09", "township", "inpatient", "2000.00", "1800.00", designated=False, diagnosis="A09", days=3, categories=POOR)],
+    [
+        ClaimSpec(
+            "cn-9",
+            "P5",
+            "2018-09-09",
+            "township",
+            "inpatient",
+            "2000.00",
+            "1800.00",
+            designated=False,
+            diagnosis="A09",
+            days=3,
+            categories=POOR,
+        )
+    ],
     {"cn-9": dict(allowed="2000.00", oop="2000.00")},
 )
 
@@ -369,8 +515,20 @@ case(
     "out of route at a central hospital: 40% of the benefit level",
     [
         ClaimSpec("vn-3a", "VO3", "2024-09-10", "central", "inpatient", "20000000", in_area=False, days=7),
-        ClaimSpec("vn-3b", "VP3", "2024-09-10", "central", "inpatient", "20000000", in_area=False, days=7, categories=POOR),
-        ClaimSpec("vn-3c", "VN3", "2024-09-10", "central", "inpatient", "20000000", in_area=False, days=7, categories=("near_poor",)),
+        ClaimSpec(
+            "vn-3b", "VP3", "2024-09-10", "central", "inpatient", "20000000", in_area=False, days=7, categories=POOR
+        ),
+        ClaimSpec(
+            "vn-3c",
+            "VN3",
+            "2024-09-10",
+            "central",
+            "inpatient",
+            "20000000",
+            in_area=False,
+            days=7,
+            categories=("near_poor",),
+        ),
     ],
     {
         "vn-3a": dict(allowed="20000000", paid={"shi": "6400000"}, oop="13600000"),  # 20000000 x 0.40 x 0.80 = x 0.32
@@ -402,11 +560,66 @@ case(
     VN,
     "co-payment cap: six months of base salary (14,040,000 VND) a calendar year",
     [
-        ClaimSpec("vn-5d", "VC", "2024-12-01", "province", "inpatient", "80000000", in_area=False, referred=True, days=20, categories=("five_year_continuous",)),
-        ClaimSpec("vn-5a", "VC", "2025-01-10", "province", "inpatient", "50000000", in_area=False, referred=True, days=12, categories=("five_year_continuous",)),
-        ClaimSpec("vn-5b", "VC", "2025-03-05", "province", "inpatient", "30000000", in_area=False, referred=True, days=8, categories=("five_year_continuous",)),
-        ClaimSpec("vn-5c", "VC", "2025-04-20", "province", "inpatient", "10000000", in_area=False, referred=True, days=3, categories=("five_year_continuous",)),
-        ClaimSpec("vn-5e", "VC", "2025-05-01", "central", "inpatient", "10000000", in_area=False, referred=False, days=3, categories=("five_year_continuous",)),
+        ClaimSpec(
+            "vn-5d",
+            "VC",
+            "2024-12-01",
+            "province",
+            "inpatient",
+            "80000000",
+            in_area=False,
+            referred=True,
+            days=20,
+            categories=("five_year_continuous",),
+        ),
+        ClaimSpec(
+            "vn-5a",
+            "VC",
+            "2025-01-10",
+            "province",
+            "inpatient",
+            "50000000",
+            in_area=False,
+            referred=True,
+            days=12,
+            categories=("five_year_continuous",),
+        ),
+        ClaimSpec(
+            "vn-5b",
+            "VC",
+            "2025-03-05",
+            "province",
+            "inpatient",
+            "30000000",
+            in_area=False,
+            referred=True,
+            days=8,
+            categories=("five_year_continuous",),
+        ),
+        ClaimSpec(
+            "vn-5c",
+            "VC",
+            "2025-04-20",
+            "province",
+            "inpatient",
+            "10000000",
+            in_area=False,
+            referred=True,
+            days=3,
+            categories=("five_year_continuous",),
+        ),
+        ClaimSpec(
+            "vn-5e",
+            "VC",
+            "2025-05-01",
+            "central",
+            "inpatient",
+            "10000000",
+            in_area=False,
+            referred=False,
+            days=3,
+            categories=("five_year_continuous",),
+        ),
     ],
     {
         # 2024: shi 80000000 x 0.80 = 64000000; member_now 16000000; limit min(80000000, 14040000)
@@ -426,7 +639,11 @@ case(
 case(
     VN,
     "near-poor member in route: 95%",
-    [ClaimSpec("vn-6", "VN", "2024-11-11", "district", "inpatient", "2000000", "1800000", days=3, categories=("near_poor",))],
+    [
+        ClaimSpec(
+            "vn-6", "VN", "2024-11-11", "district", "inpatient", "2000000", "1800000", days=3, categories=("near_poor",)
+        )
+    ],
     {"vn-6": dict(allowed="2000000", paid={"shi": "1710000"}, oop="290000")},  # 1800000 x 0.95
 )
 
@@ -451,16 +668,63 @@ case(
     MA,
     "RAMED: free care on the referral pathway, nothing off it unless emergency or chronic",
     [
-        ClaimSpec("ma-1", "MP", "2020-02-01", "hopital_provincial", "inpatient", "8000.00", "7500.00", referred=True, diagnosis="K80.2", days=4, categories=POOR),
-        ClaimSpec("ma-2", "MP2", "2020-03-01", "chu", "inpatient", "12000.00", diagnosis="K80.2", days=5, categories=POOR),
-        ClaimSpec("ma-3", "MV", "2020-04-04", "chu", "emergency", "3000.00", "2900.00", diagnosis="S06.0", categories=("vulnerable",)),
+        ClaimSpec(
+            "ma-1",
+            "MP",
+            "2020-02-01",
+            "hopital_provincial",
+            "inpatient",
+            "8000.00",
+            "7500.00",
+            referred=True,
+            diagnosis="K80.2",
+            days=4,
+            categories=POOR,
+        ),
+        ClaimSpec(
+            "ma-2", "MP2", "2020-03-01", "chu", "inpatient", "12000.00", diagnosis="K80.2", days=5, categories=POOR
+        ),
+        ClaimSpec(
+            "ma-3",
+            "MV",
+            "2020-04-04",
+            "chu",
+            "emergency",
+            "3000.00",
+            "2900.00",
+            diagnosis="S06.0",
+            categories=("vulnerable",),
+        ),
         ClaimSpec("ma-4", "MP3", "2020-05-05", "chu", "outpatient", "1500.00", diagnosis="N18.5", categories=POOR),
-        ClaimSpec("ma-5", "MV2", "2020-06-06", "centre_de_sante", "outpatient", "80.00", diagnosis="J06.9", categories=("vulnerable",)),
+        ClaimSpec(
+            "ma-5",
+            "MV2",
+            "2020-06-06",
+            "centre_de_sante",
+            "outpatient",
+            "80.00",
+            diagnosis="J06.9",
+            categories=("vulnerable",),
+        ),
         ClaimSpec("ma-6", "MX", "2020-06-07", "centre_de_sante", "outpatient", "80.00", diagnosis="J06.9"),
-        ClaimSpec("ma-7", "MP4", "2020-07-07", "hopital_regional", "inpatient", "6000.00", designated=False, referred=True, diagnosis="K80.2", days=3, categories=POOR),
+        ClaimSpec(
+            "ma-7",
+            "MP4",
+            "2020-07-07",
+            "hopital_regional",
+            "inpatient",
+            "6000.00",
+            designated=False,
+            referred=True,
+            diagnosis="K80.2",
+            days=3,
+            categories=POOR,
+        ),
     ],
     {
-        "ma-1": dict(allowed="8000.00", paid={"ramed": "7500.00"}, oop="500.00"),  # referred: 7500 x 1; out-of-basket 500
+        "ma-1": dict(
+            allowed="8000.00", paid={"ramed": "7500.00"}, oop="500.00"
+        ),  # referred: 7500 x 1; out-of-basket 500
         "ma-2": dict(allowed="12000.00", oop="12000.00"),  # CHU without referral, no emergency, not chronic: 0
         "ma-3": dict(allowed="3000.00", paid={"ramed": "2900.00"}, oop="100.00"),  # emergency: no referral needed
         "ma-4": dict(allowed="1500.00", paid={"ramed": "1500.00"}, oop="0.00"),  # N18 dialysis: circular 85 exemption
@@ -478,14 +742,39 @@ case(
     KH,
     "HEF: user fees, food for the caretaker per day and transport (the 2015 Ang Roka case)",
     [
-        ClaimSpec("kh-1", "KP", "2015-01-03", "referral_hospital", "inpatient", "60000", diagnosis="K29.7", days=6, categories=POOR),
-        ClaimSpec("kh-2", "KP2", "2015-02-02", "health_centre", "outpatient", "4000", diagnosis="J06.9", categories=POOR),
+        ClaimSpec(
+            "kh-1",
+            "KP",
+            "2015-01-03",
+            "referral_hospital",
+            "inpatient",
+            "60000",
+            diagnosis="K29.7",
+            days=6,
+            categories=POOR,
+        ),
+        ClaimSpec(
+            "kh-2", "KP2", "2015-02-02", "health_centre", "outpatient", "4000", diagnosis="J06.9", categories=POOR
+        ),
         ClaimSpec("kh-3", "KX", "2015-03-03", "referral_hospital", "inpatient", "50000", diagnosis="J18.9", days=3),
-        ClaimSpec("kh-4", "KP3", "2015-04-04", "referral_hospital", "inpatient", "40000", designated=False, diagnosis="J18.9", days=2, categories=POOR),
+        ClaimSpec(
+            "kh-4",
+            "KP3",
+            "2015-04-04",
+            "referral_hospital",
+            "inpatient",
+            "40000",
+            designated=False,
+            diagnosis="J18.9",
+            days=2,
+            categories=POOR,
+        ),
     ],
     {
         # source: user fees 60000 paid, food 6 days x 5000 = 30000, transport 9000: 99000 in all
-        "kh-1": dict(allowed="60000", paid={"hef": "60000"}, oop="0", allowances={"food": "30000", "transport": "9000"}),
+        "kh-1": dict(
+            allowed="60000", paid={"hef": "60000"}, oop="0", allowances={"food": "30000", "transport": "9000"}
+        ),
         "kh-2": dict(allowed="4000", paid={"hef": "4000"}, oop="0"),  # outpatient: fee only, no allowance
         "kh-3": dict(allowed="50000", oop="50000"),  # not ID-Poor: pays the user fee
         "kh-4": dict(allowed="40000", oop="40000"),  # facility not contracted by the HEF
@@ -504,9 +793,40 @@ case(
     [
         ClaimSpec("ir-1", "IO", "2023-05-01", "hospital", "inpatient", "200000000", diagnosis="K80.2", days=4),
         ClaimSpec("ir-2", "IO2", "2023-06-01", "health_centre", "outpatient", "5000000", diagnosis="J06.9"),
-        ClaimSpec("ir-3", "ID1", "2023-07-01", "hospital", "inpatient", "150000000", diagnosis="J18.9", days=5, categories=DEPRIVED),
-        ClaimSpec("ir-4", "ID2", "2023-08-01", "hospital", "inpatient", "300000000", "120000000", designated=False, diagnosis="K80.2", days=4, categories=DEPRIVED),
-        ClaimSpec("ir-5", "ID3", "2024-01-15", "health_centre", "outpatient", "2000000", diagnosis="J06.9", categories=DEPRIVED),
+        ClaimSpec(
+            "ir-3",
+            "ID1",
+            "2023-07-01",
+            "hospital",
+            "inpatient",
+            "150000000",
+            diagnosis="J18.9",
+            days=5,
+            categories=DEPRIVED,
+        ),
+        ClaimSpec(
+            "ir-4",
+            "ID2",
+            "2023-08-01",
+            "hospital",
+            "inpatient",
+            "300000000",
+            "120000000",
+            designated=False,
+            diagnosis="K80.2",
+            days=4,
+            categories=DEPRIVED,
+        ),
+        ClaimSpec(
+            "ir-5",
+            "ID3",
+            "2024-01-15",
+            "health_centre",
+            "outpatient",
+            "2000000",
+            diagnosis="J06.9",
+            categories=DEPRIVED,
+        ),
     ],
     {
         "ir-1": dict(allowed="200000000", paid={"ihio": "180000000"}, oop="20000000"),  # x 0.90
@@ -575,8 +895,20 @@ def test_china_trail_names_the_binding_rules() -> None:
 # Every shipped file loads and cites its sources
 
 DOCUMENT_WORDS = (
-    "law", "loi", "decree", "décret", "circular", "circulaire", "decision", "article", "report",
-    "journal", "号", "table", "feature", "overview",
+    "law",
+    "loi",
+    "decree",
+    "décret",
+    "circular",
+    "circulaire",
+    "decision",
+    "article",
+    "report",
+    "journal",
+    "号",
+    "table",
+    "feature",
+    "overview",
 )
 
 
@@ -593,16 +925,25 @@ def test_policy_file_loads_and_cites_documents(path: Path) -> None:
 
 
 def test_all_five_programmes_are_shipped() -> None:
-    assert {p.stem for p in POLICY_FILES} >= {"cn-yaan-2018", "vn-shi-2024", "ma-ramed-2020", "kh-hef-2015", "ir-ihio-2023"}
+    assert {p.stem for p in POLICY_FILES} >= {
+        "cn-yaan-2018",
+        "vn-shi-2024",
+        "ma-ramed-2020",
+        "kh-hef-2015",
+        "ir-ihio-2023",
+    }
 
 
-@pytest.mark.parametrize(("stem", "digits"), [("vn-shi-2024", 0), ("kh-hef-2015", 0), ("ir-ihio-2023", 0), ("cn-yaan-2018", 2), ("ma-ramed-2020", 2)])
+@pytest.mark.parametrize(
+    ("stem", "digits"),
+    [("vn-shi-2024", 0), ("kh-hef-2015", 0), ("ir-ihio-2023", 0), ("cn-yaan-2018", 2), ("ma-ramed-2020", 2)],
+)
 def test_currency_digits(stem: str, digits: int) -> None:
     assert policy(stem).minor_digits == digits
 
 
 def test_china_policy_speaks_the_synthetic_province_vocabulary() -> None:
-    """The demo settles the synthetic province's claims with this policy (issue 3, part 7)."""
+    """The demo settles the synthetic province's claims with this policy (part 7)."""
     settled_policy = policy(CN)
     assert settled_policy.provider_levels == synthetic.PROVIDER_LEVELS
     assert settled_policy.care_types == synthetic.CARE_TYPES
@@ -613,7 +954,12 @@ def test_china_policy_speaks_the_synthetic_province_vocabulary() -> None:
         named.update(category for c in conditions if c.member_category for category in c.member_category)
     assert named <= set(synthetic.CATEGORIES)
     assert [layer.id for layer in settled_policy.layers] == [
-        "basic", "outpatient_pool", "critical_illness", "tilt", "medical_assistance", "emergency_assistance",
+        "basic",
+        "outpatient_pool",
+        "critical_illness",
+        "tilt",
+        "medical_assistance",
+        "emergency_assistance",
     ]
     tilt = next(layer for layer in settled_policy.layers if layer.id == "tilt")
     assert tilt.kind == "oop_cap" and tilt.max_share == parse_ratio("0.10")
@@ -747,7 +1093,12 @@ def test_vietnam_household_ladder_and_state_budget_shares() -> None:
     household = [("H1", f"g{rank}", ("household",)) for rank in range(1, 7)]
     amounts = contributions(VN, household)
     assert [amounts[(f"g{rank}", "member")] for rank in range(1, 7)] == [
-        1_263_600, 884_520, 758_160, 631_800, 505_440, 505_440,
+        1_263_600,
+        884_520,
+        758_160,
+        631_800,
+        505_440,
+        505_440,
     ]
     near_poor = contributions(VN, [("H2", "n1", ("near_poor",))])
     assert near_poor[("n1", "state_budget")] == 884_520  # 1,263,600 x 0.70

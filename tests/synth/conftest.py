@@ -37,7 +37,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> GeneratedProvince:
     claims_path = tmp_path_factory.mktemp("synth") / "claims.csv"
     province = generate_province(people=PEOPLE, seed=SEED, year=YEAR)
     claims = generate_claims(province)
-    write_claims(claims_table(claims, providers=province.providers, first_person_id=FIRST_PERSON_ID, year=YEAR), claims_path)
+    write_claims(
+        claims_table(claims, providers=province.providers, first_person_id=FIRST_PERSON_ID, year=YEAR), claims_path
+    )
     with claims_path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader)

@@ -17,6 +17,7 @@ from equicover.money import format_money, parse_money
 from equicover.settlement.model import Claim
 from equicover.synth import parameters as P
 from equicover.synth.claims_file import claims_table, money_text, write_claims
+
 from .synth_helpers import age_on
 
 MONEY = re.compile(r"^\d+\.\d{2}$")
@@ -99,7 +100,9 @@ def test_claim_categories_are_the_members_categories_on_the_service_date(generat
     births = population.birth_date.astype(object)
     for row in generated.rows[::7]:
         person = int(row["member_id"]) - first_id
-        expected = {name for name, bit in P.CATEGORY_BIT.items() if population.category_mask[person] & bit and name != "elderly"}
+        expected = {
+            name for name, bit in P.CATEGORY_BIT.items() if population.category_mask[person] & bit and name != "elderly"
+        }
         if age_on(births[person], dt.date.fromisoformat(row["service_date"])) >= P.ELDERLY_AGE:
             expected.add("elderly")
         assert set(row["categories"].split(";")) - {""} == expected
@@ -107,7 +110,9 @@ def test_claim_categories_are_the_members_categories_on_the_service_date(generat
 
 def test_providers_match_their_level_and_designation(generated):
     providers = generated.province.providers
-    level_of = dict(zip(providers.codes.tolist(), (P.PROVIDER_LEVELS[level] for level in providers.levels), strict=True))
+    level_of = dict(
+        zip(providers.codes.tolist(), (P.PROVIDER_LEVELS[level] for level in providers.levels), strict=True)
+    )
     designated_of = dict(zip(providers.codes.tolist(), providers.designated.tolist(), strict=True))
     for row in generated.rows:
         assert level_of[row["provider_id"]] == row["provider_level"]
@@ -175,7 +180,9 @@ def test_areas_referrals_and_dates_spread(generated):
     rows = generated.rows
     in_area = np.mean([row["in_area"] == "true" for row in rows])
     assert 0.85 <= in_area <= 0.95
-    higher_admissions = [row for row in rows if row["care_type"] == "inpatient" and row["provider_level"] in ("city", "province")]
+    higher_admissions = [
+        row for row in rows if row["care_type"] == "inpatient" and row["provider_level"] in ("city", "province")
+    ]
     assert np.mean([row["referred"] == "true" for row in higher_admissions]) >= 0.7
     assert all(row["referred"] == "false" for row in rows if row["provider_level"] == "township")
     months = Counter(row["service_date"][5:7] for row in rows)
@@ -194,11 +201,14 @@ def test_parquet_holds_the_same_table_as_csv(generated, tmp_path: Path):
     from_parquet = pq.read_table(tmp_path / "claims.parquet")
     from_csv = pa_csv.read_csv(
         generated.claims_path,
-        convert_options=pa_csv.ConvertOptions(column_types={name: "string" for name in P.CLAIM_COLUMNS}),
+        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(P.CLAIM_COLUMNS, "string")),
     )
     assert from_parquet.column_names == list(P.CLAIM_COLUMNS)
     for name in P.CLAIM_COLUMNS:
-        parquet_text = [str(value).lower() if isinstance(value, bool) else str(value) for value in from_parquet.column(name).to_pylist()]
+        parquet_text = [
+            str(value).lower() if isinstance(value, bool) else str(value)
+            for value in from_parquet.column(name).to_pylist()
+        ]
         csv_text = [value if value is not None else "" for value in from_csv.column(name).to_pylist()]
         assert parquet_text == csv_text, name
 

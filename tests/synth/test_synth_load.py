@@ -40,7 +40,7 @@ def _read_claims(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture()
+@pytest.fixture
 def loaded(session: Session, tmp_path: Path) -> tuple[Session, GenerationSummary, list[dict[str, str]]]:
     summary = generate(people=PEOPLE, seed=5, year=YEAR, session=session, claims_path=tmp_path / "claims.csv")
     session.flush()
@@ -55,13 +55,24 @@ def test_rows_are_stored_for_every_part_of_the_province(loaded):
     session, summary, _ = loaded
     first = summary.first_person_id
     assert _scalar(session, "SELECT COUNT(*) FROM persons WHERE id >= :first", first=first) == PEOPLE
-    assert _scalar(session, "SELECT COUNT(*) FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE p.id >= :first", first=first) == summary.enrolments
-    assert _scalar(session, "SELECT COUNT(DISTINCT household_id) FROM persons WHERE id >= :first", first=first) == summary.households
+    assert (
+        _scalar(
+            session,
+            "SELECT COUNT(*) FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE p.id >= :first",
+            first=first,
+        )
+        == summary.enrolments
+    )
+    assert (
+        _scalar(session, "SELECT COUNT(DISTINCT household_id) FROM persons WHERE id >= :first", first=first)
+        == summary.households
+    )
     assert _scalar(session, "SELECT COUNT(*) FROM providers WHERE code LIKE 'S5-%'") == summary.providers
     districts = _scalar(session, "SELECT COUNT(*) FROM locations WHERE level = 'district' AND code LIKE 'S5-%'")
     assert districts == summary.districts
     province_parent = _scalar(
-        session, "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id WHERE child.code = 'S5'"
+        session,
+        "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id WHERE child.code = 'S5'",
     )
     assert province_parent == "SYN"
     misplaced = _scalar(
@@ -104,10 +115,14 @@ def test_coverage_from_the_stored_rows_is_near_ninety_percent(loaded):
 def test_national_ids_are_unique_per_type_and_no_birth_date_is_in_the_future(loaded):
     session, summary, _ = loaded
     duplicates = session.execute(
-        text("SELECT id_type, national_id FROM persons WHERE national_id IS NOT NULL GROUP BY id_type, national_id HAVING COUNT(*) > 1")
+        text(
+            "SELECT id_type, national_id FROM persons WHERE national_id IS NOT NULL GROUP BY id_type, national_id HAVING COUNT(*) > 1"
+        )
     ).all()
     assert duplicates == []
-    latest_birth = _scalar(session, "SELECT MAX(birth_date) FROM persons WHERE id >= :first", first=summary.first_person_id)
+    latest_birth = _scalar(
+        session, "SELECT MAX(birth_date) FROM persons WHERE id >= :first", first=summary.first_person_id
+    )
     latest_birth = dt.date.fromisoformat(latest_birth) if isinstance(latest_birth, str) else latest_birth
     assert latest_birth < dt.date(YEAR, 1, 1) <= dt.date.today()
 
@@ -135,14 +150,16 @@ def test_claims_join_back_to_persons_providers_and_registry_categories(loaded):
     }
     enrolment_spans: dict[int, list[tuple[dt.date, dt.date]]] = {}
     for person_id, starts, ends in session.execute(text("SELECT person_id, starts, ends FROM enrolments")):
-        as_date = (lambda value: dt.date.fromisoformat(value) if isinstance(value, str) else value)
+        as_date = lambda value: dt.date.fromisoformat(value) if isinstance(value, str) else value
         enrolment_spans.setdefault(person_id, []).append((as_date(starts), as_date(ends)))
     for claim in claims:
         day = dt.date.fromisoformat(claim["service_date"])
         assert any(starts <= day <= ends for starts, ends in enrolment_spans[int(claim["member_id"])])
         assert providers[claim["provider_id"]] == (claim["provider_level"], claim["designated"] == "true")
     for claim in claims[::40]:
-        stored = categories_at(session=session, person_id=int(claim["member_id"]), on=dt.date.fromisoformat(claim["service_date"]))
+        stored = categories_at(
+            session=session, person_id=int(claim["member_id"]), on=dt.date.fromisoformat(claim["service_date"])
+        )
         assert ";".join(sorted(stored)) == ";".join(sorted(filter(None, claim["categories"].split(";"))))
 
 
@@ -156,8 +173,14 @@ def _dump(url: str) -> dict[str, list[tuple[object, ...]]]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            dump = {name: [tuple(row) for row in connection.execute(text(f'SELECT * FROM "{name}" ORDER BY 1, 2'))] for name in LOADED_TABLES}
-            dump["change_log"] = [tuple(row) for row in connection.execute(text("SELECT entity, action, after FROM change_log ORDER BY id"))]
+            dump = {
+                name: [tuple(row) for row in connection.execute(text(f'SELECT * FROM "{name}" ORDER BY 1, 2'))]
+                for name in LOADED_TABLES
+            }
+            dump["change_log"] = [
+                tuple(row)
+                for row in connection.execute(text("SELECT entity, action, after FROM change_log ORDER BY id"))
+            ]
             return dump
     finally:
         engine.dispose()

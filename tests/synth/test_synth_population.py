@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 
 from equicover.synth import parameters as P
+
 from .synth_helpers import age_on, share_with_category
 
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -78,7 +79,9 @@ def test_names_come_from_several_scripts(generated):
     assert all(isinstance(name, str) and name.strip() for name in names)
     han = sum(bool(re.search(r"[\u4e00-\u9fff]", name)) for name in names)
     arabic = sum(bool(re.search(r"[\u0600-\u06ff]", name)) for name in names)
-    vietnamese = sum(bool(re.search(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", name.lower())) for name in names)
+    vietnamese = sum(
+        bool(re.search(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", name.lower())) for name in names
+    )
     latin_only = sum(bool(re.fullmatch(r"[A-Za-zÀ-ÿ' \-]+", name)) for name in names)
     for count in (han, arabic, vietnamese, latin_only):
         assert count >= 0.02 * len(names)
@@ -144,7 +147,12 @@ def test_category_shares_are_within_the_documented_ranges(generated):
     # Poverty is a household status: all members share it.
     household_poor = np.zeros(len(population.household_codes), dtype=int)
     np.add.at(household_poor, population.person_household, poor)
-    assert set(np.unique(household_poor[population.person_household][poor] == population.household_sizes[population.person_household][poor])) == {True}
+    assert set(
+        np.unique(
+            household_poor[population.person_household][poor]
+            == population.household_sizes[population.person_household][poor]
+        )
+    ) == {True}
 
 
 def test_students_are_of_school_age(generated):
@@ -174,7 +182,10 @@ def test_contributions_split_by_payer_and_sum_to_the_contribution(generated):
     assert (enrolments.contribution_amount > 0).all()
     by_enrolment: dict[int, dict[str, int]] = {}
     for enrolment, payer, amount in zip(
-        enrolments.contribution_enrolment.tolist(), enrolments.contribution_payer.tolist(), enrolments.contribution_amount.tolist(), strict=True
+        enrolments.contribution_enrolment.tolist(),
+        enrolments.contribution_payer.tolist(),
+        enrolments.contribution_amount.tolist(),
+        strict=True,
     ):
         by_enrolment.setdefault(enrolment, {})[P.PAYERS[payer]] = amount
     mask = population.category_mask[enrolments.person]

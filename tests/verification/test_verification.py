@@ -20,8 +20,15 @@ STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
 def _draw(session, seed: int, random_count: int = 3, risk_count: int = 2) -> list[str]:  # type: ignore[no-untyped-def]
     nested = session.begin_nested()
-    sample = verification.draw_sample(session=session, period_starts=STARTS, period_ends=ENDS, random_count=random_count,
-                                      risk_count=risk_count, seed=seed, actor="planner")
+    sample = verification.draw_sample(
+        session=session,
+        period_starts=STARTS,
+        period_ends=ENDS,
+        random_count=random_count,
+        risk_count=risk_count,
+        seed=seed,
+        actor="planner",
+    )
     ids = verification.sampled_claim_ids(session=session, sample_id=sample.id)
     nested.rollback()
     return ids
@@ -45,8 +52,24 @@ def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-un
 
     # Ten ordinary visits and one at 40 times the price for the same diagnosis and level.
     for i in range(10):
-        submit(session, world.world, f"P-{i}", person=world.world.other_person_id, provider="PB", on=dt.date(2024, 10, 1 + i), total=300_000 + i)
-    submit(session, world.world, "P-X", person=world.world.other_person_id, provider="PB", on=dt.date(2024, 10, 20), total=12_000_000)
+        submit(
+            session,
+            world.world,
+            f"P-{i}",
+            person=world.world.other_person_id,
+            provider="PB",
+            on=dt.date(2024, 10, 1 + i),
+            total=300_000 + i,
+        )
+    submit(
+        session,
+        world.world,
+        "P-X",
+        person=world.world.other_person_id,
+        provider="PB",
+        on=dt.date(2024, 10, 20),
+        total=12_000_000,
+    )
     hits = sum("P-X" in _draw(session, seed=seed, random_count=0, risk_count=1) for seed in range(20))
     assert hits >= 8  # picked far more often than 1 time in 19 candidates
 
@@ -55,7 +78,9 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
     world = claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
     owed_before = ledger.provider_payable(session=session, provider_id=world.world.provider_a)
-    sample = verification.draw_sample(session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3, actor="planner")
+    sample = verification.draw_sample(
+        session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3, actor="planner"
+    )
     d1 = session.scalar(select(Location.id).where(Location.code == "D1"))
     queue = verification.verifier_queue(session=session, district_ids=[d1])
     assert {item.provider_code for item in queue} == {"PA"} and len(queue) == 6
@@ -64,15 +89,38 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
     with pytest.raises(ValidationFailed, match="reason"):
         verification.decide(session=session, review_id=inpatient.review_id, decision="disallow", amount=1_000)
     with pytest.raises(ValidationFailed, match="below"):
-        verification.decide(session=session, review_id=inpatient.review_id, decision="disallow", amount=7_200_000, reason="x")
-    verification.decide(session=session, review_id=inpatient.review_id, decision="disallow", amount=1_500_000,
-                        reason="two days not justified", actor="verifier1", on=dt.date(2024, 11, 5))
-    verification.decide(session=session, review_id=by_claim["A-OP1"].review_id, decision="reject", reason="phantom visit",
-                        actor="verifier1", on=dt.date(2024, 11, 5))
+        verification.decide(
+            session=session, review_id=inpatient.review_id, decision="disallow", amount=7_200_000, reason="x"
+        )
+    verification.decide(
+        session=session,
+        review_id=inpatient.review_id,
+        decision="disallow",
+        amount=1_500_000,
+        reason="two days not justified",
+        actor="verifier1",
+        on=dt.date(2024, 11, 5),
+    )
+    verification.decide(
+        session=session,
+        review_id=by_claim["A-OP1"].review_id,
+        decision="reject",
+        reason="phantom visit",
+        actor="verifier1",
+        on=dt.date(2024, 11, 5),
+    )
     verification.decide(session=session, review_id=by_claim["A-OP0"].review_id, decision="accept", actor="verifier1")
-    verification.decide(session=session, review_id=by_claim["A-OP2"].review_id, decision="query", reason="send the notes", actor="verifier1")
+    verification.decide(
+        session=session,
+        review_id=by_claim["A-OP2"].review_id,
+        decision="query",
+        reason="send the notes",
+        actor="verifier1",
+    )
     with pytest.raises(Conflict):
-        verification.decide(session=session, review_id=by_claim["A-OP0"].review_id, decision="reject", reason="changed my mind")
+        verification.decide(
+            session=session, review_id=by_claim["A-OP0"].review_id, decision="reject", reason="changed my mind"
+        )
     recovered = 1_500_000 + 450_000
     assert sum(r.amount for r in session.scalars(select(Recovery))) == recovered
     assert ledger.provider_payable(session=session, provider_id=world.world.provider_a) == owed_before - recovered
@@ -84,7 +132,9 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
     for item in queue:
         if item.claim_id in ("A-OP3", "A-IP0"):
             verification.decide(session=session, review_id=item.review_id, decision="accept", actor="verifier1")
-    batch = payments.draft_batch(session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="maker", currency="VND")
+    batch = payments.draft_batch(
+        session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="maker", currency="VND"
+    )
     paid_claims = 320_000 + 450_000 + 550_000 + 6_000_000 + 7_200_000  # A-OP2 (400,000) held by the query
     assert batch.claim_count == 5
     assert batch.claims_amount == paid_claims and batch.recoveries_amount == recovered
@@ -92,18 +142,31 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
     assert sample.random_count == 8
     # Once the query is answered, the held claim is paid in the provider's next batch.
     verification.decide(session=session, review_id=by_claim["A-OP2"].review_id, decision="accept", actor="verifier1")
-    following = payments.draft_batch(session=session, provider_code="PA", period_starts=dt.date(2025, 1, 1),
-                                     period_ends=dt.date(2025, 1, 31), actor="maker", currency="VND")
+    following = payments.draft_batch(
+        session=session,
+        provider_code="PA",
+        period_starts=dt.date(2025, 1, 1),
+        period_ends=dt.date(2025, 1, 31),
+        actor="maker",
+        currency="VND",
+    )
     assert (following.claim_count, following.net_amount, following.recoveries_amount) == (1, 400_000, 0)
 
 
 def test_scorecards_per_provider(session) -> None:  # type: ignore[no-untyped-def]
     claims_world(session)
-    verification.draw_sample(session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3)
+    verification.draw_sample(
+        session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3
+    )
     queue = {item.claim_id: item for item in verification.verifier_queue(session=session)}
-    verification.decide(session=session, review_id=queue["A-OP1"].review_id, decision="reject", reason="phantom", on=ENDS)
+    verification.decide(
+        session=session, review_id=queue["A-OP1"].review_id, decision="reject", reason="phantom", on=ENDS
+    )
     verification.decide(session=session, review_id=queue["A-OP0"].review_id, decision="accept")
-    cards = {card.provider_code: card for card in verification.provider_scorecards(session=session, period_starts=STARTS, period_ends=ENDS)}
+    cards = {
+        card.provider_code: card
+        for card in verification.provider_scorecards(session=session, period_starts=STARTS, period_ends=ENDS)
+    }
     pa, pb = cards["PA"], cards["PB"]
     assert pa.claims == 6 and pa.reviewed == 2 and pa.rejected == 1 and pa.rejection_rate == 0.5
     assert pa.recovered == 450_000

@@ -136,7 +136,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                         break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the web server did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}") from None
+                    raise RuntimeError(
+                        f"the web server did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}"
+                    ) from None
                 time.sleep(0.3)
         yield Site(base_url, database_url, accounts, national_id, person_id, claim_id, review_id)
     finally:
@@ -247,7 +249,11 @@ def test_verifier_rejects_a_claim(tab: Tab, site: Site) -> None:
     with site.session() as session:
         review = session.get(ClaimReview, site.review_id)
         assert review is not None
-        assert (review.status, review.decided_by, review.reason) == ("rejected", "web:verifier", "No admission record for these dates")
+        assert (review.status, review.decided_by, review.reason) == (
+            "rejected",
+            "web:verifier",
+            "No admission record for these dates",
+        )
         assert review.disallowed > 0
 
 
@@ -265,7 +271,9 @@ def test_registrar_enrols_a_member(tab: Tab, site: Site) -> None:
         form.locator("button[type=submit]").click()
     assert tab.page.locator(".notice.ok").inner_text() == "Member enrolled."
     with site.session() as session:
-        enrolments = session.scalars(select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.status == "active")).all()
+        enrolments = session.scalars(
+            select(Enrolment).where(Enrolment.person_id == person_id, Enrolment.status == "active")
+        ).all()
         assert any(e.starts <= SERVICE_DAY <= e.ends for e in enrolments)
 
 
@@ -286,7 +294,12 @@ def test_fund_manager_opens_the_dashboard_and_the_charts_render(tab: Tab, site: 
 def _boxes(tab: Tab) -> dict[str, dict[str, float]]:
     return {
         name: tab.page.locator(selector).bounding_box()
-        for name, selector in (("sidebar", "nav.sidebar"), ("main", "main"), ("brand", ".topbar .brand"), ("picker", ".language-picker"))
+        for name, selector in (
+            ("sidebar", "nav.sidebar"),
+            ("main", "main"),
+            ("brand", ".topbar .brand"),
+            ("picker", ".language-picker"),
+        )
     }
 
 
@@ -303,8 +316,14 @@ def test_arabic_pages_are_right_to_left_and_mirrored(tab: Tab, site: Site) -> No
     # The sidebar moves from the left edge to the right edge, the content to its left.
     assert left_to_right["sidebar"]["x"] == pytest.approx(0, abs=1)
     assert right_to_left["sidebar"]["x"] + right_to_left["sidebar"]["width"] == pytest.approx(width, abs=1)
-    assert right_to_left["main"]["x"] < right_to_left["sidebar"]["x"] < left_to_right["main"]["x"] + left_to_right["main"]["width"]
-    assert right_to_left["sidebar"]["x"] == pytest.approx(width - left_to_right["sidebar"]["x"] - left_to_right["sidebar"]["width"], abs=1)
+    assert (
+        right_to_left["main"]["x"]
+        < right_to_left["sidebar"]["x"]
+        < left_to_right["main"]["x"] + left_to_right["main"]["width"]
+    )
+    assert right_to_left["sidebar"]["x"] == pytest.approx(
+        width - left_to_right["sidebar"]["x"] - left_to_right["sidebar"]["width"], abs=1
+    )
     # The brand and the language picker swap ends of the top bar.
     assert left_to_right["brand"]["x"] < left_to_right["picker"]["x"]
     assert right_to_left["brand"]["x"] > right_to_left["picker"]["x"]
@@ -322,7 +341,9 @@ def test_pages_fit_a_small_laptop_screen(browser: object, site: Site, width: int
             tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
             for path in ("/dashboard", f"/window/persons/{site.poor_person_id}", "/registry", "/verification"):
                 tab.go(path)
-                overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                overflow = tab.page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
                 assert overflow <= 0, (width, language, path, overflow)
     finally:
         tab.close()

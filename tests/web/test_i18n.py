@@ -28,7 +28,11 @@ def test_every_text_of_the_pages_is_translated(language: str) -> None:
     catalogue = _catalogue(language)
     wanted = {message.id for message in extract() if message.id}
     have = {message.id: message for message in catalogue if message.id}
-    missing = sorted(str(key) for key in wanted if key not in have or not all(have[key].string if isinstance(have[key].string, tuple) else [have[key].string]))
+    missing = sorted(
+        str(key)
+        for key in wanted
+        if key not in have or not all(have[key].string if isinstance(have[key].string, tuple) else [have[key].string])
+    )
     assert missing == [], f"{language}: run `python -m equicover.web.catalogues` and translate: {missing[:10]}"
 
 
@@ -49,7 +53,12 @@ def test_translations_keep_the_placeholders(language: str) -> None:
 def test_arabic_and_persian_are_right_to_left_and_the_others_not() -> None:
     assert RIGHT_TO_LEFT == {"ar", "fa"}
     assert {language: Localiser(language).direction for language in LANGUAGES} == {
-        "en": "ltr", "fr": "ltr", "ar": "rtl", "fa": "rtl", "zh": "ltr", "vi": "ltr"
+        "en": "ltr",
+        "fr": "ltr",
+        "ar": "rtl",
+        "fa": "rtl",
+        "zh": "ltr",
+        "vi": "ltr",
     }
 
 
@@ -90,7 +99,13 @@ def test_plural_forms_follow_each_language() -> None:
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("fa-IR,fa;q=0.9,en;q=0.8", "fa"), ("de-DE,de;q=0.9", None), ("de;q=0.9, zh-CN;q=0.8", "zh"), ("en;q=0.1, vi", "vi"), ("", None)],
+    [
+        ("fa-IR,fa;q=0.9,en;q=0.8", "fa"),
+        ("de-DE,de;q=0.9", None),
+        ("de;q=0.9, zh-CN;q=0.8", "zh"),
+        ("en;q=0.1, vi", "vi"),
+        ("", None),
+    ],
 )
 def test_browser_language(header: str, expected: str | None) -> None:
     assert language_from_accept(header) == expected
@@ -104,7 +119,13 @@ def test_language_tags_are_normalised() -> None:
 
 @pytest.mark.parametrize(
     ("target", "expected"),
-    [("/window?q=1", "/window?q=1"), ("//evil.example/", "/"), ("https://evil.example/", "/"), ("javascript:alert(1)", "/"), ("", "/")],
+    [
+        ("/window?q=1", "/window?q=1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+    ],
 )
 def test_only_local_redirects(target: str, expected: str) -> None:
     assert safe_next(target, "/") == expected
@@ -113,7 +134,11 @@ def test_only_local_redirects(target: str, expected: str) -> None:
 EASTERN_TO_LATIN = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
-@given(minor=st.integers(min_value=-(10**15), max_value=10**15), digits=st.integers(min_value=0, max_value=3), language=st.sampled_from(LANGUAGES))
+@given(
+    minor=st.integers(min_value=-(10**15), max_value=10**15),
+    digits=st.integers(min_value=0, max_value=3),
+    language=st.sampled_from(LANGUAGES),
+)
 def test_money_text_reads_back_to_the_same_amount_in_every_language(minor: int, digits: int, language: str) -> None:
     text = Localiser(language).money(minor, digits)
     decimal_sign = {"en": ".", "zh": ".", "fr": ",", "vi": ",", "ar": "٫", "fa": "٫"}[language]

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from equicover.audit.models import ChangeLog
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.claims.models import Claim
 from equicover.enrolment.models import Enrolment
-from equicover.audit.models import ChangeLog
 from tests.api_helpers import TEST_PASSWORD, login_as, make_client, seed_world
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
@@ -53,7 +53,9 @@ def test_login_sets_the_session_cookie_and_lands_on_the_role_page(world_client, 
     assert SESSION_COOKIE in response.cookies
     # A next= pointing at another site is ignored.
     client.cookies.clear()
-    response = client.post("/login", data={"username": "reg-login", "password": TEST_PASSWORD, "next": "//evil.example/"})
+    response = client.post(
+        "/login", data={"username": "reg-login", "password": TEST_PASSWORD, "next": "//evil.example/"}
+    )
     assert response.headers["location"] == "/registry"
     client.cookies.set(SESSION_COOKIE, response.cookies[SESSION_COOKIE])
     assert client.post("/logout").status_code == 303
@@ -90,7 +92,14 @@ def test_clerk_finds_a_patient_and_settles_a_bill(world_client, session: Session
     assert person.status_code == 200
     assert 'data-testid="caps"' in person.text
     claim_id = re.search(r'name="claim_id" value="([^"]+)"', person.text).group(1)
-    form = {"claim_id": claim_id, "service_date": "2024-09-01", "care_type": "inpatient", "diagnosis": "j18", "total": "2000000", "days": "3"}
+    form = {
+        "claim_id": claim_id,
+        "service_date": "2024-09-01",
+        "care_type": "inpatient",
+        "diagnosis": "j18",
+        "total": "2000000",
+        "days": "3",
+    }
     response = client.post(f"/window/persons/{poor}/bill", data=form)
     assert response.status_code == 303, response.text[:500]
     assert response.headers["location"] == f"/window/claims/{claim_id}"
@@ -105,14 +114,22 @@ def test_clerk_finds_a_patient_and_settles_a_bill(world_client, session: Session
     receipt = client.get(f"/window/claims/{claim_id}/receipt")
     assert receipt.status_code == 200 and "Member One" in receipt.text
     pdf = client.get(f"/window/claims/{claim_id}/receipt.pdf")
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert (
+        pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    )
 
 
 def test_clerk_sees_why_a_bill_is_refused(world_client, session: Session) -> None:
     world, client = world_client
     _sign_in(client, "clerk", provider="PA")
     poor = world.person_ids[0]
-    form = {"claim_id": "BAD-1", "service_date": "2024-09-01", "care_type": "inpatient", "diagnosis": "J18", "total": "12.5"}
+    form = {
+        "claim_id": "BAD-1",
+        "service_date": "2024-09-01",
+        "care_type": "inpatient",
+        "diagnosis": "J18",
+        "total": "12.5",
+    }
     response = client.post(f"/window/persons/{poor}/bill", data=form)
     assert response.status_code == 422
     assert "The total is not an amount" in response.text
@@ -130,16 +147,24 @@ def test_registrar_enrols_a_member_and_the_change_is_audited(world_client, sessi
     assert gaps.status_code == 200
     household = client.get("/registry/households/H1", params={"on": "2024-09-01"})
     assert f'data-testid="enrol-form-{unenrolled}"' in household.text
-    response = client.post(f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-09-01"})
+    response = client.post(
+        f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-09-01"}
+    )
     assert response.status_code == 303
     enrolments = session.scalars(select(Enrolment).where(Enrolment.person_id == unenrolled)).all()
-    assert [(e.starts.isoformat(), e.ends.isoformat(), e.status) for e in enrolments] == [("2024-09-01", "2025-06-30", "active")]
-    audit = session.scalars(select(ChangeLog).where(ChangeLog.entity == "enrolments", ChangeLog.entity_id == enrolments[0].id)).one()
+    assert [(e.starts.isoformat(), e.ends.isoformat(), e.status) for e in enrolments] == [
+        ("2024-09-01", "2025-06-30", "active")
+    ]
+    audit = session.scalars(
+        select(ChangeLog).where(ChangeLog.entity == "enrolments", ChangeLog.entity_id == enrolments[0].id)
+    ).one()
     assert audit.actor == "web:reg-enrol"
     after = client.get(response.headers["location"])
     assert "Member enrolled." in after.text and f'data-testid="enrol-form-{unenrolled}"' not in after.text
     # Enrolling again overlaps: refused with the reason, nothing written.
-    again = client.post(f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-10-01"})
+    again = client.post(
+        f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-10-01"}
+    )
     assert again.status_code == 409
     assert len(session.scalars(select(Enrolment).where(Enrolment.person_id == unenrolled)).all()) == 1
 
@@ -164,7 +189,16 @@ def test_pages_render_in_every_language_without_external_requests(world_client) 
     _sign_in(client, "admin")
     for language in ("en", "fr", "ar", "fa", "zh", "vi"):
         client.cookies.set("equicover_lang", language)
-        for path in ("/window", f"/window/persons/{world.person_ids[0]}?on=2024-09-01", "/registry", "/registry/households/H1", "/registry/gaps", "/verification", "/dashboard", "/login"):
+        for path in (
+            "/window",
+            f"/window/persons/{world.person_ids[0]}?on=2024-09-01",
+            "/registry",
+            "/registry/households/H1",
+            "/registry/gaps",
+            "/verification",
+            "/dashboard",
+            "/login",
+        ):
             response = client.get(path)
             assert response.status_code == 200, (language, path, response.text[:300])
             direction = "rtl" if language in ("ar", "fa") else "ltr"
@@ -181,7 +215,9 @@ def test_static_assets_are_served_by_the_app(world_client) -> None:
     assert client.get("/static/vendor/echarts-LICENSE.txt").status_code == 200
     css = client.get("/static/app.css").text
     # Mirroring comes from logical properties: no physical left/right in the stylesheet.
-    assert not re.search(r"(?<![\w-])(margin|padding|border)-(left|right)\b|(?<![\w-])(left|right)\s*:|text-align:\s*(left|right)", css)
+    assert not re.search(
+        r"(?<![\w-])(margin|padding|border)-(left|right)\b|(?<![\w-])(left|right)\s*:|text-align:\s*(left|right)", css
+    )
 
 
 def test_cross_site_form_posts_are_refused(world_client) -> None:
@@ -226,7 +262,14 @@ def test_verifier_rejects_a_claim_with_a_reason(world_client, session: Session) 
 
     world, client = world_client
     _settled_claims(session, world)
-    draw_sample(session=session, period_starts=dt.date(2024, 7, 1), period_ends=dt.date(2025, 6, 30), random_count=3, risk_count=0, seed=1)
+    draw_sample(
+        session=session,
+        period_starts=dt.date(2024, 7, 1),
+        period_ends=dt.date(2025, 6, 30),
+        random_count=3,
+        risk_count=0,
+        seed=1,
+    )
     session.commit()
     _sign_in(client, "verifier", area="D1", username="ver-1")
     queue = client.get("/verification")
@@ -238,7 +281,9 @@ def test_verifier_rejects_a_claim_with_a_reason(world_client, session: Session) 
     assert detail.status_code == 200 and 'data-testid="split"' in detail.text
     refused = client.post(f"/verification/reviews/{review_id}/decision", data={"decision": "reject", "reason": ""})
     assert refused.status_code == 422 and "reason: required for this decision" in refused.text
-    done = client.post(f"/verification/reviews/{review_id}/decision", data={"decision": "reject", "reason": "no admission record"})
+    done = client.post(
+        f"/verification/reviews/{review_id}/decision", data={"decision": "reject", "reason": "no admission record"}
+    )
     assert done.status_code == 303
     session.expire_all()
     review = session.get(ClaimReview, review_id)

@@ -1,4 +1,4 @@
-"""Service: users, tokens and the audit trail (issue 4).
+"""Service: users, tokens and the audit trail.
 
 Adds the accounts of the HTTP service (``users``, ``api_tokens``) and
 ``claim_accumulator_deltas``: what each settled claim added to each accumulator, so that a

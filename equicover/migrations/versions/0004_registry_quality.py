@@ -1,4 +1,4 @@
-"""Registry quality: import batches, name forms, duplicate review and merges (issue 6).
+"""Registry quality: import batches, name forms, duplicate review and merges.
 
 Adds ``persons.merged_into_id`` (a merged duplicate is marked, never deleted) and the tables of
 ``equicover.registry.quality_models``: ``person_name_forms``, ``import_runs``,

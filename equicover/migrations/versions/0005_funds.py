@@ -1,4 +1,4 @@
-"""Providers and funds: verification, anomaly flags, payment batches, fund ledger, care ledger (issue 7).
+"""Providers and funds: verification, anomaly flags, payment batches, fund ledger, care ledger.
 
 Revision ID: 0005
 Revises: 0004

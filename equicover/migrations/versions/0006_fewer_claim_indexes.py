@@ -1,4 +1,4 @@
-"""Drop the index on ``claim_accumulator_deltas.claim_pk`` alone (issue 4, load).
+"""Drop the index on ``claim_accumulator_deltas.claim_pk`` alone (load).
 
 Revision ID: 0006
 Revises: 0005
