@@ -42,7 +42,8 @@ def load_claims(path: Path) -> pa.Table:
     try:
         return con.execute(f"""
             SELECT row_number() OVER () AS claim_pk, CAST(member_id AS BIGINT) AS member,
-                   CAST(dense_rank() OVER (ORDER BY provider_id) AS BIGINT) AS provider, provider_level, care_type, diagnosis,
+                   CAST(dense_rank() OVER (ORDER BY provider_id) AS BIGINT) AS provider,
+                   provider_level, care_type, diagnosis,
                    CAST(service_date AS DATE) AS service_date, CAST(days AS BIGINT) AS days,
                    CAST(CAST(total AS DECIMAL(18, 2)) * 100 AS BIGINT) AS allowed
             FROM read_csv('{path}', header = true, all_varchar = true)

@@ -575,7 +575,8 @@ def main() -> None:
         print(f"server log: {log}")
         if args.synchronous_commit == "off":
             print(
-                "synchronous_commit = off: commits do not wait for the WAL flush (a measurement of the service without the disk)"
+                "synchronous_commit = off: commits do not wait for the WAL flush "
+                "(a measurement of the service without the disk)"
             )
         asyncio.run(run_rate(args.port, server.pid, token, bodies, 50, 4, f"warmup-{run}"))
         wal = WalWatch(args.admin_url)
@@ -585,7 +586,8 @@ def main() -> None:
                 "steady use with min_wal_size = 1GB (--no-checkpoint: start as the server is)"
             )
         print(
-            f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f"{'rate/s':>7} {'sent':>7} {'settled':>8} {'errors':>7} {'settled/s':>10} "
+            f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
             f"   CPU ms/request: {'server':>6} {'pg':>5} {'gen':>5}"
         )
         timelines = []
@@ -613,15 +615,19 @@ def main() -> None:
             ahead = (
                 "" if ready is None else f"; {ready[0]} segments ({ready[0] * ready[1] // 2**20} MB) were ready ahead"
             )
+            per_claim_kib = written / max(1, result["settled"]) / 1024
+            refused = ""
+            if not (checkpointed or args.no_checkpoint):
+                refused = " (not recycled ahead: the server refused, not a superuser)"
             print(
-                f"        WAL: {written / 2**20:.0f} MB, {written / max(1, result['settled']) / 1024:.1f} KiB per settled claim"
-                f"{ahead}{'' if checkpointed or args.no_checkpoint else ' (not recycled ahead: the server refused, not a superuser)'}",
+                f"        WAL: {written / 2**20:.0f} MB, {per_claim_kib:.1f} KiB per settled claim{ahead}{refused}",
                 flush=True,
             )
             disk = result["disk"]
             if disk is not None:
                 print(
-                    f"        disk: fdatasync p50 {disk['p50']:.2f} ms, p99 {disk['p99']:.1f} ms, max {disk['max']:.0f} ms; "
+                    f"        disk: fdatasync p50 {disk['p50']:.2f} ms, p99 {disk['p99']:.1f} ms, "
+                    f"max {disk['max']:.0f} ms; "
                     f"{disk['slow']} syncs over {SLOW_MS:.0f} ms took {disk['slow_share']:.1%} of the run; "
                     f"requests over {SLOW_MS:.0f} ms: {disk['slow_requests']}, "
                     f"{disk['slow_requests_in_stall']} of them in flight during such a sync",

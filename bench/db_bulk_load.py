@@ -146,18 +146,22 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     print(f"backend: {engine.dialect.name}; persons: {n:,}; enrolments: {len(enrolled):,}; categories: {len(poor):,}")
     print(
-        f"bulk_insert_persons: {persons_seconds:.1f} s wall, {persons_cpu:.1f} s CPU ({n / persons_seconds:,.0f} rows/s)"
+        f"bulk_insert_persons: {persons_seconds:.1f} s wall, {persons_cpu:.1f} s CPU "
+        f"({n / persons_seconds:,.0f} rows/s)"
     )
     print(
-        f"whole load (locations, households, persons, categories, enrolments, contributions, commit): {load_seconds:.1f} s"
+        "whole load (locations, households, persons, categories, enrolments, contributions, commit): "
+        f"{load_seconds:.1f} s"
     )
     for by in ("district", "province", "category"):
         with session_scope(factory) as session:
             t0, c0 = time.perf_counter(), time.process_time()
             rows = coverage(session=session, on=dt.date(2024, 6, 30), by=by)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        eligible, enrolled = sum(r.eligible for r in rows), sum(r.enrolled for r in rows)
         print(
-            f"coverage by {by}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {len(rows)} groups, eligible {sum(r.eligible for r in rows):,}, enrolled {sum(r.enrolled for r in rows):,}"
+            f"coverage by {by}: {seconds:.2f} s wall, {cpu:.2f} s CPU, {len(rows)} groups, "
+            f"eligible {eligible:,}, enrolled {enrolled:,}"
         )
     engine.dispose()
 

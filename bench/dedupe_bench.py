@@ -33,7 +33,8 @@ def main() -> None:
     frame = as_splink_frame(registry)
     generated = time.perf_counter()
     print(
-        f"generated {len(frame):,} records ({len(registry.true_pairs):,} duplicates) in {(generated - started) / 60:.2f} min"
+        f"generated {len(frame):,} records ({len(registry.true_pairs):,} duplicates) "
+        f"in {(generated - started) / 60:.2f} min"
     )
 
     def progress(message: str) -> None:
@@ -51,7 +52,8 @@ def main() -> None:
         precision, recall, f1 = pair_scores(found, registry.true_pairs)
         marker = "  <-" if threshold == args.threshold else ""
         print(
-            f"  p >= {threshold:.2f}: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  ({len(found):,} pairs){marker}"
+            f"  p >= {threshold:.2f}: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  "
+            f"({len(found):,} pairs){marker}"
         )
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     print(f"peak RSS {peak_gib:.2f} GiB; total {(finished - started) / 60:.2f} min")

@@ -130,7 +130,8 @@ def main() -> None:
     with data.open(newline="", encoding="utf-8") as handle:
         names = [row[1] for row in csv.reader(handle)][1:]
     print(
-        f"  {len(set(names)):,} distinct names, {len({token for name in names for token in name.split()}):,} distinct name tokens"
+        f"  {len(set(names)):,} distinct names, "
+        f"{len({token for name in names for token in name.split()}):,} distinct name tokens"
     )
     del names
 
@@ -169,13 +170,15 @@ def main() -> None:
             )  # fmt: skip
             seconds = time.perf_counter() - began
             print(
-                f"{attempt}: {summary.rows_read:,} rows read, {summary.imported:,} imported, {summary.rejected:,} rejected, "
-                f"{summary.already_imported:,} already imported in {seconds:.1f} s ({summary.rows_read / seconds:,.0f} rows/s)"
+                f"{attempt}: {summary.rows_read:,} rows read, {summary.imported:,} imported, "
+                f"{summary.rejected:,} rejected, {summary.already_imported:,} already imported "
+                f"in {seconds:.1f} s ({summary.rows_read / seconds:,.0f} rows/s)"
             )
             if attempt == "first" and memos:
                 memo = memos[0]
                 print(f"  name forms memo: names {1 - memo.names_missed / max(1, memo.names_looked_up):.1%} hits "
-                      f"({memo.names_missed:,} misses), then tokens {1 - memo.tokens_missed / max(1, memo.tokens_looked_up):.1%} "
+                      f"({memo.names_missed:,} misses), "
+                      f"then tokens {1 - memo.tokens_missed / max(1, memo.tokens_looked_up):.1%} "
                       f"hits ({memo.tokens_missed:,} misses)")  # fmt: skip
         with engine.connect() as connection:
             counts = {table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()

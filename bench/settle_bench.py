@@ -230,11 +230,13 @@ def main() -> None:
             started = time.perf_counter()
             write_claims(claims, size)
             print(
-                f"  generated {size:,} claims in {time.perf_counter() - started:.1f}s ({claims.stat().st_size / 1e6:.0f} MB)"
+                f"  generated {size:,} claims in {time.perf_counter() - started:.1f}s "
+                f"({claims.stat().st_size / 1e6:.0f} MB)"
             )
             floor = _run_child("floor", str(claims), str(folder / f"floor_{size}.{options.format}"))
             print(
-                f"  floor    {size:>11,}: {floor['seconds']:.1f}s (cpu {floor['cpu']:.1f}s), peak {floor['peak_rss_mb']:.0f} MB"
+                f"  floor    {size:>11,}: {floor['seconds']:.1f}s (cpu {floor['cpu']:.1f}s), "
+                f"peak {floor['peak_rss_mb']:.0f} MB"
             )
             batch = _run_child("batch", str(claims), str(folder / f"settled_{size}.{options.format}"))
             print(

@@ -11,8 +11,8 @@ from rich.console import Console
 PIPED_WIDTH = 160
 
 
-def make_console(*, stderr: bool = False, **options: object) -> Console:
-    console = Console(stderr=stderr, **options)  # type: ignore[arg-type]
+def make_console(*, stderr: bool = False, soft_wrap: bool = False, highlight: bool = True) -> Console:
+    console = Console(stderr=stderr, soft_wrap=soft_wrap, highlight=highlight)
     if not console.is_terminal:
-        console = Console(stderr=stderr, width=PIPED_WIDTH, **options)  # type: ignore[arg-type]
+        console = Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=soft_wrap, highlight=highlight)
     return console

@@ -10,6 +10,11 @@ messages end up in logs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class EquicoverError(Exception):
     """Base of every error equicover raises on purpose."""
@@ -91,13 +96,13 @@ class Overloaded(RecordError):
     code = "overloaded"
 
 
-def from_pydantic(exc: object, record: str) -> ValidationFailed:
+def from_pydantic(exc: ValidationError, record: str) -> ValidationFailed:
     """Turn the first error of a ``pydantic.ValidationError`` into a :class:`ValidationFailed`.
 
     Only the location and pydantic's reason are kept: the offending input value is dropped,
     because it may be personal data.
     """
-    errors = exc.errors(include_input=False)  # type: ignore[attr-defined]
+    errors = exc.errors(include_input=False)
     first = errors[0]
     location = ".".join(str(part) for part in first.get("loc", ())) or "(record)"
     return ValidationFailed(record, location, str(first.get("msg", "invalid")))

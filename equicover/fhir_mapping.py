@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
@@ -41,9 +41,12 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+from fhir.resources.R4B.resource import Resource
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from equicover.money import format_money
+
+_Model = TypeVar("_Model", bound=FHIRAbstractModel)
 
 BASE = "https://equicover.org/fhir"
 FHIR_VERSION = "4.0.1"
@@ -167,7 +170,7 @@ def _encode(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _validated(model: type[FHIRAbstractModel], data: dict[str, Any]) -> Any:
+def _validated(model: type[_Model], data: dict[str, Any]) -> _Model:
     return model.model_validate(data)
 
 
@@ -882,7 +885,7 @@ def payment_reconciliation(
 
 
 def searchset(
-    resources: Sequence[FHIRAbstractModel], *, base_url: str = "", total: int | None = None, self_url: str | None = None
+    resources: Sequence[Resource], *, base_url: str = "", total: int | None = None, self_url: str | None = None
 ) -> Bundle:
     """A searchset Bundle of ``resources`` (``total`` defaults to their number)."""
     data: dict[str, Any] = {
@@ -965,7 +968,9 @@ def capability_statement(
         {
             "type": "CoverageEligibilityRequest",
             "interaction": [{"code": "create"}],
-            "documentation": "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (not stored).",
+            "documentation": (
+                "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (not stored)."
+            ),
         }
     )
     return _validated(
@@ -984,7 +989,9 @@ def capability_statement(
                 {
                     "mode": "server",
                     "security": {
-                        "description": "Bearer token from the equicover API; results are limited to the user's area and facility."
+                        "description": (
+                            "Bearer token from the equicover API; results are limited to the user's area and facility."
+                        )
                     },
                     "resource": resources,
                 }

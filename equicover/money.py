@@ -18,7 +18,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 RATIO_DIGITS = 6
-RATIO_SCALE = 10**RATIO_DIGITS
+RATIO_SCALE: int = 10**RATIO_DIGITS
 
 # ISO 4217 exponents of the currencies the shipped programmes use; a policy may override with
 # `minor_digits` (e.g. riel and rial are handled in whole units in practice).
@@ -72,7 +72,8 @@ def parse_money(text: str, minor_digits: int, *, allow_negative: bool = False) -
         raise MoneyError(f"{text!r} has more than {minor_digits} decimal places")
     if sign and not allow_negative and (int(whole) or int(fraction or "0")):
         raise MoneyError(f"{text!r} is negative")
-    value = int(whole) * 10**minor_digits + int((fraction + "0" * minor_digits)[:minor_digits] or "0")
+    scale: int = 10**minor_digits  # int ** int is typed Any (a negative power would be a float)
+    value = int(whole) * scale + int((fraction + "0" * minor_digits)[:minor_digits] or "0")
     return -value if sign else value
 
 

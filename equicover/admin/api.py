@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from equicover.admin.service import create_user
 from equicover.audit.models import ChangeLog
+from equicover.audit.service import changes_query
 from equicover.auth.api import user_out
 from equicover.auth.deps import require_roles
 from equicover.auth.models import User
@@ -60,19 +60,7 @@ def list_changes(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> Page[ChangeOut]:
-    query = select(ChangeLog).order_by(ChangeLog.id.desc())
-    if entity is not None:
-        query = query.where(ChangeLog.entity == entity)
-    if entity_id is not None:
-        query = query.where(ChangeLog.entity_id == entity_id)
-    if actor is not None:
-        query = query.where(ChangeLog.actor == actor)
-    if action is not None:
-        query = query.where(ChangeLog.action == action)
-    if since is not None:
-        query = query.where(ChangeLog.at >= since)
-    if until is not None:
-        query = query.where(ChangeLog.at <= until)
+    query = changes_query(entity=entity, entity_id=entity_id, actor=actor, action=action, since=since, until=until)
     return paginate(session=session, query=query, page=page, to_item=change_out)
 
 

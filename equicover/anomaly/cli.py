@@ -31,7 +31,8 @@ def anomaly_run(
             )
         flags = service.top_flags(session=session, run_id=run.id, limit=top)
     console.print(
-        f"Run {run.id}: {run.claims_scanned:,} claims scanned in {result.seconds['total']:.1f} s, {run.flags:,} flagged."
+        f"Run {run.id}: {run.claims_scanned:,} claims scanned in {result.seconds['total']:.1f} s, "
+        f"{run.flags:,} flagged."
     )
     table = Table(title=f"Top {len(flags)} flags")
     for column in ("Claim", "Score", "Rules", "Reason"):

@@ -76,7 +76,9 @@ def detect(
             # Peer statistics: median, then median absolute deviation, per group.
             con.execute("""
                 CREATE TEMP TABLE cost_peers AS
-                WITH g AS (SELECT provider_level, care_type, dx, median(lcost) AS med, count(*) AS n FROM c GROUP BY ALL)
+                WITH g AS (
+                    SELECT provider_level, care_type, dx, median(lcost) AS med, count(*) AS n FROM c GROUP BY ALL
+                )
                 SELECT g.provider_level, g.care_type, g.dx, g.med, g.n, median(abs(c.lcost - g.med)) AS mad
                 FROM c JOIN g USING (provider_level, care_type, dx) GROUP BY ALL
             """)
@@ -89,12 +91,16 @@ def detect(
             """)
             con.execute("""
                 CREATE TEMP TABLE pairs AS
-                SELECT member, provider, care_type, dx, any_value(provider_level) AS provider_level, count(*) AS pair_claims
+                SELECT member, provider, care_type, dx, any_value(provider_level) AS provider_level,
+                       count(*) AS pair_claims
                 FROM c GROUP BY member, provider, care_type, dx
             """)
             con.execute("""
                 CREATE TEMP TABLE pair_peers AS
-                WITH g AS (SELECT provider_level, care_type, dx, median(pair_claims) AS med, count(*) AS n FROM pairs GROUP BY ALL)
+                WITH g AS (
+                    SELECT provider_level, care_type, dx, median(pair_claims) AS med, count(*) AS n
+                    FROM pairs GROUP BY ALL
+                )
                 SELECT g.provider_level, g.care_type, g.dx, g.med, g.n, median(abs(p.pair_claims - g.med)) AS mad
                 FROM pairs p JOIN g USING (provider_level, care_type, dx) GROUP BY ALL
             """)
@@ -105,24 +111,36 @@ def detect(
                            lag(service_date + CAST(days AS INTEGER)) OVER w_stay AS prev_end,
                            lag(provider) OVER w_stay AS prev_provider,
                            lag(dx) OVER w_stay AS prev_dx,
-                           row_number() OVER (PARTITION BY member, provider, service_date, care_type, diagnosis, allowed ORDER BY claim_pk) AS copy_number
+                           row_number() OVER (
+                               PARTITION BY member, provider, service_date, care_type, diagnosis, allowed
+                               ORDER BY claim_pk
+                           ) AS copy_number
                     FROM c
-                    WINDOW w_stay AS (PARTITION BY member, (days > 0 OR care_type = 'inpatient') ORDER BY service_date, claim_pk)
+                    WINDOW w_stay AS (
+                        PARTITION BY member, (days > 0 OR care_type = 'inpatient') ORDER BY service_date, claim_pk
+                    )
                 )
                 SELECT o.claim_pk, o.member, o.provider, o.provider_level, o.care_type, o.days, o.lcost,
-                       CASE WHEN cp.n >= {MIN_PEERS} AND cp.mad > 0 THEN (o.lcost - cp.med) / ({MAD_SCALE} * cp.mad) END AS z_cost,
-                       CASE WHEN o.days > 0 AND sp.n >= {MIN_PEERS} AND sp.mad > 0 THEN (o.days - sp.med) / ({MAD_SCALE} * sp.mad) END AS z_stay,
-                       CASE WHEN pp.n >= {MIN_PEERS} THEN (pr.pair_claims - pp.med) / ({MAD_SCALE} * greatest(pp.mad, 0.5)) END AS z_pair,
+                       CASE WHEN cp.n >= {MIN_PEERS} AND cp.mad > 0
+                           THEN (o.lcost - cp.med) / ({MAD_SCALE} * cp.mad) END AS z_cost,
+                       CASE WHEN o.days > 0 AND sp.n >= {MIN_PEERS} AND sp.mad > 0
+                           THEN (o.days - sp.med) / ({MAD_SCALE} * sp.mad) END AS z_stay,
+                       CASE WHEN pp.n >= {MIN_PEERS}
+                           THEN (pr.pair_claims - pp.med) / ({MAD_SCALE} * greatest(pp.mad, 0.5)) END AS z_pair,
                        pr.pair_claims,
                        exp(cp.med) - 1 AS peer_cost,
                        sp.med AS peer_stay, pp.med AS peer_pair,
                        o.copy_number > 1 AS duplicate,
-                       (o.days > 0 OR o.care_type = 'inpatient') AND o.prev_end IS NOT NULL AND o.service_date < o.prev_end AS overlap,
-                       (o.days > 0 OR o.care_type = 'inpatient') AND o.prev_end IS NOT NULL AND o.prev_provider = o.provider
-                           AND o.prev_dx = o.dx AND o.service_date BETWEEN o.prev_end AND o.prev_end + 1 AS split,
+                       (o.days > 0 OR o.care_type = 'inpatient') AND o.prev_end IS NOT NULL
+                           AND o.service_date < o.prev_end AS overlap,
+                       (o.days > 0 OR o.care_type = 'inpatient') AND o.prev_end IS NOT NULL
+                           AND o.prev_provider = o.provider AND o.prev_dx = o.dx
+                           AND o.service_date BETWEEN o.prev_end AND o.prev_end + 1 AS split,
                        per.death_date IS NOT NULL AND o.service_date > per.death_date AS after_death,
-                       NOT EXISTS (SELECT 1 FROM enrolments_in e WHERE e.member = o.member AND o.service_date BETWEEN e.starts AND e.ends)
-                           AS not_enrolled
+                       NOT EXISTS (
+                           SELECT 1 FROM enrolments_in e
+                           WHERE e.member = o.member AND o.service_date BETWEEN e.starts AND e.ends
+                       ) AS not_enrolled
                 FROM ordered o
                 LEFT JOIN cost_peers cp USING (provider_level, care_type, dx)
                 LEFT JOIN stay_peers sp USING (provider_level, care_type, dx)
@@ -132,8 +150,8 @@ def detect(
             """)
             seconds["rules"] = time.perf_counter() - started
             features = con.execute("""
-                SELECT claim_pk, lcost, coalesce(z_cost, 0), CAST(days AS DOUBLE), coalesce(z_stay, 0), coalesce(z_pair, 0),
-                       CAST(pair_claims AS DOUBLE),
+                SELECT claim_pk, lcost, coalesce(z_cost, 0), CAST(days AS DOUBLE), coalesce(z_stay, 0),
+                       coalesce(z_pair, 0), CAST(pair_claims AS DOUBLE),
                        CAST(count(*) OVER (PARTITION BY member) AS DOUBLE),
                        CAST(dense_rank() OVER (ORDER BY provider_level) AS DOUBLE),
                        CAST(dense_rank() OVER (ORDER BY care_type) AS DOUBLE)
@@ -146,7 +164,12 @@ def detect(
             seconds["isolation_forest"] = time.perf_counter() - isolation_started
             con.register(
                 "isolation_in",
-                pa.table({"claim_pk": np.asarray(features[names[0]], dtype=np.int64), "isolation": isolation}),
+                pa.table(
+                    {
+                        "claim_pk": pa.array(np.asarray(features[names[0]], dtype=np.int64)),
+                        "isolation": pa.array(isolation),
+                    }
+                ),
             )
             z = Z_LIMIT
             flags = con.sql(f"""
@@ -158,13 +181,16 @@ def detect(
                 )
                 SELECT claim_pk,
                        {WEIGHTS["after_death"]} * after_death::INT + {WEIGHTS["not_enrolled"]} * not_enrolled::INT
-                       + {WEIGHTS["duplicate"]} * duplicate::INT + {WEIGHTS["split"]} * split::INT + {WEIGHTS["overlap"]} * overlap::INT
+                       + {WEIGHTS["duplicate"]} * duplicate::INT + {WEIGHTS["split"]} * split::INT
+                       + {WEIGHTS["overlap"]} * overlap::INT
                        + CASE WHEN r_cost THEN 3 + least(z_cost, 12) / 2 ELSE 0 END
                        + CASE WHEN r_stay THEN 1 + least(z_stay, 20) / 5 ELSE 0 END
                        + CASE WHEN r_pair THEN 1 + least(z_pair, 20) / 5 ELSE 0 END
-                       + CASE WHEN r_isolation THEN 1 + 2 * (isolation - {1 - ISOLATION_SHARE}) / {ISOLATION_SHARE} ELSE 0 END
+                       + CASE WHEN r_isolation
+                             THEN 1 + 2 * (isolation - {1 - ISOLATION_SHARE}) / {ISOLATION_SHARE} ELSE 0 END
                        AS score,
-                       concat_ws(';', CASE WHEN after_death THEN 'after_death' END, CASE WHEN not_enrolled THEN 'not_enrolled' END,
+                       concat_ws(';', CASE WHEN after_death THEN 'after_death' END,
+                                 CASE WHEN not_enrolled THEN 'not_enrolled' END,
                                  CASE WHEN duplicate THEN 'duplicate' END, CASE WHEN split THEN 'split' END,
                                  CASE WHEN overlap THEN 'overlap' END, CASE WHEN r_cost THEN 'cost' END,
                                  CASE WHEN r_stay THEN 'stay' END, CASE WHEN r_pair THEN 'frequency' END,
@@ -173,18 +199,31 @@ def detect(
                            CASE WHEN after_death THEN 'served after the member''s death' END,
                            CASE WHEN not_enrolled THEN 'member not covered on the service date' END,
                            CASE WHEN duplicate THEN 'same member, provider, date and diagnosis billed again' END,
-                           CASE WHEN split THEN 'readmission at the same provider for the same diagnosis on discharge: split admission' END,
+                           CASE WHEN split
+                               THEN 'readmission at the same provider for the same diagnosis on discharge: '
+                                    || 'split admission' END,
                            CASE WHEN overlap THEN 'admission inside the member''s previous stay' END,
-                           CASE WHEN r_cost THEN printf('cost %.1fx the peer median (z %.1f, %s %s)', exp(lcost) / greatest(peer_cost + 1, 1), z_cost, provider_level, care_type) END,
-                           CASE WHEN r_stay THEN printf('stay %d days vs peer median %.0f (z %.1f)', days, peer_stay, z_stay) END,
-                           CASE WHEN r_pair THEN printf('%d claims of the member at this provider vs peer median %.0f (z %.1f)', pair_claims, peer_pair, z_pair) END,
-                           CASE WHEN r_isolation THEN printf('unusual combination of features (isolation percentile %.4f)', isolation) END
+                           CASE WHEN r_cost THEN printf(
+                               'cost %.1fx the peer median (z %.1f, %s %s)',
+                               exp(lcost) / greatest(peer_cost + 1, 1), z_cost, provider_level, care_type
+                           ) END,
+                           CASE WHEN r_stay THEN printf(
+                               'stay %d days vs peer median %.0f (z %.1f)', days, peer_stay, z_stay
+                           ) END,
+                           CASE WHEN r_pair THEN printf(
+                               '%d claims of the member at this provider vs peer median %.0f (z %.1f)',
+                               pair_claims, peer_pair, z_pair
+                           ) END,
+                           CASE WHEN r_isolation THEN printf(
+                               'unusual combination of features (isolation percentile %.4f)', isolation
+                           ) END
                        ) AS reason
                 FROM s
-                WHERE after_death OR not_enrolled OR duplicate OR split OR overlap OR r_cost OR r_stay OR r_pair OR r_isolation
+                WHERE after_death OR not_enrolled OR duplicate OR split OR overlap
+                      OR r_cost OR r_stay OR r_pair OR r_isolation
                 ORDER BY score DESC, claim_pk
             """).to_arrow_table()
-            claims_count = con.execute("SELECT count(*) FROM c").fetchone()[0]
+            ((claims_count,),) = con.execute("SELECT count(*) FROM c").fetchall()
         finally:
             con.close()
     seconds["total"] = time.perf_counter() - started

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +25,16 @@ def _dates(values: list[dt.date | None]) -> pa.Array:
     return pa.array(values, pa.date32())
 
 
+def _texts(column: pa.ChunkedArray[Any], limit: int) -> list[str]:
+    """A text column without nulls as Python strings, each cut to at most ``limit`` characters."""
+    texts = []
+    for text in column.to_pylist():
+        if text is None:
+            raise ValueError("a flag without its text")
+        texts.append(text[:limit])
+    return texts
+
+
 def claims_tables(*, session: Session, starts: dt.date, ends: dt.date) -> tuple[pa.Table, pa.Table, pa.Table]:
     """The stored claims of the period (settled), their members' death dates and enrolments, as Arrow."""
     rows = session.execute(
@@ -40,7 +52,7 @@ def claims_tables(*, session: Session, starts: dt.date, ends: dt.date) -> tuple[
         .where(Claim.service_date >= starts, Claim.service_date <= ends, Claim.status == "settled")
         .order_by(Claim.id)
     ).all()
-    columns = list(zip(*rows)) if rows else [[] for _ in range(9)]
+    columns: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in range(9)]
     claims = pa.table(
         {
             "claim_pk": pa.array(columns[0], pa.int64()),
@@ -107,8 +119,8 @@ def run_detection(
                 "run_id": [run.id] * flags.num_rows,
                 "claim_pk": flags.column("claim_pk").to_pylist(),
                 "score": np.round(np.asarray(flags.column("score").to_numpy(), dtype=float), 4).tolist(),
-                "rules": [text[:200] for text in flags.column("rules").to_pylist()],
-                "reason": [text[:400] for text in flags.column("reason").to_pylist()],
+                "rules": _texts(flags.column("rules"), 200),
+                "reason": _texts(flags.column("reason"), 400),
             },
         )
     record_change(

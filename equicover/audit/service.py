@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.models import ChangeLog
@@ -85,3 +85,34 @@ def history(*, session: Session, entity: str, entity_id: int) -> list[ChangeLog]
             select(ChangeLog).where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id).order_by(ChangeLog.id)
         )
     )
+
+
+def changes_query(
+    *,
+    entity: str | None = None,
+    entity_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Select[ChangeLog]:
+    """The change-log rows that match every filter given, newest first (for a paged list)."""
+    query = select(ChangeLog).order_by(ChangeLog.id.desc())
+    if entity is not None:
+        query = query.where(ChangeLog.entity == entity)
+    if entity_id is not None:
+        query = query.where(ChangeLog.entity_id == entity_id)
+    if actor is not None:
+        query = query.where(ChangeLog.actor == actor)
+    if action is not None:
+        query = query.where(ChangeLog.action == action)
+    if since is not None:
+        query = query.where(ChangeLog.at >= since)
+    if until is not None:
+        query = query.where(ChangeLog.at <= until)
+    return query
+
+
+def last_change_id(*, session: Session) -> int | None:
+    """The id of the newest change-log row (None on an empty log): a cheap fingerprint of "anything changed"."""
+    return session.scalar(select(func.max(ChangeLog.id)))

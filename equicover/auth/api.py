@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from equicover.auth.deps import SESSION_COOKIE, CurrentUser, clear_session_cookie
 from equicover.auth.models import User
+from equicover.auth.roles import Role
 from equicover.auth.schemas import Credentials, TokenOut, UserOut
 from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, authenticate, issue_token, revoke_token
 from equicover.http.deps import SessionDep
@@ -19,7 +20,7 @@ def user_out(user: User) -> UserOut:
     return UserOut(
         id=user.id,
         username=user.username,
-        role=user.role,  # type: ignore[arg-type]
+        role=Role(user.role),
         location_id=user.location_id,
         provider_id=user.provider_id,
         language=user.language,
@@ -35,7 +36,7 @@ def sign_in(credentials: Credentials, session: SessionDep) -> TokenOut:
         access_token=token,
         expires_at=dt.datetime.now(dt.UTC) + DEFAULT_TOKEN_LIFETIME,
         username=user.username,
-        role=user.role,  # type: ignore[arg-type]
+        role=Role(user.role),
     )
 
 

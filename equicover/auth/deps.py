@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -47,7 +47,7 @@ def _resolve_cached(request: Request, token: str) -> User:
         return resolve_token_cached(session=session, token=token, cache=request.app.state.token_cache)
 
 
-def require_roles_fast(*roles: str) -> Callable[..., User]:
+def require_roles_fast(*roles: str) -> Callable[..., Awaitable[User]]:
     """:func:`require_roles` for the hottest endpoint (claim submission): the token is resolved
     through the application's :class:`equicover.auth.service.TokenCache`, with no session of
     the request (see the cache for what that trades). Bearer token or cookie, 401 or 403 alike."""
@@ -72,7 +72,7 @@ def require_roles_fast(*roles: str) -> Callable[..., User]:
     return _dependency
 
 
-def require_roles(*roles: str) -> Callable[..., User]:
+def require_roles(*roles: str) -> Callable[..., Awaitable[User]]:
     """A dependency giving the current user if their role is one of ``roles``, else 403."""
     allowed = frozenset(roles)
 

@@ -2,8 +2,9 @@
 
 Scoping lives in the queries, not in the pages: each domain keeps the filter of its own records
 (``registry.scoping``, ``providers.scoping``, ``claims.scoping``), every list endpoint adds it, and
-every endpoint that reads one record by id calls the matching ``ensure_*`` function, which answers 404 for a record that does not exist and 403 (never 404) for one that
-exists outside the user's area, so that an out-of-area caller learns nothing more than "no".
+every endpoint that reads one record by id calls the matching ``ensure_*`` function, which
+answers 404 for a record that does not exist and 403 (never 404) for one that exists outside
+the user's area, so that an out-of-area caller learns nothing more than "no".
 
 Who sees what:
 
@@ -21,12 +22,16 @@ lies below it (the ancestor columns of ``locations`` make that a single indexed 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from equicover.auth.models import User
 from equicover.auth.roles import EVERYTHING_ROLES, Role
 from equicover.errors import Forbidden, NotFound
+
+_Key = TypeVar("_Key")
 
 
 def sees_everything(user: User) -> bool:
@@ -34,9 +39,14 @@ def sees_everything(user: User) -> bool:
 
 
 def ensure_visible(
-    session: Session, model: type, key_column: object, key: object, scope: ColumnElement[bool], record: str
+    session: Session,
+    model: type,
+    key_column: InstrumentedAttribute[_Key],
+    key: _Key,
+    scope: ColumnElement[bool],
+    record: str,
 ) -> None:
-    found = session.execute(select(key_column, scope).where(key_column == key)).first()  # type: ignore[arg-type]
+    found = session.execute(select(key_column, scope).where(key_column == key)).first()
     if found is None:
         raise NotFound(record, "id", "unknown record")
     if not found[1]:

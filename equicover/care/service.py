@@ -21,7 +21,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -280,14 +280,21 @@ def move_care_records(*, session: Session, from_person_id: int, to_person_id: in
     ]
     moved = 0
     if movable:
-        moved += session.execute(
-            update(ChronicCondition).where(ChronicCondition.id.in_(movable)).values(person_id=to_person_id)
-        ).rowcount
+        moved += _rows_updated(
+            session, update(ChronicCondition).where(ChronicCondition.id.in_(movable)).values(person_id=to_person_id)
+        )
     for table in (FamilyDoctorContract, HealthCheck):
-        moved += session.execute(
-            update(table).where(table.person_id == from_person_id).values(person_id=to_person_id)
-        ).rowcount
+        moved += _rows_updated(
+            session, update(table).where(table.person_id == from_person_id).values(person_id=to_person_id)
+        )
     return moved
+
+
+def _rows_updated(session: Session, statement: Update) -> int:
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):  # an UPDATE always answers with a cursor result
+        raise TypeError(f"an UPDATE gave a {type(result).__name__}")
+    return result.rowcount
 
 
 def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None = None) -> list[CareEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -14,7 +15,7 @@ from equicover.auth.models import User
 from equicover.auth.roles import Role
 from equicover.claims import service
 from equicover.claims.group_commit import ClaimBatcher
-from equicover.claims.models import Claim, PolicyVersion
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.schemas import (
     ClaimIn,
     ClaimOut,
@@ -25,7 +26,7 @@ from equicover.claims.schemas import (
     ReversalIn,
 )
 from equicover.claims.scoping import claims_filter, ensure_claim_id_visible
-from equicover.claims.settle_and_store import ClaimSubmission
+from equicover.claims.settle_and_store import ClaimSubmission, SettledClaim, SettledPayment
 from equicover.db.retry import with_retries
 from equicover.errors import EquicoverError
 from equicover.http.deps import PageDep, SessionDep
@@ -40,7 +41,7 @@ REVERSERS = (Role.CLERK, Role.VERIFIER, Role.ADMIN)
 CLAIM_READERS = (Role.CLERK, Role.VERIFIER, Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN)
 
 
-def claim_out(session: Session | None, row: Claim, *, created: bool = True) -> ClaimOut:
+def claim_out(session: Session | None, row: Claim | SettledClaim, *, created: bool = True) -> ClaimOut:
     return ClaimOut(
         id=row.id,
         claim_id=row.claim_id,
@@ -56,7 +57,7 @@ def claim_out(session: Session | None, row: Claim, *, created: bool = True) -> C
         days=row.days,
         total=row.total,
         eligible=row.eligible,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         allowed=row.allowed,
         provider_writeoff=row.provider_writeoff,
         member_oop=row.member_oop,
@@ -68,15 +69,15 @@ def claim_out(session: Session | None, row: Claim, *, created: bool = True) -> C
         reversed_by=row.reversed_by,
         reversal_reason=row.reversal_reason,
         payments=[
-            PaymentOut(kind=p.kind, item_id=p.item_id, payer=p.payer, amount=p.amount)  # type: ignore[arg-type]
-            for p in _payments(session, row)
+            PaymentOut(kind=p.kind, item_id=p.item_id, payer=p.payer, amount=p.amount) for p in _payments(session, row)
         ],
         created=created,
     )
 
 
-def _payments(session: Session | None, row: Claim) -> list[Any]:
-    written = getattr(row, "settled_payments", None)  # set by submit_claim on the claims it just wrote
+def _payments(session: Session | None, row: Claim | SettledClaim) -> Sequence[SettledPayment | ClaimPayment]:
+    # Set by submit_claim on the claims it just wrote, and by the claim batcher on those it read back.
+    written: list[SettledPayment] | list[ClaimPayment] | None = getattr(row, "settled_payments", None)
     if written is not None:
         return written
     assert session is not None, "a claim without its settled payments needs a session to read them"

@@ -43,6 +43,7 @@ import datetime as dt
 import hashlib
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Row, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -172,8 +173,8 @@ def load_settled_claims(
     enforce = scheme_id is not None
 
     providers = session.execute(select(Provider.code, Provider.id)).all()
-    contracts: list[Any] = []
-    enrolments: list[Any] = []
+    contracts: Sequence[Row[int, dt.date, dt.date, str | None]] = ()
+    enrolments: Sequence[Row[int, dt.date, dt.date]] = ()
     if enforce:
         contracts = session.execute(
             select(Contract.provider_id, Contract.starts, Contract.ends, Contract.designated_services).where(
@@ -208,9 +209,9 @@ def load_settled_claims(
 
             rows, rejected = batch.check_claims_file(connection, policy, claims_path, keep=_STORED_COLUMNS)
             if rejected:
-                line, claim_id, field, reason = connection.execute(
-                    f"SELECT * FROM ({batch.rejected_rows_sql(connection, claims_path, rows)}) LIMIT 1"
-                ).fetchone()
+                line, claim_id, field, reason = batch.one_row(
+                    connection, f"SELECT * FROM ({batch.rejected_rows_sql(connection, claims_path, rows)}) LIMIT 1"
+                )
                 where = f"{record}, line {line}" + (f" (claim {claim_id})" if claim_id else "")
                 raise ValidationFailed(
                     where, field, f"{reason}; {rejected:,} row(s) refused, `equicover settle` lists them all"
@@ -218,16 +219,18 @@ def load_settled_claims(
             if rows == 0:
                 return BulkLoadReport(0, 0, 0, version.id)
             _decide(connection, enforce)
-            unknown = connection.execute(
-                "SELECT min(rid) FILTER (WHERE person_id IS NULL), min(rid) FILTER (WHERE provider_pk IS NULL) FROM decided"
-            ).fetchone()
+            unknown = batch.one_row(
+                connection,
+                "SELECT min(rid) FILTER (WHERE person_id IS NULL), "
+                "min(rid) FILTER (WHERE provider_pk IS NULL) FROM decided",
+            )
             if unknown[0] is not None:
                 raise ValidationFailed(f"{record}, line {unknown[0] + 2}", "member_id", "not a person id")
             if unknown[1] is not None:
                 raise ValidationFailed(
                     f"{record}, line {unknown[1] + 2}", "provider_id", "a provider code is not in the database"
                 )
-            members = connection.execute("SELECT DISTINCT person_id FROM decided ORDER BY person_id").fetchnumpy()[
+            members = _numpy_columns(connection, "SELECT DISTINCT person_id FROM decided ORDER BY person_id")[
                 "person_id"
             ]
             known = np.fromiter(session.scalars(select(Person.id)), dtype=np.int64)
@@ -245,10 +248,10 @@ def load_settled_claims(
 
             first_claim = next_id(session, Claim.__table__)
             batch._run(connection, _stored_claims_sql(policy, first_claim, synthetic_submission))
-            columns = connection.execute("SELECT * FROM stored_claims ORDER BY pk").fetchnumpy()
+            columns = _numpy_columns(connection, "SELECT * FROM stored_claims ORDER BY pk")
             batch._run(connection, _deltas_sql(policy))
-            deltas = connection.execute("SELECT * FROM deltas ORDER BY claim_pk, k").fetchnumpy()
-            accumulators = connection.execute(_accumulators_sql()).fetchnumpy()
+            deltas = _numpy_columns(connection, "SELECT * FROM deltas ORDER BY claim_pk, k")
+            accumulators = _numpy_columns(connection, _accumulators_sql())
         finally:
             connection.close()
 
@@ -283,6 +286,17 @@ def load_settled_claims(
 # In DuckDB
 
 
+def _numpy_columns(connection: duckdb.DuckDBPyConnection, sql: str) -> dict[str, np.ndarray]:
+    """The query's result as numpy columns (DuckDB gives a pandas Categorical only for an ENUM
+    column, which none of these queries returns)."""
+    columns: dict[str, np.ndarray] = {}
+    for name, values in connection.execute(sql).fetchnumpy().items():
+        if not isinstance(values, np.ndarray):
+            raise TypeError(f"column {name} came back as {type(values).__name__}, not a numpy array")
+        columns[name] = values
+    return columns
+
+
 def _register(
     connection: duckdb.DuckDBPyConnection, name: str, columns: dict[str, tuple[list[Any], pa.DataType]]
 ) -> None:
@@ -305,7 +319,9 @@ def _decide(connection: duckdb.DuckDBPyConnection, enforce: bool) -> None:
                  WHEN k.provider_id IS NULL THEN '{NO_CONTRACT}'
                  WHEN k.services IS NOT NULL AND NOT (
                      list_contains(k.services, c.care_type)
-                     OR len(list_filter(k.services, lambda t: starts_with(replace(c.diagnosis, '.', ''), replace(upper(t), '.', '')))) > 0)
+                     OR len(list_filter(
+                         k.services, lambda t: starts_with(replace(c.diagnosis, '.', ''), replace(upper(t), '.', ''))
+                     )) > 0)
                  THEN '{SERVICE_NOT_DESIGNATED}' END"""
         if enforce
         else "NULL"
@@ -320,7 +336,8 @@ def _decide(connection: duckdb.DuckDBPyConnection, enforce: bool) -> None:
         LEFT JOIN (
             SELECT provider_id, starts, ends,
                    CASE WHEN trim(coalesce(designated_services, '')) = '' THEN NULL
-                        ELSE list_filter(list_transform(string_split(designated_services, ';'), lambda t: trim(t)), lambda t: t <> '') END
+                        ELSE list_filter(list_transform(string_split(designated_services, ';'), lambda t: trim(t)),
+                                         lambda t: t <> '') END
                    AS services
             FROM provider_contracts
         ) k ON k.provider_id = p.id AND c.service_date BETWEEN k.starts AND k.ends
@@ -365,8 +382,8 @@ def _stored_claims_sql(policy: Policy, first_pk: int, synthetic_submission: bool
 def _deltas_sql(policy: Policy) -> str:
     """One row per (claim, layer that applied), in claim then layer order, as the service writes them."""
     parts = [
-        f"SELECT sc.pk AS claim_pk, {k} AS k, {quote_literal(layer.id)} AS layer_id, s.member_id, s.byear AS benefit_year, "
-        f"s.dp{k} AS position, s.pay{k} AS paid, s.ds{k} AS member_share "
+        f"SELECT sc.pk AS claim_pk, {k} AS k, {quote_literal(layer.id)} AS layer_id, "
+        f"s.member_id, s.byear AS benefit_year, s.dp{k} AS position, s.pay{k} AS paid, s.ds{k} AS member_share "
         f"FROM settled s JOIN stored_claims sc ON sc.claim_id = s.claim_id WHERE s.m{k}"
         for k, layer in enumerate(policy.layers)
     ]
@@ -512,20 +529,15 @@ def _write_payments(session: Session, policy: Policy, columns: dict[str, np.ndar
     if not payments:
         return 0
     first_payment = next_id(session, ClaimPayment.__table__)
-    bulk_insert_rows(
-        session,
-        ClaimPayment.__table__,
-        {
-            "id": list(range(first_payment, first_payment + payments)),
-            "claim_pk": np.repeat(np.asarray(columns["pk"], dtype=np.int64), width).tolist(),
-            "kind": [kind for kind, _, _, _ in items] * count,
-            "item_id": [item for _, item, _, _ in items] * count,
-            "payer": [payer for _, _, payer, _ in items] * count,
-            "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items])
-            .ravel()
-            .tolist(),
-        },
-    )
+    rows: dict[str, list[Any]] = {
+        "id": list(range(first_payment, first_payment + payments)),
+        "claim_pk": np.repeat(np.asarray(columns["pk"], dtype=np.int64), width).tolist(),
+        "kind": [kind for kind, _, _, _ in items] * count,
+        "item_id": [item for _, item, _, _ in items] * count,
+        "payer": [payer for _, _, payer, _ in items] * count,
+        "amount": np.column_stack([np.asarray(columns[name], dtype=np.int64) for *_, name in items]).ravel().tolist(),
+    }
+    bulk_insert_rows(session, ClaimPayment.__table__, rows)
     return payments
 
 
@@ -607,9 +619,11 @@ def _objects(values: np.ndarray) -> list[Any]:
             None if masked else value
             for value, masked in zip(values.data.tolist(), np.ma.getmaskarray(values).tolist())
         ]
-    return values.tolist()
+    objects: list[Any] = values.tolist()  # tolist() is typed Any: its items depend on the dtype
+    return objects
 
 
 def _dates(values: np.ndarray) -> list[dt.date]:
     days = np.asarray(values).astype("datetime64[D]")
-    return days.astype(object).tolist()
+    dates: list[dt.date] = days.astype(object).tolist()  # datetime64[D] items are dates
+    return dates

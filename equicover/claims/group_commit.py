@@ -18,6 +18,7 @@ one by one, each in its own transaction, so one bad claim cannot sink the others
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -29,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from equicover.claims.models import Claim
 from equicover.claims.settle_and_store import ClaimSubmission, ConcurrentClaimIds, SubmitResult, submit_claims
 from equicover.db.retry import backoff, is_transient
 from equicover.errors import EquicoverError, Overloaded
@@ -204,10 +206,8 @@ def _deliver(outcomes: list[tuple[_Job, Any, bool]]) -> None:
         else:
             by_loop.setdefault(job.loop, []).append(outcome)
     for loop, waiting in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits these any more
             loop.call_soon_threadsafe(_resolve, waiting)
-        except RuntimeError:  # the loop has closed: nobody awaits these any more
-            pass
 
 
 def _resolve(outcomes: list[tuple[_Job, Any, bool]]) -> None:
@@ -228,5 +228,5 @@ def _load_stored_payments(session: Session, results: list[SubmitResult]) -> None
         if isinstance(result, EquicoverError):
             continue
         row, created = result
-        if not created and getattr(row, "settled_payments", None) is None:
-            row.settled_payments = payments_of(session=session, claim_pk=row.id)  # type: ignore[attr-defined]
+        if not created and isinstance(row, Claim) and getattr(row, "settled_payments", None) is None:
+            row.settled_payments = payments_of(session=session, claim_pk=row.id)

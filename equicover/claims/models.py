@@ -21,6 +21,7 @@ Money is integer minor units (BigInteger: ten million claims of a province add u
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -39,8 +40,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base, in_list
 
-CLAIM_STATUSES = ("settled", "reversed")
-PAYMENT_KINDS = ("layer", "allowance")
+ClaimStatus = Literal["settled", "reversed"]
+PaymentKind = Literal["layer", "allowance"]
+CLAIM_STATUSES: tuple[ClaimStatus, ...] = ("settled", "reversed")
+PAYMENT_KINDS: tuple[PaymentKind, ...] = ("layer", "allowance")
 
 
 class PolicyVersion(Base):
@@ -94,7 +97,7 @@ class Claim(Base):
     eligible: Mapped[int] = mapped_column(BigInteger)
     categories: Mapped[str] = mapped_column(String(400), default="")  # ";"-joined, as in the spec
     # Settlement summary
-    status: Mapped[str] = mapped_column(String(16), default="settled", index=True)
+    status: Mapped[ClaimStatus] = mapped_column(String(16), default="settled", index=True)
     allowed: Mapped[int] = mapped_column(BigInteger, default=0)
     provider_writeoff: Mapped[int] = mapped_column(BigInteger, default=0)
     member_oop: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -109,6 +112,11 @@ class Claim(Base):
     reversed_by: Mapped[str | None] = mapped_column(String(100))
     reversal_reason: Mapped[str | None] = mapped_column(Text)
 
+    if TYPE_CHECKING:
+        # Not a column: a claim read back for a repeated submission may carry its payments, set by
+        # the claim batcher (equicover.claims.group_commit) so that its answer needs no session.
+        settled_payments: list[ClaimPayment] | None
+
 
 class ClaimPayment(Base):
     """What one layer (or allowance) of the policy paid on one claim; zero rows are kept too."""
@@ -122,7 +130,7 @@ class ClaimPayment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[PaymentKind] = mapped_column(String(16))
     item_id: Mapped[str] = mapped_column(String(64))  # layer id or allowance id
     payer: Mapped[str] = mapped_column(String(200))
     amount: Mapped[int] = mapped_column(BigInteger)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from equicover.claims.models import ClaimStatus, PaymentKind
 
 MAX_AMOUNT = 10**15  # minor units; far above any bill, far below BigInteger's limit
 
@@ -42,7 +43,7 @@ class ClaimIn(BaseModel):
 
 
 class PaymentOut(BaseModel):
-    kind: Literal["layer", "allowance"]
+    kind: PaymentKind
     item_id: str
     payer: str
     amount: int
@@ -63,7 +64,7 @@ class ClaimOut(BaseModel):
     days: int
     total: int
     eligible: int
-    status: Literal["settled", "reversed"]
+    status: ClaimStatus
     allowed: int
     provider_writeoff: int
     member_oop: int

@@ -26,23 +26,23 @@ from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import EligibilityOut, LayerEligibility, SchemeEligibility
-from equicover.claims.settle_and_store import (  # noqa: F401 - re-exported: settling is the service's, callers import it from here
-    ALLOWANCE_PAYER,
-    ZERO_NO_CONTRACT,
-    ZERO_NO_POLICY,
-    ZERO_NOT_COVERED,
-    ZERO_SERVICE_NOT_DESIGNATED,
-    ClaimSubmission,
-    ConcurrentClaimIds,
-    DatabaseAccumulatorStore,
-    SettledClaim,
-    SettledPayment,
-    SubmitResult,
-    _stored_claim,
-    loaded_policy,
-    submit_claim,
-    submit_claims,
-)
+
+# Settling is the service's: re-exported (`name as name`), callers import it from here.
+from equicover.claims.settle_and_store import ALLOWANCE_PAYER as ALLOWANCE_PAYER
+from equicover.claims.settle_and_store import ZERO_NO_CONTRACT as ZERO_NO_CONTRACT
+from equicover.claims.settle_and_store import ZERO_NO_POLICY as ZERO_NO_POLICY
+from equicover.claims.settle_and_store import ZERO_NOT_COVERED as ZERO_NOT_COVERED
+from equicover.claims.settle_and_store import ZERO_SERVICE_NOT_DESIGNATED as ZERO_SERVICE_NOT_DESIGNATED
+from equicover.claims.settle_and_store import ClaimSubmission as ClaimSubmission
+from equicover.claims.settle_and_store import ConcurrentClaimIds as ConcurrentClaimIds
+from equicover.claims.settle_and_store import DatabaseAccumulatorStore as DatabaseAccumulatorStore
+from equicover.claims.settle_and_store import SettledClaim as SettledClaim
+from equicover.claims.settle_and_store import SettledPayment as SettledPayment
+from equicover.claims.settle_and_store import SubmitResult as SubmitResult
+from equicover.claims.settle_and_store import _stored_claim
+from equicover.claims.settle_and_store import loaded_policy as loaded_policy
+from equicover.claims.settle_and_store import submit_claim as submit_claim
+from equicover.claims.settle_and_store import submit_claims as submit_claims
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from equicover.providers.models import Provider
@@ -258,8 +258,9 @@ def reverse_claim(
     if only_provider_id is not None and row.provider_id != only_provider_id:
         raise Forbidden(record, "claim_id", "this claim belongs to another facility")
     _lock_member(session, row.person_id, record)
-    row = _stored_claim(session, claim_id)  # re-read under the lock: a concurrent reversal may have won
-    assert row is not None
+    locked = _stored_claim(session, claim_id)  # re-read under the lock: a concurrent reversal may have won
+    assert locked is not None
+    row = locked
     if row.status == "reversed":
         raise Conflict(record, "status", "the claim is already reversed")
     deltas = session.scalars(select(ClaimAccumulatorDelta).where(ClaimAccumulatorDelta.claim_pk == row.id)).all()
@@ -350,7 +351,8 @@ def list_claims(
 
 
 def settlement_report(*, session: Session, conditions: Sequence[ColumnElement[bool]] = ()) -> dict[str, Any]:
-    """Totals over the settled (not reversed) claims matching the conditions: counts, amounts, by payer, zero reasons."""
+    """Totals over the settled (not reversed) claims matching the conditions: counts, amounts, by
+    payer, zero reasons."""
     settled = [*conditions, Claim.status == "settled"]
     totals = session.execute(
         select(

@@ -65,7 +65,7 @@ from sqlalchemy.orm import Session, aliased
 
 from equicover.audit.service import SYSTEM_ACTOR, change_log_values, insert_change_now
 from equicover.claims.deltas import ClaimAccumulatorDelta
-from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
+from equicover.claims.models import Claim, ClaimPayment, ClaimStatus, PaymentKind, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import ClaimIn
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, EquicoverError, Forbidden, ValidationFailed
@@ -226,7 +226,7 @@ class ConcurrentClaimIds(Conflict):
 class SettledPayment(NamedTuple):
     """One payment of a claim just settled (the stored row is a ``claim_payments`` row)."""
 
-    kind: str
+    kind: PaymentKind
     item_id: str
     payer: str
     amount: int
@@ -254,7 +254,7 @@ class SettledClaim:
     total: int
     eligible: int
     categories: str
-    status: str
+    status: ClaimStatus
     allowed: int
     provider_writeoff: int
     member_oop: int
@@ -336,7 +336,7 @@ def _context_statement() -> Select[Any]:
     )
     categories = (
         select(func.aggregate_strings(PersonCategory.category, ";"))
-        .where(PersonCategory.person_id == Person.id, *holds_on(bindparam("on", type_=Date)))  # type: ignore[arg-type]
+        .where(PersonCategory.person_id == Person.id, *holds_on(bindparam("on", type_=Date)))
         .scalar_subquery()
     )
     return (
@@ -409,7 +409,8 @@ def _coverage_statement(by_scheme: bool) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
-    # A benefit year starts on the policy's year_start: a date falls in the year labelled with its year or the one before.
+    # A benefit year starts on the policy's year_start: a date falls in the year labelled with its
+    # year or the one before.
     stored = and_(
         StoredAccumulator.policy_id == PolicyVersion.policy_id,
         StoredAccumulator.member_id == bindparam("member_id", type_=String),
@@ -496,18 +497,22 @@ WITH incoming AS (
 ), payments AS (
     INSERT INTO claim_payments (claim_pk, kind, item_id, payer, amount)
     SELECT new_claims.id, paid.kind, paid.item_id, paid.payer, paid.amount
-    FROM json_to_recordset(%(payments)s::json) AS paid(claim_id text, kind text, item_id text, payer text, amount bigint)
+    FROM json_to_recordset(%(payments)s::json) AS paid(
+        claim_id text, kind text, item_id text, payer text, amount bigint)
     JOIN new_claims ON new_claims.claim_id = paid.claim_id
 ), moved AS (
     INSERT INTO accumulators (policy_id, member_id, layer_id, benefit_year, position, paid, member_share)
-    SELECT moved.policy_id, moved.member_id, moved.layer_id, moved.benefit_year, moved.position, moved.paid, moved.member_share
+    SELECT moved.policy_id, moved.member_id, moved.layer_id, moved.benefit_year,
+        moved.position, moved.paid, moved.member_share
     FROM json_to_recordset(%(accumulators)s::json) AS moved(
-        policy_id text, member_id text, layer_id text, benefit_year integer, position bigint, paid bigint, member_share bigint)
+        policy_id text, member_id text, layer_id text, benefit_year integer,
+        position bigint, paid bigint, member_share bigint)
     WHERE (SELECT count(*) FROM new_claims) = %(expected)s
     ON CONFLICT (policy_id, member_id, layer_id, benefit_year)
     DO UPDATE SET position = EXCLUDED.position, paid = EXCLUDED.paid, member_share = EXCLUDED.member_share
 ), deltas AS (
-    INSERT INTO claim_accumulator_deltas (claim_pk, policy_id, member_id, layer_id, benefit_year, position, paid, member_share)
+    INSERT INTO claim_accumulator_deltas (claim_pk, policy_id, member_id, layer_id, benefit_year,
+        position, paid, member_share)
     SELECT new_claims.id, delta.policy_id, delta.member_id, delta.layer_id, delta.benefit_year,
         delta.position, delta.paid, delta.member_share
     FROM json_to_recordset(%(deltas)s::json) AS delta(
@@ -559,8 +564,8 @@ def _read_contexts(connection: Connection, submissions: Sequence[ClaimSubmission
     claims = [submission.claim for submission in submissions]
     if connection.dialect.name == "postgresql":
         wanted = [
-            {"slot": slot, "person_id": claim.person_id, "provider_code": claim.provider_code, "claim_id": claim.claim_id,
-             "service_date": claim.service_date}
+            {"slot": slot, "person_id": claim.person_id, "provider_code": claim.provider_code,
+             "claim_id": claim.claim_id, "service_date": claim.service_date}
             for slot, claim in enumerate(claims)
         ]  # fmt: skip
         return {
@@ -752,8 +757,9 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
         results[item.slot] = (SettledClaim(id=row_pk, settled_payments=item.payments, **item.values), True)
     for slot, first in same_as.items():
         results[slot] = _same_claim_again(submissions[slot], results[first])
-    assert all(result is not None for result in results)
-    return results  # type: ignore[return-value]
+    answers = [result for result in results if result is not None]
+    assert len(answers) == len(results), "every submission has its answer"
+    return answers
 
 
 def _settle(
@@ -895,7 +901,8 @@ def _write(
         if item.deltas:
             connection.execute(
                 statements.deltas,
-                [{"claim_pk": row_pk, "policy_id": policy_id, "member_id": member_id, "benefit_year": year, "layer_id": layer_id,
+                [{"claim_pk": row_pk,
+                  "policy_id": policy_id, "member_id": member_id, "benefit_year": year, "layer_id": layer_id,
                   "position": delta.position, "paid": delta.paid, "member_share": delta.member_share}
                  for policy_id, member_id, year, layer_id, delta in item.deltas],
             )  # fmt: skip
@@ -943,7 +950,7 @@ def _write_postgresql(
         "deltas": _json(deltas),
         "expected": len(settled),
     }
-    return {claim_id: row_pk for claim_id, row_pk in _run_postgresql(connection, _POSTGRESQL_WRITE, parameters)}
+    return dict(_run_postgresql(connection, _POSTGRESQL_WRITE, parameters))
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
@@ -956,13 +963,13 @@ def _iso(value: object) -> str:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _run_postgresql(connection: Connection, statement: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+def _run_postgresql(connection: Connection, statement: str, parameters: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
     """Run one of this module's PostgreSQL statements on the driver's cursor, inside the
     connection's transaction: SQLAlchemy's statement and result layers cost more than the
     statement itself here, and these three run for every claim the service settles."""
     import psycopg
 
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.cursor()
     try:
         cursor.execute(statement, parameters)
         return cursor.fetchall()

@@ -6,7 +6,9 @@ migrations (and SQLite batch rebuilds) can refer to them by name on both databas
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import ClassVar
+
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -26,3 +28,6 @@ def in_list(column: str, values: tuple[str, ...] | list[str]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model is mapped to a plain Table (none to a join or a select), so ``Model.__table__``
+    # is typed as one and can go wherever a Table is expected (bulk loads, id sequences).
+    __table__: ClassVar[Table]

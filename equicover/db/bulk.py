@@ -9,10 +9,10 @@ Rows are carried as columns and zipped into tuples for the driver, never as one 
 at millions of rows, building and reading dicts cost more than the database's own work. Dates
 are converted a column at a time (a numpy ``datetime64`` column in one vectorised call).
 
-SQLite: multi-row ``INSERT`` statements (hundreds of rows each) run with the driver's executemany. PostgreSQL: ``COPY ... FROM STDIN``
-through psycopg 3 on the session's own connection (same transaction), which is several times
-faster than INSERT for millions of rows. Either way the rows are written in the caller's
-transaction: nothing is committed here.
+SQLite: multi-row ``INSERT`` statements (hundreds of rows each) run with the driver's
+executemany. PostgreSQL: ``COPY ... FROM STDIN`` through psycopg 3 on the session's own
+connection (same transaction), which is several times faster than INSERT for millions of rows.
+Either way the rows are written in the caller's transaction: nothing is committed here.
 
 Explicit ``id`` values are allowed (the generator needs them to link persons to households
 without reading ids back); on PostgreSQL the id sequence is moved past the largest id afterwards
@@ -25,7 +25,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from sqlalchemy import Date, Table, func, insert, select, text
@@ -34,10 +34,13 @@ from sqlalchemy.orm import Session
 
 from equicover.errors import ValidationFailed
 
-Rows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+Columns = Mapping[str, Sequence[Any] | np.ndarray]
+Rows = Sequence[Mapping[str, Any]] | Columns
 DEFAULT_CHUNK_SIZE = 20_000
 BULK_SQLITE_CACHE_KIB = 1_048_576
-ANALYZE_AFTER_ROWS = 1_000  # below that, the defaults plan well enough; a few thousand enrolments without statistics are scanned whole per claim
+# A PostgreSQL bulk load of fewer rows is not followed by ANALYZE: below that, the defaults plan
+# well enough; a few thousand enrolments without statistics are scanned whole per claim.
+ANALYZE_AFTER_ROWS = 1_000
 # Rows per SQLite INSERT statement (fewer when the columns would pass SQLite's bound-variable limit).
 SQLITE_ROWS_PER_STATEMENT = 500
 
@@ -90,10 +93,32 @@ class CopyOf:
 _MISSING = object()
 
 
+# Two signatures, columns or rows, so that a dict of columns written in the call is read as one
+# (a dict is also an iterable, which would leave its type undecided between the two).
+@overload
 def bulk_insert_rows(
     session: Session,
     table: Table,
-    rows: Rows | Iterable[Mapping[str, Any]],
+    rows: Columns,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    prepare: Any = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> int: ...
+@overload
+def bulk_insert_rows(
+    session: Session,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    prepare: Any = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> int: ...
+def bulk_insert_rows(
+    session: Session,
+    table: Table,
+    rows: Columns | Iterable[Mapping[str, Any]],
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     prepare: Any = None,
@@ -249,7 +274,7 @@ def _integrity_errors() -> tuple[type[BaseException], ...]:
     return (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
-def _constraint_hint(error: IntegrityError) -> str:
+def _constraint_hint(error: BaseException) -> str:
     driver_error = getattr(error, "orig", None) or error
     diagnostic = getattr(driver_error, "diag", None)
     name = getattr(diagnostic, "constraint_name", None)

@@ -6,6 +6,7 @@ equicover creates its tables (no ``create_all`` outside tests of the models them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -31,7 +32,7 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return config
 
 
-def _run(url: str | None, engine: Engine | None, action) -> None:  # type: ignore[no-untyped-def]
+def _run(url: str | None, engine: Engine | None, action: Callable[[Config], None]) -> None:
     own_engine = engine is None
     engine = engine or make_engine(url or database_url())
     try:

@@ -23,7 +23,7 @@ def database_url() -> str:
     """The configured database URL (environment first, then the SQLite default)."""
     configured = os.environ.get(DATABASE_URL_ENV, "").strip()
     if configured:
-        if configured.startswith("postgresql://") or configured.startswith("postgres://"):
+        if configured.startswith(("postgresql://", "postgres://")):
             # psycopg 3 is the only PostgreSQL driver shipped; a bare URL would pick psycopg2.
             scheme, rest = configured.split("://", 1)
             configured = f"postgresql+psycopg://{rest}"

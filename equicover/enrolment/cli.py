@@ -75,4 +75,4 @@ def coverage(
 
 def _minor_digits(session: Session) -> dict[str, int]:
     """Minor digits per currency, as the schemes using it declare them."""
-    return {currency: minor for currency, minor in session.execute(select(Scheme.currency, Scheme.minor_digits))}
+    return dict(session.execute(select(Scheme.currency, Scheme.minor_digits)).all())

@@ -447,7 +447,7 @@ def coverage(
     return sorted(result, key=lambda item: item.group_code)
 
 
-def _by_category(query: Select[Any], on: dt.date) -> Select[Any]:
+def _by_category(query: Select[*tuple[Any, ...]], on: dt.date) -> Select[*tuple[Any, ...]]:
     """Group a query over ``persons`` by the categories the persons hold on ``on``."""
     holdings = (
         select(PersonCategory.person_id, PersonCategory.category).where(*holds_on(on)).distinct().subquery("holdings")
@@ -464,7 +464,9 @@ def _by_category(query: Select[Any], on: dt.date) -> Select[Any]:
     )
 
 
-def _by_area(query: Select[Any], by: str, *, sums: tuple[str, ...], keys: tuple[str, ...]) -> Select[Any]:
+def _by_area(
+    query: Select[*tuple[Any, ...]], by: str, *, sums: tuple[str, ...], keys: tuple[str, ...]
+) -> Select[*tuple[Any, ...]]:
     """Group a query over ``persons`` by district or province, in two steps.
 
     First by the person's own location (a scan of persons with a small GROUP BY), then the few

@@ -650,7 +650,7 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
     provider_id = provider_id_of(session=session, reference=parsed.provider, expression="Claim.provider")
     if user.role == Role.CLERK and provider_id != user.provider_id:
         raise Forbidden(f"user {user.username}", "Claim.provider", "a clerk submits claims of its own facility only")
-    provider = session.get(Provider, provider_id)
+    provider = session.get_one(Provider, provider_id)
     digits = _claim_digits(
         session=session, person_id=person_id, provider_id=provider_id, on=parsed.service_date, currency=parsed.currency
     )

@@ -84,7 +84,7 @@ def validate_resource(data: dict[str, Any], model: type[FHIRAbstractModel]) -> A
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        issues = []
+        issues: list[tuple[str, str, str | None]] = []
         for item in error.errors(include_input=False)[:MAX_ISSUES]:
             location = ".".join(str(part) for part in item.get("loc", ()) if part != "__root__")
             expression = f"{expected}.{location}" if location else expected
@@ -234,8 +234,8 @@ _CLAIM_TYPE_CARE_TYPE = {"institutional": "inpatient"}
 
 def _claim_identifier(claim: FhirClaim) -> str:
     identifiers = claim.identifier or []
-    chosen = next((item for item in identifiers if item.system == CLAIM_SYSTEM and item.value), None)
-    chosen = chosen or next((item for item in identifiers if item.value), None)
+    chosen = next((item.value for item in identifiers if item.system == CLAIM_SYSTEM and item.value), None)
+    chosen = chosen or next((item.value for item in identifiers if item.value), None)
     if chosen is None:
         raise _fail(
             422,
@@ -243,7 +243,7 @@ def _claim_identifier(claim: FhirClaim) -> str:
             f"Claim.identifier: a claim id is required (system {CLAIM_SYSTEM}): it makes resubmission safe",
             "Claim.identifier",
         )
-    value = chosen.value.strip()
+    value = chosen.strip()
     if not value or len(value) > 64:
         raise _fail(422, "value", "Claim.identifier.value must be 1 to 64 characters", "Claim.identifier")
     return value
@@ -266,7 +266,8 @@ def _care_type(claim: FhirClaim) -> str:
 
 
 def _diagnosis(claim: FhirClaim) -> str:
-    diagnoses = sorted(claim.diagnosis or [], key=lambda item: item.sequence)
+    # sequence is required (1..1): validation has refused a diagnosis without one
+    diagnoses = sorted(claim.diagnosis or [], key=lambda item: item.sequence or 0)
     for item in diagnoses:
         codes = _codes(item.diagnosisCodeableConcept)
         preferred = [code for system, code in codes if system == ICD10_SYSTEM] or [code for _system, code in codes]
@@ -322,7 +323,7 @@ def _amounts(claim: FhirClaim) -> tuple[Decimal, Decimal, str | None]:
         nets = [item.net for item in claim.item or [] if item.net is not None and item.net.value is not None]
         if not nets:
             raise _fail(422, "required", "Claim.total (or item.net) is required", "Claim.total")
-        total = sum((Decimal(net.value) for net in nets), Decimal(0))
+        total = sum((Decimal(net.value) for net in nets if net.value is not None), Decimal(0))
         currencies.update(net.currency for net in nets if net.currency)
     eligible = total
     for extension in claim.extension or []:
@@ -401,6 +402,6 @@ def parse_eligibility_request(data: dict[str, Any], *, today: dt.date | None = N
     return ParsedEligibilityRequest(
         patient=patient_ref(request.patient, "CoverageEligibilityRequest.patient"),
         serviced_on=on,
-        purpose=tuple(request.purpose or ("validation",)),
+        purpose=tuple(code for code in request.purpose or () if code is not None) or ("validation",),
         request_id=request.id,
     )

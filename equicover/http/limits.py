@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    import asyncio
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -122,7 +126,7 @@ class ConcurrencyLimit:
         self.max_in_flight = max_in_flight
         self.max_waiting = max_waiting
         self.exempt = frozenset(exempt)  # (method, path) of requests that hold no connection while they wait
-        self._semaphore: object | None = None
+        self._semaphore: asyncio.Semaphore | None = None
         self._waiting = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,7 +137,7 @@ class ConcurrencyLimit:
 
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.max_in_flight)
-        semaphore: asyncio.Semaphore = self._semaphore  # type: ignore[assignment]
+        semaphore = self._semaphore
         if semaphore.locked() and self._waiting >= self.max_waiting:
             body = json.dumps(
                 {

@@ -57,10 +57,6 @@ def flows(
     fund: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[FlowOut]:
     return [
-        FlowOut(**vars_of(flow))
-        for flow in ledger.flows_by_month(session=session, starts=starts, ends=ends, fund_code=fund)
+        FlowOut(fund=f.fund, month=f.month, account=f.account, kind=f.kind, debit=f.debit, credit=f.credit)
+        for f in ledger.flows_by_month(session=session, starts=starts, ends=ends, fund_code=fund)
     ]
-
-
-def vars_of(flow: ledger.MonthlyFlow) -> dict[str, object]:
-    return {name: getattr(flow, name) for name in FlowOut.model_fields}

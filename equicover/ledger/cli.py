@@ -28,7 +28,8 @@ def post_claims(
             actor="cli",
         )
     console.print(
-        f"Posted {counts['settlement']:,} settlements and {counts['reversal']:,} reversals in {counts['entries']:,} entries."
+        f"Posted {counts['settlement']:,} settlements and {counts['reversal']:,} reversals "
+        f"in {counts['entries']:,} entries."
     )
 
 
@@ -60,7 +61,10 @@ def receive(
     source: str = typer.Option(
         ...,
         "--source",
-        help="state_budget, local_budget, social_cohesion_fund, territorial_communities, member_contributions, donors, charity",
+        help=(
+            "state_budget, local_budget, social_cohesion_fund, territorial_communities, "
+            "member_contributions, donors, charity"
+        ),
     ),
     amount: str = typer.Option(..., "--amount", help="Major units, e.g. 1000000.00"),
     on: str = typer.Option(..., "--on"),
@@ -145,7 +149,8 @@ def balances(
         table.add_row(row.fund, row.account, row.kind, money(row.debit), money(row.credit), money(row.balance))
     console.print(table)
     console.print(
-        f"Trial balance: debits {debit:,} = credits {credit:,} (minor units): {'balanced' if debit == credit else 'NOT BALANCED'}"
+        f"Trial balance: debits {debit:,} = credits {credit:,} (minor units): "
+        f"{'balanced' if debit == credit else 'NOT BALANCED'}"
     )
 
 

@@ -123,8 +123,8 @@ class AppendOnlyViolation(RuntimeError):
     """Raised when code tries to change or delete a ledger row (corrections are reversing entries)."""
 
 
-def _refuse_change(mapper: object, connection: object, target: object) -> None:
-    raise AppendOnlyViolation(f"{type(target).__tablename__} rows are append-only: post a reversing entry")  # type: ignore[attr-defined]
+def _refuse_change(mapper: object, connection: object, target: Base) -> None:
+    raise AppendOnlyViolation(f"{target.__table__.name} rows are append-only: post a reversing entry")
 
 
 for _model in (LedgerEntry, LedgerLine):

@@ -14,15 +14,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, Row, and_, exists, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR
-from equicover.claims.models import Claim, ClaimPayment
+from equicover.claims.models import Claim, ClaimPayment, PaymentKind
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.ledger.models import (
     SOURCE_ACCOUNTS,
@@ -310,7 +309,9 @@ def post_enrolment_contributions(*, session: Session, fund_code: str, scheme_id:
     return posted
 
 
-def _unposted_payments(session: Session, kind: str, up_to: dt.date) -> tuple[list[Any], list[Any]]:
+def _unposted_payments(
+    session: Session, kind: str, up_to: dt.date
+) -> tuple[Sequence[Row[PaymentKind, str, str, int, dt.date, int]], list[ColumnElement[bool]]]:
     """(payment kind, item_id, payer, provider_id, service_date, amount) of claims not yet posted as ``kind``."""
     posted = exists().where(and_(ClaimPosting.claim_pk == Claim.id, ClaimPosting.kind == kind))
     condition = [Claim.service_date <= up_to, ~posted]
@@ -359,11 +360,11 @@ def post_claim_settlements(
             ensure_fund(session=session, code=fund, name=fund, currency=currency, minor_digits=minor_digits)
             sign = 1 if kind == "settlement" else -1
             lines = []
-            for (account, provider_id), amount in sorted(
+            for (account, line_provider), net in sorted(
                 amounts.items(), key=lambda item: (item[0][0], item[0][1] or 0)
             ):
-                signed = sign * amount
-                lines.append(Line(account, debit=max(signed, 0), credit=max(-signed, 0), provider_id=provider_id))
+                signed = sign * net
+                lines.append(Line(account, debit=max(signed, 0), credit=max(-signed, 0), provider_id=line_provider))
             post_entry(
                 session=session,
                 fund_code=fund,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from equicover.db.engine import make_engine
 from equicover.db.settings import database_url
@@ -12,7 +13,7 @@ config = context.config
 target_metadata = all_tables()
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

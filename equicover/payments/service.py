@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import record_change
@@ -27,6 +27,7 @@ from equicover.money import format_money, minor_digits_of
 from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Person
+from equicover.verification import service as verification
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery
 
 APPROVER_ROLE = Role.FUND_MANAGER
@@ -95,8 +96,9 @@ def draft_batch(
     """Draft the batch of one provider for one period (the maker's step).
 
     Takes the provider's settled claims served in the period (or earlier and not yet paid) that
-    are paid by some fund, not in another batch and not held by an open review; deducts the provider's recoveries not yet
-    netted; adds capitation per enrolled person-month for a capitation contract in force.
+    are paid by some fund, not in another batch and not held by an open review; deducts the
+    provider's recoveries not yet netted; adds capitation per enrolled person-month for a
+    capitation contract in force.
     """
     provider = session.scalar(select(Provider).where(Provider.code == provider_code))
     record = f"payment batch {provider_code} {period_starts}"
@@ -137,11 +139,7 @@ def draft_batch(
     for claim_pk, kind, item_id, payer, amount in rows:
         claims_by_fund[ledger.fund_code_of_payment(kind, item_id, payer)] += int(amount)
         claim_pks.add(claim_pk)
-    recoveries = list(
-        session.scalars(
-            select(Recovery).where(Recovery.provider_id == provider.id, Recovery.payment_batch_id.is_(None))
-        )
-    )
+    recoveries = verification.unpaid_recoveries(session=session, provider_id=provider.id)
     recovered_by_fund: dict[str, int] = defaultdict(int)
     for recovery in recoveries:
         recovered_by_fund[recovery.fund_code] += recovery.amount
@@ -190,8 +188,7 @@ def draft_batch(
     session.add_all(lines)
     if claim_pks:
         session.execute(insert(PaymentBatchClaim), [{"claim_pk": pk, "batch_id": batch.id} for pk in sorted(claim_pks)])
-    for recovery in recoveries:
-        recovery.payment_batch_id = batch.id
+    verification.net_recoveries_in_batch(session=session, recoveries=recoveries, payment_batch_id=batch.id)
     session.flush()
     record_change(
         session=session,
@@ -315,7 +312,7 @@ def cancel_batch(*, session: Session, batch_id: int, actor: str) -> PaymentBatch
     if batch.status != "draft":
         raise Conflict(f"payment batch {batch_id}", "status", f"is {batch.status}: only a draft can be cancelled")
     session.execute(delete(PaymentBatchClaim).where(PaymentBatchClaim.batch_id == batch.id))
-    session.execute(update(Recovery).where(Recovery.payment_batch_id == batch.id).values(payment_batch_id=None))
+    verification.release_recoveries(session=session, payment_batch_id=batch.id)
     batch.status = "cancelled"
     session.flush()
     record_change(
@@ -408,7 +405,7 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
     from equicover import fhir_mapping as mapping
 
     batch = get_batch(session=session, batch_id=batch_id)
-    provider = session.get(Provider, batch.provider_id)
+    provider = session.get_one(Provider, batch.provider_id)
     digits = _digits(batch.currency)
     lines: list[tuple[int | str, int]] = [(pk, amount) for pk, _, _, amount in _claim_amounts(session, batch.id)]
     lines += [

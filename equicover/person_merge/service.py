@@ -60,9 +60,10 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
         "claim_ids": result.claims,
         "accumulator_rows": result.accumulators,
     }
+    id_moved = {"id_type": taken.get("id_type"), "national_id_moved": True} if "national_id" in taken else {}
     record_change(
         session=session, actor=actor, entity="persons", entity_id=merged_id, action="merge",
-        before={"merged_into_id": None, **({"id_type": taken.get("id_type"), "national_id_moved": True} if "national_id" in taken else {})},
+        before={"merged_into_id": None, **id_moved},
         after={"merged_into_id": survivor_id, **moved},
     )  # fmt: skip
     record_change(

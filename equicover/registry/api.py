@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from equicover.auth.deps import CurrentUser, require_roles
@@ -144,7 +144,7 @@ def _person_detail(session: Session, person: Person) -> PersonDetail:
     )
 
 
-def _inside(location_code: str):  # type: ignore[no-untyped-def]
+def _inside(location_code: str) -> Select[int]:
     """Ids of the locations at or below ``location_code``."""
     area = aliased(Location)
     return (

@@ -7,6 +7,7 @@ prints errors without a traceback, exiting non-zero.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -15,6 +16,9 @@ from rich.table import Table
 from equicover.commands import ACTOR_OPTION, DATABASE_URL_OPTION, console, fail, migrated_session_factory
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError
+
+if TYPE_CHECKING:
+    from equicover.registry.models import Person
 
 import_app = typer.Typer(no_args_is_help=True, help="Import lists from other agencies.")
 dedupe_app = typer.Typer(no_args_is_help=True, help="Find, review and merge duplicate persons (Splink).")
@@ -97,8 +101,9 @@ def dedupe_run(
         with migrated_session_factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
             task = bar.add_task("reading the registry")
             summary = run_dedupe(
-                session=session, backend=backend, spark=spark, review_threshold=review_threshold, auto_threshold=auto_threshold,
-                retrain=retrain, actor=actor, progress=lambda message: bar.update(task, description=message),
+                session=session, backend=backend, spark=spark, review_threshold=review_threshold,
+                auto_threshold=auto_threshold, retrain=retrain, actor=actor,
+                progress=lambda message: bar.update(task, description=message),
             )  # fmt: skip
     except EquicoverError as error:
         fail(error)
@@ -113,7 +118,7 @@ def dedupe_run(
     )
 
 
-def _person_line(person) -> str:  # type: ignore[no-untyped-def]
+def _person_line(person: Person) -> str:
     return (
         f"{person.full_name} | {person.sex} | born {person.birth_date} | household {person.household_id} | "
         f"location {person.location_id} | ID {'yes' if person.national_id else 'no'}"
@@ -147,7 +152,8 @@ def dedupe_review(
             with session_scope(factory) as session:
                 queue = review_queue(session=session, limit=limit)
                 pending = count_pending(session=session)
-                shown = [(pair.id, pair.match_probability, session.get(Person, pair.person_id_l), session.get(Person, pair.person_id_r))
+                shown = [(pair.id, pair.match_probability,
+                          session.get_one(Person, pair.person_id_l), session.get_one(Person, pair.person_id_r))
                          for pair in queue]  # fmt: skip
             console.print(f"{pending:,} pair(s) waiting for review.")
             for pair_id, probability, left, right in shown:
@@ -184,8 +190,8 @@ def link_ids_command(
         rows, unusable = read_register(file)
         with migrated_session_factory(database_url) as factory, _spinner() as bar, session_scope(factory) as session:
             task = bar.add_task("linking")
-            summary = link_ids(session=session, rows=rows, register=register, id_type=id_type, threshold=threshold, actor=actor,
-                               progress=lambda message: bar.update(task, description=message))  # fmt: skip
+            summary = link_ids(session=session, rows=rows, register=register, id_type=id_type, threshold=threshold,
+                               actor=actor, progress=lambda message: bar.update(task, description=message))  # fmt: skip
         summary.outcomes.extend(unusable)
         write_link_report(report_path, summary)
     except EquicoverError as error:

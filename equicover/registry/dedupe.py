@@ -472,8 +472,9 @@ def run_dedupe(
                 run.id,
             )
         else:
-            for name, value in (("person_id_l", left), ("person_id_r", right), ("match_probability", float(probability)),
-                                ("cluster_id", cluster_id), ("status", status), ("run_id", run.id)):  # fmt: skip
+            for name, value in (("person_id_l", left), ("person_id_r", right),
+                                ("match_probability", float(probability)), ("cluster_id", cluster_id),
+                                ("status", status), ("run_id", run.id)):  # fmt: skip
                 new_rows[name].append(value)
         if status == "auto":
             auto += 1
@@ -485,7 +486,8 @@ def run_dedupe(
     run.pairs_queued = queued
     record_change(
         session=session, actor=actor, entity="dedupe_runs", entity_id=run.id, action="create",
-        after={"persons": len(frame), "pairs_found": len(pairs), "queued": queued, "auto": auto, "already_decided": decided},
+        after={"persons": len(frame), "pairs_found": len(pairs), "queued": queued, "auto": auto,
+               "already_decided": decided},
     )  # fmt: skip
     return DedupeRunSummary(run.id, len(frame), len(pairs), queued, auto, decided)
 

@@ -115,7 +115,7 @@ def format_copy_batch(
     source_lines = []
     for row in good:
         person_id = row.person_id
-        household_id = row.household_id if row.household_id is not None else row.new_household.id  # type: ignore[union-attr]
+        household_id = row.stored_household_id()
         folded, romanised, key = name_forms(row.full_name)
         full_name, given, family, national_id, id_type, phone = (
             row.full_name, row.given_name, row.family_name, row.national_id, row.id_type, row.phone,
@@ -126,12 +126,13 @@ def format_copy_batch(
             f"{full_name}{given or ''}{family or ''}{national_id or ''}{id_type or ''}{phone or ''}{row_id}"
         ):
             full_name, row_id = _escaped(full_name), _escaped(row_id)
-            given, family, national_id, id_type, phone = (_escaped(value) if value is not None else None
-                                                          for value in (given, family, national_id, id_type, phone))  # fmt: skip
+            given, family, national_id, id_type, phone = (
+                _escaped(value) if value is not None else None for value in (given, family, national_id, id_type, phone)
+            )
         person_lines.append(
-            f"{person_id}\t{household_id}\t{full_name}\t{given or _NULL}\t{family or _NULL}\t{row.name_script or _NULL}\t"
-            f"{row.sex}\t{row.birth_date.isoformat()}\t{national_id or _NULL}\t{id_type or _NULL}\t{phone or _NULL}\t"
-            f"{row.location_id}\t{row.registered_on.isoformat()}\n"
+            f"{person_id}\t{household_id}\t{full_name}\t{given or _NULL}\t{family or _NULL}\t"
+            f"{row.name_script or _NULL}\t{row.sex}\t{row.birth_date.isoformat()}\t{national_id or _NULL}\t"
+            f"{id_type or _NULL}\t{phone or _NULL}\t{row.location_id}\t{row.registered_on.isoformat()}\n"
         )
         # The folded form keeps only word characters and spaces, the romanised ones only [a-z0-9 ].
         form_lines.append(f"{person_id}\t{folded}\t{romanised}\t{key}\n")
@@ -150,8 +151,9 @@ def write_copy_batch(*, session: Session, batch: CopyBatch, actor: str) -> None:
     """COPY the batch in the session's transaction (never commits) and log it as the bulk path does.
 
     A row the database refuses (a constraint, e.g. a national ID another writer registered
-    meanwhile, or a value too long for its column) raises :class:`~equicover.errors.ValidationFailed` naming the table and the
-    constraint, never a value; the caller's transaction must then be rolled back.
+    meanwhile, or a value too long for its column) raises
+    :class:`~equicover.errors.ValidationFailed` naming the table and the constraint, never a
+    value; the caller's transaction must then be rolled back.
     """
     connection = session.connection()
     # Not waiting for each commit's WAL flush saves a disk sync per batch. A server crash may
@@ -159,6 +161,8 @@ def write_copy_batch(*, session: Session, batch: CopyBatch, actor: str) -> None:
     # import_runs counts: re-running the file imports them (idempotent per source row).
     connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
     driver_connection = connection.connection.driver_connection
+    if driver_connection is None:  # only a connection already closed or invalidated has none
+        raise RuntimeError("the session's database connection is closed")
     copies = (
         ("households", HOUSEHOLD_COLUMNS, batch.households),
         ("persons", PERSON_COLUMNS, batch.persons),

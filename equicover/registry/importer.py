@@ -371,6 +371,14 @@ class ValidRow:
     new_household: NewHousehold | None = None  # ... or one this import creates
     person_id: int | None = None
 
+    def stored_household_id(self) -> int:
+        """The id of the person's household: the existing one, or the new one once its id is given."""
+        if self.household_id is not None:
+            return self.household_id
+        if self.new_household is None or self.new_household.id is None:
+            raise ValueError(f"line {self.line}: the household has no id yet")
+        return self.new_household.id
+
 
 @dataclass
 class FileState:
@@ -451,9 +459,7 @@ def validate_person_batch(
     households they need created (``batch``: this batch's number in the import)."""
     result = BatchResult()
     if state.locations is None:
-        state.locations = {
-            code: location_id for code, location_id in session.execute(select(Location.code, Location.id))
-        }
+        state.locations = dict(session.execute(select(Location.code, Location.id)).all())
     locations = state.locations
 
     # Rows this source already delivered in an earlier run: skipped, never imported twice.
@@ -579,8 +585,8 @@ def validate_person_batch(
                 reject(line, row_id, "location_code", "unknown location")
                 continue
         good.append(
-            ValidRow(line, row_id, full_name, given_name, family_name, name_script, sex, birth_date, national_id, id_type,
-                     phone, household_code, location_id, registered_on)
+            ValidRow(line, row_id, full_name, given_name, family_name, name_script, sex, birth_date, national_id,
+                     id_type, phone, household_code, location_id, registered_on)
         )  # fmt: skip
 
     good = _drop_registered_national_ids(session, good, reject)
@@ -593,9 +599,9 @@ def _drop_registered_national_ids(
 ) -> list[ValidRow]:
     by_type: dict[str, set[str]] = {}
     for row in good:
-        if row.national_id is not None:
-            by_type.setdefault(row.id_type, set()).add(row.national_id)  # type: ignore[arg-type]
-    registered: dict[tuple[str, str], int] = {}
+        if row.national_id is not None and row.id_type is not None:  # validation gives an ID its type
+            by_type.setdefault(row.id_type, set()).add(row.national_id)
+    registered: dict[tuple[str, str | None], int] = {}  # national_id: never NULL here, but typed as its column
     for id_type, numbers in by_type.items():
         # One id_type and a list of IDs: the (id_type, national_id) unique index answers it
         # (a row-value IN list is planned as a scan by PostgreSQL).
@@ -610,7 +616,9 @@ def _drop_registered_national_ids(
         return good
     kept = []
     for row in good:
-        holder = registered.get((row.id_type, row.national_id))  # type: ignore[arg-type]
+        holder = None
+        if row.national_id is not None and row.id_type is not None:
+            holder = registered.get((row.id_type, row.national_id))
         if holder is not None:
             reject(row.line, row.source_row_id, "national_id", f"already registered to person {holder}")
         else:
@@ -693,9 +701,7 @@ def write_person_batch(
         session=session,
         rows={
             "id": person_ids,
-            "household_id": [
-                row.household_id if row.household_id is not None else row.new_household.id for row in good
-            ],  # type: ignore[union-attr]
+            "household_id": [row.stored_household_id() for row in good],
             **{
                 name: [getattr(row, name) for row in good]
                 for name in (
@@ -805,7 +811,6 @@ class _Batch:
     uses_households_of: set[int] = field(default_factory=set)  # earlier batches creating households it uses
     copy: CopyBatch | None = None  # PostgreSQL: the batch as COPY text, ids given
     waits_for: tuple[Future[None], ...] = ()  # batches in flight that create households it uses
-    written: Future[None] | None = None
 
 
 def import_persons_file(
@@ -972,33 +977,29 @@ def _import_persons_file(
             # Batches N and N+1 are written (COPY: PostgreSQL's work, in its server processes)
             # while batch N+2 is read, validated and formatted here: both cores busy.
             with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="import-writer") as pool:
-                in_flight: dict[int, _Batch] = {}  # by number, oldest first
+                # by number, oldest first: each batch with its write
+                in_flight: dict[int, tuple[_Batch, Future[None]]] = {}
                 for number, rows in enumerate(batches):
                     batch = prepare(number, rows)
-                    batch.waits_for = tuple(
-                        in_flight[n].written for n in sorted(batch.uses_households_of) if n in in_flight
-                    )  # type: ignore[misc]
+                    batch.waits_for = tuple(in_flight[n][1] for n in sorted(batch.uses_households_of) if n in in_flight)
                     while len(in_flight) >= writers:
-                        oldest = in_flight.pop(next(iter(in_flight)))
-                        settle(oldest, refusal_of(oldest.written))  # type: ignore[arg-type]
-                    batch.written = pool.submit(write, batch)
-                    in_flight[number] = batch
-                for batch in in_flight.values():
-                    settle(batch, refusal_of(batch.written))  # type: ignore[arg-type]
+                        oldest, oldest_written = in_flight.pop(next(iter(in_flight)))
+                        settle(oldest, refusal_of(oldest_written))
+                    in_flight[number] = (batch, pool.submit(write, batch))
+                for batch, written in in_flight.values():
+                    settle(batch, refusal_of(written))
 
     with session_scope(factory) as session:
         if on_postgresql and summary.imported >= ANALYZE_AFTER_ROWS:
             analyze_import_tables(session)
-        session.execute(
-            update(ImportRun).where(ImportRun.id == run_id).values(finished_at=dt.datetime.now(dt.UTC))
-        )
+        session.execute(update(ImportRun).where(ImportRun.id == run_id).values(finished_at=dt.datetime.now(dt.UTC)))
         record_change(
             session=session,
             actor=actor,
             entity="import_runs",
             entity_id=run_id,
             action="create",
-            after={"source": source, "read": summary.rows_read, "imported": summary.imported, "rejected": summary.rejected,
-                   "already_imported": summary.already_imported},
+            after={"source": source, "read": summary.rows_read, "imported": summary.imported,
+                   "rejected": summary.rejected, "already_imported": summary.already_imported},
         )  # fmt: skip
     return summary

@@ -127,16 +127,12 @@ def link_ids(
 ) -> LinkSummary:
     """Link live persons to ``rows`` of the register (see the module doc); writes ``person_id_links``."""
     summary = LinkSummary()
-    already = {
-        person_id
-        for person_id in session.scalars(select(PersonIdLink.person_id).where(PersonIdLink.register == register))
-    }
-    taken = {
-        register_id: person_id
-        for register_id, person_id in session.execute(
+    already = set(session.scalars(select(PersonIdLink.person_id).where(PersonIdLink.register == register)))
+    taken = dict(
+        session.execute(
             select(PersonIdLink.register_id, PersonIdLink.person_id).where(PersonIdLink.register == register)
-        )
-    }
+        ).all()
+    )
     by_id = {row.national_id: row for row in rows}
     now = dt.datetime.now(dt.UTC)
     links: list[PersonIdLink] = []
@@ -191,10 +187,10 @@ def link_ids(
             if outcome.status == "linked_probabilistic":
                 row = next(r for r in free_rows if r.line == outcome.register_line)
                 if row.national_id in taken:
-                    outcome = LinkOutcome(outcome.person_id, row.line, "conflict",
-                                          f"register row already linked to person {taken[row.national_id]}", outcome.probability)  # fmt: skip
-                else:
-                    link(outcome.person_id, row, "probabilistic", float(outcome.probability or 0))  # type: ignore[arg-type]
+                    reason = f"register row already linked to person {taken[row.national_id]}"
+                    outcome = LinkOutcome(outcome.person_id, row.line, "conflict", reason, outcome.probability)
+                elif outcome.person_id is not None:  # always: a probabilistic link names its person
+                    link(outcome.person_id, row, "probabilistic", float(outcome.probability or 0))
             summary.outcomes.append(outcome)
     else:
         summary.outcomes.extend(LinkOutcome(person_id, None, "unlinked", "no register row") for person_id in unresolved)
@@ -203,8 +199,9 @@ def link_ids(
     session.flush()
     record_change(
         session=session, actor=actor, entity="person_id_links", entity_id=None, action="bulk_load",
-        after={"register": register, "exact": summary.count("linked_exact"), "probabilistic": summary.count("linked_probabilistic"),
-               "conflict": summary.count("conflict"), "unlinked": summary.count("unlinked")},
+        after={"register": register, "exact": summary.count("linked_exact"),
+               "probabilistic": summary.count("linked_probabilistic"), "conflict": summary.count("conflict"),
+               "unlinked": summary.count("unlinked")},
     )  # fmt: skip
     return summary
 
@@ -220,7 +217,7 @@ def _probabilistic(
     people = registry_frame(session=session)
     wanted = set(person_ids)
     people = people[people["unique_id"].isin(wanted)]
-    locations = {code: location_id for code, location_id in session.execute(select(Location.code, Location.id))}
+    locations = dict(session.execute(select(Location.code, Location.id)).all())
     register = prepare_frame(
         ids=[_REGISTER_ID_OFFSET + row.line for row in rows],
         full_names=[row.full_name for row in rows],

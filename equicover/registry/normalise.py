@@ -23,8 +23,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from anyascii import anyascii
+
+if TYPE_CHECKING:
+    import opencc
 
 # Arabic tatweel, harakat (U+064B-U+065F), superscript alef, Quranic marks.
 _ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
@@ -66,7 +70,7 @@ class NameForms:
 
 
 @lru_cache(maxsize=1)
-def _traditional_to_simplified():  # type: ignore[no-untyped-def]
+def _traditional_to_simplified() -> opencc.OpenCC:
     import opencc
 
     return opencc.OpenCC("t2s")

@@ -12,7 +12,7 @@ from equicover.errors import Forbidden
 from equicover.registry.models import Household, Location, Person
 
 
-def area_location_ids(user: User) -> Select[tuple[int]]:
+def area_location_ids(user: User) -> Select[int]:
     """The ids of the locations in the user's area (the area itself and everything below it)."""
     area = user.location_id
     return select(Location.id).where(

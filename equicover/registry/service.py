@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -269,8 +269,9 @@ def categories_at(*, session: Session, person_id: int, on: dt.date) -> list[str]
     )
 
 
-def holds_on(on: dt.date) -> tuple[Any, ...]:
-    """SQL conditions: a ``person_categories`` row is valid on ``on`` (both ends inclusive)."""
+def holds_on(on: dt.date | ColumnElement[dt.date]) -> tuple[ColumnElement[bool], ...]:
+    """SQL conditions: a ``person_categories`` row is valid on ``on`` (both ends inclusive); ``on`` is a
+    date, or an SQL expression of one (a bound parameter of a prepared statement)."""
     return (
         PersonCategory.valid_from <= on,
         or_(PersonCategory.valid_to.is_(None), PersonCategory.valid_to >= on),

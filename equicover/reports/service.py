@@ -81,7 +81,7 @@ def semiannual_report(
     for flow in ledger.flows_by_month(session=session, starts=starts, ends=ends):
         signed = flow.credit - flow.debit if flow.kind in ("source", "payable") else flow.debit - flow.credit
         flows[flow.fund][flow.account] += signed
-    closing = defaultdict(dict)
+    closing: dict[str, dict[str, int]] = defaultdict(dict)
     for balance in ledger.balances(session=session, as_of=ends):
         closing[balance.fund][balance.account] = balance.balance
     for fund in sorted(set(flows) | set(closing)):
@@ -148,7 +148,7 @@ def write_xlsx(report: SemiAnnualReport, path: Path) -> Path:
     from openpyxl.styles import Font
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook's one sheet, the active one
     sheet.title = "Indicators"
     sheet.append(
         [f"Semi-annual implementation status report {report.year} H{report.half} ({report.starts} to {report.ends})"]

@@ -4,7 +4,8 @@ Same rules and same output as the real-time engine (``realtime.py``), without a 
 the payer cascade is a chain of SELECT levels generated from the policy (``batch_sql.py``). Layers
 without yearly state are column expressions; a layer with yearly state (scope "year",
 ``cap_per_year``, ``max_per_year``) adds running sums over the member's benefit year in settlement
-order, because each of its accumulators is the smaller of a running sum and a cap (docs/settlement.md, "The arithmetic").
+order, because each of its accumulators is the smaller of a running sum and a cap
+(docs/settlement.md, "The arithmetic").
 
 Steps (each a DuckDB statement; ``progress`` hears of each):
 1. read and check: every row typed and checked in one parallel pass, kept in file order
@@ -93,6 +94,14 @@ def _run(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...
     return connection.execute(sql).fetchall()
 
 
+def one_row(connection: duckdb.DuckDBPyConnection, sql: str, parameters: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, or a lookup of a row known to exist)."""
+    row = connection.execute(sql, parameters).fetchone()
+    if row is None:
+        raise LookupError(f"the query returned no row: {sql}")
+    return row
+
+
 def connect(spill_directory: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to ``spill_directory`` instead of running out of memory."""
     return duckdb.connect(
@@ -160,13 +169,14 @@ PARALLEL_SETTLE_MIN_ROWS = 250_000
 
 def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int) -> int:
     """The first row at or after ``near`` of the sorted table where a new member starts."""
-    (previous,) = connection.execute(f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1]).fetchone()
+    (previous,) = one_row(connection, f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1])
     width = 4096
     while near < rows:
-        found = connection.execute(
+        (found,) = one_row(
+            connection,
             f"SELECT min(rowid) FROM {SORTED_TABLE} WHERE rowid >= ? AND rowid < ? AND member_id <> ?",
             [near, near + width, previous],
-        ).fetchone()[0]
+        )
         if found is not None:
             return int(found)
         near += width
@@ -224,7 +234,7 @@ def movement_columns(policy: Policy) -> list[str]:
     what an oop_cap layer left to the member); with ``member_id`` and ``byear`` they key the
     accumulator."""
     columns = ["member_id", "byear"]
-    for k, layer in enumerate(policy.layers):
+    for k in range(len(policy.layers)):
         columns.extend((f"m{k}", f"pay{k}", f"dp{k}", f"ds{k}"))
     return columns
 
@@ -317,7 +327,7 @@ def seed_table(policy: Policy, accumulators: Mapping[tuple[str, str, int], Accum
         row = rows.setdefault((member_id, int(year)), [0] * (3 * width))
         row[3 * k : 3 * k + 3] = [value.position, value.paid, value.member_share]
     keys = list(rows)
-    columns: dict[str, pa.Array] = {
+    columns: dict[str, pa.Array[Any]] = {
         "member_id": pa.array([member for member, _ in keys], pa.string()),
         "byear": pa.array([year for _, year in keys], pa.int64()),
     }
@@ -576,10 +586,8 @@ def settle_file(
             settled_relation = _settle_in_parts(connection, policy)
             _run(connection, f"DROP TABLE {SORTED_TABLE}")
             report(5)
-            written = _run(
-                connection,
-                f"COPY ({_output_select(policy, settled_relation)}) TO {_path_literal(out_path)} {_copy_options(out_path)}",
-            )
+            output = _output_select(policy, settled_relation)
+            written = _run(connection, f"COPY ({output}) TO {_path_literal(out_path)} {_copy_options(out_path)}")
             settled = int(written[0][0]) if written else 0
             report(6)
         finally:

@@ -10,6 +10,7 @@ convention (row index + 2), so an error file reads the same whatever the input f
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from equicover.settlement import claims_file as claims_contract
 from equicover.settlement.batch_engine_sql import benefit_year_sql, policy_categories, quote_literal
@@ -53,7 +54,7 @@ def _lit(text: str) -> str:
     return quote_literal(text)
 
 
-def _in(column: str, values) -> str:
+def _in(column: str, values: Sequence[str]) -> str:
     if not values:
         return "FALSE"
     return f"{column} IN ({', '.join(_lit(v) for v in values)})"

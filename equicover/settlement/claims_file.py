@@ -186,11 +186,13 @@ class ClaimRowParser:
             reject("provider_id", REQUIRED)
         if values["provider_level"] not in self._levels:
             reject("provider_level", UNKNOWN_PROVIDER_LEVEL)
-        flags = {}
+        flags: dict[str, bool] = {}
         for column in BOOLEAN_COLUMNS:
-            flags[column] = _boolean(values[column])
-            if flags[column] is None:
+            flag = _boolean(values[column])
+            if flag is None:
                 reject(column, NOT_A_BOOLEAN)
+            else:
+                flags[column] = flag
         if values["care_type"] not in self._care_types:
             reject("care_type", UNKNOWN_CARE_TYPE)
         diagnosis = values["diagnosis"].upper()
@@ -209,7 +211,8 @@ class ClaimRowParser:
             reject("eligible", eligible)
         elif isinstance(total, int) and eligible > total:
             reject("eligible", ELIGIBLE_ABOVE_TOTAL)
-        if errors:
+        # Each of these (a missing date, flag or amount) has put a row in errors already.
+        if errors or service_date is None or isinstance(total, str) or isinstance(eligible, str):
             return None, errors
         categories = frozenset(
             category

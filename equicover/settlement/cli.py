@@ -251,8 +251,8 @@ def explain(
     if target_claim is None:
         console = _console(stderr=True)
         _say(console, f"claim {claim!r} is rejected and cannot be settled:", "bold red")
-        for error in target_errors:
-            _say(console, f"  line {error.line}: {error.field}: {error.reason}")
+        for rejection in target_errors:
+            _say(console, f"  line {rejection.line}: {rejection.field}: {rejection.reason}")
         raise typer.Exit(EXIT_REJECTED)
     member_claims = sorted(
         (

@@ -67,6 +67,13 @@ class MembersFileError(EquicoverError):
         super().__init__(message or f"{path}: {len(errors)} bad member row(s)")
 
 
+def _required(value: int | None, key: str) -> int:
+    """A value the rules' kind cannot do without (the policy loader refuses rules that leave it out)."""
+    if value is None:
+        raise ValueError(f"the contribution rules have no {key!r}")
+    return value
+
+
 def member_amounts(rules: ContributionRules, members: list[ContributionMember]) -> list[int]:
     """What each member owes, before subsidies, in the order given."""
     earlier_in_household: dict[str, int] = {}
@@ -76,7 +83,7 @@ def member_amounts(rules: ContributionRules, members: list[ContributionMember]) 
         rank = earlier_in_household.get(member.household_id, 0)
         earlier_in_household[member.household_id] = rank + 1
         if rules.kind == "flat":
-            amount = rules.amount
+            amount = _required(rules.amount, "amount")
             if rules.household_cap is not None:
                 owed = owed_in_household.get(member.household_id, 0)
                 amount = min(amount, max(0, rules.household_cap - owed))
@@ -84,7 +91,8 @@ def member_amounts(rules: ContributionRules, members: list[ContributionMember]) 
         else:
             factors = rules.rank_factors
             factor = factors[min(rank, len(factors) - 1)]
-            amount = round_half_up(rules.reference_wage * rules.share * factor, RATIO_SCALE * RATIO_SCALE)
+            wage = _required(rules.reference_wage, "reference_wage")
+            amount = round_half_up(wage * _required(rules.share, "share") * factor, RATIO_SCALE * RATIO_SCALE)
         amounts.append(amount)
     return amounts
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from equicover.errors import EquicoverError
 from equicover.money import (
@@ -29,22 +29,35 @@ from equicover.money import (
 from equicover.settlement.model import (
     CONDITION_KEYS,
     Allowance,
+    AllowancePer,
     Band,
     Condition,
+    ContributionKind,
     ContributionRules,
     FixedFee,
     Layer,
+    LayerKind,
     Policy,
+    Scope,
     SubsidyRule,
     Variant,
     When,
 )
+from equicover.settlement.model import Base as LayerBase
 from equicover.settlement.toml_lines import KeyPath, TomlLineIndex, format_key_path
 
 COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ICD10_PREFIX = re.compile(r"^[A-Z][0-9A-Z]{0,2}(\.?[0-9A-Z]{1,4})?$")
 MONTH_DAY = re.compile(r"^([0-9]{2})-([0-9]{2})$")
 MEMBER_PAYER = "member"  # the payer name of the member's own share in contribution rows
+
+# The words a policy may choose from, typed as the model's literals so that a checked choice is one.
+LAYER_KINDS: tuple[LayerKind, ...] = ("bands", "oop_cap")
+LAYER_BASES: tuple[LayerBase, ...] = ("eligible", "total")
+LAYER_SCOPES: tuple[Scope, ...] = ("claim", "year")
+ALLOWANCE_PERS: tuple[AllowancePer, ...] = ("claim", "day")
+CONTRIBUTION_KINDS: tuple[ContributionKind, ...] = ("flat", "wage_share")
+_Choice = TypeVar("_Choice", bound=str)
 
 TOP_LEVEL_KEYS = ("policy", "diagnosis_groups", "fixed_fee", "layer", "allowance", "contribution")
 POLICY_KEYS = (
@@ -284,14 +297,18 @@ class _PolicyReader:
             return None
         return value
 
-    def choice(self, table: dict[str, Any], key: str, path: KeyPath, choices: Sequence[str], default: str) -> str:
+    def choice(
+        self, table: dict[str, Any], key: str, path: KeyPath, choices: Sequence[_Choice], default: _Choice
+    ) -> _Choice:
         if key not in table:
             return default
         value = table[key]
-        if value not in choices or not isinstance(value, str):
-            self.problem(path + (key,), f"must be one of {_choices(choices)}, not {value!r}")
-            return default
-        return value
+        if isinstance(value, str):
+            for choice in choices:
+                if value == choice:
+                    return choice
+        self.problem(path + (key,), f"must be one of {_choices(choices)}, not {value!r}")
+        return default
 
     def money(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:
         if key not in table:
@@ -630,7 +647,7 @@ class _PolicyReader:
         return identifier
 
     def layer(self, table: dict[str, Any], path: KeyPath) -> Layer | None:
-        kind = self.choice(table, "kind", path, ("bands", "oop_cap"), "bands")
+        kind = self.choice(table, "kind", path, LAYER_KINDS, "bands")
         kind_known = table.get("kind", "bands") in ("bands", "oop_cap")
         before = len(self.problems)
         if kind == "oop_cap" and kind_known:
@@ -646,12 +663,13 @@ class _PolicyReader:
             self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer"))
         layer_id = self.identifier(table, path, "layer")
         payer = self.text(table, "payer", path)
-        base = self.choice(table, "base", path, ("eligible", "total"), "total" if kind == "oop_cap" else "eligible")
+        default_base: LayerBase = "total" if kind == "oop_cap" else "eligible"
+        base = self.choice(table, "base", path, LAYER_BASES, default_base)
         when = self.when(table, path)
         if kind == "oop_cap":
             max_share = self.ratio(table, "max_share", path)
             max_per_year = self.money(table, "max_per_year", path)
-            if len(self.problems) > before or not kind_known:
+            if len(self.problems) > before or not kind_known or layer_id is None or payer is None:
                 return None
             return Layer(
                 id=layer_id,
@@ -662,11 +680,11 @@ class _PolicyReader:
                 max_share=max_share,
                 max_per_year=max_per_year,
             )
-        scope = self.choice(table, "scope", path, ("claim", "year"), "claim")
+        scope = self.choice(table, "scope", path, LAYER_SCOPES, "claim")
         cap_per_claim = self.money(table, "cap_per_claim", path)
         cap_per_year = self.money(table, "cap_per_year", path)
         max_cumulative_share = self.ratio(table, "max_cumulative_share", path)
-        share_of = self.choice(table, "of", path, ("eligible", "total"), base)
+        share_of = self.choice(table, "of", path, LAYER_BASES, base)
         if "of" in table and "max_cumulative_share" not in table:
             self.problem(path + ("of",), "`of` goes with `max_cumulative_share`, which this layer does not have")
         variants = []
@@ -678,7 +696,7 @@ class _PolicyReader:
                 variant = self.variant(variant_table, variant_path)
                 if variant is not None:
                     variants.append(variant)
-        if len(self.problems) > before or not kind_known:
+        if len(self.problems) > before or not kind_known or layer_id is None or payer is None:
             return None
         return Layer(
             id=layer_id,
@@ -742,7 +760,7 @@ class _PolicyReader:
                 if table["id"] in seen:
                     self.problem(path + ("id",), f"allowance id {table['id']!r} is used twice")
                 seen.add(table["id"])
-            per = self.choice(table, "per", path, ("claim", "day"), "claim")
+            per = self.choice(table, "per", path, ALLOWANCE_PERS, "claim")
             amount = self.money(table, "amount", path)
             when = self.when(table, path)
             if len(self.problems) == before and allowance_id is not None and amount is not None:
@@ -753,7 +771,7 @@ class _PolicyReader:
 
     def contribution(self, table: dict[str, Any], path: KeyPath) -> ContributionRules | None:
         before = len(self.problems)
-        kind = self.choice(table, "kind", path, ("flat", "wage_share"), "flat")
+        kind = self.choice(table, "kind", path, CONTRIBUTION_KINDS, "flat")
         if "kind" not in table:
             self.problem(path, 'missing required key \'kind\' ("flat" or "wage_share")')
         if kind == "flat":

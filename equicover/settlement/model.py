@@ -27,6 +27,7 @@ LayerKind = Literal["bands", "oop_cap"]
 Base = Literal["eligible", "total"]
 Scope = Literal["claim", "year"]
 AllowancePer = Literal["claim", "day"]
+ContributionKind = Literal["flat", "wage_share"]
 
 CONDITION_KEYS = (
     "care_type",
@@ -114,7 +115,7 @@ class SubsidyRule:
 
 @dataclass(frozen=True, slots=True)
 class ContributionRules:
-    kind: Literal["flat", "wage_share"]
+    kind: ContributionKind
     # flat: an amount per person per year, optionally capped per household
     amount: int | None = None
     household_cap: int | None = None

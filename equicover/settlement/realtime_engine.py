@@ -100,6 +100,7 @@ class _CompiledLayer:
     layer: Layer
     predicate: Predicate
     variants: tuple[_CompiledVariant, ...]
+    max_share: int  # oop_cap layers: the layer's max_share (which the loader requires); 0 for band layers
 
 
 def _compile_layer(layer: Layer, policy: Policy) -> _CompiledLayer:
@@ -112,7 +113,12 @@ def _compile_layer(layer: Layer, policy: Policy) -> _CompiledLayer:
             if band.upto is not None:
                 start = band.upto
         variants.append(_CompiledVariant(compile_when(variant.when, policy), tuple(bands)))
-    return _CompiledLayer(layer, compile_when(layer.when, policy), tuple(variants))
+    max_share = 0
+    if layer.kind == "oop_cap":
+        if layer.max_share is None:
+            raise ValueError(f"oop_cap layer {layer.id!r} has no max_share")
+        max_share = layer.max_share
+    return _CompiledLayer(layer, compile_when(layer.when, policy), tuple(variants), max_share)
 
 
 def settlement_order(claim: Claim) -> tuple[str, object, str]:
@@ -185,7 +191,7 @@ class RealtimeEngine:
             if layer.kind == "oop_cap":
                 accumulator = self.store.get(member_id, layer.id, benefit_year)
                 reference = allowed if layer.base == "total" else eligible
-                limit = floor_share(reference, layer.max_share)
+                limit = floor_share(reference, compiled.max_share)
                 binding = "max_share"
                 if trace is not None:
                     trace.limits.append(("max_share", limit))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from equicover.settlement.batch_engine import one_row
 from equicover.settlement.model import Policy
 
 POOR_CATEGORY = "registered_poor"
@@ -83,16 +84,18 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
         )
         sums = ", ".join(f"sum({column}), count(*) FILTER (WHERE {column} > 0)" for column in layer_columns)
         allowance_sum = " + ".join(f"coalesce(sum({c}), 0)" for c in allowance_columns) or "0"
-        row = connection.execute(
+        row = one_row(
+            connection,
             f"SELECT count(*), coalesce(sum(allowed), 0), coalesce(sum(member_oop), 0), "
-            f"{allowance_sum}{', ' + sums if sums else ''} FROM settled"
-        ).fetchone()
+            f"{allowance_sum}{', ' + sums if sums else ''} FROM settled",
+        )
         claims, allowed, member_oop, allowances = (int(v or 0) for v in row[:4])
         payers = []
         for index, layer in enumerate(policy.layers):
             amount, count = row[4 + 2 * index], row[5 + 2 * index]
             payers.append(PayerLine(layer.id, layer.payer, int(count or 0), int(amount or 0)))
-        poor_total, poor_within = connection.execute(
+        poor_total, poor_within = one_row(
+            connection,
             f"""
             SELECT count(*), count(*) FILTER (
                        WHERE oop * 100 <= allowed * {OOP_TARGET_SHARE_PERCENT})
@@ -100,8 +103,8 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
                   FROM settled
                   WHERE poor AND in_area AND care_type = 'inpatient'
                   GROUP BY member_id)
-            """
-        ).fetchone()
+            """,
+        )
     finally:
         connection.close()
     return SettlementSummary(

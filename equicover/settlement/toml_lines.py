@@ -10,6 +10,7 @@ does. A path that is not in the text (a missing key) falls back to its nearest r
 
 from __future__ import annotations
 
+import contextlib
 from bisect import bisect_left
 from collections.abc import Sequence
 
@@ -41,10 +42,8 @@ class TomlLineIndex:
         self._lines: dict[KeyPath, int] = {}
         self._array_table_counts: dict[KeyPath, int] = {}
         self._pos = 0
-        try:
+        with contextlib.suppress(_Malformed, IndexError):
             self._document()
-        except (_Malformed, IndexError):
-            pass
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """Line of the key path, or of its nearest ancestor found in the text."""

@@ -23,6 +23,11 @@ from equicover.synth.generator import Claims, ProviderTable
 CLAIM_ID_DIGITS = 8
 
 
+def _indexes(values: np.ndarray) -> pa.Int64Array:
+    """Positions into a lookup array, for ``take``."""
+    return pa.array(values.astype(np.int64), type=pa.int64())
+
+
 def money_text(minor: np.ndarray, minor_digits: int = P.MINOR_DIGITS) -> pa.Array:
     """Integer minor units -> exact decimal text ("1234.56"), through an Arrow decimal."""
     values = np.ascontiguousarray(minor, dtype=np.int64)
@@ -30,7 +35,7 @@ def money_text(minor: np.ndarray, minor_digits: int = P.MINOR_DIGITS) -> pa.Arra
     words = np.empty((len(values), 2), dtype=np.int64)
     words[:, 0] = values
     words[:, 1] = values >> 63
-    decimal = pa.Array.from_buffers(pa.decimal128(38, minor_digits), len(values), [None, pa.py_buffer(words)])
+    decimal = pa.Array.from_buffers(pa.decimal128(38, minor_digits), len(values), [None, pa.py_buffer(words.data)])
     return decimal.cast(pa.string())
 
 
@@ -43,13 +48,15 @@ def category_text(masks: np.ndarray) -> pa.Array:
         ],
         type=pa.string(),
     )
-    return lookup.take(pa.array(masks.astype(np.int64)))
+    return lookup.take(_indexes(masks))
 
 
 def claim_ids(count: int, year: int) -> pa.Array:
     width = max(CLAIM_ID_DIGITS, len(str(count)))
     sequence = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, count + 1, dtype=np.int64)), pa.string()), width, "0")
-    return pc.binary_join_element_wise(pa.scalar(f"C{year}-"), sequence, "")
+    # The type stubs want arguments all of one kind (arrays, or scalars): a scalar prefix with an
+    # array, and the separator given last as a str, match none of them.
+    return pc.binary_join_element_wise(pa.scalar(f"C{year}-"), sequence, "")  # type: ignore[call-overload]
 
 
 def claims_table(claims: Claims, *, providers: ProviderTable, first_person_id: int, year: int) -> pa.Table:
@@ -63,14 +70,12 @@ def claims_table(claims: Claims, *, providers: ProviderTable, first_person_id: i
         "member_id": member_ids,
         "service_date": pa.array(claims.service_date, type=pa.date32()),
         "provider_id": pa.array(providers.codes, type=pa.string()).take(pa.array(claims.provider)),
-        "provider_level": pa.array(P.PROVIDER_LEVELS, type=pa.string()).take(pa.array(claims.level.astype(np.int64))),
+        "provider_level": pa.array(P.PROVIDER_LEVELS, type=pa.string()).take(_indexes(claims.level)),
         "designated": pa.array(claims.designated, type=pa.bool_()),
         "in_area": pa.array(claims.in_area, type=pa.bool_()),
         "referred": pa.array(claims.referred, type=pa.bool_()),
-        "care_type": pa.array(P.CARE_TYPES, type=pa.string()).take(pa.array(claims.care_type.astype(np.int64))),
-        "diagnosis": pa.array(claims.diagnosis_codes, type=pa.string()).take(
-            pa.array(claims.diagnosis.astype(np.int64))
-        ),
+        "care_type": pa.array(P.CARE_TYPES, type=pa.string()).take(_indexes(claims.care_type)),
+        "diagnosis": pa.array(claims.diagnosis_codes, type=pa.string()).take(_indexes(claims.diagnosis)),
         "days": pa.array(claims.days, type=pa.int32()),
         "total": money_text(claims.total),
         "eligible": money_text(claims.eligible),

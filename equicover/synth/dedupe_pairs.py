@@ -15,12 +15,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from equicover.registry.dedupe import prepare_frame
 from equicover.synth.names import build_name_pools
+
+if TYPE_CHECKING:
+    import opencc
 
 LOCALES = ("zh_CN", "vi_VN", "ar_AA", "fa_IR", "fr_FR")
 LOCALE_WEIGHTS = (0.35, 0.35, 0.1, 0.1, 0.1)
@@ -51,7 +55,7 @@ def _typo(rng: np.random.Generator, text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _simplified_to_traditional():  # type: ignore[no-untyped-def]
+def _simplified_to_traditional() -> opencc.OpenCC:
     import opencc
 
     return opencc.OpenCC("s2t")
@@ -143,22 +147,21 @@ def synthetic_registry(
     names: list[str] = []
     births: list[np.datetime64] = []
     kinds = ("typo", "transliteration", "swapped", "missing_day")
-    for row in copies.itertuples(index=False):
-        chosen = set(rng.choice(len(kinds), size=int(rng.integers(1, 3)), replace=False).tolist())
-        locale = row.locale
-        first, second = (row.family, row.given) if locale in FAMILY_FIRST else (row.given, row.family)
+    columns = (copies[column].tolist() for column in ("locale", "family", "given", "birth_date"))
+    for locale, family, given, birth_value in zip(*columns):
+        changes = set(rng.choice(len(kinds), size=int(rng.integers(1, 3)), replace=False).tolist())
+        first, second = (family, given) if locale in FAMILY_FIRST else (given, family)
         joiner = "" if locale == "zh_CN" else " "
-        if 2 in chosen:  # swapped name order
+        if 2 in changes:  # swapped name order
             first, second = second, first
             joiner = " " if locale == "zh_CN" else joiner
         name = f"{first}{joiner}{second}"
-        if 1 in chosen:
+        if 1 in changes:
             name = _transliterate(rng, name, locale)
-        if 0 in chosen:
+        if 0 in changes:
             name = _typo(rng, name)
         names.append(name)
-        birth_value = row.birth_date
-        if 3 in chosen:
+        if 3 in changes:
             birth_value = (
                 birth_value.replace(day=1)
                 if birth_value.day != 1

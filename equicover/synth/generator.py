@@ -210,7 +210,9 @@ def _digits_text(values: np.ndarray, width: int) -> np.ndarray:
 
 def _join_text(*parts: np.ndarray) -> np.ndarray:
     """Element-wise concatenation of object arrays of str."""
-    joined = pc.binary_join_element_wise(*(pa.array(part, type=pa.string()) for part in parts), "")
+    texts = [pa.array(part, type=pa.string()) for part in parts]
+    # The type stubs want arguments all of one kind: the separator, given last as a str, matches none.
+    joined = pc.binary_join_element_wise(*texts, "")  # type: ignore[call-overload]
     return joined.to_numpy(zero_copy_only=False)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -293,10 +293,10 @@ def split_recovery(amount: int, payments: list[tuple[str, int]]) -> list[tuple[s
     shares = [(fund, amount * paid // total, (amount * paid) % total) for fund, paid in payments] if total else []
     left = amount - sum(share for _, share, _ in shares)
     order = sorted(range(len(shares)), key=lambda i: (-shares[i][2], i))
-    result = [[fund, share] for fund, share, _ in shares]
+    amounts = [share for _, share, _ in shares]
     for i in order[:left]:
-        result[i][1] += 1
-    return [(fund, share) for fund, share in result if share]
+        amounts[i] += 1
+    return [(fund, share) for (fund, _, _), share in zip(shares, amounts) if share]
 
 
 def decide(
@@ -395,6 +395,27 @@ def _currency_of(session: Session, claim: Claim) -> tuple[str, int]:
         return currency, minor_digits_of(currency)
     except ValueError:
         return currency, 2
+
+
+def unpaid_recoveries(*, session: Session, provider_id: int) -> list[Recovery]:
+    """The provider's recoveries that no payment batch has netted yet."""
+    return list(
+        session.scalars(
+            select(Recovery).where(Recovery.provider_id == provider_id, Recovery.payment_batch_id.is_(None))
+        )
+    )
+
+
+def net_recoveries_in_batch(*, session: Session, recoveries: list[Recovery], payment_batch_id: int) -> None:
+    """Mark recoveries as netted in a payment batch (a draft; :func:`release_recoveries` undoes it)."""
+    for recovery in recoveries:
+        recovery.payment_batch_id = payment_batch_id
+    session.flush()
+
+
+def release_recoveries(*, session: Session, payment_batch_id: int) -> None:
+    """The recoveries of a cancelled draft batch wait for the next batch again."""
+    session.execute(update(Recovery).where(Recovery.payment_batch_id == payment_batch_id).values(payment_batch_id=None))
 
 
 def open_review_claims(*, session: Session, provider_id: int) -> set[int]:

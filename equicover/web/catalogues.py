@@ -60,4 +60,4 @@ def update() -> dict[str, int]:
 
 if __name__ == "__main__":  # pragma: no cover
     for language, count in update().items():
-        print(f"{language}: {count} untranslated")
+        print(f"{language}: {count} untranslated")  # noqa: T201 - the command's output is this report on stdout

@@ -28,10 +28,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.audit.models import ChangeLog
+from equicover.audit.service import last_change_id
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
-from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.claims.models import Claim, ClaimPayment, PaymentKind, PolicyVersion
 from equicover.enrolment import service as enrolment_service
 from equicover.money import MoneyError, minor_digits_of
 from equicover.providers.models import Provider
@@ -87,7 +87,7 @@ class Figures:
     digits: int
     by_district: list[Any]  # enrolment.service.CoverageRow
     by_category: list[Any]
-    payments: list[tuple[int, str, str, str, int, int]]  # provider_id, kind, item_id, payer, month, amount
+    payments: list[tuple[int, PaymentKind, str, str, int, int]]  # provider_id, kind, item_id, payer, month, amount
     payer_names: dict[tuple[str, str], str]
     oop: list[tuple[str, int, int, int]]  # district name, member_oop, allowed, claims
     visits: dict[int, int]  # district id -> outpatient visits of its residents
@@ -107,14 +107,14 @@ CACHE_SECONDS = 600
 def _fingerprint(session: Session) -> tuple[Any, ...]:
     return (
         session.scalar(select(func.max(Claim.id))),
-        session.scalar(select(func.max(ChangeLog.id))),
+        last_change_id(session=session),
         session.scalar(select(func.max(ClaimReview.id))),
     )
 
 
 def figures(*, session: Session, year: int) -> Figures:
     bind = session.get_bind()  # the application's Engine; a test's Connection
-    key = (f"{getattr(bind, 'engine', bind).url}#{id(bind)}", year)
+    key = (f"{bind.engine.url}#{id(bind)}", year)
     fingerprint = _fingerprint(session)
     with _cache_lock:
         cached = _cache.get(key)

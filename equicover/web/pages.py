@@ -11,7 +11,7 @@ POST carries it) and, besides, a POST whose ``Origin`` names another host is ref
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +56,11 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
 def N_(message: str) -> str:
     """Marks a text for the catalogues; it is translated where it is shown."""
     return message
+
+
+def label_of(lang: Localiser, labels: Mapping[str, str]) -> Callable[[str], str]:
+    """A template function: a code's label in the page's language, or the code itself when it has none."""
+    return lambda code: lang.gettext(labels.get(code, code))
 
 
 ROLE_LABELS: dict[str, str] = {
@@ -138,9 +143,9 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 def check_same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
-    if request.method == "POST" and origin and origin != "null":
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            raise HTTPException(status_code=403, detail="cross-site form post refused")
+    host = request.headers.get("host", "")
+    if request.method == "POST" and origin and origin != "null" and urlsplit(origin).netloc != host:
+        raise HTTPException(status_code=403, detail="cross-site form post refused")
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,7 @@ class Page:
             "request_path": self.request.url.path,
             "request_query": self.request.url.query,
             "name": person_name,
-            "role_label": lambda role: lang.gettext(ROLE_LABELS.get(role, role)),
+            "role_label": label_of(lang, ROLE_LABELS),
             "page_label": lambda key: lang.gettext(PAGE_LABELS[key]),
             "label": lambda message: lang.gettext(message) if message else "",
             "category_label": lambda code, stored=None: (

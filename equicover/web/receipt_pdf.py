@@ -11,6 +11,7 @@ characters it cannot show with ``?``, rather than fail.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from functools import lru_cache
@@ -72,10 +73,8 @@ class _Receipt(FPDF):
         self.unicode = self.body_font is not None
         if self.unicode:
             self.set_font(self.body_font, size=10)
-            try:
+            with contextlib.suppress(Exception):  # uharfbuzz missing: Arabic letters print unjoined, still legible
                 self.set_text_shaping(True)
-            except Exception:  # uharfbuzz missing: Arabic letters print unjoined, still legible
-                pass
         else:
             self.set_font("helvetica", size=10)
 
@@ -113,6 +112,7 @@ def receipt_pdf(lang: Localiser, context: dict[str, Any], *, printed_at: dt.date
         label_width, value_width = width * label_share, width * (1 - label_share)
         label_text = pdf.text_of(label, size)
         lines = pdf.multi_cell(label_width, 5, label_text, dry_run=True, output="LINES")
+        assert isinstance(lines, list)  # output="LINES" gives the wrapped lines alone
         height = 5 * max(1, len(lines)) + 1
         if pdf.will_page_break(height):
             pdf.add_page()

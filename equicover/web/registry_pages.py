@@ -17,9 +17,10 @@ from equicover.auth.roles import Role
 from equicover.enrolment import service as enrolment_service
 from equicover.enrolment.models import EnrolmentPeriod
 from equicover.errors import EquicoverError, NotFound
+from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
-from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
+from equicover.web.pages import N_, Page, PageDep, WebRoute, label_of, redirect
 
 router = APIRouter(route_class=WebRoute)
 REGISTRAR_ROLES = (Role.REGISTRAR,)
@@ -52,8 +53,8 @@ def reference_date(page: Page, text: str | None) -> dt.date:
 
 def _labels(page: Page) -> dict[str, object]:
     return {
-        "status_label": lambda code: page.lang.gettext(STATUS_LABELS.get(code, code)),
-        "payer_kind_label": lambda code: page.lang.gettext(PAYER_KIND_LABELS.get(code, code)),
+        "status_label": label_of(page.lang, STATUS_LABELS),
+        "payer_kind_label": label_of(page.lang, PAYER_KIND_LABELS),
     }
 
 
@@ -89,8 +90,14 @@ def household_page(page: PageDep, code: str, on: str | None = None, enrolled: in
 
 
 def _render_household(
-    page: Page, household, location, day: dt.date, *, enrolled: int | None = None, status_code: int = 200
-) -> Response:  # type: ignore[no-untyped-def]
+    page: Page,
+    household: Household,
+    location: Location,
+    day: dt.date,
+    *,
+    enrolled: int | None = None,
+    status_code: int = 200,
+) -> Response:
     members = queries.members_of(session=page.session, household_id=household.id)
     ids = [member.id for member in members]
     if enrolled is not None and enrolled in ids:

@@ -40,7 +40,7 @@ ACTOR = "web-demo"
 @dataclass
 class DemoAccounts:
     password: str
-    usernames: dict[str, str] = field(default_factory=dict)  # role -> username
+    usernames: dict[Role, str] = field(default_factory=dict)  # role -> username
     district_code: str = ""
     provider_code: str = ""
     year: int = 2018

@@ -20,7 +20,7 @@ from equicover.money import MoneyError, parse_money
 from equicover.verification import service as verification_service
 from equicover.verification.models import ClaimReview
 from equicover.web import queries
-from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
+from equicover.web.pages import N_, Page, PageDep, WebRoute, label_of, redirect
 from equicover.web.window import CARE_TYPE_LABELS, policy_of_version, trail_steps
 
 router = APIRouter(route_class=WebRoute)
@@ -51,8 +51,8 @@ def _district_ids(page: Page) -> list[int] | None:
 def _labels(page: Page) -> dict[str, Any]:
     gettext = page.lang.gettext
     return {
-        "review_status_label": lambda code: gettext(REVIEW_STATUS_LABELS.get(code, code)),
-        "selection_label": lambda code: gettext(SELECTION_LABELS.get(code, code)),
+        "review_status_label": label_of(page.lang, REVIEW_STATUS_LABELS),
+        "selection_label": label_of(page.lang, SELECTION_LABELS),
         "care_type_label": lambda code: gettext(CARE_TYPE_LABELS[code]) if code in CARE_TYPE_LABELS else code,
     }
 
