@@ -25,12 +25,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import equicover.auth.service as _auth_service
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
+
+# Tests hash many passwords: use the cheapest argon2id parameters (production keeps the library's defaults).
+_auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -161,29 +166,14 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def geo(session: Session) -> dict[str, object]:
-    """A small location tree, by code:
+    """A small location tree, by code (``tests.factories.SMALL_TREE``):
 
     VN (country) - LC (province) - D1 (district) - C11, C12 (communes)
                                  - D2 (district) - N21 (neighbourhood)
     """
-    from equicover.registry.schemas import LocationIn
-    from equicover.registry.service import create_location
+    from tests.factories import locations
 
-    tree = [
-        ("VN", "country", None),
-        ("LC", "province", "VN"),
-        ("D1", "district", "LC"),
-        ("D2", "district", "LC"),
-        ("C11", "commune", "D1"),
-        ("C12", "commune", "D1"),
-        ("N21", "neighbourhood", "D2"),
-    ]
-    created = {}
-    for code, level, parent in tree:
-        created[code] = create_location(
-            session=session, location=LocationIn(code=code, name=f"Place {code}", level=level, parent_code=parent)
-        )
-    return created
+    return dict(locations(session))
 
 
 def count_rows(factory: sessionmaker[Session], *tables: str) -> dict[str, int]:

@@ -9,7 +9,8 @@ import pyarrow as pa
 
 from equicover.anomaly.detect import detect
 from equicover.anomaly.service import run_detection, top_flags
-from tests.ledger.world import claims_world, submit
+from tests import factories as make
+from tests.factories import vn_claims_world
 
 JAN = dt.date(2024, 1, 1)
 
@@ -101,14 +102,13 @@ def test_each_rule_flags_with_its_reason() -> None:
 
 
 def test_run_over_stored_claims_keeps_flags(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
-    submit(
+    world = vn_claims_world(session)
+    make.claim(
         session,
-        world.world,
-        "B-IP0-AGAIN",
-        person=world.world.other_person_id,
-        provider="PB",
-        on=dt.date(2024, 9, 7),
+        claim_id="B-IP0-AGAIN",
+        person_id=world.other_person_id,
+        provider_code="PB",
+        service_date=dt.date(2024, 9, 7),
         care_type="inpatient",
         diagnosis="K35.8",
         days=3,

@@ -8,7 +8,9 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from equicover.audit.models import ChangeLog
-from tests.api_helpers import POLICIES, login_as, seed_world
+from tests import factories as make
+from tests.api_helpers import login_as
+from tests.factories import POLICIES, vn_world
 
 CLAIM = {
     "claim_id": "PA-2024-0001",
@@ -24,16 +26,10 @@ CLAIM = {
 def test_whole_flow_register_enrol_eligibility_claim_reverse(client, session) -> None:
     admin = login_as(client, "admin")
     # Set up a scheme, its period, a provider with a contract and the policy, over HTTP.
-    for code, level, parent in [
-        ("VN", "country", None),
-        ("LC", "province", "VN"),
-        ("D1", "district", "LC"),
-        ("C11", "commune", "D1"),
-    ]:
-        from equicover.registry.schemas import LocationIn
-        from equicover.registry.service import create_location
-
-        create_location(session=session, location=LocationIn(code=code, name=code, level=level, parent_code=parent))
+    make.locations(
+        session,
+        tree=[("VN", "country", None), ("LC", "province", "VN"), ("D1", "district", "LC"), ("C11", "commune", "D1")],
+    )
     session.commit()
     assert (
         client.post(
@@ -160,7 +156,7 @@ def test_whole_flow_register_enrol_eligibility_claim_reverse(client, session) ->
 
 
 def test_clerk_sees_only_own_facility_and_out_of_area_is_403(client, session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     clerk_a = login_as(client, "clerk", provider="PA")
     clerk_b = login_as(client, "clerk", provider="PB")
@@ -234,7 +230,7 @@ def test_clerk_sees_only_own_facility_and_out_of_area_is_403(client, session) ->
 
 
 def test_bad_input_is_refused_with_the_right_status(client, session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     clerk = login_as(client, "clerk", provider="PA")
     member = world.person_ids[0]
@@ -281,7 +277,7 @@ def test_bad_input_is_refused_with_the_right_status(client, session) -> None:
 
 
 def test_pagination_and_filters(client, session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     clerk = login_as(client, "clerk", provider="PA")
     for index in range(5):
@@ -313,7 +309,7 @@ def test_pagination_and_filters(client, session) -> None:
 
 
 def test_sign_in_with_password_and_cookie(client, session) -> None:
-    seed_world(session)
+    vn_world(session)
     session.commit()
     login_as(client, "admin", username="boss")
     bad = client.post("/api/v1/auth/token", json={"username": "boss", "password": "wrong password"})
@@ -332,7 +328,7 @@ def test_sign_in_with_password_and_cookie(client, session) -> None:
 
 
 def test_a_failed_commit_is_an_error_not_a_success(client, session, monkeypatch) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     clerk = login_as(client, "clerk", provider="PA")
     from sqlalchemy.orm import Session as OrmSession
@@ -360,7 +356,7 @@ def test_claim_submission_trusts_a_resolved_token_for_ten_seconds_at_most(client
     cache entry expires."""
     from equicover.auth.models import User
 
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     clerk = login_as(client, "clerk", provider="PA", username="window-1")
     first = client.post(

@@ -22,7 +22,8 @@ from equicover.auth.service import issue_token
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
-from tests.api_helpers import TEST_PASSWORD, seed_world
+from tests.api_helpers import TEST_PASSWORD
+from tests.factories import vn_world
 
 EXAMPLES_PER_OPERATION = 8
 
@@ -34,7 +35,7 @@ def admin_headers_and_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        seed_world(session)
+        vn_world(session)
         admin = create_user(session=session, username="fuzz-admin", password=TEST_PASSWORD, role="admin")
         token = issue_token(session=session, user=admin)
     app = create_app(session_factory=factory)

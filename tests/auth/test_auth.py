@@ -13,11 +13,11 @@ from equicover.admin.service import create_user
 from equicover.auth import service
 from equicover.auth.models import ApiToken, User
 from equicover.errors import Conflict, Unauthorized, ValidationFailed
-from tests.api_helpers import seed_world
+from tests import factories as make
 
 
 def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
-    seed_world(session)
+    make.locations(session)
     user = create_user(session=session, username="anna", password="s3cret-pass", role="verifier", area_code="D1")
     assert user.password_hash.startswith("$argon2id$") and "s3cret-pass" not in user.password_hash
     assert service.authenticate(session=session, username="anna", password="s3cret-pass").id == user.id
@@ -54,7 +54,8 @@ def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
     ],
 )
 def test_accounts_need_a_valid_role_area_and_provider(session, role, area, provider, field) -> None:
-    seed_world(session)
+    make.locations(session)
+    make.provider(session, code="PA", location_code="D1")
     with pytest.raises(ValidationFailed) as refused:
         create_user(
             session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider
@@ -63,7 +64,6 @@ def test_accounts_need_a_valid_role_area_and_provider(session, role, area, provi
 
 
 def test_usernames_are_unique_and_creation_is_audited(session) -> None:
-    seed_world(session)
     create_user(session=session, username="bob", password="long enough", role="admin", actor="root")
     with pytest.raises(Conflict):
         create_user(session=session, username="bob", password="long enough", role="admin")
@@ -81,7 +81,10 @@ def test_usernames_are_unique_and_creation_is_audited(session) -> None:
 
 
 def test_demo_users_cover_every_role_and_can_be_recreated(session) -> None:
-    seed_world(session)
+    make.locations(session)
+    make.scheme(session)
+    make.provider(session, code="PA", location_code="D1")
+    make.contract(session, provider_code="PA")
     first = create_demo_users(session=session)
     assert {user.role for user in first} == {"admin", "fund_manager", "registrar", "verifier", "clerk"}
     again = create_demo_users(session=session)

@@ -8,20 +8,21 @@ import pytest
 
 from equicover.care import service as care
 from equicover.errors import Conflict
-from tests.ledger.world import claims_world, submit
+from tests import factories as make
+from tests.factories import vn_claims_world
 
 ON = dt.date(2024, 10, 31)
 
 
 def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
-    poor, not_poor, child = world.world.person_ids
+    world = vn_claims_world(session)
+    poor, not_poor, child = world.person_ids
     # Only the poor member is in the ledger. Needs: appendicitis (treated by admission, then
     # resolved), hypertension (in treatment: a visit within 90 days), diabetes (no claim at all).
     appendix = care.note_condition(session=session, person_id=poor, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))
     care.resolve_condition(session=session, condition_id=appendix.id, resolved_on=dt.date(2024, 9, 10))
     care.note_condition(session=session, person_id=poor, diagnosis="I10", noted_on=dt.date(2024, 8, 1))
-    submit(session, world.world, "HT-1", person=poor, provider="PA", on=dt.date(2024, 10, 2), diagnosis="I10")
+    make.claim(session, claim_id="HT-1", person_id=poor, service_date=dt.date(2024, 10, 2), diagnosis="I10")
     care.note_condition(session=session, person_id=not_poor, diagnosis="E11.9", noted_on=dt.date(2024, 8, 1))
     with pytest.raises(Conflict):
         care.note_condition(session=session, person_id=poor, diagnosis="I10", noted_on=dt.date(2024, 9, 1))
@@ -42,7 +43,7 @@ def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-un
     later = care.care_ledger(session=session, on=dt.date(2025, 1, 15))[0]
     assert {need.diagnosis: need.status for need in later.needs}["I10"] == "needs_treatment"
     # Treated after a visit for diabetes.
-    submit(session, world.world, "DM-1", person=poor, provider="PA", on=dt.date(2024, 10, 20), diagnosis="E11.9")
+    make.claim(session, claim_id="DM-1", person_id=poor, service_date=dt.date(2024, 10, 20), diagnosis="E11.9")
     assert care.untreated(session=session, on=ON) == []
     care.sign_family_doctor(
         session=session, person_id=poor, provider_code="PA", starts=dt.date(2024, 7, 1), ends=dt.date(2025, 6, 30)
@@ -54,16 +55,12 @@ def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-un
 
 
 def test_family_doctors_for_every_registered_poor_person(session) -> None:  # type: ignore[no-untyped-def]
-    from equicover.providers.schemas import ProviderIn
-    from equicover.providers.service import register_provider
-
-    world = claims_world(session)
-    register_provider(
-        session=session,
-        provider=ProviderIn(code="HC11", name="Health centre C11", level="commune", location_code="C11"),
+    world = vn_claims_world(session)
+    make.provider(
+        session, code="HC11", name="Health centre C11", level="commune", location_code="C11", designated=False
     )
     starts, ends = dt.date(2024, 7, 1), dt.date(2025, 6, 30)
     assert care.sign_family_doctors_for_poor(session=session, starts=starts, ends=ends, provider_level="commune") == 1
     assert care.sign_family_doctors_for_poor(session=session, starts=starts, ends=ends, provider_level="commune") == 0
     entry = care.care_ledger(session=session, on=ON)[0]
-    assert entry.person_id == world.world.person_ids[0] and entry.family_doctor_provider_id is not None
+    assert entry.person_id == world.person_ids[0] and entry.family_doctor_provider_id is not None

@@ -17,7 +17,8 @@ from equicover.errors import Conflict, Forbidden, ValidationFailed
 from equicover.settlement import model
 from equicover.settlement.loader import load_policy
 from equicover.settlement.realtime_engine import settle_claims
-from tests.api_helpers import POLICIES, seed_world
+from tests import factories as make
+from tests.factories import POLICIES, vn_world
 
 DAY = dt.date(2024, 9, 2)
 
@@ -25,18 +26,12 @@ DAY = dt.date(2024, 9, 2)
 def claim(
     person_id: int, claim_id: str, *, provider: str = "PA", total: int = 2_000_000, day: dt.date = DAY, **extra: object
 ) -> ClaimIn:
-    fields = dict(
-        claim_id=claim_id,
-        person_id=person_id,
-        provider_code=provider,
-        service_date=day,
-        care_type="inpatient",
-        diagnosis="J18.9",
-        days=3,
-        total=total,
-    )
+    """An in-patient stay of three days for pneumonia (J18.9), unless told otherwise."""
+    fields: dict[str, object] = dict(care_type="inpatient", diagnosis="J18.9", days=3)
     fields.update(extra)
-    return ClaimIn(**fields)  # type: ignore[arg-type]
+    return make.claim_in(
+        claim_id=claim_id, person_id=person_id, provider_code=provider, service_date=day, total=total, **fields
+    )
 
 
 def _accumulators(session, member: int) -> dict[str, tuple[int, int, int]]:
@@ -47,7 +42,7 @@ def _accumulators(session, member: int) -> dict[str, tuple[int, int, int]]:
 
 
 def test_submit_settles_from_stored_records_like_the_engine(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     poor, plain = world.person_ids[0], world.person_ids[1]
     row, created = service.submit_claim(session=session, claim=claim(poor, "C-1"), actor="clerk-a")
     assert created and row.zero_reason is None and row.status == "settled"
@@ -88,7 +83,7 @@ def test_submit_settles_from_stored_records_like_the_engine(session) -> None:
 
 
 def test_second_submission_returns_the_first_result_and_pays_nothing_twice(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[0]
     first, created = service.submit_claim(session=session, claim=claim(member, "DUP-1"), actor="a")
     before = _accumulators(session, member)
@@ -103,7 +98,7 @@ def test_second_submission_returns_the_first_result_and_pays_nothing_twice(sessi
 
 
 def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[0]
     service.submit_claim(session=session, claim=claim(member, "F-1"), actor="a", only_provider_id=world.provider_a)
     with pytest.raises(Forbidden):
@@ -125,7 +120,7 @@ def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(sessi
     ],
 )
 def test_not_covered_claims_are_stored_with_zero_payments_and_a_reason(session, who, provider, day, reason) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[who]
     row, created = service.submit_claim(
         session=session, claim=claim(member, f"Z-{who}-{provider}", provider=provider, day=day), actor="a"
@@ -137,7 +132,7 @@ def test_not_covered_claims_are_stored_with_zero_payments_and_a_reason(session, 
 
 
 def test_bad_claims_are_refused(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[0]
     with pytest.raises(ValidationFailed) as unknown_person:
         service.submit_claim(session=session, claim=claim(99_999, "B-1"), actor="a")
@@ -149,12 +144,12 @@ def test_bad_claims_are_refused(session) -> None:
     assert care.value.field == "care_type"
     with pytest.raises(ValidationFailed):
         service.submit_claim(session=session, claim=claim(member, "B-4", day=dt.date(1970, 1, 1)), actor="a")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="eligible must not exceed total"):
         claim(member, "B-5", total=10, eligible=11)
 
 
 def test_reversal_restores_the_accumulators_and_is_audited(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[1]
     service.submit_claim(session=session, claim=claim(member, "R-1", total=30_000_000), actor="a")
     after_first = _accumulators(session, member)
@@ -181,7 +176,7 @@ def test_reversal_restores_the_accumulators_and_is_audited(session) -> None:
 
 
 def test_policy_versions_refuse_overlaps_and_bad_files(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     text = (POLICIES / "vn-shi-2024.toml").read_text(encoding="utf-8")
     with pytest.raises(Conflict) as overlap:
         service.store_policy_version(session=session, source_text=text, scheme_code="VN-SHI", actor="admin")
@@ -204,7 +199,7 @@ def test_policy_versions_refuse_overlaps_and_bad_files(session) -> None:
 
 
 def test_eligibility_shows_schemes_layers_and_what_is_left(session) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     member = world.person_ids[1]
     before = service.eligibility(session=session, person_id=member, on=DAY)
     assert before.covered and [s.scheme_code for s in before.schemes] == ["VN-SHI"]
@@ -223,7 +218,7 @@ def test_a_service_the_contract_does_not_designate_is_paid_nothing_with_its_reas
     bulk loads: a contract listing its services (care types, ICD-10 prefixes) pays only those."""
     from equicover.providers.models import Contract
 
-    world = seed_world(session)
+    world = vn_world(session)
     session.execute(
         Contract.__table__.update()
         .where(Contract.provider_id == world.provider_a)

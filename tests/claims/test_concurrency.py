@@ -33,8 +33,9 @@ from equicover.settlement import model
 from equicover.settlement.batch_engine import settle_records
 from equicover.settlement.loader import load_policy
 from equicover.settlement.realtime_engine import InMemoryAccumulatorStore, RealtimeEngine, settlement_order
-from tests.api_helpers import POLICIES, seed_world
+from tests import factories as make
 from tests.conftest import _create_postgres_database, _drop_postgres_database
+from tests.factories import POLICIES, vn_world
 
 CLAIMS_PER_MEMBER = 16
 THREADS = 8
@@ -46,17 +47,22 @@ def _seed_two_members_claims(factory, prefix: str) -> tuple[list[ClaimIn], list[
     """Seed the world; the CLAIMS_PER_MEMBER identical inpatient claims of each of two members,
     their ids starting with ``prefix``, the members, and their categories on DAY."""
     with session_scope(factory) as session:
-        world = seed_world(session)
+        world = vn_world(session)
         members = [world.person_ids[0], world.person_ids[1]]
         categories = {m: frozenset(service.categories_at(session=session, person_id=m, on=DAY)) for m in members}
     claims = [
-        ClaimIn(
-            claim_id=f"{prefix}{member}-{index:03d}", person_id=member, provider_code="PA", service_date=DAY,
-            care_type="inpatient", diagnosis="K35.8", days=4, total=TOTAL,
+        make.claim_in(
+            claim_id=f"{prefix}{member}-{index:03d}",
+            person_id=member,
+            service_date=DAY,
+            care_type="inpatient",
+            diagnosis="K35.8",
+            days=4,
+            total=TOTAL,
         )
         for member in members
         for index in range(CLAIMS_PER_MEMBER)
-    ]  # fmt: skip
+    ]
     return claims, members, categories
 
 
@@ -96,7 +102,10 @@ def test_concurrent_submissions_never_overrun_caps_and_match_the_batch_engine(pg
                 try:
                     with session_scope(factory) as session:
                         row, was_created = with_retries(
-                            session, lambda: service.submit_claim(session=session, claim=claim, actor="load")
+                            session,
+                            lambda session=session, claim=claim: service.submit_claim(
+                                session=session, claim=claim, actor="load"
+                            ),
                         )
                     with lock:
                         created[claim.claim_id] += int(was_created)
@@ -118,7 +127,7 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
     factory = make_session_factory(engine)
     try:
         with session_scope(factory) as session:
-            world = seed_world(session)
+            world = vn_world(session)
         members = [world.person_ids[0], world.person_ids[1]]
         rounds = 12
         results: list[tuple[str, int, bool]] = []
@@ -133,10 +142,9 @@ def test_the_same_claim_id_for_two_members_at_once_is_stored_once(pg_url: str) -
                         session,
                         lambda: service.submit_claim(
                             session=session,
-                            claim=ClaimIn(
+                            claim=make.claim_in(
                                 claim_id=claim_id,
                                 person_id=member,
-                                provider_code="PA",
                                 service_date=DAY,
                                 care_type="inpatient",
                                 diagnosis="K35.8",

@@ -34,12 +34,12 @@ from equicover.errors import ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.settlement.loader import load_policy
 from equicover.settlement.model import Policy
-from tests.api_helpers import POLICIES, World, seed_world
+from tests.factories import POLICIES, World, vn_world
 
 VN_POLICY = POLICIES / "vn-shi-2024.toml"
 YAAN_POLICY = POLICIES / "cn-yaan-2018.toml"
-COLUMNS = ("claim_id", "member_id", "service_date", "provider_id", "provider_level", "designated", "in_area", "referred",
-           "care_type", "diagnosis", "days", "total", "eligible", "categories")  # fmt: skip
+COLUMNS = ("claim_id", "member_id", "service_date", "provider_id", "provider_level", "designated", "in_area",
+           "referred", "care_type", "diagnosis", "days", "total", "eligible", "categories")  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,9 +66,9 @@ class Bill:
 def submit(session: Session, bill: Bill, scheme_code: str | None = None) -> Claim:
     row, created = submit_claim(
         session=session,
-        claim=ClaimIn(claim_id=bill.claim_id, person_id=bill.person_id, provider_code=bill.provider, service_date=bill.on,
-                      care_type=bill.care_type, diagnosis=bill.diagnosis, days=bill.days, total=bill.total,
-                      eligible=bill.eligible, referred=bill.referred, scheme_code=scheme_code),
+        claim=ClaimIn(claim_id=bill.claim_id, person_id=bill.person_id, provider_code=bill.provider,
+                      service_date=bill.on, care_type=bill.care_type, diagnosis=bill.diagnosis, days=bill.days,
+                      total=bill.total, eligible=bill.eligible, referred=bill.referred, scheme_code=scheme_code),
         actor="test",
     )  # fmt: skip
     assert created
@@ -187,7 +187,7 @@ def assert_same(bulk: Snapshot, reference: Snapshot) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Random claim sets in the small Viet Nam world (tests.api_helpers.seed_world)
+# Random claim sets in the small Viet Nam world (tests.factories.vn_world)
 
 # Persons: [0] registered poor, [1] five years' continuous membership (the co-payment cap of
 # 14,040,000 a year applies in area), [2] not enrolled, [3] the member in the other district.
@@ -284,7 +284,7 @@ def test_bulk_loads_leave_the_accumulators_the_realtime_service_leaves(
 def _vn_world(session: Session) -> World:
     """The world once per test (Hypothesis runs every example in the same function-scoped session)."""
     if "vn_world" not in session.info:
-        session.info["vn_world"] = seed_world(session)
+        session.info["vn_world"] = vn_world(session)
     return session.info["vn_world"]
 
 
@@ -304,11 +304,18 @@ def _five_years_member_claims(world: World) -> list[Bill]:
 def test_out_of_contract_claim_moves_nothing_and_eligibility_shows_what_was_used(
     session: Session, tmp_path: Path
 ) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     policy = load_policy(VN_POLICY)
     bills_ = _five_years_member_claims(world)
-    stored = {bill.claim_id: {"provider_level": "commune" if bill.provider == "PC" else "district", "designated": True,
-                              "in_area": bill.provider != "PB", "categories": "five_year_continuous"} for bill in bills_}  # fmt: skip
+    stored = {
+        bill.claim_id: {
+            "provider_level": "commune" if bill.provider == "PC" else "district",
+            "designated": True,
+            "in_area": bill.provider != "PB",
+            "categories": "five_year_continuous",
+        }
+        for bill in bills_
+    }
 
     without = session.begin_nested()
     load(session, policy, write_file(tmp_path / "without.csv", [b for b in bills_ if b.provider != "PC"], stored, 0))
@@ -324,7 +331,7 @@ def test_out_of_contract_claim_moves_nothing_and_eligibility_shows_what_was_used
     assert not [key for key in state.deltas if key[0] == "F-2"]
     assert not [key for key in state.payments if key[0] == "F-2"]
     assert state.accumulators == expected.accumulators
-    assert {k: v for k, v in state.deltas.items()} == expected.deltas
+    assert dict(state.deltas) == expected.deltas
     assert state.payments == expected.payments
     deltas_sum_to_accumulators(state)
 
@@ -361,7 +368,7 @@ def test_out_of_contract_claim_moves_nothing_and_eligibility_shows_what_was_used
 
 
 def test_a_member_not_enrolled_on_the_date_is_paid_nothing(session: Session, tmp_path: Path) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     policy = load_policy(VN_POLICY)
     stranger = world.person_ids[2]  # not enrolled
     bill = Bill("N-1", stranger, "PA", dt.date(2024, 8, 1), "outpatient", "J06.9", 0, 500_000, 500_000, False)
@@ -372,7 +379,7 @@ def test_a_member_not_enrolled_on_the_date_is_paid_nothing(session: Session, tmp
 
 
 def test_a_file_with_a_refused_row_is_refused_whole(session: Session, tmp_path: Path) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     policy = load_policy(VN_POLICY)
     member = world.person_ids[0]
     stored = {
@@ -390,7 +397,7 @@ def test_a_file_with_a_refused_row_is_refused_whole(session: Session, tmp_path: 
 
 
 def test_settlements_file_is_no_longer_needed(session: Session, tmp_path: Path) -> None:
-    world = seed_world(session)
+    world = vn_world(session)
     policy = load_policy(VN_POLICY)
     bill = Bill(
         "S-1", world.person_ids[0], "PA", dt.date(2024, 8, 1), "outpatient", "J06.9", 0, 500_000, 500_000, False
@@ -439,8 +446,8 @@ def test_a_synthetic_province_loads_as_submitted_one_by_one(
     digits = policy.minor_digits
     bills_ = [
         Bill(row["claim_id"], int(row["member_id"]), row["provider_id"], dt.date.fromisoformat(row["service_date"]),
-             row["care_type"], row["diagnosis"], int(row["days"]), _minor(row["total"], digits), _minor(row["eligible"], digits),
-             row["referred"].lower() in ("true", "1", "yes"))
+             row["care_type"], row["diagnosis"], int(row["days"]), _minor(row["total"], digits),
+             _minor(row["eligible"], digits), row["referred"].lower() in ("true", "1", "yes"))
         for row in rows
     ]  # fmt: skip
     if split == "one load":

@@ -25,24 +25,22 @@ from equicover.providers.service import (
     sign_contract,
 )
 from equicover.settlement.loader import load_policy
-from tests.ledger.world import claims_world
+from tests.factories import vn_claims_world
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "cn-yaan-2018.toml"
 
 
 def test_realtime_claim_outside_contract_is_paid_nothing(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
+    world = vn_claims_world(session)
     claim = session.get(Claim, world.claim_pks["C-OP0"])
     assert claim.zero_reason == NO_CONTRACT and claim.member_oop == claim.allowed
     assert not session.scalar(select(func.sum(ClaimPayment.amount)).where(ClaimPayment.claim_pk == claim.id))
 
 
 def test_contract_in_force_and_designated_services(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
+    world = vn_claims_world(session)
     on = dt.date(2024, 8, 1)
-    assert (
-        contract_on(session=session, scheme_id=world.world.scheme_id, provider_id=world.world.provider_c, on=on) is None
-    )
+    assert contract_on(session=session, scheme_id=world.scheme_id, provider_id=world.provider_c, on=on) is None
     sign_contract(
         session=session,
         contract=ContractIn(
@@ -56,8 +54,8 @@ def test_contract_in_force_and_designated_services(session) -> None:  # type: ig
     )
     refusal = lambda care, icd, day=on: contract_refusal(  # noqa: E731
         session=session,
-        scheme_id=world.world.scheme_id,
-        provider_id=world.world.provider_c,
+        scheme_id=world.scheme_id,
+        provider_id=world.provider_c,
         on=day,
         care_type=care,
         diagnosis=icd,

@@ -47,7 +47,8 @@ def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo
     assert written == COUNT
     stored = session.execute(
         text(
-            "SELECT id, full_name, birth_date, registered_on, death_date, given_name FROM persons WHERE id >= :first ORDER BY id"
+            "SELECT id, full_name, birth_date, registered_on, death_date, given_name FROM persons "
+            "WHERE id >= :first ORDER BY id"
         ),
         {"first": FIRST_ID},
     ).all()
@@ -112,7 +113,7 @@ def test_a_bad_row_inside_a_multi_row_statement_is_refused_naming_the_table(sess
 
 
 def test_a_malformed_date_is_refused_before_anything_is_written(session, geo) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="day is out of range for month"):
         bulk_insert_households(
             session=session,
             rows={"id": [610_001], "code": ["BAD"], "location_id": [geo["C11"].id], "registered_on": ["2020-02-30"]},

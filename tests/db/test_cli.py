@@ -12,10 +12,7 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import current_revision, head_revision
 from equicover.db.session import make_session_factory, session_scope
 from equicover.enrolment.cli import coverage
-from equicover.enrolment.schemas import SchemeIn
-from equicover.enrolment.service import create_scheme, enrol, open_period
-from equicover.registry.schemas import HouseholdIn, LocationIn, PersonIn
-from equicover.registry.service import create_location, household_members, register_household
+from tests import factories as make
 
 runner = CliRunner()
 
@@ -37,36 +34,27 @@ def test_coverage_command_prints_the_table(tmp_path, monkeypatch) -> None:  # ty
     assert runner.invoke(db_app, ["upgrade"]).exit_code == 0
     engine = make_engine(url)
     with session_scope(make_session_factory(engine)) as session:
-        for code, level, parent in [
-            ("MA", "country", None),
-            ("MA-01", "province", "MA"),
-            ("MA-0101", "district", "MA-01"),
-        ]:
-            create_location(session=session, location=LocationIn(code=code, name=code, level=level, parent_code=parent))
-        registered = register_household(
-            session=session,
-            household=HouseholdIn(
-                code="F1",
-                location_code="MA-0101",
-                registered_on=dt.date(2020, 1, 1),
-                members=[
-                    PersonIn(full_name="أمينة", sex="female", birth_date=dt.date(1970, 1, 1)),
-                    PersonIn(full_name="يوسف", sex="male", birth_date=dt.date(1972, 1, 1)),
-                    PersonIn(full_name="سلمى", sex="female", birth_date=dt.date(2001, 1, 1)),
-                ],
-            ),
+        make.locations(
+            session, tree=[("MA", "country", None), ("MA-01", "province", "MA"), ("MA-0101", "district", "MA-01")]
+        )
+        _, (first, _, _) = make.household(
+            session,
+            code="F1",
+            location_code="MA-0101",
+            members=[
+                make.person_in(full_name="أمينة", sex="female", birth_date=dt.date(1970, 1, 1)),
+                make.person_in(full_name="يوسف", sex="male", birth_date=dt.date(1972, 1, 1)),
+                make.person_in(full_name="سلمى", sex="female", birth_date=dt.date(2001, 1, 1)),
+            ],
             today=dt.date(2024, 1, 1),
         )
-        scheme = create_scheme(session=session, scheme=SchemeIn(code="RAMED", name="RAMED", currency="MAD"))
-        period = open_period(
-            session=session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31)
-        )
-        first = household_members(session=session, household_id=registered.id)[0]
-        enrol(
-            session=session,
+        ramed = make.scheme(session, code="RAMED", name="RAMED", currency="MAD")
+        year = make.period(session, scheme_id=ramed.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
+        make.enrolment(
+            session,
             person_id=first.id,
-            scheme_id=scheme.id,
-            period_id=period.id,
+            scheme_id=ramed.id,
+            period_id=year.id,
             starts=dt.date(2024, 1, 1),
             ends=dt.date(2024, 12, 31),
         )

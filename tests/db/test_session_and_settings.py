@@ -37,11 +37,14 @@ def test_session_scope_commits_on_success(session_factory) -> None:  # type: ign
 
 
 def test_session_scope_rolls_back_everything_on_error(session_factory) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(RuntimeError):
+    def write_two_locations_then_fail() -> None:
         with session_scope(session_factory) as session:
             session.add(Location(code="X1", name="x", level="country"))
             session.flush()
             session.add(Location(code="X2", name="y", level="country"))
             session.flush()
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_two_locations_then_fail()
     assert _location_count(session_factory) == 0

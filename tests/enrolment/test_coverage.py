@@ -32,19 +32,16 @@ import datetime as dt
 
 import pytest
 
-from equicover.enrolment.schemas import CoverageRow, SchemeIn
+from equicover.enrolment.schemas import CoverageRow
 from equicover.enrolment.service import (
     coverage,
-    create_scheme,
-    enrol,
     enrolments_of,
-    open_period,
-    record_contribution,
     set_enrolment_status,
 )
 from equicover.errors import ValidationFailed
-from equicover.registry.schemas import CategoryIn, HouseholdIn, PersonIn, PersonUpdate
-from equicover.registry.service import end_category, household_members, register_household, set_category, update_person
+from equicover.registry.schemas import PersonIn, PersonUpdate
+from equicover.registry.service import end_category, set_category, update_person
+from tests import factories as make
 
 D = dt.date(2024, 6, 30)
 JAN1, DEC31 = dt.date(2024, 1, 1), dt.date(2024, 12, 31)
@@ -52,12 +49,13 @@ SINCE_2020 = dt.date(2020, 1, 1)
 
 
 def _person(name: str, born: str, *categories: str, registered: str | None = None) -> PersonIn:
-    return PersonIn(
+    return make.person_in(
         full_name=name,
         sex="unknown",
         birth_date=dt.date.fromisoformat(born),
         registered_on=dt.date.fromisoformat(registered) if registered else None,
-        categories=[CategoryIn(category=category, valid_from=JAN1) for category in categories],
+        categories=categories,
+        categories_from=JAN1,
     )
 
 
@@ -85,34 +83,34 @@ def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     }
     ids: dict[str, int] = {}
     for location_code, members in households.items():
-        registered = register_household(
-            session=session,
-            household=HouseholdIn(
-                code=f"H-{location_code}", location_code=location_code, registered_on=SINCE_2020, members=members
-            ),
+        _, persons = make.household(
+            session,
+            code=f"H-{location_code}",
+            location_code=location_code,
+            registered_on=SINCE_2020,
+            members=members,
             today=today,
         )
-        for person in household_members(session=session, household_id=registered.id):
-            ids[person.full_name] = person.id
+        ids.update((person.full_name, person.id) for person in persons)
     # p3 was near-poor until the day before D.
     set_category(session=session, person_id=ids["p3"], category="near_poor", valid_from=dt.date(2023, 1, 1))
     end_category(session=session, person_id=ids["p3"], category="near_poor", valid_to=dt.date(2024, 6, 29))
 
-    hef = create_scheme(session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="VND"))
-    ramed = create_scheme(session=session, scheme=SchemeIn(code="RAMED", name="RAMED", currency="MAD"))
-    hef_2024 = open_period(session=session, scheme_id=hef.id, starts=JAN1, ends=DEC31)
-    ramed_2024 = open_period(session=session, scheme_id=ramed.id, starts=JAN1, ends=DEC31)
+    hef = make.scheme(session, code="HEF", name="Health Equity Fund", currency="VND")
+    ramed = make.scheme(session, code="RAMED", name="RAMED", currency="MAD")
+    hef_2024 = make.period(session, scheme_id=hef.id, starts=JAN1, ends=DEC31)
+    ramed_2024 = make.period(session, scheme_id=ramed.id, starts=JAN1, ends=DEC31)
 
     def enrol_in(name: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef, period=hef_2024) -> int:  # type: ignore[no-untyped-def]
-        return enrol(
-            session=session, person_id=ids[name], scheme_id=scheme.id, period_id=period.id, starts=starts, ends=ends
+        return make.enrolment(
+            session, person_id=ids[name], scheme_id=scheme.id, period_id=period.id, starts=starts, ends=ends
         ).id
 
     def contribute(
         name: str, kind: str, amount: int, status: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef
     ) -> None:  # type: ignore[no-untyped-def]
-        record_contribution(
-            session=session,
+        make.contribution(
+            session,
             person_id=ids[name],
             scheme_id=scheme.id,
             payer_kind=kind,
@@ -145,7 +143,7 @@ def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     contribute("p9", "state_budget", 100_000, "paid", starts=D)
     contribute("p9", "local_budget", 20_000, "due", starts=D)
     enrol_in("p11")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="not enrolled in the scheme"):
         contribute("p1", "member", 9_999, "paid", starts=dt.date(2023, 1, 1), ends=dt.date(2023, 12, 31))
     return {"ids": ids, "hef": hef.id, "ramed": ramed.id}
 

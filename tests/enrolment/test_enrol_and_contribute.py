@@ -19,8 +19,7 @@ from equicover.enrolment.service import (
     set_enrolment_status,
 )
 from equicover.errors import Conflict, ValidationFailed
-from equicover.registry.schemas import HouseholdIn, PersonIn
-from equicover.registry.service import household_members, register_household
+from tests import factories as make
 
 WRITTEN = ("enrolments", "contributions", "change_log")
 Y2024 = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
@@ -28,24 +27,22 @@ Y2024 = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
 @pytest.fixture
 def world(session, geo):  # type: ignore[no-untyped-def]
-    registered = register_household(
-        session=session,
-        household=HouseholdIn(
-            code="H1",
-            location_code="C11",
-            registered_on=dt.date(2020, 1, 1),
-            members=[
-                PersonIn(full_name="Trần Thị Hoa", sex="female", birth_date=dt.date(1985, 1, 1)),
-                PersonIn(full_name="Trần Văn Nam", sex="male", birth_date=dt.date(1983, 1, 1)),
-            ],
-        ),
+    """Household H1 in C11 of two adults; scheme HEF (VND) with the period 2024; the first
+    member enrolled from 2024-03-01 to 2024-12-31, the other not enrolled. Committed."""
+    _, (enrolled, other) = make.household(
+        session,
+        code="H1",
+        location_code="C11",
+        members=[
+            make.person_in(full_name="Trần Thị Hoa", sex="female", birth_date=dt.date(1985, 1, 1)),
+            make.person_in(full_name="Trần Văn Nam", sex="male", birth_date=dt.date(1983, 1, 1)),
+        ],
         today=dt.date(2024, 1, 1),
     )
-    enrolled, other = household_members(session=session, household_id=registered.id)
-    scheme = create_scheme(session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="VND"))
-    period = open_period(session=session, scheme_id=scheme.id, starts=Y2024[0], ends=Y2024[1])
-    enrol(
-        session=session,
+    scheme = make.scheme(session, code="HEF", name="Health Equity Fund", currency="VND")
+    period = make.period(session, scheme_id=scheme.id, starts=Y2024[0], ends=Y2024[1])
+    make.enrolment(
+        session,
         person_id=enrolled.id,
         scheme_id=scheme.id,
         period_id=period.id,

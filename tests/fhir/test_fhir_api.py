@@ -26,7 +26,9 @@ from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 
 from equicover import fhir_mapping as mapping
 from equicover.claims.service import payments_of
-from tests.api_helpers import login_as, make_client, seed_world
+from tests import factories as make
+from tests.api_helpers import login_as, make_client
+from tests.factories import vn_world
 
 DAY = "2024-09-02"
 MODELS = {
@@ -51,29 +53,25 @@ MODELS = {
 
 @pytest.fixture
 def world(session):
-    from equicover.registry.schemas import HouseholdIn, PersonIn
-    from equicover.registry.service import register_household
-
-    seeded = seed_world(session)
-    register_household(
-        session=session,
-        household=HouseholdIn(
-            code="H3",
-            location_code="C12",
-            registered_on=dt.date(2020, 1, 1),
-            members=[
-                PersonIn(
-                    full_name="Nguyễn Thị Ba",
-                    family_name="Nguyễn",
-                    given_name="Thị Ba",
-                    name_script="Latn",
-                    sex="female",
-                    birth_date=dt.date(1970, 1, 1),
-                    national_id="001170000042",
-                    id_type="vneid",
-                )
-            ],
-        ),
+    """The small Viet Nam world (``tests.factories.vn_world``) and household H3 in C12: one woman
+    with a VNeID number and her name in parts. Committed."""
+    seeded = vn_world(session)
+    make.household(
+        session,
+        code="H3",
+        location_code="C12",
+        members=[
+            make.person_in(
+                full_name="Nguyễn Thị Ba",
+                family_name="Nguyễn",
+                given_name="Thị Ba",
+                name_script="Latn",
+                sex="female",
+                birth_date=dt.date(1970, 1, 1),
+                national_id="001170000042",
+                id_type="vneid",
+            )
+        ],
     )
     session.commit()
     return seeded
@@ -486,7 +484,7 @@ def test_cents_are_exact_and_eligibility_shows_what_a_claim_used(client, world, 
     from equicover.enrolment.service import create_scheme, enrol, open_period
     from equicover.providers.schemas import ContractIn, ProviderIn
     from equicover.providers.service import register_provider, sign_contract
-    from tests.api_helpers import POLICIES
+    from tests.factories import POLICIES
 
     scheme = create_scheme(
         session=session, scheme=SchemeIn(code="CN-YA", name="Ya'an basic medical insurance", currency="CNY")

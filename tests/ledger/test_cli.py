@@ -1,4 +1,5 @@
-"""The issue-7 commands answer bad input with a message and a non-zero exit, never a traceback."""
+"""The fund, payment, verification and report commands answer bad input with a message and a non-zero
+exit, never a traceback; the fund commands post and show balances."""
 
 from __future__ import annotations
 

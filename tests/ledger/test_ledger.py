@@ -12,7 +12,7 @@ from sqlalchemy import text
 from equicover.errors import NotFound, ValidationFailed
 from equicover.ledger import service as ledger
 from equicover.ledger.models import SOURCE_ACCOUNTS, USE_ACCOUNTS, AppendOnlyViolation, LedgerEntry
-from tests.ledger.world import claims_world
+from tests.factories import vn_claims_world
 
 DAY = dt.date(2024, 1, 15)
 
@@ -139,7 +139,7 @@ def test_ledger_is_always_balanced(session, operations) -> None:  # type: ignore
 def test_claim_settlements_post_once_and_reversals_mirror(session) -> None:  # type: ignore[no-untyped-def]
     from equicover.claims.service import reverse_claim
 
-    world = claims_world(session)
+    world = vn_claims_world(session)
     counts = ledger.post_claim_settlements(session=session, up_to=dt.date(2024, 12, 31), currency="VND", minor_digits=0)
     assert counts["settlement"] == 9  # every stored claim, the no-contract one included (it posts nothing)
     again = ledger.post_claim_settlements(session=session, up_to=dt.date(2024, 12, 31), currency="VND", minor_digits=0)
@@ -147,11 +147,11 @@ def test_claim_settlements_post_once_and_reversals_mirror(session) -> None:  # t
     shi = {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}
     paid_by_fund = 320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000 + 300_000 + 9_600_000
     assert shi["provider_payments"] == paid_by_fund == shi["payable"]
-    assert ledger.provider_payable(session=session, provider_id=world.world.provider_b) == 9_900_000
+    assert ledger.provider_payable(session=session, provider_id=world.provider_b) == 9_900_000
     reverse_claim(session=session, claim_id="B-IP0", reason="duplicate bill", actor="test")
     counts = ledger.post_claim_settlements(session=session, up_to=dt.date(2024, 12, 31), currency="VND", minor_digits=0)
     assert counts["reversal"] == 1
-    assert ledger.provider_payable(session=session, provider_id=world.world.provider_b) == 300_000
+    assert ledger.provider_payable(session=session, provider_id=world.provider_b) == 300_000
     flows = ledger.flows_by_month(
         session=session, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31), fund_code="shi"
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tests.api_helpers import login_as, make_client
-from tests.ledger.world import claims_world
+from tests.factories import vn_claims_world
 
 
 def test_maker_checker_over_http(session_factory, session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     session.commit()
     client = make_client(session_factory=session_factory)
     maker = login_as(client, "fund_manager", username="maker")
@@ -31,7 +31,7 @@ def test_maker_checker_over_http(session_factory, session) -> None:  # type: ign
 
 
 def test_verifier_sees_and_decides_reviews_of_its_area(session_factory, session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     session.commit()
     client = make_client(session_factory=session_factory)
     planner = login_as(client, "fund_manager")

@@ -14,14 +14,14 @@ from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from equicover.providers.schemas import ContractIn
 from equicover.providers.service import sign_contract
-from tests.ledger.world import claims_world
+from tests.factories import vn_claims_world
 
 STARTS, ENDS = dt.date(2024, 8, 1), dt.date(2024, 9, 30)
 PA_PAID = 320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000
 
 
 def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
+    world = vn_claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
     batch = payments.draft_batch(
         session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
@@ -37,7 +37,7 @@ def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # t
         session=session, batch_id=batch.id, actor="carol", actor_role="fund_manager", paid_on=dt.date(2024, 10, 10)
     )
     assert batch.status == "approved" and batch.approved_by == "carol"
-    assert ledger.provider_payable(session=session, provider_id=world.world.provider_a) == 0
+    assert ledger.provider_payable(session=session, provider_id=world.provider_a) == 0
     cash_after = {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}["cash"]
     assert cash_before - cash_after == PA_PAID
     with pytest.raises(Conflict):
@@ -64,7 +64,7 @@ def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # t
 
 
 def test_cancelled_draft_releases_its_claims(session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     batch = payments.draft_batch(
         session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
     )
@@ -76,7 +76,7 @@ def test_cancelled_draft_releases_its_claims(session) -> None:  # type: ignore[n
 
 
 def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
+    world = vn_claims_world(session)
     # PC (placed in district D1) gets a capitation contract: D1 has two enrolled persons.
     sign_contract(
         session=session,
@@ -101,13 +101,13 @@ def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[
     assert batch.claim_count == 0  # its August claim was outside any contract: paid nothing
     assert batch.capitation_amount == 2 * 1 * 25_000  # September only (the contract starts then)
     payments.approve_batch(session=session, batch_id=batch.id, actor="carol", actor_role="fund_manager", paid_on=ENDS)
-    assert ledger.provider_payable(session=session, provider_id=world.world.provider_c) == 0
+    assert ledger.provider_payable(session=session, provider_id=world.provider_c) == 0
     shi = {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}
     assert shi["provider_payments"] == 50_000 and shi["cash"] == -50_000
 
 
 def test_exports_add_up_to_the_net_amount(session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     batch = payments.draft_batch(
         session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
     )

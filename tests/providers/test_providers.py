@@ -8,8 +8,6 @@ import pytest
 
 from equicover.audit.service import history
 from equicover.db.session import session_scope
-from equicover.enrolment.schemas import SchemeIn
-from equicover.enrolment.service import create_scheme
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.schemas import ContractIn, ProviderIn
 from equicover.providers.service import (
@@ -20,19 +18,14 @@ from equicover.providers.service import (
     set_designated,
     sign_contract,
 )
+from tests import factories as make
 
 
 @pytest.fixture
 def hospital(session, geo):  # type: ignore[no-untyped-def]
-    create_scheme(
-        session=session, scheme=SchemeIn(code="HEF", name="Health Equity Fund", currency="KHR", minor_digits=0)
-    )
-    provider = register_provider(
-        session=session,
-        provider=ProviderIn(
-            code="RH-01", name="Referral hospital", level="referral", location_code="D1", designated=True
-        ),
-    )
+    """Scheme HEF (KHR) and the designated referral hospital RH-01 in district D1. Committed."""
+    make.scheme(session, code="HEF", name="Health Equity Fund", currency="KHR", minor_digits=0)
+    provider = make.provider(session, code="RH-01", name="Referral hospital", level="referral", location_code="D1")
     session.commit()
     return provider
 

@@ -12,7 +12,7 @@ from equicover.audit.service import history
 from equicover.db.session import session_scope
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import Location, Person
-from equicover.registry.schemas import HouseholdIn, LocationIn, PersonIn
+from equicover.registry.schemas import LocationIn
 from equicover.registry.service import (
     bulk_insert_households,
     bulk_insert_locations,
@@ -21,25 +21,17 @@ from equicover.registry.service import (
     categories_at,
     create_location,
     end_category,
-    household_members,
-    register_household,
     set_category,
 )
+from tests import factories as make
 
 
 @pytest.fixture
 def person_id(session, geo) -> int:  # type: ignore[no-untyped-def]
-    registered = register_household(
-        session=session,
-        household=HouseholdIn(
-            code="H1",
-            location_code="C11",
-            registered_on=dt.date(2020, 1, 1),
-            members=[PersonIn(full_name="Lý Thị Mai", sex="female", birth_date=dt.date(1950, 2, 2))],
-        ),
-        today=dt.date(2024, 1, 1),
-    )
-    return household_members(session=session, household_id=registered.id)[0].id
+    """A woman born 1950-02-02, alone in household H1 in C11, holding no category."""
+    return make.person(
+        session, household_code="H1", location_code="C11", full_name="Lý Thị Mai", birth_date=dt.date(1950, 2, 2)
+    ).id
 
 
 def test_category_validity_dates_are_inclusive_at_both_ends(session, person_id) -> None:  # type: ignore[no-untyped-def]

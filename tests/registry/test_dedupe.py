@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 from equicover.audit.service import history
 from equicover.care.models import ChronicCondition, FamilyDoctorContract
 from equicover.claims.models import Claim, StoredAccumulator
-from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
+from equicover.enrolment.models import Enrolment
 from equicover.enrolment.service import coverage
 from equicover.errors import ValidationFailed
 from equicover.person_merge.service import merge_clusters, merge_persons
-from equicover.providers.models import Provider
 from equicover.registry.dedupe import (
     accepted_pairs,
     count_pending,
@@ -24,10 +23,11 @@ from equicover.registry.dedupe import (
     review_queue,
     run_dedupe,
 )
-from equicover.registry.models import Household, Person, PersonCategory
+from equicover.registry.models import Person, PersonCategory
 from equicover.registry.quality_models import DuplicatePair
 from equicover.registry.service import bulk_insert_households, bulk_insert_persons
 from equicover.synth.dedupe_pairs import as_splink_frame, pair_scores, synthetic_registry
+from tests import factories as make
 
 DAY = dt.date(2024, 3, 1)
 
@@ -40,7 +40,7 @@ def registry():  # type: ignore[no-untyped-def]
 def test_splink_finds_the_injected_duplicates(registry) -> None:  # type: ignore[no-untyped-def]
     # Trained here on the fixture itself (unsupervised), not the packaged default model.
     result = find_duplicates(as_splink_frame(registry), threshold=0.5, cluster_threshold=0.99, train_model=True)
-    found = {(int(l), int(r)) for l, r in zip(result.pairs["unique_id_l"], result.pairs["unique_id_r"])}
+    found = {(int(left), int(right)) for left, right in zip(result.pairs["unique_id_l"], result.pairs["unique_id_r"])}
     precision, recall, f1 = pair_scores(found, registry.true_pairs)
     assert len(registry.true_pairs) == 75
     assert precision >= 0.9 and recall >= 0.85 and f1 >= 0.9, (precision, recall, f1)
@@ -59,9 +59,13 @@ def _load(session, geo, registry, limit: int | None = None) -> dict[int, int]:  
     offset = 100_000
     bulk_insert_households(
         session=session,
-        rows={"id": [offset + h for h in households], "code": [f"SH{h}" for h in households],
-              "location_id": [geo["C11"].id] * len(households), "registered_on": [dt.date(2020, 1, 1)] * len(households)},
-    )  # fmt: skip
+        rows={
+            "id": [offset + h for h in households],
+            "code": [f"SH{h}" for h in households],
+            "location_id": [geo["C11"].id] * len(households),
+            "registered_on": [dt.date(2020, 1, 1)] * len(households),
+        },
+    )
     # The registry holds a national ID once: a duplicate that repeats it is loaded without it.
     seen: set[str] = set()
     national = []
@@ -88,7 +92,7 @@ def test_run_review_and_merge_remember_decisions(session, geo, registry) -> None
     ids = _load(session, geo, registry)
     first = run_dedupe(session=session, review_threshold=0.3, auto_threshold=0.99)
     assert first.persons == 1_500 and first.pairs_found == first.pairs_queued + first.pairs_auto
-    true_pairs = {(ids[l], ids[r]) for l, r in registry.true_pairs}
+    true_pairs = {(ids[left], ids[right]) for left, right in registry.true_pairs}
     stored = {(p.person_id_l, p.person_id_r) for p in session.scalars(select(DuplicatePair))}
     assert len(stored & true_pairs) >= 0.85 * len(true_pairs)
 
@@ -128,64 +132,63 @@ def test_run_review_and_merge_remember_decisions(session, geo, registry) -> None
         decide_pair(session=session, pair_id=confirmed.id, decision="maybe")
 
 
-def _person(session, geo, code: str, name: str, national_id: str | None = None) -> Person:  # type: ignore[no-untyped-def]
-    household = Household(code=code, location_id=geo["C11"].id, registered_on=dt.date(2020, 1, 1))
-    session.add(household)
-    session.flush()
-    person = Person(household_id=household.id, full_name=name, sex="female", birth_date=dt.date(1980, 1, 2),
-                    location_id=geo["C11"].id, registered_on=dt.date(2020, 1, 1), national_id=national_id,
-                    id_type="vneid" if national_id else None, phone="0900000001" if code == "M2" else None)  # fmt: skip
-    session.add(person)
-    session.flush()
-    return person
-
-
 def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo) -> None:  # type: ignore[no-untyped-def]
-    survivor = _person(session, geo, "M1", "Nguyễn Thị Lan")
-    duplicate = _person(session, geo, "M2", "Nguyen Thi Lan", national_id="001180000009")
-    scheme = Scheme(code="SHI", name="Social health insurance", currency="VND", minor_digits=0)
-    session.add(scheme)
-    session.flush()
-    period = EnrolmentPeriod(scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
-    session.add(period)
-    session.flush()
-    enrolment = Enrolment(
+    from equicover.care.service import note_condition, sign_family_doctor
+
+    survivor = make.person(session, household_code="M1", full_name="Nguyễn Thị Lan", birth_date=dt.date(1980, 1, 2))
+    duplicate = make.person(
+        session,
+        household_code="M2",
+        full_name="Nguyen Thi Lan",
+        birth_date=dt.date(1980, 1, 2),
+        national_id="001180000009",
+        id_type="vneid",
+        phone="0900000001",
+        categories=["near_poor"],
+        categories_from=dt.date(2024, 1, 1),
+    )
+    scheme = make.scheme(session, code="SHI", name="Social health insurance", currency="VND")
+    period = make.period(session, scheme_id=scheme.id, starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31))
+    enrolment = make.enrolment(
+        session,
         person_id=duplicate.id,
         scheme_id=scheme.id,
         period_id=period.id,
         starts=period.starts,
         ends=period.ends,
-        status="active",
     )
-    session.add(enrolment)
-    session.flush()
-    session.add(Contribution(enrolment_id=enrolment.id, payer_kind="state_budget", amount_minor=1_000, status="due",
-                             period_starts=period.starts, period_ends=period.ends))  # fmt: skip
-    session.add(PersonCategory(person_id=duplicate.id, category="near_poor", valid_from=dt.date(2024, 1, 1)))
-    provider = Provider(
-        code="P1",
-        name="Commune health station",
-        level="commune",
-        location_id=geo["C11"].id,
-        designated=True,
-        ownership="public",
+    make.contribution(
+        session,
+        person_id=duplicate.id,
+        scheme_id=scheme.id,
+        amount_minor=1_000,
+        status="due",
+        period_starts=period.starts,
+        period_ends=period.ends,
     )
-    session.add(provider)
-    session.flush()
-    claim = Claim(claim_id="C-1", person_id=duplicate.id, provider_id=provider.id, service_date=DAY, provider_level="commune",
-                  designated=True, in_area=True, referred=False, care_type="outpatient", diagnosis="J06", days=0, total=100_000,
-                  eligible=100_000, categories="", status="settled", allowed=100_000, provider_writeoff=0, member_oop=20_000,
-                  trail="", submitted_at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC), submitted_by="clerk")  # fmt: skip
+    provider = make.provider(session, code="P1", name="Commune health station", level="commune", location_code="C11")
+    # A claim stored as the bulk loader stores one (no policy version is needed for the merge).
+    claim = Claim(
+        claim_id="C-1", person_id=duplicate.id, provider_id=provider.id, service_date=DAY, provider_level="commune",
+        designated=True, in_area=True, referred=False, care_type="outpatient", diagnosis="J06", days=0,
+        total=100_000, eligible=100_000, categories="", status="settled", allowed=100_000, provider_writeoff=0,
+        member_oop=20_000, trail="", submitted_at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC), submitted_by="clerk",
+    )  # fmt: skip
     session.add(claim)
     # Care ledger: the same condition noted the same day on both records, another only on the duplicate.
     for person, diagnosis in ((survivor.id, "E11"), (duplicate.id, "E11"), (duplicate.id, "I10")):
-        session.add(ChronicCondition(person_id=person, diagnosis=diagnosis, noted_on=DAY))
-    session.add(
-        FamilyDoctorContract(person_id=duplicate.id, provider_id=provider.id, starts=DAY, ends=dt.date(2024, 12, 31))
+        note_condition(session=session, person_id=person, diagnosis=diagnosis, noted_on=DAY)
+    sign_family_doctor(
+        session=session, person_id=duplicate.id, provider_code="P1", starts=DAY, ends=dt.date(2024, 12, 31)
     )
+    # What earlier claims of each record used of a yearly ceiling.
     for member, position in ((survivor.id, 50_000), (duplicate.id, 80_000)):
-        session.add(StoredAccumulator(policy_id="vn-shi", member_id=str(member), layer_id="ceiling", benefit_year=2024,
-                                      position=position, paid=position, member_share=0))  # fmt: skip
+        session.add(
+            StoredAccumulator(
+                policy_id="vn-shi", member_id=str(member), layer_id="ceiling", benefit_year=2024,
+                position=position, paid=position, member_share=0,
+            )
+        )  # fmt: skip
     session.flush()
 
     def covered_in_d1() -> tuple[int, int]:
@@ -201,8 +204,10 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
 
     assert session.scalar(select(Enrolment.person_id).where(Enrolment.id == enrolment.id)) == survivor.id
     assert result.enrolments == [enrolment.id] and result.contributions == 1
-    assert session.scalar(select(PersonCategory.person_id).where(PersonCategory.category == "near_poor",
-                                                                 PersonCategory.person_id.in_([survivor.id, duplicate.id]))) == survivor.id  # fmt: skip
+    near_poor = select(PersonCategory.person_id).where(
+        PersonCategory.category == "near_poor", PersonCategory.person_id.in_([survivor.id, duplicate.id])
+    )
+    assert session.scalar(near_poor) == survivor.id
     assert session.scalar(select(Claim.person_id).where(Claim.claim_id == "C-1")) == survivor.id
     conditions = set(session.execute(select(ChronicCondition.person_id, ChronicCondition.diagnosis)))
     assert conditions == {(survivor.id, "E11"), (survivor.id, "I10"), (duplicate.id, "E11")}

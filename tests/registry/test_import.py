@@ -153,8 +153,16 @@ def test_a_batch_the_database_refuses_is_not_half_written(session_factory, geo, 
                 other.add(PersonSource(source="s", source_row_id="r10", person_id=someone, import_run_id=run.id))
 
     before = row_counts("persons", "households", "person_name_forms", "person_sources")
-    summary = import_persons_file(factory=session_factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv",
-                                  today=TODAY, batch_size=2, progress=after_first_batch_another_import_writes)  # fmt: skip
+    summary = import_persons_file(
+        factory=session_factory,
+        path=path,
+        mapping=MAPPING,
+        source="s",
+        report_path=tmp_path / "r.csv",
+        today=TODAY,
+        batch_size=2,
+        progress=after_first_batch_another_import_writes,
+    )
     assert (summary.imported, summary.rejected) == (2, 1)
     after = row_counts("persons", "households", "person_name_forms", "person_sources")
     assert {name: after[name] - before[name] for name in after} == {
@@ -273,8 +281,17 @@ def test_a_batch_waits_for_the_batch_writing_its_household(empty_db_url, tmp_pat
     monkeypatch.setattr(importer, "write_copy_batch", slow_first_write)
     with fresh_registry(empty_db_url) as factory:
         path = write_csv(tmp_path / "list.csv", SPLIT_HOUSEHOLD)
-        summary = import_persons_file(factory=factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv",
-                                      today=TODAY, batch_size=2, pipeline=True, writers=2)  # fmt: skip
+        summary = import_persons_file(
+            factory=factory,
+            path=path,
+            mapping=MAPPING,
+            source="s",
+            report_path=tmp_path / "r.csv",
+            today=TODAY,
+            batch_size=2,
+            pipeline=True,
+            writers=2,
+        )
         assert (summary.imported, summary.rejected) == (4, 0)
         assert slowed == ([True] if empty_db_url.startswith("postgresql") else [])  # the COPY path is PostgreSQL's
         with factory() as reader:
@@ -301,17 +318,38 @@ def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_
                 bulk_insert_households(
                     session=other, rows=[{"id": 900, "code": "OTHER", "location_id": 4, "registered_on": TODAY}]
                 )
-                bulk_insert_persons(session=other, rows=[{"id": 900, "household_id": 900, "full_name": "X", "sex": "male",
-                                                          "birth_date": dt.date(1980, 5, 1), "location_id": 4,
-                                                          "national_id": "001080000001", "id_type": "vneid"}])  # fmt: skip
+                bulk_insert_persons(
+                    session=other,
+                    rows=[
+                        {
+                            "id": 900,
+                            "household_id": 900,
+                            "full_name": "X",
+                            "sex": "male",
+                            "birth_date": dt.date(1980, 5, 1),
+                            "location_id": 4,
+                            "national_id": "001080000001",
+                            "id_type": "vneid",
+                        }
+                    ],
+                )
         return validated
 
     monkeypatch.setattr(importer, "validate_person_batch", validate_while_another_writer_registers)
     pipelined = empty_db_url.startswith("postgresql")
     with fresh_registry(empty_db_url) as factory:
         path = write_csv(tmp_path / "list.csv", SPLIT_HOUSEHOLD)
-        summary = import_persons_file(factory=factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv",
-                                      today=TODAY, batch_size=2, pipeline=True, writers=2)  # fmt: skip
+        summary = import_persons_file(
+            factory=factory,
+            path=path,
+            mapping=MAPPING,
+            source="s",
+            report_path=tmp_path / "r.csv",
+            today=TODAY,
+            batch_size=2,
+            pipeline=True,
+            writers=2,
+        )
         report = {row["line"]: (row["field"], row["reason"]) for row in read_report(tmp_path / "r.csv")}
         assert (
             "national_id" in report["2"][0]
@@ -323,14 +361,10 @@ def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_
             codes = set(reader.scalars(select(Household.code)))
         if pipelined:
             assert (summary.imported, summary.rejected) == (0, 4)
-            assert (
-                report["4"]
-                == report["5"]
-                == (
-                    "household_code",
-                    "a household of this batch was being created by a batch the database refused; nothing of it was written",
-                )
+            refused_household = (
+                "a household of this batch was being created by a batch the database refused; nothing of it was written"
             )
+            assert report["4"] == report["5"] == ("household_code", refused_household)
             assert stored == set() and codes == {"OTHER"}
         else:
             assert (summary.imported, summary.rejected) == (2, 2)
@@ -372,8 +406,9 @@ def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_facto
             ["r\\1", "Nguyễn \\ Văn", "Nam", "1980-05-01", "H\\1", "C11", "", "Ann\tMarie", "line\nbreak", "\\N"]
         )
         writer.writerow(["r2", "Trần Thị Bình", "Nữ", "1981-05-01", "H2", "C11", "001080000002", "\\N", "", ""])
-    summary = import_persons_file(factory=session_factory, path=path, mapping=mapping, source="s", report_path=tmp_path / "r.csv",
-                                  today=TODAY)  # fmt: skip
+    summary = import_persons_file(
+        factory=session_factory, path=path, mapping=mapping, source="s", report_path=tmp_path / "r.csv", today=TODAY
+    )
     assert (summary.imported, summary.rejected) == (2, 0)
     with session_factory() as reader:
         rows = {
@@ -409,8 +444,16 @@ def test_each_batch_logs_its_bulk_loads_and_the_run_its_totals(session_factory, 
     """One change-log row per batch and table written (households, persons), as the bulk
     loaders write them, and one for the import run."""
     path = write_csv(tmp_path / "list.csv", ROWS)
-    summary = import_persons_file(factory=session_factory, path=path, mapping=MAPPING, source="s", report_path=tmp_path / "r.csv",
-                                  today=TODAY, batch_size=4, actor="import-test")  # fmt: skip
+    summary = import_persons_file(
+        factory=session_factory,
+        path=path,
+        mapping=MAPPING,
+        source="s",
+        report_path=tmp_path / "r.csv",
+        today=TODAY,
+        batch_size=4,
+        actor="import-test",
+    )
     with session_factory() as reader:
         logged = reader.scalars(select(ChangeLog).where(ChangeLog.actor == "import-test").order_by(ChangeLog.id)).all()
     # Batches: lines 2-9 (HH1 and HH2, kept together) and lines 10-13; good rows 2, 3 and 12.

@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from equicover.registry.linking import link_ids, read_register, write_link_report
-from equicover.registry.models import Household, Person
 from equicover.registry.quality_models import PersonIdLink
+from tests import factories as make
 
 PEOPLE = [
     # key, full name, sex, birth date, national id
@@ -31,16 +31,22 @@ def _register(path: Path, rows: list[list[str]]) -> Path:
 
 
 def test_exact_probabilistic_conflicting_and_unlinked(session, geo, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    household = Household(code="L1", location_id=geo["C11"].id, registered_on=dt.date(2020, 1, 1))
-    session.add(household)
-    session.flush()
-    ids = {}
-    for key, name, sex, birth, national_id in PEOPLE:
-        person = Person(household_id=household.id, full_name=name, sex=sex, birth_date=birth, location_id=geo["C11"].id,
-                        registered_on=dt.date(2020, 1, 1), national_id=national_id, id_type="vneid" if national_id else None)  # fmt: skip
-        session.add(person)
-        session.flush()
-        ids[key] = person.id
+    _, persons = make.household(
+        session,
+        code="L1",
+        location_code="C11",
+        members=[
+            make.person_in(
+                full_name=name,
+                sex=sex,
+                birth_date=birth,
+                national_id=national_id,
+                id_type="vneid" if national_id else None,
+            )
+            for _, name, sex, birth, national_id in PEOPLE
+        ],
+    )
+    ids = {key: person.id for (key, *_), person in zip(PEOPLE, persons)}
     path = _register(
         tmp_path / "vneid.csv",
         [

@@ -43,8 +43,8 @@ def test_the_duckdb_model_runs_unchanged_on_spark(spark) -> None:  # type: ignor
 
     def pairs(result):  # type: ignore[no-untyped-def]
         return {
-            (int(l), int(r)): p
-            for l, r, p in zip(
+            (int(left), int(right)): p
+            for left, right, p in zip(
                 result.pairs["unique_id_l"], result.pairs["unique_id_r"], result.pairs["match_probability"]
             )
         }

@@ -8,31 +8,29 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from equicover.enrolment.models import Contribution, Enrolment
 from equicover.reports import service as reports
 from equicover.reports.indicators import compute_indicators
-from tests.ledger.world import claims_world
+from tests import factories as make
+from tests.factories import vn_claims_world
 
 STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
 
 def test_indicators_equal_hand_counts(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
-    poor = world.world.person_ids[0]
+    world = vn_claims_world(session)
+    poor = world.person_ids[0]
     reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=20_000_000)
     reports.record_household_consumption(session=session, household_code="H2", year=2024, amount=30_000_000)
-    enrolment_id = session.scalar(select(Enrolment.id).where(Enrolment.person_id == poor))
-    session.add(
-        Contribution(
-            enrolment_id=enrolment_id,
-            payer_kind="state_budget",
-            amount_minor=1_000_000,
-            status="paid",
-            period_starts=dt.date(2024, 7, 1),
-            period_ends=dt.date(2025, 6, 30),
-        )
+    make.contribution(
+        session,
+        person_id=poor,
+        scheme_id=world.scheme_id,
+        payer_kind="state_budget",
+        amount_minor=1_000_000,
+        status="paid",
+        period_starts=dt.date(2024, 7, 1),
+        period_ends=dt.date(2025, 6, 30),
     )
-    session.flush()
     rows = {row.area_code: row for row in compute_indicators(session=session, starts=STARTS, ends=ENDS)}
     d1, d2, total = rows["D1"], rows["D2"], rows["ALL"]
     # D1: household H1 of three (two enrolled); D2: household H2 of one (enrolled).
@@ -73,7 +71,7 @@ def test_semiannual_report_files(session, tmp_path: Path) -> None:  # type: igno
 
     from equicover.ledger import service as ledger
 
-    claims_world(session)
+    vn_claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
     report = reports.semiannual_report(session=session, year=2024, half=2, currency="VND", minor_digits=0)
     xlsx = reports.write_xlsx(report, tmp_path / "report.xlsx")
@@ -93,7 +91,7 @@ def test_semiannual_report_files(session, tmp_path: Path) -> None:  # type: igno
 def test_synthetic_consumption_fills_households_once(session) -> None:  # type: ignore[no-untyped-def]
     from equicover.reports.models import HouseholdConsumption
 
-    claims_world(session)
+    vn_claims_world(session)
     reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=20_000_000)
     assert reports.synthesize_household_consumption(session=session, year=2024, seed=3) == 1  # H2 only
     assert reports.synthesize_household_consumption(session=session, year=2024, seed=3) == 0

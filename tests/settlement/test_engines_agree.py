@@ -130,7 +130,7 @@ def describe_difference(
         same_member = sorted(
             (claim for claim in claims if claim.member_id == member), key=lambda c: (c.service_date, c.claim_id)
         )
-        lines.append(f"claims of member {member} in settlement order (columns of docs/settlement.md, "A claim"):")
+        lines.append(f'claims of member {member} in settlement order (columns of docs/settlement.md, "A claim"):')
         lines.extend(_claim_text(claim, case.minor_digits) for claim in same_member)
     else:
         lines.append(f"{len(claims)} claims")
@@ -278,7 +278,8 @@ def test_settle_command_gives_the_same_files_and_status_with_either_engine(
 @settings(PROFILE, max_examples=max(5, FILE_EXAMPLES // 2))
 @given(policies_with_claims(max_claims=10))
 def test_both_engines_refuse_a_claim_outside_the_policy_period(drawn: tuple[PolicyCase, list[Claim]]) -> None:
-    """Neither engine settles any claim of a list holding one dated outside the period (docs/settlement.md, "A claim")."""
+    """Neither engine settles any claim of a list holding one dated outside the period
+    (docs/settlement.md, "A claim")."""
     case, claims = drawn
     policy = load_policy_text(case.text, path="<generated policy>")
     last = claims[-1]

@@ -307,7 +307,8 @@ def test_layer_id_rules() -> None:
 def test_oop_cap_refuses_band_layer_keys() -> None:
     text = GOOD.replace(
         "max_share = 0.1",
-        'max_share = 0.1\ncap_per_claim = "10.00"\nscope = "year"\nmax_cumulative_share = 0.9\n\n  [[layer.variant]]\n  bands = [ { ratio = 1 } ]',
+        'max_share = 0.1\ncap_per_claim = "10.00"\nscope = "year"\nmax_cumulative_share = 0.9\n'
+        + "\n  [[layer.variant]]\n  bands = [ { ratio = 1 } ]",
     )
     problems = problems_of(text)
     assert {p.key for p in problems} == {
@@ -378,13 +379,15 @@ def test_contribution_rules_are_read_and_checked() -> None:
     flat = load_policy_text(
         GOOD
         + '\n[contribution]\nkind = "flat"\namount = "120.00"\nhousehold_cap = "600.00"\n'
-        + '[[contribution.subsidy]]\nwhen = { member_category = ["registered_poor"] }\nshares = { state_budget = 1.0 }\n'
+        + '[[contribution.subsidy]]\nwhen = { member_category = ["registered_poor"] }\n'
+        + "shares = { state_budget = 1.0 }\n"
     ).contribution
     assert (flat.kind, flat.amount, flat.household_cap) == ("flat", 12000, 60000)
     assert flat.subsidies[0].shares == (("state_budget", RATIO_SCALE),)
     wage = load_policy_text(
         GOOD
-        + '\n[contribution]\nkind = "wage_share"\nreference_wage = "2340000.00"\nshare = 0.045\nrank_factors = [1, 0.7, 0.6]\n'
+        + '\n[contribution]\nkind = "wage_share"\nreference_wage = "2340000.00"\nshare = 0.045\n'
+        + "rank_factors = [1, 0.7, 0.6]\n"
     ).contribution
     assert (wage.reference_wage, wage.share, wage.rank_factors) == (234000000, 45_000, (RATIO_SCALE, 700_000, 600_000))
     text = (

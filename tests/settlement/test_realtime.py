@@ -1,4 +1,5 @@
-"""The real-time engine: hand-worked settlements of docs/settlement.md, "The arithmetic", and properties of any settlement.
+"""The real-time engine: hand-worked settlements of docs/settlement.md, "The arithmetic", and properties of
+any settlement.
 
 Amounts in the hand-worked cases are CNY written in major units in the policy text and converted
 with ``cny`` so the expectations read as the arithmetic on paper.

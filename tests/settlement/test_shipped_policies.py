@@ -193,7 +193,8 @@ case(
                 "basic": "7040.00",  # county, poor: (9000 - 200) x 0.80 = 7040.00
                 # critical illness: remaining 9000 - 7040 = 1960, positions [0, 1960] inside the
                 # 6000 threshold band of ratio 0 -> 0
-                "tilt": "1960.00",  # member would pay 10000 - 7040 = 2960; limit floor(0.10 x 10000) = 1000; 2960 - 1000
+                # member would pay 10000 - 7040 = 2960; limit floor(0.10 x 10000) = 1000; 2960 - 1000
+                "tilt": "1960.00",
                 # medical assistance: remaining eligible 1960 - 1960 (tilt counts against eligible first) = 0 -> 0
             },
             oop="1000.00",  # 10000 - 7040 - 1960 = 1000.00 = 10% of the bill

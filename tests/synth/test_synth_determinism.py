@@ -49,7 +49,7 @@ def test_the_year_option_moves_every_claim_into_that_year(tmp_path: Path):
 
 
 def test_people_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="people must be at least 1"):
         generate(people=0, seed=1)
 
 

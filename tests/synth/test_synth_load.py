@@ -72,12 +72,14 @@ def test_rows_are_stored_for_every_part_of_the_province(loaded):
     assert districts == summary.districts
     province_parent = _scalar(
         session,
-        "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id WHERE child.code = 'S5'",
+        "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id "
+        "WHERE child.code = 'S5'",
     )
     assert province_parent == "SYN"
     misplaced = _scalar(
         session,
-        "SELECT COUNT(*) FROM persons p JOIN locations l ON l.id = p.location_id WHERE p.id >= :first AND l.level <> 'commune'",
+        "SELECT COUNT(*) FROM persons p JOIN locations l ON l.id = p.location_id "
+        "WHERE p.id >= :first AND l.level <> 'commune'",
         first=first,
     )
     assert misplaced == 0
@@ -89,7 +91,8 @@ def test_coverage_from_the_stored_rows_is_near_ninety_percent(loaded):
     parameters = {"on": on, "first": summary.first_person_id}
     alive = _scalar(
         session,
-        "SELECT COUNT(*) FROM persons WHERE id >= :first AND birth_date <= :on AND (death_date IS NULL OR death_date > :on)",
+        "SELECT COUNT(*) FROM persons "
+        "WHERE id >= :first AND birth_date <= :on AND (death_date IS NULL OR death_date > :on)",
         **parameters,
     )
     enrolled = _scalar(
@@ -116,7 +119,8 @@ def test_national_ids_are_unique_per_type_and_no_birth_date_is_in_the_future(loa
     session, summary, _ = loaded
     duplicates = session.execute(
         text(
-            "SELECT id_type, national_id FROM persons WHERE national_id IS NOT NULL GROUP BY id_type, national_id HAVING COUNT(*) > 1"
+            "SELECT id_type, national_id FROM persons WHERE national_id IS NOT NULL "
+            "GROUP BY id_type, national_id HAVING COUNT(*) > 1"
         )
     ).all()
     assert duplicates == []
@@ -149,8 +153,11 @@ def test_claims_join_back_to_persons_providers_and_registry_categories(loaded):
         for code, level, designated in session.execute(text("SELECT code, level, designated FROM providers"))
     }
     enrolment_spans: dict[int, list[tuple[dt.date, dt.date]]] = {}
+
+    def as_date(value: object) -> dt.date:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+
     for person_id, starts, ends in session.execute(text("SELECT person_id, starts, ends FROM enrolments")):
-        as_date = lambda value: dt.date.fromisoformat(value) if isinstance(value, str) else value
         enrolment_spans.setdefault(person_id, []).append((as_date(starts), as_date(ends)))
     for claim in claims:
         day = dt.date.fromisoformat(claim["service_date"])

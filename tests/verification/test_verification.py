@@ -13,7 +13,8 @@ from equicover.payments import service as payments
 from equicover.registry.models import Location
 from equicover.verification import service as verification
 from equicover.verification.models import Recovery
-from tests.ledger.world import claims_world
+from tests import factories as make
+from tests.factories import vn_claims_world
 
 STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
@@ -35,7 +36,7 @@ def _draw(session, seed: int, random_count: int = 3, risk_count: int = 2) -> lis
 
 
 def test_sampling_is_reproducible_for_a_seed(session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     first = _draw(session, seed=7)
     assert first == _draw(session, seed=7)
     assert len(first) == 5 and len(set(first)) == 5
@@ -47,27 +48,23 @@ def test_sampling_is_reproducible_for_a_seed(session) -> None:  # type: ignore[n
 
 
 def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
-    from tests.ledger.world import submit
-
+    world = vn_claims_world(session)
     # Ten ordinary visits and one at 40 times the price for the same diagnosis and level.
     for i in range(10):
-        submit(
+        make.claim(
             session,
-            world.world,
-            f"P-{i}",
-            person=world.world.other_person_id,
-            provider="PB",
-            on=dt.date(2024, 10, 1 + i),
+            claim_id=f"P-{i}",
+            person_id=world.other_person_id,
+            provider_code="PB",
+            service_date=dt.date(2024, 10, 1 + i),
             total=300_000 + i,
         )
-    submit(
+    make.claim(
         session,
-        world.world,
-        "P-X",
-        person=world.world.other_person_id,
-        provider="PB",
-        on=dt.date(2024, 10, 20),
+        claim_id="P-X",
+        person_id=world.other_person_id,
+        provider_code="PB",
+        service_date=dt.date(2024, 10, 20),
         total=12_000_000,
     )
     hits = sum("P-X" in _draw(session, seed=seed, random_count=0, risk_count=1) for seed in range(20))
@@ -75,9 +72,9 @@ def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-un
 
 
 def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None:  # type: ignore[no-untyped-def]
-    world = claims_world(session)
+    world = vn_claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
-    owed_before = ledger.provider_payable(session=session, provider_id=world.world.provider_a)
+    owed_before = ledger.provider_payable(session=session, provider_id=world.provider_a)
     sample = verification.draw_sample(
         session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3, actor="planner"
     )
@@ -123,7 +120,7 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
         )
     recovered = 1_500_000 + 450_000
     assert sum(r.amount for r in session.scalars(select(Recovery))) == recovered
-    assert ledger.provider_payable(session=session, provider_id=world.world.provider_a) == owed_before - recovered
+    assert ledger.provider_payable(session=session, provider_id=world.provider_a) == owed_before - recovered
     shi = {b.account: b for b in ledger.balances(session=session, fund_code="shi")}
     assert shi["provider_payments"].credit == recovered
 
@@ -154,7 +151,7 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
 
 
 def test_scorecards_per_provider(session) -> None:  # type: ignore[no-untyped-def]
-    claims_world(session)
+    vn_claims_world(session)
     verification.draw_sample(
         session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3
     )

@@ -14,14 +14,15 @@ from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.claims.models import Claim
 from equicover.enrolment.models import Enrolment
-from tests.api_helpers import TEST_PASSWORD, login_as, make_client, seed_world
+from tests.api_helpers import TEST_PASSWORD, login_as, make_client
+from tests.factories import vn_world
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
 
 
 @pytest.fixture
 def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = seed_world(session)
+    world = vn_world(session)
     session.commit()
     client = make_client(session_factory=session_factory)
     client.follow_redirects = False
