@@ -331,9 +331,11 @@ def care_ledger(*, session: Session, on: dt.date, district_ids: list[int] | None
             ChronicCondition.source,
         ).where(ChronicCondition.person_id.in_(poor_ids), ChronicCondition.noted_on <= on)
     ).all():
-        if person_id in entries and (resolved_on is None or resolved_on <= on):
+        if person_id in entries:
+            # A condition resolved after ``on`` was still open on ``on``: a back-dated ledger shows it as a need.
+            resolved = resolved_on is not None and resolved_on <= on
             entries[person_id].needs.append(
-                Need(diagnosis, noted_on, source, "treated" if resolved_on is not None else "needs_treatment")
+                Need(diagnosis, noted_on, source, "treated" if resolved else "needs_treatment")
             )
     for person_id, checked_on, outcome, finding in session.execute(
         select(HealthCheck.person_id, HealthCheck.checked_on, HealthCheck.outcome, HealthCheck.finding)

@@ -341,3 +341,13 @@ def test_conditions_from_claims_are_noted_once(session, yaan) -> None:  # type: 
         ("E11.9", "manual", "in_treatment"),
         ("I10", "claims", "in_treatment"),
     ]
+
+
+def test_a_condition_resolved_after_the_report_date_is_still_a_need_on_that_date(session, year) -> None:  # type: ignore[no-untyped-def]
+    """A back-dated ledger sees the condition as it stood then: open, so a need to treat."""
+    poor = _poor(session, year)
+    condition = care.note_condition(session=session, person_id=poor.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))
+    care.resolve_condition(session=session, condition_id=condition.id, resolved_on=dt.date(2024, 9, 10))
+    assert _needs(session, poor.id, on=dt.date(2024, 9, 9)) == {"K35.8": "needs_treatment"}
+    assert [entry.person_id for entry in care.untreated(session=session, on=dt.date(2024, 9, 9))] == [poor.id]
+    assert _needs(session, poor.id, on=dt.date(2024, 9, 10)) == {"K35.8": "treated"}
