@@ -12,19 +12,38 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
+    uds: str | None = typer.Option(
+        None, "--uds", help="Listen on this Unix socket instead of host and port (behind a reverse proxy)."
+    ),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        "--forwarded-allow-ips",
+        help="Addresses whose X-Forwarded-For and X-Forwarded-Proto are believed: the reverse proxy's only "
+        "(comma-separated; '' believes none). The client's address is what sign-in throttling counts.",
+    ),
 ) -> None:
     """Serve the API (OpenAPI at /docs and /openapi.json) on the configured database."""
     warn_about_server_settings()
+    listen = ["--uds", uds] if uds else ["--host", host, "--port", str(port)]
     # Access logs are off: request lines carry record ids in their paths; the service logs its own lines.
     if workers > 1:
         # uvicorn's worker processes are spawned by re-running __main__, which must be uvicorn
         # itself (re-running the `equicover` script kills the children at start).
-        arguments = [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", host, "--port", str(port)]
-        arguments += ["--workers", str(workers), "--no-access-log"]
+        arguments = [sys.executable, "-m", "uvicorn", "equicover.api.server:app", *listen]
+        arguments += ["--workers", str(workers), "--no-access-log", "--forwarded-allow-ips", forwarded_allow_ips]
         os.execv(sys.executable, arguments)
     import uvicorn
 
-    uvicorn.run("equicover.api.server:app", host=host, port=port, access_log=False, log_level="info")
+    uvicorn.run(
+        "equicover.api.server:app",
+        host=host,
+        port=port,
+        uds=uds,
+        access_log=False,
+        log_level="info",
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or None,
+    )
 
 
 def warn_about_server_settings() -> None:
