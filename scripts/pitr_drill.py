@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from restore_drill import _checksum_postgresql, _pg_connection_options, _tables  # noqa: E402
+from restore_drill import _checksum_postgresql, _pg_connection_options, _tables
 
 PRIMARY_PORT, RECOVERED_PORT = 5491, 5492
 
