@@ -108,7 +108,7 @@ def _fresh_database(backend: str, label: str, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a database migrated to the latest revision, shared by this session and worker."""
+    """URL of a database migrated to the latest revision, shared by this test run's worker."""
     backend = request.param
     url = _fresh_database(backend, "shared", tmp_path_factory)
     try:
