@@ -52,7 +52,7 @@ def load_claims(path: Path) -> pa.Table:
         con.close()
 
 
-def inject(claims: pa.Table, *, upcoding: int, phantoms: int, splits: int, seed: int):  # type: ignore[no-untyped-def]
+def inject(claims: pa.Table, *, upcoding: int, phantoms: int, splits: int, seed: int):
     rng = np.random.default_rng(seed)
     columns = {name: claims.column(name).to_numpy(zero_copy_only=False).copy() for name in claims.column_names}
     n = claims.num_rows

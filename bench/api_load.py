@@ -84,7 +84,7 @@ SLOW_MS = disk_probe.SLOW_MS
 
 
 @functools.cache
-def _admin_engine(admin_url: str):  # type: ignore[no-untyped-def]
+def _admin_engine(admin_url: str):
     """One engine on the server's admin database for the whole bench (set-up, WAL, probe, clean-up)."""
     url = make_url(admin_url)
     if url.drivername == "postgresql":
@@ -226,7 +226,7 @@ class _Exchange(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -502,7 +502,7 @@ async def run_rate(
         "sent": count,
         "settled": settled,
         "errors": count - settled,
-        "statuses": statuses,  # type: ignore[dict-item]
+        "statuses": statuses,
         "throughput": settled / elapsed,
         "p50": statistics.median(ordered) * 1000,
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,

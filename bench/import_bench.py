@@ -161,7 +161,7 @@ def main() -> None:
             memos.append(ImportNameForms())
             return memos[-1]
 
-        importer.ImportNameForms = remembered_memo  # type: ignore[assignment,misc]
+        importer.ImportNameForms = remembered_memo
         for attempt in ("first", "again"):
             began = time.perf_counter()
             summary = import_persons_file(

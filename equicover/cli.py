@@ -15,6 +15,7 @@ from equicover.demo.province import demo
 from equicover.enrolment.cli import coverage
 from equicover.ledger.cli import funds_app
 from equicover.payments.cli import payments_app
+from equicover.payments.reconcile_cli import reconcile
 from equicover.person_merge.cli import dedupe_merge
 from equicover.registry.cli import dedupe_app, import_app, link_app
 from equicover.reports.cli import report_app
@@ -56,6 +57,7 @@ app.add_typer(verify_app, name="verify", help="Verification of providers: sample
 app.add_typer(anomaly_app, name="anomaly", help="Anomaly detection over stored claims.")
 app.add_typer(web_app, name="web", help="Web pages: prepare a populated demo (accounts of each role).")
 app.add_typer(payments_app, name="payments", help="Payment batches to providers (maker-checker).")
+app.command(help="Year-end reconciliation: re-settle a scheme's benefit year in service-date order.")(reconcile)
 app.add_typer(care_app, name="care", help="Care ledger of the registered poor.")
 app.add_typer(report_app, name="report", help="Programme indicators and the semi-annual report.")
 

@@ -7,7 +7,7 @@ an error without a traceback on bad input: exit 1 for a refusal, 2 for a malform
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -27,6 +27,8 @@ console = make_console()
 DATABASE_URL_OPTION = typer.Option(
     None, "--database-url", help="Database (default: EQUICOVER_DATABASE_URL or ./equicover.db)."
 )
+# Counted in when a command has neither a currency named nor a scheme's policy to go by.
+DEFAULT_CURRENCY = "CNY"
 ACTOR_OPTION = typer.Option("cli", "--actor", help="Who does this (kept in the change log).")
 
 
@@ -39,26 +41,52 @@ def parse_date(value: str, option: str) -> dt.date:
         raise typer.Exit(2) from None
 
 
-def parse_amount(value: str, currency: str, option: str) -> int:
-    """An amount in major units given to ``option``, as minor units of ``currency``, or exit 2."""
+def parse_amount(value: str, minor_digits: int, option: str) -> int:
+    """An amount in major units given to ``option``, as minor units (``minor_digits``), or exit 2."""
     try:
-        return parse_money(value, currency_digits(currency))
+        return parse_money(value, minor_digits)
     except MoneyError as error:
         console.print(f"[red]{option}: {error}[/]")
         raise typer.Exit(2) from None
 
 
-def currency_digits(currency: str) -> int:
+def currency_digits(currency: str, option: str = "--currency") -> int:
+    """The ISO 4217 minor digits of a currency named on the command line, or exit 2: an unknown
+    currency has no digits to guess (a policy or a scheme states them)."""
     try:
         return minor_digits_of(currency)
-    except MoneyError:
-        return 2
+    except MoneyError as error:
+        console.print(f"[red]{option}: {error}[/]")
+        raise typer.Exit(2) from None
 
 
-def money_formatter(currency: str) -> Callable[[int], str]:
-    """Formats minor units of ``currency`` as a decimal string in major units."""
-    digits = currency_digits(currency)
-    return lambda amount: format_money(int(amount), digits)
+def scheme_money(
+    known: Sequence[tuple[str, int]], currency: str | None, option: str = "--currency", of: str = "the schemes"
+) -> tuple[str, int]:
+    """The currency and minor digits a command counts in: those of the schemes ``known`` (stored
+    policy versions), the one named by ``option`` among them, or, with no scheme known, the
+    named currency (default ``DEFAULT_CURRENCY``) with its ISO digits. A currency that is not a
+    known scheme's exits 1; several schemes' currencies and none named exits 2."""
+    if currency is not None:
+        for pair in known:
+            if pair[0] == currency:
+                return pair
+        if known:
+            names = ", ".join(name for name, _ in known)
+            console.print(f"[red]{option}: {currency} is not the currency of {of} ({names})[/]")
+            raise typer.Exit(1)
+        return currency, currency_digits(currency, option)
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        return DEFAULT_CURRENCY, currency_digits(DEFAULT_CURRENCY, option)
+    console.print(f"[red]{option}: the schemes pay in {', '.join(name for name, _ in known)}: name one[/]")
+    raise typer.Exit(2)
+
+
+def money_formatter(minor_digits: int) -> Callable[[int], str]:
+    """Formats minor units as a decimal string in major units with ``minor_digits``."""
+    return lambda amount: format_money(int(amount), minor_digits)
 
 
 @contextmanager

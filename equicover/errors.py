@@ -96,6 +96,20 @@ class Overloaded(RecordError):
     code = "overloaded"
 
 
+class TooManyAttempts(RecordError):
+    """Too many failed sign-ins for this account or from this address: wait ``retry_after`` seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, record: str, field: str, reason: str, retry_after: int) -> None:
+        super().__init__(record, field, reason)
+        self.retry_after = max(1, retry_after)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
 def from_pydantic(exc: ValidationError, record: str) -> ValidationFailed:
     """Turn the first error of a ``pydantic.ValidationError`` into a :class:`ValidationFailed`.
 

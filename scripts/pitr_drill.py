@@ -40,7 +40,7 @@ PRIMARY_PORT, RECOVERED_PORT = 5491, 5492
 def _as_postgres(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:
         command = ["runuser", "-u", "postgres", "--", *command]
-    return subprocess.run(command, check=True, text=True, capture_output=True, **options)  # type: ignore[call-overload]
+    return subprocess.run(command, check=True, text=True, capture_output=True, **options)
 
 
 def _bindir() -> Path:

@@ -35,7 +35,7 @@ def make_client(
 ) -> TestClient:
     if session_factory is None and db_url is None:
         raise ValueError("give session_factory (rolled back) or db_url")
-    app = create_app(database_url=db_url, session_factory=session_factory, **app_options)  # type: ignore[arg-type]
+    app = create_app(database_url=db_url, session_factory=session_factory, **app_options)
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -50,7 +50,7 @@ def login_as(
     cookie: bool = False,
 ) -> dict[str, str]:
     """Create a user of ``role`` and return ``{"Authorization": "Bearer <token>"}`` for it."""
-    factory: sessionmaker[Session] = client.app.state.session_factory  # type: ignore[attr-defined]
+    factory: sessionmaker[Session] = client.app.state.session_factory
     name = username or f"{role}-{next(_usernames)}"
     with factory() as session:
         user = create_user(

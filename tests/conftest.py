@@ -192,6 +192,6 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def row_counts(session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+def row_counts(session_factory: sessionmaker[Session]):
     """``row_counts("persons", ...)`` -> {table: count} as stored now."""
     return lambda *tables: count_rows(session_factory, *tables)

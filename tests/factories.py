@@ -105,7 +105,7 @@ def person_in(
         item if isinstance(item, CategoryIn) else CategoryIn(category=item, valid_from=categories_from)
         for item in categories
     ]
-    return PersonIn(full_name=full_name, sex=sex, birth_date=birth_date, categories=held, **fields)  # type: ignore[arg-type]
+    return PersonIn(full_name=full_name, sex=sex, birth_date=birth_date, categories=held, **fields)
 
 
 def household(
@@ -148,7 +148,7 @@ def person(
         code=household_code,
         location_code=location_code,
         registered_on=registered_on,
-        members=[person_in(**member)],  # type: ignore[arg-type]
+        members=[person_in(**member)],
     )
     return members[0]
 
@@ -331,7 +331,7 @@ def contract(
             provider_code=provider_code,
             starts=starts,
             ends=ends,
-            payment_method=payment_method,  # type: ignore[arg-type]
+            payment_method=payment_method,
             designated_services=designated_services,
         ),
     )
@@ -363,7 +363,7 @@ def claim_in(
         diagnosis=diagnosis,
         days=days,
         total=total,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -376,7 +376,7 @@ def claim(
 
     row, _ = submit_claim(
         session=session,
-        claim=claim_in(claim_id=claim_id, person_id=person_id, **bill),  # type: ignore[arg-type]
+        claim=claim_in(claim_id=claim_id, person_id=person_id, **bill),
         actor=actor,
     )
     return row

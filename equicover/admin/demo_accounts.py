@@ -4,6 +4,9 @@
 users ``demo-admin``, ``demo-fund``, ``demo-registrar`` (the first province), ``demo-verifier``
 (the first district with a contracted provider) and ``demo-clerk`` (that provider), and returns
 one line per user to print: username, password, role and scope. Passwords are random each run.
+:func:`ensure_demo_user` does the same for one account (the demo's two fund managers, the maker
+and the checker of payment batches, come from it too): every demo account is printed with its
+password, none has a password anyone could guess.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from equicover.admin.service import create_user
 from equicover.audit.service import record_change
 from equicover.auth.models import User
 from equicover.auth.roles import Role
-from equicover.auth.service import generate_password, hash_password
+from equicover.auth.service import generate_password, reset_password
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Location
 
@@ -58,31 +61,49 @@ def create_demo_users(*, session: Session, actor: str = "demo") -> list[DemoUser
     if provider is not None:
         wanted.append(("demo-clerk", Role.CLERK, None, provider.code, f"provider {provider.code}"))
 
-    created: list[DemoUser] = []
-    for username, role, area, provider_code, scope in wanted:
-        password = generate_password()
-        existing = session.scalar(select(User).where(User.username == username))
-        if existing is None:
-            create_user(
-                session=session,
-                username=username,
-                password=password,
-                role=role,
-                area_code=area,
-                provider_code=provider_code,
-                actor=actor,
-            )
-        else:
-            existing.password_hash = hash_password(password)
+    return [
+        ensure_demo_user(
+            session=session, username=username, role=role, scope=scope, area=area, provider=provider_code, actor=actor
+        )
+        for username, role, area, provider_code, scope in wanted
+    ]
+
+
+def ensure_demo_user(
+    *,
+    session: Session,
+    username: str,
+    role: str,
+    scope: str,
+    area: str | None = None,
+    provider: str | None = None,
+    actor: str = "demo",
+) -> DemoUser:
+    """Create the account with a random password or, when it exists, give it a new random one
+    (and enable it); the line to print."""
+    password = generate_password()
+    existing = session.scalar(select(User).where(User.username == username))
+    if existing is None:
+        create_user(
+            session=session,
+            username=username,
+            password=password,
+            role=role,
+            area_code=area,
+            provider_code=provider,
+            actor=actor,
+        )
+    else:
+        reset_password(session=session, user=existing, password=password, actor=actor)
+        if not existing.active:
             existing.active = True
             record_change(
                 session=session,
                 actor=actor,
                 entity="users",
                 entity_id=existing.id,
-                action="update",
-                after={"password": "reset"},
+                action="enable",
+                after={"active": True},
             )
-        created.append(DemoUser(username, password, role, scope))
     session.flush()
-    return created
+    return DemoUser(username, password, role, scope)

@@ -36,10 +36,11 @@ def flags(
     """The latest run's highest-scored flags (claims of the caller's area)."""
     rows = top_flags(session=session, limit=limit if sees_everything(user) else 5_000)
     if not sees_everything(user):
+        # By the stored claim, not its bill number: two facilities may use the same number.
         visible = set(
-            session.scalars(select(Claim.claim_id).where(claims_filter(user), Claim.claim_id.in_([c for _, c in rows])))
+            session.scalars(select(Claim.id).where(claims_filter(user), Claim.id.in_([f.claim_pk for f, _ in rows])))
         )
-        rows = [(flag, claim_id) for flag, claim_id in rows if claim_id in visible][:limit]
+        rows = [(flag, claim_id) for flag, claim_id in rows if flag.claim_pk in visible][:limit]
     return [
         FlagOut(claim_id=claim_id, score=flag.score, rules=flag.rules, reason=flag.reason) for flag, claim_id in rows
     ]

@@ -12,16 +12,17 @@ get the same shape (422) without echoing the input (it may be personal data); an
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,23 +30,30 @@ import equicover.tables  # noqa: F401  every table, before the first request
 from equicover import __version__
 from equicover.admin import api as admin_api
 from equicover.anomaly import api as anomaly_api
+from equicover.api.docs import docs_router
 from equicover.auth import api as auth_api
-from equicover.auth.service import TokenCache
+from equicover.auth.hashing import SignInGate
+from equicover.auth.service import TokenCache, password_slots
+from equicover.auth.throttle import DEFAULT_POLICY, LoginPolicy
 from equicover.care import api as care_api
 from equicover.claims import api as claims_api
 from equicover.claims.group_commit import ClaimBatcher
 from equicover.db.engine import make_engine
+from equicover.db.retry import is_connection_lost
 from equicover.db.session import make_session_factory
 from equicover.enrolment import api as enrolment_api
-from equicover.errors import EquicoverError
+from equicover.errors import EquicoverError, Overloaded, TooManyAttempts
 from equicover.fhir import api as fhir_api
+from equicover.http import log_safety
 from equicover.http.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_IN_FLIGHT,
     BodySizeLimit,
     ConcurrencyLimit,
     SafeErrors,
+    TextGuard,
 )
+from equicover.http.security_headers import SecurityHeaders
 from equicover.ledger import api as ledger_api
 from equicover.payments import api as payments_api
 from equicover.providers import api as providers_api
@@ -53,6 +61,7 @@ from equicover.registry import api as registry_api
 from equicover.reports import api as reports_api
 from equicover.verification import api as verification_api
 from equicover.web import routes as web_routes
+from equicover.web.pages import refusal_page
 
 log = logging.getLogger("equicover.api")
 
@@ -88,7 +97,12 @@ def error_response(error: EquicoverError) -> JSONResponse:
     headers = (
         {"WWW-Authenticate": "Bearer"} if error.status == 401 else {"Retry-After": "1"} if error.status == 503 else None
     )
+    if isinstance(error, TooManyAttempts):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+_OUT_OF_RANGE = frozenset({"greater_than_equal", "less_than_equal", "greater_than", "less_than"})
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -101,6 +115,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         first = error.errors()[0] if error.errors() else {}
         location = ".".join(str(part) for part in first.get("loc", ())) or "(request)"
         reason = str(first.get("msg", "invalid"))
+        if tuple(first.get("loc", ()))[:1] == ("path",) and first.get("type") in _OUT_OF_RANGE:
+            # An id beyond the range of stored ids names no record: not found, as any other unknown id.
+            return JSONResponse(
+                _error_body(404, "not_found", f"{location}: no such record", "request", location, "no such record"),
+                status_code=404,
+            )
         body = _error_body(422, "validation_failed", f"request: {location}: {reason}", "request", location, reason)
         body["errors"] = [
             {
@@ -133,6 +153,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers=getattr(error, "headers", None),
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, error: DBAPIError) -> Response:
+        if not is_connection_lost(error):
+            raise error  # unexpected: a bare 500 (limits.SafeErrors)
+        log.warning("database connection lost on %s %s: %s", request.method, request.url.path, type(error).__name__)
+        lost = Overloaded("database", "connection", "the database connection was lost; retry shortly")
+        if request.url.path == "/fhir" or request.url.path.startswith("/fhir/"):
+            answer = fhir_api.error_outcome(lost)
+            if answer is not None:
+                answer.headers["Retry-After"] = "1"
+                return answer
+        return error_response(lost)
+
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
         # The driver's message carries the row's values: log the constraint class only.
@@ -151,11 +184,16 @@ def create_app(
     session_factory: sessionmaker[Session] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    clock: Callable[[], dt.datetime] | None = None,
+    login_policy: LoginPolicy = DEFAULT_POLICY,
 ) -> FastAPI:
     """The application, bound to ``database_url`` (default: the configured database).
 
     ``session_factory`` replaces the database (tests pass one bound to a rolled-back connection).
+    ``clock`` (aware UTC) times sign-in throttling and token expiry (tests pass their own);
+    ``login_policy`` the throttling of failed sign-ins (:mod:`equicover.auth.throttle`).
     """
+    log_safety.install()  # every log line of the process: control characters escaped
     engine = None
     if session_factory is None:
         engine = make_engine(database_url)
@@ -178,7 +216,9 @@ def create_app(
         title="equicover",
         version=__version__,
         description="Registry, enrolment, eligibility and real-time settlement of health coverage.",
-        docs_url="/docs",
+        # Swagger UI and ReDoc are served by the application itself (equicover.api.docs), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         # No OpenTelemetry here: FastAPI would otherwise look up the tracer, meter and logger
         # providers on every request, a measurable share of a claim submission's CPU.
@@ -188,14 +228,23 @@ def create_app(
     app.state.engine = engine
     app.state.claim_batcher = claim_batcher  # POST /api/v1/claims settles through it (equicover.claims.group_commit)
     app.state.token_cache = TokenCache()
-    # Added last = outermost: errors are contained, then requests queue, then bodies are measured.
+    app.state.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+    app.state.login_policy = login_policy
+    app.state.sign_in_gate = SignInGate(slots=password_slots.slots)  # sign-ins wait here, holding nothing
+    # Added last = outermost: errors are contained, then requests queue, then bodies are measured,
+    # then their text is checked.
+    app.add_middleware(TextGuard, page_refusal=refusal_page)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     # Claim submissions hold no database connection while they wait (the batcher settles them
     # with its own): they are bounded by the batcher's queue instead (503 when it is full).
-    app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight, exempt=(("POST", "/api/v1/claims"),))
+    # Sign-ins wait for the password-hashing pool without a connection (auth.hashing.SignInGate), bounded there.
+    exempt = (("POST", "/api/v1/claims"), ("POST", "/api/v1/auth/token"), ("POST", "/login"))
+    app.add_middleware(ConcurrencyLimit, max_in_flight=max_in_flight, exempt=exempt)
     app.add_middleware(SafeErrors)
+    app.add_middleware(SecurityHeaders)  # outermost: even a contained 500 carries the headers
     _install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(docs_router(title=app.title, openapi_url="/openapi.json"))
 
     return app

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -15,14 +16,41 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from equicover.auth.hashing import SignInGate
 from equicover.auth.models import User
-from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, resolve_token, resolve_token_cached
+from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, password_slots, resolve_token, resolve_token_cached
+from equicover.auth.throttle import DEFAULT_POLICY, LoginPolicy
 from equicover.errors import Forbidden, Unauthorized
 from equicover.http.deps import SessionDep, session_factory_of
 
 SESSION_COOKIE = "equicover_session"
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def now_of(request: Request) -> dt.datetime:
+    """The application's clock (``app.state.clock``; tests set their own), aware UTC."""
+    clock: Callable[[], dt.datetime] | None = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else dt.datetime.now(dt.UTC)
+
+
+def login_policy_of(request: Request) -> LoginPolicy:
+    policy: LoginPolicy | None = getattr(request.app.state, "login_policy", None)
+    return policy or DEFAULT_POLICY
+
+
+def sign_in_gate_of(request: Request) -> SignInGate:
+    """The application's :class:`~equicover.auth.hashing.SignInGate` (one per event loop)."""
+    gate: SignInGate | None = getattr(request.app.state, "sign_in_gate", None)
+    if gate is None:
+        gate = request.app.state.sign_in_gate = SignInGate(slots=password_slots.slots)
+    return gate
+
+
+def client_address(request: Request) -> str:
+    """The peer's address as the server saw it (behind a reverse proxy: the proxy's, unless the
+    server is told to trust its forwarding headers)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def current_user(
@@ -34,7 +62,7 @@ def current_user(
     token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
-    user = resolve_token(session=session, token=token)
+    user = resolve_token(session=session, token=token, now=now_of(request))
     request.state.username = user.username  # for the access log (a username, not personal data)
     return user
 
@@ -44,7 +72,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 def _resolve_cached(request: Request, token: str) -> User:
     with session_factory_of(request)() as session:
-        return resolve_token_cached(session=session, token=token, cache=request.app.state.token_cache)
+        user = resolve_token_cached(
+            session=session, token=token, cache=request.app.state.token_cache, now=now_of(request)
+        )
+        session.commit()  # the token's last use, when it was due for a refresh
+        return user
 
 
 def require_roles_fast(*roles: str) -> Callable[..., Awaitable[User]]:

@@ -29,7 +29,7 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=12, max_length=200)
     role: Role
     area: str | None = Field(default=None, max_length=64, description="location code (province or district)")
     provider: str | None = Field(default=None, max_length=64, description="provider code of a clerk")

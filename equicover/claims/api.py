@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -17,18 +18,17 @@ from equicover.claims import service
 from equicover.claims.group_commit import ClaimBatcher
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.schemas import (
+    AdjustmentOut,
     ClaimIn,
     ClaimOut,
     EligibilityOut,
     PaymentOut,
     PolicyIn,
     PolicyVersionOut,
-    ReversalIn,
 )
-from equicover.claims.scoping import claims_filter, ensure_claim_id_visible
+from equicover.claims.scoping import claims_filter, ensure_claim_visible
 from equicover.claims.settle_and_store import ClaimSubmission, SettledClaim, SettledPayment
-from equicover.db.retry import with_retries
-from equicover.errors import EquicoverError
+from equicover.errors import EquicoverError, NotFound
 from equicover.http.deps import PageDep, SessionDep
 from equicover.http.pagination import Page
 from equicover.registry.scoping import ensure_person_visible
@@ -36,7 +36,16 @@ from equicover.registry.scoping import ensure_person_visible
 router = APIRouter(prefix="/api/v1")
 
 ClaimIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
+ProviderQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="The facility's code: a bill number is unique per facility (default: a clerk's own)",
+    ),
+]
 SUBMITTERS = (Role.CLERK, Role.ADMIN)
+# Reversal (``POST /claims/{claim_id}/reversal``) is ``equicover.payments.api``'s: it reaches payments and ledger.
 REVERSERS = (Role.CLERK, Role.VERIFIER, Role.ADMIN)
 CLAIM_READERS = (Role.CLERK, Role.VERIFIER, Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN)
 
@@ -71,8 +80,26 @@ def claim_out(session: Session | None, row: Claim | SettledClaim, *, created: bo
         payments=[
             PaymentOut(kind=p.kind, item_id=p.item_id, payer=p.payer, amount=p.amount) for p in _payments(session, row)
         ],
+        adjustments=_adjustments(session, row),
         created=created,
     )
+
+
+def _adjustments(session: Session | None, row: Claim | SettledClaim) -> list[AdjustmentOut]:
+    if session is None or isinstance(row, SettledClaim):  # a claim just settled has none yet
+        return []
+    return [
+        AdjustmentOut(
+            kind=line.kind,
+            item_id=line.item_id,
+            payer=line.payer,
+            amount=line.amount,
+            reason=line.reason,
+            cause=line.cause,
+            created_at=line.created_at,
+        )
+        for line in service.adjustments_of(session=session, claim_pk=row.id)
+    ]
 
 
 def _payments(session: Session | None, row: Claim | SettledClaim) -> Sequence[SettledPayment | ClaimPayment]:
@@ -152,33 +179,49 @@ def list_claims(
     )
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimOut, tags=["claims"], summary="One claim and its payments")
-def get_claim(
-    claim_id: ClaimIdPath, session: SessionDep, user: Annotated[User, Depends(require_roles(*CLAIM_READERS))]
-) -> ClaimOut:
-    ensure_claim_id_visible(session=session, user=user, claim_id=claim_id)
-    return claim_out(session, service.get_claim(session=session, claim_id=claim_id))
+def _visible_claim(session: Session, user: User, claim_id: str, provider: str | None) -> Claim:
+    """The claim with this bill number, of the named facility; a clerk's own facility first when
+    none is named; 404 unknown, 403 outside the caller's area, 409 a number several facilities use."""
+    provider_id = service.provider_id_of(session=session, provider_code=provider) if provider is not None else None
+    row = None
+    own = _own_provider(user)
+    if provider_id is None and own is not None:
+        with contextlib.suppress(NotFound):
+            row = service.get_claim(session=session, claim_id=claim_id, provider_id=own)
+    if row is None:
+        row = service.get_claim(session=session, claim_id=claim_id, provider_id=provider_id)
+    ensure_claim_visible(session=session, user=user, claim_pk=row.id)
+    return row
 
 
-@router.post(
-    "/claims/{claim_id}/reversal", response_model=ClaimOut, tags=["claims"], summary="Reverse a claim with a reason"
+@router.get(
+    "/claims/{claim_id}",
+    response_model=ClaimOut,
+    tags=["claims"],
+    summary="One claim and its payments, by the facility's bill number",
 )
-def reverse(
+def get_claim(
     claim_id: ClaimIdPath,
-    body: ReversalIn,
     session: SessionDep,
-    user: Annotated[User, Depends(require_roles(*REVERSERS))],
+    user: Annotated[User, Depends(require_roles(*CLAIM_READERS))],
+    provider: ProviderQuery = None,
 ) -> ClaimOut:
-    ensure_claim_id_visible(session=session, user=user, claim_id=claim_id)
-    actor, only = user.username, _own_provider(user)
+    return claim_out(session, _visible_claim(session, user, claim_id, provider))
 
-    def work() -> ClaimOut:
-        row = service.reverse_claim(
-            session=session, claim_id=claim_id, reason=body.reason, actor=actor, only_provider_id=only
-        )
-        return claim_out(session, row)
 
-    return with_retries(session, work)
+@router.get(
+    "/claim-records/{claim_pk}",
+    response_model=ClaimOut,
+    tags=["claims"],
+    summary="One claim and its payments, by its stored id",
+)
+def get_claim_record(
+    claim_pk: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*CLAIM_READERS))],
+) -> ClaimOut:
+    ensure_claim_visible(session=session, user=user, claim_pk=claim_pk)
+    return claim_out(session, service.get_claim_by_pk(session=session, claim_pk=claim_pk))
 
 
 # -- policies ---------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ def ensure_policy_version(
         policy_id=policy.id,
         name=policy.name[:200],
         currency=policy.currency,
+        minor_digits=policy.minor_digits,
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
         scheme_id=None,

@@ -7,8 +7,9 @@ funds, verification and reporting work, but the claims service
 - ``policy_versions``: each uploaded policy file, kept verbatim (``source_text``) with its
   effective period, so that a claim can always be re-settled against the exact rules it was
   settled with.
-- ``claims``: one row per submitted claim. ``claim_id`` is the provider's identifier and the
-  idempotency key: a second submission with the same ``claim_id`` returns the first result. The
+- ``claims``: one row per submitted claim. ``claim_id`` is the provider's bill number, unique per
+  facility: (provider, claim_id) is the idempotency key, so a second submission of the same bill
+  by the same facility returns the first result, and two facilities may use the same number. The
   claim's settlement summary (allowed, write-off, member out-of-pocket, trail) lives on the row;
   the amount each layer and allowance paid lives in ``claim_payments``.
 - ``accumulators``: a member's running amounts per (policy id, layer, benefit year), the same
@@ -32,6 +33,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -51,12 +53,16 @@ class PolicyVersion(Base):
     __table_args__ = (
         UniqueConstraint("policy_id", "effective_from"),
         CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="period"),
+        CheckConstraint("minor_digits BETWEEN 0 AND 6", name="minor_digits"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     policy_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
+    # The policy's own count (riel and rial are paid in whole units whatever ISO 4217 says): every
+    # amount of the version's claims is read and written with it.
+    minor_digits: Mapped[int] = mapped_column(SmallInteger)
     effective_from: Mapped[dt.date] = mapped_column(Date)
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
     # The scheme whose enrolments make a person eligible under this policy.
@@ -76,10 +82,13 @@ class Claim(Base):
         Index(None, "person_id", "service_date"),
         Index(None, "provider_id", "service_date"),
         Index(None, "service_date"),
+        # A bill number is the facility's own: unique per provider. claim_id leads so that the
+        # same index finds a bill by its number alone (a reader who does not name the facility).
+        UniqueConstraint("claim_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    claim_id: Mapped[str] = mapped_column(String(64), unique=True)
+    claim_id: Mapped[str] = mapped_column(String(64))
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"), index=True)
@@ -146,3 +155,58 @@ class StoredAccumulator(Base):
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     paid: Mapped[int] = mapped_column(BigInteger, default=0)
     member_share: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+AdjustmentKind = Literal["layer", "allowance", "member"]
+AdjustmentCause = Literal["reversal", "resettlement", "reconciliation"]
+ADJUSTMENT_KINDS: tuple[AdjustmentKind, ...] = ("layer", "allowance", "member")
+ADJUSTMENT_CAUSES: tuple[AdjustmentCause, ...] = ("reversal", "resettlement", "reconciliation")
+# What a line is, from its kind and sign: a payer pays more (top-up) or less (recovery); the member's
+# share falls (a refund the provider passes on from the payers' top-up) or rises.
+ADJUSTMENT_REASONS = ("payer_top_up", "payer_recovery", "member_refund", "member_owes_more")
+
+
+class ReconciliationRun(Base):
+    """One year-end reconciliation of a scheme's benefit year (``equicover reconcile``)."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
+    benefit_year: Mapped[int] = mapped_column(Integer)
+    claims: Mapped[int] = mapped_column(Integer)  # claims re-settled
+    adjusted_claims: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
+class ClaimAdjustment(Base):
+    """A change to what a stored claim pays, after it was settled; ``claim_payments`` stay as settled.
+
+    What a claim pays now is its payments plus its adjustments, per payer; its member's share is
+    ``member_oop`` plus its ``member`` lines. ``amount`` is signed minor units: for a payer, what
+    it pays more (a top-up) or less (a recovery from the provider); for the member, the change in
+    the member's share. ``cause_claim_pk`` names the reversed claim behind a re-settlement or a
+    reversal; ``run_id`` the reconciliation.
+    """
+
+    __tablename__ = "claim_adjustments"
+    __table_args__ = (
+        CheckConstraint(in_list("kind", ADJUSTMENT_KINDS), name="kind"),
+        CheckConstraint(in_list("cause", ADJUSTMENT_CAUSES), name="cause"),
+        CheckConstraint(in_list("reason", ADJUSTMENT_REASONS), name="reason"),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    kind: Mapped[AdjustmentKind] = mapped_column(String(16))
+    item_id: Mapped[str] = mapped_column(String(64))  # layer id, allowance id, or "member"
+    payer: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[AdjustmentCause] = mapped_column(String(16))
+    cause_claim_pk: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from equicover.claims.models import ClaimStatus, PaymentKind
+from equicover.claims.models import AdjustmentCause, AdjustmentKind, ClaimStatus, PaymentKind
+from equicover.settlement.claims_file import ICD10_PATTERN, NOT_AN_ICD10_CODE
 
 MAX_AMOUNT = 10**15  # minor units; far above any bill, far below BigInteger's limit
 
 
 class ClaimIn(BaseModel):
-    """A bill to settle. ``in_area``, level and designation are derived from the stored records."""
+    """A bill to settle. ``in_area``, level and designation are derived from the stored records.
+
+    Money is a JSON integer of minor units, strictly: ``true``, ``"1000"`` and ``1000.5`` are
+    refused rather than read as 1, 1000 or 1000 (a client that sends them has a bug worth seeing).
+    A bill of nothing (total 0) is not a bill. The diagnosis has the shape of an ICD-10 code, the
+    rule of the claims file (``equicover.settlement.claims_file.ICD10_PATTERN``), upper-cased."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -26,14 +32,24 @@ class ClaimIn(BaseModel):
     provider_code: str = Field(min_length=1, max_length=64)
     service_date: dt.date
     care_type: str = Field(min_length=1, max_length=32)
-    diagnosis: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.]+$", description="ICD-10 code")
-    days: int = Field(default=0, ge=0, le=3660)
-    total: int = Field(ge=0, le=MAX_AMOUNT, description="minor units")
-    eligible: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, description="minor units; default: total")
+    diagnosis: str = Field(min_length=1, max_length=16, description="ICD-10 code, e.g. K35.8")
+    days: int = Field(default=0, ge=0, le=3660, strict=True)
+    total: int = Field(gt=0, le=MAX_AMOUNT, strict=True, description="minor units, more than 0")
+    eligible: int | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, strict=True, description="minor units; default: total"
+    )
     referred: bool = False
     scheme_code: str | None = Field(
         default=None, max_length=64, description="Default: the scheme the person is enrolled in"
     )
+
+    @field_validator("diagnosis")
+    @classmethod
+    def _icd10_shape(cls, value: str) -> str:
+        code = value.upper()
+        if not ICD10_PATTERN.match(code):
+            raise ValueError(NOT_AN_ICD10_CODE)
+        return code
 
     @model_validator(mode="after")
     def _eligible_within_total(self) -> ClaimIn:
@@ -47,6 +63,18 @@ class PaymentOut(BaseModel):
     item_id: str
     payer: str
     amount: int
+
+
+class AdjustmentOut(BaseModel):
+    """A change to what the claim pays after it was settled (docs/settlement.md, "Adjustments")."""
+
+    kind: AdjustmentKind
+    item_id: str
+    payer: str
+    amount: int  # signed minor units: for a payer, paid more or less; for the member, the share's change
+    reason: str  # payer_top_up | payer_recovery | member_refund | member_owes_more
+    cause: AdjustmentCause  # reversal | resettlement | reconciliation
+    created_at: dt.datetime
 
 
 class ClaimOut(BaseModel):
@@ -76,6 +104,9 @@ class ClaimOut(BaseModel):
     reversed_by: str | None
     reversal_reason: str | None
     payments: list[PaymentOut]
+    # What the claim pays now is its payments plus these, per payer; its member's share is member_oop plus
+    # the member lines.
+    adjustments: list[AdjustmentOut] = Field(default_factory=list)
     # False when this answer is the stored result of an earlier submission of the same claim_id.
     created: bool = True
 

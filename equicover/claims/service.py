@@ -8,8 +8,10 @@ Settling claims (:func:`submit_claim`, :func:`submit_claims`) lives in
 settled, locked, made idempotent and written.
 
 Reversal (:func:`reverse_claim`) takes the claim's deltas back out of the accumulators under
-the same member lock. Claims settled after the reversed one keep their settlement (it was
-correct when made); the accumulators again equal the sum over the member's settled claims.
+the same member lock; the accumulators again equal the sum over the member's settled claims.
+Adjustments (:mod:`equicover.claims.adjustments`, exported from here): the member's claims that
+arrived after a reversed one are settled again (:func:`resettle_later_claims`), a year is
+reconciled in service-date order (:func:`reconcile_year`); differences are ``claim_adjustments``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.claims.adjustments import MEMBER as MEMBER
+from equicover.claims.adjustments import Reconciliation as Reconciliation
+from equicover.claims.adjustments import adjustments_of as adjustments_of
+from equicover.claims.adjustments import current_amounts as current_amounts
+from equicover.claims.adjustments import engine_claim as engine_claim
+from equicover.claims.adjustments import reconcile_year as reconcile_year
+from equicover.claims.adjustments import resettle_later_claims as resettle_later_claims
+from equicover.claims.adjustments import reversal_adjustments as reversal_adjustments
 from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion, StoredAccumulator
 from equicover.claims.schemas import EligibilityOut, LayerEligibility, SchemeEligibility
 
 # Settling is the service's: re-exported (`name as name`), callers import it from here.
 from equicover.claims.settle_and_store import ALLOWANCE_PAYER as ALLOWANCE_PAYER
+from equicover.claims.settle_and_store import NO_POLICY_ON_DATE as NO_POLICY_ON_DATE
+from equicover.claims.settle_and_store import SERVICE_DATE_AFTER_TODAY as SERVICE_DATE_AFTER_TODAY
 from equicover.claims.settle_and_store import ZERO_NO_CONTRACT as ZERO_NO_CONTRACT
 from equicover.claims.settle_and_store import ZERO_NO_POLICY as ZERO_NO_POLICY
 from equicover.claims.settle_and_store import ZERO_NOT_COVERED as ZERO_NOT_COVERED
@@ -45,7 +57,7 @@ from equicover.claims.settle_and_store import submit_claim as submit_claim
 from equicover.claims.settle_and_store import submit_claims as submit_claims
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from equicover.providers.models import Provider
+from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Location, Person
 from equicover.registry.service import categories_at
 from equicover.settlement.loader import load_policy_text
@@ -82,6 +94,15 @@ def store_policy_version(
         raise ValidationFailed(record, "scheme_code", "unknown scheme")
     if scheme.currency != policy.currency:
         raise ValidationFailed(record, "currency", f"is {policy.currency}, the scheme pays in {scheme.currency}")
+    if scheme.minor_digits != policy.minor_digits:
+        # Contributions are kept in the scheme's digits and claims in the policy's: one fund
+        # cannot hold both.
+        raise ValidationFailed(
+            record,
+            "minor_digits",
+            f"the policy counts {policy.currency} in {policy.minor_digits} minor digits, "
+            f"the scheme in {scheme.minor_digits}",
+        )
     clash = session.scalars(
         select(PolicyVersion)
         .where(
@@ -102,6 +123,7 @@ def store_policy_version(
         policy_id=policy.id,
         name=policy.name,
         currency=policy.currency,
+        minor_digits=policy.minor_digits,
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
         scheme_id=scheme.id,
@@ -166,6 +188,50 @@ def policy_in_force(*, session: Session, scheme_id: int, on: dt.date) -> PolicyV
         )
         .order_by(PolicyVersion.effective_from.desc())
     ).first()
+
+
+def money_in_force(
+    *, session: Session, starts: dt.date, ends: dt.date, scheme_ids: Sequence[int] | None = None
+) -> list[tuple[str, int]]:
+    """The (currency, minor digits) of the stored policy versions in force some day of
+    ``starts``..``ends`` (of ``scheme_ids`` only, if given), each pair once, in currency order."""
+    query = select(PolicyVersion.currency, PolicyVersion.minor_digits).where(_overlaps(starts, ends))
+    if scheme_ids is not None:
+        query = query.where(PolicyVersion.scheme_id.in_(scheme_ids))
+    return sorted({(currency, int(digits)) for currency, digits in session.execute(query).all()})
+
+
+def money_of_version(*, session: Session, version_id: int | None, record: str) -> tuple[str, int]:
+    """The currency and minor digits a claim's amounts are counted in: its policy version's.
+
+    A claim settled under no version (nothing covered it) has no currency of its own: refused
+    (409) rather than printed in a guessed unit."""
+    row = None
+    if version_id is not None:
+        row = session.execute(
+            select(PolicyVersion.currency, PolicyVersion.minor_digits).where(PolicyVersion.id == version_id)
+        ).first()
+    if row is None:
+        raise Conflict(record, "policy_version_id", "settled under no policy: its amounts have no currency")
+    return str(row[0]), int(row[1])
+
+
+def money_of_claim(*, session: Session, claim: Claim) -> tuple[str, int] | None:
+    """The currency and minor digits of a stored claim's amounts: its policy version's; for a
+    claim nothing covered (no version), those of a scheme the person was enrolled in, else of a
+    scheme the provider has a contract with (lowest ids: a stable answer); None if neither."""
+    if claim.policy_version_id is not None:
+        return money_of_version(session=session, version_id=claim.policy_version_id, record=f"claim {claim.id}")
+    for scheme_ids in (
+        select(Enrolment.scheme_id).where(Enrolment.person_id == claim.person_id),
+        select(Contract.scheme_id).where(Contract.provider_id == claim.provider_id),
+    ):
+        row = session.execute(
+            select(Scheme.currency, Scheme.minor_digits).where(Scheme.id.in_(scheme_ids)).order_by(Scheme.id).limit(1)
+        ).first()
+        if row is not None:
+            return str(row[0]), int(row[1])
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,11 +300,36 @@ def _lock_member(session: Session, person_id: int, record: str) -> Person:
     return person
 
 
-def get_claim(*, session: Session, claim_id: str) -> Claim:
-    row = session.scalar(select(Claim).where(Claim.claim_id == claim_id))
-    if row is None:
+def get_claim(*, session: Session, claim_id: str, provider_id: int | None = None) -> Claim:
+    """A claim by its bill number, of the facility ``provider_id`` when given.
+
+    A bill number is unique per facility only: without the facility, a number two facilities use
+    is refused (409) rather than answered with one of them."""
+    query = select(Claim).where(Claim.claim_id == claim_id)
+    if provider_id is not None:
+        query = query.where(Claim.provider_id == provider_id)
+    rows = session.scalars(query.order_by(Claim.id).limit(2)).all()
+    if not rows:
         raise NotFound(f"claim {claim_id}", "claim_id", "unknown claim")
+    if len(rows) > 1:
+        raise Conflict(f"claim {claim_id}", "provider", "several facilities use this bill number: name the facility")
+    return rows[0]
+
+
+def get_claim_by_pk(*, session: Session, claim_pk: int) -> Claim:
+    """A claim by its stored id (``claims.id``)."""
+    row = session.get(Claim, claim_pk)
+    if row is None:
+        raise NotFound(f"claim {claim_pk}", "id", "unknown claim")
     return row
+
+
+def provider_id_of(*, session: Session, provider_code: str) -> int:
+    """The id of the facility with this code; refused (404) when there is none."""
+    provider_id = session.scalar(select(Provider.id).where(Provider.code == provider_code))
+    if provider_id is None:
+        raise NotFound(f"provider {provider_code}", "provider", "unknown provider")
+    return provider_id
 
 
 def payments_of(*, session: Session, claim_pk: int) -> list[ClaimPayment]:
@@ -248,17 +339,24 @@ def payments_of(*, session: Session, claim_pk: int) -> list[ClaimPayment]:
 
 
 def reverse_claim(
-    *, session: Session, claim_id: str, reason: str, actor: str = SYSTEM_ACTOR, only_provider_id: int | None = None
+    *,
+    session: Session,
+    claim_id: str,
+    reason: str,
+    actor: str = SYSTEM_ACTOR,
+    only_provider_id: int | None = None,
+    provider_id: int | None = None,
 ) -> Claim:
     """Reverse a settled claim: its accumulator deltas are taken back out; payments rows stay as history."""
     record = f"claim {claim_id}"
     if not reason or not reason.strip():
         raise ValidationFailed(record, "reason", "a reversal needs a reason")
-    row = get_claim(session=session, claim_id=claim_id)
+    row = get_claim(session=session, claim_id=claim_id, provider_id=provider_id or only_provider_id)
     if only_provider_id is not None and row.provider_id != only_provider_id:
         raise Forbidden(record, "claim_id", "this claim belongs to another facility")
     _lock_member(session, row.person_id, record)
-    locked = _stored_claim(session, claim_id)  # re-read under the lock: a concurrent reversal may have won
+    # Re-read under the lock: a concurrent reversal may have won.
+    locked = _stored_claim(session, claim_id, row.provider_id)
     assert locked is not None
     row = locked
     if row.status == "reversed":
@@ -331,7 +429,7 @@ def claim_conditions(
         conditions.append(Claim.provider_id.in_(select(Provider.id).where(Provider.location_id.in_(inside))))
     if category is not None:
         joined = ";" + Claim.categories + ";"
-        conditions.append(joined.contains(f";{category};"))
+        conditions.append(joined.contains(f";{category};", autoescape=True))
     return conditions
 
 

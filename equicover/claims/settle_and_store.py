@@ -13,10 +13,12 @@ Settling claims (:func:`submit_claims`; one claim is a batch of one):
    moment are applied one after the other and the second sees the first's accumulators: an
    annual cap or deductible is never overrun. Claims of one member inside a batch are settled in
    the order they were submitted, each against the accumulators the previous one left.
-2. Idempotency: a stored claim with the same ``claim_id`` is returned as it is (``created=False``)
-   and nothing is paid twice; so is an earlier claim of the same batch with that ``claim_id``. A
-   concurrent first submission of the same ``claim_id`` for *another* member loses on the unique
-   constraint of ``claims.claim_id`` (``INSERT ... ON CONFLICT DO NOTHING``): a lone claim then
+2. Idempotency: a bill number is the facility's own, so the key is (provider, ``claim_id``). A
+   stored claim of the same provider with the same ``claim_id`` is returned as it is
+   (``created=False``) and nothing is paid twice; so is an earlier claim of the same batch with
+   that key. Another facility's bill with the same number is another claim. A concurrent first
+   submission of the same key for *another* member loses on the unique constraint of
+   ``claims (claim_id, provider_id)`` (``INSERT ... ON CONFLICT DO NOTHING``): a lone claim then
    writes nothing and returns the winner's result; a batch raises :class:`ConcurrentClaimIds` and
    its caller rolls back and submits the claims one by one.
 3. The engine's claim is built from the stored records, never from what the caller asserts: the
@@ -24,12 +26,15 @@ Settling claims (:func:`submit_claims`; one claim is a batch of one):
    ``in_area`` = the provider lies in the same district as the member's location.
 4. Coverage: the member's active enrolments on the date (in ``scheme_code`` if given; else the
    first scheme by id that pays); the scheme's policy version in force on the date; a contract
-   between the scheme and the provider on the date. Missing any of those is not an error: the
-   claim is stored settled with zero payments, the member owing the whole bill, and
-   ``zero_reason`` = ``not_covered`` (no enrolment), ``no_policy`` (no policy version in force),
-   ``no_contract`` (the provider has no contract with the scheme) or ``service_not_designated``
-   (the contract lists the services it covers, care types or ICD-10 prefixes, and not this one;
-   ``equicover.providers.service.designates``, the rule the bulk loader applies too).
+   between the scheme and the provider on the date. A missing enrolment or contract is not an
+   error: the claim is stored settled with zero payments, the member owing the whole bill, and
+   ``zero_reason`` = ``not_covered`` (no enrolment), ``no_contract`` (the provider has no contract
+   with the scheme) or ``service_not_designated`` (the contract lists the services it covers, care
+   types or ICD-10 prefixes, and not this one; ``equicover.providers.service.designates``, the
+   rule the bulk loader applies too). A bill that is not a bill is refused, nothing stored: a
+   service date after today in the policy's time zone (:data:`SERVICE_DATE_AFTER_TODAY`), a date no
+   policy version covers (:data:`NO_POLICY_ON_DATE`; ``no_policy`` remains on claims stored before
+   this rule), days of stay that the policy's ``stay_days`` refuses for the care type.
 5. :class:`equicover.settlement.realtime_engine.RealtimeEngine` (compiled once per policy version and
    process) settles it against a :class:`DatabaseAccumulatorStore`; the claim, one
    ``claim_payments`` row per layer and allowance, the new accumulators, the claim's accumulator
@@ -82,6 +87,9 @@ ZERO_NOT_COVERED = "not_covered"
 ZERO_NO_POLICY = "no_policy"
 ZERO_NO_CONTRACT = "no_contract"
 ZERO_SERVICE_NOT_DESIGNATED = "service_not_designated"  # the contract lists designated services, not this one
+# Refusal reasons (field service_date) that the web window translates.
+SERVICE_DATE_AFTER_TODAY = "after today (the scheme's date)"
+NO_POLICY_ON_DATE = "no policy of the scheme is in force on this date"
 
 # The change-log row of a submitted claim: ids and amounts, never personal data.
 _CHANGE_LOGGED = (
@@ -355,7 +363,9 @@ def _context_statement() -> Select[Any]:
         .select_from(Person)
         .join(person_location, person_location.id == Person.location_id)
         .outerjoin(provider, true())
-        .outerjoin(Claim, Claim.claim_id == bindparam("claim_id", type_=String))
+        .outerjoin(
+            Claim, and_(Claim.claim_id == bindparam("claim_id", type_=String), Claim.provider_id == provider.c.id)
+        )
         .where(Person.id == bindparam("person_id", type_=Integer))
         .with_for_update(of=Person)
     )
@@ -378,11 +388,12 @@ JOIN persons AS person ON person.id = wanted.person_id
 JOIN locations AS person_location ON person_location.id = person.location_id
 LEFT JOIN providers AS provider ON provider.code = wanted.provider_code
 LEFT JOIN locations AS provider_location ON provider_location.id = provider.location_id
--- LATERAL with LIMIT (claim_id is unique; the LIMIT keeps the subquery from being merged into a
+-- LATERAL with LIMIT ((claim_id, provider) is unique; the LIMIT keeps the subquery from being merged into a
 -- plain join): one index probe per wanted claim. A plain join lets the planner, who guesses 100
 -- rows from json_to_recordset, hash the whole claims table instead, once per batch.
 LEFT JOIN LATERAL (
-    SELECT claims.id, claims.provider_id FROM claims WHERE claims.claim_id = wanted.claim_id LIMIT 1
+    SELECT claims.id, claims.provider_id FROM claims
+    WHERE claims.claim_id = wanted.claim_id AND claims.provider_id = provider.id LIMIT 1
 ) AS stored ON true
 ORDER BY person.id
 FOR UPDATE OF person
@@ -471,7 +482,8 @@ ORDER BY wanted.slot, enrolment.scheme_id, version.effective_from DESC
 """
 
 # Every write of a batch of settled claims in one statement. Payments, deltas and change-log rows
-# join new_claims on claim_id: a claim whose claim_id exists writes nothing. The accumulators
+# join new_claims on (claim_id, provider_id): a claim whose bill number the facility already
+# stored writes nothing. The accumulators
 # (one row per member, policy, layer and year: the batch's final values) are written only if
 # every claim of the batch was inserted; otherwise the caller rolls back (ConcurrentClaimIds).
 _POSTGRESQL_WRITE = """
@@ -492,14 +504,14 @@ WITH incoming AS (
         allowed, provider_writeoff, member_oop, fixed_fee, trail, zero_reason, submitted_at, submitted_by,
         NULL, NULL, NULL
     FROM incoming
-    ON CONFLICT (claim_id) DO NOTHING
-    RETURNING id, claim_id
+    ON CONFLICT (claim_id, provider_id) DO NOTHING
+    RETURNING id, claim_id, provider_id
 ), payments AS (
     INSERT INTO claim_payments (claim_pk, kind, item_id, payer, amount)
     SELECT new_claims.id, paid.kind, paid.item_id, paid.payer, paid.amount
     FROM json_to_recordset(%(payments)s::json) AS paid(
-        claim_id text, kind text, item_id text, payer text, amount bigint)
-    JOIN new_claims ON new_claims.claim_id = paid.claim_id
+        claim_id text, provider_id integer, kind text, item_id text, payer text, amount bigint)
+    JOIN new_claims ON new_claims.claim_id = paid.claim_id AND new_claims.provider_id = paid.provider_id
 ), moved AS (
     INSERT INTO accumulators (policy_id, member_id, layer_id, benefit_year, position, paid, member_share)
     SELECT moved.policy_id, moved.member_id, moved.layer_id, moved.benefit_year,
@@ -516,15 +528,16 @@ WITH incoming AS (
     SELECT new_claims.id, delta.policy_id, delta.member_id, delta.layer_id, delta.benefit_year,
         delta.position, delta.paid, delta.member_share
     FROM json_to_recordset(%(deltas)s::json) AS delta(
-        claim_id text, policy_id text, member_id text, layer_id text, benefit_year integer,
+        claim_id text, provider_id integer, policy_id text, member_id text, layer_id text, benefit_year integer,
         position bigint, paid bigint, member_share bigint)
-    JOIN new_claims ON new_claims.claim_id = delta.claim_id
+    JOIN new_claims ON new_claims.claim_id = delta.claim_id AND new_claims.provider_id = delta.provider_id
 ), logged AS (
     INSERT INTO change_log (at, actor, entity, entity_id, action, before, after)
     SELECT incoming.change_at, incoming.submitted_by, 'claims', new_claims.id, 'submit', NULL, incoming.change_after
-    FROM incoming JOIN new_claims ON new_claims.claim_id = incoming.claim_id
+    FROM incoming JOIN new_claims
+        ON new_claims.claim_id = incoming.claim_id AND new_claims.provider_id = incoming.provider_id
 )
-SELECT claim_id, id FROM new_claims
+SELECT claim_id, provider_id, id FROM new_claims
 """
 
 
@@ -541,7 +554,9 @@ def _sqlite_writes() -> _SqliteWrites:
     claims = Claim.__table__
     upsert = sqlite_insert(StoredAccumulator.__table__)
     return _SqliteWrites(
-        claim=sqlite_insert(claims).on_conflict_do_nothing(index_elements=["claim_id"]).returning(claims.c.id),
+        claim=sqlite_insert(claims)
+        .on_conflict_do_nothing(index_elements=["claim_id", "provider_id"])
+        .returning(claims.c.id),
         payments=insert(ClaimPayment.__table__),
         accumulators=upsert.on_conflict_do_update(
             index_elements=["policy_id", "member_id", "layer_id", "benefit_year"],
@@ -683,6 +698,49 @@ def _coverage(connection: Connection, claim: ClaimIn, rows: list[tuple[Any, ...]
     return best
 
 
+def _refuse_unbillable(connection: Connection, claim: ClaimIn, coverage: _Coverage) -> None:
+    """Refuse a bill dated after the scheme's today, on a date no policy covers, or with days of
+    stay its care type does not allow; a bill only lacking enrolment or contract is settled at zero."""
+    record, on = _record(claim), claim.service_date
+    if coverage.version_id is not None and coverage.version_sha256 is not None:
+        policy = _compiled_version(connection, coverage.version_id, coverage.version_sha256).policy
+        if on > policy.today():
+            raise ValidationFailed(record, "service_date", SERVICE_DATE_AFTER_TODAY)
+        refusal = policy.days_refusal(claim.care_type, claim.days)
+        if refusal is not None:
+            raise ValidationFailed(record, "days", refusal)
+        return
+    if on > _programme_today(connection):
+        raise ValidationFailed(record, "service_date", SERVICE_DATE_AFTER_TODAY)
+    if coverage.zero_reason == ZERO_NO_POLICY or not _any_policy_on(connection, on, claim.scheme_code):
+        raise ValidationFailed(record, "service_date", NO_POLICY_ON_DATE)
+
+
+def _programme_today(connection: Connection) -> dt.date:
+    """Today for a bill no scheme covers: the latest date among the time zones of the policies in
+    force around now (a date is after today only once it is after today everywhere); UTC without any."""
+    now = _now()
+    near = now.date()
+    versions = connection.execute(
+        select(PolicyVersion.id, PolicyVersion.sha256).where(
+            PolicyVersion.effective_from <= near + dt.timedelta(days=1),
+            or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to >= near - dt.timedelta(days=1)),
+        )
+    ).all()
+    days = [_compiled_version(connection, version_id, sha256).policy.today(now) for version_id, sha256 in versions]
+    return max(days, default=near)
+
+
+def _any_policy_on(connection: Connection, on: dt.date, scheme_code: str | None) -> bool:
+    query = select(PolicyVersion.id).where(
+        PolicyVersion.effective_from <= on,
+        or_(PolicyVersion.effective_to.is_(None), PolicyVersion.effective_to >= on),
+    )
+    if scheme_code is not None:
+        query = query.where(PolicyVersion.scheme_id.in_(select(Scheme.id).where(Scheme.code == scheme_code)))
+    return connection.scalar(query.limit(1)) is not None
+
+
 # --------------------------------------------------------------------------------------------
 # Settling
 
@@ -724,33 +782,36 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
     )
     running: dict[tuple[str, str, int], dict[str, Accumulator]] = {}  # (policy, member, year) -> layer -> value
     settled: list[_Settled] = []
-    settled_slot_of: dict[str, int] = {}
-    same_as: dict[int, int] = {}  # slot -> earlier slot of the batch that settled the same claim_id
+    settled_slot_of: dict[tuple[str, int], int] = {}
+    same_as: dict[int, int] = {}  # slot -> earlier slot of the batch that settled the same bill of the same facility
     for slot, context in contexts.items():
         submission = submissions[slot]
         claim = submission.claim
-        if claim.claim_id in settled_slot_of:
-            same_as[slot] = settled_slot_of[claim.claim_id]
+        bill = (claim.claim_id, context.provider_id)
+        if bill in settled_slot_of:
+            same_as[slot] = settled_slot_of[bill]
             continue
         try:
             on = claim.service_date
             if on < context.birth_date or (context.death_date is not None and on > context.death_date):
                 raise ValidationFailed(_record(claim), "service_date", "outside the person's lifetime")
             coverage = _coverage(connection, claim, coverage_rows[slot])
+            _refuse_unbillable(connection, claim, coverage)
             settled.append(_settle(slot, connection, submission, context, coverage, running))
         except EquicoverError as error:
             results[slot] = error
             continue
-        settled_slot_of[claim.claim_id] = slot
+        settled_slot_of[bill] = slot
 
     written = _write(connection, settled, running)
     if len(written) < len(settled) and len(settled) > 1:
         raise ConcurrentClaimIds()
     for item in settled:
         submission = submissions[item.slot]
-        row_pk = written.get(submission.claim.claim_id)
-        if row_pk is None:  # a lone claim lost the race on its claim_id: nothing was written, return the winner's
-            results[item.slot] = _winner(session, submission)
+        provider_id = item.values["provider_id"]
+        row_pk = written.get((submission.claim.claim_id, provider_id))
+        if row_pk is None:  # a lone claim lost the race on its bill number: nothing was written, return the winner's
+            results[item.slot] = _winner(session, submission, provider_id)
             continue
         # Not in the session: a reversal in the same unit of work reads the row back, and a
         # rolled-back attempt leaves no stale identity behind.
@@ -863,8 +924,8 @@ def _settle(
 
 def _write(
     connection: Connection, settled: list[_Settled], running: dict[tuple[str, str, int], dict[str, Accumulator]]
-) -> dict[str, int]:
-    """Store the settled claims; their new ids by claim_id (a claim_id that exists is missing)."""
+) -> dict[tuple[str, int], int]:
+    """Store the settled claims; their new ids by (claim_id, provider_id) (a bill already stored is missing)."""
     if not settled:
         return {}
     # Only accumulators some claim moved are written (their final value in the batch).
@@ -888,12 +949,12 @@ def _write(
         return _write_postgresql(connection, settled, accumulators, logs)
 
     statements = _sqlite_writes()
-    written: dict[str, int] = {}
+    written: dict[tuple[str, int], int] = {}
     for item, log in zip(settled, logs, strict=True):
         row_pk = connection.execute(statements.claim, item.values).scalar()
         if row_pk is None:
             continue
-        written[item.values["claim_id"]] = row_pk
+        written[(item.values["claim_id"], item.values["provider_id"])] = row_pk
         if item.payments:
             connection.execute(
                 statements.payments, [{"claim_pk": row_pk, **payment._asdict()} for payment in item.payments]
@@ -922,13 +983,20 @@ def _write_postgresql(
     settled: list[_Settled],
     accumulators: list[tuple[str, str, int, str, Accumulator]],
     logs: list[dict[str, Any]],
-) -> dict[str, int]:
+) -> dict[tuple[str, int], int]:
     claims = [
         {**item.values, "change_at": log["at"], "change_after": log["after"]}
         for item, log in zip(settled, logs, strict=True)
     ]
     payments = [
-        {"claim_id": item.values["claim_id"], "kind": kind, "item_id": item_id, "payer": payer, "amount": amount}
+        {
+            "claim_id": item.values["claim_id"],
+            "provider_id": item.values["provider_id"],
+            "kind": kind,
+            "item_id": item_id,
+            "payer": payer,
+            "amount": amount,
+        }
         for item in settled
         for kind, item_id, payer, amount in item.payments
     ]
@@ -938,8 +1006,9 @@ def _write_postgresql(
         for policy_id, member_id, year, layer_id, value in accumulators
     ]  # fmt: skip
     deltas = [
-        {"claim_id": item.values["claim_id"], "policy_id": policy_id, "member_id": member_id, "benefit_year": year,
-         "layer_id": layer_id, "position": delta.position, "paid": delta.paid, "member_share": delta.member_share}
+        {"claim_id": item.values["claim_id"], "provider_id": item.values["provider_id"], "policy_id": policy_id,
+         "member_id": member_id, "benefit_year": year, "layer_id": layer_id,
+         "position": delta.position, "paid": delta.paid, "member_share": delta.member_share}
         for item in settled
         for policy_id, member_id, year, layer_id, delta in item.deltas
     ]  # fmt: skip
@@ -950,7 +1019,10 @@ def _write_postgresql(
         "deltas": _json(deltas),
         "expected": len(settled),
     }
-    return dict(_run_postgresql(connection, _POSTGRESQL_WRITE, parameters))
+    return {
+        (claim_id, provider_id): row_pk
+        for claim_id, provider_id, row_pk in _run_postgresql(connection, _POSTGRESQL_WRITE, parameters)
+    }
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
@@ -975,22 +1047,36 @@ def _run_postgresql(connection: Connection, statement: str, parameters: dict[str
         return cursor.fetchall()
     except psycopg.Error as error:
         # As SQLAlchemy would raise it (retries look at DBAPIError.orig); never with the parameters.
+        # A connection the server ended is invalidated as SQLAlchemy does for its own statements,
+        # so that the caller's retry runs on a fresh one.
+        original: Any = error  # psycopg's own error class, which SQLAlchemy's stubs do not name
+        lost = connection.dialect.is_disconnect(original, connection.connection.dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
         raise DBAPIError.instance(
-            statement, None, error, psycopg.Error, hide_parameters=True, dialect=connection.dialect
+            statement,
+            None,
+            error,
+            psycopg.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
         ) from error
     finally:
         cursor.close()
 
 
-def _stored_claim(session: Session, claim_id: str) -> Claim | None:
-    return session.scalars(
-        select(Claim).where(Claim.claim_id == claim_id).execution_options(populate_existing=True)
-    ).first()
+def _stored_claim(session: Session, claim_id: str, provider_id: int | None = None) -> Claim | None:
+    """The stored claim with this bill number (of this facility, when given), read afresh."""
+    query = select(Claim).where(Claim.claim_id == claim_id)
+    if provider_id is not None:
+        query = query.where(Claim.provider_id == provider_id)
+    return session.scalars(query.order_by(Claim.id).execution_options(populate_existing=True)).first()
 
 
-def _winner(session: Session, submission: ClaimSubmission) -> SubmitResult:
+def _winner(session: Session, submission: ClaimSubmission, provider_id: int) -> SubmitResult:
     claim = submission.claim
-    winner = _stored_claim(session, claim.claim_id)
+    winner = _stored_claim(session, claim.claim_id, provider_id)
     if winner is None:  # pragma: no cover - the conflicting row is committed when ON CONFLICT reports it
         return Conflict(_record(claim), "claim_id", "a concurrent submission with this claim_id failed, retry")
     if submission.only_provider_id is not None and winner.provider_id != submission.only_provider_id:

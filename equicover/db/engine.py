@@ -5,15 +5,21 @@ connection), WAL journal so readers do not block the writer, ``synchronous=NORMA
 WAL), a busy timeout, and SQLAlchemy-emitted ``BEGIN`` so that SAVEPOINTs and transactional DDL
 work (Python 3.11's sqlite3 otherwise manages transactions itself and breaks both).
 
-PostgreSQL: psycopg 3, pre-ping so a restarted server does not surface as an error.
+PostgreSQL: psycopg 3. Both ping a pooled connection before handing it out (``pool_pre_ping``): one
+the server ended (a restart, ``pg_terminate_backend``, an idle timeout) or that was closed is
+replaced by a fresh connection instead of failing the request that drew it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from equicover.db.settings import database_url
@@ -38,7 +44,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, pool_pre_ping=True)
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -48,7 +54,27 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql+psycopg")
 
 
+class _UtcSqliteDateTime(SQLITE_DATETIME):
+    """SQLite keeps no offset: a ``DateTime(timezone=True)`` (always written in UTC) is read back in
+    UTC, as PostgreSQL gives it, so that both databases answer the same RFC 3339 timestamps."""
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        parse = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parse
+
+        def process(value: Any) -> Any:
+            value = parse(value) if parse is not None else value
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                return value.replace(tzinfo=dt.UTC)
+            return value
+
+        return process
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _UtcSqliteDateTime}
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -26,6 +26,19 @@ def is_transient(error: Exception) -> bool:
         return True
     text = str(original).lower() if original is not None else ""
     return name == "OperationalError" and ("database is locked" in text or "busy" in text)  # sqlite
+
+
+def is_connection_lost(error: Exception) -> bool:
+    """The database connection broke (the server restarted or ended it) or could not be opened.
+
+    Connections that sat in the pool are pinged before use (``db.engine``), so a dropped one is
+    replaced on the next checkout; this is what is left: a connection lost during a transaction,
+    or a server that does not answer at all. Worth a retry by the caller, not by us: the
+    transaction's work is gone with the connection.
+    """
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError) and not is_transient(error)
 
 
 def backoff(attempt: int) -> None:

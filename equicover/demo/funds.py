@@ -28,25 +28,19 @@ DEMO_SCHEME = SCHEME_CODE  # the synthetic province's scheme
 MAKER, CHECKER = "demo-maker", "demo-checker"
 
 
-def _ensure_fund_managers() -> None:
-    from equicover.admin.service import create_user
-    from equicover.errors import Conflict
+def _ensure_fund_managers(console: Console) -> None:
+    """The maker and the checker, each with a new random password, printed (kept from an earlier
+    run with --keep: given a new one)."""
+    from equicover.admin.demo_accounts import ensure_demo_user
 
-    for username in (MAKER, CHECKER):
-        try:
-            with session_scope() as session:
-                create_user(
-                    session=session,
-                    username=username,
-                    password=f"{username}-password",
-                    role=Role.FUND_MANAGER,
-                    area_code=None,
-                    provider_code=None,
-                    language="en",
-                    actor="demo",
-                )
-        except Conflict:
-            pass  # kept from an earlier run (--keep)
+    with session_scope() as session:
+        users = [
+            ensure_demo_user(session=session, username=username, role=Role.FUND_MANAGER, scope=scope, actor="demo")
+            for username, scope in ((MAKER, "payments: drafts batches"), (CHECKER, "payments: approves batches"))
+        ]
+    console.print(f"{'username':<16} {'password':<18} {'role':<13} scope", highlight=False)
+    for user in users:
+        console.print(user.line(), highlight=False, markup=False)
 
 
 def run_funds_demo(
@@ -103,7 +97,7 @@ def run_funds_demo(
     verification_cli.queue(district=None, limit=8)
 
     console.rule("7. Payment batches for the half-year: the maker drafts, another fund manager approves")
-    _ensure_fund_managers()
+    _ensure_fund_managers(console)
     payments_cli.draft(
         start=first_half[0],
         end=first_half[1],

@@ -61,7 +61,7 @@ def coverage(
         total_eligible += row.eligible
         total_enrolled += row.enrolled
         amounts = [
-            format_money(row.amounts.get(currency, {}).get(kind, 0), digits_by_currency.get(currency, 2))
+            format_money(row.amounts.get(currency, {}).get(kind, 0), digits_by_currency[currency])
             for currency, kind in payer_columns
         ]
         table.add_row(

@@ -178,8 +178,15 @@ _RESOURCE_BODY = {
         },
     }
 }
+# Every answer is a FHIR resource (JSON object); without this the document would say "a string".
+_RESOURCE_SCHEMA = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {"resourceType": {"type": "string"}},
+    "additionalProperties": True,
+}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {mapping.FHIR_JSON: {}}, "description": "A FHIR resource"},
+    200: {"content": {mapping.FHIR_JSON: {"schema": _RESOURCE_SCHEMA}}, "description": "A FHIR resource"},
     400: {"description": "OperationOutcome: not JSON, wrong resourceType, invalid FHIR"},
     401: {"description": "OperationOutcome: sign in first"},
     403: {"description": "OperationOutcome: outside your area, facility or role"},
@@ -341,9 +348,8 @@ def _version(session: Session, version_id: int | None) -> Any:
 
 
 def _digits_of(version: Any) -> int:
-    from equicover.claims.service import loaded_policy
-
-    return loaded_policy(version).minor_digits
+    """The version's stored digits: every other view of its claims prints with the same."""
+    return int(version.minor_digits)
 
 
 def _benefit_year_bounds(version: Any, benefit_year: int) -> tuple[dt.date, dt.date]:

@@ -341,6 +341,27 @@ def _amounts(claim: FhirClaim) -> tuple[Decimal, Decimal, str | None]:
     return total, eligible, next(iter(currencies), None)
 
 
+def _amounts_are_json_numbers(data: dict[str, Any]) -> None:
+    """A FHIR decimal is a JSON number: ``"1000"`` as an amount is not FHIR JSON and is refused
+    (400, like any other malformed resource), not read as 1000 the way the resource model would
+    coerce it."""
+    found: list[tuple[str, object]] = []
+    total = data.get("total")
+    if isinstance(total, dict) and "value" in total:
+        found.append(("Claim.total.value", total["value"]))
+    for index, item in enumerate(data.get("item") or []):
+        net = item.get("net") if isinstance(item, dict) else None
+        if isinstance(net, dict) and "value" in net:
+            found.append((f"Claim.item[{index}].net.value", net["value"]))
+    for index, extension in enumerate(data.get("extension") or []):
+        money = extension.get("valueMoney") if isinstance(extension, dict) else None
+        if isinstance(money, dict) and "value" in money:
+            found.append((f"Claim.extension[{index}].valueMoney.value", money["value"]))
+    for expression, value in found:
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise _fail(400, "structure", f"{expression} must be a JSON number (a decimal amount)", expression)
+
+
 def parse_claim(data: dict[str, Any]) -> ParsedClaim:
     """A FHIR Claim (JSON object) -> :class:`ParsedClaim`; references are resolved later.
 
@@ -355,6 +376,7 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
     part (default: the total).
     """
     claim: FhirClaim = validate_resource(data, FhirClaim)
+    _amounts_are_json_numbers(data)
     if claim.use not in (None, "claim"):
         raise _fail(
             422,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
-# A stored row's id in a path: a positive 32-bit integer (larger ones are refused, not looked up).
+# A stored row's id in a path: a positive 32-bit integer; any other is not looked up (404, api.app).
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

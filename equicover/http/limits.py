@@ -1,11 +1,17 @@
-"""Refuse request bodies larger than a limit with 413, before the application reads them."""
+"""Limits on what a request may be: its size (413), its text (422), how many run at once (503)."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from equicover.errors import RecordError, ValidationFailed
 
 if TYPE_CHECKING:
     import asyncio
@@ -224,3 +230,187 @@ class SafeErrors:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+
+# Text a person or a program sends never needs C0 control characters (nor DEL): PostgreSQL cannot
+# store NUL at all, and the others only smuggle invisible content into names and codes. Bodies
+# keep tab, newline and carriage return (a reason, a policy file); paths and queries keep none.
+CONTROL_CHARACTER = "contains a control character, which is not allowed"
+UNPAIRED_SURROGATE = "contains an unpaired surrogate, which is not text"
+_PATH_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_RAW_CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+PageRefusal = Callable[[Scope, RecordError], Response]
+"""Renders a refusal of a web page (not under ``/api`` or ``/fhir``) as an HTML page; runs in a thread."""
+
+
+def _text_reason(text: str, pattern: re.Pattern[str]) -> str | None:
+    if pattern.search(text):
+        return CONTROL_CHARACTER
+    if _SURROGATE.search(text):
+        return UNPAIRED_SURROGATE
+    return None
+
+
+def _name(text: str) -> str:
+    """A field name fit to echo back: a form's or query's own name, never arbitrary input."""
+    return text if _FIELD_NAME.fullmatch(text) else "(name)"
+
+
+def _pairs_refusal(text: str, where: str, pattern: re.Pattern[str]) -> ValidationFailed | None:
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        reason = _text_reason(name, pattern)
+        if reason is not None:
+            return ValidationFailed("request", where, reason)
+        reason = _text_reason(value, pattern)
+        if reason is not None:
+            return ValidationFailed("request", f"{where}.{_name(name)}", reason)
+    return None
+
+
+def _json_refusal(document: object) -> ValidationFailed | None:
+    """The first string (key or value) of a parsed JSON document that is not clean text.
+
+    Iterative: a document nested as deep as the parser allows must not overflow the stack here.
+    """
+    stack: list[tuple[object, str]] = [(document, "body")]
+    while stack:
+        value, location = stack.pop()
+        if isinstance(value, str):
+            reason = _text_reason(value, _TEXT_CONTROL)
+            if reason is not None:
+                return ValidationFailed("request", location, reason)
+        elif isinstance(value, dict):
+            for key in value:
+                reason = _text_reason(key, _TEXT_CONTROL)
+                if reason is not None:
+                    return ValidationFailed("request", location, reason)
+            stack.extend((item, f"{location}.{_name(key)}") for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((item, f"{location}.{index}") for index, item in reversed(list(enumerate(value))))
+    return None
+
+
+def text_refusal(scope: Scope, body: bytes) -> ValidationFailed | None:
+    """Why this request's path, query or body is not clean text, or None when it is."""
+    if _PATH_CONTROL.search(scope.get("path", "")):
+        return ValidationFailed("request", "path", CONTROL_CHARACTER)
+    query = scope.get("query_string", b"")
+    if query:
+        found = _pairs_refusal(query.decode("latin-1"), "query", _PATH_CONTROL)
+        if found is not None:
+            return found
+    if not body:
+        return None
+    content_type = ""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            content_type = value.decode("latin-1").lower()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return _pairs_refusal(body.decode("latin-1"), "body", _TEXT_CONTROL)
+    if _RAW_CONTROL.search(body):
+        return ValidationFailed("request", "body", CONTROL_CHARACTER)
+    # JSON can only carry a control character or a lone surrogate as a \u escape: parse only then.
+    if b"\\u" in body and not content_type.startswith("multipart/"):
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return None  # not JSON: the endpoint refuses it with its own reason
+        return _json_refusal(document)
+    return None
+
+
+def _surface(path: str) -> str:
+    if path == "/fhir" or path.startswith("/fhir/"):
+        return "fhir"
+    if path.startswith(("/api/", "/docs", "/openapi.json")):
+        return "api"
+    return "web"
+
+
+def refusal_body(error: RecordError, path: str) -> tuple[bytes, bytes]:
+    """A refusal made before any route ran, as the JSON error body or a FHIR OperationOutcome."""
+    if _surface(path) == "fhir":
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {"severity": "error", "code": "invalid", "diagnostics": error.message, "expression": [error.field]}
+            ],
+        }
+        return json.dumps(outcome).encode(), b"application/fhir+json"
+    return json.dumps(error.to_dict()).encode(), b"application/json"
+
+
+class TextGuard:
+    """ASGI middleware: refuse (422) control characters and lone surrogates in any path, query or body.
+
+    One check for every endpoint and form, before any of them parses the request, so that no
+    string reaches a query or a database in a form it cannot take. The body is read here (the
+    size limit outside this middleware bounds it) and handed on unchanged. The JSON API answers
+    its error body, FHIR an OperationOutcome, the web pages ``page_refusal``'s HTML page.
+    """
+
+    def __init__(self, app: ASGIApp, page_refusal: PageRefusal | None = None) -> None:
+        self.app = app
+        self.page_refusal = page_refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replay: list[Message] = []
+        body = b""
+        if scope.get("method") in _BODY_METHODS:
+            chunks = []
+            while True:
+                message = await receive()
+                replay.append(message)
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+        error = text_refusal(scope, body)
+        if error is not None:
+            await self._refuse(scope, receive, send, error)
+            return
+        if not replay:
+            await self.app(scope, receive, send)
+            return
+        # The whole body arrives as one message; later reads (a disconnect) go to the server.
+        first: Message = {"type": "http.request", "body": body, "more_body": False}
+        if replay[-1]["type"] != "http.request":
+            first = replay[-1]
+        delivered = False
+
+        async def replaying_receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return first
+            return await receive()
+
+        await self.app(scope, replaying_receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: RecordError) -> None:
+        path = scope.get("path", "")
+        if _surface(path) == "web" and self.page_refusal is not None:
+            from starlette.concurrency import run_in_threadpool
+
+            response = await run_in_threadpool(self.page_refusal, scope, error)
+            await response(scope, receive, send)
+            return
+        body, media_type = refusal_body(error, path)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": [(b"content-type", media_type), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

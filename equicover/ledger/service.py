@@ -89,9 +89,18 @@ def ensure_fund(*, session: Session, code: str, name: str, currency: str, minor_
     if fund is not None:
         if fund.currency != currency:
             raise Conflict(f"fund {code}", "currency", f"the fund keeps its books in {fund.currency}")
+        if fund.minor_digits != minor_digits:
+            # Same currency counted in other units (whole riel against sen): the sums would mix them.
+            raise Conflict(
+                f"fund {code}",
+                "minor_digits",
+                f"the fund counts {fund.currency} in {fund.minor_digits} minor digits, not {minor_digits}",
+            )
         return fund
     if not code or len(code) > 64:
         raise ValidationFailed(f"fund {code[:64]}", "code", "must be 1 to 64 characters")
+    if not 0 <= minor_digits <= 4:
+        raise ValidationFailed(f"fund {code}", "minor_digits", "a fund counts 0 to 4 minor digits")
     fund = Fund(code=code, name=name[:200], currency=currency, minor_digits=minor_digits)
     session.add(fund)
     session.flush()
@@ -310,11 +319,13 @@ def post_enrolment_contributions(*, session: Session, fund_code: str, scheme_id:
 
 
 def _unposted_payments(
-    session: Session, kind: str, up_to: dt.date
+    session: Session, kind: str, up_to: dt.date, claim_pk: int | None = None
 ) -> tuple[Sequence[Row[PaymentKind, str, str, int, dt.date, int]], list[ColumnElement[bool]]]:
     """(payment kind, item_id, payer, provider_id, service_date, amount) of claims not yet posted as ``kind``."""
     posted = exists().where(and_(ClaimPosting.claim_pk == Claim.id, ClaimPosting.kind == kind))
     condition = [Claim.service_date <= up_to, ~posted]
+    if claim_pk is not None:
+        condition.append(Claim.id == claim_pk)
     if kind == "reversal":
         settled_posted = exists().where(and_(ClaimPosting.claim_pk == Claim.id, ClaimPosting.kind == "settlement"))
         condition += [Claim.status == "reversed", settled_posted]
@@ -334,7 +345,14 @@ def _unposted_payments(
 
 
 def post_claim_settlements(
-    *, session: Session, up_to: dt.date, currency: str, minor_digits: int, actor: str = SYSTEM_ACTOR
+    *,
+    session: Session,
+    up_to: dt.date,
+    currency: str,
+    minor_digits: int,
+    actor: str = SYSTEM_ACTOR,
+    claim_pk: int | None = None,
+    posted_on: dt.date | None = None,
 ) -> dict[str, int]:
     """Take every stored claim served on or before ``up_to`` into the ledger, once.
 
@@ -342,14 +360,17 @@ def post_claim_settlements(
     member beside the bill: Dr allowances, Cr cash. A reversed claim posts the mirror entry. One
     entry per fund and service month (dated the month's last day), lines per provider.
     Returns {"settlement": claims posted, "reversal": claims posted, "entries": entries posted}.
+
+    ``claim_pk`` takes one claim in now (a paid claim reversed: the provider owes its payments back
+    today), its entries dated ``posted_on`` rather than at the end of the service month.
     """
     counts = {"settlement": 0, "reversal": 0, "entries": 0}
     for kind in ("settlement", "reversal"):
-        rows, condition = _unposted_payments(session, kind, up_to)
+        rows, condition = _unposted_payments(session, kind, up_to, claim_pk)
         grouped: dict[tuple[str, dt.date], dict[tuple[str, int | None], int]] = defaultdict(lambda: defaultdict(int))
         for payment_kind, item_id, payer, provider_id, service_date, amount in rows:
             fund = fund_code_of_payment(payment_kind, item_id, payer)
-            month = month_end(service_date)
+            month = posted_on or month_end(service_date)
             if payment_kind == "layer":
                 grouped[(fund, month)][(PROVIDER_PAYMENTS, None)] += int(amount)
                 grouped[(fund, month)][(PAYABLE, provider_id)] -= int(amount)
@@ -371,7 +392,7 @@ def post_claim_settlements(
                 posted_on=month,
                 kind="settlement" if kind == "settlement" else "reversal",
                 lines=lines,
-                reference=f"claims {kind} {month:%Y-%m}",
+                reference=f"claims {kind} {month:%Y-%m}" if claim_pk is None else f"claim row {claim_pk} {kind}",
                 actor=actor,
             )
             counts["entries"] += 1
@@ -379,6 +400,56 @@ def post_claim_settlements(
         selected = select(Claim.id, literal(kind), literal(up_to)).where(*condition)
         session.execute(insert(ClaimPosting).from_select(["claim_pk", "kind", "posted_on"], selected))
     return counts
+
+
+def post_claim_adjustments(
+    *,
+    session: Session,
+    amounts: Iterable[tuple[str, int, int]],
+    posted_on: dt.date,
+    currency: str,
+    minor_digits: int,
+    reference: str,
+    memo: str = "",
+    actor: str = SYSTEM_ACTOR,
+) -> list[LedgerEntry]:
+    """Post adjustments of settled claims: (fund, provider id, signed amount) each.
+
+    What a payer pays more is owed to the provider like a settlement (Dr provider_payments, Cr
+    payable); what it pays less is recovered like a verifier's finding (Dr payable, Cr
+    provider_payments). Per fund, at most one entry of each kind, lines per provider; the payment
+    batch that nets them moves the cash."""
+    grouped: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for fund, provider_id, amount in amounts:
+        if amount:
+            grouped[(fund, "settlement" if amount > 0 else "recovery")][provider_id] += abs(amount)
+    entries = []
+    for (fund, kind), by_provider in sorted(grouped.items()):
+        ensure_fund(session=session, code=fund, name=fund, currency=currency, minor_digits=minor_digits)
+        total = sum(by_provider.values())
+        owed = [
+            Line(PAYABLE, credit=amount, provider_id=provider) if kind == "settlement" else
+            Line(PAYABLE, debit=amount, provider_id=provider)
+            for provider, amount in sorted(by_provider.items())
+        ]  # fmt: skip
+        lines = (
+            [Line(PROVIDER_PAYMENTS, debit=total), *owed]
+            if kind == "settlement"
+            else [*owed, Line(PROVIDER_PAYMENTS, credit=total)]
+        )
+        entries.append(
+            post_entry(
+                session=session,
+                fund_code=fund,
+                posted_on=posted_on,
+                kind=kind,
+                lines=lines,
+                reference=reference[:100],
+                memo=memo,
+                actor=actor,
+            )
+        )
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,20 @@ PaymentReconciliation.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from equicover import fhir_mapping as mapping
 from equicover.auth.deps import CurrentUser, require_roles
 from equicover.auth.models import User
 from equicover.auth.roles import FUND_ROLES
+from equicover.claims.api import REVERSERS, ClaimIdPath, ProviderQuery, _own_provider, _visible_claim, claim_out
+from equicover.claims.schemas import ClaimOut, ReversalIn
+from equicover.db.retry import with_retries
 from equicover.http.deps import RowId, SessionDep
+from equicover.payments import corrections
 from equicover.payments import service as payments
 from equicover.payments.models import PaymentBatch
 
@@ -29,9 +33,19 @@ class BatchIn(BaseModel):
     provider_code: str = Field(min_length=1, max_length=64)
     period_starts: dt.date
     period_ends: dt.date
-    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")
-    capitation_per_person_month: int = Field(default=0, ge=0, le=10**12, description="minor units")
-    capitation_fund: str = Field(default="basic", min_length=1, max_length=64)
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        pattern="^[A-Z]{3}$",
+        description="the scheme's currency (default); another is refused",
+    )
+    capitation_per_person_month: int = Field(
+        default=0, ge=0, le=10**12, description="minor units of the scheme's currency"
+    )
+    capitation_fund: str = Field(
+        default="basic", min_length=1, max_length=64, description="an existing fund of the batch's currency"
+    )
 
 
 class BatchOut(BaseModel):
@@ -40,6 +54,7 @@ class BatchOut(BaseModel):
     period_starts: dt.date
     period_ends: dt.date
     currency: str
+    minor_digits: int
     status: str
     claim_count: int
     claims_amount: int
@@ -48,6 +63,35 @@ class BatchOut(BaseModel):
     net_amount: int
     created_by: str
     approved_by: str | None
+
+
+@router.post(
+    "/claims/{claim_id}/reversal", response_model=ClaimOut, tags=["claims"], summary="Reverse a claim with a reason"
+)
+def reverse_claim(
+    claim_id: ClaimIdPath,
+    body: ReversalIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*REVERSERS))],
+    provider: ProviderQuery = None,
+) -> ClaimOut:
+    """Reverse a claim: taken out of a draft batch, recovered from the provider when already paid;
+    the member's later claims of the benefit year are settled again (adjustments on those claims)."""
+    provider_id = _visible_claim(session, user, claim_id, provider).provider_id
+    actor, only = user.username, _own_provider(user)
+
+    def work() -> ClaimOut:
+        reversal = corrections.reverse_claim(
+            session=session,
+            claim_id=claim_id,
+            reason=body.reason,
+            actor=actor,
+            only_provider_id=only,
+            provider_id=provider_id,
+        )
+        return claim_out(session, reversal.claim)
+
+    return with_retries(session, work)
 
 
 def _batch_out(batch: PaymentBatch) -> BatchOut:
@@ -100,7 +144,8 @@ def batch_fhir(
     batch_id: RowId, session: SessionDep, user: Annotated[User, Depends(require_roles(*FUND_ROLES))]
 ) -> Response:
     resource = payments.payment_reconciliation(session=session, batch_id=batch_id)
-    return Response(json.dumps(resource, default=str), media_type="application/fhir+json")
+    # FHIR decimals are JSON numbers written exactly (150000 riel, 1234.50 yuan), never strings.
+    return Response(mapping.encode_json(resource), media_type=mapping.FHIR_JSON)
 
 
 @router.get("/payments/batches/{batch_id}.csv")

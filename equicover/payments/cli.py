@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -10,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from equicover.commands import console, money_formatter, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, money_formatter, parse_amount, parse_date, scheme_money, unit_of_work
 
 payments_app = typer.Typer(no_args_is_help=True, help="Payment batches to providers (maker-checker).")
 
@@ -33,27 +32,38 @@ def draft(
     provider: list[str] = typer.Option(
         [], "--provider", help="Provider code (repeat); default: every provider with claims or capitation."
     ),
-    currency: str = typer.Option("CNY", "--currency"),
+    currency: str | None = typer.Option(
+        None, "--currency", help="Default: the currency of the schemes in force in the period (another is refused)."
+    ),
     capitation: str = typer.Option("0", "--capitation", help="Capitation per enrolled person and month (major units)."),
-    capitation_fund: str = typer.Option("basic", "--capitation-fund"),
+    capitation_fund: str = typer.Option(
+        "basic", "--capitation-fund", help="An existing fund of the batches' currency."
+    ),
 ) -> None:
     """Draft payment batches (the maker's step)."""
     from equicover.claims.models import Claim
-    from equicover.payments import service
+    from equicover.claims.service import money_in_force
+    from equicover.payments import corrections, service
     from equicover.providers.models import Contract, Provider
 
     starts, ends = parse_date(start, "--from"), parse_date(end, "--to")
-    rate = parse_amount(capitation, currency, "--capitation")
     with unit_of_work() as session:
+        currency, digits = scheme_money(money_in_force(session=session, starts=starts, ends=ends), currency)
+        rate = parse_amount(capitation, digits, "--capitation")
         _user_role(session, maker)
         codes = list(provider)
         if not codes:
             with_claims = select(Claim.provider_id).where(Claim.service_date >= starts, Claim.service_date <= ends)
             with_capitation = select(Contract.provider_id).where(Contract.payment_method == "capitation")
+            with_adjustments = corrections.providers_with_adjustments_due(period_ends=ends)
             codes = list(
                 session.scalars(
                     select(Provider.code)
-                    .where(Provider.id.in_(with_claims) | Provider.id.in_(with_capitation))
+                    .where(
+                        Provider.id.in_(with_claims)
+                        | Provider.id.in_(with_capitation)
+                        | Provider.id.in_(with_adjustments)
+                    )
                     .order_by(Provider.code)
                 )
             )
@@ -70,7 +80,7 @@ def draft(
             )
             for code in codes
         ]
-    money = money_formatter(currency)
+    money = money_formatter(digits)
     total = sum(batch.net_amount for batch in drafted)
     console.print(
         f"Drafted {len(drafted)} batch(es) by {maker}: net {money(total)} {currency} "
@@ -131,7 +141,7 @@ def list_batches(status: str | None = typer.Option(None, "--status")) -> None:
     ):
         table.add_column(column)
     for batch in batches:
-        money = money_formatter(batch.currency)
+        money = money_formatter(batch.minor_digits)
         table.add_row(
             str(batch.id),
             codes.get(batch.provider_id, "?"),
@@ -151,11 +161,12 @@ def list_batches(status: str | None = typer.Option(None, "--status")) -> None:
 @payments_app.command("export")
 def export(batch_id: int = typer.Argument(...), out: Path = typer.Option(Path("."), "--out", file_okay=False)) -> None:
     """Write a batch as CSV, PDF and a FHIR PaymentReconciliation (JSON)."""
+    from equicover.fhir_mapping import encode_json
     from equicover.payments import service
 
     with unit_of_work() as session:
         paths = service.write_batch_files(session=session, batch_id=batch_id, folder=out)
         resource = service.payment_reconciliation(session=session, batch_id=batch_id)
     fhir_path = out / f"payment-batch-{batch_id}.fhir.json"
-    fhir_path.write_text(json.dumps(resource, indent=2, default=str), encoding="utf-8")
+    fhir_path.write_bytes(encode_json(resource))
     console.print("Wrote " + ", ".join(str(path) for path in [*paths, fhir_path]))

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base, in_list
@@ -24,6 +34,7 @@ class PaymentBatch(Base):
     __table_args__ = (
         CheckConstraint(in_list("status", BATCH_STATUSES), name="status"),
         CheckConstraint("period_ends >= period_starts", name="period"),
+        CheckConstraint("minor_digits BETWEEN 0 AND 6", name="minor_digits"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,6 +42,8 @@ class PaymentBatch(Base):
     period_starts: Mapped[dt.date] = mapped_column(Date)
     period_ends: Mapped[dt.date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
+    # The digits of the scheme's policy, so that every file of the batch prints its own amounts.
+    minor_digits: Mapped[int] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     claim_count: Mapped[int] = mapped_column(Integer, default=0)
     claims_amount: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -63,4 +76,13 @@ class PaymentBatchClaim(Base):
     __tablename__ = "payment_batch_claims"
 
     claim_pk: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)
+
+
+class PaymentBatchAdjustment(Base):
+    """A claim adjustment netted in a batch (each in at most one batch that was not cancelled)."""
+
+    __tablename__ = "payment_batch_adjustments"
+
+    adjustment_id: Mapped[int] = mapped_column(ForeignKey("claim_adjustments.id"), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)

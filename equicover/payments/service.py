@@ -7,7 +7,6 @@ Keyword-only, never commits.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections import defaultdict
@@ -19,11 +18,14 @@ from sqlalchemy.orm import Session
 
 from equicover.audit.service import record_change
 from equicover.auth.roles import Role
-from equicover.claims.models import Claim, ClaimPayment
+from equicover.claims import service as claims_service
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from equicover.exports import safe_csv_writer
 from equicover.ledger import service as ledger
-from equicover.money import format_money, minor_digits_of
+from equicover.money import MoneyError, format_money, minor_digits_of
+from equicover.payments import corrections
 from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Person
@@ -89,7 +91,7 @@ def draft_batch(
     period_starts: dt.date,
     period_ends: dt.date,
     actor: str,
-    currency: str,
+    currency: str | None = None,
     capitation_per_person_month: int = 0,
     capitation_fund: str = "basic",
 ) -> PaymentBatch:
@@ -98,8 +100,14 @@ def draft_batch(
     Takes the provider's settled claims served in the period (or earlier and not yet paid) that
     are paid by some fund, not in another batch and not held by an open review; deducts the
     provider's recoveries not yet netted; adds capitation per enrolled person-month for a
-    capitation contract in force.
+    capitation contract in force, paid from ``capitation_fund``, an existing fund of the batch's
+    currency.
+
+    The batch pays in the currency and minor digits of the scheme of its claims (their policy
+    versions; without claims, the policies of the provider's contracts in the period). A
+    ``currency`` that is not the scheme's is refused (422); omitted, it is the scheme's.
     """
+    currency_asked = currency
     provider = session.scalar(select(Provider).where(Provider.code == provider_code))
     record = f"payment batch {provider_code} {period_starts}"
     if provider is None:
@@ -121,7 +129,14 @@ def draft_batch(
     batched = select(PaymentBatchClaim.claim_pk)
     held = select(ClaimReview.claim_pk).where(ClaimReview.status.in_(OPEN_STATUSES))
     rows = session.execute(
-        select(Claim.id, ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.payer, ClaimPayment.amount)
+        select(
+            Claim.id,
+            ClaimPayment.kind,
+            ClaimPayment.item_id,
+            ClaimPayment.payer,
+            ClaimPayment.amount,
+            Claim.policy_version_id,
+        )
         .join(ClaimPayment, ClaimPayment.claim_pk == Claim.id)
         # Earlier claims not paid yet (held by a review then, or submitted late) are caught up.
         .where(
@@ -136,13 +151,42 @@ def draft_batch(
     ).all()
     claims_by_fund: dict[str, int] = defaultdict(int)
     claim_pks: set[int] = set()
-    for claim_pk, kind, item_id, payer, amount in rows:
+    version_ids: set[int] = set()
+    for claim_pk, kind, item_id, payer, amount, version_id in rows:
         claims_by_fund[ledger.fund_code_of_payment(kind, item_id, payer)] += int(amount)
         claim_pks.add(claim_pk)
+        if version_id is not None:
+            version_ids.add(version_id)
     recoveries = verification.unpaid_recoveries(session=session, provider_id=provider.id)
     recovered_by_fund: dict[str, int] = defaultdict(int)
     for recovery in recoveries:
         recovered_by_fund[recovery.fund_code] += recovery.amount
+    adjustments = corrections.adjustments_due(session=session, provider_id=provider.id, period_ends=period_ends)
+    corrections.add_due_to_funds(adjustments, claims_by_fund, recovered_by_fund)
+    if recoveries:
+        version_ids.update(
+            session.scalars(
+                select(Claim.policy_version_id).where(
+                    Claim.id.in_({recovery.claim_pk for recovery in recoveries}),
+                    Claim.policy_version_id.is_not(None),
+                )
+            )
+        )
+    currency, digits = _batch_money(
+        session,
+        record,
+        provider=provider,
+        starts=period_starts,
+        ends=period_ends,
+        version_ids=version_ids,
+        asked=currency_asked,
+    )
+    if currency_asked is not None and currency_asked != currency:
+        raise ValidationFailed(
+            record, "currency", f"is {currency_asked}; the scheme of these claims pays in {currency}"
+        )
+    if capitation_per_person_month:
+        _check_capitation_fund(session, record, capitation_fund, currency, digits)
     capitation = 0
     if capitation_per_person_month:
         contracts = session.scalars(
@@ -162,6 +206,7 @@ def draft_batch(
         period_starts=period_starts,
         period_ends=period_ends,
         currency=currency,
+        minor_digits=digits,
         status="draft",
         claim_count=len(claim_pks),
         claims_amount=sum(claims_by_fund.values()),
@@ -189,6 +234,7 @@ def draft_batch(
     if claim_pks:
         session.execute(insert(PaymentBatchClaim), [{"claim_pk": pk, "batch_id": batch.id} for pk in sorted(claim_pks)])
     verification.net_recoveries_in_batch(session=session, recoveries=recoveries, payment_batch_id=batch.id)
+    corrections.net_adjustments_in_batch(session=session, due=adjustments, batch_id=batch.id)
     session.flush()
     record_change(
         session=session,
@@ -201,11 +247,80 @@ def draft_batch(
     return batch
 
 
-def _digits(currency: str) -> int:
+def _batch_money(
+    session: Session,
+    record: str,
+    *,
+    provider: Provider,
+    starts: dt.date,
+    ends: dt.date,
+    version_ids: set[int],
+    asked: str | None,
+) -> tuple[str, int]:
+    """The currency and minor digits of the scheme whose claims the batch pays."""
+    of_versions = select(PolicyVersion.currency, PolicyVersion.minor_digits)
+    found: set[tuple[str, int]] = set()
+    if version_ids:
+        found = {
+            (str(currency), int(digits))
+            for currency, digits in session.execute(of_versions.where(PolicyVersion.id.in_(version_ids))).all()
+        }
+    if not found:
+        # Claims of the period that paid nothing still name the scheme they were settled under.
+        served = select(Claim.policy_version_id).where(
+            Claim.provider_id == provider.id, Claim.service_date >= starts, Claim.service_date <= ends
+        )
+        found = {
+            (str(currency), int(digits))
+            for currency, digits in session.execute(of_versions.where(PolicyVersion.id.in_(served))).all()
+        }
+    if not found:
+        # Nothing to pay for claims (capitation only, or an empty period): the schemes the
+        # provider is contracted with in the period say what it is paid in.
+        scheme_ids = list(
+            session.scalars(
+                select(Contract.scheme_id).where(
+                    Contract.provider_id == provider.id, Contract.starts <= ends, Contract.ends >= starts
+                )
+            )
+        )
+        found = set(claims_service.money_in_force(session=session, starts=starts, ends=ends, scheme_ids=scheme_ids))
+        if not found and scheme_ids:
+            found = {
+                (str(currency), int(digits))
+                for currency, digits in session.execute(
+                    select(Scheme.currency, Scheme.minor_digits).where(Scheme.id.in_(scheme_ids))
+                ).all()
+            }
+    if not found:
+        # Nothing at all to pay and no scheme to ask: an empty batch in the currency named.
+        if asked is None:
+            raise ValidationFailed(record, "currency", "no scheme pays this provider in the period: name the currency")
+        try:
+            return asked, minor_digits_of(asked)
+        except MoneyError as error:
+            raise ValidationFailed(record, "currency", str(error)) from None
+    if len(found) > 1:
+        names = ", ".join(f"{currency} ({digits} minor digits)" for currency, digits in sorted(found))
+        raise Conflict(record, "currency", f"the claims of the period are paid in several currencies: {names}")
+    return found.pop()
+
+
+def _check_capitation_fund(session: Session, record: str, code: str, currency: str, digits: int) -> None:
+    """Capitation is paid out of money a fund holds: the fund must exist and count the batch's money."""
     try:
-        return minor_digits_of(currency)
-    except ValueError:
-        return 2
+        fund = ledger.get_fund(session=session, code=code)
+    except NotFound:
+        raise ValidationFailed(
+            record, "capitation_fund", "unknown fund: capitation is paid from an existing fund"
+        ) from None
+    if (fund.currency, fund.minor_digits) != (currency, digits):
+        raise ValidationFailed(
+            record,
+            "capitation_fund",
+            f"the fund keeps its books in {fund.currency} ({fund.minor_digits} minor digits), "
+            f"the batch pays in {currency} ({digits})",
+        )
 
 
 def get_batch(*, session: Session, batch_id: int) -> PaymentBatch:
@@ -246,7 +361,7 @@ def approve_batch(
     if batch.status != "draft":
         raise Conflict(record, "status", f"is {batch.status}, not draft")
     day = paid_on or _now().date()
-    digits = _digits(batch.currency)
+    digits = batch.minor_digits
     net_by_fund: dict[str, int] = defaultdict(int)
     for line in batch_lines(session=session, batch_id=batch.id):
         ledger.ensure_fund(
@@ -313,6 +428,7 @@ def cancel_batch(*, session: Session, batch_id: int, actor: str) -> PaymentBatch
         raise Conflict(f"payment batch {batch_id}", "status", f"is {batch.status}: only a draft can be cancelled")
     session.execute(delete(PaymentBatchClaim).where(PaymentBatchClaim.batch_id == batch.id))
     verification.release_recoveries(session=session, payment_batch_id=batch.id)
+    corrections.release_adjustments(session=session, batch_id=batch.id)
     batch.status = "cancelled"
     session.flush()
     record_change(
@@ -344,9 +460,9 @@ def _claim_amounts(session: Session, batch_id: int) -> list[tuple[int, str, dt.d
 def batch_csv(*, session: Session, batch_id: int) -> str:
     """The batch as CSV: one row per claim, then recoveries (negative) and capitation."""
     batch = get_batch(session=session, batch_id=batch_id)
-    digits = _digits(batch.currency)
+    digits = batch.minor_digits
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_csv_writer(out, lineterminator="\n")
     writer.writerow(["batch_id", "provider_code", "line", "reference", "service_date", "amount", "currency"])
     provider = session.get(Provider, batch.provider_id)
     assert provider is not None
@@ -380,6 +496,14 @@ def batch_csv(*, session: Session, batch_id: int) -> str:
                 batch.currency,
             ]
         )
+    for adjustment in corrections.batch_adjustments(session=session, batch_id=batch.id):
+        # A member line is not in the net: the provider passes the refund on (or collects the difference).
+        line = "reversal_recovery" if adjustment.cause == "reversal" else adjustment.reason
+        shown = abs(adjustment.amount) if adjustment.kind == "member" else adjustment.amount
+        day = adjustment.service_date.isoformat()
+        writer.writerow(
+            [batch.id, provider.code, line, adjustment.claim_id, day, format_money(shown, digits), batch.currency]
+        )
     if batch.capitation_amount:
         writer.writerow(
             [
@@ -406,7 +530,7 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
 
     batch = get_batch(session=session, batch_id=batch_id)
     provider = session.get_one(Provider, batch.provider_id)
-    digits = _digits(batch.currency)
+    digits = batch.minor_digits
     lines: list[tuple[int | str, int]] = [(pk, amount) for pk, _, _, amount in _claim_amounts(session, batch.id)]
     lines += [
         (int(pk), -int(amount))
@@ -416,6 +540,11 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
             .group_by(Recovery.claim_pk)
             .order_by(Recovery.claim_pk)
         ).all()
+    ]
+    lines += [
+        (adjustment.claim_pk, adjustment.amount)
+        for adjustment in corrections.batch_adjustments(session=session, batch_id=batch.id)
+        if adjustment.kind == "layer"
     ]
     funds = sorted({line.fund_code for line in batch_lines(session=session, batch_id=batch.id)})
     resource = mapping.payment_reconciliation(
@@ -458,7 +587,7 @@ def batch_pdf(*, session: Session, batch_id: int) -> bytes:
     batch = get_batch(session=session, batch_id=batch_id)
     provider = session.get(Provider, batch.provider_id)
     assert provider is not None
-    digits = _digits(batch.currency)
+    digits = batch.minor_digits
     document = PdfDocument(title=f"Payment batch {batch.id}")
     document.heading(f"Payment batch {batch.id} - provider {provider.code} ({provider.level})")
     document.text(
@@ -482,6 +611,23 @@ def batch_pdf(*, session: Session, batch_id: int) -> bytes:
             for line in batch_lines(session=session, batch_id=batch.id)
         ],
     )
+    adjustments = corrections.batch_adjustments(session=session, batch_id=batch.id)
+    if adjustments:
+        document.heading(f"Adjustments ({len(adjustments)})")
+        document.text("Member lines are not in the net payment: the provider passes a refund on to the member.")
+        document.table(
+            ["Claim", "Served", "Fund", "Line", "Amount"],
+            [
+                [
+                    adjustment.claim_id,
+                    adjustment.service_date.isoformat(),
+                    adjustment.fund_code or "member",
+                    "reversal_recovery" if adjustment.cause == "reversal" else adjustment.reason,
+                    format_money(adjustment.amount, digits),
+                ]
+                for adjustment in adjustments
+            ],
+        )
     document.heading(f"Claims ({batch.claim_count})")
     document.table(
         ["Claim", "Served", "Paid"],

@@ -199,7 +199,7 @@ def register_household(
             ensure_location_in_area(
                 session=session, user=user, location_id=member_location, record=f"household.members[{index}]"
             )
-    household = registry.register_household(session=session, household=body, actor=user.username)
+    household = registry.register_household(session=session, household=body, actor=user.username, viewer=user)
     members = registry.household_members(session=session, household_id=household.id)
     return HouseholdDetail(**household_out(household).model_dump(), members=[person_out(p) for p in members])
 
@@ -286,7 +286,9 @@ def update_person(
         if new_location is None:
             raise ValidationFailed(f"person {person_id}", "location_code", "unknown location")
         ensure_location_in_area(session=session, user=user, location_id=new_location, record=f"person {person_id}")
-    person = registry.update_person(session=session, person_id=person_id, changes=body, actor=user.username)
+    person = registry.update_person(
+        session=session, person_id=person_id, changes=body, actor=user.username, viewer=user
+    )
     return _person_detail(session, person)
 
 

@@ -64,6 +64,7 @@ from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.db.bulk import ANALYZE_AFTER_ROWS, bulk_insert_rows, next_id
 from equicover.db.session import session_scope
 from equicover.errors import EquicoverError, ValidationFailed
+from equicover.exports import safe_csv_writer
 from equicover.registry.import_names import ImportNameForms
 from equicover.registry.import_postgres import (
     CopyBatch,
@@ -868,7 +869,7 @@ def _import_persons_file(
     import_name_forms = ImportNameForms()
     report_path.parent.mkdir(parents=True, exist_ok=True)
     with report_path.open("w", newline="", encoding="utf-8") as report_file:
-        report = csv.writer(report_file)
+        report = safe_csv_writer(report_file)
         report.writerow(REPORT_HEADER)
 
         def add_counts(session: Session, batch: _Batch, result: BatchResult) -> None:

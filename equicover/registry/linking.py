@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.errors import ValidationFailed
+from equicover.exports import safe_csv_writer
 from equicover.registry.dedupe import find_duplicates, latest_model, prepare_frame, refresh_name_forms, registry_frame
 from equicover.registry.models import SEXES, Location, Person
 from equicover.registry.normalise import ascii_digits
@@ -293,7 +294,7 @@ def _probabilistic(
 def write_link_report(path: Path, summary: LinkSummary) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = safe_csv_writer(handle)
         writer.writerow(("person_id", "register_line", "status", "reason", "match_probability"))
         for outcome in summary.outcomes:
             if outcome.status == "already_linked":

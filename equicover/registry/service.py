@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.auth.models import User
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, CopyOf, Rows, bulk_insert_rows
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import (
@@ -29,6 +30,7 @@ from equicover.registry.models import (
     PersonCategory,
 )
 from equicover.registry.schemas import CategoryIn, HouseholdIn, LocationIn, PersonIn, PersonUpdate
+from equicover.registry.scoping import persons_filter
 
 # The level a parent must have, for each level.
 _PARENT_LEVEL: dict[str, str | None] = {
@@ -288,6 +290,7 @@ def register_household(
     household: HouseholdIn,
     actor: str = SYSTEM_ACTOR,
     today: dt.date | None = None,
+    viewer: User | None = None,
 ) -> Household:
     """Register a household with its members and their categories, as one operation.
 
@@ -295,6 +298,7 @@ def register_household(
     before birth, national ID without its type, a national ID already held within its ID type,
     unknown category, bad category period); the first problem found is raised and nothing is
     written. ``today`` is the date "the future" is measured from (default: the system date).
+    A national ID already held names its holder only to a ``viewer`` who may see that person.
     """
     today = today or dt.date.today()
     record = f"household {household.code}"
@@ -310,7 +314,9 @@ def register_household(
     member_locations: list[int] = []
     for index, member in enumerate(household.members):
         member_record = f"{record} members[{index}]"
-        member_locations.append(_check_member(session, member, member_record, today, registered_on, household_location))
+        member_locations.append(
+            _check_member(session, member, member_record, today, registered_on, household_location, viewer)
+        )
         if member.national_id is not None:
             key = (member.id_type or "", member.national_id)
             if key in seen_ids:
@@ -390,6 +396,7 @@ def _check_member(
     today: dt.date,
     household_registered_on: dt.date,
     household_location: int,
+    viewer: User | None = None,
 ) -> int:
     """Validate one member; return the location id the person will have."""
     if member.birth_date > today:
@@ -399,14 +406,19 @@ def _check_member(
             raise ValidationFailed(record, "registered_on", "is in the future")
         if member.registered_on < member.birth_date:
             raise ValidationFailed(record, "registered_on", "is before the birth date")
-    _check_national_id(session, record, member.national_id, member.id_type, own_person_id=None)
+    _check_national_id(session, record, member.national_id, member.id_type, own_person_id=None, viewer=viewer)
     if member.location_code is None:
         return household_location
     return _location_id_for(session, member.location_code, record, "location_code")
 
 
 def _check_national_id(
-    session: Session, record: str, national_id: str | None, id_type: str | None, own_person_id: int | None
+    session: Session,
+    record: str,
+    national_id: str | None,
+    id_type: str | None,
+    own_person_id: int | None,
+    viewer: User | None = None,
 ) -> None:
     if (national_id is None) != (id_type is None):
         missing = "id_type" if id_type is None else "national_id"
@@ -415,7 +427,13 @@ def _check_national_id(
         return
     holder = session.scalar(select(Person.id).where(Person.id_type == id_type, Person.national_id == national_id))
     if holder is not None and holder != own_person_id:
-        raise Conflict(record, "national_id", f"already registered under id type {id_type} (person {holder})")
+        # The holder is named only to a caller who may see that person: a registrar of another
+        # area must not learn who holds a national ID.
+        visible = viewer is not None and session.scalar(
+            select(Person.id).where(Person.id == holder, persons_filter(viewer))
+        )
+        shown = f" (person {holder})" if visible else ""
+        raise Conflict(record, "national_id", f"already registered under id type {id_type}{shown}")
 
 
 def _check_no_self_overlap(record: str, items: list[CategoryIn]) -> None:
@@ -458,6 +476,7 @@ def update_person(
     changes: PersonUpdate,
     actor: str = SYSTEM_ACTOR,
     today: dt.date | None = None,
+    viewer: User | None = None,
 ) -> Person:
     """Change the fields given in ``changes`` and log before/after of exactly those fields."""
     today = today or dt.date.today()
@@ -490,6 +509,7 @@ def update_person(
             new_values.get("national_id", person.national_id),
             new_values.get("id_type", person.id_type),
             own_person_id=person.id,
+            viewer=viewer,
         )
     changed = {name: value for name, value in new_values.items() if getattr(person, name) != value}
     if not changed:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from equicover.commands import console, currency_digits, parse_date, unit_of_work
+from equicover.commands import console, parse_date, scheme_money, unit_of_work
 
 report_app = typer.Typer(no_args_is_help=True, help="Programme indicators and the semi-annual report.")
+CURRENCY_HELP = "Default: the currency of the schemes in force in the period (another is refused)."
 
 
 @report_app.command("indicators")
@@ -44,15 +46,17 @@ def _print_indicators(rows: list[Any], title: str) -> None:
 def synthetic_consumption(
     year: int = typer.Option(..., "--year"),
     seed: int = typer.Option(1, "--seed"),
-    currency: str = typer.Option("CNY", "--currency"),
+    currency: str | None = typer.Option(None, "--currency", help=CURRENCY_HELP),
 ) -> None:
     """Synthetic household consumption for a synthetic province (for SDG 3.8.2 catastrophic spending)."""
+    from equicover.claims.service import money_in_force
     from equicover.reports import service
 
     with unit_of_work() as session:
-        added = service.synthesize_household_consumption(
-            session=session, year=year, seed=seed, minor_digits=currency_digits(currency)
+        _, digits = scheme_money(
+            money_in_force(session=session, starts=dt.date(year, 1, 1), ends=dt.date(year, 12, 31)), currency
         )
+        added = service.synthesize_household_consumption(session=session, year=year, seed=seed, minor_digits=digits)
     console.print(f"Gave {added:,} households a synthetic consumption for {year}.")
 
 
@@ -62,15 +66,18 @@ def semiannual(
     half: int = typer.Option(..., "--half", min=1, max=2),
     out: Path = typer.Option(Path("."), "--out", file_okay=False),
     by: str = typer.Option("district", "--by"),
-    currency: str = typer.Option("CNY", "--currency"),
+    currency: str | None = typer.Option(None, "--currency", help=CURRENCY_HELP),
 ) -> None:
     """The semi-annual implementation status report, as XLSX and PDF."""
+    from equicover.claims.service import money_in_force
     from equicover.reports import service
 
+    starts, ends = service.half_year(year, half)
     with unit_of_work() as session:
+        chosen, digits = scheme_money(money_in_force(session=session, starts=starts, ends=ends), currency)
         with console.status("Computing the report..."):
             report = service.semiannual_report(
-                session=session, year=year, half=half, by=by, currency=currency, minor_digits=currency_digits(currency)
+                session=session, year=year, half=half, by=by, currency=chosen, minor_digits=digits
             )
     stem = out / f"semiannual-{year}-H{half}"
     xlsx = service.write_xlsx(report, stem.with_suffix(".xlsx"))

@@ -201,9 +201,9 @@ def compute_indicators(
 
     poor_claim = or_(
         Claim.categories == POOR,
-        Claim.categories.like(f"{POOR};%"),
-        Claim.categories.like(f"%;{POOR}"),
-        Claim.categories.like(f"%;{POOR};%"),
+        Claim.categories.startswith(f"{POOR};", autoescape=True),
+        Claim.categories.endswith(f";{POOR}", autoescape=True),
+        Claim.categories.contains(f";{POOR};", autoescape=True),
     )
     for area_id, _, allowed, oop in session.execute(
         select(area_of_person.c.area_id, Claim.person_id, func.sum(Claim.allowed), func.sum(Claim.member_oop))

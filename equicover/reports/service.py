@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from equicover.errors import NotFound, ValidationFailed
+from equicover.exports import store_formulas_as_text
 from equicover.ledger import service as ledger
 from equicover.money import format_money
 from equicover.registry.models import Household
@@ -61,8 +62,10 @@ class SemiAnnualReport:
 
 
 def semiannual_report(
-    *, session: Session, year: int, half: int, by: str = "district", currency: str = "CNY", minor_digits: int = 2
+    *, session: Session, year: int, half: int, currency: str, minor_digits: int, by: str = "district"
 ) -> SemiAnnualReport:
+    """The report of one half-year; amounts are printed with ``minor_digits`` of ``currency``,
+    those of the scheme whose funds it reports (the command takes them from its policies)."""
     from equicover.anomaly.models import AnomalyFlag, AnomalyRun
     from equicover.payments.models import PaymentBatch
     from equicover.verification.models import ClaimReview
@@ -181,6 +184,7 @@ def write_xlsx(report: SemiAnnualReport, path: Path) -> Path:
             sheet_.append([key, _money(value, report) if key.endswith(("amount", "recovered")) else value])
     flags = book.create_sheet("Anomaly flags")
     flags.append(["Flags of the latest run on claims of the half", report.anomaly_flags])
+    store_formulas_as_text(book)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
@@ -238,7 +242,7 @@ SYNTHETIC_CONSUMPTION_MEDIAN = {"poor": 4_000, "other": 12_000}
 SYNTHETIC_CONSUMPTION_SIGMA = 0.5
 
 
-def synthesize_household_consumption(*, session: Session, year: int, seed: int, minor_digits: int = 2) -> int:
+def synthesize_household_consumption(*, session: Session, year: int, seed: int, minor_digits: int) -> int:
     """Give every household without a figure for ``year`` a synthetic consumption (log-normal per
     capita × size; registered-poor households poorer). For the synthetic province only: real
     figures come from surveys or means tests (``record_household_consumption``). Returns rows added."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from equicover.errors import EquicoverError
 from equicover.money import (
@@ -44,9 +45,19 @@ from equicover.settlement.model import (
     When,
 )
 from equicover.settlement.model import Base as LayerBase
-from equicover.settlement.toml_lines import KeyPath, TomlLineIndex, format_key_path
+from equicover.settlement.toml_lines import (
+    MAX_NESTING,
+    MAX_NUMBER_DIGITS,
+    MAX_POLICY_CHARS,
+    KeyPath,
+    TomlLineIndex,
+    format_key_path,
+    limit_problem,
+    too_deep,
+)
 
 COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TIME_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$")
 ICD10_PREFIX = re.compile(r"^[A-Z][0-9A-Z]{0,2}(\.?[0-9A-Z]{1,4})?$")
 MONTH_DAY = re.compile(r"^([0-9]{2})-([0-9]{2})$")
 MEMBER_PAYER = "member"  # the payer name of the member's own share in contribution rows
@@ -70,6 +81,8 @@ POLICY_KEYS = (
     "year_start",
     "provider_levels",
     "care_types",
+    "stay_days",
+    "time_zone",
     "source",
 )
 POLICY_REQUIRED = ("id", "name", "currency", "effective_from", "provider_levels", "care_types", "source")
@@ -125,6 +138,10 @@ class PolicyError(EquicoverError):
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
+        # A UTF-8 character takes at most 4 bytes: a larger file is refused without reading it.
+        if path.stat().st_size > 4 * MAX_POLICY_CHARS:
+            message = f"the file is larger than a policy file may be ({MAX_POLICY_CHARS} characters)"
+            raise PolicyError([PolicyProblem(str(path), 1, "", message)])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
@@ -133,10 +150,19 @@ def load_policy(path: str | Path) -> Policy:
 
 
 def load_policy_text(text: str, *, path: str = "<string>") -> Policy:
+    limit = limit_problem(text)  # before tomllib, which recurses into nested arrays and tables
+    if limit is not None:
+        raise PolicyError([PolicyProblem(path, limit[0], "", limit[1])])
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError([_syntax_problem(path, text, error)]) from None
+    deep = too_deep(document)
+    if deep is not None:
+        key = deep[: MAX_NESTING + 1]
+        line = TomlLineIndex(text).line_of(key) or 1
+        message = f"tables and arrays are nested more than {MAX_NESTING} deep"
+        raise PolicyError([PolicyProblem(path, line, format_key_path(key), message)])
     reader = _PolicyReader(path, text)
     policy = reader.read(document)
     if reader.problems or policy is None:
@@ -323,6 +349,9 @@ class _PolicyReader:
                 f'money must be a decimal string (write "{value}" with quotes) so that it is read exactly',
             )
             return None
+        if sum(char.isdigit() for char in value) > MAX_NUMBER_DIGITS:
+            self.problem(path + (key,), f"money may have at most {MAX_NUMBER_DIGITS} digits")
+            return None
         try:
             return parse_money(value, self.minor_digits)
         except MoneyError as error:
@@ -449,8 +478,10 @@ class _PolicyReader:
         self.care_types = care_types or ()
         self.levels_known = levels is not None
         self.care_types_known = care_types is not None
+        time_zone = self.time_zone(table, path)
+        stay_days = self.stay_days(table, path)
         fields = (policy_id, name, source, currency, minor_digits, effective_from, year_start, levels, care_types)
-        if any(field is None for field in fields):
+        if any(field is None for field in fields) or time_zone is None or stay_days is None:
             return None
         return {
             "id": policy_id,
@@ -463,7 +494,50 @@ class _PolicyReader:
             "provider_levels": levels,
             "care_types": care_types,
             "source": source,
+            "time_zone": time_zone,
+            "stay_days": stay_days,
         }
+
+    def time_zone(self, table: dict[str, Any], path: KeyPath) -> str | None:
+        """The IANA zone whose calendar says which day is today for the scheme (default UTC)."""
+        value = table.get("time_zone", "UTC")
+        if isinstance(value, str) and TIME_ZONE_NAME.match(value):
+            try:
+                ZoneInfo(value)
+                return value
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+        self.problem(path + ("time_zone",), f'must be an IANA time zone name such as "Asia/Shanghai", not {value!r}')
+        return None
+
+    def stay_days(self, table: dict[str, Any], path: KeyPath) -> dict[str, tuple[int, int | None]] | None:
+        """``stay_days = { inpatient = { min = 1 }, outpatient = { max = 0 } }``: the days a bill of
+        each listed care type may declare (bounds included); a care type not listed takes any days."""
+        key_path = path + ("stay_days",)
+        if "stay_days" not in table:
+            return {}
+        declared = self.table(table["stay_days"], key_path)
+        if declared is None:
+            return None
+        result: dict[str, tuple[int, int | None]] = {}
+        problems = len(self.problems)
+        for care_type, bounds_value in declared.items():
+            care_path = key_path + (care_type,)
+            if self.care_types_known and care_type not in self.care_types:
+                self.problem(care_path, f"unknown care type {care_type!r} (known: {_choices(self.care_types)})")
+                continue
+            bounds = self.table(bounds_value, care_path)
+            if bounds is None:
+                continue
+            self.keys(bounds, care_path, ("min", "max"))
+            low, high = bounds.get("min", 0), bounds.get("max")
+            for name, number in (("min", low), ("max", high)):
+                if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 0):
+                    self.problem(care_path + (name,), f"must be a whole number of days >= 0, not {number!r}")
+            if isinstance(low, int) and isinstance(high, int) and 0 <= high < low:
+                self.problem(care_path, f"max {high} is below min {low}")
+            result[care_type] = (low, high)
+        return result if len(self.problems) == problems else None
 
     def year_start(self, table: dict[str, Any], path: KeyPath) -> tuple[int, int] | None:
         value = table.get("year_start", "01-01")

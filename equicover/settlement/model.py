@@ -20,8 +20,9 @@ shape these types:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 LayerKind = Literal["bands", "oop_cap"]
 Base = Literal["eligible", "total"]
@@ -144,6 +145,9 @@ class Policy:
     allowances: tuple[Allowance, ...] = ()
     contribution: ContributionRules | None = None
     path: str | None = None  # the file it was loaded from, for messages
+    time_zone: str = "UTC"  # IANA name: its calendar says which day is today for the scheme
+    # Care type -> (min, max or None) days a bill of that care type may declare; absent: any days.
+    stay_days: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -151,6 +155,22 @@ class Policy:
     def benefit_year(self, day: date) -> int:
         """The accumulator year a service date falls in: years start at `year_start`."""
         return day.year if (day.month, day.day) >= self.year_start else day.year - 1
+
+    def today(self, now: datetime | None = None) -> date:
+        """The scheme's date at ``now`` (default: the present) in its time zone."""
+        return (now or datetime.now(UTC)).astimezone(ZoneInfo(self.time_zone)).date()
+
+    def days_refusal(self, care_type: str, days: int) -> str | None:
+        """Why ``days`` does not fit a bill of ``care_type`` under this policy, or None."""
+        bounds = self.stay_days.get(care_type)
+        if bounds is None:
+            return None
+        low, high = bounds
+        if days < low:
+            return f"a {care_type} bill needs at least {low} day(s)"
+        if high is not None and days > high:
+            return f"a {care_type} bill has at most {high} day(s)"
+        return None
 
 
 @dataclass(frozen=True, slots=True)

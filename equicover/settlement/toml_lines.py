@@ -256,3 +256,90 @@ class TomlLineIndex:
             self._skip_space_and_comments()
             if self._peek() == ",":
                 self._pos += 1
+
+
+# Limits checked before ``tomllib`` sees a policy text: it parses arrays and inline tables by
+# recursion (a file nested 50,000 deep exhausts the stack) and turns any run of digits into an
+# int (thousands of digits cost seconds and overflow every column they reach). The shipped
+# policies are under 16 KiB, nest 3 deep and have no number over 8 digits.
+MAX_POLICY_CHARS = 256 * 1024
+MAX_NESTING = 16
+MAX_NUMBER_DIGITS = 18
+
+
+def _string_end(text: str, pos: int, quote: str) -> int:
+    """Position just after the string opening at ``pos`` (or the end of the text if it never closes)."""
+    triple = text.startswith(quote * 3, pos)
+    delimiter = quote * 3 if triple else quote
+    pos += len(delimiter)
+    escapes = quote == '"'
+    while pos < len(text):
+        char = text[pos]
+        if escapes and char == "\\":
+            pos += 2
+            continue
+        if text.startswith(delimiter, pos):
+            end = pos + len(delimiter)
+            while triple and end < len(text) and text[end] == quote and end - pos < 5:
+                end += 1  # up to two quotes may sit just before the closing delimiter
+            return end
+        if char == "\n" and not triple:
+            return pos
+        pos += 1
+    return len(text)
+
+
+def limit_problem(text: str) -> tuple[int, str] | None:
+    """(line, reason) of the first place where ``text`` is too large, too deep or too long a number."""
+    if len(text) > MAX_POLICY_CHARS:
+        return 1, f"the file has {len(text)} characters; a policy file may have at most {MAX_POLICY_CHARS}"
+    depth = digits = dots = 0
+    line = 1
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char in "\"'":
+            end = _string_end(text, pos, char)
+            line += text.count("\n", pos, end)
+            pos, digits = end, 0
+            continue
+        if char == "#":
+            end = text.find("\n", pos)
+            pos, digits = (len(text) if end < 0 else end), 0
+            continue
+        if char == "\n":
+            line += 1
+            dots = 0
+        elif char == "." and not (text[pos - 1 : pos].isdigit() and text[pos + 1 : pos + 2].isdigit()):
+            dots += 1  # a dotted key (a decimal point has digits on both sides)
+            if dots > MAX_NESTING:
+                return line, f"a key has more than {MAX_NESTING + 1} dotted parts"
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return line, f"arrays and tables are nested more than {MAX_NESTING} deep"
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        if "0" <= char <= "9":
+            digits += 1
+            if digits > MAX_NUMBER_DIGITS:
+                return line, f"a number has more than {MAX_NUMBER_DIGITS} digits"
+        elif char != "_":
+            digits = 0
+        pos += 1
+    return None
+
+
+def too_deep(document: dict[str, object]) -> KeyPath | None:
+    """The key path of a table or array nested deeper than :data:`MAX_NESTING` (dotted keys and headers
+    nest without brackets), or None. Iterative, like everything that may meet such a document."""
+    stack: list[tuple[object, KeyPath]] = [(document, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_NESTING:
+            return path
+        if isinstance(value, dict):
+            stack.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+    return None

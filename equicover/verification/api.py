@@ -74,6 +74,8 @@ class QueueItemOut(BaseModel):
     risk_score: float
     risk_reason: str
     status: str
+    currency: str
+    minor_digits: int
 
 
 class ScorecardOut(BaseModel):

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from equicover.commands import console, parse_amount, parse_date, unit_of_work
+from equicover.commands import console, money_formatter, parse_amount, parse_date, scheme_money, unit_of_work
 
 verify_app = typer.Typer(no_args_is_help=True, help="Verification of providers: samples, queue, findings, scorecards.")
 
@@ -67,7 +67,7 @@ def queue(
             item.care_type,
             item.diagnosis,
             str(item.days),
-            f"{item.paid:,}",
+            f"{money_formatter(item.minor_digits)(item.paid)} {item.currency}",
             item.selection,
             f"{item.risk_score:.1f}",
             item.risk_reason[:60],
@@ -81,20 +81,20 @@ def decide(
     decision: str = typer.Argument(..., help="accept | query | disallow | reject"),
     reason: str | None = typer.Option(None, "--reason"),
     amount: str | None = typer.Option(None, "--amount", help="For disallow: the amount taken back (major units)."),
-    currency: str = typer.Option("CNY", "--currency"),
+    currency: str | None = typer.Option(None, "--currency", help="Default: the currency of the claim's scheme."),
     by: str = typer.Option("cli", "--by", help="The verifier's name, for the record."),
 ) -> None:
     """Record a finding on a review; a disallowance or rejection creates recoveries."""
     from equicover.verification import service
 
     with unit_of_work() as session:
+        minor = None
+        if amount:
+            # The amount is read in the digits of the reviewed claim's own scheme.
+            _, digits = scheme_money([service.money_of_review(session=session, review_id=review_id)], currency)
+            minor = parse_amount(amount, digits, "--amount")
         review = service.decide(
-            session=session,
-            review_id=review_id,
-            decision=decision,
-            reason=reason,
-            amount=parse_amount(amount, currency, "--amount") if amount else None,
-            actor=by,
+            session=session, review_id=review_id, decision=decision, reason=reason, amount=minor, actor=by
         )
     console.print(
         f"Review {review.id}: {review.status}" + (f", {review.disallowed:,} recovered" if review.disallowed else "")

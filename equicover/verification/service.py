@@ -27,10 +27,10 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.ledger import service as ledger
-from equicover.money import minor_digits_of
 from equicover.providers.models import Provider
 from equicover.registry.models import Location
 from equicover.verification.models import OPEN_STATUSES, ClaimReview, Recovery, ReviewSample
@@ -218,6 +218,8 @@ class QueueItem:
     risk_score: float
     risk_reason: str
     status: str
+    currency: str  # of the claim's policy version: the amounts above are counted in it
+    minor_digits: int
 
 
 def verifier_queue(
@@ -240,8 +242,17 @@ def verifier_queue(
         .subquery()
     )
     query = (
-        select(ClaimReview, Claim, Provider.code, func.coalesce(paid.c.paid, 0))
+        select(
+            ClaimReview,
+            Claim,
+            Provider.code,
+            func.coalesce(paid.c.paid, 0),
+            PolicyVersion.currency,
+            PolicyVersion.minor_digits,
+        )
         .join(Claim, Claim.id == ClaimReview.claim_pk)
+        # Only claims the payers paid are sampled, and only a policy version pays.
+        .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
         .join(Provider, Provider.id == ClaimReview.provider_id)
         .outerjoin(paid, paid.c.claim_pk == Claim.id)
         .where(ClaimReview.status.in_(statuses))
@@ -269,8 +280,10 @@ def verifier_queue(
             review.risk_score,
             review.risk_reason,
             review.status,
+            currency,
+            int(digits),
         )
-        for review, claim, code, paid_amount in session.execute(query).all()
+        for review, claim, code, paid_amount, currency, digits in session.execute(query).all()
     ]
 
 
@@ -387,14 +400,18 @@ def decide(
 
 
 def _currency_of(session: Session, claim: Claim) -> tuple[str, int]:
-    currency = None
-    if claim.policy_version_id is not None:
-        currency = session.scalar(select(PolicyVersion.currency).where(PolicyVersion.id == claim.policy_version_id))
-    currency = currency or "CNY"
-    try:
-        return currency, minor_digits_of(currency)
-    except ValueError:
-        return currency, 2
+    return claims_service.money_of_version(
+        session=session, version_id=claim.policy_version_id, record=f"claim {claim.id}"
+    )
+
+
+def money_of_review(*, session: Session, review_id: int) -> tuple[str, int]:
+    """The currency and minor digits of the reviewed claim (those a disallowed amount is read in)."""
+    review = session.get(ClaimReview, review_id)
+    if review is None:
+        raise NotFound(f"review {review_id}", "review_id", "unknown review")
+    claim = session.get_one(Claim, review.claim_pk)
+    return _currency_of(session, claim)
 
 
 def unpaid_recoveries(*, session: Session, provider_id: int) -> list[Recovery]:

@@ -36,11 +36,16 @@ def demo(
         dir_okay=False,
         help="Use this province's claims file (from `equicover demo`) instead of generating.",
     ),
-    password: str = typer.Option("equicover-demo", "--password", help="Password of the demo accounts."),
+    password: str | None = typer.Option(
+        None, "--password", help="Password of the demo accounts (default: a random one, printed)."
+    ),
 ) -> None:
     """Generate (or take) a province, store its settled claims, draw a verification sample and
     create one account per role; then `equicover serve` opens onto a populated application."""
+    from equicover.auth.service import generate_password
     from equicover.web.seed import prepare_web_demo, seed_web_demo
+
+    password = password or generate_password()
 
     url = configured_database_url()
     try:

@@ -33,7 +33,7 @@ from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, ClaimPayment, PaymentKind, PolicyVersion
 from equicover.enrolment import service as enrolment_service
-from equicover.money import MoneyError, minor_digits_of
+from equicover.errors import ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
@@ -56,18 +56,17 @@ def _year_of_data(session: Session, requested: int | None) -> int:
 
 
 def _currency(session: Session, year: int) -> tuple[str, int]:
-    currency = session.scalar(
-        select(PolicyVersion.currency)
+    """The currency and minor digits of the policies the year's claims were settled under."""
+    row = session.execute(
+        select(PolicyVersion.currency, PolicyVersion.minor_digits)
         .join(Claim, Claim.policy_version_id == PolicyVersion.id)
         .where(Claim.service_date >= dt.date(year, 1, 1), Claim.service_date < dt.date(year + 1, 1, 1))
         .limit(1)
-    )
-    if currency is None:
-        return "", 2
-    try:
-        return currency, minor_digits_of(currency)
-    except MoneyError:
-        return currency, 2
+    ).first()
+    if row is None:
+        # No claim settled under a policy that year: every amount shown is zero, in no currency.
+        return "", 0
+    return str(row[0]), int(row[1])
 
 
 def _payer_names(session: Session) -> dict[tuple[str, str], str]:
@@ -176,7 +175,7 @@ def _compute_figures(session: Session, year: int) -> Figures:
                 *year_filter,
                 Claim.care_type == "inpatient",
                 Claim.in_area.is_(True),
-                Claim.categories.like("%registered_poor%"),
+                Claim.categories.contains("registered_poor", autoescape=True),
             )
             .group_by(district.name)
             .order_by(district.name)
@@ -352,7 +351,13 @@ def dashboard_data(*, session: Session, lang: Localiser, year: int) -> dict[str,
 
 
 def _year_param(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and 1900 <= int(text) <= 2100 else None
+    """The year asked for, or None for the latest year with data; a year that is not one is refused (422)."""
+    if not text:
+        return None
+    # isdigit() alone accepts superscripts and other digits that int() refuses.
+    if not (text.isascii() and text.isdigit() and 1900 <= int(text) <= 2100):
+        raise ValidationFailed("dashboard", "year", "is not a year between 1900 and 2100")
+    return int(text)
 
 
 @router.get("/dashboard")

@@ -211,3 +211,54 @@ def language_name(language: str) -> str:
     """A language in its own name and script: English, Français, العربية, فارسی, 中文, Tiếng Việt."""
     name = Locale.parse(language).get_display_name(language) or language
     return name[:1].upper() + name[1:] if language in {"fr", "vi"} else name
+
+
+class AmountRefused(ValueError):
+    """A typed amount the page cannot read; ``reason`` is a catalogue message, ``digits`` its value."""
+
+    def __init__(self, reason: str, digits: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.digits = digits
+
+
+NOT_AN_AMOUNT = "is not an amount"
+TOO_MANY_DECIMALS = "has more than %(digits)s decimals for the currency"
+NOT_POSITIVE = "must be more than zero"
+NEGATIVE_AMOUNT = "must not be negative"
+_LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_SPACES = ("\u00a0", "\u202f", " ")
+
+
+def parse_amount(text: str, locale: str, minor_digits: int) -> int:
+    """An amount typed in the page's locale -> integer minor units, exactly, or :class:`AmountRefused`.
+
+    Read with Babel's parser for ``locale`` ("12,000.50" in English, "12 000,50" in French,
+    "١٢٬٠٠٠٫٥٠" in Arabic, Persian digits), then, if that fails, with the locale's Latin symbols
+    (a clerk at a Latin keyboard). Misplaced group signs are refused (Babel's strict mode), as are
+    exponents, signs other than a leading minus, and more decimals than the currency has: an
+    amount is never rounded behind the clerk's back."""
+    cleaned = text.strip().translate(_LOCAL_DIGITS)
+    if not cleaned or not any(char.isdigit() for char in cleaned) or any(char in cleaned for char in "eE+"):
+        raise AmountRefused(NOT_AN_AMOUNT)
+    value: Decimal | None = None
+    for numbering in ("default", "latn"):
+        group = babel_numbers.get_group_symbol(locale, numbering_system=numbering)
+        candidate = cleaned
+        if group in _SPACES:
+            for space in _SPACES:
+                candidate = candidate.replace(space, group)
+        try:
+            value = babel_numbers.parse_decimal(candidate, locale=locale, strict=True, numbering_system=numbering)
+            break
+        except babel_numbers.NumberFormatError:
+            continue
+    if value is None or not value.is_finite():
+        raise AmountRefused(NOT_AN_AMOUNT)
+    if value < 0:
+        raise AmountRefused(NEGATIVE_AMOUNT)
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if -exponent > minor_digits:
+        raise AmountRefused(TOO_MANY_DECIMALS, minor_digits)
+    return int(value.scaleb(minor_digits))

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path as PathLib
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -28,8 +29,9 @@ from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.auth.roles import Role
 from equicover.auth.service import resolve_token
-from equicover.errors import EquicoverError, Unauthorized
+from equicover.errors import EquicoverError, RecordError, Unauthorized
 from equicover.http.deps import SessionDep
+from equicover.http.limits import CONTROL_CHARACTER, UNPAIRED_SURROGATE
 from equicover.web.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -40,7 +42,7 @@ from equicover.web.i18n import (
     normalise_language,
 )
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = PathLib(__file__).resolve().parent / "templates"
 LANGUAGE_COOKIE = "equicover_lang"
 
 # Each role's pages, in the order of the navigation; the first is where the role lands.
@@ -49,7 +51,7 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     Role.REGISTRAR: ("registry", "gaps"),
     Role.VERIFIER: ("verification",),
     Role.FUND_MANAGER: ("dashboard",),
-    Role.ADMIN: ("dashboard", "registry", "gaps", "verification", "window"),
+    Role.ADMIN: ("dashboard", "registry", "gaps", "verification", "window", "users"),
 }
 
 
@@ -76,6 +78,7 @@ PAGE_LABELS: dict[str, str] = {
     "gaps": N_("Coverage gaps"),
     "verification": N_("Verification queue"),
     "dashboard": N_("Dashboards"),
+    "users": N_("Accounts"),
 }
 # The standard categories' labels (registry.models.STANDARD_CATEGORIES and the generator's), for
 # the catalogues; a category added later shows its stored label untranslated.
@@ -98,6 +101,7 @@ PAGE_PATHS: dict[str, str] = {
     "gaps": "/registry/gaps",
     "verification": "/verification",
     "dashboard": "/dashboard",
+    "users": "/admin/users",
 }
 
 _environment = Environment(
@@ -107,6 +111,19 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+# A stored row's id in a page's path; beyond a 32-bit integer there is no such record (404 page).
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The highest page number of a paged list: beyond it there is no such page (404 page).
+MAX_PAGE = 10**6
+
+INVALID_VALUE = N_("is not a valid value")
+# The reasons of the request-level text check, as the catalogues know them.
+REFUSAL_REASONS: dict[str, str] = {
+    CONTROL_CHARACTER: N_("contains a control character, which is not allowed"),
+    UNPAIRED_SURROGATE: N_("contains an unpaired surrogate, which is not text"),
+}
 
 
 def home_path(role: str) -> str:
@@ -262,19 +279,44 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except PageRefused:
                 return _error_page(request, 403, "forbidden")
+            except RequestValidationError as error:
+                first = error.errors()[0] if error.errors() else {}
+                location = [str(part) for part in first.get("loc", ())]
+                if location[:1] == ["path"]:
+                    return _error_page(request, 404, "not_found")  # an id that cannot exist
+                return _error_page(request, 422, "invalid", field=".".join(location) or "(request)")
             except EquicoverError as error:
                 if error.status in (403, 404):
                     return _error_page(request, error.status, "forbidden" if error.status == 403 else "not_found")
+                if error.status == 422 and isinstance(error, RecordError):
+                    return _error_page(request, 422, "invalid", field=error.field, reason=error.reason)
                 raise
 
         return route_handler
 
 
-def _error_page(request: Request, status: int, kind: str) -> Response:
+def _error_page(request: Request, status: int, kind: str, field: str = "", reason: str = "") -> Response:
     page: Page | None = getattr(request.state, "page", None)
     if page is None:
         return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
-    return page.render("error.html", status_code=status, status=status, kind=kind)
+    # Only reasons the catalogues know are shown; any other (a parser's, in English) is named generically.
+    shown = page.lang.gettext(REFUSAL_REASONS.get(reason, INVALID_VALUE))
+    return page.render("error.html", status_code=status, status=status, kind=kind, field=field, reason=shown)
+
+
+def refusal_page(scope: Any, error: RecordError) -> Response:
+    """A request refused before any page ran (``http.limits.TextGuard``), as a page in the user's language."""
+    request = Request(scope)
+    with request.app.state.session_factory() as session:
+        user = _user_from_cookie(request, session)
+        request.state.page = Page(
+            request=request,
+            session=session,
+            user=user,
+            lang=Localiser(choose_language(request, user)),
+            viewer=Viewer.of(user) if user is not None else None,
+        )
+        return _error_page(request, error.status, "invalid", field=error.field, reason=error.reason)
 
 
 def _user_from_cookie(request: Request, session: Session) -> User | None:

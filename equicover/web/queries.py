@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
+from equicover.claims.models import Claim, ClaimPayment
 from equicover.claims.scoping import claims_filter
+from equicover.db.like import LIKE_ESCAPE, contains_pattern
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
-from equicover.money import MoneyError, minor_digits_of
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
 from equicover.registry.scoping import households_filter, persons_filter
@@ -94,10 +94,10 @@ def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARC
     exact = _person_rows(session, base.where(or_(*by_number)).order_by(Person.id).limit(limit))
     if exact:
         return exact
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = contains_pattern(text)
     return _person_rows(
         session,
-        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape="\\"))
+        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape=LIKE_ESCAPE))
         .order_by(Person.full_name, Person.id)
         .limit(limit),
     )
@@ -220,13 +220,16 @@ def households_page(
     conditions: list[Any] = [households_filter(user)]
     text = text.strip()
     if text:
-        pattern = "%" + text.replace("%", "").replace("_", "") + "%"
+        pattern = contains_pattern(text)
         conditions.append(
             or_(
                 Household.code == text,
                 exists().where(
                     Person.household_id == Household.id,
-                    or_(Person.national_id == text, func.lower(Person.full_name).like(func.lower(pattern))),
+                    or_(
+                        Person.national_id == text,
+                        func.lower(Person.full_name).like(func.lower(pattern), escape=LIKE_ESCAPE),
+                    ),
                 ),
             )
         )
@@ -378,21 +381,3 @@ def districts_of(*, session: Session, user: Any) -> list[Location]:
     if user.location_id is not None:
         query = query.where(or_(Location.id == user.location_id, Location.province_id == user.location_id))
     return list(session.scalars(query.order_by(Location.code)))
-
-
-def minor_digits_of_claims(*, session: Session, claim_ids: list[str]) -> dict[str, int]:
-    """The minor digits of each claim's currency (from its policy version), for showing amounts."""
-    if not claim_ids:
-        return {}
-    rows = session.execute(
-        select(Claim.claim_id, PolicyVersion.currency)
-        .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
-        .where(Claim.claim_id.in_(claim_ids))
-    ).all()
-    result = {}
-    for claim_id, currency in rows:
-        try:
-            result[claim_id] = minor_digits_of(currency)
-        except MoneyError:
-            result[claim_id] = 2
-    return result

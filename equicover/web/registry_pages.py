@@ -20,7 +20,7 @@ from equicover.errors import EquicoverError, NotFound
 from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
-from equicover.web.pages import N_, Page, PageDep, WebRoute, label_of, redirect
+from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, WebRoute, label_of, redirect
 
 router = APIRouter(route_class=WebRoute)
 REGISTRAR_ROLES = (Role.REGISTRAR,)
@@ -58,11 +58,17 @@ def _labels(page: Page) -> dict[str, object]:
     }
 
 
+def _page_number(p: int) -> int:
+    if p > MAX_PAGE:
+        raise NotFound("page", "p", "beyond the last page")
+    return max(1, p)
+
+
 @router.get("/registry")
 def registry_home(page: PageDep, q: str = "", on: str | None = None, p: int = 1) -> Response:
     page.require(*REGISTRAR_ROLES)
     day = reference_date(page, on)
-    p = max(1, p)
+    p = _page_number(p)
     rows, total = queries.households_page(
         session=page.session, user=page.current_user, on=day, text=q, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE
     )
@@ -120,8 +126,8 @@ def _render_household(
 @router.post("/registry/persons/{person_id}/enrol")
 def enrol_member(
     page: PageDep,
-    person_id: int,
-    period_id: Annotated[int, Form()],
+    person_id: RecordId,
+    period_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
     starts: Annotated[str, Form(max_length=10)] = "",
     ends: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
@@ -166,7 +172,7 @@ def enrol_member(
 def gaps_page(page: PageDep, on: str | None = None, category: str = "", p: int = 1) -> Response:
     page.require(*REGISTRAR_ROLES)
     day = reference_date(page, on)
-    p = max(1, p)
+    p = _page_number(p)
     rows, total = queries.coverage_gaps(
         session=page.session,
         user=page.current_user,

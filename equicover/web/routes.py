@@ -6,7 +6,8 @@ in and out, the language picker, the static files) and includes each role's page
 - ``/window``: the one-stop settlement window (clerk), :mod:`equicover.web.window`;
 - ``/registry``: households, members, enrolment, coverage gaps (registrar), :mod:`equicover.web.registry_pages`;
 - ``/verification``: the verification queue (verifier), :mod:`equicover.web.verification_pages`;
-- ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`.
+- ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`;
+- ``/admin/users``: the accounts (admin), :mod:`equicover.web.users_pages`.
 
 Every asset (stylesheet, script, the vendored ECharts file) is served from
 ``equicover/web/static`` by :func:`static_file`: the pages make no request to any other host.
@@ -14,18 +15,28 @@ Every asset (stylesheet, script, the vendored ECharts file) is served from
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from equicover.auth.deps import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from equicover.auth.deps import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    client_address,
+    login_policy_of,
+    now_of,
+    set_session_cookie,
+    sign_in_gate_of,
+)
 from equicover.auth.service import authenticate, issue_token, revoke_token
-from equicover.errors import Unauthorized
-from equicover.web import dashboard, registry_pages, verification_pages, window
+from equicover.errors import Overloaded, TooManyAttempts, Unauthorized
+from equicover.web import dashboard, registry_pages, users_pages, verification_pages, window
 from equicover.web.i18n import normalise_language
-from equicover.web.pages import LANGUAGE_COOKIE, PageDep, WebRoute, home_path, redirect, safe_next
+from equicover.web.pages import LANGUAGE_COOKIE, N_, PageDep, WebRoute, home_path, redirect, safe_next
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {
@@ -37,6 +48,9 @@ STATIC_TYPES = {
 }
 
 router = APIRouter(include_in_schema=False, route_class=WebRoute)
+
+TOO_MANY_ATTEMPTS = N_("Too many failed sign-ins. Wait %(seconds)s seconds, then try again.")
+BUSY = N_("Too many people are signing in at this moment. Try again in a few seconds.")
 
 
 @router.get("/")
@@ -52,18 +66,44 @@ def login_form(page: PageDep, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(
+async def login(
     page: PageDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    """Async: the sign-in waits for its turn at the hashing pool on the event loop, holding nothing."""
+    request = page.request
+    now = now_of(request)
     try:
-        user = authenticate(session=page.session, username=username.strip(), password=password)
+        async with sign_in_gate_of(request).turn():
+            user = await run_in_threadpool(
+                partial(
+                    authenticate,
+                    session=page.session,
+                    username=username.strip(),
+                    password=password,
+                    address=client_address(request),
+                    via="web",
+                    now=now,
+                    policy=login_policy_of(request),
+                    reader=request.app.state.session_factory,
+                )
+            )
     except Unauthorized:
+        # Rendered, not raised: the request's unit of work commits the failure's count and audit row.
         page.error(page.lang.gettext("Wrong username or password."))
         return page.render("login.html", status_code=401, next=safe_next(next, ""), username=username)
-    token = issue_token(session=page.session, user=user)
+    except (TooManyAttempts, Overloaded) as refusal:
+        wait = refusal.retry_after if isinstance(refusal, TooManyAttempts) else 1
+        if isinstance(refusal, TooManyAttempts):
+            page.error(page.lang.gettext(TOO_MANY_ATTEMPTS, seconds=page.lang.number(wait)))
+        else:
+            page.error(page.lang.gettext(BUSY))
+        answer = page.render("login.html", status_code=refusal.status, next=safe_next(next, ""), username=username)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
+    token = await run_in_threadpool(partial(issue_token, session=page.session, user=user, now=now))
     response = redirect(safe_next(next, home_path(user.role)))
     set_session_cookie(response, token, secure=page.request.url.scheme == "https")
     # The user's own language wins over what the picker chose before signing in.
@@ -75,7 +115,8 @@ def login(
 def logout(page: PageDep) -> Response:
     token = page.request.cookies.get(SESSION_COOKIE)
     if token:
-        revoke_token(session=page.session, token=token)
+        revoke_token(session=page.session, token=token, via="web")
+        page.request.app.state.token_cache.forget(token)  # at once, for claim submission too
     response = redirect("/login")
     clear_session_cookie(response)
     return response
@@ -116,3 +157,4 @@ router.include_router(window.router)
 router.include_router(registry_pages.router)
 router.include_router(verification_pages.router)
 router.include_router(dashboard.router)
+router.include_router(users_pages.router)

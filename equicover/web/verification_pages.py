@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Response
 
 from equicover.auth.roles import Role
+from equicover.claims import service as claims_service
 from equicover.claims.models import Claim
 from equicover.claims.scoping import ensure_claim_visible
 from equicover.errors import EquicoverError, NotFound
@@ -20,7 +21,7 @@ from equicover.money import MoneyError, parse_money
 from equicover.verification import service as verification_service
 from equicover.verification.models import ClaimReview
 from equicover.web import queries
-from equicover.web.pages import N_, Page, PageDep, WebRoute, label_of, redirect
+from equicover.web.pages import N_, Page, PageDep, RecordId, WebRoute, label_of, redirect
 from equicover.web.window import CARE_TYPE_LABELS, policy_of_version, trail_steps
 
 router = APIRouter(route_class=WebRoute)
@@ -81,13 +82,11 @@ def queue_page(
     if done and decision in DECISION_MESSAGES:
         page.flashes.append(("ok", page.lang.gettext(DECISION_MESSAGES[decision], claim=done)))
     district_names = {d.id: d.name for d in districts}
-    digits = queries.minor_digits_of_claims(session=page.session, claim_ids=[item.claim_id for item in items])
     return page.render(
         "verification_queue.html",
         items=items,
         districts=districts,
         district_names=district_names,
-        digits=digits,
         filters={"district": district, "status": status, "selection": selection, "care_type": care_type},
         care_types=sorted({item.care_type for item in items} | ({care_type} if care_type else set())),
         **_labels(page),
@@ -105,6 +104,10 @@ def _review_context(page: Page, review_id: int) -> dict[str, Any]:
     policy = policy_of_version(page, claim.policy_version_id)
     provider, district = queries.provider_with_district(session=page.session, provider_id=claim.provider_id)
     person = queries.person_row(session=page.session, person_id=claim.person_id)
+    # The version's stored digits, as the queue shows them (a claim under review was paid: it has one).
+    currency, minor_digits = claims_service.money_of_version(
+        session=page.session, version_id=claim.policy_version_id, record=f"claim {claim.id}"
+    )
     return {
         "review": review,
         "claim": claim,
@@ -114,15 +117,15 @@ def _review_context(page: Page, review_id: int) -> dict[str, Any]:
         "provider": provider,
         "district": district,
         "person": person,
-        "minor_digits": policy.minor_digits if policy else 2,
-        "currency": policy.currency if policy else "",
+        "minor_digits": minor_digits,
+        "currency": currency,
         "payers_total": sum(payment.amount for payment in payments if payment.kind == "layer"),
         **_labels(page),
     }
 
 
 @router.get("/verification/reviews/{review_id}")
-def review_page(page: PageDep, review_id: int) -> Response:
+def review_page(page: PageDep, review_id: RecordId) -> Response:
     page.require(*VERIFIER_ROLES)
     return page.render("verification_review.html", **_review_context(page, review_id), form={})
 
@@ -130,7 +133,7 @@ def review_page(page: PageDep, review_id: int) -> Response:
 @router.post("/verification/reviews/{review_id}/decision")
 def decide_review(
     page: PageDep,
-    review_id: int,
+    review_id: RecordId,
     decision: Annotated[str, Form(max_length=16)],
     reason: Annotated[str, Form(max_length=2000)] = "",
     amount: Annotated[str, Form(max_length=32)] = "",

@@ -7,7 +7,15 @@ pays, with the rule that each payer applied; print the receipt (HTML print view 
 Settlement is the claims service's (``equicover.claims.service.submit_claim``): the page only
 turns the form into a :class:`~equicover.claims.schemas.ClaimIn`. The bill number is generated
 when the form is drawn and sent back hidden, so a double click or a reload settles the bill once
-(the claim id is the service's idempotency key).
+(the facility and its bill number are the service's idempotency key): the second post answers
+with the first one's settlement.
+
+The form is read in the page's language: amounts with Babel's parser for the page's locale
+("12,000.50", "12 000,50", Arabic and Persian digits), refused with the reason rather than
+rounded. Every refusal is shown in the clerk's language and nothing is stored. Two clerks
+settling at the same moment wait for each other: a transient conflict between the two
+transactions (SQLite's "database is locked") is retried (``equicover.db.retry``), and one that
+outlasts the retries is answered with the form again (503), never with an error page.
 """
 
 from __future__ import annotations
@@ -17,23 +25,27 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Query, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, PolicyVersion
 from equicover.claims.schemas import ClaimIn
-from equicover.claims.scoping import ensure_claim_id_visible
+from equicover.claims.scoping import ensure_claim_visible
+from equicover.claims.settle_and_store import NO_POLICY_ON_DATE, SERVICE_DATE_AFTER_TODAY
+from equicover.db.retry import with_retries
 from equicover.enrolment.models import Scheme
-from equicover.errors import EquicoverError, NotFound
-from equicover.money import MoneyError, parse_money
+from equicover.errors import Conflict, EquicoverError, NotFound, RecordError, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.scoping import ensure_person_visible
+from equicover.settlement.claims_file import ICD10_PATTERN
 from equicover.settlement.model import Policy
 from equicover.web import queries
-from equicover.web.pages import N_, Page, PageDep, WebRoute, redirect
+from equicover.web.i18n import NEGATIVE_AMOUNT, NOT_AN_AMOUNT, TOO_MANY_DECIMALS, AmountRefused, parse_amount
+from equicover.web.pages import N_, Page, PageDep, RecordId, WebRoute, redirect
 from equicover.web.receipt_pdf import receipt_pdf
 
 router = APIRouter(route_class=WebRoute)
@@ -55,11 +67,56 @@ CARE_TYPE_LABELS = {
     "maternity": N_("Maternity"),
     "preventive": N_("Preventive care"),
 }
+# The claims service's adjustment reasons and causes (equicover.claims.adjustments).
+ADJUSTMENT_REASONS = {
+    "payer_top_up": N_("The fund pays more"),
+    "payer_recovery": N_("The fund pays less (recovered from the facility)"),
+    "member_refund": N_("Refund to the patient"),
+    "member_owes_more": N_("The patient pays more"),
+}
+ADJUSTMENT_CAUSES = {
+    "reversal": N_("This bill was reversed after payment"),
+    "resettlement": N_("An earlier bill of the year was reversed"),
+    "reconciliation": N_("Year-end reconciliation"),
+}
 ZERO_REASON_LABELS = {  # the claims service's zero_reason codes (equicover.claims.settle_and_store)
     "not_covered": N_("Not covered on the date of care"),
     "no_contract": N_("This facility has no contract with the scheme on that date"),
     "service_not_designated": N_("The facility's contract does not cover this service"),
     "no_policy": N_("No policy in force on the date of care"),
+}
+
+
+# Why an amount typed in the window cannot be read (equicover.web.i18n.parse_amount), per field.
+AMOUNT_REFUSALS = {
+    ("total", NOT_AN_AMOUNT): N_("The total is not an amount."),
+    ("total", NEGATIVE_AMOUNT): N_("The total must not be negative."),
+    ("total", TOO_MANY_DECIMALS): N_("The total has more than %(digits)s decimals for the currency."),
+    ("eligible", NOT_AN_AMOUNT): N_("The in-scope amount is not an amount."),
+    ("eligible", NEGATIVE_AMOUNT): N_("The in-scope amount must not be negative."),
+    ("eligible", TOO_MANY_DECIMALS): N_("The in-scope amount has more than %(digits)s decimals for the currency."),
+}
+# The claims service's refusals of a bill, by (field, reason); by field alone when the reason varies.
+SERVICE_REFUSALS = {
+    ("service_date", SERVICE_DATE_AFTER_TODAY): N_("The date of care is after today."),
+    ("service_date", NO_POLICY_ON_DATE): N_("No policy of the scheme is in force on the date of care."),
+    ("service_date", "outside the person's lifetime"): N_("The date of care is outside the person's lifetime."),
+    ("days", None): N_("The days of stay do not fit this type of care under the scheme's policy."),
+    ("care_type", None): N_("This type of care is not one of the scheme's policy."),
+}
+DATE_NOT_A_DATE = N_("The date of care is not a date.")
+TOTAL_NOT_POSITIVE = N_("The total must be more than zero.")
+NOT_AN_ICD10_CODE = N_("The diagnosis is not an ICD-10 code (such as K35 or K35.8).")
+DAYS_NOT_A_NUMBER = N_("The days of stay must be a whole number from 0 to 3660.")
+ELIGIBLE_ABOVE_TOTAL = N_("The in-scope amount must not be more than the total.")
+SETTLING_BUSY = N_("Another bill was being settled at the same moment. Please send the bill again.")
+# A field of the bill the checks above leave to the claim's schema (ClaimIn), by its name.
+FORM_REFUSALS = {
+    "claim_id": N_("The bill number is not valid: draw the form again."),
+    "service_date": DATE_NOT_A_DATE,
+    "total": TOTAL_NOT_POSITIVE,
+    "diagnosis": NOT_AN_ICD10_CODE,
+    "days": DAYS_NOT_A_NUMBER,
 }
 
 
@@ -217,7 +274,7 @@ def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
 
 
 @router.get("/window/persons/{person_id}")
-def window_person(page: PageDep, person_id: int, on: str | None = None) -> Response:
+def window_person(page: PageDep, person_id: RecordId, on: str | None = None) -> Response:
     page.require(*CLERK_ROLES)
     ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
     day = _parse_date(on, default_service_date(page))
@@ -239,7 +296,7 @@ def _clerk_provider(page: Page) -> Provider | None:
 @router.post("/window/persons/{person_id}/bill")
 def window_settle(
     page: PageDep,
-    person_id: int,
+    person_id: RecordId,
     claim_id: Annotated[str, Form(max_length=64)],
     service_date: Annotated[str, Form(max_length=10)],
     care_type: Annotated[str, Form(max_length=32)],
@@ -263,27 +320,43 @@ def window_settle(
         "days": days,
         "referred": referred is not None,
     }
-    day = _parse_date(service_date, dt.date.today())
+    _refused_date = None
+    try:
+        day = dt.date.fromisoformat(service_date.strip())
+    except ValueError:
+        day, _refused_date = dt.date.today(), _(DATE_NOT_A_DATE)
     provider = _clerk_provider(page)
     context = _person_context(page, person_id, day)
     minor_digits = context["minor_digits"]
 
-    def again(message: str) -> Response:
+    def again(message: str, status_code: int = 422) -> Response:
         page.error(message)
-        return page.render("window_person.html", status_code=422, **context, form=form, provider=provider)
+        return page.render("window_person.html", status_code=status_code, **context, form=form, provider=provider)
 
     if provider is None:
         return again(_("Your account is not attached to a facility."))
-    try:
-        total_minor = parse_money(total.replace(" ", "").replace(",", "."), minor_digits)
-    except MoneyError:
-        return again(_("The total is not an amount (at most %(digits)s decimals).", digits=minor_digits))
-    eligible_minor: int | None = None
-    if eligible.strip():
+    if _refused_date is not None:
+        return again(_refused_date)
+    amounts: dict[str, int | None] = {"total": None, "eligible": None}
+    for name, text in (("total", total), ("eligible", eligible)):
+        if name == "eligible" and not text.strip():
+            continue
         try:
-            eligible_minor = parse_money(eligible.replace(" ", "").replace(",", "."), minor_digits)
-        except MoneyError:
-            return again(_("The in-scope amount is not an amount (at most %(digits)s decimals).", digits=minor_digits))
+            amounts[name] = parse_amount(text, page.lang.locale, minor_digits)
+        except AmountRefused as refused:
+            return again(_(AMOUNT_REFUSALS[(name, refused.reason)], digits=page.lang.number(refused.digits)))
+    total_minor, eligible_minor = amounts["total"], amounts["eligible"]
+    assert total_minor is not None
+    if total_minor <= 0:
+        return again(_(TOTAL_NOT_POSITIVE))
+    if eligible_minor is not None and eligible_minor > total_minor:
+        return again(_(ELIGIBLE_ABOVE_TOTAL))
+    code = diagnosis.strip().upper()
+    if not ICD10_PATTERN.match(code):
+        return again(_(NOT_AN_ICD10_CODE))
+    days_text = (days or "0").strip().translate(_LOCAL_DIGITS)
+    if not (days_text.isascii() and days_text.isdigit()) or int(days_text) > 3660:
+        return again(_(DAYS_NOT_A_NUMBER))
     try:
         claim_in = ClaimIn(
             claim_id=claim_id,
@@ -291,41 +364,78 @@ def window_settle(
             provider_code=provider.code,
             service_date=day,
             care_type=care_type,
-            diagnosis=diagnosis.upper(),
-            days=int(days or 0) if (days or "0").isdigit() else -1,
+            diagnosis=code,
+            days=int(days_text),
             total=total_minor,
             eligible=eligible_minor,
             referred=referred is not None,
         )
     except ValidationError as error:
         first = error.errors(include_input=False)[0]
-        field_name = ".".join(str(part) for part in first.get("loc", ())) or "form"
-        return again(f"{field_name}: {first.get('msg', 'invalid')}")
+        field_name = str(first.get("loc", ("form",))[0])
+        return again(_(FORM_REFUSALS.get(field_name, INVALID_FIELD), field=field_name))
+    actor = page.actor
+
+    def work() -> Any:
+        return claims_service.submit_claim(session=page.session, claim=claim_in, actor=actor)
+
     try:
-        claim, _created = claims_service.submit_claim(session=page.session, claim=claim_in, actor=page.actor)
+        claim, _created = with_retries(page.session, work)
     except EquicoverError as error:
         if error.status >= 500:
             raise
         page.session.rollback()
         context = _person_context(page, person_id, day)
+        known = _service_refusal(error) if isinstance(error, RecordError) else None
+        if known is not None:
+            return again(_(known), status_code=error.status)
         page.error_of(error)
         return page.render("window_person.html", status_code=error.status, **context, form=form, provider=provider)
+    except DBAPIError:
+        # A conflict that outlasted the retries (or a lost race the service could not resolve):
+        # nothing was stored; the clerk sends the same bill number again and gets one claim.
+        page.session.rollback()
+        context = _person_context(page, person_id, day)
+        return again(_(SETTLING_BUSY), status_code=503)
     return redirect(f"/window/claims/{claim.claim_id}")
 
 
-def _claim_context(page: Page, claim_id: str) -> dict[str, Any]:
-    ensure_claim_id_visible(session=page.session, user=page.current_user, claim_id=claim_id)
-    claim_row = claims_service.get_claim(session=page.session, claim_id=claim_id)
+INVALID_FIELD = N_("%(field)s: the value is not accepted.")
+_LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def _service_refusal(error: RecordError) -> str | None:
+    """The catalogue message of a service refusal the window knows, else None (shown as it is)."""
+    return SERVICE_REFUSALS.get((error.field, error.reason)) or SERVICE_REFUSALS.get((error.field, None))
+
+
+def _claim_context(page: Page, claim_id: str, provider_code: str | None = None) -> dict[str, Any]:
+    # A bill number is unique per facility: a clerk reads its own facility's bill; anyone else
+    # names the facility (?provider=CODE) when two facilities use the number.
+    provider_id = page.current_user.provider_id
+    if provider_code is not None:
+        provider_id = claims_service.provider_id_of(session=page.session, provider_code=provider_code)
+    try:
+        claim_row = claims_service.get_claim(session=page.session, claim_id=claim_id, provider_id=provider_id)
+    except Conflict as error:
+        raise ValidationFailed(error.record, error.field, error.reason) from None
+    ensure_claim_visible(session=page.session, user=page.current_user, claim_pk=claim_row.id)
     payments = queries.claim_payments(session=page.session, claim_pk=claim_row.id)
     policy = policy_of_version(page, claim_row.policy_version_id)
     person = queries.person_row(session=page.session, person_id=claim_row.person_id)
     provider, district = queries.provider_with_district(session=page.session, provider_id=claim_row.provider_id)
-    minor_digits = policy.minor_digits if policy else 2
-    currency = policy.currency if policy else ""
+    # A claim nothing covered has no version: its amounts are in the money of the schemes around it.
+    currency, minor_digits = claims_service.money_of_claim(session=page.session, claim=claim_row) or ("", 0)
     payers_total = sum(payment.amount for payment in payments)
+    adjustments = claims_service.adjustments_of(session=page.session, claim_pk=claim_row.id)
     return {
         "claim": claim_row,
         "payments": payments,
+        "adjustments": adjustments,
+        # What the patient pays once the adjustments are counted (a refund lowers it).
+        "member_now": claim_row.member_oop + sum(line.amount for line in adjustments if line.kind == "member"),
+        "adjustment_reason": lambda line: page.lang.gettext(ADJUSTMENT_REASONS[line.reason]),
+        "adjustment_cause": lambda line: page.lang.gettext(ADJUSTMENT_CAUSES[line.cause]),
         "steps": trail_steps(page, claim_row, policy, payments),
         "policy": policy,
         "person": person,
@@ -341,22 +451,26 @@ def _claim_context(page: Page, claim_id: str) -> dict[str, Any]:
     }
 
 
+ProviderCode = Annotated[str | None, Query(min_length=1, max_length=64)]
+
+
 @router.get("/window/claims/{claim_id}")
-def window_claim(page: PageDep, claim_id: str) -> Response:
+def window_claim(page: PageDep, claim_id: str, provider: ProviderCode = None) -> Response:
     page.require(*CLERK_ROLES)
-    return page.render("window_claim.html", **_claim_context(page, claim_id))
+    return page.render("window_claim.html", **_claim_context(page, claim_id, provider))
 
 
 @router.get("/window/claims/{claim_id}/receipt")
-def window_receipt(page: PageDep, claim_id: str) -> Response:
+def window_receipt(page: PageDep, claim_id: str, provider: ProviderCode = None) -> Response:
     page.require(*CLERK_ROLES)
-    return page.render("receipt.html", **_claim_context(page, claim_id), printed_at=dt.datetime.now(dt.UTC))
+    context = _claim_context(page, claim_id, provider)
+    return page.render("receipt.html", **context, printed_at=dt.datetime.now(dt.UTC))
 
 
 @router.get("/window/claims/{claim_id}/receipt.pdf")
-def window_receipt_pdf(page: PageDep, claim_id: str) -> Response:
+def window_receipt_pdf(page: PageDep, claim_id: str, provider: ProviderCode = None) -> Response:
     page.require(*CLERK_ROLES)
-    context = _claim_context(page, claim_id)
+    context = _claim_context(page, claim_id, provider)
     content = receipt_pdf(page.lang, context, printed_at=dt.datetime.now(dt.UTC))
     safe_name = "".join(char if char.isalnum() or char in "-_." else "_" for char in claim_id)
     return Response(

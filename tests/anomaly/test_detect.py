@@ -101,7 +101,7 @@ def test_each_rule_flags_with_its_reason() -> None:
     assert again.flags.column("claim_pk").to_pylist() == result.flags.column("claim_pk").to_pylist()
 
 
-def test_run_over_stored_claims_keeps_flags(session) -> None:  # type: ignore[no-untyped-def]
+def test_run_over_stored_claims_keeps_flags(session) -> None:
     world = vn_claims_world(session)
     make.claim(
         session,

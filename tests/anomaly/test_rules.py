@@ -24,7 +24,7 @@ AUGUST = (dt.date(2024, 8, 1), dt.date(2024, 8, 31))
 
 
 @pytest.fixture
-def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
+def year(session) -> SchemeYear:
     make.locations(session)
     scheme = make.scheme_year(session)
     make.provider(session, code="PA", location_code="D1")
@@ -32,7 +32,7 @@ def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
     return scheme
 
 
-def _flags(session, starts: dt.date = AUGUST[0], ends: dt.date = AUGUST[1]) -> dict[str, tuple[set[str], str, float]]:  # type: ignore[no-untyped-def]
+def _flags(session, starts: dt.date = AUGUST[0], ends: dt.date = AUGUST[1]) -> dict[str, tuple[set[str], str, float]]:
     """Run the detection over the period; {claim id: (rule codes, reason, score)} of the flagged claims."""
     run_detection(session=session, starts=starts, ends=ends, seed=0, actor="analyst")
     return {
@@ -41,11 +41,11 @@ def _flags(session, starts: dt.date = AUGUST[0], ends: dt.date = AUGUST[1]) -> d
     }
 
 
-def _rules(flags, claim_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+def _rules(flags, claim_id: str) -> set[str]:
     return flags[claim_id][0] if claim_id in flags else set()
 
 
-def _stay(session, claim_id: str, person_id: int, day: int, days: int, diagnosis: str = "K35.8") -> None:  # type: ignore[no-untyped-def]
+def _stay(session, claim_id: str, person_id: int, day: int, days: int, diagnosis: str = "K35.8") -> None:
     make.claim(
         session,
         claim_id=claim_id,
@@ -58,7 +58,7 @@ def _stay(session, claim_id: str, person_id: int, day: int, days: int, diagnosis
     )
 
 
-def test_a_claim_of_a_member_not_covered_on_the_day_is_flagged(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_of_a_member_not_covered_on_the_day_is_flagged(session, year) -> None:
     later = make.enrolled_person(session, scheme=year, starts=dt.date(2024, 8, 15))
     make.claim(session, claim_id="BEFORE-COVER", person_id=later.id, service_date=dt.date(2024, 8, 14))
     make.claim(session, claim_id="COVERED", person_id=later.id, service_date=dt.date(2024, 8, 15))
@@ -68,7 +68,7 @@ def test_a_claim_of_a_member_not_covered_on_the_day_is_flagged(session, year) ->
     assert "not_enrolled" not in _rules(flags, "COVERED")
 
 
-def test_a_claim_served_after_the_members_recorded_death_is_flagged(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_served_after_the_members_recorded_death_is_flagged(session, year) -> None:
     from equicover.registry.schemas import PersonUpdate
     from equicover.registry.service import update_person
 
@@ -83,7 +83,7 @@ def test_a_claim_served_after_the_members_recorded_death_is_flagged(session, yea
     assert "after_death" not in _rules(flags, "ALIVE")
 
 
-def test_the_same_bill_sent_twice_is_flagged_on_its_second_copy(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_bill_sent_twice_is_flagged_on_its_second_copy(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     for claim_id in ("BILL-1", "BILL-2"):
         make.claim(session, claim_id=claim_id, person_id=member.id, service_date=dt.date(2024, 8, 7), total=420_000)
@@ -94,7 +94,7 @@ def test_the_same_bill_sent_twice_is_flagged_on_its_second_copy(session, year) -
     assert "duplicate" not in _rules(flags, "BILL-1") and "duplicate" not in _rules(flags, "OTHER-AMOUNT")
 
 
-def test_a_readmission_on_the_discharge_day_for_the_same_diagnosis_is_a_split_admission(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_readmission_on_the_discharge_day_for_the_same_diagnosis_is_a_split_admission(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     _stay(session, "STAY-1", member.id, day=1, days=3)  # discharged on 4 August
     _stay(session, "STAY-2", member.id, day=4, days=2)  # admitted again on 4 August, same K35
@@ -104,14 +104,14 @@ def test_a_readmission_on_the_discharge_day_for_the_same_diagnosis_is_a_split_ad
     assert "split" not in _rules(flags, "STAY-1")
 
 
-def test_a_readmission_for_another_diagnosis_is_not_a_split_admission(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_readmission_for_another_diagnosis_is_not_a_split_admission(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     _stay(session, "STAY-1", member.id, day=1, days=3)
     _stay(session, "STAY-2", member.id, day=4, days=2, diagnosis="J18.9")
     assert "split" not in _rules(_flags(session), "STAY-2")
 
 
-def test_an_admission_inside_the_previous_stay_is_flagged_as_overlapping(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_an_admission_inside_the_previous_stay_is_flagged_as_overlapping(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     _stay(session, "LONG", member.id, day=1, days=6)  # 1 to 7 August
     _stay(session, "INSIDE", member.id, day=3, days=1, diagnosis="J18.9")
@@ -120,7 +120,7 @@ def test_an_admission_inside_the_previous_stay_is_flagged_as_overlapping(session
     assert "overlap" not in _rules(flags, "LONG")
 
 
-def test_a_run_scans_only_the_settled_claims_served_in_its_period(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_scans_only_the_settled_claims_served_in_its_period(session, year) -> None:
     from equicover.claims.service import reverse_claim
 
     member = make.enrolled_person(session, scheme=year)
@@ -133,12 +133,12 @@ def test_a_run_scans_only_the_settled_claims_served_in_its_period(session, year)
     assert (run.period_starts, run.period_ends, run.flags) == (*AUGUST, result.flags.num_rows)
 
 
-def test_a_run_ending_before_it_starts_is_refused(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_ending_before_it_starts_is_refused(session, year) -> None:
     with pytest.raises(ValidationFailed, match="is before starts"):
         run_detection(session=session, starts=AUGUST[1], ends=AUGUST[0])
 
 
-def test_the_flags_shown_are_those_of_the_latest_run_riskiest_first(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_flags_shown_are_those_of_the_latest_run_riskiest_first(session, year) -> None:
     member = make.enrolled_person(session, scheme=year, starts=dt.date(2024, 8, 15))
     make.claim(session, claim_id="AUG-UNCOVERED", person_id=member.id, service_date=dt.date(2024, 8, 2))
     for claim_id in ("SEP-1", "SEP-2"):

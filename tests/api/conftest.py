@@ -9,5 +9,5 @@ from tests.api_helpers import make_client
 
 
 @pytest.fixture
-def client(session_factory) -> TestClient:  # type: ignore[no-untyped-def]
+def client(session_factory) -> TestClient:
     return make_client(session_factory=session_factory)

@@ -27,13 +27,13 @@ EXPECTED_ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path", "owner"), EXPECTED_ROUTES)
-def test_every_domain_route_is_served(client, method: str, path: str, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_domain_route_is_served(client, method: str, path: str, owner: str) -> None:
     # Without credentials a served route answers (200, 401 or 422); a route that is not mounted answers 404 or 405.
     answer = client.request(method, path, json={} if method == "POST" else None)
     assert answer.status_code not in (404, 405), f"{owner}: {method} {path} is not served"
 
 
-def test_an_unknown_route_is_not_served(client) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_route_is_not_served(client) -> None:
     assert client.get("/api/v1/no-such-domain").status_code == 404
 
 

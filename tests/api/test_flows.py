@@ -162,7 +162,7 @@ def test_clerk_sees_only_own_facility_and_out_of_area_is_403(client, session) ->
     clerk_b = login_as(client, "clerk", provider="PB")
     member = world.person_ids[0]
     assert client.post("/api/v1/claims", json={**CLAIM, "person_id": member}, headers=clerk_a).status_code == 201
-    # B cannot read, list, reverse or resubmit A's claim, nor submit in A's name.
+    # B cannot read, list or reverse A's claim, nor submit in A's name.
     assert client.get(f"/api/v1/claims/{CLAIM['claim_id']}", headers=clerk_b).status_code == 403
     assert client.get("/api/v1/claims/NO-SUCH-CLAIM", headers=clerk_b).status_code == 404
     assert client.get("/api/v1/claims", headers=clerk_b).json()["total"] == 0
@@ -172,22 +172,25 @@ def test_clerk_sees_only_own_facility_and_out_of_area_is_403(client, session) ->
     )
     assert (
         client.post(
-            "/api/v1/claims", json={**CLAIM, "person_id": member, "provider_code": "PB"}, headers=clerk_b
-        ).status_code
-        == 403
-    )
-    assert (
-        client.post(
             "/api/v1/claims", json={**CLAIM, "claim_id": "OTHER", "person_id": member}, headers=clerk_b
         ).status_code
         == 403
     )
-    assert client.get(f"/api/v1/claims/{CLAIM['claim_id']}", headers=clerk_a).status_code == 200
+    # A bill number is the facility's own: B's bill with A's number is B's claim, not A's answered back.
+    own = client.post("/api/v1/claims", json={**CLAIM, "person_id": member, "provider_code": "PB"}, headers=clerk_b)
+    assert own.status_code == 201 and own.json()["provider_id"] == world.provider_b
+    a_claim = client.get(f"/api/v1/claims/{CLAIM['claim_id']}", headers=clerk_a)
+    assert a_claim.status_code == 200 and a_claim.json()["id"] != own.json()["id"]
     # Verifiers see the claims of providers in their districts only.
     assert client.get("/api/v1/claims", headers=login_as(client, "verifier", area="D1")).json()["total"] == 1
     verifier_d2 = login_as(client, "verifier", area="D2")
-    assert client.get("/api/v1/claims", headers=verifier_d2).json()["total"] == 0
-    assert client.get(f"/api/v1/claims/{CLAIM['claim_id']}", headers=verifier_d2).status_code == 403
+    assert [c["provider_id"] for c in client.get("/api/v1/claims", headers=verifier_d2).json()["items"]] == [
+        world.provider_b
+    ]
+    assert (
+        client.get(f"/api/v1/claims/{CLAIM['claim_id']}", params={"provider": "PA"}, headers=verifier_d2).status_code
+        == 403
+    )
     # Registrars: persons of their area only; out of area is 403 (not 404), writes refused.
     registrar_d2 = login_as(client, "registrar", area="D2")
     assert client.get(f"/api/v1/persons/{member}", headers=registrar_d2).status_code == 403
@@ -220,7 +223,7 @@ def test_clerk_sees_only_own_facility_and_out_of_area_is_403(client, session) ->
     )
     assert client.get("/api/v1/providers", headers=clerk_a).json()["total"] == 1
     fund_manager = login_as(client, "fund_manager")
-    assert client.get("/api/v1/claims", headers=fund_manager).json()["total"] == 1
+    assert client.get("/api/v1/claims", headers=fund_manager).json()["total"] == 2  # A's bill and B's
     assert (
         client.post(
             "/api/v1/claims", json={**CLAIM, "claim_id": "FM-1", "person_id": member}, headers=fund_manager
@@ -333,7 +336,7 @@ def test_a_failed_commit_is_an_error_not_a_success(client, session, monkeypatch)
     clerk = login_as(client, "clerk", provider="PA")
     from sqlalchemy.orm import Session as OrmSession
 
-    def failing_commit(self) -> None:  # type: ignore[no-untyped-def]
+    def failing_commit(self) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(OrmSession, "commit", failing_commit)
@@ -363,7 +366,7 @@ def test_claim_submission_trusts_a_resolved_token_for_ten_seconds_at_most(client
         "/api/v1/claims", json={**CLAIM, "claim_id": "TC-1", "person_id": world.person_ids[0]}, headers=clerk
     )
     assert first.status_code == 201
-    cache = client.app.state.token_cache  # type: ignore[attr-defined]
+    cache = client.app.state.token_cache
     token = clerk["Authorization"].removeprefix("Bearer ")
     assert cache.get(token) is not None
 

@@ -12,7 +12,7 @@ def _request() -> dict[str, object]:
     return {"type": "http", "method": "POST", "path": "/api/v1/claims", "headers": []}
 
 
-async def _call(app, scope) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+async def _call(app, scope) -> list[dict[str, object]]:
     sent: list[dict[str, object]] = []
 
     async def receive() -> dict[str, object]:
@@ -30,7 +30,7 @@ def test_requests_beyond_the_limit_wait_and_beyond_the_queue_get_503() -> None:
     peak = 0
     release = asyncio.Event()
 
-    async def slow_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def slow_app(scope, receive, send) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -54,12 +54,12 @@ def test_requests_beyond_the_limit_wait_and_beyond_the_queue_get_503() -> None:
     assert peak == 2
 
 
-def test_an_escaped_exception_becomes_a_bare_500_without_its_message(caplog) -> None:  # type: ignore[no-untyped-def]
-    async def broken(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+def test_an_escaped_exception_becomes_a_bare_500_without_its_message(caplog) -> None:
+    async def broken(scope, receive, send) -> None:
         raise RuntimeError("INSERT ... parameters: ('Nguyen Van A', '001234567890')")
 
     sent = asyncio.run(_call(SafeErrors(broken), _request()))
     assert sent[0]["status"] == 500
-    body = json.loads(sent[1]["body"])  # type: ignore[arg-type]
+    body = json.loads(sent[1]["body"])
     assert body["code"] == "internal_error"
     assert "Nguyen" not in caplog.text and "RuntimeError" in caplog.text

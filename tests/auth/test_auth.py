@@ -18,13 +18,13 @@ from tests import factories as make
 
 def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
     make.locations(session)
-    user = create_user(session=session, username="anna", password="s3cret-pass", role="verifier", area_code="D1")
-    assert user.password_hash.startswith("$argon2id$") and "s3cret-pass" not in user.password_hash
-    assert service.authenticate(session=session, username="anna", password="s3cret-pass").id == user.id
+    user = create_user(session=session, username="anna", password="s3cret-passphrase", role="verifier", area_code="D1")
+    assert user.password_hash.startswith("$argon2id$") and "s3cret-passphrase" not in user.password_hash
+    assert service.authenticate(session=session, username="anna", password="s3cret-passphrase").id == user.id
     with pytest.raises(Unauthorized):
         service.authenticate(session=session, username="anna", password="wrong-pass")
     with pytest.raises(Unauthorized):
-        service.authenticate(session=session, username="nobody", password="s3cret-pass")
+        service.authenticate(session=session, username="nobody", password="s3cret-passphrase")
     token = service.issue_token(session=session, user=user)
     stored = session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert stored is not None and token not in stored.token_hash and len(stored.token_hash) == 64
@@ -58,15 +58,20 @@ def test_accounts_need_a_valid_role_area_and_provider(session, role, area, provi
     make.provider(session, code="PA", location_code="D1")
     with pytest.raises(ValidationFailed) as refused:
         create_user(
-            session=session, username="x", password="long enough", role=role, area_code=area, provider_code=provider
+            session=session,
+            username="x",
+            password="long enough phrase",
+            role=role,
+            area_code=area,
+            provider_code=provider,
         )
     assert refused.value.field == field
 
 
 def test_usernames_are_unique_and_creation_is_audited(session) -> None:
-    create_user(session=session, username="bob", password="long enough", role="admin", actor="root")
+    create_user(session=session, username="bob", password="long enough phrase", role="admin", actor="root")
     with pytest.raises(Conflict):
-        create_user(session=session, username="bob", password="long enough", role="admin")
+        create_user(session=session, username="bob", password="long enough phrase", role="admin")
     with pytest.raises(ValidationFailed):
         create_user(session=session, username="carl", password="short", role="admin")
     from equicover.audit.models import ChangeLog
@@ -76,7 +81,7 @@ def test_usernames_are_unique_and_creation_is_audited(session) -> None:
         row is not None
         and row.actor == "root"
         and "password" not in str(row.after)
-        and "long enough" not in str(row.after)
+        and "long enough phrase" not in str(row.after)
     )
 
 

@@ -14,7 +14,7 @@ from tests.factories import vn_claims_world
 ON = dt.date(2024, 10, 31)
 
 
-def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-untyped-def]
+def test_care_ledger_lists_the_untreated(session) -> None:
     world = vn_claims_world(session)
     poor, not_poor, child = world.person_ids
     # Only the poor member is in the ledger. Needs: appendicitis (treated by admission, then
@@ -54,7 +54,7 @@ def test_care_ledger_lists_the_untreated(session) -> None:  # type: ignore[no-un
     del child
 
 
-def test_family_doctors_for_every_registered_poor_person(session) -> None:  # type: ignore[no-untyped-def]
+def test_family_doctors_for_every_registered_poor_person(session) -> None:
     world = vn_claims_world(session)
     make.provider(
         session, code="HC11", name="Health centre C11", level="commune", location_code="C11", designated=False

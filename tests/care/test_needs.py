@@ -22,7 +22,7 @@ ON = dt.date(2024, 10, 31)
 
 
 @pytest.fixture
-def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
+def year(session) -> SchemeYear:
     make.locations(session)
     scheme = make.scheme_year(session)
     make.provider(session, code="PA", location_code="D1")
@@ -30,20 +30,20 @@ def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
     return scheme
 
 
-def _poor(session, year: SchemeYear, **fields):  # type: ignore[no-untyped-def]
+def _poor(session, year: SchemeYear, **fields):
     return make.enrolled_person(session, scheme=year, categories=["registered_poor"], **fields)
 
 
-def _visit(session, person_id: int, claim_id: str, day: dt.date, diagnosis: str, **bill) -> None:  # type: ignore[no-untyped-def]
+def _visit(session, person_id: int, claim_id: str, day: dt.date, diagnosis: str, **bill) -> None:
     make.claim(session, claim_id=claim_id, person_id=person_id, service_date=day, diagnosis=diagnosis, **bill)
 
 
-def _needs(session, person_id: int, on: dt.date = ON) -> dict[str | None, str]:  # type: ignore[no-untyped-def]
+def _needs(session, person_id: int, on: dt.date = ON) -> dict[str | None, str]:
     (entry,) = [entry for entry in care.care_ledger(session=session, on=on) if entry.person_id == person_id]
     return {need.diagnosis: need.status for need in entry.needs}
 
 
-def test_only_persons_holding_registered_poor_on_the_day_are_in_the_ledger(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_only_persons_holding_registered_poor_on_the_day_are_in_the_ledger(session, year) -> None:
     poor = _poor(session, year)
     make.enrolled_person(session, scheme=year)  # never poor
     make.person(  # poor until the end of 2023
@@ -62,14 +62,14 @@ def test_only_persons_holding_registered_poor_on_the_day_are_in_the_ledger(sessi
     ]
 
 
-def test_a_person_without_needs_has_the_status_no_need(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_person_without_needs_has_the_status_no_need(session, year) -> None:
     poor = _poor(session, year)
     (entry,) = care.care_ledger(session=session, on=ON)
     assert (entry.person_id, entry.needs, entry.status) == (poor.id, [], "no_need")
     assert care.untreated(session=session, on=ON) == []
 
 
-def test_a_condition_noted_by_hand_needs_treatment_until_a_claim_for_it(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_condition_noted_by_hand_needs_treatment_until_a_claim_for_it(session, year) -> None:
     poor = _poor(session, year)
     care.note_condition(session=session, person_id=poor.id, diagnosis=" i10 ", noted_on=dt.date(2024, 8, 1))
     assert _needs(session, poor.id) == {"I10": "needs_treatment"}
@@ -79,7 +79,7 @@ def test_a_condition_noted_by_hand_needs_treatment_until_a_claim_for_it(session,
     assert care.untreated(session=session, on=ON) == []
 
 
-def test_a_need_stays_in_treatment_for_90_days_after_the_last_claim_for_it(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_need_stays_in_treatment_for_90_days_after_the_last_claim_for_it(session, year) -> None:
     poor = _poor(session, year)
     care.note_condition(session=session, person_id=poor.id, diagnosis="I10", noted_on=dt.date(2024, 8, 1))
     _visit(session, poor.id, "HT-1", dt.date(2024, 10, 2), "I10")
@@ -91,7 +91,7 @@ def test_a_need_stays_in_treatment_for_90_days_after_the_last_claim_for_it(sessi
     assert entry.needs[0].last_claim == dt.date(2024, 10, 2)
 
 
-def test_a_claim_for_the_same_icd10_category_treats_the_need(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_for_the_same_icd10_category_treats_the_need(session, year) -> None:
     poor = _poor(session, year)
     care.note_condition(session=session, person_id=poor.id, diagnosis="E11.9", noted_on=dt.date(2024, 8, 1))
     care.note_condition(session=session, person_id=poor.id, diagnosis="I10", noted_on=dt.date(2024, 8, 1))
@@ -100,14 +100,14 @@ def test_a_claim_for_the_same_icd10_category_treats_the_need(session, year) -> N
     assert _needs(session, poor.id) == {"E11.9": "in_treatment", "I10": "needs_treatment"}
 
 
-def test_a_claim_before_the_condition_was_noted_does_not_treat_it(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_before_the_condition_was_noted_does_not_treat_it(session, year) -> None:
     poor = _poor(session, year)
     _visit(session, poor.id, "HT-0", dt.date(2024, 10, 1), "I10")
     care.note_condition(session=session, person_id=poor.id, diagnosis="I10", noted_on=dt.date(2024, 10, 2))
     assert _needs(session, poor.id) == {"I10": "needs_treatment"}
 
 
-def test_a_resolved_condition_counts_as_treated_from_the_day_it_is_resolved(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_resolved_condition_counts_as_treated_from_the_day_it_is_resolved(session, year) -> None:
     poor = _poor(session, year)
     condition = care.note_condition(session=session, person_id=poor.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))
     care.resolve_condition(session=session, condition_id=condition.id, resolved_on=dt.date(2024, 9, 10))
@@ -116,7 +116,7 @@ def test_a_resolved_condition_counts_as_treated_from_the_day_it_is_resolved(sess
     assert care.untreated(session=session, on=ON) == []
 
 
-def test_a_condition_is_resolved_once_and_not_before_it_was_noted(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_condition_is_resolved_once_and_not_before_it_was_noted(session, year) -> None:
     poor = _poor(session, year)
     condition = care.note_condition(session=session, person_id=poor.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))
     with pytest.raises(ValidationFailed, match="is before the condition was noted"):
@@ -128,7 +128,7 @@ def test_a_condition_is_resolved_once_and_not_before_it_was_noted(session, year)
         care.resolve_condition(session=session, condition_id=987_654, resolved_on=dt.date(2024, 9, 2))
 
 
-def test_an_open_condition_cannot_be_noted_twice_but_can_again_once_resolved(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_an_open_condition_cannot_be_noted_twice_but_can_again_once_resolved(session, year) -> None:
     poor = _poor(session, year)
     first = care.note_condition(session=session, person_id=poor.id, diagnosis="I10", noted_on=dt.date(2024, 8, 1))
     with pytest.raises(Conflict, match="already open"):
@@ -138,7 +138,7 @@ def test_an_open_condition_cannot_be_noted_twice_but_can_again_once_resolved(ses
     assert again.id != first.id and again.resolved_on is None
 
 
-def test_a_condition_needs_a_code_and_a_known_person(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_condition_needs_a_code_and_a_known_person(session, year) -> None:
     poor = _poor(session, year)
     with pytest.raises(ValidationFailed, match="an ICD-10 code is required"):
         care.note_condition(session=session, person_id=poor.id, diagnosis="  ", noted_on=ON)
@@ -146,7 +146,7 @@ def test_a_condition_needs_a_code_and_a_known_person(session, year) -> None:  # 
         care.note_condition(session=session, person_id=987_654, diagnosis="I10", noted_on=ON)
 
 
-def test_a_persons_status_is_the_worst_of_their_needs(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_persons_status_is_the_worst_of_their_needs(session, year) -> None:
     poor = _poor(session, year)
     resolved = care.note_condition(session=session, person_id=poor.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))
     care.resolve_condition(session=session, condition_id=resolved.id, resolved_on=dt.date(2024, 9, 10))
@@ -158,7 +158,7 @@ def test_a_persons_status_is_the_worst_of_their_needs(session, year) -> None:  #
     assert care.care_ledger(session=session, on=ON)[0].status == "needs_treatment"
 
 
-def test_a_health_check_finding_a_need_adds_it_and_a_normal_check_adds_none(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_health_check_finding_a_need_adds_it_and_a_normal_check_adds_none(session, year) -> None:
     needing, healthy = _poor(session, year), _poor(session, year)
     care.record_health_check(
         session=session,
@@ -176,7 +176,7 @@ def test_a_health_check_finding_a_need_adds_it_and_a_normal_check_adds_none(sess
     assert entries[needing.id].needs[0].source == "health_check"
 
 
-def test_a_health_check_finding_a_condition_already_noted_adds_no_second_need(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_health_check_finding_a_condition_already_noted_adds_no_second_need(session, year) -> None:
     poor = _poor(session, year)
     care.note_condition(session=session, person_id=poor.id, diagnosis="E11.9", noted_on=dt.date(2024, 8, 1))
     care.record_health_check(
@@ -185,7 +185,7 @@ def test_a_health_check_finding_a_condition_already_noted_adds_no_second_need(se
     assert _needs(session, poor.id) == {"E11.9": "needs_treatment"}
 
 
-def test_a_health_check_outcome_must_be_one_of_the_known_outcomes(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_health_check_outcome_must_be_one_of_the_known_outcomes(session, year) -> None:
     poor = _poor(session, year)
     with pytest.raises(ValidationFailed, match="one of normal, follow_up, needs_treatment"):
         care.record_health_check(session=session, person_id=poor.id, checked_on=ON, outcome="fine")
@@ -193,7 +193,7 @@ def test_a_health_check_outcome_must_be_one_of_the_known_outcomes(session, year)
         care.record_health_check(session=session, person_id=poor.id, checked_on=ON, outcome="normal", provider_code="X")
 
 
-def test_admissions_are_the_inpatient_claims_of_the_last_365_days(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_admissions_are_the_inpatient_claims_of_the_last_365_days(session, year) -> None:
     poor = _poor(session, year)
     for claim_id, day in (("IP-AUG", dt.date(2024, 8, 1)), ("IP-SEP", dt.date(2024, 9, 1))):
         _visit(session, poor.id, claim_id, day, "J18.9", care_type="inpatient", days=3, total=2_000_000)
@@ -203,7 +203,7 @@ def test_admissions_are_the_inpatient_claims_of_the_last_365_days(session, year)
     assert care.care_ledger(session=session, on=dt.date(2025, 8, 1))[0].admissions == 1
 
 
-def test_family_doctor_contracts_of_one_person_may_not_overlap(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_family_doctor_contracts_of_one_person_may_not_overlap(session, year) -> None:
     poor = _poor(session, year)
     first = care.sign_family_doctor(
         session=session, person_id=poor.id, provider_code="PA", starts=dt.date(2024, 1, 1), ends=dt.date(2024, 12, 31)
@@ -228,7 +228,7 @@ def test_family_doctor_contracts_of_one_person_may_not_overlap(session, year) ->
     )
 
 
-def test_family_doctors_are_given_to_the_registered_poor_of_communes_with_a_facility(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_family_doctors_are_given_to_the_registered_poor_of_communes_with_a_facility(session, year) -> None:
     station = make.provider(session, code="HC11", level="commune", location_code="C11")
     in_c11 = _poor(session, year, location_code="C11")
     in_c12 = _poor(session, year, location_code="C12")  # no commune facility in C12
@@ -245,7 +245,7 @@ def test_family_doctors_are_given_to_the_registered_poor_of_communes_with_a_faci
     assert (summary["registered_poor"], summary["with_family_doctor"], summary["no_need"]) == (2, 1, 2)
 
 
-def test_the_status_summary_counts_the_persons_of_each_status(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_status_summary_counts_the_persons_of_each_status(session, year) -> None:
     treated, in_treatment, untreated, no_need = (_poor(session, year) for _ in range(4))
     condition = care.note_condition(
         session=session, person_id=treated.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1)
@@ -274,7 +274,7 @@ def test_the_status_summary_counts_the_persons_of_each_status(session, year) -> 
 
 
 @pytest.fixture
-def yaan(session) -> SchemeYear:  # type: ignore[no-untyped-def]
+def yaan(session) -> SchemeYear:
     """The Ya'an resident insurance of 2018 and the township health centre TS of commune C11."""
     make.locations(session)
     scheme = make.scheme_year(
@@ -290,14 +290,14 @@ def yaan(session) -> SchemeYear:  # type: ignore[no-untyped-def]
     return scheme
 
 
-def _yaan_member(session, yaan: SchemeYear, *categories: str):  # type: ignore[no-untyped-def]
+def _yaan_member(session, yaan: SchemeYear, *categories: str):
     since = dt.date(2017, 1, 1)
     return make.enrolled_person(session, scheme=yaan, registered_on=since, categories=categories, categories_from=since)
 
 
 def _chronic(
     session, person_id: int, claim_id: str, day: dt.date, diagnosis: str, care_type: str = "chronic_outpatient"
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make.claim(
         session,
         claim_id=claim_id,
@@ -312,7 +312,7 @@ def _chronic(
 
 def test_a_condition_is_noted_from_the_first_chronic_outpatient_claim_of_a_registered_poor_person(
     session, yaan
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     poor = _yaan_member(session, yaan, "registered_poor")
     other = _yaan_member(session, yaan)
     _chronic(session, poor.id, "HT-APR", dt.date(2018, 4, 1), "I10")
@@ -329,7 +329,7 @@ def test_a_condition_is_noted_from_the_first_chronic_outpatient_claim_of_a_regis
     ]
 
 
-def test_conditions_from_claims_are_noted_once(session, yaan) -> None:  # type: ignore[no-untyped-def]
+def test_conditions_from_claims_are_noted_once(session, yaan) -> None:
     poor = _yaan_member(session, yaan, "registered_poor")
     _chronic(session, poor.id, "HT-MAR", dt.date(2018, 3, 1), "I10")
     care.note_condition(session=session, person_id=poor.id, diagnosis="E11.9", noted_on=dt.date(2018, 2, 1))
@@ -343,7 +343,7 @@ def test_conditions_from_claims_are_noted_once(session, yaan) -> None:  # type: 
     ]
 
 
-def test_a_condition_resolved_after_the_report_date_is_still_a_need_on_that_date(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_condition_resolved_after_the_report_date_is_still_a_need_on_that_date(session, year) -> None:
     """A back-dated ledger sees the condition as it stood then: open, so a need to treat."""
     poor = _poor(session, year)
     condition = care.note_condition(session=session, person_id=poor.id, diagnosis="K35.8", noted_on=dt.date(2024, 9, 1))

@@ -40,7 +40,7 @@ def _submission(number: int) -> ClaimSubmission:
 
 def test_a_full_queue_refuses_with_overloaded_and_queued_claims_still_get_their_answer() -> None:
     factory = _StuckFactory()
-    batcher = ClaimBatcher(factory, max_batch=4, max_waiting=3)  # type: ignore[arg-type]
+    batcher = ClaimBatcher(factory, max_batch=4, max_waiting=3)
 
     async def scenario() -> list[object]:
         first = batcher.submit_from_loop(_submission(0))

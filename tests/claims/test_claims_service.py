@@ -97,14 +97,18 @@ def test_second_submission_returns_the_first_result_and_pays_nothing_twice(sessi
     assert len(session.scalars(select(Claim)).all()) == 1
 
 
-def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(session) -> None:
+def test_another_facility_has_its_own_bill_numbers_and_cannot_submit_for_a_foreign_provider(session) -> None:
     world = vn_world(session)
     member = world.person_ids[0]
-    service.submit_claim(session=session, claim=claim(member, "F-1"), actor="a", only_provider_id=world.provider_a)
-    with pytest.raises(Forbidden):
-        service.submit_claim(
-            session=session, claim=claim(member, "F-1", provider="PB"), actor="b", only_provider_id=world.provider_b
-        )
+    first, _ = service.submit_claim(
+        session=session, claim=claim(member, "F-1"), actor="a", only_provider_id=world.provider_a
+    )
+    # The same bill number at another facility is another bill: stored, not A's answered back.
+    other, created = service.submit_claim(
+        session=session, claim=claim(member, "F-1", provider="PB"), actor="b", only_provider_id=world.provider_b
+    )
+    assert created and other.id != first.id and other.provider_id == world.provider_b
+    assert len(session.scalars(select(Claim).where(Claim.claim_id == "F-1")).all()) == 2
     with pytest.raises(Forbidden):
         service.submit_claim(
             session=session, claim=claim(member, "F-2", provider="PA"), actor="b", only_provider_id=world.provider_b
@@ -116,7 +120,6 @@ def test_another_facility_cannot_resubmit_or_submit_for_a_foreign_provider(sessi
     [
         (2, "PA", DAY, "not_covered"),  # third member of H1 is not enrolled
         (0, "PC", DAY, "no_contract"),  # PC has no contract
-        (0, "PA", dt.date(2025, 8, 1), "not_covered"),  # after the enrolment ended
     ],
 )
 def test_not_covered_claims_are_stored_with_zero_payments_and_a_reason(session, who, provider, day, reason) -> None:
@@ -128,6 +131,16 @@ def test_not_covered_claims_are_stored_with_zero_payments_and_a_reason(session, 
     assert created and row.zero_reason == reason
     assert row.member_oop == row.total and row.allowed == row.total
     assert service.payments_of(session=session, claim_pk=row.id) == []
+    assert _accumulators(session, member) == {}
+
+
+def test_a_date_after_the_schemes_policy_ended_is_refused_and_nothing_stored(session) -> None:
+    world = vn_world(session)
+    member = world.person_ids[0]
+    with pytest.raises(ValidationFailed) as refused:
+        service.submit_claim(session=session, claim=claim(member, "Z-after", day=dt.date(2025, 8, 1)), actor="a")
+    assert (refused.value.field, refused.value.reason) == ("service_date", service.NO_POLICY_ON_DATE)
+    assert session.scalars(select(Claim)).all() == []
     assert _accumulators(session, member) == {}
 
 
@@ -226,12 +239,14 @@ def test_a_service_the_contract_does_not_designate_is_paid_nothing_with_its_reas
     )
     member = world.person_ids[0]
     inpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-1"), actor="a")
-    outpatient, _ = service.submit_claim(session=session, claim=claim(member, "D-2", care_type="outpatient"), actor="a")
+    outpatient, _ = service.submit_claim(
+        session=session, claim=claim(member, "D-2", care_type="outpatient", days=0), actor="a"
+    )
     appendix, _ = service.submit_claim(
-        session=session, claim=claim(member, "D-3", care_type="outpatient", diagnosis="K35.8"), actor="a"
+        session=session, claim=claim(member, "D-3", care_type="outpatient", diagnosis="K35.8", days=0), actor="a"
     )
     elsewhere, _ = service.submit_claim(
-        session=session, claim=claim(member, "D-4", care_type="outpatient", provider="PB"), actor="a"
+        session=session, claim=claim(member, "D-4", care_type="outpatient", provider="PB", days=0), actor="a"
     )
     assert inpatient.zero_reason is None and inpatient.member_oop < inpatient.total
     assert outpatient.zero_reason == "service_not_designated" and outpatient.member_oop == outpatient.total

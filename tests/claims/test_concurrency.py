@@ -43,7 +43,7 @@ DAY = dt.date(2024, 10, 7)
 TOTAL = 20_000_000  # VND: the 80% member's share of 4,000,000 hits the 14,040,000 yearly cap on the 4th claim
 
 
-def _seed_two_members_claims(factory, prefix: str) -> tuple[list[ClaimIn], list[int], dict[int, frozenset[str]]]:  # type: ignore[no-untyped-def]
+def _seed_two_members_claims(factory, prefix: str) -> tuple[list[ClaimIn], list[int], dict[int, frozenset[str]]]:
     """Seed the world; the CLAIMS_PER_MEMBER identical inpatient claims of each of two members,
     their ids starting with ``prefix``, the members, and their categories on DAY."""
     with session_scope(factory) as session:
@@ -66,7 +66,7 @@ def _seed_two_members_claims(factory, prefix: str) -> tuple[list[ClaimIn], list[
     return claims, members, categories
 
 
-def _run_at_once(target, argument_lists) -> None:  # type: ignore[no-untyped-def]
+def _run_at_once(target, argument_lists) -> None:
     threads = [threading.Thread(target=target, args=arguments) for arguments in argument_lists]
     for thread in threads:
         thread.start()

@@ -192,13 +192,14 @@ def assert_same(bulk: Snapshot, reference: Snapshot) -> None:
 # Persons: [0] registered poor, [1] five years' continuous membership (the co-payment cap of
 # 14,040,000 a year applies in area), [2] not enrolled, [3] the member in the other district.
 # PA and PB are contracted district hospitals, PC a commune station without a contract.
-AMOUNTS = (0, 150_000, 350_999, 351_000, 2_000_000, 6_500_000, 14_040_000, 30_000_000, 70_200_000, 90_000_000)
+# A bill of nothing is not a bill (the real-time service refuses it): the smallest bill is 1 dong.
+AMOUNTS = (1, 150_000, 350_999, 351_000, 2_000_000, 6_500_000, 14_040_000, 30_000_000, 70_200_000, 90_000_000)
 
 
 @st.composite
 def bills(draw: Any, number: int) -> Bill:
     care_type = draw(st.sampled_from(("outpatient", "inpatient", "emergency")))
-    total = draw(st.one_of(st.sampled_from(AMOUNTS), st.integers(0, 100_000_000)))
+    total = draw(st.one_of(st.sampled_from(AMOUNTS), st.integers(1, 100_000_000)))
     eligible = draw(st.one_of(st.just(total), st.integers(0, total)))
     return Bill(
         claim_id=f"H{number:03d}",

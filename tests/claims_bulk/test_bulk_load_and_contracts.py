@@ -30,14 +30,14 @@ from tests.factories import vn_claims_world
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "cn-yaan-2018.toml"
 
 
-def test_realtime_claim_outside_contract_is_paid_nothing(session) -> None:  # type: ignore[no-untyped-def]
+def test_realtime_claim_outside_contract_is_paid_nothing(session) -> None:
     world = vn_claims_world(session)
     claim = session.get(Claim, world.claim_pks["C-OP0"])
     assert claim.zero_reason == NO_CONTRACT and claim.member_oop == claim.allowed
     assert not session.scalar(select(func.sum(ClaimPayment.amount)).where(ClaimPayment.claim_pk == claim.id))
 
 
-def test_contract_in_force_and_designated_services(session) -> None:  # type: ignore[no-untyped-def]
+def test_contract_in_force_and_designated_services(session) -> None:
     world = vn_claims_world(session)
     on = dt.date(2024, 8, 1)
     assert contract_on(session=session, scheme_id=world.scheme_id, provider_id=world.provider_c, on=on) is None
@@ -66,7 +66,7 @@ def test_contract_in_force_and_designated_services(session) -> None:  # type: ig
     assert refusal("inpatient", "J18.9", dt.date(2025, 1, 1)) == NO_CONTRACT
 
 
-def test_bulk_load_of_a_province(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_load_of_a_province(session, tmp_path: Path) -> None:
     from equicover.synth.service import generate
 
     claims_path = tmp_path / "claims.csv"

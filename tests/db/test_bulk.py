@@ -17,7 +17,7 @@ COUNT = 1_237
 FIRST_ID = 610_000
 
 
-def _household(session, geo) -> int:  # type: ignore[no-untyped-def]
+def _household(session, geo) -> int:
     bulk_insert_households(
         session=session,
         rows=[{"id": 610_000, "code": "BULK-H", "location_id": geo["C11"].id, "registered_on": "2020-01-01"}],
@@ -25,7 +25,7 @@ def _household(session, geo) -> int:  # type: ignore[no-untyped-def]
     return 610_000
 
 
-def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo) -> None:
     household = _household(session, geo)
     ids = FIRST_ID + np.arange(COUNT)
     birth = np.datetime64("1950-01-01") + np.arange(COUNT) * np.timedelta64(9, "D")
@@ -55,7 +55,7 @@ def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo
     assert [row.id for row in stored] == ids.tolist()
 
     def as_date(value: object) -> dt.date | None:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
     for index in (0, 1, 499, 500, 699, 700, 1_236):
         row = stored[index]
@@ -67,7 +67,7 @@ def test_numpy_columns_load_every_row_with_dates_nulls_and_defaults(session, geo
         assert row.given_name is None
 
 
-def test_row_dicts_take_defaults_per_row(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_row_dicts_take_defaults_per_row(session, geo) -> None:
     household = _household(session, geo)
     common = {"household_id": household, "full_name": "X", "sex": "unknown", "location_id": geo["C11"].id}
     bulk_insert_persons(
@@ -88,7 +88,7 @@ def test_row_dicts_take_defaults_per_row(session, geo) -> None:  # type: ignore[
     ]
 
 
-def test_a_bad_row_inside_a_multi_row_statement_is_refused_naming_the_table(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_row_inside_a_multi_row_statement_is_refused_naming_the_table(session, geo) -> None:
     household = _household(session, geo)
     sexes = ["female"] * COUNT
     sexes[733] = "alien"  # not one of the sexes the check constraint allows
@@ -112,7 +112,7 @@ def test_a_bad_row_inside_a_multi_row_statement_is_refused_naming_the_table(sess
     )
 
 
-def test_a_malformed_date_is_refused_before_anything_is_written(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_date_is_refused_before_anything_is_written(session, geo) -> None:
     with pytest.raises(ValueError, match="day is out of range for month"):
         bulk_insert_households(
             session=session,

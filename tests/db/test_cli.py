@@ -17,7 +17,7 @@ from tests import factories as make
 runner = CliRunner()
 
 
-def test_db_upgrade_creates_the_schema_in_the_configured_database(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_creates_the_schema_in_the_configured_database(tmp_path, monkeypatch) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
     result = runner.invoke(db_app, ["current"])
@@ -28,7 +28,7 @@ def test_db_upgrade_creates_the_schema_in_the_configured_database(tmp_path, monk
     assert "up to date" in runner.invoke(db_app, ["current"]).output
 
 
-def test_coverage_command_prints_the_table(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_command_prints_the_table(tmp_path, monkeypatch) -> None:
     url = f"sqlite:///{tmp_path / 'cov.db'}"
     monkeypatch.setenv("EQUICOVER_DATABASE_URL", url)
     assert runner.invoke(db_app, ["upgrade"]).exit_code == 0

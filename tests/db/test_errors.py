@@ -15,7 +15,7 @@ from equicover.registry.schemas import PersonIn
     ("error_type", "status", "code"),
     [(ValidationFailed, 422, "validation_failed"), (NotFound, 404, "not_found"), (Conflict, 409, "conflict")],
 )
-def test_record_errors_carry_status_code_record_and_field(error_type, status, code) -> None:  # type: ignore[no-untyped-def]
+def test_record_errors_carry_status_code_record_and_field(error_type, status, code) -> None:
     error = error_type("person 42", "birth_date", "is in the future")
     assert isinstance(error, EquicoverError)
     assert error.to_dict() == {

@@ -53,7 +53,7 @@ def test_upgrade_twice_is_harmless(empty_db_url: str) -> None:
     assert current_revision(empty_db_url) == head_revision()
 
 
-def test_migrated_schema_matches_the_models(db_engine) -> None:  # type: ignore[no-untyped-def]
+def test_migrated_schema_matches_the_models(db_engine) -> None:
     """No drift: what the migrations build is exactly what the models declare."""
     with db_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -61,7 +61,7 @@ def test_migrated_schema_matches_the_models(db_engine) -> None:  # type: ignore[
     assert differences == []
 
 
-def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
     try:
         with engine.connect() as connection:

@@ -19,7 +19,7 @@ from tests import factories as make
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "restore_drill.py"
 
 
-def _drill_module():  # type: ignore[no-untyped-def]
+def _drill_module():
     spec = importlib.util.spec_from_file_location("restore_drill", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

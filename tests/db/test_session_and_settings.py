@@ -25,18 +25,18 @@ def test_environment_selects_postgresql_with_psycopg(monkeypatch) -> None:
     assert database_url() == "postgresql+psycopg://u@h/db"
 
 
-def _location_count(factory) -> int:  # type: ignore[no-untyped-def]
+def _location_count(factory) -> int:
     with factory() as session:
         return session.scalar(select(func.count()).select_from(Location))
 
 
-def test_session_scope_commits_on_success(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_session_scope_commits_on_success(session_factory) -> None:
     with session_scope(session_factory) as session:
         session.add(Location(code="X1", name="x", level="country"))
     assert _location_count(session_factory) == 1
 
 
-def test_session_scope_rolls_back_everything_on_error(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_session_scope_rolls_back_everything_on_error(session_factory) -> None:
     def write_two_locations_then_fail() -> None:
         with session_scope(session_factory) as session:
             session.add(Location(code="X1", name="x", level="country"))

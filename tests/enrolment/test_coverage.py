@@ -60,7 +60,7 @@ def _person(name: str, born: str, *categories: str, registered: str | None = Non
 
 
 @pytest.fixture
-def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
+def fixture_ids(session, geo):
     today = dt.date(2025, 1, 1)
     households = {
         "C11": [
@@ -101,14 +101,14 @@ def fixture_ids(session, geo):  # type: ignore[no-untyped-def]
     hef_2024 = make.period(session, scheme_id=hef.id, starts=JAN1, ends=DEC31)
     ramed_2024 = make.period(session, scheme_id=ramed.id, starts=JAN1, ends=DEC31)
 
-    def enrol_in(name: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef, period=hef_2024) -> int:  # type: ignore[no-untyped-def]
+    def enrol_in(name: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef, period=hef_2024) -> int:
         return make.enrolment(
             session, person_id=ids[name], scheme_id=scheme.id, period_id=period.id, starts=starts, ends=ends
         ).id
 
     def contribute(
         name: str, kind: str, amount: int, status: str, starts: dt.date = JAN1, ends: dt.date = DEC31, scheme=hef
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         make.contribution(
             session,
             person_id=ids[name],
@@ -152,7 +152,7 @@ def _table(rows: list[CoverageRow]) -> dict[str, tuple[int, int, dict[str, dict[
     return {row.group_code: (row.eligible, row.enrolled, row.amounts) for row in rows}
 
 
-def test_coverage_by_district_any_scheme(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_by_district_any_scheme(session, fixture_ids) -> None:
     assert _table(coverage(session=session, on=D, by="district")) == {
         # eligible p1 p2 p3 p6 p7; enrolled p1 p3 p7
         "D1": (5, 3, {"VND": {"state_budget": 450_000 + 315_000, "member": 135_000}, "MAD": {"donor": 12_000}}),
@@ -163,7 +163,7 @@ def test_coverage_by_district_any_scheme(session, fixture_ids) -> None:  # type:
     }
 
 
-def test_coverage_by_district_for_one_scheme(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_by_district_for_one_scheme(session, fixture_ids) -> None:
     assert _table(coverage(session=session, on=D, by="district", scheme_id=fixture_ids["hef"])) == {
         "D1": (5, 2, {"VND": {"state_budget": 765_000, "member": 135_000}}),
         "D2": (3, 1, {"VND": {"state_budget": 100_000, "local_budget": 20_000}}),
@@ -176,7 +176,7 @@ def test_coverage_by_district_for_one_scheme(session, fixture_ids) -> None:  # t
     }
 
 
-def test_coverage_by_province(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_by_province(session, fixture_ids) -> None:
     (row,) = coverage(session=session, on=D, by="province")
     assert (row.group_code, row.eligible, row.enrolled) == ("LC", 9, 5)
     assert row.amounts == {
@@ -187,7 +187,7 @@ def test_coverage_by_province(session, fixture_ids) -> None:  # type: ignore[no-
     assert row.subsidy("VND") == 885_000
 
 
-def test_coverage_by_category_respects_validity_dates(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_by_category_respects_validity_dates(session, fixture_ids) -> None:
     assert _table(coverage(session=session, on=D, by="category")) == {
         # p1 p7 p8 (p4 dead); enrolled p1 (HEF) p7 (RAMED)
         "registered_poor": (3, 2, {"VND": {"state_budget": 450_000}, "MAD": {"donor": 12_000}}),
@@ -202,7 +202,7 @@ def test_coverage_by_category_respects_validity_dates(session, fixture_ids) -> N
     assert day_before["student"][:2] == (1, 0)
 
 
-def test_coverage_before_anyone_was_enrolled(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_before_anyone_was_enrolled(session, fixture_ids) -> None:
     # 2019-12-31: everybody registered in 2020, so nobody is eligible yet.
     assert coverage(session=session, on=dt.date(2019, 12, 31), by="district") == []
     # 2023-06-30: all but p5 eligible (p4 alive then), nobody enrolled.
@@ -210,7 +210,7 @@ def test_coverage_before_anyone_was_enrolled(session, fixture_ids) -> None:  # t
     assert rows == {"D1": (6, 0, {}), "D2": (3, 0, {}), "-": (1, 0, {})}
 
 
-def test_unknown_grouping_or_scheme_is_refused(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_grouping_or_scheme_is_refused(session, fixture_ids) -> None:
     with pytest.raises(ValidationFailed) as caught:
         coverage(session=session, on=D, by="village")
     assert caught.value.field == "by"
@@ -219,7 +219,7 @@ def test_unknown_grouping_or_scheme_is_refused(session, fixture_ids) -> None:  #
     assert caught.value.field == "scheme_id"
 
 
-def test_enrolment_history_is_kept(session, fixture_ids) -> None:  # type: ignore[no-untyped-def]
+def test_enrolment_history_is_kept(session, fixture_ids) -> None:
     from equicover.audit.service import history
 
     (p6_enrolment,) = enrolments_of(session=session, person_id=fixture_ids["ids"]["p6"])

@@ -55,7 +55,7 @@ person = st.fixed_dictionaries(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people=st.lists(person, min_size=1, max_size=25))
-def test_coverage_equals_a_count_person_by_person(session, geo, people) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_equals_a_count_person_by_person(session, geo, people) -> None:
     savepoint = session.begin_nested()
     try:
         _check(session, geo, people)
@@ -63,7 +63,7 @@ def test_coverage_equals_a_count_person_by_person(session, geo, people) -> None:
         savepoint.rollback()
 
 
-def _check(session, geo, people) -> None:  # type: ignore[no-untyped-def]
+def _check(session, geo, people) -> None:
     schemes = {
         code: create_scheme(session=session, scheme=SchemeIn(code=code, name=code, currency="VND"))
         for code in ("HEF", "BHYT")

@@ -26,7 +26,7 @@ Y2024 = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
 
 @pytest.fixture
-def world(session, geo):  # type: ignore[no-untyped-def]
+def world(session, geo):
     """Household H1 in C11 of two adults; scheme HEF (VND) with the period 2024; the first
     member enrolled from 2024-03-01 to 2024-12-31, the other not enrolled. Committed."""
     _, (enrolled, other) = make.household(
@@ -53,7 +53,7 @@ def world(session, geo):  # type: ignore[no-untyped-def]
     return {"enrolled": enrolled.id, "other": other.id, "scheme": scheme.id, "period": period.id}
 
 
-def _refused(session_factory, row_counts, action, error_type, record: str, field: str):  # type: ignore[no-untyped-def]
+def _refused(session_factory, row_counts, action, error_type, record: str, field: str):
     before = row_counts(*WRITTEN)
     with pytest.raises(error_type) as caught:
         with session_scope(session_factory) as writer:
@@ -63,7 +63,7 @@ def _refused(session_factory, row_counts, action, error_type, record: str, field
     return caught.value
 
 
-def test_scheme_minor_digits_default_to_iso_4217(session) -> None:  # type: ignore[no-untyped-def]
+def test_scheme_minor_digits_default_to_iso_4217(session) -> None:
     assert create_scheme(session=session, scheme=SchemeIn(code="A", name="a", currency="VND")).minor_digits == 0
     assert create_scheme(session=session, scheme=SchemeIn(code="B", name="b", currency="MAD")).minor_digits == 2
     with pytest.raises(ValidationFailed) as caught:
@@ -71,7 +71,7 @@ def test_scheme_minor_digits_default_to_iso_4217(session) -> None:  # type: igno
     assert caught.value.field == "minor_digits"
 
 
-def test_enrol_and_record_contributions(session, world) -> None:  # type: ignore[no-untyped-def]
+def test_enrol_and_record_contributions(session, world) -> None:
     assert is_enrolled(session=session, person_id=world["enrolled"], on=dt.date(2024, 3, 1))
     assert not is_enrolled(session=session, person_id=world["enrolled"], on=dt.date(2024, 2, 29))
     contribution = record_contribution(
@@ -91,7 +91,7 @@ def test_enrol_and_record_contributions(session, world) -> None:  # type: ignore
     ] == [315_000]
 
 
-def test_enrolment_outside_the_scheme_period_is_refused(session_factory, row_counts, world) -> None:  # type: ignore[no-untyped-def]
+def test_enrolment_outside_the_scheme_period_is_refused(session_factory, row_counts, world) -> None:
     record = f"enrolment of person {world['other']} in scheme {world['scheme']}"
     _refused(
         session_factory,
@@ -142,7 +142,7 @@ def test_enrolment_outside_the_scheme_period_is_refused(session_factory, row_cou
 
 def test_overlapping_enrolment_in_the_same_scheme_is_refused_until_cancelled(
     session_factory, row_counts, world
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     record = f"enrolment of person {world['enrolled']} in scheme {world['scheme']}"
     overlapping = lambda s: enrol(  # noqa: E731
         session=s,
@@ -171,7 +171,7 @@ def test_overlapping_enrolment_in_the_same_scheme_is_refused_until_cancelled(
         overlapping(writer)
 
 
-def test_unknown_person_scheme_or_foreign_period_is_refused(session_factory, row_counts, world, session) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_person_scheme_or_foreign_period_is_refused(session_factory, row_counts, world, session) -> None:
     other_scheme = create_scheme(session=session, scheme=SchemeIn(code="BHYT", name="Basic insurance", currency="VND"))
     other_period = open_period(session=session, scheme_id=other_scheme.id, starts=Y2024[0], ends=Y2024[1])
     session.commit()
@@ -207,8 +207,8 @@ def test_unknown_person_scheme_or_foreign_period_is_refused(session_factory, row
     )
 
 
-def test_contribution_for_a_person_not_enrolled_is_refused(session_factory, row_counts, world) -> None:  # type: ignore[no-untyped-def]
-    def contribute(person_id: int, starts: dt.date, ends: dt.date, **extra):  # type: ignore[no-untyped-def]
+def test_contribution_for_a_person_not_enrolled_is_refused(session_factory, row_counts, world) -> None:
+    def contribute(person_id: int, starts: dt.date, ends: dt.date, **extra):
         arguments = dict(payer_kind="member", amount_minor=135_000, period_starts=starts, period_ends=ends)
         arguments.update(extra)
         return lambda s: record_contribution(session=s, person_id=person_id, scheme_id=world["scheme"], **arguments)

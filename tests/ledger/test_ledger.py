@@ -17,7 +17,7 @@ from tests.factories import vn_claims_world
 DAY = dt.date(2024, 1, 15)
 
 
-def _natural_identity_holds(session) -> bool:  # type: ignore[no-untyped-def]
+def _natural_identity_holds(session) -> bool:
     """cash + uses = sources + payables, fund by fund (the accounting equation of a fund)."""
     per_fund: dict[str, int] = {}
     for balance in ledger.balances(session=session):
@@ -26,7 +26,7 @@ def _natural_identity_holds(session) -> bool:  # type: ignore[no-untyped-def]
     return all(value == 0 for value in per_fund.values())
 
 
-def test_unbalanced_or_empty_entries_are_refused(session) -> None:  # type: ignore[no-untyped-def]
+def test_unbalanced_or_empty_entries_are_refused(session) -> None:
     ledger.ensure_fund(session=session, code="basic", name="Basic", currency="CNY", minor_digits=2)
     with pytest.raises(ValidationFailed, match="not balanced"):
         ledger.post_entry(
@@ -51,7 +51,7 @@ def test_unbalanced_or_empty_entries_are_refused(session) -> None:  # type: igno
     assert ledger.trial_balance(session=session) == (0, 0)
 
 
-def test_entries_are_append_only_and_corrected_by_reversal(session) -> None:  # type: ignore[no-untyped-def]
+def test_entries_are_append_only_and_corrected_by_reversal(session) -> None:
     ledger.ensure_fund(session=session, code="basic", name="Basic", currency="CNY", minor_digits=2)
     entry = ledger.record_contribution(
         session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=DAY
@@ -90,7 +90,7 @@ operation = st.one_of(
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=st.lists(st.tuples(st.sampled_from(["basic", "assistance"]), operation), min_size=1, max_size=12))
-def test_ledger_is_always_balanced(session, operations) -> None:  # type: ignore[no-untyped-def]
+def test_ledger_is_always_balanced(session, operations) -> None:
     nested = session.begin_nested()
     try:
         for fund in ("basic", "assistance"):
@@ -136,7 +136,7 @@ def test_ledger_is_always_balanced(session, operations) -> None:  # type: ignore
         nested.rollback()
 
 
-def test_claim_settlements_post_once_and_reversals_mirror(session) -> None:  # type: ignore[no-untyped-def]
+def test_claim_settlements_post_once_and_reversals_mirror(session) -> None:
     from equicover.claims.service import reverse_claim
 
     world = vn_claims_world(session)

@@ -15,15 +15,15 @@ from tests import factories as make
 JAN_15, FEB_1 = dt.date(2024, 1, 15), dt.date(2024, 2, 1)
 
 
-def _fund(session, code: str = "basic", currency: str = "CNY"):  # type: ignore[no-untyped-def]
+def _fund(session, code: str = "basic", currency: str = "CNY"):
     return ledger.ensure_fund(session=session, code=code, name=code, currency=currency, minor_digits=2)
 
 
-def _balances(session, fund: str = "basic") -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _balances(session, fund: str = "basic") -> dict[str, int]:
     return {row.account: row.balance for row in ledger.balances(session=session, fund_code=fund)}
 
 
-def _lines(session, entry_id: int) -> list[tuple[str, int, int, int | None]]:  # type: ignore[no-untyped-def]
+def _lines(session, entry_id: int) -> list[tuple[str, int, int, int | None]]:
     from equicover.ledger.models import LedgerAccount, LedgerLine
 
     return [
@@ -37,7 +37,7 @@ def _lines(session, entry_id: int) -> list[tuple[str, int, int, int | None]]:  #
     ]
 
 
-def test_a_contribution_debits_cash_and_credits_its_source(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_contribution_debits_cash_and_credits_its_source(session) -> None:
     _fund(session)
     ledger.record_contribution(session=session, fund_code="basic", source="donors", amount=1_000, received_on=JAN_15)
     assert [(b.account, b.kind, b.debit, b.credit, b.balance) for b in ledger.balances(session=session)] == [
@@ -46,7 +46,7 @@ def test_a_contribution_debits_cash_and_credits_its_source(session) -> None:  # 
     ]
 
 
-def test_spending_debits_the_use_and_credits_cash(session) -> None:  # type: ignore[no-untyped-def]
+def test_spending_debits_the_use_and_credits_cash(session) -> None:
     _fund(session)
     ledger.record_contribution(
         session=session, fund_code="basic", source="state_budget", amount=1_000, received_on=JAN_15
@@ -55,7 +55,7 @@ def test_spending_debits_the_use_and_credits_cash(session) -> None:  # type: ign
     assert _balances(session) == {"cash": 700, "transplants": 300, "state_budget": 1_000}
 
 
-def test_balances_as_of_a_date_leave_out_later_entries(session) -> None:  # type: ignore[no-untyped-def]
+def test_balances_as_of_a_date_leave_out_later_entries(session) -> None:
     _fund(session)
     ledger.record_contribution(session=session, fund_code="basic", source="donors", amount=1_000, received_on=JAN_15)
     ledger.record_transfer(session=session, fund_code="basic", use="administration", amount=250, paid_on=FEB_1)
@@ -65,7 +65,7 @@ def test_balances_as_of_a_date_leave_out_later_entries(session) -> None:  # type
     assert on_the_day == {"cash": 750, "administration": 250, "donors": 1_000}
 
 
-def test_each_fund_keeps_its_own_accounts(session) -> None:  # type: ignore[no-untyped-def]
+def test_each_fund_keeps_its_own_accounts(session) -> None:
     _fund(session, "basic")
     _fund(session, "assistance")
     ledger.record_contribution(session=session, fund_code="basic", source="donors", amount=400, received_on=JAN_15)
@@ -75,14 +75,14 @@ def test_each_fund_keeps_its_own_accounts(session) -> None:  # type: ignore[no-u
     assert ledger.trial_balance(session=session) == (490, 490)
 
 
-def test_a_fund_keeps_its_books_in_one_currency(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_fund_keeps_its_books_in_one_currency(session) -> None:
     first = _fund(session, "basic", "CNY")
     assert _fund(session, "basic", "CNY").id == first.id
     with pytest.raises(Conflict, match="keeps its books in CNY"):
         _fund(session, "basic", "VND")
 
 
-def test_a_reversed_ledger_entry_nets_to_zero(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_reversed_ledger_entry_nets_to_zero(session) -> None:
     make.locations(session)
     hospital = make.provider(session, code="PA")
     _fund(session)
@@ -104,7 +104,7 @@ def test_a_reversed_ledger_entry_nets_to_zero(session) -> None:  # type: ignore[
     assert ledger.provider_payable(session=session, provider_id=hospital.id) == 0
 
 
-def test_an_entry_can_be_reversed_only_once(session) -> None:  # type: ignore[no-untyped-def]
+def test_an_entry_can_be_reversed_only_once(session) -> None:
     _fund(session)
     entry = ledger.record_contribution(
         session=session, fund_code="basic", source="donors", amount=50, received_on=JAN_15
@@ -115,7 +115,7 @@ def test_an_entry_can_be_reversed_only_once(session) -> None:  # type: ignore[no
     assert _balances(session) == {"cash": 0, "donors": 0}
 
 
-def test_a_reversal_is_corrected_by_a_new_entry_not_by_reversing_it(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_reversal_is_corrected_by_a_new_entry_not_by_reversing_it(session) -> None:
     _fund(session)
     entry = ledger.record_contribution(
         session=session, fund_code="basic", source="donors", amount=50, received_on=JAN_15
@@ -125,7 +125,7 @@ def test_a_reversal_is_corrected_by_a_new_entry_not_by_reversing_it(session) -> 
         ledger.reverse_entry(session=session, entry_id=reversal.id, posted_on=JAN_15, memo="undo")
 
 
-def test_reversing_an_unknown_entry_is_refused(session) -> None:  # type: ignore[no-untyped-def]
+def test_reversing_an_unknown_entry_is_refused(session) -> None:
     with pytest.raises(NotFound, match="unknown entry"):
         ledger.reverse_entry(session=session, entry_id=424242, posted_on=JAN_15, memo="nothing")
 
@@ -139,14 +139,14 @@ def test_reversing_an_unknown_entry_is_refused(session) -> None:  # type: ignore
     ],
     ids=["negative", "two-sided", "all-zero"],
 )
-def test_an_entry_with_a_malformed_line_is_refused_and_nothing_is_written(session, lines, message) -> None:  # type: ignore[no-untyped-def]
+def test_an_entry_with_a_malformed_line_is_refused_and_nothing_is_written(session, lines, message) -> None:
     _fund(session)
     with pytest.raises(ValidationFailed, match=message):
         ledger.post_entry(session=session, fund_code="basic", posted_on=JAN_15, kind="transfer", lines=lines)
     assert session.scalars(select(LedgerEntry)).all() == []
 
 
-def test_a_contribution_must_come_from_a_source_account_and_be_positive(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_contribution_must_come_from_a_source_account_and_be_positive(session) -> None:
     _fund(session)
     with pytest.raises(ValidationFailed, match="'transplants' is not a source account"):
         ledger.record_contribution(
@@ -157,13 +157,13 @@ def test_a_contribution_must_come_from_a_source_account_and_be_positive(session)
     assert ledger.trial_balance(session=session) == (0, 0)
 
 
-def test_spending_must_go_to_a_use_account(session) -> None:  # type: ignore[no-untyped-def]
+def test_spending_must_go_to_a_use_account(session) -> None:
     _fund(session)
     with pytest.raises(ValidationFailed, match="'donors' is not a use account"):
         ledger.record_transfer(session=session, fund_code="basic", use="donors", amount=10, paid_on=JAN_15)
 
 
-def test_paid_enrolment_contributions_are_posted_once_per_period_start(session) -> None:  # type: ignore[no-untyped-def]
+def test_paid_enrolment_contributions_are_posted_once_per_period_start(session) -> None:
     # Two members of VN-SHI: the state pays 450,000 for one; the other pays 135,000 herself and
     # owes 20,000 more (due, not paid: not money received).
     make.locations(session)
@@ -187,7 +187,7 @@ def test_paid_enrolment_contributions_are_posted_once_per_period_start(session) 
     ]
 
 
-def test_claims_are_taken_into_the_ledger_up_to_a_date_in_the_month_of_service(session) -> None:  # type: ignore[no-untyped-def]
+def test_claims_are_taken_into_the_ledger_up_to_a_date_in_the_month_of_service(session) -> None:
     # A registered-poor member is paid 100%: the fund owes PA each bill in full.
     make.locations(session)
     year = make.scheme_year(session)
@@ -211,7 +211,7 @@ def test_claims_are_taken_into_the_ledger_up_to_a_date_in_the_month_of_service(s
     ]
 
 
-def test_a_reversed_claim_is_taken_back_out_of_what_the_provider_is_owed(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_reversed_claim_is_taken_back_out_of_what_the_provider_is_owed(session) -> None:
     from equicover.claims.service import reverse_claim
 
     make.locations(session)

@@ -6,7 +6,7 @@ from tests.api_helpers import login_as, make_client
 from tests.factories import vn_claims_world
 
 
-def test_maker_checker_over_http(session_factory, session) -> None:  # type: ignore[no-untyped-def]
+def test_maker_checker_over_http(session_factory, session) -> None:
     vn_claims_world(session)
     session.commit()
     client = make_client(session_factory=session_factory)
@@ -30,7 +30,7 @@ def test_maker_checker_over_http(session_factory, session) -> None:  # type: ign
     assert {row["account"] for row in balances} >= {"cash", "payable"}
 
 
-def test_verifier_sees_and_decides_reviews_of_its_area(session_factory, session) -> None:  # type: ignore[no-untyped-def]
+def test_verifier_sees_and_decides_reviews_of_its_area(session_factory, session) -> None:
     vn_claims_world(session)
     session.commit()
     client = make_client(session_factory=session_factory)

@@ -20,7 +20,7 @@ STARTS, ENDS = dt.date(2024, 8, 1), dt.date(2024, 9, 30)
 PA_PAID = 320_000 + 450_000 + 400_000 + 550_000 + 6_000_000 + 7_200_000
 
 
-def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # type: ignore[no-untyped-def]
+def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:
     world = vn_claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
     batch = payments.draft_batch(
@@ -63,7 +63,7 @@ def test_maker_cannot_approve_and_only_a_fund_manager_can(session) -> None:  # t
     assert later.claim_count == 0 and later.net_amount == 0
 
 
-def test_cancelled_draft_releases_its_claims(session) -> None:  # type: ignore[no-untyped-def]
+def test_cancelled_draft_releases_its_claims(session) -> None:
     vn_claims_world(session)
     batch = payments.draft_batch(
         session=session, provider_code="PB", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"
@@ -75,7 +75,7 @@ def test_cancelled_draft_releases_its_claims(session) -> None:  # type: ignore[n
     assert again.claim_count == 2 and again.net_amount == 9_900_000
 
 
-def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[no-untyped-def]
+def test_capitation_per_enrolled_person_month(session) -> None:
     world = vn_claims_world(session)
     # PC (placed in district D1) gets a capitation contract: D1 has two enrolled persons.
     sign_contract(
@@ -88,6 +88,7 @@ def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[
             payment_method="capitation",
         ),
     )
+    ledger.ensure_fund(session=session, code="shi", name="shi", currency="VND", minor_digits=0)
     batch = payments.draft_batch(
         session=session,
         provider_code="PC",
@@ -106,7 +107,7 @@ def test_capitation_per_enrolled_person_month(session) -> None:  # type: ignore[
     assert shi["provider_payments"] == 50_000 and shi["cash"] == -50_000
 
 
-def test_exports_add_up_to_the_net_amount(session) -> None:  # type: ignore[no-untyped-def]
+def test_exports_add_up_to_the_net_amount(session) -> None:
     vn_claims_world(session)
     batch = payments.draft_batch(
         session=session, provider_code="PA", period_starts=STARTS, period_ends=ENDS, actor="alice", currency="VND"

@@ -22,7 +22,7 @@ from tests import factories as make
 
 
 @pytest.fixture
-def hospital(session, geo):  # type: ignore[no-untyped-def]
+def hospital(session, geo):
     """Scheme HEF (KHR) and the designated referral hospital RH-01 in district D1. Committed."""
     make.scheme(session, code="HEF", name="Health Equity Fund", currency="KHR", minor_digits=0)
     provider = make.provider(session, code="RH-01", name="Referral hospital", level="referral", location_code="D1")
@@ -30,7 +30,7 @@ def hospital(session, geo):  # type: ignore[no-untyped-def]
     return provider
 
 
-def test_register_provider_and_sign_contracts(session, hospital) -> None:  # type: ignore[no-untyped-def]
+def test_register_provider_and_sign_contracts(session, hospital) -> None:
     assert get_provider(session=session, code="RH-01").designated is True
     first = sign_contract(
         session=session,
@@ -72,7 +72,7 @@ def test_register_provider_and_sign_contracts(session, hospital) -> None:  # typ
     ]
 
 
-def test_contract_refusals_write_nothing(session_factory, row_counts, hospital) -> None:  # type: ignore[no-untyped-def]
+def test_contract_refusals_write_nothing(session_factory, row_counts, hospital) -> None:
     with session_scope(session_factory) as writer:
         sign_contract(
             session=writer,
@@ -140,7 +140,7 @@ def test_contract_refusals_write_nothing(session_factory, row_counts, hospital) 
     assert row_counts("contracts", "change_log") == before
 
 
-def test_provider_refusals(session, hospital) -> None:  # type: ignore[no-untyped-def]
+def test_provider_refusals(session, hospital) -> None:
     with pytest.raises(Conflict):
         register_provider(
             session=session, provider=ProviderIn(code="RH-01", name="x", level="referral", location_code="D1")
@@ -152,7 +152,7 @@ def test_provider_refusals(session, hospital) -> None:  # type: ignore[no-untype
     assert (caught.value.record, caught.value.field) == ("provider HC-9", "location_code")
 
 
-def test_bulk_insert_providers_defaults(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_insert_providers_defaults(session, geo) -> None:
     assert (
         bulk_insert_providers(
             session=session,

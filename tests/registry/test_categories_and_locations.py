@@ -27,14 +27,14 @@ from tests import factories as make
 
 
 @pytest.fixture
-def person_id(session, geo) -> int:  # type: ignore[no-untyped-def]
+def person_id(session, geo) -> int:
     """A woman born 1950-02-02, alone in household H1 in C11, holding no category."""
     return make.person(
         session, household_code="H1", location_code="C11", full_name="Lý Thị Mai", birth_date=dt.date(1950, 2, 2)
     ).id
 
 
-def test_category_validity_dates_are_inclusive_at_both_ends(session, person_id) -> None:  # type: ignore[no-untyped-def]
+def test_category_validity_dates_are_inclusive_at_both_ends(session, person_id) -> None:
     set_category(
         session=session,
         person_id=person_id,
@@ -54,7 +54,7 @@ def test_category_validity_dates_are_inclusive_at_both_ends(session, person_id) 
     assert categories_at(session=session, person_id=person_id, on=dt.date(2009, 1, 1)) == []
 
 
-def test_end_category_closes_the_holding_and_logs_before_and_after(session, person_id) -> None:  # type: ignore[no-untyped-def]
+def test_end_category_closes_the_holding_and_logs_before_and_after(session, person_id) -> None:
     held = set_category(
         session=session,
         person_id=person_id,
@@ -77,7 +77,7 @@ def test_end_category_closes_the_holding_and_logs_before_and_after(session, pers
     assert categories_at(session=session, person_id=person_id, on=dt.date(2024, 6, 1)) == ["near_poor"]
 
 
-def test_set_category_refusals_write_nothing(session_factory, row_counts, session, person_id) -> None:  # type: ignore[no-untyped-def]
+def test_set_category_refusals_write_nothing(session_factory, row_counts, session, person_id) -> None:
     set_category(
         session=session,
         person_id=person_id,
@@ -131,7 +131,7 @@ def test_set_category_refusals_write_nothing(session_factory, row_counts, sessio
     set_category(session=session, person_id=person_id, category="near_poor", valid_from=dt.date(2025, 1, 1))
 
 
-def test_location_tree_keeps_ancestors_and_refuses_bad_parents(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_location_tree_keeps_ancestors_and_refuses_bad_parents(session, geo) -> None:
     commune = geo["C11"]
     assert (commune.country_id, commune.province_id, commune.district_id) == (geo["VN"].id, geo["LC"].id, geo["D1"].id)
     assert geo["D2"].district_id == geo["D2"].id and geo["D2"].province_id == geo["LC"].id
@@ -145,7 +145,7 @@ def test_location_tree_keeps_ancestors_and_refuses_bad_parents(session, geo) -> 
         create_location(session=session, location=LocationIn(code="D1", name="x", level="district", parent_code="LC"))
 
 
-def test_bulk_loaders_write_rows_compute_ancestors_and_honour_constraints(session) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_loaders_write_rows_compute_ancestors_and_honour_constraints(session) -> None:
     written = bulk_insert_locations(
         session=session,
         rows=[
@@ -201,7 +201,7 @@ def test_bulk_loaders_write_rows_compute_ancestors_and_honour_constraints(sessio
     assert session.scalar(select(Location.id).where(Location.code == "KH-120102")) > 1004
 
 
-def test_bulk_load_violations_are_validation_errors(session_factory, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_load_violations_are_validation_errors(session_factory, geo, session) -> None:
     session.commit()
     with pytest.raises(ValidationFailed) as caught:
         with session_scope(session_factory) as writer:

@@ -33,11 +33,11 @@ DAY = dt.date(2024, 3, 1)
 
 
 @pytest.fixture(scope="module")
-def registry():  # type: ignore[no-untyped-def]
+def registry():
     return synthetic_registry(1_500, seed=11, pool_size=300)
 
 
-def test_splink_finds_the_injected_duplicates(registry) -> None:  # type: ignore[no-untyped-def]
+def test_splink_finds_the_injected_duplicates(registry) -> None:
     # Trained here on the fixture itself (unsupervised), not the packaged default model.
     result = find_duplicates(as_splink_frame(registry), threshold=0.5, cluster_threshold=0.99, train_model=True)
     found = {(int(left), int(right)) for left, right in zip(result.pairs["unique_id_l"], result.pairs["unique_id_r"])}
@@ -52,7 +52,7 @@ def test_splink_finds_the_injected_duplicates(registry) -> None:  # type: ignore
     assert result.model["link_type"] == "dedupe_only"
 
 
-def _load(session, geo, registry, limit: int | None = None) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def _load(session, geo, registry, limit: int | None = None) -> dict[int, int]:
     """The synthetic people into the database (ids kept +100000); returns synthetic id -> person id."""
     people = registry.people if limit is None else registry.people.iloc[:limit]
     households = sorted(set(people["household_id"].tolist()))
@@ -88,7 +88,7 @@ def _load(session, geo, registry, limit: int | None = None) -> dict[int, int]:  
     return {i: offset + i for i in people["id"].tolist()}
 
 
-def test_run_review_and_merge_remember_decisions(session, geo, registry) -> None:  # type: ignore[no-untyped-def]
+def test_run_review_and_merge_remember_decisions(session, geo, registry) -> None:
     ids = _load(session, geo, registry)
     first = run_dedupe(session=session, review_threshold=0.3, auto_threshold=0.99)
     assert first.persons == 1_500 and first.pairs_found == first.pairs_queued + first.pairs_auto
@@ -132,7 +132,7 @@ def test_run_review_and_merge_remember_decisions(session, geo, registry) -> None
         decide_pair(session=session, pair_id=confirmed.id, decision="maybe")
 
 
-def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo) -> None:
     from equicover.care.service import note_condition, sign_family_doctor
 
     survivor = make.person(session, household_code="M1", full_name="Nguyễn Thị Lan", birth_date=dt.date(1980, 1, 2))

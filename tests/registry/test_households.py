@@ -24,7 +24,7 @@ TODAY = dt.date(2024, 6, 30)
 WRITTEN_TABLES = ("households", "persons", "person_categories", "change_log")
 
 
-def member(**overrides) -> PersonIn:  # type: ignore[no-untyped-def]
+def member(**overrides) -> PersonIn:
     fields = {
         "full_name": "Nguyễn Văn An",
         "given_name": "An",
@@ -43,7 +43,7 @@ def household(code: str = "H1", location_code: str = "C11", members: list[Person
     )
 
 
-def test_register_household_with_members_categories_and_history(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_register_household_with_members_categories_and_history(session, geo) -> None:
     registered = register_household(
         session=session,
         household=household(
@@ -82,7 +82,7 @@ def test_register_household_with_members_categories_and_history(session, geo) ->
     assert person_log[0].after["birth_date"] == "2021-03-04"
 
 
-def _refused(session_factory, row_counts, payload: HouseholdIn, error_type, record: str, field: str):  # type: ignore[no-untyped-def]
+def _refused(session_factory, row_counts, payload: HouseholdIn, error_type, record: str, field: str):
     before = row_counts(*WRITTEN_TABLES)
     with pytest.raises(error_type) as caught:
         with session_scope(session_factory) as session:
@@ -93,7 +93,7 @@ def _refused(session_factory, row_counts, payload: HouseholdIn, error_type, reco
     return caught.value
 
 
-def test_unknown_location_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_location_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:
     session.commit()  # make the tree visible to other sessions of this test
     _refused(
         session_factory,
@@ -113,7 +113,7 @@ def test_unknown_location_is_refused_and_nothing_written(session_factory, row_co
     )
 
 
-def test_birth_date_in_the_future_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_birth_date_in_the_future_is_refused_and_nothing_written(session_factory, row_counts, geo, session) -> None:
     session.commit()
     error = _refused(
         session_factory,
@@ -129,7 +129,7 @@ def test_birth_date_in_the_future_is_refused_and_nothing_written(session_factory
         register_household(session=writer, household=household(members=[member(birth_date=TODAY)]), today=TODAY)
 
 
-def test_duplicate_national_id_within_one_id_type_is_refused(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_national_id_within_one_id_type_is_refused(session_factory, row_counts, geo, session) -> None:
     session.commit()
     with session_scope(session_factory) as writer:
         register_household(
@@ -166,7 +166,7 @@ def test_duplicate_national_id_within_one_id_type_is_refused(session_factory, ro
     assert row_counts("persons")["persons"] == 2
 
 
-def test_other_member_refusals(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_other_member_refusals(session_factory, row_counts, geo, session) -> None:
     session.commit()
     _refused(
         session_factory,
@@ -213,7 +213,7 @@ def test_other_member_refusals(session_factory, row_counts, geo, session) -> Non
     _refused(session_factory, row_counts, household(), Conflict, "household H1", "code")
 
 
-def test_update_person_logs_before_and_after_of_changed_fields_only(session, geo) -> None:  # type: ignore[no-untyped-def]
+def test_update_person_logs_before_and_after_of_changed_fields_only(session, geo) -> None:
     registered = register_household(session=session, household=household(members=[member(phone="0900")]), today=TODAY)
     person = household_members(session=session, household_id=registered.id)[0]
     update_person(
@@ -230,7 +230,7 @@ def test_update_person_logs_before_and_after_of_changed_fields_only(session, geo
     assert log[1].after == {"phone": "0911", "location_id": geo["N21"].id}
 
 
-def test_update_person_refusals_write_nothing(session_factory, row_counts, geo, session) -> None:  # type: ignore[no-untyped-def]
+def test_update_person_refusals_write_nothing(session_factory, row_counts, geo, session) -> None:
     registered = register_household(
         session=session, household=household(members=[member(), member(national_id="N1", id_type="cni")]), today=TODAY
     )
@@ -256,7 +256,7 @@ def test_update_person_refusals_write_nothing(session_factory, row_counts, geo, 
 
 def test_categories_of_new_members_overlapping_each_other_are_refused(
     session_factory, row_counts, geo, session
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     session.commit()
     overlapping = [
         CategoryIn(category="near_poor", valid_from=dt.date(2024, 1, 1), valid_to=dt.date(2024, 6, 30)),

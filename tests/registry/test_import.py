@@ -84,7 +84,7 @@ def read_report(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tmp_path, row_counts, kind) -> None:  # type: ignore[no-untyped-def]
+def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tmp_path, row_counts, kind) -> None:
     path = (write_csv if kind == "csv" else write_xlsx)(tmp_path / f"list.{kind}", ROWS)
     report = tmp_path / "rejected.csv"
     before = row_counts("persons", "households")
@@ -137,7 +137,7 @@ def test_import_reports_every_bad_row_and_is_idempotent(session_factory, geo, tm
     assert row_counts("persons", "households") == after
 
 
-def test_a_batch_the_database_refuses_is_not_half_written(session_factory, geo, tmp_path, row_counts) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_the_database_refuses_is_not_half_written(session_factory, geo, tmp_path, row_counts) -> None:
     """Another import of the same source writes one of the second batch's row ids after the
     first batch (the import found the source new at its start, so it does not look row ids up
     again): the database refuses the second batch at its last table (person_sources), after its
@@ -192,7 +192,7 @@ def test_mapping_errors_are_refused() -> None:
 
 def test_missing_header_column_is_refused_before_anything_is_written(
     session_factory, geo, tmp_path, row_counts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("ID,Ho ten\nr1,An\n", encoding="utf-8")
     before = row_counts("persons")
@@ -230,7 +230,7 @@ def fresh_registry(url: str) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-def test_pipelined_import_gives_the_same_result(empty_db_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pipelined_import_gives_the_same_result(empty_db_url, tmp_path) -> None:
     """Writing batches in writer threads while the next is validated (PostgreSQL, an
     engine-bound factory; SQLite runs the same import one batch after the other)."""
     from equicover.registry.importer import _can_pipeline
@@ -263,7 +263,7 @@ SPLIT_HOUSEHOLD = [
 ]
 
 
-def test_a_batch_waits_for_the_batch_writing_its_household(empty_db_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_waits_for_the_batch_writing_its_household(empty_db_url, tmp_path, monkeypatch) -> None:
     """The first batch is slow to write; the second, written meanwhile by the other writer,
     needs the household the first creates. It waits for the first to commit (else the database
     would refuse its person: the household would not exist for it yet)."""
@@ -272,7 +272,7 @@ def test_a_batch_waits_for_the_batch_writing_its_household(empty_db_url, tmp_pat
     real_write = importer.write_copy_batch
     slowed = []
 
-    def slow_first_write(**kwargs):  # type: ignore[no-untyped-def]
+    def slow_first_write(**kwargs):
         if not slowed:
             slowed.append(True)
             time.sleep(0.5)
@@ -301,7 +301,7 @@ def test_a_batch_waits_for_the_batch_writing_its_household(empty_db_url, tmp_pat
             assert reader.scalars(select(Household.code).order_by(Household.code)).all() == ["HH1", "HH2", "HH3"]
 
 
-def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_db_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_db_url, tmp_path, monkeypatch) -> None:
     """Another writer registers line 2's national ID while the first batch is validated: the
     database refuses that batch, and HH1 is not made. Pipelined (PostgreSQL), the second batch was
     validated meanwhile and uses HH1: it is refused too, with that reason. One batch after the
@@ -311,7 +311,7 @@ def test_a_refused_batch_takes_down_a_batch_in_flight_using_its_household(empty_
 
     real_validate = importer.validate_person_batch
 
-    def validate_while_another_writer_registers(**kwargs):  # type: ignore[no-untyped-def]
+    def validate_while_another_writer_registers(**kwargs):
         validated = real_validate(**kwargs)
         if kwargs["batch"] == 0:
             with session_scope(factory) as other:
@@ -391,7 +391,7 @@ def test_a_household_on_adjacent_lines_is_not_split_between_batches() -> None:
     assert [len(batch) for batch in _batches(iter(rows("A" * (HOUSEHOLD_SPILL + 10))), 5)] == [5 + HOUSEHOLD_SPILL, 5]
 
 
-def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_factory, geo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_factory, geo, tmp_path) -> None:
     """Backslashes, tabs, newlines and a literal \\N in the file reach the database unchanged
     (PostgreSQL's COPY text path escapes them; SQLite binds them)."""
     mapping = ImportMapping.from_dict({
@@ -440,7 +440,7 @@ def test_values_needing_escapes_in_copy_text_are_stored_as_written(session_facto
     )
 
 
-def test_each_batch_logs_its_bulk_loads_and_the_run_its_totals(session_factory, geo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_each_batch_logs_its_bulk_loads_and_the_run_its_totals(session_factory, geo, tmp_path) -> None:
     """One change-log row per batch and table written (households, persons), as the bulk
     loaders write them, and one for the import run."""
     path = write_csv(tmp_path / "list.csv", ROWS)

@@ -43,7 +43,7 @@ def test_memoised_forms_are_name_forms() -> None:
         assert memo(name) == expected(name), name
 
 
-def test_a_full_memo_starts_over_and_stays_right(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_full_memo_starts_over_and_stays_right(monkeypatch) -> None:
     monkeypatch.setattr(import_names, "MAX_NAMES", 2)
     monkeypatch.setattr(import_names, "MAX_TOKENS", 3)
     memo = ImportNameForms()

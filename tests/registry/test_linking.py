@@ -30,7 +30,7 @@ def _register(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def test_exact_probabilistic_conflicting_and_unlinked(session, geo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_exact_probabilistic_conflicting_and_unlinked(session, geo, tmp_path) -> None:
     _, persons = make.household(
         session,
         code="L1",

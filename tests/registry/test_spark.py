@@ -21,7 +21,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
+def spark():
     if shutil.which("java") is None:
         if os.environ.get("EQUICOVER_SKIP_SPARK") == "1" and os.environ.get("CI", "").lower() != "true":
             pytest.skip("!!! Spark test SKIPPED: no java on PATH and EQUICOVER_SKIP_SPARK=1 !!!")
@@ -33,7 +33,7 @@ def spark():  # type: ignore[no-untyped-def]
     session.stop()
 
 
-def test_the_duckdb_model_runs_unchanged_on_spark(spark) -> None:  # type: ignore[no-untyped-def]
+def test_the_duckdb_model_runs_unchanged_on_spark(spark) -> None:
     registry = synthetic_registry(600, seed=5, pool_size=200)
     frame = as_splink_frame(registry)
     on_duckdb = find_duplicates(frame, threshold=0.5, cluster_threshold=0.99)
@@ -41,7 +41,7 @@ def test_the_duckdb_model_runs_unchanged_on_spark(spark) -> None:  # type: ignor
         frame, threshold=0.5, cluster_threshold=0.99, backend="spark", spark=spark, model=on_duckdb.model
     )
 
-    def pairs(result):  # type: ignore[no-untyped-def]
+    def pairs(result):
         return {
             (int(left), int(right)): p
             for left, right, p in zip(

@@ -27,7 +27,7 @@ DAYS = 184
 
 
 @pytest.fixture
-def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
+def year(session) -> SchemeYear:
     make.locations(session)
     scheme = make.scheme_year(session)
     for code, district in (("PA", "D1"), ("PB", "D2")):
@@ -36,15 +36,15 @@ def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
     return scheme
 
 
-def _rows(session, **options) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _rows(session, **options) -> dict[str, object]:
     return {row.area_code: row for row in compute_indicators(session=session, starts=STARTS, ends=ENDS, **options)}
 
 
-def _poor(session, year: SchemeYear, **fields):  # type: ignore[no-untyped-def]
+def _poor(session, year: SchemeYear, **fields):
     return make.enrolled_person(session, scheme=year, categories=["registered_poor"], **fields)
 
 
-def test_coverage_is_persons_enrolled_on_the_last_day_over_persons_alive_then(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_is_persons_enrolled_on_the_last_day_over_persons_alive_then(session, year) -> None:
     from equicover.registry.schemas import PersonUpdate
     from equicover.registry.service import update_person
 
@@ -61,7 +61,7 @@ def test_coverage_is_persons_enrolled_on_the_last_day_over_persons_alive_then(se
     assert (total.population, total.enrolled, total.coverage_rate) == (4, 2, 0.5)
 
 
-def test_consultations_per_person_year_scale_the_outpatient_claims_of_the_period_to_a_year(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_consultations_per_person_year_scale_the_outpatient_claims_of_the_period_to_a_year(session, year) -> None:
     from equicover.claims.service import reverse_claim
 
     first = make.enrolled_person(session, scheme=year)
@@ -80,7 +80,7 @@ def test_consultations_per_person_year_scale_the_outpatient_claims_of_the_period
     assert d1.consultations_per_person_year == 3 * 365 / (2 * DAYS)
 
 
-def test_the_oop_share_is_what_members_paid_over_what_was_allowed(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_oop_share_is_what_members_paid_over_what_was_allowed(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     poor = _poor(session, year)
     make.claim(session, claim_id="MEMBER", person_id=member.id, total=1_000_000)  # pays 20%: 200,000
@@ -90,7 +90,7 @@ def test_the_oop_share_is_what_members_paid_over_what_was_allowed(session, year)
     assert d1.oop_share == 200_000 / 1_500_000
 
 
-def test_a_poor_inpatient_paying_at_most_ten_percent_is_within_the_target(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_poor_inpatient_paying_at_most_ten_percent_is_within_the_target(session, year) -> None:
     # Bills of 1,000,000 of which the in-scope part is paid in full: the member pays the rest.
     for claim_id, eligible in (("FIVE", 950_000), ("TEN", 900_000), ("TWENTY", 800_000)):
         poor = _poor(session, year)
@@ -110,7 +110,7 @@ def test_a_poor_inpatient_paying_at_most_ten_percent_is_within_the_target(sessio
     assert d1.poor_within_target_share == 2 / 3
 
 
-def test_catastrophic_spending_compares_oop_with_consumption_scaled_to_the_period(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_catastrophic_spending_compares_oop_with_consumption_scaled_to_the_period(session, year) -> None:
     # Each household's one member pays 20% of 9,200,000: 1,840,000 in the half-year.
     for household in ("AT-LIMIT", "ABOVE", "UNKNOWN"):
         member = make.enrolled_person(session, scheme=year, household_code=household)
@@ -125,7 +125,7 @@ def test_catastrophic_spending_compares_oop_with_consumption_scaled_to_the_perio
     assert (d1.catastrophic_share(10), d1.catastrophic_share(25)) == (0.5, 0.0)
 
 
-def test_fund_utilisation_is_what_the_fund_paid_over_paid_contributions_pro_rated_to_the_period(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_fund_utilisation_is_what_the_fund_paid_over_paid_contributions_pro_rated_to_the_period(session, year) -> None:
     poor = _poor(session, year)
     # 730,000 paid for 365 days (1 July 2024 to 30 June 2025): 2,000 a day, 184 of them in the period.
     make.contribution(session, person_id=poor.id, scheme_id=year.scheme_id, amount_minor=730_000)
@@ -139,7 +139,7 @@ def test_fund_utilisation_is_what_the_fund_paid_over_paid_contributions_pro_rate
     assert d1.fund_utilisation == 0.25
 
 
-def test_indicators_by_province_gather_its_districts(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_indicators_by_province_gather_its_districts(session, year) -> None:
     make.enrolled_person(session, scheme=year, location_code="C11")
     make.enrolled_person(session, scheme=year, location_code="C12")
     make.person(session, location_code="N21")
@@ -147,7 +147,7 @@ def test_indicators_by_province_gather_its_districts(session, year) -> None:  # 
     assert [(row.area_code, row.population, row.enrolled) for row in rows] == [("LC", 3, 2), ("ALL", 3, 2)]
 
 
-def test_indicators_of_a_scope_leave_the_other_areas_out(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_indicators_of_a_scope_leave_the_other_areas_out(session, year) -> None:
     make.enrolled_person(session, scheme=year, location_code="C11")
     make.enrolled_person(session, scheme=year, location_code="N21")
     make.person(session, location_code="N21")
@@ -164,12 +164,12 @@ def test_indicators_of_a_scope_leave_the_other_areas_out(session, year) -> None:
     ],
     ids=["reversed-period", "unknown-level"],
 )
-def test_indicators_refuse_a_reversed_period_or_an_unknown_area_level(session, options, message) -> None:  # type: ignore[no-untyped-def]
+def test_indicators_refuse_a_reversed_period_or_an_unknown_area_level(session, options, message) -> None:
     with pytest.raises(ValidationFailed, match=message):
         compute_indicators(session=session, **options)
 
 
-def test_a_later_survey_replaces_a_households_consumption(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_later_survey_replaces_a_households_consumption(session, year) -> None:
     make.person(session, household_code="H1")
     first = reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=10_000_000)
     again = reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=12_000_000)
@@ -178,7 +178,7 @@ def test_a_later_survey_replaces_a_households_consumption(session, year) -> None
     assert (other_year.year, other_year.amount) == (2025, 1)
 
 
-def test_household_consumption_must_be_positive_and_of_a_known_household(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_household_consumption_must_be_positive_and_of_a_known_household(session, year) -> None:
     make.person(session, household_code="H1")
     with pytest.raises(ValidationFailed, match="must be positive"):
         reports.record_household_consumption(session=session, household_code="H1", year=2024, amount=0)
@@ -193,7 +193,7 @@ def test_a_half_year_is_january_to_june_or_july_to_december() -> None:
         half_year(2024, 3)
 
 
-def test_the_semiannual_report_sums_the_batches_and_findings_of_its_half(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_semiannual_report_sums_the_batches_and_findings_of_its_half(session, year) -> None:
     from equicover.payments import service as payments
     from equicover.verification import service as verification
 

@@ -49,7 +49,7 @@ if __package__:
         render_toml,
     )
 else:  # pytest's default rootdir-less import: this directory is on sys.path
-    from strategies import (  # type: ignore[no-redef]
+    from strategies import (
         PolicyCase,
         claim_row,
         claims_csv_with_bad_rows,

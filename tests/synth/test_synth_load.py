@@ -155,7 +155,7 @@ def test_claims_join_back_to_persons_providers_and_registry_categories(loaded):
     enrolment_spans: dict[int, list[tuple[dt.date, dt.date]]] = {}
 
     def as_date(value: object) -> dt.date:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
     for person_id, starts, ends in session.execute(text("SELECT person_id, starts, ends FROM enrolments")):
         enrolment_spans.setdefault(person_id, []).append((as_date(starts), as_date(ends)))

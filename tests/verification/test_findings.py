@@ -24,7 +24,7 @@ STARTS, ENDS = dt.date(2024, 8, 1), dt.date(2024, 8, 31)
 
 
 @pytest.fixture
-def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
+def year(session) -> SchemeYear:
     make.locations(session)
     scheme = make.scheme_year(session)
     for code, district in (("PA", "D1"), ("PB", "D2")):
@@ -33,7 +33,7 @@ def year(session) -> SchemeYear:  # type: ignore[no-untyped-def]
     return scheme
 
 
-def _sample(session, *, random_count: int = 50, risk_count: int = 0, seed: int = 1):  # type: ignore[no-untyped-def]
+def _sample(session, *, random_count: int = 50, risk_count: int = 0, seed: int = 1):
     return verification.draw_sample(
         session=session,
         period_starts=STARTS,
@@ -44,12 +44,12 @@ def _sample(session, *, random_count: int = 50, risk_count: int = 0, seed: int =
     )
 
 
-def _reviews(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _reviews(session) -> dict[str, int]:
     """Review id by claim id, of every open review."""
     return {item.claim_id: item.review_id for item in verification.verifier_queue(session=session)}
 
 
-def test_a_sample_draws_only_paid_claims_served_in_its_period(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_sample_draws_only_paid_claims_served_in_its_period(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.provider(session, code="PC", level="commune", location_code="C11")  # no contract: pays nothing
     make.claim(session, claim_id="IN", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
@@ -61,7 +61,7 @@ def test_a_sample_draws_only_paid_claims_served_in_its_period(session, year) -> 
     assert (sample.random_count, sample.risk_count) == (1, 0)
 
 
-def test_a_claim_under_review_is_not_drawn_again(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_claim_under_review_is_not_drawn_again(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="ONCE", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     first = _sample(session)
@@ -76,19 +76,19 @@ def test_a_claim_under_review_is_not_drawn_again(session, year) -> None:  # type
 )
 def test_a_sample_must_ask_for_at_least_one_claim_and_no_negative_count(
     session, year, random_count: int, risk_count: int
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with pytest.raises(ValidationFailed, match="at least one claim"):
         _sample(session, random_count=random_count, risk_count=risk_count)
 
 
-def test_a_sample_period_must_not_end_before_it_starts(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_sample_period_must_not_end_before_it_starts(session, year) -> None:
     with pytest.raises(ValidationFailed, match="is before period_starts"):
         verification.draw_sample(
             session=session, period_starts=ENDS, period_ends=STARTS, random_count=1, risk_count=0, seed=1
         )
 
 
-def test_the_queue_shows_each_verifier_only_the_reviews_of_their_districts(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_shows_each_verifier_only_the_reviews_of_their_districts(session, year) -> None:
     from equicover.registry.models import Location
 
     member = make.enrolled_person(session, scheme=year)
@@ -109,7 +109,7 @@ def test_the_queue_shows_each_verifier_only_the_reviews_of_their_districts(sessi
     assert [(item.claim_id, item.provider_code, item.paid) for item in in_d2] == [("AT-PB", "PB", 560_000)]
 
 
-def test_accepting_a_claim_confirms_it_and_recovers_nothing(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_a_claim_confirms_it_and_recovers_nothing(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="OK", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -119,7 +119,7 @@ def test_accepting_a_claim_confirms_it_and_recovers_nothing(session, year) -> No
     assert verification.verifier_queue(session=session) == []
 
 
-def test_a_query_keeps_the_review_open_and_the_claim_held(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_keeps_the_review_open_and_the_claim_held(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     stored = make.claim(session, claim_id="ASK", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -132,7 +132,7 @@ def test_a_query_keeps_the_review_open_and_the_claim_held(session, year) -> None
     assert verification.open_review_claims(session=session, provider_id=stored.provider_id) == {stored.id}
 
 
-def test_rejecting_a_claim_recovers_everything_the_fund_paid(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_rejecting_a_claim_recovers_everything_the_fund_paid(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     stored = make.claim(session, claim_id="NO", person_id=member.id, service_date=dt.date(2024, 8, 10), total=1_000_000)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
@@ -149,7 +149,7 @@ def test_rejecting_a_claim_recovers_everything_the_fund_paid(session, year) -> N
     assert {b.account: b.balance for b in ledger.balances(session=session, fund_code="shi")}["provider_payments"] == 0
 
 
-def test_a_disallowance_recovers_the_amount_disallowed(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_disallowance_recovers_the_amount_disallowed(session, year) -> None:
     poor = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
     stored = make.claim(session, claim_id="PART", person_id=poor.id, service_date=dt.date(2024, 8, 10), total=900_000)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
@@ -166,7 +166,7 @@ def test_a_disallowance_recovers_the_amount_disallowed(session, year) -> None:  
     [(900_000, "must be below what the payers paid"), (0, "a positive amount"), (None, "a positive amount")],
     ids=["all-of-it", "zero", "missing"],
 )
-def test_a_disallowance_takes_a_positive_amount_below_what_was_paid(session, year, amount, message) -> None:  # type: ignore[no-untyped-def]
+def test_a_disallowance_takes_a_positive_amount_below_what_was_paid(session, year, amount, message) -> None:
     poor = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
     make.claim(session, claim_id="PART", person_id=poor.id, service_date=dt.date(2024, 8, 10), total=900_000)
     _sample(session)
@@ -177,7 +177,7 @@ def test_a_disallowance_takes_a_positive_amount_below_what_was_paid(session, yea
 
 
 @pytest.mark.parametrize("decision", ["query", "disallow", "reject"])
-def test_every_finding_but_acceptance_needs_a_reason(session, year, decision: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_finding_but_acceptance_needs_a_reason(session, year, decision: str) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="WHY", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -185,7 +185,7 @@ def test_every_finding_but_acceptance_needs_a_reason(session, year, decision: st
         verification.decide(session=session, review_id=_reviews(session)["WHY"], decision=decision, reason="   ")
 
 
-def test_only_a_disallowance_takes_an_amount(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_only_a_disallowance_takes_an_amount(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="AMT", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -193,7 +193,7 @@ def test_only_a_disallowance_takes_an_amount(session, year) -> None:  # type: ig
         verification.decide(session=session, review_id=_reviews(session)["AMT"], decision="accept", amount=10)
 
 
-def test_a_decided_review_cannot_be_decided_again(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_decided_review_cannot_be_decided_again(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="DONE", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -204,7 +204,7 @@ def test_a_decided_review_cannot_be_decided_again(session, year) -> None:  # typ
     assert sum(recovery.amount for recovery in session.scalars(select(Recovery))) == 480_000  # once, not twice
 
 
-def test_an_unknown_decision_or_review_is_refused(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_decision_or_review_is_refused(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     make.claim(session, claim_id="ODD", person_id=member.id, service_date=dt.date(2024, 8, 10), total=600_000)
     _sample(session)
@@ -226,7 +226,7 @@ def test_an_unknown_decision_or_review_is_refused(session, year) -> None:  # typ
         (1, [("basic", 900), ("assistance", 100)], [("basic", 1)]),
     ],
 )
-def test_a_recovery_is_shared_among_funds_in_proportion_to_what_each_paid(amount, paid, shares) -> None:  # type: ignore[no-untyped-def]
+def test_a_recovery_is_shared_among_funds_in_proportion_to_what_each_paid(amount, paid, shares) -> None:
     assert verification.split_recovery(amount, paid) == shares
     assert sum(share for _, share in verification.split_recovery(amount, paid)) == amount
 
@@ -236,7 +236,7 @@ def test_more_than_was_paid_cannot_be_recovered() -> None:
         verification.split_recovery(301, [("basic", 200), ("assistance", 100)])
 
 
-def test_a_scorecard_counts_decided_reviews_and_what_they_recovered(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_scorecard_counts_decided_reviews_and_what_they_recovered(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     for number, day in enumerate((5, 6, 7, 8)):
         make.claim(
@@ -255,7 +255,7 @@ def test_a_scorecard_counts_decided_reviews_and_what_they_recovered(session, yea
     assert card.rejection_rate == 1 / 3 and card.disallowance_rate == 2 / 3
 
 
-def test_a_scorecard_compares_cost_per_inpatient_case_with_providers_of_the_same_level(session, year) -> None:  # type: ignore[no-untyped-def]
+def test_a_scorecard_compares_cost_per_inpatient_case_with_providers_of_the_same_level(session, year) -> None:
     member = make.enrolled_person(session, scheme=year)
     stays = [("PA", 2, 3_000_000), ("PA", 4, 5_000_000), ("PB", 6, 12_000_000)]
     for number, (provider, days, total) in enumerate(stays):

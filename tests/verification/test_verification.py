@@ -19,7 +19,7 @@ from tests.factories import vn_claims_world
 STARTS, ENDS = dt.date(2024, 7, 1), dt.date(2024, 12, 31)
 
 
-def _draw(session, seed: int, random_count: int = 3, risk_count: int = 2) -> list[str]:  # type: ignore[no-untyped-def]
+def _draw(session, seed: int, random_count: int = 3, risk_count: int = 2) -> list[str]:
     nested = session.begin_nested()
     sample = verification.draw_sample(
         session=session,
@@ -35,7 +35,7 @@ def _draw(session, seed: int, random_count: int = 3, risk_count: int = 2) -> lis
     return ids
 
 
-def test_sampling_is_reproducible_for_a_seed(session) -> None:  # type: ignore[no-untyped-def]
+def test_sampling_is_reproducible_for_a_seed(session) -> None:
     vn_claims_world(session)
     first = _draw(session, seed=7)
     assert first == _draw(session, seed=7)
@@ -47,7 +47,7 @@ def test_sampling_is_reproducible_for_a_seed(session) -> None:  # type: ignore[n
     assert len(everything) == 8  # all eight paid claims, no more, none twice
 
 
-def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-untyped-def]
+def test_risk_part_prefers_costly_claims(session) -> None:
     world = vn_claims_world(session)
     # Ten ordinary visits and one at 40 times the price for the same diagnosis and level.
     for i in range(10):
@@ -71,7 +71,7 @@ def test_risk_part_prefers_costly_claims(session) -> None:  # type: ignore[no-un
     assert hits >= 8  # picked far more often than 1 time in 19 candidates
 
 
-def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None:
     world = vn_claims_world(session)
     ledger.post_claim_settlements(session=session, up_to=ENDS, currency="VND", minor_digits=0)
     owed_before = ledger.provider_payable(session=session, provider_id=world.provider_a)
@@ -150,7 +150,7 @@ def test_a_recovery_changes_the_ledger_and_the_provider_payment(session) -> None
     assert (following.claim_count, following.net_amount, following.recoveries_amount) == (1, 400_000, 0)
 
 
-def test_scorecards_per_provider(session) -> None:  # type: ignore[no-untyped-def]
+def test_scorecards_per_provider(session) -> None:
     vn_claims_world(session)
     verification.draw_sample(
         session=session, period_starts=STARTS, period_ends=ENDS, random_count=20, risk_count=0, seed=3

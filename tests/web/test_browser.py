@@ -163,21 +163,29 @@ class Tab:
 
     def __init__(self, browser: object, site: Site, width: int = 1366, height: int = 768) -> None:
         self.site = site
-        self.context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")  # type: ignore[attr-defined]
+        self.context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.outside: list[str] = []
         own = urlsplit(site.base_url).netloc
 
         def guard(route: object) -> None:
-            url = route.request.url  # type: ignore[attr-defined]
+            url = route.request.url
             if urlsplit(url).netloc not in (own, "") and not url.startswith(("data:", "blob:")):
                 self.outside.append(url)
-                route.abort()  # type: ignore[attr-defined]
+                route.abort()
             else:
-                route.continue_()  # type: ignore[attr-defined]
+                route.continue_()
 
         self.page.route("**/*", guard)
+        # Every page runs under the Content-Security-Policy: a blocked script or style is a failure.
+        self.csp_violations: list[str] = []
+        self.page.on(
+            "console",
+            lambda message: (
+                self.csp_violations.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
 
     def go(self, path: str) -> None:
         self.page.goto(self.site.base_url + path)
@@ -197,6 +205,7 @@ class Tab:
     def close(self) -> None:
         self.context.close()
         assert self.outside == [], f"requests to other hosts: {self.outside}"
+        assert self.csp_violations == [], f"blocked by the Content-Security-Policy: {self.csp_violations}"
 
 
 @pytest.fixture
@@ -374,3 +383,10 @@ def test_screenshots_of_every_main_page_in_every_language(tab: Tab, site: Site) 
             tab.page.screenshot(path=str(target), full_page=True)
             taken.append(target)
     assert all(path.stat().st_size > 10_000 for path in taken)
+
+
+def test_the_api_documentation_works_offline_under_the_content_security_policy(tab: Tab) -> None:
+    """Swagger UI comes from the application itself; no other host is asked for anything."""
+    tab.go("/docs")
+    tab.page.wait_for_selector(".opblock")
+    assert tab.page.locator(".opblock").count() > 20
