@@ -1,13 +1,15 @@
 """Point-in-time recovery drill: a base backup and archived WAL bring a database back to a chosen moment.
 
 What production runs (docs/deployment.md, "Backups"): continuous WAL archiving and a nightly base
-backup. What a bad night looks like: a script that zeroes payment amounts at 02:13. This drill plays
+backup. What a bad night looks like: a script that zeroes the members' accumulators at 02:13 (every
+annual cap and deductible freed; claims and payments themselves cannot be rewritten: the database
+refuses it). This drill plays
 it on a scratch PostgreSQL cluster of its own (two ports on 127.0.0.1; the server you run is not
 touched):
 
 1. a primary with ``archive_mode = on`` gets a copy of an equicover database (``--source``);
 2. ``pg_basebackup`` takes the base backup; work goes on (a new change-log row), and the moment is noted;
-3. the accident: every claim payment's amount set to 0; the WAL is archived;
+3. the accident: every member's accumulated amounts set to 0; the WAL is archived;
 4. a second cluster restores the base backup and replays the archive up to the noted moment;
 5. every table of the recovered database is compared with the primary's state at that moment (the
    checksums of scripts/restore_drill.py): the work after the backup is there, the accident is not.
@@ -147,13 +149,13 @@ def drill(source_url: str, folder: Path) -> int:
                 time.sleep(1.1)
             good = _state(_url(PRIMARY_PORT, database))
             with primary_engine.connect() as connection:
-                zeroed = connection.execute(text("UPDATE claim_payments SET amount = 0")).rowcount
+                zeroed = connection.execute(text("UPDATE accumulators SET position = 0, paid = 0, member_share = 0")).rowcount
                 connection.execute(text("SELECT pg_switch_wal()"))
                 time.sleep(2)  # the archiver copies the switched segment
         finally:
             primary_engine.dispose()
         print(f"after the backup: one change-log row; recovery target {target.isoformat()}")
-        print(f"the accident: {zeroed:,} claim payment amounts set to 0")
+        print(f"the accident: {zeroed:,} accumulators set to 0")
         bad = _state(_url(PRIMARY_PORT, database))
     finally:
         _as_postgres([pg_ctl, "-D", str(primary), "-m", "fast", "-w", "stop"])
@@ -202,7 +204,7 @@ def drill(source_url: str, folder: Path) -> int:
     print(f"{'table':<32} {'rows':>12}  recovered")
     for table, (rows, _) in good.items():
         print(f"{table:<32} {rows:>12,}  {'same as at the target' if table not in differing else 'DIFFERENT'}")
-    accident_undone = recovered_state["claim_payments"] != bad["claim_payments"]
+    accident_undone = recovered_state["accumulators"] != bad["accumulators"]
     print(
         "the accident is not in the recovered database"
         if accident_undone

@@ -159,9 +159,22 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 def check_same_origin(request: Request) -> None:
-    origin = request.headers.get("origin")
+    """A form post must come from the application's own pages.
+
+    The browser says where a post comes from in ``Origin`` (``null`` from a sandboxed frame, a file or
+    a privacy-stripped context: refused, since none of our pages posts from there), or else in
+    ``Referer``; one that names another host is refused. A client that sends neither is not a
+    browser: the session cookie (``SameSite=Lax``) is what a forged cross-site post lacks."""
+    if request.method != "POST":
+        return
     host = request.headers.get("host", "")
-    if request.method == "POST" and origin and origin != "null" and urlsplit(origin).netloc != host:
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if origin == "null" or urlsplit(origin).netloc != host:
+            raise HTTPException(status_code=403, detail="cross-site form post refused")
+        return
+    referer = request.headers.get("referer")
+    if referer is not None and urlsplit(referer).netloc != host:
         raise HTTPException(status_code=403, detail="cross-site form post refused")
 
 

@@ -229,6 +229,25 @@ def test_cross_site_form_posts_are_refused(world_client) -> None:
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null"},  # a sandboxed frame or a file
+        {"Referer": "https://evil.example/page"},  # no Origin, another site's page
+        {"Origin": "http://testserver.evil.example"},
+    ],
+)
+def test_form_posts_from_nowhere_or_elsewhere_are_refused(world_client, headers) -> None:
+    _, client = world_client
+    _sign_in(client, "registrar", area="D1")
+    assert client.post("/language", data={"language": "fr"}, headers=headers).status_code == 403
+    # The same post from the application's own page is taken.
+    own = client.post(
+        "/language", data={"language": "fr"}, headers={"Origin": "http://testserver"}, follow_redirects=False
+    )
+    assert own.status_code == 303
+
+
 def _settled_claims(session: Session, world, count: int = 3) -> list[Claim]:
     import datetime as dt
 
