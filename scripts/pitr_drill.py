@@ -149,7 +149,8 @@ def drill(source_url: str, folder: Path) -> int:
                 time.sleep(1.1)
             good = _state(_url(PRIMARY_PORT, database))
             with primary_engine.connect() as connection:
-                zeroed = connection.execute(text("UPDATE accumulators SET position = 0, paid = 0, member_share = 0")).rowcount
+                accident = text("UPDATE accumulators SET position = 0, paid = 0, member_share = 0")
+                zeroed = connection.execute(accident).rowcount
                 connection.execute(text("SELECT pg_switch_wal()"))
                 time.sleep(2)  # the archiver copies the switched segment
         finally:
