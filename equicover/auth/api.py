@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from equicover.auth.deps import (
     SESSION_COOKIE,
     CurrentUser,
     clear_session_cookie,
-    client_address,
-    login_policy_of,
-    now_of,
-    sign_in_gate_of,
+    end_session,
+    start_session,
 )
 from equicover.auth.models import User
 from equicover.auth.roles import Role
 from equicover.auth.schemas import Credentials, TokenOut, UserOut
-from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, authenticate, issue_token, revoke_token
+from equicover.auth.service import DEFAULT_TOKEN_LIFETIME
 from equicover.errors import Unauthorized
-from equicover.http.deps import SessionDep, session_factory_of
+from equicover.http.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -47,32 +42,18 @@ def user_out(user: User) -> UserOut:
     "they must wait (growing delays from the 5th failure of an account, locked 15 minutes at the 10th).",
 )
 async def sign_in(credentials: Credentials, request: Request, session: SessionDep) -> TokenOut | JSONResponse:
-    now = now_of(request)
-    # Async: the sign-in waits for its turn at the hashing pool on the event loop, holding nothing.
-    async with sign_in_gate_of(request).turn():
-        try:
-            user = await run_in_threadpool(
-                partial(
-                    authenticate,
-                    session=session,
-                    username=credentials.username,
-                    password=credentials.password,
-                    address=client_address(request),
-                    via="api",
-                    now=now,
-                    policy=login_policy_of(request),
-                    reader=session_factory_of(request),
-                )
-            )
-        except Unauthorized as error:
-            # Answered, not raised: the request's unit of work commits the failure's count and audit row.
-            return JSONResponse(error.to_dict(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
-    token = await run_in_threadpool(partial(issue_token, session=session, user=user, now=now))
+    try:
+        signed_in = await start_session(
+            request=request, session=session, username=credentials.username, password=credentials.password, via="api"
+        )
+    except Unauthorized as error:
+        # Answered, not raised: the request's unit of work commits the failure's count and audit row.
+        return JSONResponse(error.to_dict(), status_code=401, headers={"WWW-Authenticate": "Bearer"})
     return TokenOut(
-        access_token=token,
-        expires_at=now + DEFAULT_TOKEN_LIFETIME,
-        username=user.username,
-        role=Role(user.role),
+        access_token=signed_in.token,
+        expires_at=signed_in.at + DEFAULT_TOKEN_LIFETIME,
+        username=signed_in.user.username,
+        role=Role(signed_in.user.role),
     )
 
 
@@ -81,8 +62,7 @@ def sign_out(request: Request, response: Response, session: SessionDep, user: Cu
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE, "")
     if token:
-        revoke_token(session=session, token=token, via="api")
-        request.app.state.token_cache.forget(token)
+        end_session(request=request, session=session, token=token, via="api")
     out = Response(status_code=204)
     clear_session_cookie(out)
     return out

@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from equicover.auth.hashing import SignInGate
 from equicover.auth.models import User
-from equicover.auth.service import DEFAULT_TOKEN_LIFETIME, password_slots, resolve_token, resolve_token_cached
+from equicover.auth.service import (
+    DEFAULT_TOKEN_LIFETIME,
+    authenticate,
+    issue_token,
+    password_slots,
+    resolve_token,
+    resolve_token_cached,
+    revoke_token,
+)
 from equicover.auth.throttle import DEFAULT_POLICY, LoginPolicy
 from equicover.errors import Forbidden, Unauthorized
 from equicover.http.deps import SessionDep, session_factory_of
@@ -51,6 +62,44 @@ def client_address(request: Request) -> str:
     """The peer's address as the server saw it (behind a reverse proxy: the proxy's, unless the
     server is told to trust its forwarding headers)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User
+    token: str
+    at: dt.datetime  # when the token was issued (the application's clock)
+
+
+async def start_session(*, request: Request, session: Session, username: str, password: str, via: str) -> SignedIn:
+    """The REST and web sign-in: wait for a turn at the hashing pool on the event loop (holding
+    nothing), check the password through the throttle in a worker thread, then issue a token.
+
+    Raises what :func:`equicover.auth.service.authenticate` raises (401, 429, 503); the caller answers
+    rather than re-raises a 401, so that the request's unit of work commits the failure's count."""
+    now = now_of(request)
+    async with sign_in_gate_of(request).turn():
+        user = await run_in_threadpool(
+            partial(
+                authenticate,
+                session=session,
+                username=username,
+                password=password,
+                address=client_address(request),
+                via=via,
+                now=now,
+                policy=login_policy_of(request),
+                reader=session_factory_of(request),
+            )
+        )
+    token = await run_in_threadpool(partial(issue_token, session=session, user=user, now=now))
+    return SignedIn(user, token, now)
+
+
+def end_session(*, request: Request, session: Session, token: str, via: str) -> None:
+    """Revoke ``token``, and forget it in this process's cache at once (claim submission too)."""
+    revoke_token(session=session, token=token, via=via)
+    request.app.state.token_cache.forget(token)
 
 
 def current_user(

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 from equicover.audit.service import SYSTEM_ACTOR
 from equicover.claims import service as claims
 from equicover.claims.models import Claim, ClaimAdjustment, ClaimPayment, PolicyVersion
-from equicover.enrolment.models import Scheme
 from equicover.ledger import service as ledger
 from equicover.money import minor_digits_of
 from equicover.payments.models import PaymentBatch, PaymentBatchAdjustment, PaymentBatchClaim, PaymentBatchLine
@@ -335,7 +334,3 @@ def batch_adjustments(*, session: Session, batch_id: int) -> list[BatchAdjustmen
         )
         for pk, claim_id, served, kind, item_id, payer, reason, cause, amount in rows
     ]
-
-
-def scheme_currency_of(*, session: Session, scheme_code: str) -> str | None:
-    return session.scalar(select(Scheme.currency).where(Scheme.code == scheme_code))

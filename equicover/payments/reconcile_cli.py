@@ -42,12 +42,13 @@ def reconcile(
     """Re-settle a scheme's benefit year in service-date order and store the adjustments."""
     from equicover.claims.models import Claim
     from equicover.claims.service import money_of_version
+    from equicover.enrolment.service import get_scheme
     from equicover.payments import corrections
     from equicover.providers.models import Provider
 
     with unit_of_work() as session:
         result = corrections.reconcile_year(session=session, scheme_code=scheme, year=year, actor=actor)
-        currency = corrections.scheme_currency_of(session=session, scheme_code=scheme) or ""
+        currency = get_scheme(session=session, code=scheme).currency
         digits = 0  # no line, no amount: what the digits are does not matter then
         claim_pks = sorted({line.claim_pk for line in result.adjustments})
         claims = {

@@ -646,10 +646,3 @@ def write_batch_files(*, session: Session, batch_id: int, folder: Path) -> list[
     csv_path.write_text(batch_csv(session=session, batch_id=batch_id), encoding="utf-8")
     pdf_path.write_bytes(batch_pdf(session=session, batch_id=batch_id))
     return [csv_path, pdf_path]
-
-
-def scheme_currency(*, session: Session, scheme_code: str) -> str:
-    currency = session.scalar(select(Scheme.currency).where(Scheme.code == scheme_code))
-    if currency is None:
-        raise NotFound(f"scheme {scheme_code}", "scheme_code", "unknown scheme")
-    return currency

@@ -226,7 +226,8 @@ NOT_AN_AMOUNT = "is not an amount"
 TOO_MANY_DECIMALS = "has more than %(digits)s decimals for the currency"
 NOT_POSITIVE = "must be more than zero"
 NEGATIVE_AMOUNT = "must not be negative"
-_LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+# Arabic-Indic and Persian digits typed in a form, read as the digits they are.
+LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _SPACES = ("\u00a0", "\u202f", " ")
 
 
@@ -238,7 +239,7 @@ def parse_amount(text: str, locale: str, minor_digits: int) -> int:
     (a clerk at a Latin keyboard). Misplaced group signs are refused (Babel's strict mode), as are
     exponents, signs other than a leading minus, and more decimals than the currency has: an
     amount is never rounded behind the clerk's back."""
-    cleaned = text.strip().translate(_LOCAL_DIGITS)
+    cleaned = text.strip().translate(LOCAL_DIGITS)
     if not cleaned or not any(char.isdigit() for char in cleaned) or any(char in cleaned for char in "eE+"):
         raise AmountRefused(NOT_AN_AMOUNT)
     value: Decimal | None = None

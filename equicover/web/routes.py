@@ -15,24 +15,19 @@ Every asset (stylesheet, script, the vendored ECharts file) is served from
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from equicover.auth.deps import (
     SESSION_COOKIE,
     clear_session_cookie,
-    client_address,
-    login_policy_of,
-    now_of,
+    end_session,
     set_session_cookie,
-    sign_in_gate_of,
+    start_session,
 )
-from equicover.auth.service import authenticate, issue_token, revoke_token
 from equicover.errors import Overloaded, TooManyAttempts, Unauthorized
 from equicover.web import dashboard, registry_pages, users_pages, verification_pages, window
 from equicover.web.i18n import normalise_language
@@ -73,23 +68,10 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Async: the sign-in waits for its turn at the hashing pool on the event loop, holding nothing."""
-    request = page.request
-    now = now_of(request)
     try:
-        async with sign_in_gate_of(request).turn():
-            user = await run_in_threadpool(
-                partial(
-                    authenticate,
-                    session=page.session,
-                    username=username.strip(),
-                    password=password,
-                    address=client_address(request),
-                    via="web",
-                    now=now,
-                    policy=login_policy_of(request),
-                    reader=request.app.state.session_factory,
-                )
-            )
+        signed_in = await start_session(
+            request=page.request, session=page.session, username=username.strip(), password=password, via="web"
+        )
     except Unauthorized:
         # Rendered, not raised: the request's unit of work commits the failure's count and audit row.
         page.error(page.lang.gettext("Wrong username or password."))
@@ -103,9 +85,8 @@ async def login(
         answer = page.render("login.html", status_code=refusal.status, next=safe_next(next, ""), username=username)
         answer.headers["Retry-After"] = str(wait)
         return answer
-    token = await run_in_threadpool(partial(issue_token, session=page.session, user=user, now=now))
-    response = redirect(safe_next(next, home_path(user.role)))
-    set_session_cookie(response, token, secure=page.request.url.scheme == "https")
+    response = redirect(safe_next(next, home_path(signed_in.user.role)))
+    set_session_cookie(response, signed_in.token, secure=page.request.url.scheme == "https")
     # The user's own language wins over what the picker chose before signing in.
     response.delete_cookie(LANGUAGE_COOKIE, path="/")
     return response
@@ -115,8 +96,7 @@ async def login(
 def logout(page: PageDep) -> Response:
     token = page.request.cookies.get(SESSION_COOKIE)
     if token:
-        revoke_token(session=page.session, token=token, via="web")
-        page.request.app.state.token_cache.forget(token)  # at once, for claim submission too
+        end_session(request=page.request, session=page.session, token=token, via="web")
     response = redirect("/login")
     clear_session_cookie(response)
     return response

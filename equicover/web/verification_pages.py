@@ -17,10 +17,10 @@ from equicover.claims import service as claims_service
 from equicover.claims.models import Claim
 from equicover.claims.scoping import ensure_claim_visible
 from equicover.errors import EquicoverError, NotFound
-from equicover.money import MoneyError, parse_money
 from equicover.verification import service as verification_service
 from equicover.verification.models import ClaimReview
 from equicover.web import queries
+from equicover.web.i18n import AmountRefused, parse_amount
 from equicover.web.pages import N_, Page, PageDep, RecordId, WebRoute, label_of, redirect
 from equicover.web.window import CARE_TYPE_LABELS, policy_of_version, trail_steps
 
@@ -144,8 +144,8 @@ def decide_review(
     amount_minor: int | None = None
     if decision == "disallow" and amount.strip():
         try:
-            amount_minor = parse_money(amount.strip().replace(",", "."), context["minor_digits"])
-        except MoneyError:
+            amount_minor = parse_amount(amount, page.lang.locale, context["minor_digits"])
+        except AmountRefused:
             page.error(
                 page.lang.gettext(
                     "The amount is not an amount (at most %(digits)s decimals).", digits=context["minor_digits"]

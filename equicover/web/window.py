@@ -44,7 +44,14 @@ from equicover.registry.scoping import ensure_person_visible
 from equicover.settlement.claims_file import ICD10_PATTERN
 from equicover.settlement.model import Policy
 from equicover.web import queries
-from equicover.web.i18n import NEGATIVE_AMOUNT, NOT_AN_AMOUNT, TOO_MANY_DECIMALS, AmountRefused, parse_amount
+from equicover.web.i18n import (
+    LOCAL_DIGITS,
+    NEGATIVE_AMOUNT,
+    NOT_AN_AMOUNT,
+    TOO_MANY_DECIMALS,
+    AmountRefused,
+    parse_amount,
+)
 from equicover.web.pages import N_, Page, PageDep, RecordId, WebRoute, redirect
 from equicover.web.receipt_pdf import receipt_pdf
 
@@ -354,7 +361,7 @@ def window_settle(
     code = diagnosis.strip().upper()
     if not ICD10_PATTERN.match(code):
         return again(_(NOT_AN_ICD10_CODE))
-    days_text = (days or "0").strip().translate(_LOCAL_DIGITS)
+    days_text = (days or "0").strip().translate(LOCAL_DIGITS)
     if not (days_text.isascii() and days_text.isdigit()) or int(days_text) > 3660:
         return again(_(DAYS_NOT_A_NUMBER))
     try:
@@ -401,7 +408,6 @@ def window_settle(
 
 
 INVALID_FIELD = N_("%(field)s: the value is not accepted.")
-_LOCAL_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def _service_refusal(error: RecordError) -> str | None:
