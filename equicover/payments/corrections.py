@@ -31,21 +31,13 @@ from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR
 from equicover.claims import service as claims
-from equicover.claims.models import Claim, ClaimAdjustment, ClaimPayment, PolicyVersion
+from equicover.claims.models import Claim, ClaimAdjustment, ClaimPayment
 from equicover.ledger import service as ledger
-from equicover.money import minor_digits_of
 from equicover.payments.models import PaymentBatch, PaymentBatchAdjustment, PaymentBatchClaim, PaymentBatchLine
 
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
-
-
-def _digits(currency: str) -> int:
-    try:
-        return minor_digits_of(currency)
-    except ValueError:
-        return 2
 
 
 def batch_of_claim(*, session: Session, claim_pk: int) -> PaymentBatch | None:
@@ -92,10 +84,9 @@ def _take_out_of_draft(session: Session, batch: PaymentBatch, claim_pk: int) -> 
     session.flush()
 
 
-def _currency_of_claim(session: Session, claim: Claim) -> str | None:
-    if claim.policy_version_id is None:
-        return None
-    return session.scalar(select(PolicyVersion.currency).where(PolicyVersion.id == claim.policy_version_id))
+def _money_of_claim(session: Session, claim: Claim) -> tuple[str, int]:
+    """The currency and minor digits of what a paid claim's payers paid: its policy version's."""
+    return claims.money_of_version(session=session, version_id=claim.policy_version_id, record=f"claim {claim.id}")
 
 
 def _post_adjustments(
@@ -103,19 +94,20 @@ def _post_adjustments(
 ) -> None:
     """Post payers' adjustments, (claim row id, layer id, payer, amount) each, in the ledger, grouped by
     the currency of the claims' policies."""
-    by_currency: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    by_money: dict[tuple[str, int], list[tuple[str, int, int]]] = defaultdict(list)
     for claim_pk, item_id, payer, amount in lines:
         claim = session.get(Claim, claim_pk)
         assert claim is not None
-        currency = _currency_of_claim(session, claim) or "CNY"
-        by_currency[currency].append((ledger.fund_code_of_payment("layer", item_id, payer), claim.provider_id, amount))
-    for currency, amounts in sorted(by_currency.items()):
+        by_money[_money_of_claim(session, claim)].append(
+            (ledger.fund_code_of_payment("layer", item_id, payer), claim.provider_id, amount)
+        )
+    for (currency, digits), amounts in sorted(by_money.items()):
         ledger.post_claim_adjustments(
             session=session,
             amounts=amounts,
             posted_on=day,
             currency=currency,
-            minor_digits=_digits(currency),
+            minor_digits=digits,
             reference=reference,
             actor=actor,
         )
@@ -166,13 +158,13 @@ def reverse_claim(
             earlier[(line.item_id, line.payer)] += line.amount
     recoveries = claims.reversal_adjustments(session=session, claim_pk=row.id, paid_to_provider=paid, actor=actor)
     if paid:
-        currency = _currency_of_claim(session, row) or "CNY"
+        currency, digits = _money_of_claim(session, row)
         # The claim's own reversal entry takes its payments back from the provider today.
         ledger.post_claim_settlements(
             session=session,
             up_to=row.service_date,
             currency=currency,
-            minor_digits=_digits(currency),
+            minor_digits=digits,
             actor=actor,
             claim_pk=row.id,
             posted_on=day,
