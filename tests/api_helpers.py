@@ -10,7 +10,10 @@
 ``make_client(db_url=...)`` builds the app on a real database instead (the data stays: use it only
 with a database of your own, e.g. for concurrency). ``login_as`` creates a user with a unique
 username (role, optional area code / provider code) and returns the bearer header; pass
-``cookie=True`` to get the token set as the web session cookie on the client instead.
+``cookie=True`` to get the token set as the web session cookie on the client instead. A web form
+posted with the client carries the anti-forgery field of its cookie: ``data={..., **form_token(client)}``
+(as the page's hidden field would; a client with no cookie yet is handed a pre-session one, as a
+browser is by the first page it opens).
 The records a test needs come from ``tests.factories`` (e.g. ``vn_world(session)``).
 """
 
@@ -25,6 +28,7 @@ from equicover.admin.service import create_user
 from equicover.api.app import create_app
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.service import issue_token
+from equicover.http import csrf
 
 TEST_PASSWORD = "correct horse battery"
 _usernames = itertools.count(1)
@@ -69,3 +73,12 @@ def login_as(
         client.cookies.set(SESSION_COOKIE, token)
         return {}
     return {"Authorization": f"Bearer {token}"}
+
+
+def form_token(client: TestClient) -> dict[str, str]:
+    """The hidden anti-forgery field a page rendered for this client's cookie holds."""
+    secret = client.cookies.get(SESSION_COOKIE) or client.cookies.get(csrf.FORM_COOKIE)
+    if secret is None:
+        secret = csrf.new_form_cookie()
+        client.cookies.set(csrf.FORM_COOKIE, secret)
+    return {csrf.FORM_FIELD: csrf.token_for(secret)}

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import equicover.tables  # noqa: F401  every table, before the first request
@@ -61,7 +62,7 @@ from equicover.registry import api as registry_api
 from equicover.reports import api as reports_api
 from equicover.verification import api as verification_api
 from equicover.web import routes as web_routes
-from equicover.web.pages import refusal_page
+from equicover.web.pages import not_found_page, refusal_page, wants_page
 
 log = logging.getLogger("equicover.api")
 
@@ -139,6 +140,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             answer = fhir_api.error_outcome(error)
             if answer is not None:
                 return answer
+        if error.status_code == 404 and wants_page(request):
+            return await run_in_threadpool(not_found_page, request)  # reads the user's language
         code = {
             401: "unauthorized",
             403: "forbidden",

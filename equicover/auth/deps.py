@@ -32,6 +32,7 @@ from equicover.auth.service import (
 )
 from equicover.auth.throttle import DEFAULT_POLICY, LoginPolicy
 from equicover.errors import Forbidden, Unauthorized
+from equicover.http import csrf
 from equicover.http.deps import SessionDep, session_factory_of
 
 SESSION_COOKIE = "equicover_session"
@@ -102,15 +103,29 @@ def end_session(*, request: Request, session: Session, token: str, via: str) -> 
     request.app.state.token_cache.forget(token)
 
 
+def caller_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The caller's token: the bearer token, else the session cookie. A state-changing call signed
+    in by the cookie alone must also carry the page's anti-forgery token (``X-CSRF-Token``): a
+    browser sends the cookie wherever a request comes from, a bearer token only where it is set."""
+    if credentials is not None:
+        return credentials.credentials
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+    if request.method in csrf.UNSAFE_METHODS and not csrf.token_matches(token, request.headers.get(csrf.HEADER)):
+        raise Forbidden(
+            "request", csrf.HEADER, "a call signed in by the session cookie must carry the page's anti-forgery token"
+        )
+    return token
+
+
 def current_user(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> User:
     """The authenticated caller (bearer token first, then the session cookie), or 401."""
-    token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+    token = caller_token(request, credentials)
     user = resolve_token(session=session, token=token, now=now_of(request))
     request.state.username = user.username  # for the access log (a username, not personal data)
     return user
@@ -137,9 +152,7 @@ def require_roles_fast(*roles: str) -> Callable[..., Awaitable[User]]:
     async def _dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
     ) -> User:
-        token = credentials.credentials if credentials is not None else request.cookies.get(SESSION_COOKIE)
-        if not token:
-            raise Unauthorized("request", "authorization", "sign in first: bearer token or session cookie required")
+        token = caller_token(request, credentials)
         user = request.app.state.token_cache.get(token)
         if user is None:
             user = await run_in_threadpool(_resolve_cached, request, token)

@@ -16,7 +16,6 @@ from sqlalchemy.engine import make_url
 
 import equicover
 from equicover.api.cli import serve as serve_application
-from equicover.auth.service import generate_password
 from equicover.console import make_console
 from equicover.db.session import session_scope
 from equicover.db.settings import database_url as configured_database_url
@@ -95,7 +94,6 @@ def demo(
             policy_path=policy,
             seed=seed,
             claims_stored=True,
-            password=generate_password(),  # random each run, printed below
         )
     print_accounts(accounts, console=_console)
     if serve:

@@ -220,6 +220,32 @@ class QueueItem:
     status: str
     currency: str  # of the claim's policy version: the amounts above are counted in it
     minor_digits: int
+    provider_name: str = ""
+    disallowed: int = 0
+    decided_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which reviews a queue lists: by district, status (default: the open ones), selection and care type."""
+
+    district_ids: list[int] | None = None
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    selection: str | None = None
+    care_type: str | None = None
+    provider_scope: Any = None  # an SQL condition on ``Provider`` (a user's area, see ``auth.scoping``)
+
+    def apply(self, query: Any) -> Any:
+        query = query.where(ClaimReview.status.in_(self.statuses))
+        if self.provider_scope is not None:
+            query = query.where(self.provider_scope)
+        if self.district_ids is not None:
+            query = query.where(ClaimReview.district_id.in_(self.district_ids))
+        if self.selection:
+            query = query.where(ClaimReview.selection == self.selection)
+        if self.care_type:
+            query = query.where(Claim.care_type == self.care_type)
+        return query
 
 
 def verifier_queue(
@@ -230,40 +256,42 @@ def verifier_queue(
     limit: int = 500,
     offset: int = 0,
     provider_scope: Any = None,
+    queue_filter: QueueFilter | None = None,
 ) -> list[QueueItem]:
-    """Open reviews, riskiest first, for the given districts (None: every district).
+    """Reviews, riskiest first (open ones by default), for the given districts (None: every district).
 
-    ``provider_scope``: an SQL condition on ``Provider`` (a user's area, see ``auth.scoping``)."""
-    statuses = OPEN_STATUSES if include_queried else ("pending",)
-    paid = (
-        select(ClaimPayment.claim_pk, func.sum(ClaimPayment.amount).label("paid"))
-        .where(ClaimPayment.kind == "layer")
-        .group_by(ClaimPayment.claim_pk)
-        .subquery()
+    ``queue_filter`` chooses the reviews (its districts and scope replace ``district_ids`` and
+    ``provider_scope``). What the funds paid is summed for the page's claims only, so a page costs
+    the same however many claims the province has."""
+    chosen = queue_filter or QueueFilter(
+        district_ids=district_ids,
+        statuses=OPEN_STATUSES if include_queried else ("pending",),
+        provider_scope=provider_scope,
     )
-    query = (
-        select(
-            ClaimReview,
-            Claim,
-            Provider.code,
-            func.coalesce(paid.c.paid, 0),
-            PolicyVersion.currency,
-            PolicyVersion.minor_digits,
-        )
+    query = chosen.apply(
+        select(ClaimReview, Claim, Provider.code, Provider.name, PolicyVersion.currency, PolicyVersion.minor_digits)
         .join(Claim, Claim.id == ClaimReview.claim_pk)
         # Only claims the payers paid are sampled, and only a policy version pays.
         .join(PolicyVersion, PolicyVersion.id == Claim.policy_version_id)
         .join(Provider, Provider.id == ClaimReview.provider_id)
-        .outerjoin(paid, paid.c.claim_pk == Claim.id)
-        .where(ClaimReview.status.in_(statuses))
-        .order_by(ClaimReview.risk_score.desc(), ClaimReview.id)
-        .limit(limit)
-        .offset(offset)
     )
-    if provider_scope is not None:
-        query = query.where(provider_scope)
-    if district_ids is not None:
-        query = query.where(ClaimReview.district_id.in_(district_ids))
+    if any(status not in OPEN_STATUSES for status in chosen.statuses):
+        # Decided reviews: the latest decisions first.
+        query = query.order_by(ClaimReview.decided_at.desc().nulls_last(), ClaimReview.id.desc())
+    else:
+        query = query.order_by(ClaimReview.risk_score.desc(), ClaimReview.id)
+    rows = session.execute(query.limit(limit).offset(offset)).all()
+    claim_pks = [claim.id for _review, claim, *_rest in rows]
+    paid: dict[int, int] = {}
+    if claim_pks:
+        paid = {
+            claim_pk: int(amount)
+            for claim_pk, amount in session.execute(
+                select(ClaimPayment.claim_pk, func.sum(ClaimPayment.amount))
+                .where(ClaimPayment.claim_pk.in_(claim_pks), ClaimPayment.kind == "layer")
+                .group_by(ClaimPayment.claim_pk)
+            ).all()
+        }
     return [
         QueueItem(
             review.id,
@@ -275,16 +303,48 @@ def verifier_queue(
             claim.diagnosis,
             claim.days,
             claim.allowed,
-            int(paid_amount),
+            paid.get(claim.id, 0),
             review.selection,
             review.risk_score,
             review.risk_reason,
             review.status,
             currency,
             int(digits),
+            provider_name=name,
+            disallowed=review.disallowed,
+            decided_at=review.decided_at,
         )
-        for review, claim, code, paid_amount, currency, digits in session.execute(query).all()
+        for review, claim, code, name, currency, digits in rows
     ]
+
+
+def count_queue(*, session: Session, queue_filter: QueueFilter) -> int:
+    """How many reviews :func:`verifier_queue` would list with ``queue_filter``, over all pages."""
+    query = queue_filter.apply(
+        select(func.count())
+        .select_from(ClaimReview)
+        .join(Claim, Claim.id == ClaimReview.claim_pk)
+        .join(Provider, Provider.id == ClaimReview.provider_id)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def queue_care_types(*, session: Session, queue_filter: QueueFilter) -> list[str]:
+    """The care types of the reviews a filter (without its care type) lists, for the filter's choices."""
+    unfiltered = QueueFilter(
+        district_ids=queue_filter.district_ids,
+        statuses=queue_filter.statuses,
+        selection=queue_filter.selection,
+        provider_scope=queue_filter.provider_scope,
+    )
+    query = unfiltered.apply(
+        select(Claim.care_type)
+        .distinct()
+        .select_from(ClaimReview)
+        .join(Claim, Claim.id == ClaimReview.claim_pk)
+        .join(Provider, Provider.id == ClaimReview.provider_id)
+    )
+    return sorted(session.scalars(query).all())
 
 
 def _layer_payments(session: Session, claim_pk: int) -> list[tuple[str, int]]:

@@ -37,15 +37,12 @@ def demo(
         help="Use this province's claims file (from `equicover demo`) instead of generating.",
     ),
     password: str | None = typer.Option(
-        None, "--password", help="Password of the demo accounts (default: a random one, printed)."
+        None, "--password", help="One password for every demo account (default: a random one each, printed)."
     ),
 ) -> None:
     """Generate (or take) a province, store its settled claims, draw a verification sample and
     create one account per role; then `equicover serve` opens onto a populated application."""
-    from equicover.auth.service import generate_password
     from equicover.web.seed import prepare_web_demo, seed_web_demo
-
-    password = password or generate_password()
 
     url = configured_database_url()
     try:
@@ -65,9 +62,10 @@ def demo(
 
 def print_accounts(accounts: DemoAccounts, *, console: Console) -> None:
     """The demo accounts, each with the page it opens on, and what the demo stored."""
-    table = Table(title=f"Accounts (password: {accounts.password})")
+    table = Table(title="Accounts (each with its own password)")
     table.add_column("role")
     table.add_column("username")
+    table.add_column("password")
     table.add_column("opens on")
     pages = {
         Role.CLERK: "/window",
@@ -77,7 +75,7 @@ def print_accounts(accounts: DemoAccounts, *, console: Console) -> None:
         Role.ADMIN: "/dashboard",
     }
     for role, username in accounts.usernames.items():
-        table.add_row(role, username, pages[role])
+        table.add_row(role, username, accounts.passwords[role], pages[role])
     console.print(table)
     console.print(
         f"{accounts.claims:,} claims of {accounts.year} stored, {accounts.sampled} sampled for review in district "

@@ -5,8 +5,11 @@ roles that may see it, and returns ``page.render("template.html", ...)``. Signin
 session cookie of :mod:`equicover.http.deps` (the same tokens as the JSON API); a browser without
 a valid cookie is sent to the login page rather than shown a JSON 401.
 
-Form posts must come from our own pages: the session cookie is ``SameSite=Lax`` (no cross-site
-POST carries it) and, besides, a POST whose ``Origin`` names another host is refused.
+Form posts must come from our own pages. Every form carries the anti-forgery token of
+:mod:`equicover.http.csrf` (``{{ csrf_field() }}`` in the template), and a post without the token
+of this browser's cookie is refused with a page that says to reload; besides, the session cookie is
+``SameSite=Lax`` (no cross-site POST carries it) and a POST whose ``Origin`` names another host, or
+is ``null``, is refused the same way.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from equicover.auth.deps import SESSION_COOKIE
+from equicover.auth.deps import SESSION_COOKIE, now_of
 from equicover.auth.models import User
 from equicover.auth.roles import Role
 from equicover.auth.service import resolve_token
 from equicover.errors import EquicoverError, RecordError, Unauthorized
+from equicover.http import csrf
 from equicover.http.deps import SessionDep
 from equicover.http.limits import CONTROL_CHARACTER, UNPAIRED_SURROGATE
 from equicover.web.i18n import (
@@ -41,6 +45,7 @@ from equicover.web.i18n import (
     language_name,
     normalise_language,
 )
+from equicover.web.queries import DataDay, data_day
 
 TEMPLATES_DIR = PathLib(__file__).resolve().parent / "templates"
 LANGUAGE_COOKIE = "equicover_lang"
@@ -119,6 +124,9 @@ RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_PAGE = 10**6
 
 INVALID_VALUE = N_("is not a valid value")
+FIELD_NOT_ACCEPTED = N_("%(field)s: the value is not accepted.")
+# A service's refusals a page knows how to say: (field, start of the reason or None) -> message.
+Refusals = Mapping[tuple[str, str | None], str]
 # The reasons of the request-level text check, as the catalogues know them.
 REFUSAL_REASONS: dict[str, str] = {
     CONTROL_CHARACTER: N_("contains a control character, which is not allowed"),
@@ -158,6 +166,13 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+class FormRefused(HTTPException):
+    """A form post that did not come from this browser's own page of this application."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(status_code=403, detail=reason)
+
+
 def check_same_origin(request: Request) -> None:
     """A form post must come from the application's own pages.
 
@@ -171,11 +186,27 @@ def check_same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None:
         if origin == "null" or urlsplit(origin).netloc != host:
-            raise HTTPException(status_code=403, detail="cross-site form post refused")
+            raise FormRefused("cross-site form post refused")
         return
     referer = request.headers.get("referer")
     if referer is not None and urlsplit(referer).netloc != host:
-        raise HTTPException(status_code=403, detail="cross-site form post refused")
+        raise FormRefused("cross-site form post refused")
+
+
+def form_secret(request: Request) -> str | None:
+    """The cookie this browser's form tokens derive from: its session, else its pre-session cookie."""
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(csrf.FORM_COOKIE)
+
+
+async def posted_form_token(request: Request) -> str | None:
+    """The anti-forgery field of a posted form (the form is parsed once; the handler reuses it)."""
+    if request.method != "POST":
+        return None
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    value = (await request.form()).get(csrf.FORM_FIELD)
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,16 @@ class Page:
     lang: Localiser
     viewer: Viewer | None = None
     flashes: list[tuple[str, str]] = field(default_factory=list)
+    new_form_cookie: str | None = None
+    invalid_field: str | None = None
+    _data_day: DataDay | None = None
+
+    @property
+    def data_day(self) -> DataDay:
+        """The day the pages open on (:func:`equicover.web.queries.data_day`), read once per request."""
+        if self._data_day is None:
+            self._data_day = data_day(session=self.session, today=now_of(self.request).date())
+        return self._data_day
 
     def require(self, *roles: str) -> None:
         """Send an anonymous visitor to the login page; refuse (403 page) a user of another role."""
@@ -229,18 +270,58 @@ class Page:
         assert self.viewer is not None, "call require() first"
         return f"web:{self.viewer.username}"
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, field: str | None = None) -> None:
+        """Show ``message`` above the form; with ``field``, that input is marked invalid, described
+        by the message, and focused (:meth:`invalid`)."""
         self.flashes.append(("error", message))
+        if field is not None and self.invalid_field is None:
+            self.invalid_field = field
 
-    def error_of(self, error: EquicoverError) -> None:
-        """A service's refusal, shown on the page: the field and the reason (no personal data in either)."""
+    def invalid(self, field: str) -> Markup:
+        """The attributes of an input: ``aria-invalid``, its description and focus when it is the refused one."""
+        if field != self.invalid_field:
+            return Markup("")
+        return Markup(' aria-invalid="true" aria-describedby="form-error" autofocus')
+
+    def error_of(self, error: EquicoverError, known: Refusals | None = None) -> None:
+        """A service's refusal, shown on the page in the user's language and placed on its field.
+
+        ``known`` maps ``(field, start of the reason)`` (``None``: any reason of that field) to the
+        catalogue's text; a refusal none of them names is shown as the field not being accepted,
+        never as the service's English reason."""
         field_name = getattr(error, "field", None)
-        reason = getattr(error, "reason", error.message)
-        self.flashes.append(("error", f"{field_name}: {reason}" if field_name else str(reason)))
+        reason = str(getattr(error, "reason", error.message))
+        for (known_field, start), message in (known or {}).items():
+            if known_field == field_name and (start is None or reason.startswith(start)):
+                self.error(self.lang.gettext(message), field=field_name)
+                return
+        self.error(self.lang.gettext(FIELD_NOT_ACCEPTED, field=field_name or "—"), field=field_name)
 
     def render(self, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         html = _environment.get_template(template).render(**self.template_context(), **context)
-        return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+        response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+        if self.new_form_cookie is not None:
+            response.set_cookie(
+                csrf.FORM_COOKIE,
+                self.new_form_cookie,
+                httponly=True,
+                samesite="lax",
+                secure=self.request.url.scheme == "https",
+                path="/",
+            )
+        return response
+
+    def form_token(self) -> str:
+        """The anti-forgery token of this browser; a first visit is handed a pre-session cookie."""
+        secret = form_secret(self.request)
+        if secret is None:
+            if self.new_form_cookie is None:
+                self.new_form_cookie = csrf.new_form_cookie()
+            secret = self.new_form_cookie
+        return csrf.token_for(secret)
+
+    def csrf_field(self) -> Markup:
+        return Markup('<input type="hidden" name="{}" value="{}">').format(csrf.FORM_FIELD, self.form_token())
 
     def template_context(self) -> dict[str, Any]:
         lang = self.lang
@@ -264,6 +345,9 @@ class Page:
             "nav": nav,
             "languages": [(code, language_name(code)) for code in LANGUAGES],
             "flashes": self.flashes,
+            "csrf_field": self.csrf_field,
+            "data_day": lambda: self.data_day,
+            "invalid": self.invalid,
             "request_path": self.request.url.path,
             "request_query": self.request.url.query,
             "name": person_name,
@@ -292,6 +376,8 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except PageRefused:
                 return _error_page(request, 403, "forbidden")
+            except FormRefused:
+                return _error_page(request, 403, "form_refused")
             except RequestValidationError as error:
                 first = error.errors()[0] if error.errors() else {}
                 location = [str(part) for part in first.get("loc", ())]
@@ -319,7 +405,24 @@ def _error_page(request: Request, status: int, kind: str, field: str = "", reaso
 
 def refusal_page(scope: Any, error: RecordError) -> Response:
     """A request refused before any page ran (``http.limits.TextGuard``), as a page in the user's language."""
-    request = Request(scope)
+    return _page_outside_routes(Request(scope), error.status, "invalid", field=error.field, reason=error.reason)
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error for this request is shown as a page: a browser's request for a path that is
+    not the JSON API's, FHIR's or the API documentation's (those answer in their own format)."""
+    path = request.url.path
+    if path.startswith(("/api/", "/fhir", "/docs", "/openapi", "/static/", "/.well-known/")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def not_found_page(request: Request) -> Response:
+    """An address no route serves, as a page in the user's language with the way back."""
+    return _page_outside_routes(request, 404, "no_page")
+
+
+def _page_outside_routes(request: Request, status: int, kind: str, field: str = "", reason: str = "") -> Response:
     with request.app.state.session_factory() as session:
         user = _user_from_cookie(request, session)
         request.state.page = Page(
@@ -329,7 +432,7 @@ def refusal_page(scope: Any, error: RecordError) -> Response:
             lang=Localiser(choose_language(request, user)),
             viewer=Viewer.of(user) if user is not None else None,
         )
-        return _error_page(request, error.status, "invalid", field=error.field, reason=error.reason)
+        return _error_page(request, status, kind, field=field, reason=reason)
 
 
 def _user_from_cookie(request: Request, session: Session) -> User | None:
@@ -342,8 +445,9 @@ def _user_from_cookie(request: Request, session: Session) -> User | None:
         return None
 
 
-def get_page(request: Request, session: SessionDep) -> Page:
-    check_same_origin(request)
+def get_page(
+    request: Request, session: SessionDep, form_token: Annotated[str | None, Depends(posted_form_token)]
+) -> Page:
     user = _user_from_cookie(request, session)
     page = Page(
         request=request,
@@ -353,6 +457,10 @@ def get_page(request: Request, session: SessionDep) -> Page:
         viewer=Viewer.of(user) if user is not None else None,
     )
     request.state.page = page
+    if request.method == "POST":
+        check_same_origin(request)
+        if not csrf.token_matches(form_secret(request), form_token):
+            raise FormRefused("form without this browser's anti-forgery token")
     return page
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from equicover.claims.models import Claim, ClaimPayment
+from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
 from equicover.db.like import LIKE_ESCAPE, contains_pattern
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
@@ -27,6 +27,29 @@ from equicover.registry.scoping import households_filter, persons_filter
 from equicover.registry.service import holds_on
 
 SEARCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class DataDay:
+    """The day every page opens on, and whether it is today (the data is live) or the end of the
+    latest period the data holds (a province of a past year, such as the demo's)."""
+
+    day: dt.date
+    live: bool
+
+
+def data_day(*, session: Session, today: dt.date) -> DataDay:
+    """Today while a stored policy version or enrolment period covers it; otherwise the last day
+    of the latest one that ended before today, so that the window settles, the registry shows
+    gaps and enrolment defaults to a day the data can answer for, all on the same day."""
+    spans = [
+        *session.execute(select(PolicyVersion.effective_from, PolicyVersion.effective_to)).all(),
+        *session.execute(select(EnrolmentPeriod.starts, EnrolmentPeriod.ends)).all(),
+    ]
+    if not spans or any(starts <= today and (ends is None or today <= ends) for starts, ends in spans):
+        return DataDay(today, live=True)
+    ended = [ends for _, ends in spans if ends is not None and ends < today]
+    return DataDay(max(ended), live=False) if ended else DataDay(today, live=True)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from equicover.errors import EquicoverError, NotFound
 from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
-from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, WebRoute, label_of, redirect
+from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of, redirect
 
 router = APIRouter(route_class=WebRoute)
 REGISTRAR_ROLES = (Role.REGISTRAR,)
@@ -42,13 +42,24 @@ PAYER_KIND_LABELS = {
     "donor": N_("Donor"),
 }
 
+# The enrolment service's refusals, as the registrar reads them.
+ENROLMENT_REFUSALS: Refusals = {
+    ("ends", "is before starts"): N_("The enrolment would end before it starts."),
+    ("starts", "is before the scheme's period"): N_("The enrolment cannot start before the enrolment period."),
+    ("ends", "is after the scheme's period"): N_("The enrolment cannot end after the enrolment period."),
+    ("starts", "is before the person's birth date"): N_("The enrolment cannot start before the person was born."),
+    ("ends", "is after the person's death"): N_("The enrolment cannot end after the person's death."),
+    ("starts", "overlaps enrolment"): N_("The person is already enrolled in this scheme for part of these dates."),
+    ("period_id", None): N_("Choose an enrolment period."),
+}
+
 
 def reference_date(page: Page, text: str | None) -> dt.date:
-    """The date the registry is looked at: the ``on`` parameter, else today."""
+    """The date the registry is looked at: the ``on`` parameter, else the day every page opens on."""
     try:
-        return dt.date.fromisoformat(text) if text else dt.date.today()
+        return dt.date.fromisoformat(text) if text else page.data_day.day
     except ValueError:
-        return dt.date.today()
+        return page.data_day.day
 
 
 def _labels(page: Page) -> dict[str, object]:
@@ -131,7 +142,7 @@ def enrol_member(
     starts: Annotated[str, Form(max_length=10)] = "",
     ends: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Enrol one member for a period (by default the rest of the period from today or its start)."""
+    """Enrol one member for a period (by default the rest of the period from the pages' day or its start)."""
     page.require(*REGISTRAR_ROLES)
     ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
     person = queries.person_row(session=page.session, person_id=person_id)
@@ -142,13 +153,13 @@ def enrol_member(
     period = page.session.get(EnrolmentPeriod, period_id)
     if period is None:
         page.error(page.lang.gettext("Choose an enrolment period."))
-        return _render_household(page, household, location, dt.date.today(), status_code=422)
+        return _render_household(page, household, location, page.data_day.day, status_code=422)
     try:
-        start_day = dt.date.fromisoformat(starts) if starts else max(period.starts, min(dt.date.today(), period.ends))
+        start_day = dt.date.fromisoformat(starts) if starts else max(period.starts, min(page.data_day.day, period.ends))
         end_day = dt.date.fromisoformat(ends) if ends else period.ends
     except ValueError:
         page.error(page.lang.gettext("Dates are written YYYY-MM-DD."))
-        return _render_household(page, household, location, dt.date.today(), status_code=422)
+        return _render_household(page, household, location, page.data_day.day, status_code=422)
     try:
         enrolment_service.enrol(
             session=page.session,
@@ -163,7 +174,7 @@ def enrol_member(
         if error.status >= 500:
             raise
         page.session.rollback()
-        page.error_of(error)
+        page.error_of(error, ENROLMENT_REFUSALS)
         return _render_household(page, household, location, start_day, status_code=error.status)
     return redirect(f"/registry/households/{household.code}?on={start_day.isoformat()}&enrolled={person_id}")
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 import equicover
 from equicover.admin.service import create_user
 from equicover.auth.roles import Role
+from equicover.auth.service import generate_password
 from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim as StoredClaim
 from equicover.providers.models import Provider
@@ -33,14 +34,13 @@ from equicover.synth.service import generate
 from equicover.verification.service import draw_sample
 
 DEMO_POLICY = Path(equicover.__file__).resolve().parents[1] / "policies" / "cn-yaan-2018.toml"
-DEMO_PASSWORD = "equicover-demo"
 ACTOR = "web-demo"
 
 
 @dataclass
 class DemoAccounts:
-    password: str
     usernames: dict[Role, str] = field(default_factory=dict)  # role -> username
+    passwords: dict[Role, str] = field(default_factory=dict)  # role -> password, random unless one was given
     district_code: str = ""
     provider_code: str = ""
     year: int = 2018
@@ -69,7 +69,7 @@ def seed_web_demo(
     people: int = 5_000,
     seed: int = 1,
     policy_path: Path = DEMO_POLICY,
-    password: str = DEMO_PASSWORD,
+    password: str | None = None,
     languages: dict[str, str] | None = None,
     sample_size: int = 40,
     work_dir: Path | None = None,
@@ -96,7 +96,7 @@ def prepare_web_demo(
     session: Session,
     claims_path: Path,
     policy_path: Path = DEMO_POLICY,
-    password: str = DEMO_PASSWORD,
+    password: str | None = None,
     languages: dict[str, str] | None = None,
     sample_size: int = 40,
     seed: int = 1,
@@ -105,7 +105,8 @@ def prepare_web_demo(
     """On a database holding a generated province: settle and store its claims (unless
     ``claims_stored``: an earlier step of the demo stored them), draw a
     verification sample in the busiest district, and create one account per role (clerk at that
-    district's county hospital, registrar and verifier of that district). Never commits."""
+    district's county hospital, registrar and verifier of that district), each with a random
+    password of its own unless ``password`` is given for all. Never commits."""
     policy = load_policy(policy_path)
     year = policy.effective_from.year
     languages = languages or {}
@@ -140,7 +141,7 @@ def prepare_web_demo(
         provider_ids=list(session.scalars(select(Provider.id).where(Provider.location_id.in_(district_locations)))),
         actor=ACTOR,
     )
-    accounts = DemoAccounts(password=password, district_code=district.code, provider_code=provider.code, year=year)
+    accounts = DemoAccounts(district_code=district.code, provider_code=provider.code, year=year)
     for role, options in (
         (Role.CLERK, {"provider_code": provider.code}),
         (Role.REGISTRAR, {"area_code": district.code}),
@@ -149,10 +150,11 @@ def prepare_web_demo(
         (Role.ADMIN, {}),
     ):
         username = role.replace("_", "-")
+        accounts.passwords[role] = password or generate_password()
         create_user(
             session=session,
             username=username,
-            password=password,
+            password=accounts.passwords[role],
             role=role,
             language=languages.get(role, "en"),
             actor=ACTOR,

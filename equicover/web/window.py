@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, PolicyVersion
-from equicover.claims.schemas import ClaimIn
+from equicover.claims.schemas import MAX_AMOUNT, ClaimIn
 from equicover.claims.scoping import ensure_claim_visible
 from equicover.claims.settle_and_store import NO_POLICY_ON_DATE, SERVICE_DATE_AFTER_TODAY
 from equicover.db.retry import with_retries
@@ -52,7 +52,7 @@ from equicover.web.i18n import (
     AmountRefused,
     parse_amount,
 )
-from equicover.web.pages import N_, Page, PageDep, RecordId, WebRoute, redirect
+from equicover.web.pages import FIELD_NOT_ACCEPTED, N_, Page, PageDep, RecordId, WebRoute, redirect
 from equicover.web.receipt_pdf import receipt_pdf
 
 router = APIRouter(route_class=WebRoute)
@@ -113,6 +113,7 @@ SERVICE_REFUSALS = {
 }
 DATE_NOT_A_DATE = N_("The date of care is not a date.")
 TOTAL_NOT_POSITIVE = N_("The total must be more than zero.")
+TOTAL_TOO_LARGE = N_("The total is larger than any bill can be (at most %(largest)s).")
 NOT_AN_ICD10_CODE = N_("The diagnosis is not an ICD-10 code (such as K35 or K35.8).")
 DAYS_NOT_A_NUMBER = N_("The days of stay must be a whole number from 0 to 3660.")
 ELIGIBLE_ABOVE_TOTAL = N_("The in-scope amount must not be more than the total.")
@@ -262,17 +263,6 @@ def window_search(page: PageDep, q: str = "") -> Response:
     return page.render("window_search.html", q=q, results=results, searched=bool(q.strip()))
 
 
-def default_service_date(page: Page) -> dt.date:
-    """Today, unless no stored policy covers today (a demo province of a past year): then the
-    last day the latest policy covers, so the window opens on a date it can settle."""
-    today = dt.date.today()
-    versions = page.session.execute(select(PolicyVersion.effective_from, PolicyVersion.effective_to)).all()
-    if not versions or any(start <= today and (end is None or today <= end) for start, end in versions):
-        return today
-    latest_start, latest_end = max(versions, key=lambda row: row[0])
-    return latest_end if latest_end is not None and latest_end < today else latest_start
-
-
 def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
     try:
         return dt.date.fromisoformat(text) if text else fallback
@@ -284,7 +274,7 @@ def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
 def window_person(page: PageDep, person_id: RecordId, on: str | None = None) -> Response:
     page.require(*CLERK_ROLES)
     ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
-    day = _parse_date(on, default_service_date(page))
+    day = _parse_date(on, page.data_day.day)
     provider = _clerk_provider(page)
     context = _person_context(page, person_id, day)
     form = {
@@ -331,19 +321,19 @@ def window_settle(
     try:
         day = dt.date.fromisoformat(service_date.strip())
     except ValueError:
-        day, _refused_date = dt.date.today(), _(DATE_NOT_A_DATE)
+        day, _refused_date = page.data_day.day, _(DATE_NOT_A_DATE)
     provider = _clerk_provider(page)
     context = _person_context(page, person_id, day)
     minor_digits = context["minor_digits"]
 
-    def again(message: str, status_code: int = 422) -> Response:
-        page.error(message)
+    def again(message: str, status_code: int = 422, field: str | None = None) -> Response:
+        page.error(message, field=field)
         return page.render("window_person.html", status_code=status_code, **context, form=form, provider=provider)
 
     if provider is None:
         return again(_("Your account is not attached to a facility."))
     if _refused_date is not None:
-        return again(_refused_date)
+        return again(_refused_date, field="service_date")
     amounts: dict[str, int | None] = {"total": None, "eligible": None}
     for name, text in (("total", total), ("eligible", eligible)):
         if name == "eligible" and not text.strip():
@@ -351,19 +341,24 @@ def window_settle(
         try:
             amounts[name] = parse_amount(text, page.lang.locale, minor_digits)
         except AmountRefused as refused:
-            return again(_(AMOUNT_REFUSALS[(name, refused.reason)], digits=page.lang.number(refused.digits)))
+            return again(
+                _(AMOUNT_REFUSALS[(name, refused.reason)], digits=page.lang.number(refused.digits)), field=name
+            )
     total_minor, eligible_minor = amounts["total"], amounts["eligible"]
     assert total_minor is not None
     if total_minor <= 0:
-        return again(_(TOTAL_NOT_POSITIVE))
+        return again(_(TOTAL_NOT_POSITIVE), field="total")
+    if total_minor > MAX_AMOUNT:
+        # In the clerk's units (yuan, not fen), as typed.
+        return again(_(TOTAL_TOO_LARGE, largest=page.lang.money(MAX_AMOUNT, minor_digits)), field="total")
     if eligible_minor is not None and eligible_minor > total_minor:
-        return again(_(ELIGIBLE_ABOVE_TOTAL))
+        return again(_(ELIGIBLE_ABOVE_TOTAL), field="eligible")
     code = diagnosis.strip().upper()
     if not ICD10_PATTERN.match(code):
-        return again(_(NOT_AN_ICD10_CODE))
+        return again(_(NOT_AN_ICD10_CODE), field="diagnosis")
     days_text = (days or "0").strip().translate(LOCAL_DIGITS)
     if not (days_text.isascii() and days_text.isdigit()) or int(days_text) > 3660:
-        return again(_(DAYS_NOT_A_NUMBER))
+        return again(_(DAYS_NOT_A_NUMBER), field="days")
     try:
         claim_in = ClaimIn(
             claim_id=claim_id,
@@ -380,7 +375,7 @@ def window_settle(
     except ValidationError as error:
         first = error.errors(include_input=False)[0]
         field_name = str(first.get("loc", ("form",))[0])
-        return again(_(FORM_REFUSALS.get(field_name, INVALID_FIELD), field=field_name))
+        return again(_(FORM_REFUSALS.get(field_name, FIELD_NOT_ACCEPTED), field=field_name), field=field_name)
     actor = page.actor
 
     def work() -> Any:
@@ -395,7 +390,7 @@ def window_settle(
         context = _person_context(page, person_id, day)
         known = _service_refusal(error) if isinstance(error, RecordError) else None
         if known is not None:
-            return again(_(known), status_code=error.status)
+            return again(_(known), status_code=error.status, field=getattr(error, "field", None))
         page.error_of(error)
         return page.render("window_person.html", status_code=error.status, **context, form=form, provider=provider)
     except DBAPIError:
@@ -405,9 +400,6 @@ def window_settle(
         context = _person_context(page, person_id, day)
         return again(_(SETTLING_BUSY), status_code=503)
     return redirect(f"/window/claims/{claim.claim_id}")
-
-
-INVALID_FIELD = N_("%(field)s: the value is not accepted.")
 
 
 def _service_refusal(error: RecordError) -> str | None:

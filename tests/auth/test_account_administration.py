@@ -11,7 +11,7 @@ from equicover.admin.service import create_user
 from equicover.audit.models import ChangeLog
 from equicover.auth.models import User
 from tests import factories as make
-from tests.api_helpers import TEST_PASSWORD, login_as, make_client
+from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
 
 
 def _user_id(session_factory, username: str) -> int:
@@ -116,19 +116,23 @@ def test_the_web_page_disables_enables_and_resets_in_the_admins_language(session
     page = client.get("/admin/users")
     assert page.status_code == 200 and "Comptes" in page.text and "helper" in page.text
     helper_id = _user_id(session_factory, "helper")
-    disabled = client.post(f"/admin/users/{helper_id}/disable", data={"p": "1"})
+    disabled = client.post(f"/admin/users/{helper_id}/disable", data={**form_token(client), "p": "1"})
     assert disabled.status_code == 200 and "Compte helper désactivé" in disabled.text
     assert _sign_in(client, "helper") == 401
-    enabled = client.post(f"/admin/users/{helper_id}/enable", data={"p": "1"})
+    enabled = client.post(f"/admin/users/{helper_id}/enable", data={**form_token(client), "p": "1"})
     assert enabled.status_code == 200 and "Compte helper activé" in enabled.text
-    reset = client.post(f"/admin/users/{helper_id}/reset-password", data={"p": "1"})
+    reset = client.post(f"/admin/users/{helper_id}/reset-password", data={**form_token(client), "p": "1"})
     assert reset.status_code == 200 and "Nouveau mot de passe de helper" in reset.text
     assert _sign_in(client, "helper") == 401
-    own = client.post(f"/admin/users/{_user_id(session_factory, 'boss-fr')}/disable", data={"p": "1"})
+    own = client.post(
+        f"/admin/users/{_user_id(session_factory, 'boss-fr')}/disable", data={**form_token(client), "p": "1"}
+    )
     assert own.status_code == 409 and "propre compte" in own.text
     # A form posted from another site is refused, as on every page.
     forged = client.post(
-        f"/admin/users/{helper_id}/disable", data={"p": "1"}, headers={"Origin": "https://evil.example"}
+        f"/admin/users/{helper_id}/disable",
+        data={**form_token(client), "p": "1"},
+        headers={"Origin": "https://evil.example"},
     )
     assert forged.status_code == 403
     with session_factory() as session:

@@ -17,7 +17,7 @@ from equicover.audit.models import ChangeLog
 from equicover.auth import service
 from equicover.auth.throttle import LoginPolicy, ThrottleRule
 from equicover.errors import TooManyAttempts, Unauthorized
-from tests.api_helpers import make_client
+from tests.api_helpers import form_token, make_client
 
 PASSWORD = "a long and private phrase"
 START = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
@@ -151,11 +151,17 @@ def test_the_web_sign_in_answers_a_page_in_the_users_language_with_retry_after(s
         session.commit()
     french = {"Accept-Language": "fr"}
     for _ in range(5):
-        wrong = client.post("/login", data={"username": "reg-web", "password": "nope"}, headers=french)
+        wrong = client.post(
+            "/login", data={**form_token(client), "username": "reg-web", "password": "nope"}, headers=french
+        )
         assert wrong.status_code == 401
-    refused = client.post("/login", data={"username": "reg-web", "password": PASSWORD}, headers=french)
+    refused = client.post(
+        "/login", data={**form_token(client), "username": "reg-web", "password": PASSWORD}, headers=french
+    )
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert "Trop de tentatives de connexion" in refused.text and 'lang="fr"' in refused.text
     clock.advance(seconds=1)
-    signed_in = client.post("/login", data={"username": "reg-web", "password": PASSWORD}, follow_redirects=False)
+    signed_in = client.post(
+        "/login", data={**form_token(client), "username": "reg-web", "password": PASSWORD}, follow_redirects=False
+    )
     assert signed_in.status_code == 303

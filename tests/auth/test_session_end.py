@@ -10,7 +10,7 @@ from sqlalchemy import select
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import ApiToken
 from tests import factories as make
-from tests.api_helpers import TEST_PASSWORD, login_as, make_client
+from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
 from tests.auth.test_login_throttling import Clock
 
 
@@ -22,13 +22,15 @@ def test_web_logout_ends_the_token_at_once_for_claim_submission(session_factory)
     client = make_client(session_factory=session_factory)
     login_as(client, "clerk", provider="PA", username="window-web")
     signed_in = client.post(
-        "/login", data={"username": "window-web", "password": TEST_PASSWORD}, follow_redirects=False
+        "/login",
+        data={**form_token(client), "username": "window-web", "password": TEST_PASSWORD},
+        follow_redirects=False,
     )
     assert signed_in.status_code == 303
     token = client.cookies[SESSION_COOKIE]
     bearer = {"Authorization": f"Bearer {token}"}
     assert client.post("/api/v1/claims", json={}, headers=bearer).status_code == 422  # accepted, now cached
-    assert client.post("/logout", follow_redirects=False).status_code == 303
+    assert client.post("/logout", follow_redirects=False, data=form_token(client)).status_code == 303
     assert client.post("/api/v1/claims", json={}, headers=bearer).status_code == 401
     assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401
 

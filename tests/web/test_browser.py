@@ -193,7 +193,7 @@ class Tab:
     def sign_in(self, role: str) -> None:
         self.go("/login")
         self.page.fill("#username", self.site.accounts.usernames[role])
-        self.page.fill("#password", self.site.accounts.password)
+        self.page.fill("#password", self.site.accounts.passwords[role])
         with self.page.expect_navigation():
             self.page.click("form.stack button[type=submit]")
         assert "/login" not in self.page.url, f"{role} could not sign in"
@@ -264,6 +264,33 @@ def test_verifier_rejects_a_claim(tab: Tab, site: Site) -> None:
             "No admission record for these dates",
         )
         assert review.disallowed > 0
+
+
+def test_every_demo_account_has_its_own_password(tab: Tab, site: Site) -> None:
+    passwords = site.accounts.passwords
+    assert len(set(passwords.values())) == len(site.accounts.usernames) == 5
+    tab.go("/login")
+    tab.page.fill("#username", site.accounts.usernames["clerk"])
+    tab.page.fill("#password", passwords["verifier"])
+    with tab.page.expect_navigation():
+        tab.page.click("form.stack button[type=submit]")
+    assert "/login" in tab.page.url and tab.page.locator(".notice.error").count() == 1
+
+
+def test_a_form_forged_on_another_page_is_refused(tab: Tab, site: Site) -> None:
+    tab.sign_in("registrar")
+    # Another page (here one without an origin of its own) posts to the application in the
+    # signed-in browser: the browser sends the cookie, but the page cannot know the token.
+    tab.page.set_content(
+        f'<form method="post" action="{site.base_url}/language">'
+        '<input name="language" value="ar"><input name="next" value="/registry">'
+        '<button type="submit">go</button></form>'
+    )
+    with tab.page.expect_navigation():
+        tab.page.click("button")
+    assert tab.page.locator("h1").inner_text() == "This form cannot be sent"
+    tab.go("/registry")
+    assert tab.page.locator("html").get_attribute("lang") == "en"
 
 
 def test_registrar_enrols_a_member(tab: Tab, site: Site) -> None:

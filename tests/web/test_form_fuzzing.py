@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.verification.models import ClaimReview
 from equicover.verification.service import draw_sample
-from tests.api_helpers import login_as, make_client
+from tests.api_helpers import form_token, login_as, make_client
 from tests.factories import vn_claims_world
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -115,7 +115,7 @@ def test_no_web_form_answers_5xx(web, bill, enrol, decision, sign_in, language) 
         ("registrar", "/language", language),
     ]
     for role, path, values in posts:
-        _check(role, clients[role].post(path, data=values), values)
+        _check(role, clients[role].post(path, data={**values, **form_token(clients[role])}), values)
 
 
 @SETTINGS
@@ -185,7 +185,9 @@ NUL_IN_FORMS = [
 def test_a_nul_in_a_form_field_answers_a_page_in_the_users_language(web) -> None:
     for role, path, field in NUL_IN_FORMS:
         target = path.format(member=web["world"].person_ids[0], review=web["review_id"])
-        response = web["clients"][role].post(target, data={field: "K35\x008", "decision": "accept"})
+        response = web["clients"][role].post(
+            target, data={**form_token(web["clients"][role]), field: "K35\x008", "decision": "accept"}
+        )
         assert response.status_code == 422, path
         assert response.headers["content-type"].startswith("text/html")
         assert REFUSED[role] in response.text

@@ -14,7 +14,7 @@ from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.claims.models import Claim
 from equicover.enrolment.models import Enrolment
-from tests.api_helpers import TEST_PASSWORD, login_as, make_client
+from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
 from tests.factories import vn_world
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
@@ -45,21 +45,22 @@ def test_login_sets_the_session_cookie_and_lands_on_the_role_page(world_client, 
     _, client = world_client
     login_as(client, "registrar", area="D1", username="reg-login")
     client.cookies.clear()
-    wrong = client.post("/login", data={"username": "reg-login", "password": "nope"})
+    wrong = client.post("/login", data={**form_token(client), "username": "reg-login", "password": "nope"})
     assert wrong.status_code == 401
     assert "Wrong username or password." in wrong.text
-    response = client.post("/login", data={"username": "reg-login", "password": TEST_PASSWORD})
+    response = client.post("/login", data={**form_token(client), "username": "reg-login", "password": TEST_PASSWORD})
     assert response.status_code == 303
     assert response.headers["location"] == "/registry"
     assert SESSION_COOKIE in response.cookies
     # A next= pointing at another site is ignored.
     client.cookies.clear()
     response = client.post(
-        "/login", data={"username": "reg-login", "password": TEST_PASSWORD, "next": "//evil.example/"}
+        "/login",
+        data={**form_token(client), "username": "reg-login", "password": TEST_PASSWORD, "next": "//evil.example/"},
     )
     assert response.headers["location"] == "/registry"
-    client.cookies.set(SESSION_COOKIE, response.cookies[SESSION_COOKIE])
-    assert client.post("/logout").status_code == 303
+    assert SESSION_COOKIE in client.cookies
+    assert client.post("/logout", data=form_token(client)).status_code == 303
     assert client.get("/registry").status_code == 303  # the token was revoked
 
 
@@ -101,11 +102,11 @@ def test_clerk_finds_a_patient_and_settles_a_bill(world_client, session: Session
         "total": "2000000",
         "days": "3",
     }
-    response = client.post(f"/window/persons/{poor}/bill", data=form)
+    response = client.post(f"/window/persons/{poor}/bill", data={**form, **form_token(client)})
     assert response.status_code == 303, response.text[:500]
     assert response.headers["location"] == f"/window/claims/{claim_id}"
     # The same form sent twice settles the bill once.
-    assert client.post(f"/window/persons/{poor}/bill", data=form).status_code == 303
+    assert client.post(f"/window/persons/{poor}/bill", data={**form, **form_token(client)}).status_code == 303
     stored = session.scalars(select(Claim).where(Claim.person_id == poor)).all()
     assert len(stored) == 1 and stored[0].submitted_by.startswith("web:")
     page = client.get(f"/window/claims/{claim_id}")
@@ -131,11 +132,11 @@ def test_clerk_sees_why_a_bill_is_refused(world_client, session: Session) -> Non
         "diagnosis": "J18",
         "total": "12.5",
     }
-    response = client.post(f"/window/persons/{poor}/bill", data=form)
+    response = client.post(f"/window/persons/{poor}/bill", data={**form, **form_token(client)})
     assert response.status_code == 422
     assert "The total has more than 0 decimals for the currency" in response.text  # VND has none
     form.update(total="1000", eligible="2000")
-    response = client.post(f"/window/persons/{poor}/bill", data=form)
+    response = client.post(f"/window/persons/{poor}/bill", data={**form, **form_token(client)})
     assert response.status_code == 422
     assert "The in-scope amount must not be more than the total" in response.text
     assert session.scalars(select(Claim)).all() == []
@@ -150,7 +151,8 @@ def test_registrar_enrols_a_member_and_the_change_is_audited(world_client, sessi
     household = client.get("/registry/households/H1", params={"on": "2024-09-01"})
     assert f'data-testid="enrol-form-{unenrolled}"' in household.text
     response = client.post(
-        f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-09-01"}
+        f"/registry/persons/{unenrolled}/enrol",
+        data={**form_token(client), "period_id": str(world.period_id), "starts": "2024-09-01"},
     )
     assert response.status_code == 303
     enrolments = session.scalars(select(Enrolment).where(Enrolment.person_id == unenrolled)).all()
@@ -165,7 +167,8 @@ def test_registrar_enrols_a_member_and_the_change_is_audited(world_client, sessi
     assert "Member enrolled." in after.text and f'data-testid="enrol-form-{unenrolled}"' not in after.text
     # Enrolling again overlaps: refused with the reason, nothing written.
     again = client.post(
-        f"/registry/persons/{unenrolled}/enrol", data={"period_id": str(world.period_id), "starts": "2024-10-01"}
+        f"/registry/persons/{unenrolled}/enrol",
+        data={**form_token(client), "period_id": str(world.period_id), "starts": "2024-10-01"},
     )
     assert again.status_code == 409
     assert len(session.scalars(select(Enrolment).where(Enrolment.person_id == unenrolled)).all()) == 1
@@ -174,7 +177,7 @@ def test_registrar_enrols_a_member_and_the_change_is_audited(world_client, sessi
 def test_language_picker_remembers_the_choice_for_the_user(world_client, session: Session) -> None:
     _, client = world_client
     _sign_in(client, "registrar", area="D1", username="reg-lang")
-    response = client.post("/language", data={"language": "ar", "next": "/registry"})
+    response = client.post("/language", data={**form_token(client), "language": "ar", "next": "/registry"})
     assert response.status_code == 303 and response.headers["location"] == "/registry"
     page = client.get("/registry")
     assert '<html lang="ar" dir="rtl">' in page.text
@@ -225,7 +228,9 @@ def test_static_assets_are_served_by_the_app(world_client) -> None:
 def test_cross_site_form_posts_are_refused(world_client) -> None:
     _, client = world_client
     _sign_in(client, "registrar", area="D1")
-    response = client.post("/language", data={"language": "fr"}, headers={"Origin": "https://evil.example"})
+    response = client.post(
+        "/language", data={**form_token(client), "language": "fr"}, headers={"Origin": "https://evil.example"}
+    )
     assert response.status_code == 403
 
 
@@ -240,10 +245,13 @@ def test_cross_site_form_posts_are_refused(world_client) -> None:
 def test_form_posts_from_nowhere_or_elsewhere_are_refused(world_client, headers) -> None:
     _, client = world_client
     _sign_in(client, "registrar", area="D1")
-    assert client.post("/language", data={"language": "fr"}, headers=headers).status_code == 403
+    assert client.post("/language", data={**form_token(client), "language": "fr"}, headers=headers).status_code == 403
     # The same post from the application's own page is taken.
     own = client.post(
-        "/language", data={"language": "fr"}, headers={"Origin": "http://testserver"}, follow_redirects=False
+        "/language",
+        data={**form_token(client), "language": "fr"},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
     )
     assert own.status_code == 303
 
@@ -300,10 +308,14 @@ def test_verifier_rejects_a_claim_with_a_reason(world_client, session: Session) 
     review_id = review_ids[0]
     detail = client.get(f"/verification/reviews/{review_id}")
     assert detail.status_code == 200 and 'data-testid="split"' in detail.text
-    refused = client.post(f"/verification/reviews/{review_id}/decision", data={"decision": "reject", "reason": ""})
-    assert refused.status_code == 422 and "reason: required for this decision" in refused.text
+    refused = client.post(
+        f"/verification/reviews/{review_id}/decision", data={**form_token(client), "decision": "reject", "reason": ""}
+    )
+    assert refused.status_code == 422 and "Give the reason: it is required for this decision." in refused.text
+    assert re.search(r'<textarea id="reason" name="reason" rows="3" aria-invalid="true"', refused.text)
     done = client.post(
-        f"/verification/reviews/{review_id}/decision", data={"decision": "reject", "reason": "no admission record"}
+        f"/verification/reviews/{review_id}/decision",
+        data={**form_token(client), "decision": "reject", "reason": "no admission record"},
     )
     assert done.status_code == 303
     session.expire_all()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.verification.service import draw_sample
 from equicover.web.i18n import Localiser
-from tests.api_helpers import login_as, make_client
+from tests.api_helpers import form_token, login_as, make_client
 from tests.riel_world import ALLOWANCES, BILL, riel_world
 
 LANGUAGES = ["en", "fr", "ar", "fa", "zh", "vi"]
@@ -63,13 +63,13 @@ def test_a_disallowed_amount_is_read_in_whole_riel(riel_client) -> None:
     review_id = re.findall(r'href="/verification/reviews/(\d+)"', client.get("/verification").text)[0]
     refused = client.post(
         f"/verification/reviews/{review_id}/decision",
-        data={"decision": "disallow", "reason": "drugs not given", "amount": "100.50"},
+        data={**form_token(client), "decision": "disallow", "reason": "drugs not given", "amount": "100.50"},
     )
     assert refused.status_code == 422
     assert "The amount is not an amount (at most 0 decimals)." in refused.text
     done = client.post(
         f"/verification/reviews/{review_id}/decision",
-        data={"decision": "disallow", "reason": "drugs not given", "amount": "10000"},
+        data={**form_token(client), "decision": "disallow", "reason": "drugs not given", "amount": "10000"},
     )
     assert done.status_code == 303
 

@@ -19,7 +19,7 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
 from equicover.web.i18n import AmountRefused, parse_amount
-from tests.api_helpers import login_as, make_client
+from tests.api_helpers import form_token, login_as, make_client
 from tests.factories import vn_world
 
 
@@ -75,7 +75,9 @@ def test_the_window_refuses_a_bill_in_the_clerks_language(world_client, session,
     poor = world.person_ids[0]
     for language, message in (("en", english), ("fr", french)):
         login_as(client, "clerk", provider="PA", language=language, cookie=True)
-        response = client.post(f"/window/persons/{poor}/bill", data=_form(f"W-{language}", **changes))
+        response = client.post(
+            f"/window/persons/{poor}/bill", data={**_form(f"W-{language}", **changes), **form_token(client)}
+        )
         assert response.status_code == 422, response.text[:300]
         assert str(escape(message)) in response.text
         assert 'data-testid="bill-form"' in response.text  # the form again, with what was typed
@@ -99,7 +101,9 @@ def test_the_window_reads_amounts_as_the_clerks_locale_writes_them(
 ) -> None:
     world, client = world_client
     login_as(client, "clerk", provider="PA", language=language, cookie=True)
-    response = client.post(f"/window/persons/{world.person_ids[0]}/bill", data=_form("LOC-1", total=typed))
+    response = client.post(
+        f"/window/persons/{world.person_ids[0]}/bill", data={**_form("LOC-1", total=typed), **form_token(client)}
+    )
     assert response.status_code == 303, response.text[:300]
     assert response.headers["location"] == "/window/claims/LOC-1"
     session.expire_all()
@@ -141,8 +145,10 @@ def test_a_double_click_shows_the_first_settlement(world_client, session) -> Non
     world, client = world_client
     login_as(client, "clerk", provider="PA", cookie=True)
     form = _form("DBL-1")
-    first = client.post(f"/window/persons/{world.person_ids[0]}/bill", data=form)
-    second = client.post(f"/window/persons/{world.person_ids[0]}/bill", data={**form, "total": "999"})
+    first = client.post(f"/window/persons/{world.person_ids[0]}/bill", data={**form, **form_token(client)})
+    second = client.post(
+        f"/window/persons/{world.person_ids[0]}/bill", data={**form_token(client), **form, "total": "999"}
+    )
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"] == "/window/claims/DBL-1"
     shown = client.get("/window/claims/DBL-1")
@@ -181,7 +187,7 @@ def _post_at_once(clients: list[TestClient], posts: list[tuple[str, dict[str, st
     def post(index: int) -> None:
         path, form = posts[index]
         barrier.wait()
-        statuses[index] = clients[index].post(path, data=form).status_code
+        statuses[index] = clients[index].post(path, data={**form, **form_token(clients[index])}).status_code
 
     threads = [threading.Thread(target=post, args=(index,)) for index in range(len(posts))]
     for thread in threads:
