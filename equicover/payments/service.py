@@ -347,6 +347,19 @@ def list_batches(*, session: Session, status: str | None = None, provider_ids: A
     return list(session.scalars(query))
 
 
+def batches_page(*, session: Session, limit: int, offset: int) -> tuple[list[tuple[PaymentBatch, str, str]], int]:
+    """A page of payment batches, the newest first, each with its facility's code and name, and the count of all."""
+    rows = session.execute(
+        select(PaymentBatch, Provider.code, Provider.name)
+        .join(Provider, Provider.id == PaymentBatch.provider_id)
+        .order_by(PaymentBatch.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(PaymentBatch)) or 0
+    return [(batch, code, name) for batch, code, name in rows], int(total)
+
+
 def approve_batch(
     *, session: Session, batch_id: int, actor: str, actor_role: str, paid_on: dt.date | None = None
 ) -> PaymentBatch:

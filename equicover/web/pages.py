@@ -55,8 +55,8 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     Role.CLERK: ("window",),
     Role.REGISTRAR: ("registry", "gaps"),
     Role.VERIFIER: ("verification",),
-    Role.FUND_MANAGER: ("dashboard",),
-    Role.ADMIN: ("dashboard", "registry", "gaps", "verification", "window", "users"),
+    Role.FUND_MANAGER: ("dashboard", "reports"),
+    Role.ADMIN: ("dashboard", "reports", "registry", "gaps", "verification", "window", "users", "audit"),
 }
 
 
@@ -84,6 +84,8 @@ PAGE_LABELS: dict[str, str] = {
     "verification": N_("Verification queue"),
     "dashboard": N_("Dashboards"),
     "users": N_("Accounts"),
+    "audit": N_("Audit log"),
+    "reports": N_("Reports and payment files"),
 }
 # The standard categories' labels (registry.models.STANDARD_CATEGORIES and the generator's), for
 # the catalogues; a category added later shows its stored label untranslated.
@@ -107,6 +109,8 @@ PAGE_PATHS: dict[str, str] = {
     "verification": "/verification",
     "dashboard": "/dashboard",
     "users": "/admin/users",
+    "audit": "/admin/audit",
+    "reports": "/reports",
 }
 
 _environment = Environment(
@@ -348,6 +352,8 @@ class Page:
             "csrf_field": self.csrf_field,
             "data_day": lambda: self.data_day,
             "invalid": self.invalid,
+            # "Back" points the way the page reads: an arrow is not mirrored by the text direction.
+            "back": "→" if lang.direction == "rtl" else "←",
             "request_path": self.request.url.path,
             "request_query": self.request.url.query,
             "name": person_name,

@@ -9,14 +9,16 @@ change log with the registrar as actor (``web:<username>``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Response
 
 from equicover.auth.roles import Role
 from equicover.enrolment import service as enrolment_service
 from equicover.enrolment.models import EnrolmentPeriod
-from equicover.errors import EquicoverError, NotFound
+from equicover.errors import EquicoverError, NotFound, ValidationFailed
+from equicover.registry import service as registry_service
 from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
@@ -40,6 +42,21 @@ PAYER_KIND_LABELS = {
     "employer": N_("Employer"),
     "member": N_("Member"),
     "donor": N_("Donor"),
+}
+
+CATEGORY_CHANGES = {
+    "given": N_("Category given."),
+    "ended": N_("Category ended."),
+}
+# The registry service's refusals of a category change, as the registrar reads them.
+CATEGORY_REFUSALS: Refusals = {
+    ("category", "unknown category"): N_("Choose a category."),
+    ("category", "no holding"): N_("The member holds no such category after that day."),
+    ("valid_to", "is before valid_from"): N_("The category would end before it starts."),
+    ("valid_from", "overlaps"): N_("The member already holds this category for part of these dates: end it first."),
+    ("source", None): N_("Say what the change rests on (a decision, a survey, a document)."),
+    ("valid_from", None): N_("Dates are written YYYY-MM-DD."),
+    ("valid_to", None): N_("Dates are written YYYY-MM-DD."),
 }
 
 # The enrolment service's refusals, as the registrar reads them.
@@ -96,14 +113,16 @@ def registry_home(page: PageDep, q: str = "", on: str | None = None, p: int = 1)
 
 
 @router.get("/registry/households/{code}")
-def household_page(page: PageDep, code: str, on: str | None = None, enrolled: int | None = None) -> Response:
+def household_page(
+    page: PageDep, code: str, on: str | None = None, enrolled: int | None = None, changed: str = ""
+) -> Response:
     page.require(*REGISTRAR_ROLES)
     found = queries.household_by_code(session=page.session, code=code)
     if found is None:
         raise NotFound(f"household {code}", "code", "unknown household")
     household, location = found
     ensure_household_visible(session=page.session, user=page.current_user, household_id=household.id)
-    return _render_household(page, household, location, reference_date(page, on), enrolled=enrolled)
+    return _render_household(page, household, location, reference_date(page, on), enrolled=enrolled, changed=changed)
 
 
 def _render_household(
@@ -113,12 +132,16 @@ def _render_household(
     day: dt.date,
     *,
     enrolled: int | None = None,
+    changed: str = "",
     status_code: int = 200,
+    category_form: dict[str, Any] | None = None,
 ) -> Response:
     members = queries.members_of(session=page.session, household_id=household.id)
     ids = [member.id for member in members]
     if enrolled is not None and enrolled in ids:
         page.flashes.append(("ok", page.lang.gettext("Member enrolled.")))
+    if changed in CATEGORY_CHANGES:
+        page.flashes.append(("ok", page.lang.gettext(CATEGORY_CHANGES[changed])))
     periods = queries.open_periods(session=page.session, on=day)
     return page.render(
         "household.html",
@@ -130,6 +153,8 @@ def _render_household(
         enrolments=queries.enrolment_views(session=page.session, person_ids=ids, on=day),
         periods=periods,
         on=day,
+        categories=queries.categories(session=page.session),
+        category_form=category_form or {},
         **_labels(page),
     )
 
@@ -203,3 +228,92 @@ def gaps_page(page: PageDep, on: str | None = None, category: str = "", p: int =
         pages=max(1, -(-total // PAGE_SIZE)),
         area=queries.area_name(session=page.session, location_id=page.current_user.location_id),
     )
+
+
+def _person_household(page: Page, person_id: int) -> tuple[Household, Location]:
+    ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
+    person = queries.person_row(session=page.session, person_id=person_id)
+    assert person is not None  # ensure_person_visible checked it exists
+    found = queries.household_by_code(session=page.session, code=person.household_code)
+    assert found is not None
+    return found
+
+
+def _form_date(text: str, field: str, record: str, *, required: bool) -> dt.date | None:
+    if not text.strip():
+        if required:
+            raise ValidationFailed(record, field, "is required")
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed(record, field, "is not a date") from None
+
+
+@router.post("/registry/persons/{person_id}/categories")
+def give_category(
+    page: PageDep,
+    person_id: RecordId,
+    category: Annotated[str, Form(max_length=64)] = "",
+    valid_from: Annotated[str, Form(max_length=10)] = "",
+    valid_to: Annotated[str, Form(max_length=10)] = "",
+    source: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Give a member a category for a period, with the evidence it rests on (audited)."""
+    page.require(*REGISTRAR_ROLES)
+    household, location = _person_household(page, person_id)
+    form = {"person_id": person_id, "category": category, "valid_from": valid_from, "valid_to": valid_to,
+            "source": source}  # fmt: skip
+    record = f"person {person_id}"
+    try:
+        if not source.strip():
+            raise ValidationFailed(record, "source", "the evidence of the change is required")
+        starts = _form_date(valid_from, "valid_from", record, required=True)
+        assert starts is not None
+        registry_service.set_category(
+            session=page.session,
+            person_id=person_id,
+            category=category,
+            valid_from=starts,
+            valid_to=_form_date(valid_to, "valid_to", record, required=False),
+            source=source.strip(),
+            actor=page.actor,
+        )
+    except EquicoverError as error:
+        if error.status >= 500:
+            raise
+        page.session.rollback()
+        page.error_of(error, CATEGORY_REFUSALS)
+        return _render_household(
+            page, household, location, page.data_day.day, status_code=error.status, category_form=form
+        )
+    return redirect(f"/registry/households/{quote(household.code, safe='')}?on={starts.isoformat()}&changed=given")
+
+
+@router.post("/registry/persons/{person_id}/categories/end")
+def end_category(
+    page: PageDep,
+    person_id: RecordId,
+    category: Annotated[str, Form(max_length=64)] = "",
+    valid_to: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """End a member's category on a day (the last day it is held; audited)."""
+    page.require(*REGISTRAR_ROLES)
+    household, location = _person_household(page, person_id)
+    record = f"person {person_id}"
+    form = {"person_id": person_id, "end_category": category, "end_valid_to": valid_to}
+    try:
+        ends = _form_date(valid_to, "valid_to", record, required=True)
+        assert ends is not None
+        registry_service.end_category(
+            session=page.session, person_id=person_id, category=category, valid_to=ends, actor=page.actor
+        )
+    except EquicoverError as error:
+        if error.status >= 500:
+            raise
+        page.session.rollback()
+        page.error_of(error, CATEGORY_REFUSALS)
+        return _render_household(
+            page, household, location, page.data_day.day, status_code=error.status, category_form=form
+        )
+    return redirect(f"/registry/households/{quote(household.code, safe='')}?on={ends.isoformat()}&changed=ended")

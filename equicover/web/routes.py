@@ -7,7 +7,8 @@ in and out, the language picker, the static files) and includes each role's page
 - ``/registry``: households, members, enrolment, coverage gaps (registrar), :mod:`equicover.web.registry_pages`;
 - ``/verification``: the verification queue (verifier), :mod:`equicover.web.verification_pages`;
 - ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`;
-- ``/admin/users``: the accounts (admin), :mod:`equicover.web.users_pages`.
+- ``/reports``: the semi-annual report and payment batch files (fund manager), :mod:`equicover.web.reports_pages`;
+- ``/admin/users``, ``/admin/audit``: the accounts and the audit log (admin), :mod:`equicover.web.users_pages`.
 
 Every asset (stylesheet, script, the vendored ECharts file) is served from
 ``equicover/web/static`` by :func:`static_file`: the pages make no request to any other host.
@@ -29,7 +30,7 @@ from equicover.auth.deps import (
     start_session,
 )
 from equicover.errors import Overloaded, TooManyAttempts, Unauthorized
-from equicover.web import dashboard, registry_pages, users_pages, verification_pages, window
+from equicover.web import dashboard, registry_pages, reports_pages, users_pages, verification_pages, window
 from equicover.web.i18n import normalise_language
 from equicover.web.pages import LANGUAGE_COOKIE, N_, PageDep, WebRoute, home_path, redirect, safe_next
 
@@ -138,3 +139,4 @@ router.include_router(registry_pages.router)
 router.include_router(verification_pages.router)
 router.include_router(dashboard.router)
 router.include_router(users_pages.router)
+router.include_router(reports_pages.router)

@@ -24,6 +24,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Response
 from pydantic import ValidationError
@@ -39,6 +40,7 @@ from equicover.claims.settle_and_store import NO_POLICY_ON_DATE, SERVICE_DATE_AF
 from equicover.db.retry import with_retries
 from equicover.enrolment.models import Scheme
 from equicover.errors import Conflict, EquicoverError, NotFound, RecordError, ValidationFailed
+from equicover.payments import corrections
 from equicover.providers.models import Provider
 from equicover.registry.scoping import ensure_person_visible
 from equicover.settlement.claims_file import ICD10_PATTERN
@@ -453,9 +455,80 @@ ProviderCode = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
 @router.get("/window/claims/{claim_id}")
-def window_claim(page: PageDep, claim_id: str, provider: ProviderCode = None) -> Response:
+def window_claim(
+    page: PageDep,
+    claim_id: str,
+    provider: ProviderCode = None,
+    reversed: str = "",
+    resettled: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> Response:
     page.require(*CLERK_ROLES)
-    return page.render("window_claim.html", **_claim_context(page, claim_id, provider))
+    context = _claim_context(page, claim_id, provider)
+    if reversed in REVERSAL_PAYMENT and context["claim"].status == "reversed":
+        _ = page.lang.gettext
+        said = [_(REVERSAL_DONE, bill=claim_id), _(REVERSAL_PAYMENT[reversed])]
+        if resettled:
+            said.append(
+                page.lang.ngettext(
+                    "%(num)s later bill of the patient was settled again.",
+                    "%(num)s later bills of the patient were settled again.",
+                    resettled,
+                )
+            )
+        page.flashes.append(("ok", " ".join(said)))
+    return page.render("window_claim.html", **context)
+
+
+REVERSAL_NEEDS_REASON = N_("Say why the bill is reversed.")
+REVERSAL_DONE = N_("Bill %(bill)s reversed.")
+REVERSAL_PAYMENT = {
+    "paid": N_("It had been paid to the facility: what the funds paid is recovered from its next payment."),
+    "draft": N_("It was taken out of the payment batch being prepared: it will not be paid."),
+    "unpaid": N_("It had not been paid yet: it will not be paid."),
+}
+
+
+@router.post("/window/claims/{claim_id}/reversal")
+def window_reversal(
+    page: PageDep,
+    claim_id: str,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    provider: ProviderCode = None,
+) -> Response:
+    """Reverse a bill of the clerk's facility with a reason: the payments service takes it out of a
+    draft batch or recovers it from the facility when paid, and settles the patient's later bills
+    of the year again; the page says which happened."""
+    page.require(*CLERK_ROLES)
+    context = _claim_context(page, claim_id, provider)
+    claim_row = context["claim"]
+    _ = page.lang.gettext
+    if not reason.strip():
+        page.error(_(REVERSAL_NEEDS_REASON), field="reason")
+        return page.render("window_claim.html", status_code=422, **context, reversal_reason=reason)
+    actor, own = page.actor, page.current_user.provider_id if page.current_user.role == Role.CLERK else None
+
+    def work() -> corrections.Reversal:
+        return corrections.reverse_claim(
+            session=page.session,
+            claim_id=claim_id,
+            reason=reason,
+            actor=actor,
+            only_provider_id=own,
+            provider_id=claim_row.provider_id,
+        )
+
+    try:
+        reversal = with_retries(page.session, work)
+    except EquicoverError as error:
+        if error.status >= 500:
+            raise
+        page.session.rollback()
+        page.error_of(error, {("status", "the claim is already reversed"): N_("This bill was reversed.")})
+        return page.render("window_claim.html", status_code=error.status, **_claim_context(page, claim_id, provider))
+    state = "paid" if reversal.paid else ("draft" if reversal.batch_id is not None else "unpaid")
+    resettled = len({line.claim_pk for line in reversal.resettled})
+    query = {"reversed": state, "resettled": resettled, **({"provider": provider} if provider else {})}
+    return redirect(f"/window/claims/{quote(claim_id, safe='')}?{urlencode(query)}")
 
 
 @router.get("/window/claims/{claim_id}/receipt")

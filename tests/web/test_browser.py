@@ -385,6 +385,46 @@ def test_pages_fit_a_small_laptop_screen(browser: object, site: Site, width: int
         tab.close()
 
 
+@pytest.mark.parametrize("language", ["en", "fr", "ar"])
+def test_the_clerk_and_the_fund_manager_work_on_a_phone_without_sideways_scroll(
+    browser: object, site: Site, language: str
+) -> None:
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+        for role, paths in (
+            ("clerk", ("/window", f"/window/persons/{site.poor_person_id}", f"/window/claims/{site.claim_id}")),
+            ("fund_manager", ("/dashboard", "/reports")),
+        ):
+            tab.sign_in(role)
+            tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+            for path in paths:
+                tab.go(path)
+                overflow = tab.page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, (language, path, overflow)
+                sign_out = tab.page.locator(".topbar form[action='/logout'] button").bounding_box()
+                assert sign_out is not None and 0 <= sign_out["x"] and sign_out["x"] + sign_out["width"] <= 390, (
+                    language,
+                    path,
+                    sign_out,
+                )
+            with tab.page.expect_navigation():
+                tab.page.click(".topbar form[action='/logout'] button")
+    finally:
+        tab.close()
+
+
+def test_back_links_point_the_way_the_page_reads(tab: Tab, site: Site) -> None:
+    tab.sign_in("clerk")
+    for language, arrow in (("en", "←"), ("ar", "→"), ("fa", "→")):
+        tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+        tab.go(f"/window/persons/{site.poor_person_id}")
+        back = tab.page.locator("main p a").first.inner_text()
+        assert back.startswith(arrow), (language, back)
+
+
 MAIN_PAGES = (
     ("window", "/window/persons/{person}?on=2018-06-30"),
     ("settlement", "/window/claims/{claim}"),
