@@ -16,3 +16,8 @@ def escape_like(text: str) -> str:
 def contains_pattern(text: str) -> str:
     """The pattern of any text containing ``text`` literally."""
     return f"%{escape_like(text)}%"
+
+
+def prefix_pattern(text: str) -> str:
+    """The pattern of any text beginning with ``text`` literally (a B-tree index can serve it)."""
+    return f"{escape_like(text)}%"

@@ -29,6 +29,8 @@ from equicover.registry.models import (
     Person,
     PersonCategory,
 )
+from equicover.registry.normalise import name_forms
+from equicover.registry.quality_models import PersonNameForms
 from equicover.registry.schemas import CategoryIn, HouseholdIn, LocationIn, PersonIn, PersonUpdate
 from equicover.registry.scoping import persons_filter
 
@@ -360,6 +362,7 @@ def register_household(
         )
         session.add(person)
         session.flush()
+        store_name_forms(session=session, person=person)
         record_change(
             session=session,
             actor=actor,
@@ -447,6 +450,18 @@ def _check_no_self_overlap(record: str, items: list[CategoryIn]) -> None:
                 raise Conflict(record, "categories", f"two periods of {category} overlap")
 
 
+def store_name_forms(*, session: Session, person: Person) -> PersonNameForms:
+    """Keep the person's searchable name forms (folded, romanised, sorted) in step with the name."""
+    forms = name_forms(person.full_name)
+    row = session.get(PersonNameForms, person.id)
+    if row is None:
+        row = PersonNameForms(person_id=person.id)
+        session.add(row)
+    row.folded, row.romanised, row.sorted_key = forms.folded, forms.romanised, forms.key
+    session.flush()
+    return row
+
+
 def get_person(*, session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
@@ -518,6 +533,8 @@ def update_person(
     for name, value in changed.items():
         setattr(person, name, value)
     session.flush()
+    if "full_name" in changed:
+        store_name_forms(session=session, person=person)
     record_change(
         session=session,
         actor=actor,

@@ -14,15 +14,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
-from equicover.db.like import LIKE_ESCAPE, contains_pattern
+from equicover.db.like import LIKE_ESCAPE, contains_pattern, prefix_pattern
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
+from equicover.registry.normalise import romanise
+from equicover.registry.quality_models import PersonNameForms
 from equicover.registry.scoping import households_filter, persons_filter
 from equicover.registry.service import holds_on
 
@@ -117,12 +119,32 @@ def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARC
     exact = _person_rows(session, base.where(or_(*by_number)).order_by(Person.id).limit(limit))
     if exact:
         return exact
-    pattern = contains_pattern(text)
-    return _person_rows(
-        session,
-        base.where(func.lower(Person.full_name).like(func.lower(pattern), escape=LIKE_ESCAPE))
-        .order_by(Person.full_name, Person.id)
-        .limit(limit),
+    return _person_rows(session, _by_name(base, text).limit(limit))
+
+
+def _by_name(base: Any, text: str) -> Any:
+    """Persons whose name matches ``text`` in its own script or romanised (pinyin for Han: "杨飞",
+    "Yang Fei", "yáng fēi" and "yangfei" find the same person), best first: the name begins with
+    it (for a Chinese name, the family name), then its romanised form does, written together or
+    apart, then a later part of the name does, then it appears anywhere in the name."""
+    romanised = romanise(text)
+    compact = romanised.replace(" ", "")
+    starts = func.lower(Person.full_name).like(func.lower(prefix_pattern(text)), escape=LIKE_ESCAPE)
+    contains = func.lower(Person.full_name).like(func.lower(contains_pattern(text)), escape=LIKE_ESCAPE)
+    conditions = [starts, contains]
+    ranks: list[tuple[Any, int]] = [(starts, 0)]
+    if romanised:
+        forms = PersonNameForms.romanised
+        romanised_starts = forms.like(prefix_pattern(romanised), escape=LIKE_ESCAPE)
+        together = func.replace(forms, " ", "").like(prefix_pattern(compact), escape=LIKE_ESCAPE)
+        later_part = forms.like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)
+        conditions += [romanised_starts, together, later_part]
+        ranks += [(romanised_starts, 1), (together, 2), (later_part, 3)]
+    rank = case(*ranks, else_=4)
+    return (
+        base.outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id)
+        .where(or_(*conditions))
+        .order_by(rank, Person.full_name, Person.id)
     )
 
 

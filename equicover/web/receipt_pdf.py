@@ -137,6 +137,8 @@ def receipt_pdf(lang: Localiser, context: dict[str, Any], *, printed_at: dt.date
     row(_("Card number"), person.household_code, label_share=0.4)
     row(_("Date of care"), lang.date(claim.service_date), label_share=0.4)
     row(_("Care type"), context["care_type_label"](claim.care_type), label_share=0.4)
+    if context.get("policy") is not None:
+        row(_("Policy"), context["policy"].name, label_share=0.4)  # as on the printed HTML receipt
     pdf.ln(4)
     line(f"{_('Who pays what')} ({currency})", size=11)
     row(_("Total billed"), lang.money(claim.total, digits))

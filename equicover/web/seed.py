@@ -27,6 +27,7 @@ from equicover.auth.service import generate_password
 from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim as StoredClaim
 from equicover.providers.models import Provider
+from equicover.registry.dedupe import refresh_name_forms
 from equicover.registry.models import Location
 from equicover.settlement.loader import load_policy
 from equicover.synth import parameters as synth_parameters
@@ -120,6 +121,8 @@ def prepare_web_demo(
             scheme_code=synth_parameters.SCHEME_CODE,
             actor=ACTOR,
         ).claims
+    # The window's name search reads each person's romanised name forms (pinyin for Han names).
+    refresh_name_forms(session=session)
     district = _busiest_district(session)
     district_locations = select(Location.id).where(Location.district_id == district.id)
     provider = session.scalar(

@@ -259,10 +259,16 @@ def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
 @router.get("/window")
 def window_search(page: PageDep, q: str = "") -> Response:
     page.require(*CLERK_ROLES)
-    results = queries.search_persons(session=page.session, user=page.current_user, text=q) if q.strip() else []
+    found = (
+        queries.search_persons(session=page.session, user=page.current_user, text=q, limit=queries.SEARCH_LIMIT + 1)
+        if q.strip()
+        else []
+    )
+    # One row more than shown says honestly that there are more, without counting a province.
+    results, more = found[: queries.SEARCH_LIMIT], len(found) > queries.SEARCH_LIMIT
     if len(results) == 1 and q.strip():
         return redirect(f"/window/persons/{results[0].id}")
-    return page.render("window_search.html", q=q, results=results, searched=bool(q.strip()))
+    return page.render("window_search.html", q=q, results=results, more=more, searched=bool(q.strip()))
 
 
 def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
