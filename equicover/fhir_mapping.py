@@ -11,6 +11,8 @@ Identifiers and local code systems all live under :data:`BASE`:
   (``.../sid/id/vneid`` VNeID, ``.../sid/id/idpoor`` IDPoor, ``.../sid/id/cni`` ...).
 - ``{BASE}/sid/person``, ``/household``, ``/provider``, ``/location``: equicover's own codes.
 - ``{BASE}/sid/claim``: the provider's claim id (the idempotency key of ``POST /fhir/Claim``).
+- ``{BASE}/sid/payer``: ``<scheme code>/<layer id>``, the payer of one layer, the same in every
+  policy year (``Organization/payer-<scheme>-<layer>``, type ``pay``).
 - ``{BASE}/CodeSystem/layer``: layer ids of a policy (one ``item.adjudication`` per layer).
 - ``{BASE}/CodeSystem/allowance``, ``/care-type``, ``/adjudication`` (provider write-off).
 
@@ -26,6 +28,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from fhir.resources.R4B.bundle import Bundle
@@ -58,7 +61,7 @@ HOUSEHOLD_SYSTEM = f"{BASE}/sid/household"
 PROVIDER_SYSTEM = f"{BASE}/sid/provider"
 LOCATION_SYSTEM = f"{BASE}/sid/location"
 CLAIM_SYSTEM = f"{BASE}/sid/claim"
-POLICY_SYSTEM = f"{BASE}/sid/policy"
+PAYER_SYSTEM = f"{BASE}/sid/payer"
 PAYMENT_BATCH_SYSTEM = f"{BASE}/sid/payment-batch"
 LAYER_SYSTEM = f"{BASE}/CodeSystem/layer"
 ALLOWANCE_SYSTEM = f"{BASE}/CodeSystem/allowance"
@@ -67,6 +70,7 @@ LOCAL_ADJUDICATION_SYSTEM = f"{BASE}/CodeSystem/adjudication"
 NAME_SCRIPT_EXTENSION = f"{BASE}/StructureDefinition/name-script"
 ELIGIBLE_AMOUNT_EXTENSION = f"{BASE}/StructureDefinition/eligible-amount"
 ZERO_REASON_EXTENSION = f"{BASE}/StructureDefinition/zero-reason"
+ZERO_REASON_SYSTEM = f"{BASE}/CodeSystem/zero-reason"
 ADDRESS_LOCATION_EXTENSION = f"{BASE}/StructureDefinition/address-location"
 
 ADJUDICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -79,7 +83,11 @@ COVERAGE_CLASS_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-class"
 SUBSCRIBER_RELATIONSHIP_SYSTEM = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 LOCATION_PHYSICAL_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ORGANIZATION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/organization-type"
-PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payment-type"
+PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payment-type"  # PaymentReconciliation.detail.type
+# ClaimResponse.payment.type and ExplanationOfBenefit.payment.type: complete | partial
+EX_PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+BENEFIT_UNIT_SYSTEM = "http://terminology.hl7.org/CodeSystem/benefit-unit"
+BENEFIT_TERM_SYSTEM = "http://terminology.hl7.org/CodeSystem/benefit-term"
 ISSUE_TYPES = (
     "invalid",
     "structure",
@@ -138,11 +146,19 @@ def encode_json(value: Any) -> bytes:
     return _encode(value).encode("utf-8")
 
 
+@cache
+def _field_names(model_class: type[FHIRAbstractModel]) -> dict[str, str]:
+    """JSON key -> attribute name of a model class's fields."""
+    return {info.alias or name: name for name, info in model_class.model_fields.items()}
+
+
 def _restore_decimals(model: FHIRAbstractModel, dumped: dict[str, Any]) -> None:
-    for name, info in type(model).model_fields.items():
-        key = info.alias or name
-        if key in dumped:
-            dumped[key] = _restore_value(getattr(model, name, None), dumped[key])
+    # Walk the keys the dump holds (a few per element), not every field the class declares.
+    names = _field_names(type(model))
+    for key, value in dumped.items():
+        name = names.get(key)
+        if name is not None:
+            dumped[key] = _restore_value(getattr(model, name, None), value)
 
 
 def _restore_value(value: Any, dumped: Any) -> Any:
@@ -178,7 +194,14 @@ def _instant(value: dt.datetime | None) -> str:
     value = value or dt.datetime.now(dt.UTC)
     if value.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
         value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
+    text = value.isoformat()
+    # UTC as "Z", the way the resource models write an instant back.
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+def instant(value: dt.datetime | None) -> str:
+    """An ISO 8601 instant with its offset (a naive value is taken as UTC)."""
+    return _instant(value)
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -204,9 +227,44 @@ def fhir_id(text: str) -> str:
     return text.replace("_", "-")
 
 
-def payer_reference(policy_id: str, layer_id: str, payer: str) -> dict[str, Any]:
-    """Payers are named in the policy file, not stored as organisations: a logical reference."""
-    return {"identifier": {"system": f"{POLICY_SYSTEM}/{policy_id}/payer", "value": layer_id}, "display": payer}
+def payer_identifier(scheme_code: str, layer_id: str) -> dict[str, str]:
+    """The payer of one layer of one scheme: ``{BASE}/sid/payer|<scheme code>/<layer id>``, the
+    same whatever the policy year (a policy id names a year's rules, the scheme and layer stay)."""
+    return {"system": PAYER_SYSTEM, "value": f"{scheme_code}/{layer_id}"}
+
+
+def payer_organization_id(scheme_code: str, layer_id: str) -> str:
+    """``payer-<scheme code>-<layer id>`` as a FHIR id (``_`` -> ``-``, other characters dropped)."""
+    text = fhir_id(f"payer-{scheme_code}-{layer_id}")
+    return "".join(char for char in text if char.isascii() and (char.isalnum() or char in "-."))[:64]
+
+
+def payer_reference(scheme_code: str, layer_id: str, payer: str) -> dict[str, Any]:
+    """A layer's payer: its Organization (``/fhir/Organization/payer-...``) and stable identifier."""
+    return {
+        "reference": f"Organization/{payer_organization_id(scheme_code, layer_id)}",
+        "identifier": payer_identifier(scheme_code, layer_id),
+        "display": payer,
+    }
+
+
+def payer_organization(*, scheme_code: str, scheme_name: str, layer_id: str, payer: str) -> Organization:
+    """The payer of one layer of a scheme -> Organization of type ``pay`` (Payer)."""
+    return _validated(
+        Organization,
+        {
+            "resourceType": "Organization",
+            "id": payer_organization_id(scheme_code, layer_id),
+            "identifier": [payer_identifier(scheme_code, layer_id)],
+            "active": True,
+            "type": [
+                _concept(ORGANIZATION_TYPE_SYSTEM, "pay", "Payer"),
+                {"coding": [_coding(LAYER_SYSTEM, layer_id)], "text": f"layer {layer_id} of {scheme_code}"},
+            ],
+            "name": payer,
+            "alias": [f"{scheme_name}: {layer_id}"],
+        },
+    )
 
 
 # ---------------------------------------------------------------- registry
@@ -440,7 +498,7 @@ def layer_coverage(coverage: CoverageInForce, layer: LayerStanding) -> Coverage:
             "subscriberId": str(coverage.person_id),
             "relationship": _concept(SUBSCRIBER_RELATIONSHIP_SYSTEM, "self"),
             "period": _period(coverage.period_start, coverage.period_end),
-            "payor": [payer_reference(coverage.policy_id, layer.layer_id, layer.payer)],
+            "payor": [payer_reference(coverage.scheme_code, layer.layer_id, layer.payer)],
             "class": [
                 {
                     "type": _concept(COVERAGE_CLASS_SYSTEM, "plan"),
@@ -470,7 +528,7 @@ def eligibility_response(
     person_id: int,
     serviced_on: dt.date,
     coverages_in_force: Sequence[CoverageInForce],
-    request_id: str | None = None,
+    request_identifier: Mapping[str, str] | None = None,
     purpose: Sequence[str] = ("validation", "benefits"),
     created: dt.datetime | None = None,
     not_covered_reason: str | None = None,
@@ -491,17 +549,18 @@ def eligibility_response(
         "created": _instant(created),
         "outcome": "complete",
     }
-    if request_id:
-        data["request"] = _ref("CoverageEligibilityRequest", request_id)
-    else:
-        data["request"] = {"display": "CoverageEligibilityRequest (not stored)"}
+    # The request is answered, not stored: a reference to it would name something no one can
+    # read. Its identifier (when it had one) says which request this answers.
+    data["request"] = {"type": "CoverageEligibilityRequest", "display": "CoverageEligibilityRequest (not stored)"}
+    if request_identifier:
+        data["request"]["identifier"] = dict(request_identifier)
     with_layers = [coverage for coverage in coverages_in_force if coverage.layers]
     if not with_layers:
         data["insurer"] = {"display": "no coverage in force"}
         data["disposition"] = f"not covered: {not_covered_reason or 'not_enrolled'}"
         return _validated(CoverageEligibilityResponse, data)
     first = with_layers[0]
-    data["insurer"] = {"identifier": {"system": POLICY_SYSTEM, "value": first.policy_id}, "display": first.policy_name}
+    data["insurer"] = payer_reference(first.scheme_code, first.layers[0].layer_id, first.layers[0].payer)
     data["disposition"] = "covered" if any(coverage.active for coverage in with_layers) else "coverage not active"
     insurances = []
     for coverage in with_layers:
@@ -519,8 +578,8 @@ def eligibility_response(
                     {
                         "category": _concept(LAYER_SYSTEM, layer.layer_id, layer.payer),
                         "name": f"{layer.layer_id} annual cap",
-                        "unit": {"text": "individual"},
-                        "term": {"text": "annual"},
+                        "unit": _concept(BENEFIT_UNIT_SYSTEM, "individual", "Individual"),
+                        "term": _concept(BENEFIT_TERM_SYSTEM, "annual", "Annual"),
                         "benefit": [benefit],
                     }
                 ]
@@ -543,12 +602,27 @@ class PaymentLine:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmittedItem:
+    """One ``Claim.item`` as the provider sent it: its sequence, net in minor units, and what it
+    was for (the ``productOrService`` concept as sent)."""
+
+    sequence: int
+    net: int
+    product_or_service: Mapping[str, Any]
+    serviced_date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SettledClaim:
     """A stored claim and its payments, as the FHIR claim resources need them.
 
     ``claim`` is the ``claims`` row (or anything with the same attributes); ``payments`` its
     ``claim_payments`` rows in cascade order; ``coverage_ids`` the Coverage ids the claim was
-    settled against (empty when nothing covered it).
+    settled against (empty when nothing covered it). ``scheme_code`` names the payers (one
+    Organization per layer of the scheme). ``items`` and ``insurance`` are the Claim's items and
+    insurance as the provider sent them (empty for a claim that did not come in as FHIR).
+    ``balances`` are the capped layers' standing in the claim's benefit year
+    (``benefit_year``), for ``ExplanationOfBenefit.benefitBalance``.
     """
 
     claim: Any
@@ -559,22 +633,54 @@ class SettledClaim:
     policy_name: str | None = None
     coverage_ids: tuple[str, ...] = ()
     layer_payers: Mapping[str, str] = field(default_factory=dict)
+    scheme_code: str | None = None
+    items: tuple[SubmittedItem, ...] = ()
+    insurance: tuple[Mapping[str, Any], ...] = ()
+    balances: tuple[LayerStanding, ...] = ()
+    benefit_year: tuple[dt.date, dt.date] | None = None
+
+
+def apportion(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` (minor units) shared in proportion to ``weights``, to the unit: each share is
+    rounded down, then the units left go one each to the largest remainders (the earlier item on
+    a tie), so the shares add up to ``amount`` exactly. All weights zero: the first takes it all."""
+    if not weights:
+        return []
+    whole = sum(weights)
+    if whole <= 0:
+        return [amount] + [0] * (len(weights) - 1)
+    shares = [amount * weight // whole for weight in weights]
+    remainders = [amount * weight % whole for weight in weights]
+    left = amount - sum(shares)
+    for index in sorted(range(len(weights)), key=lambda at: (-remainders[at], at))[:left]:
+        shares[index] += 1
+    return shares
 
 
 def _claim_type(care_type: str) -> dict[str, Any]:
     return _concept(CLAIM_TYPE_SYSTEM, _CARE_TYPE_CLAIM_TYPE.get(care_type, "professional"))
 
 
+def _layer_payments(settled: SettledClaim) -> list[Any]:
+    return [payment for payment in settled.payments if payment.kind == "layer"]
+
+
 def _insurer(settled: SettledClaim) -> dict[str, Any]:
-    if settled.policy_id:
-        return {
-            "identifier": {"system": POLICY_SYSTEM, "value": settled.policy_id},
-            "display": settled.policy_name or settled.policy_id,
-        }
+    """The first payer of the cascade (the layer that pays first) as an Organization."""
+    layers = _layer_payments(settled)
+    if settled.scheme_code and layers:
+        first = layers[0]
+        return payer_reference(
+            settled.scheme_code, first.item_id, settled.layer_payers.get(first.item_id) or first.payer
+        )
     return {"display": "no coverage in force"}
 
 
 def _insurance(settled: SettledClaim) -> list[dict[str, Any]]:
+    """The Claim's insurance as sent; for a claim that did not come in as FHIR, the Coverages it
+    was settled against."""
+    if settled.insurance:
+        return [dict(entry) for entry in settled.insurance]
     if not settled.coverage_ids:
         return [{"sequence": 1, "focal": True, "coverage": {"display": "no coverage in force"}}]
     return [
@@ -600,8 +706,24 @@ def _billable_period(claim: Any) -> dict[str, str]:
     return _period(start, start + dt.timedelta(days=int(claim.days)))
 
 
+def _items(settled: SettledClaim) -> list[SubmittedItem]:
+    """The items the answer speaks of: those sent, else one for the whole bill."""
+    if settled.items:
+        return list(settled.items)
+    claim = settled.claim
+    return [
+        SubmittedItem(
+            sequence=1,
+            net=int(claim.total),
+            product_or_service={"text": claim.care_type},
+            serviced_date=claim.service_date.isoformat(),
+        )
+    ]
+
+
 def claim_resource(settled: SettledClaim) -> FhirClaim:
-    """A stored claim -> Claim, as submitted (total, eligible part, diagnosis, care type)."""
+    """A stored claim -> Claim (total, eligible part, diagnosis, care type), for a claim that did
+    not come in as FHIR: one sent as FHIR is read back as it was sent."""
     claim = settled.claim
     cur, digits = settled.currency, settled.minor_digits
     data: dict[str, Any] = {
@@ -622,12 +744,13 @@ def claim_resource(settled: SettledClaim) -> FhirClaim:
         "insurance": _insurance(settled),
         "item": [
             {
-                "sequence": 1,
+                "sequence": item.sequence,
                 "diagnosisSequence": [1],
-                "productOrService": {"text": claim.care_type},
-                "servicedDate": claim.service_date.isoformat(),
-                "net": money(claim.total, cur, digits),
+                "productOrService": dict(item.product_or_service),
+                **({"servicedDate": item.serviced_date} if item.serviced_date else {}),
+                "net": money(item.net, cur, digits),
             }
+            for item in _items(settled)
         ],
         "total": money(claim.total, cur, digits),
         "extension": [{"url": ELIGIBLE_AMOUNT_EXTENSION, "valueMoney": money(claim.eligible, cur, digits)}],
@@ -637,8 +760,41 @@ def claim_resource(settled: SettledClaim) -> FhirClaim:
     return _validated(FhirClaim, data)
 
 
+def _adjudication_amounts(settled: SettledClaim) -> list[tuple[dict[str, Any], int]]:
+    """(category, minor units) of the whole claim, in the order of :func:`claim_adjudications`."""
+    claim = settled.claim
+    layers = _layer_payments(settled)
+    found: list[tuple[dict[str, Any], int]] = [
+        (_concept(ADJUDICATION_SYSTEM, "submitted", "Submitted Amount"), int(claim.total)),
+        (_concept(ADJUDICATION_SYSTEM, "eligible", "Eligible Amount"), int(claim.eligible)),
+    ]
+    for payment in layers:
+        payer = settled.layer_payers.get(payment.item_id) or payment.payer
+        found.append((_concept(LAYER_SYSTEM, payment.item_id, payer), int(payment.amount)))
+    found.append(
+        (_concept(ADJUDICATION_SYSTEM, "benefit", "Benefit Amount"), sum(int(payment.amount) for payment in layers))
+    )
+    found.append((_concept(ADJUDICATION_SYSTEM, "copay", "CoPay"), int(claim.member_oop)))
+    if claim.provider_writeoff:
+        found.append(
+            (
+                _concept(LOCAL_ADJUDICATION_SYSTEM, "provider-writeoff", "Provider write-off"),
+                int(claim.provider_writeoff),
+            )
+        )
+    return found
+
+
+def _render_adjudications(settled: SettledClaim, amounts: Sequence[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    cur, digits = settled.currency, settled.minor_digits
+    rendered = [{"category": category, "amount": money(amount, cur, digits)} for category, amount in amounts]
+    if settled.claim.zero_reason:
+        rendered[0]["reason"] = _concept(ZERO_REASON_SYSTEM, settled.claim.zero_reason)
+    return rendered
+
+
 def claim_adjudications(settled: SettledClaim) -> list[dict[str, Any]]:
-    """The item adjudications of a settled claim, in this order:
+    """The adjudications of a settled claim as a whole, in this order:
 
     - ``submitted`` (the bill's total), ``eligible`` (the part inside the benefit catalogue, after
       a fixed fee), one per **layer** (``{BASE}/CodeSystem/layer``, amount = ``claim_payments``),
@@ -647,52 +803,54 @@ def claim_adjudications(settled: SettledClaim) -> list[dict[str, Any]]:
       applied. Allowances are paid to the member beside the bill, not on the item: the
       ClaimResponse lists them in ``processNote``.
     """
-    claim = settled.claim
-    cur, digits = settled.currency, settled.minor_digits
-    layers = [payment for payment in settled.payments if payment.kind == "layer"]
-    adjudications = [
-        {"category": _concept(ADJUDICATION_SYSTEM, "submitted"), "amount": money(claim.total, cur, digits)},
-        {"category": _concept(ADJUDICATION_SYSTEM, "eligible"), "amount": money(claim.eligible, cur, digits)},
-    ]
-    for payment in layers:
-        adjudications.append(
-            {
-                "category": _concept(
-                    LAYER_SYSTEM, payment.item_id, settled.layer_payers.get(payment.item_id) or payment.payer
-                ),
-                "amount": money(payment.amount, cur, digits),
-            }
-        )
-    adjudications.append(
-        {
-            "category": _concept(ADJUDICATION_SYSTEM, "benefit"),
-            "amount": money(sum(payment.amount for payment in layers), cur, digits),
-        }
-    )
-    adjudications.append(
-        {"category": _concept(ADJUDICATION_SYSTEM, "copay"), "amount": money(claim.member_oop, cur, digits)}
-    )
-    if claim.provider_writeoff:
-        adjudications.append(
-            {
-                "category": _concept(LOCAL_ADJUDICATION_SYSTEM, "provider-writeoff", "Provider write-off"),
-                "amount": money(claim.provider_writeoff, cur, digits),
-            }
-        )
-    if claim.zero_reason:
-        adjudications[0]["reason"] = _concept(f"{BASE}/CodeSystem/zero-reason", claim.zero_reason)
-    return adjudications
+    return _render_adjudications(settled, _adjudication_amounts(settled))
+
+
+def item_adjudications(settled: SettledClaim) -> list[list[dict[str, Any]]]:
+    """The adjudications of each item sent, in the order of :func:`claim_adjudications`.
+
+    The cascade settles the bill as a whole; each item's share of every amount is the claim's
+    amount in proportion to the item's net (:func:`apportion`), so each category adds up over the
+    items to the claim's figure exactly, ``submitted`` is each item's own net, and each item's
+    ``benefit`` is the sum of its layers' shares."""
+    items = _items(settled)
+    whole = _adjudication_amounts(settled)
+    if len(items) == 1:
+        return [_render_adjudications(settled, whole)]
+    nets = [item.net for item in items]
+    shares = [apportion(amount, nets) for _category, amount in whole]
+    per_item: list[list[tuple[dict[str, Any], int]]] = []
+    for index in range(len(items)):
+        amounts = [(category, shares[row][index]) for row, (category, _amount) in enumerate(whole)]
+        layer_total = sum(amount for category, amount in amounts if category["coding"][0]["system"] == LAYER_SYSTEM)
+        amounts = [
+            (category, layer_total if category["coding"][0]["code"] == "benefit" else amount)
+            if category["coding"][0]["system"] == ADJUDICATION_SYSTEM
+            else (category, amount)
+            for category, amount in amounts
+        ]
+        per_item.append(amounts)
+    return [_render_adjudications(settled, amounts) for amounts in per_item]
 
 
 def _totals(settled: SettledClaim) -> list[dict[str, Any]]:
     claim = settled.claim
     cur, digits = settled.currency, settled.minor_digits
-    layers_paid = sum(payment.amount for payment in settled.payments if payment.kind == "layer")
+    layers_paid = sum(payment.amount for payment in _layer_payments(settled))
     return [
-        {"category": _concept(ADJUDICATION_SYSTEM, "submitted"), "amount": money(claim.total, cur, digits)},
-        {"category": _concept(ADJUDICATION_SYSTEM, "eligible"), "amount": money(claim.eligible, cur, digits)},
-        {"category": _concept(ADJUDICATION_SYSTEM, "benefit"), "amount": money(layers_paid, cur, digits)},
-        {"category": _concept(ADJUDICATION_SYSTEM, "copay"), "amount": money(claim.member_oop, cur, digits)},
+        {
+            "category": _concept(ADJUDICATION_SYSTEM, "submitted", "Submitted Amount"),
+            "amount": money(claim.total, cur, digits),
+        },
+        {
+            "category": _concept(ADJUDICATION_SYSTEM, "eligible", "Eligible Amount"),
+            "amount": money(claim.eligible, cur, digits),
+        },
+        {
+            "category": _concept(ADJUDICATION_SYSTEM, "benefit", "Benefit Amount"),
+            "amount": money(layers_paid, cur, digits),
+        },
+        {"category": _concept(ADJUDICATION_SYSTEM, "copay", "CoPay"), "amount": money(claim.member_oop, cur, digits)},
     ]
 
 
@@ -720,17 +878,18 @@ def _disposition(claim: Any) -> str:
 
 def _payment(settled: SettledClaim) -> dict[str, Any]:
     claim = settled.claim
-    layers_paid = sum(payment.amount for payment in settled.payments if payment.kind == "layer")
+    layers_paid = sum(payment.amount for payment in _layer_payments(settled))
     return {
-        "type": _concept(PAYMENT_TYPE_SYSTEM, "complete"),
+        "type": _concept(EX_PAYMENT_TYPE_SYSTEM, "complete", "Complete"),
         "date": (claim.submitted_at.date() if claim.submitted_at is not None else claim.service_date).isoformat(),
         "amount": money(layers_paid, settled.currency, settled.minor_digits),
     }
 
 
 def claim_response(settled: SettledClaim) -> ClaimResponse:
-    """A stored claim's settlement -> ClaimResponse: one item, its adjudications (see
-    :func:`claim_adjudications`), totals, and the payers' payment to the provider."""
+    """A stored claim's settlement -> ClaimResponse: one item per item sent (see
+    :func:`item_adjudications`), totals, the insurance as sent, and the payers' payment to the
+    provider. ``insurer`` is the first payer of the cascade."""
     claim = settled.claim
     data: dict[str, Any] = {
         "resourceType": "ClaimResponse",
@@ -747,9 +906,16 @@ def claim_response(settled: SettledClaim) -> ClaimResponse:
         "request": _ref("Claim", claim.id),
         "outcome": "complete",
         "disposition": _disposition(claim),
-        "item": [{"itemSequence": 1, "adjudication": claim_adjudications(settled)}],
+        "item": [
+            {"itemSequence": item.sequence, "adjudication": adjudications}
+            for item, adjudications in zip(_items(settled), item_adjudications(settled))
+        ],
         "total": _totals(settled),
         "payment": _payment(settled),
+        "insurance": [
+            {"sequence": entry["sequence"], "focal": entry["focal"], "coverage": entry["coverage"]}
+            for entry in _insurance(settled)
+        ],
     }
     notes = _allowance_notes(settled)
     if notes:
@@ -759,8 +925,49 @@ def claim_response(settled: SettledClaim) -> ClaimResponse:
     return _validated(ClaimResponse, data)
 
 
+def _benefit_balances(settled: SettledClaim) -> list[dict[str, Any]]:
+    """One ``benefitBalance`` per capped layer: the annual cap (``allowedMoney``) and what is used
+    of it in the claim's benefit year (``usedMoney``)."""
+    balances = []
+    for layer in settled.balances:
+        if layer.annual_cap is None:
+            continue
+        balances.append(
+            {
+                "category": _concept(LAYER_SYSTEM, layer.layer_id, layer.payer),
+                "name": f"{layer.layer_id} annual cap",
+                "unit": _concept(BENEFIT_UNIT_SYSTEM, "individual", "Individual"),
+                "term": _concept(BENEFIT_TERM_SYSTEM, "annual", "Annual"),
+                "financial": [
+                    {
+                        "type": _concept(
+                            BENEFIT_TYPE_SYSTEM, "benefit" if layer.cap_kind == "cap_per_year" else "copay-maximum"
+                        ),
+                        "allowedMoney": money(layer.annual_cap, settled.currency, settled.minor_digits),
+                        "usedMoney": money(layer.used, settled.currency, settled.minor_digits),
+                    }
+                ],
+            }
+        )
+    return balances
+
+
 def explanation_of_benefit(settled: SettledClaim) -> ExplanationOfBenefit:
-    """Claim and ClaimResponse together for the member: what was billed, who paid what, what is left."""
+    """Claim and ClaimResponse together for the member: what was billed, who paid what, what is
+    left of each capped layer this benefit year (``benefitBalance``)."""
+    return _validated(ExplanationOfBenefit, _explanation_of_benefit_data(settled))
+
+
+def explanation_of_benefit_json(settled: SettledClaim) -> dict[str, Any]:
+    """:func:`explanation_of_benefit` as JSON-ready values, validated the same way but not dumped
+    back from the model: a search answers hundreds of them, and dumping a model with many items
+    costs several times its validation."""
+    data = _explanation_of_benefit_data(settled)
+    ExplanationOfBenefit.model_validate(data)
+    return data
+
+
+def _explanation_of_benefit_data(settled: SettledClaim) -> dict[str, Any]:
     claim = settled.claim
     cur, digits = settled.currency, settled.minor_digits
     data: dict[str, Any] = {
@@ -784,21 +991,26 @@ def explanation_of_benefit(settled: SettledClaim) -> ExplanationOfBenefit:
         "insurance": [{"focal": entry["focal"], "coverage": entry["coverage"]} for entry in _insurance(settled)],
         "item": [
             {
-                "sequence": 1,
+                "sequence": item.sequence,
                 "diagnosisSequence": [1],
-                "productOrService": {"text": claim.care_type},
-                "servicedDate": claim.service_date.isoformat(),
-                "net": money(claim.total, cur, digits),
-                "adjudication": claim_adjudications(settled),
+                "productOrService": dict(item.product_or_service),
+                "servicedDate": item.serviced_date or claim.service_date.isoformat(),
+                "net": money(item.net, cur, digits),
+                "adjudication": adjudications,
             }
+            for item, adjudications in zip(_items(settled), item_adjudications(settled))
         ],
         "total": _totals(settled),
         "payment": _payment(settled),
     }
+    balances = _benefit_balances(settled)
+    if balances and settled.benefit_year is not None:
+        data["benefitPeriod"] = _period(*settled.benefit_year)
+        data["benefitBalance"] = balances
     notes = _allowance_notes(settled)
     if notes:
         data["processNote"] = notes
-    return _validated(ExplanationOfBenefit, data)
+    return data
 
 
 # ---------------------------------------------------------------- payments
@@ -885,9 +1097,15 @@ def payment_reconciliation(
 
 
 def searchset(
-    resources: Sequence[Resource], *, base_url: str = "", total: int | None = None, self_url: str | None = None
+    resources: Sequence[Resource],
+    *,
+    base_url: str = "",
+    total: int | None = None,
+    self_url: str | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> Bundle:
-    """A searchset Bundle of ``resources`` (``total`` defaults to their number)."""
+    """A searchset Bundle of ``resources`` (``total`` defaults to their number); ``links`` the
+    (relation, url) pairs of the page (self, first, previous, next, last)."""
     data: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -901,11 +1119,56 @@ def searchset(
             for resource in resources
         ],
     }
-    if self_url:
+    if links:
+        data["link"] = [{"relation": relation, "url": url} for relation, url in links]
+    elif self_url:
         data["link"] = [{"relation": "self", "url": self_url}]
     if not data["entry"]:
         del data["entry"]
     return _validated(Bundle, data)
+
+
+def searchset_json(
+    resources: Sequence[Mapping[str, Any]], *, base_url: str, total: int, links: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """:func:`searchset` of resources already validated and held as JSON-ready values: the
+    Bundle's own elements are validated, its entries are not validated a second time."""
+    data: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total}
+    if links:
+        data["link"] = [{"relation": relation, "url": url} for relation, url in links]
+    _validated(Bundle, data)
+    if resources:
+        data["entry"] = [
+            {
+                "fullUrl": f"{base_url}{resource['resourceType']}/{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+            for resource in resources
+        ]
+    return data
+
+
+SUBSETTED_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+
+
+def subsetted(data: Mapping[str, Any], elements: Sequence[str]) -> dict[str, Any]:
+    """A resource (JSON-ready) with only ``elements`` and what R4 makes mandatory for its type,
+    tagged ``SUBSETTED`` as FHIR asks of an answer to ``_elements``."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    model = get_fhir_model_class(str(data["resourceType"]))
+    mandatory = {
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if info.is_required()
+        or (isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("element_required"))
+    }
+    keep = {"resourceType", "id", "meta", *mandatory, *elements}
+    kept = {key: value for key, value in data.items() if key in keep}
+    meta = dict(kept.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), _coding(SUBSETTED_SYSTEM, "SUBSETTED", "subsetted")]
+    return {"resourceType": kept["resourceType"], **({"id": kept["id"]} if "id" in kept else {}), "meta": meta, **kept}
 
 
 def operation_outcome(issues: Sequence[tuple[str, str, str | None]], *, severity: str = "error") -> OperationOutcome:
@@ -926,6 +1189,84 @@ def operation_outcome(issues: Sequence[tuple[str, str, str | None]], *, severity
     return _validated(OperationOutcome, {"resourceType": "OperationOutcome", "issue": entries})
 
 
+# ---------------------------------------------------------------- conformance: what the server declares
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParameter:
+    name: str
+    kind: str  # FHIR search parameter type: token, reference, date, number, ...
+    documentation: str
+    definition: str | None = None  # canonical of a standard parameter
+
+
+def _standard(resource_type: str, code: str) -> str:
+    return f"http://hl7.org/fhir/SearchParameter/{resource_type}-{code}"
+
+
+SEARCH_PARAMS: dict[str, tuple[SearchParameter, ...]] = {
+    "Patient": (
+        SearchParameter("_id", "token", "the equicover person id; an OR list with commas", _standard("Resource", "id")),
+        SearchParameter(
+            "identifier",
+            "token",
+            "national ID <system>|<value>, or the person id (system .../sid/person); an OR list with commas",
+            _standard("Patient", "identifier"),
+        ),
+    ),
+    "Coverage": (
+        SearchParameter(
+            "beneficiary",
+            "reference",
+            "Patient/<id>, <id> or the absolute URL of the Patient",
+            _standard("Coverage", "beneficiary"),
+        ),
+        SearchParameter(
+            "patient", "reference", "the same as beneficiary (the member covered)", _standard("Coverage", "patient")
+        ),
+        SearchParameter(
+            "date",
+            "date",
+            "coverage in force on this day, YYYY-MM-DD (prefix eq only). Default: today, so a search of a "
+            "past policy year must give its date",
+        ),
+    ),
+    "ExplanationOfBenefit": (
+        SearchParameter(
+            "patient",
+            "reference",
+            "Patient/<id>, <id> or the absolute URL",
+            _standard("ExplanationOfBenefit", "patient"),
+        ),
+        SearchParameter("_id", "token", "the stored claim's id; an OR list with commas", _standard("Resource", "id")),
+        SearchParameter(
+            "identifier",
+            "token",
+            f"the provider's bill number: {CLAIM_SYSTEM}|<number>",
+            _standard("ExplanationOfBenefit", "identifier"),
+        ),
+        SearchParameter("_sort", "string", "created, service-date or _id; - before a key sorts descending"),
+    ),
+    "Organization": (
+        SearchParameter(
+            "identifier",
+            "token",
+            f"a payer ({PAYER_SYSTEM}|<scheme>/<layer>) or a provider ({PROVIDER_SYSTEM}|<code>); an OR list",
+            _standard("Organization", "identifier"),
+        ),
+        SearchParameter("type", "token", "pay (the payers) or prov (the providers)", _standard("Organization", "type")),
+    ),
+    "CodeSystem": (SearchParameter("url", "uri", "the canonical URL", _standard("CodeSystem", "url")),),
+    "StructureDefinition": (
+        SearchParameter("url", "uri", "the canonical URL", _standard("StructureDefinition", "url")),
+    ),
+}
+COMMON_SEARCH_PARAMS = (
+    SearchParameter("_count", "number", "page size: default 50, at most 500 (a larger number is capped)"),
+    SearchParameter("_offset", "number", "matches to skip: the paging links carry it"),
+    SearchParameter("_summary", "token", "count: the total alone, no entries"),
+    SearchParameter("_elements", "string", "the elements to keep in each entry (mandatory ones stay), SUBSETTED"),
+)
 READ_TYPES = (
     "Patient",
     "Group",
@@ -936,17 +1277,32 @@ READ_TYPES = (
     "ClaimResponse",
     "ExplanationOfBenefit",
     "PaymentReconciliation",
+    "CodeSystem",
+    "StructureDefinition",
+    "OperationDefinition",
 )
-SEARCH_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "Patient": (("identifier", "token", "national ID: <system>|<value>, or the equicover person id"),),
-    "Coverage": (("beneficiary", "reference", "Patient/<id> or <id>"),),
-    "ExplanationOfBenefit": (("patient", "reference", "Patient/<id> or <id>"),),
+_TYPE_DOCUMENTATION = {
+    "Organization": "Providers (Organization/<id>, type prov) and payers (Organization/payer-<scheme>-<layer>, "
+    f"type pay, identifier {PAYER_SYSTEM}|<scheme>/<layer>, the same in every policy year).",
+    "Claim": "POST a Claim (create): settled in real time and stored; the answer is the Claim as stored, with an "
+    "absolute Location. POST Claim/$submit: the same settlement, answered with the ClaimResponse. Idempotent on "
+    f"the identifier of system {CLAIM_SYSTEM}. Claim.total must equal the sum of item.net; each Coverage named "
+    "in insurance must be the patient's, in force on the date.",
+    "ClaimResponse": "One item per Claim item (each amount shared in proportion to the item's net).",
+    "ExplanationOfBenefit": "benefitBalance: each capped layer's annual cap and what is used of it.",
+    "CodeSystem": "The local code systems, at their canonical URLs (" + BASE + "/CodeSystem/<id>).",
+    "StructureDefinition": "The local extensions, at their canonical URLs (" + BASE + "/StructureDefinition/<id>).",
 }
+SUBMIT_OPERATION = f"{BASE}/OperationDefinition/Claim-submit"
+TOKEN_ENDPOINT_EXTENSION = f"{BASE}/StructureDefinition/token-endpoint"
+RESTFUL_SECURITY_SERVICE_SYSTEM = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 
 
 def capability_statement(
-    *, software_version: str, base_url: str = "", released: dt.date | None = None
+    *, software_version: str, base_url: str = "", token_url: str = "", released: dt.date | None = None
 ) -> CapabilityStatement:
+    """What the server serves: each resource's interactions and search parameters, the paging
+    parameters, the Claim/$submit operation, and how to sign in (``security``)."""
     resources = []
     for resource_type in READ_TYPES:
         interactions = [{"code": "read"}]
@@ -954,25 +1310,49 @@ def capability_statement(
         if resource_type in SEARCH_PARAMS:
             interactions.append({"code": "search-type"})
             entry["searchParam"] = [
-                {"name": name, "type": kind, "documentation": doc} for name, kind, doc in SEARCH_PARAMS[resource_type]
+                {
+                    "name": param.name,
+                    "type": param.kind,
+                    "documentation": param.documentation,
+                    **({"definition": param.definition} if param.definition else {}),
+                }
+                for param in SEARCH_PARAMS[resource_type] + COMMON_SEARCH_PARAMS
             ]
         if resource_type == "Claim":
             interactions.append({"code": "create"})
-            entry["documentation"] = (
-                "POST a Claim: settled in real time through the payer cascade; the answer is the "
-                f"ClaimResponse. Idempotent on the identifier of system {CLAIM_SYSTEM}."
-            )
+            entry["operation"] = [{"name": "submit", "definition": SUBMIT_OPERATION}]
         entry["interaction"] = interactions
+        if resource_type in _TYPE_DOCUMENTATION:
+            entry["documentation"] = _TYPE_DOCUMENTATION[resource_type]
         resources.append(entry)
     resources.append(
         {
             "type": "CoverageEligibilityRequest",
             "interaction": [{"code": "create"}],
             "documentation": (
-                "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (not stored)."
+                "POST a CoverageEligibilityRequest: the answer is a CoverageEligibilityResponse (the request is "
+                "not stored: the response names it by its identifier)."
             ),
         }
     )
+    security: dict[str, Any] = {
+        "cors": False,
+        "service": [
+            {
+                "text": 'Bearer token (RFC 6750): POST {"username", "password"} to the token endpoint, then send '
+                "Authorization: Bearer <token>. Not OAuth 2 and not SMART on FHIR."
+            }
+        ],
+        "description": (
+            "Sign in at the token endpoint"
+            + (f" ({token_url})" if token_url else "")
+            + "; every request carries Authorization: Bearer <token>. Results are limited to the user's area and "
+            "facility: a record outside them is 403. Only /metadata and the conformance resources (CodeSystem, "
+            "StructureDefinition, OperationDefinition) are served without sign-in."
+        ),
+    }
+    if token_url:
+        security["extension"] = [{"url": TOKEN_ENDPOINT_EXTENSION, "valueUri": token_url}]
     return _validated(
         CapabilityStatement,
         {
@@ -988,13 +1368,186 @@ def capability_statement(
             "rest": [
                 {
                     "mode": "server",
-                    "security": {
-                        "description": (
-                            "Bearer token from the equicover API; results are limited to the user's area and facility."
-                        )
-                    },
+                    "security": security,
                     "resource": resources,
+                    "searchParam": [
+                        {"name": param.name, "type": param.kind, "documentation": param.documentation}
+                        for param in COMMON_SEARCH_PARAMS
+                    ],
                 }
+            ],
+        },
+    )
+
+
+# ---------------------------------------------------------------- local code systems and extensions
+
+
+@dataclass(frozen=True, slots=True)
+class LocalCodeSystem:
+    id: str
+    name: str
+    title: str
+    description: str
+
+    @property
+    def url(self) -> str:
+        return f"{BASE}/CodeSystem/{self.id}"
+
+
+LOCAL_CODE_SYSTEMS = (
+    LocalCodeSystem(
+        "layer", "Layer", "Layers of the payer cascade", "The layers of the stored policies; display: the payer."
+    ),
+    LocalCodeSystem("care-type", "CareType", "Care types", "The care types the stored policies settle."),
+    LocalCodeSystem("allowance", "Allowance", "Allowances", "Allowances paid to the member beside the bill."),
+    LocalCodeSystem(
+        "adjudication", "Adjudication", "Local adjudication categories", "Adjudication categories HL7's set lacks."
+    ),
+    LocalCodeSystem(
+        "zero-reason", "ZeroReason", "Why a claim was settled with nothing", "The claims service's zero reasons."
+    ),
+)
+
+
+def code_system(system: LocalCodeSystem, codes: Mapping[str, str]) -> Resource:
+    """A local CodeSystem with every code (``content`` complete), served at its canonical URL."""
+    from fhir.resources.R4B.codesystem import CodeSystem
+
+    return _validated(
+        CodeSystem,
+        {
+            "resourceType": "CodeSystem",
+            "id": system.id,
+            "url": system.url,
+            "name": system.name,
+            "title": system.title,
+            "status": "active",
+            "description": system.description,
+            "caseSensitive": True,
+            "content": "complete",
+            "count": len(codes),
+            **(
+                {"concept": [{"code": code, "display": display} for code, display in sorted(codes.items())]}
+                if codes
+                else {}
+            ),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LocalExtension:
+    id: str
+    name: str
+    description: str
+    contexts: tuple[str, ...]
+    value_type: str
+    target_profile: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{BASE}/StructureDefinition/{self.id}"
+
+
+LOCAL_EXTENSIONS = (
+    LocalExtension("name-script", "NameScript", "ISO 15924 script of a name as written.", ("HumanName",), "code"),
+    LocalExtension(
+        "eligible-amount",
+        "EligibleAmount",
+        "The part of the bill inside the benefit catalogue (default: the total).",
+        ("Claim",),
+        "Money",
+    ),
+    LocalExtension(
+        "zero-reason",
+        "ZeroReason",
+        f"Why a claim was settled with nothing (a code of {BASE}/CodeSystem/zero-reason).",
+        ("ClaimResponse",),
+        "code",
+    ),
+    LocalExtension(
+        "address-location",
+        "AddressLocation",
+        "The registry's area where the person lives.",
+        ("Address",),
+        "Reference",
+        "http://hl7.org/fhir/StructureDefinition/Location",
+    ),
+    LocalExtension(
+        "token-endpoint",
+        "TokenEndpoint",
+        "Where a client exchanges a username and password for a bearer token.",
+        ("CapabilityStatement.rest.security",),
+        "uri",
+    ),
+)
+
+
+def extension_definition(extension: LocalExtension) -> Resource:
+    """A local extension as a StructureDefinition (a constraint on Extension with one value)."""
+    from fhir.resources.R4B.structuredefinition import StructureDefinition
+
+    value_type: dict[str, Any] = {"code": extension.value_type}
+    if extension.target_profile:
+        value_type["targetProfile"] = [extension.target_profile]
+    return _validated(
+        StructureDefinition,
+        {
+            "resourceType": "StructureDefinition",
+            "id": extension.id,
+            "url": extension.url,
+            "name": extension.name,
+            "status": "active",
+            "description": extension.description,
+            "fhirVersion": FHIR_VERSION,
+            "kind": "complex-type",
+            "abstract": False,
+            "context": [{"type": "element", "expression": context} for context in extension.contexts],
+            "type": "Extension",
+            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+            "derivation": "constraint",
+            "differential": {
+                "element": [
+                    {
+                        "id": "Extension",
+                        "path": "Extension",
+                        "short": extension.name,
+                        "definition": extension.description,
+                        "max": "1",
+                    },
+                    {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+                    {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
+                    {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [value_type]},
+                ]
+            },
+        },
+    )
+
+
+def submit_operation_definition() -> Resource:
+    """``Claim/$submit``: a Claim in, settled in real time, its ClaimResponse out."""
+    from fhir.resources.R4B.operationdefinition import OperationDefinition
+
+    return _validated(
+        OperationDefinition,
+        {
+            "resourceType": "OperationDefinition",
+            "id": "Claim-submit",
+            "url": SUBMIT_OPERATION,
+            "name": "ClaimSubmit",
+            "status": "active",
+            "kind": "operation",
+            "description": "Settle a Claim in real time through the payer cascade and answer its ClaimResponse. "
+            "The body is the Claim itself.",
+            "code": "submit",
+            "resource": ["Claim"],
+            "system": False,
+            "type": True,
+            "instance": False,
+            "parameter": [
+                {"name": "resource", "use": "in", "min": 1, "max": "1", "type": "Claim"},
+                {"name": "return", "use": "out", "min": 1, "max": "1", "type": "ClaimResponse"},
             ],
         },
     )

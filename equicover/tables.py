@@ -12,17 +12,23 @@ from sqlalchemy import MetaData
 from equicover.anomaly import models as _anomaly  # noqa: F401
 from equicover.audit import models as _audit  # noqa: F401
 from equicover.auth import models as _auth  # noqa: F401
+from equicover.cards import models as _cards  # noqa: F401
 from equicover.care import models as _care  # noqa: F401
 from equicover.claims import deltas as _claim_deltas  # noqa: F401
+from equicover.claims import documents as _claim_documents  # noqa: F401
 from equicover.claims import models as _claims  # noqa: F401
 from equicover.db.base import Base
 from equicover.enrolment import models as _enrolment  # noqa: F401
+from equicover.grievances import models as _grievances  # noqa: F401
 from equicover.ledger import models as _ledger  # noqa: F401
+from equicover.organisations import models as _organisations  # noqa: F401
 from equicover.payments import models as _payments  # noqa: F401
 from equicover.providers import models as _providers  # noqa: F401
+from equicover.referrals import models as _referrals  # noqa: F401
 from equicover.registry import models as _registry  # noqa: F401
 from equicover.registry import quality_models as _registry_quality  # noqa: F401
 from equicover.reports import models as _reports  # noqa: F401
+from equicover.targeting import models as _targeting  # noqa: F401
 from equicover.verification import models as _verification  # noqa: F401
 
 metadata: MetaData = Base.metadata

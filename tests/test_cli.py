@@ -21,6 +21,7 @@ COMMANDS = [
     ("anomaly", "run"),
     ("payments", "draft"),
     ("care", "summary"),
+    ("cards", "issue"),
     ("report", "semiannual"),
     ("web", "demo"),
 ]

@@ -36,6 +36,7 @@ from equicover.auth import api as auth_api
 from equicover.auth.hashing import SignInGate
 from equicover.auth.service import TokenCache, password_slots
 from equicover.auth.throttle import DEFAULT_POLICY, LoginPolicy
+from equicover.cards import api as cards_api
 from equicover.care import api as care_api
 from equicover.claims import api as claims_api
 from equicover.claims.group_commit import ClaimBatcher
@@ -45,6 +46,7 @@ from equicover.db.session import make_session_factory
 from equicover.enrolment import api as enrolment_api
 from equicover.errors import EquicoverError, Overloaded, TooManyAttempts
 from equicover.fhir import api as fhir_api
+from equicover.grievances import api as grievances_api
 from equicover.http import log_safety
 from equicover.http.limits import (
     DEFAULT_MAX_BODY_BYTES,
@@ -58,8 +60,11 @@ from equicover.http.security_headers import SecurityHeaders
 from equicover.ledger import api as ledger_api
 from equicover.payments import api as payments_api
 from equicover.providers import api as providers_api
+from equicover.referrals import api as referrals_api
 from equicover.registry import api as registry_api
 from equicover.reports import api as reports_api
+from equicover.reports.dashboard_totals import TotalsRefresher
+from equicover.targeting import api as targeting_api
 from equicover.verification import api as verification_api
 from equicover.web import routes as web_routes
 from equicover.web.pages import not_found_page, refusal_page, wants_page
@@ -82,6 +87,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports_api.router,
     verification_api.router,
     anomaly_api.router,
+    cards_api.router,
+    referrals_api.router,
+    grievances_api.router,
+    targeting_api.router,
     web_routes.router,
 )
 
@@ -209,7 +218,17 @@ def create_app(
         # Everything built so far (modules, routes, models) lives as long as the process: keep it
         # out of the garbage collector's full collections, whose pauses would land on requests.
         gc.freeze()
+        # The dashboard's totals are folded in the background, so that a page folds only the last
+        # seconds. Not on SQLite: its one writer would make a request that read before the fold
+        # committed fail to write ("database is locked", at once in WAL mode); there the dashboard
+        # page folds what is new itself, which is as current.
+        background = engine is not None and engine.dialect.name != "sqlite"
+        refresher = TotalsRefresher(session_factory) if background else None
+        if refresher is not None:
+            refresher.start()
         yield
+        if refresher is not None:
+            refresher.close()
         claim_batcher.close()
         if engine is not None:
             engine.dispose()

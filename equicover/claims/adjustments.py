@@ -352,6 +352,41 @@ def reversal_adjustments(
                               cause_claim_pk=claim.id)  # fmt: skip
 
 
+def member_refund(
+    *, session: Session, claim_pk: int, amount: int, layer_id: str, actor: str = SYSTEM_ACTOR
+) -> list[ClaimAdjustment]:
+    """A decided grievance re-settles a claim's member share: the member's share falls by
+    ``amount`` (a ``member_refund`` line) and the layer ``layer_id`` pays it instead (a
+    ``payer_top_up``), so the claim's payments and the member's share still add up to its bill.
+    Refused: a reversed claim, an amount not above zero or above the member's share, a layer the
+    claim's policy does not settle with. The lines carry the cause ``resettlement`` with no reversed
+    claim behind them (``cause_claim_pk`` empty): that is how a refund by decision reads apart from a
+    re-settlement after a reversal; the grievance's step names the line."""
+    claim = session.get(Claim, claim_pk)
+    if claim is None:
+        raise NotFound(f"claim row {claim_pk}", "id", "unknown claim")
+    record = f"claim {claim.claim_id}"
+    if claim.status != "settled":
+        raise Conflict(record, "status", "a reversed claim is not refunded")
+    now = current_amounts(session=session, claims=[claim])[claim.id]
+    _, share = now[(MEMBER, MEMBER)]
+    if amount <= 0 or amount > share:
+        raise ValidationFailed(
+            record, "amount", f"must be above 0 and at most the member's share ({share} minor units)"
+        )
+    if claim.policy_version_id is None:
+        raise ValidationFailed(record, "layer_id", "the claim was settled without a policy: no layer pays it")
+    version = session.get(PolicyVersion, claim.policy_version_id)
+    assert version is not None
+    compiled = _compiled(version.id, version.sha256, version.source_text)
+    assert compiled is not None
+    if layer_id not in compiled.payers:
+        raise ValidationFailed(record, "layer_id", f"not a layer of policy {version.policy_id}")
+    payer, paid = now.get(("layer", layer_id), (compiled.payers[layer_id], 0))
+    targets: Amounts = {("layer", layer_id): (payer, paid + amount), (MEMBER, MEMBER): (MEMBER, share - amount)}
+    return _store_differences(session, [claim], {claim.id: targets}, cause="resettlement", actor=actor)
+
+
 def _paid(session: Session, claim_pk: int, item_id: str) -> int:
     amount = session.scalar(
         select(ClaimPayment.amount).where(

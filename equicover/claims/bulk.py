@@ -62,11 +62,16 @@ from equicover.db.bulk import bulk_insert_rows, next_id
 from equicover.errors import Conflict, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import NO_CONTRACT, SERVICE_NOT_DESIGNATED
+from equicover.referrals.models import ReferralLetter
+from equicover.referrals.service import UNKNOWN_LETTER, letter_refusal, record_uses
 from equicover.registry.models import Person
 from equicover.settlement import batch_engine as batch
 from equicover.settlement.batch_engine_sql import quote_literal, trail_sql
+from equicover.settlement.claims_file import TRIMMED_CHARACTERS, ClaimFileError
 from equicover.settlement.model import Policy
 
+# The optional column of a claims file naming the claim's referral letter (the real-time field's name).
+LETTER_COLUMN = "referral_letter"
 # Synthetic submission delay (days after discharge), for provinces whose claims file has no
 # submission time: 0-14 days from a hash of the claim id, so the same file gives the same dates.
 SYNTHETIC_LAG_DAYS = 15
@@ -208,7 +213,16 @@ def load_settled_claims(
                 "ends": ([row[2] for row in enrolments], pa.date32()),
             })  # fmt: skip
 
-            rows, rejected = batch.check_claims_file(connection, policy, claims_path, keep=_STORED_COLUMNS)
+            letter_uses = _referral_letters(session, connection, policy, claims_path, record)
+            if letter_uses:
+                rows, rejected = batch.check_claims_relation(
+                    connection,
+                    policy,
+                    _referred_by_letter(_letter_source(connection, claims_path), letter_uses),
+                    keep=_STORED_COLUMNS,
+                )
+            else:
+                rows, rejected = batch.check_claims_file(connection, policy, claims_path, keep=_STORED_COLUMNS)
             if rejected:
                 line, claim_id, field, reason = batch.one_row(
                     connection, f"SELECT * FROM ({batch.rejected_rows_sql(connection, claims_path, rows)}) LIMIT 1"
@@ -258,6 +272,14 @@ def load_settled_claims(
 
     count = len(columns["claim_id"])
     _write_claims(session, columns, version.id, actor, synthetic_submission)
+    record_uses(
+        session.connection(),
+        [
+            (int(pk), letter_uses[claim_id])
+            for claim_id, pk in zip(_objects(columns["claim_id"]), columns["pk"].tolist())
+            if claim_id in letter_uses
+        ],
+    )
     payments = _write_payments(session, policy, columns)
     delta_count = _write_deltas(session, policy, deltas)
     accumulator_count = _write_accumulators(session, policy, accumulators)
@@ -345,6 +367,81 @@ def _decide(connection: duckdb.DuckDBPyConnection, enforce: bool) -> None:
         -- overlapping contracts (not refused by the bulk contract loader): one row per claim
         QUALIFY row_number() OVER (PARTITION BY c.rowid ORDER BY k.starts NULLS LAST) = 1
         """,
+    )
+
+
+def _letter_source(connection: duckdb.DuckDBPyConnection, claims_path: Path) -> str:
+    """The file's text claim columns and its optional ``referral_letter`` column, in file order."""
+    source = batch.claims_source_sql(connection, claims_path, optional=(LETTER_COLUMN,))
+    try:
+        connection.execute(f"SELECT count(*) FROM {source}").fetchall()
+    except duckdb.InvalidInputException:  # ragged rows: read as the checks read them
+        source = batch.claims_source_sql(connection, claims_path, tolerant=True, optional=(LETTER_COLUMN,))
+    return source
+
+
+def _referral_letters(
+    session: Session, connection: duckdb.DuckDBPyConnection, policy: Policy, claims_path: Path, record: str
+) -> dict[str, int]:
+    """The letter each claim of the file names in its optional ``referral_letter`` column, by claim
+    id, checked as the real-time service checks it (``referrals.service.letter_refusal``, the
+    policy's ``letter_valid_days``); a letter that does not hold refuses the file. A row whose
+    own fields are not readable is left to the file's checks, which refuse it."""
+    try:
+        source = _letter_source(connection, claims_path)
+    except ClaimFileError:
+        return {}  # the checks report the file's problem
+    if LETTER_COLUMN not in [column[0] for column in connection.execute(f"SELECT * FROM {source} LIMIT 0").description]:
+        return {}
+    named = connection.execute(
+        f"SELECT claim_id, member_id, provider_id, provider_level, service_date, {LETTER_COLUMN} FROM {source} "
+        f"WHERE {LETTER_COLUMN} IS NOT NULL"
+    ).fetchall()
+    wanted = [tuple((value or "").strip(TRIMMED_CHARACTERS) for value in row) for row in named]
+    wanted = [row for row in wanted if row[5]]
+    if not wanted:
+        return {}
+    letters = {
+        letter.number: letter
+        for letter in session.scalars(
+            select(ReferralLetter).where(ReferralLetter.number.in_({row[5].upper() for row in wanted}))
+        )
+    }
+    providers: dict[str, int] = dict(session.execute(select(Provider.code, Provider.id)).all())
+    uses: dict[str, int] = {}
+    for claim_id, member, provider_code, level, served, number in wanted:
+        where = f"{record} (claim {claim_id})"
+        letter = letters.get(number.upper())
+        if letter is None:
+            raise ValidationFailed(where, LETTER_COLUMN, UNKNOWN_LETTER)
+        try:
+            person_id, service_date = int(member), dt.date.fromisoformat(served)
+        except ValueError:
+            continue
+        provider_id = providers.get(provider_code)
+        if provider_id is None:
+            continue
+        refusal = letter_refusal(
+            letter,
+            person_id=person_id,
+            provider_id=provider_id,
+            provider_level=level,
+            service_date=service_date,
+            valid_days=policy.referral_letter_valid_days,
+        )
+        if refusal is not None:
+            raise ValidationFailed(where, LETTER_COLUMN, refusal)
+        uses[claim_id] = letter.id
+    return uses
+
+
+def _referred_by_letter(source: str, uses: dict[str, int]) -> str:
+    """``source`` with ``referred`` true on the rows whose letter holds (a projection: file order kept)."""
+    claim_ids = ", ".join(quote_literal(claim_id) for claim_id in uses)
+    whitespace = " || ".join(f"chr({ord(char)})" for char in TRIMMED_CHARACTERS)
+    return (
+        f"(SELECT * REPLACE (CASE WHEN list_contains([{claim_ids}], trim(coalesce(claim_id, ''), {whitespace})) "
+        f"THEN 'true' ELSE referred END AS referred) FROM {source})"
     )
 
 

@@ -39,6 +39,13 @@ class ClaimIn(BaseModel):
         default=None, ge=0, le=MAX_AMOUNT, strict=True, description="minor units; default: total"
     )
     referred: bool = False
+    referral_letter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9]+$",
+        description="The referral letter's number: the claim is referred only if the letter holds on the service date",
+    )
     scheme_code: str | None = Field(
         default=None, max_length=64, description="Default: the scheme the person is enrolled in"
     )

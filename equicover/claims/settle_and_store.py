@@ -23,7 +23,11 @@ Settling claims (:func:`submit_claims`; one claim is a batch of one):
    its caller rolls back and submits the claims one by one.
 3. The engine's claim is built from the stored records, never from what the caller asserts: the
    member's categories valid on the service date, the provider's level and designation, and
-   ``in_area`` = the provider lies in the same district as the member's location.
+   ``in_area`` = the provider lies in the same district as the member's location. A claim that
+   names a referral letter (``referral_letter``) is referred when the letter holds for this
+   patient, facility and date (``equicover.referrals.service.letter_refusal``) and refused with
+   the reason when it does not; the claim is linked to the letter in ``referral_letter_uses``.
+   Without a letter, ``referred`` is the submitter's (a system that checked the referral itself).
 4. Coverage: the member's active enrolments on the date (in ``scheme_code`` if given; else the
    first scheme by id that pays); the scheme's policy version in force on the date; a contract
    between the scheme and the provider on the date. A missing enrolment or contract is not an
@@ -76,10 +80,12 @@ from equicover.enrolment.models import Enrolment, Scheme
 from equicover.errors import Conflict, EquicoverError, Forbidden, ValidationFailed
 from equicover.providers.models import Contract, Provider
 from equicover.providers.service import designates
+from equicover.referrals.service import UNKNOWN_LETTER, letter_for_claims, letter_refusal, record_uses
 from equicover.registry.models import Location, Person, PersonCategory
 from equicover.registry.service import holds_on
 from equicover.settlement import model
 from equicover.settlement.loader import load_policy_text
+from equicover.settlement.model import DEFAULT_REFERRAL_LETTER_VALID_DAYS
 from equicover.settlement.realtime_engine import NO_ACCUMULATION, Accumulator, RealtimeEngine
 
 ALLOWANCE_PAYER = "allowance"  # payer recorded on allowance rows (the programme pays them beside the bill)
@@ -716,6 +722,33 @@ def _refuse_unbillable(connection: Connection, claim: ClaimIn, coverage: _Covera
         raise ValidationFailed(record, "service_date", NO_POLICY_ON_DATE)
 
 
+def _referral_letter(connection: Connection, claim: ClaimIn, context: _Context, coverage: _Coverage) -> int | None:
+    """The id of the referral letter the claim names, once it holds for this care (see
+    :func:`equicover.referrals.service.letter_refusal`; its validity is the settling policy's); a
+    letter that does not hold refuses the claim, with the reason."""
+    if claim.referral_letter is None:
+        return None
+    letter = letter_for_claims(connection, claim.referral_letter)
+    if letter is None:
+        raise ValidationFailed(_record(claim), "referral_letter", UNKNOWN_LETTER)
+    valid_days = DEFAULT_REFERRAL_LETTER_VALID_DAYS
+    if coverage.version_id is not None and coverage.version_sha256 is not None:
+        valid_days = _compiled_version(
+            connection, coverage.version_id, coverage.version_sha256
+        ).policy.referral_letter_valid_days
+    refusal = letter_refusal(
+        letter,
+        person_id=claim.person_id,
+        provider_id=context.provider_id,
+        provider_level=context.provider_level,
+        service_date=claim.service_date,
+        valid_days=valid_days,
+    )
+    if refusal is not None:
+        raise ValidationFailed(_record(claim), "referral_letter", refusal)
+    return letter.id
+
+
 def _programme_today(connection: Connection) -> dt.date:
     """Today for a bill no scheme covers: the latest date among the time zones of the policies in
     force around now (a date is after today only once it is after today everywhere); UTC without any."""
@@ -784,6 +817,7 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
     settled: list[_Settled] = []
     settled_slot_of: dict[tuple[str, int], int] = {}
     same_as: dict[int, int] = {}  # slot -> earlier slot of the batch that settled the same bill of the same facility
+    letters: dict[int, int] = {}  # slot -> the referral letter the claim carried, checked
     for slot, context in contexts.items():
         submission = submissions[slot]
         claim = submission.claim
@@ -797,7 +831,11 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
                 raise ValidationFailed(_record(claim), "service_date", "outside the person's lifetime")
             coverage = _coverage(connection, claim, coverage_rows[slot])
             _refuse_unbillable(connection, claim, coverage)
-            settled.append(_settle(slot, connection, submission, context, coverage, running))
+            letter_id = _referral_letter(connection, claim, context, coverage)
+            referred = claim.referred if letter_id is None else True
+            settled.append(_settle(slot, connection, submission, context, coverage, running, referred))
+            if letter_id is not None:
+                letters[slot] = letter_id
         except EquicoverError as error:
             results[slot] = error
             continue
@@ -806,6 +844,15 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
     written = _write(connection, settled, running)
     if len(written) < len(settled) and len(settled) > 1:
         raise ConcurrentClaimIds()
+    record_uses(
+        connection,
+        [
+            (row_pk, letters[item.slot])
+            for item in settled
+            if item.slot in letters
+            and (row_pk := written.get((submissions[item.slot].claim.claim_id, item.values["provider_id"]))) is not None
+        ],
+    )
     for item in settled:
         submission = submissions[item.slot]
         provider_id = item.values["provider_id"]
@@ -830,6 +877,7 @@ def _settle(
     context: _Context,
     coverage: _Coverage,
     running: dict[tuple[str, str, int], dict[str, Accumulator]],
+    referred: bool,
 ) -> _Settled:
     claim = submission.claim
     record = _record(claim)
@@ -845,7 +893,7 @@ def _settle(
         "provider_level": context.provider_level,
         "designated": context.provider_designated,
         "in_area": in_area,
-        "referred": claim.referred,
+        "referred": referred,
         "care_type": claim.care_type,
         "diagnosis": claim.diagnosis,
         "days": claim.days,
@@ -891,7 +939,7 @@ def _settle(
         provider_level=context.provider_level,
         designated=context.provider_designated,
         in_area=in_area,
-        referred=claim.referred,
+        referred=referred,
         care_type=claim.care_type,
         diagnosis=claim.diagnosis,
         days=claim.days,

@@ -1,9 +1,11 @@
 """``equicover demo``: a whole province end to end on the embedded database.
 
 Generates a synthetic province into the default database, prints its coverage by district,
-settles its year of claims with the shipped Ya'an one-stop policy in the batch engine, and prints
-what each payer paid and what the poor were left to pay. Each step is the same command a user
-would run by hand (`generate`, `coverage`, `settle`), so the demo exercises the real paths.
+settles its year of claims with the policy (the shipped Ya'an one-stop policy by default) in the
+batch engine, and prints what each payer paid and what the poor were left to pay. The province is
+of the policy's country (``synth/profiles``): its places, names, facility levels, categories,
+currency and year are the programme's. Each step is the same command a user would run by hand
+(`generate`, `coverage`, `settle`), so the demo exercises the real paths.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from equicover.api.cli import serve as serve_application
 from equicover.console import make_console
 from equicover.db.session import session_scope
 from equicover.db.settings import database_url as configured_database_url
-from equicover.demo.funds import run_funds_demo
+from equicover.demo.funds import demo_calendar, run_funds_demo
 from equicover.enrolment.cli import coverage
 from equicover.money import format_money
 from equicover.settlement.cli import settle
 from equicover.settlement.loader import load_policy
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT, SettlementSummary, settlement_summary
-from equicover.synth.cli import generate
+from equicover.synth.cli import generate, policy_period
+from equicover.synth.profile import profile_for_policy
 from equicover.web.cli import print_accounts
 from equicover.web.seed import prepare_web_demo
 
@@ -54,6 +57,8 @@ def demo(
     then store the claims, run the funds (ledger, anomaly flags, verification, payments, care
     ledger, semi-annual report), create one account per role and serve the application."""
     loaded_policy = load_policy(policy)
+    profile = profile_for_policy(loaded_policy.id)
+    calendar = demo_calendar(*policy_period(loaded_policy))
     year = loaded_policy.effective_from.year
     url = configured_database_url()
     if fresh:
@@ -62,11 +67,13 @@ def demo(
     claims_path = output / f"claims-{year}.csv"
     settlements_path = output / f"settlements-{year}.csv"
 
-    _console.rule(f"1. A synthetic province of {people:,} people (seed {seed})")
-    generate(people=people, seed=seed, year=year, claims=claims_path, database_url=url, no_db=False)
+    _console.rule(f"1. A synthetic province of {people:,} people (seed {seed}): {profile.province_name}")
+    generate(people=people, seed=seed, year=year, claims=claims_path, database_url=url, no_db=False, policy=policy)
 
-    _console.rule(f"2. Coverage on {year}-06-30 by district")
-    coverage(date=f"{year}-06-30", by="district", scheme=None)
+    _console.rule(f"2. Coverage on {calendar.half_ends} by district")
+    coverage(date=calendar.half_ends.isoformat(), by="district", scheme=None)
+    for percent, what in profile.coverage_targets:
+        _console.print(f"Target: {percent:.2f} % {what}", highlight=False)
 
     _console.rule(f"3. Settlement of the year's claims with {loaded_policy.id}")
     settle(policy=policy, claims=claims_path, out=settlements_path, engine="batch")
@@ -85,6 +92,8 @@ def demo(
         output=output,
         console=_console,
         currency=loaded_policy.currency,
+        profile=profile,
+        calendar=calendar,
     )
     _console.rule("The application: one account per role")
     with session_scope() as session:
@@ -128,7 +137,12 @@ def _print_settlement(summary: SettlementSummary, minor_digits: int, currency: s
         table.add_row("Allowances to members (beside the bill)", "", money(summary.allowances), "")
     _console.print(table)
     _console.print(
-        f"Registered-poor in-county inpatients whose out-of-pocket share of the year is at most "
+        f"Registered poor: out of pocket {money(summary.poor_oop)} of {money(summary.poor_allowed)} allowed "
+        f"({summary.poor_oop_percent:.1f} %)"
+    )
+    _console.print(
+        "Registered-poor in-county inpatients and chronic outpatients whose out-of-pocket share of the year "
+        f"is at most "
         f"{OOP_TARGET_SHARE_PERCENT}%: {summary.poor_inpatients_within_target:,} of "
         f"{summary.poor_inpatients:,} ({summary.poor_within_target_percent:.1f} %)"
     )

@@ -1,5 +1,7 @@
-"""FHIR R4 for equicover: parsing of FHIR input (``parsing``) and the ``/fhir`` HTTP endpoints
-(``api``); the resources themselves are built by :mod:`equicover.fhir_mapping`. See docs/fhir.md.
+"""FHIR R4 for equicover: parsing of FHIR input (``parsing``), the parameters and paging links of
+searches (``search``), the formats served (``negotiation``), the payers and local codes of the stored
+policies (``terminology``) and the ``/fhir`` HTTP endpoints (``api``); the resources themselves are
+built by :mod:`equicover.fhir_mapping`. See docs/fhir.md.
 
 Models come from ``fhir.resources`` 8.3.0 (pinned, with its base ``fhir-core`` 1.1.12). Its
 top-level package is FHIR R5, so we use its ``fhir.resources.R4B`` subpackage (FHIR 4.3.0). R4B

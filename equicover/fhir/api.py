@@ -1,37 +1,48 @@
 """FHIR R4 endpoints under ``/fhir``.
 
-- ``GET /fhir/metadata``: the CapabilityStatement (no sign-in needed, as FHIR expects).
-- Reads: ``Patient``, ``Group`` (household), ``Organization`` (provider), ``Location`` (an area,
-  or ``provider-<id>`` a provider's site), ``Coverage`` (``<person>.<policy version>.<layer>``),
-  ``Claim``, ``ClaimResponse``, ``ExplanationOfBenefit`` (all three by the claim's row id).
-- Searches (Bundle ``searchset``, ``_count`` and ``_offset`` for paging):
-  ``Patient?identifier=<system>|<value>``, ``Coverage?beneficiary=Patient/<id>[&date=YYYY-MM-DD]``,
-  ``ExplanationOfBenefit?patient=Patient/<id>``.
+- ``GET /fhir/metadata``: the CapabilityStatement (no sign-in needed, as FHIR expects); the local
+  CodeSystems, extension StructureDefinitions and the ``Claim/$submit`` OperationDefinition are
+  public too, at their canonical paths.
+- Reads: ``Patient``, ``Group`` (household), ``Organization`` (a provider, or ``payer-...`` the
+  payer of a layer), ``Location`` (an area, or ``provider-<id>`` a provider's site), ``Coverage``
+  (``<person>.<policy version>.<layer>``), ``Claim``, ``ClaimResponse``, ``ExplanationOfBenefit``
+  (all three by the claim's row id), ``PaymentReconciliation``. Each carries ``meta.versionId``
+  and ``meta.lastUpdated`` and an ``ETag`` (``If-None-Match`` answers 304).
+- Searches (:mod:`equicover.fhir.search`: paging links, ``_count`` capped, ``_summary=count``,
+  ``Prefer: handling=strict``): ``Patient?_id|identifier``, ``Coverage?beneficiary|patient[&date]``,
+  ``ExplanationOfBenefit?patient|_id|identifier``, ``CodeSystem?url``, ``StructureDefinition?url``.
 - ``POST /fhir/CoverageEligibilityRequest`` -> CoverageEligibilityResponse.
-- ``POST /fhir/Claim`` -> ClaimResponse: settled in real time by the claims service, idempotent on
-  the Claim's identifier (201 when settled now, 200 when it is the stored answer of an earlier
-  submission).
+- ``POST /fhir/Claim`` -> the Claim as stored (``Location`` its absolute URL);
+  ``POST /fhir/Claim/$submit`` -> its ClaimResponse. Both settle in real time through the claims
+  service, idempotent on the Claim's identifier (201 when settled now, 200 when it is the stored
+  answer of an earlier submission), and keep the Claim as sent (``equicover.claims.documents``).
 
 Authentication and area scoping are those of the rest of the API (``equicover.http.deps``,
 ``equicover.auth.scoping``): reading a record outside the caller's area or facility is 403, an
-unknown one 404. Every answer is ``application/fhir+json``; every error an OperationOutcome
+unknown one 404. Every answer is ``application/fhir+json`` (another format asked for: 406, a body
+in another: 415, :mod:`equicover.fhir.negotiation`); every error an OperationOutcome
 (:class:`FhirRoute` turns the typed errors into one), never a bare 500 for bad input.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
+from email.utils import format_datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,8 +53,10 @@ from equicover.auth.deps import CurrentUser
 from equicover.auth.roles import Role
 from equicover.claims import scoping as claim_scoping
 from equicover.errors import EquicoverError, Forbidden
+from equicover.fhir import negotiation, terminology
 from equicover.fhir.parsing import (
     FhirInputError,
+    ParsedClaim,
     parse_claim,
     parse_eligibility_request,
     provider_id_of,
@@ -52,22 +65,23 @@ from equicover.fhir.parsing import (
     row_id,
     to_minor,
 )
+from equicover.fhir.search import Search, read_search, reference_id, token_parts
 from equicover.http.deps import SessionDep
 from equicover.providers import scoping as provider_scoping
 from equicover.registry import scoping as registry_scoping
 
 log = logging.getLogger("equicover.fhir")
 
-MAX_COUNT = 500
-DEFAULT_COUNT = 50
 _ERROR_ISSUE = {
     400: "invalid",
     401: "login",
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    406: "not-supported",
     409: "conflict",
     413: "too-long",
+    415: "not-supported",
     422: "processing",
 }
 
@@ -122,7 +136,7 @@ def error_outcome(error: Exception) -> Response | None:
 
 class FhirRoute(APIRoute):
     """Answers every known error of a ``/fhir`` route, its dependencies included (sign-in,
-    roles, request parameters), with an OperationOutcome.
+    roles, request parameters), with an OperationOutcome; refuses formats not served first.
 
     The session dependency commits after such an answer, so the endpoints that write roll their
     session back themselves before raising (:func:`_rolled_back_on_error`).
@@ -132,6 +146,12 @@ class FhirRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def fhir_handler(request: Request) -> Response:
+            refused = negotiation.refusal(
+                method=request.method, path=request.url.path, query=request.query_params, headers=request.headers
+            )
+            if refused is not None:
+                status, reason = refused
+                return _outcome_response(status, [("not-supported", reason, None)])
             try:
                 return await handler(request)
             except Exception as error:
@@ -152,6 +172,55 @@ class FhirResponse(Response):
 
 def _answer(resource: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(mapping.to_json(resource), status_code=status, media_type=mapping.FHIR_JSON, headers=headers)
+
+
+def _versioned(
+    request: Request | None,
+    data: dict[str, Any],
+    last_updated: dt.datetime | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A read's answer: ``meta.versionId`` (a digest of the content, so it changes exactly when
+    the resource does), ``meta.lastUpdated`` when the records say when, ``ETag`` and
+    ``Last-Modified``; 304 when the client's ``If-None-Match`` names this version."""
+    content = {key: value for key, value in data.items() if key != "meta"}
+    version = hashlib.sha256(mapping.encode_json(content)).hexdigest()[:16]
+    meta: dict[str, Any] = {"versionId": version}
+    all_headers = {"ETag": f'W/"{version}"', **(headers or {})}
+    if last_updated is not None:
+        meta["lastUpdated"] = mapping.instant(last_updated)
+        stamp = last_updated if last_updated.tzinfo else last_updated.replace(tzinfo=dt.UTC)
+        all_headers["Last-Modified"] = format_datetime(stamp.astimezone(dt.UTC), usegmt=True)
+    ordered = {"resourceType": content["resourceType"]}
+    if "id" in content:
+        ordered["id"] = content["id"]
+    ordered["meta"] = meta
+    ordered.update(content)
+    if request is not None and status == 200:
+        wanted = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
+        if all_headers["ETag"] in wanted or f'"{version}"' in wanted or "*" in wanted:
+            return Response(status_code=304, headers=all_headers)
+    return Response(mapping.encode_json(ordered), status_code=status, media_type=mapping.FHIR_JSON, headers=all_headers)
+
+
+def _read(request: Request, resource: Any, last_updated: dt.datetime | None) -> Response:
+    return _versioned(request, mapping.to_json_value(resource), last_updated)
+
+
+def _latest(*stamps: dt.datetime | None) -> dt.datetime | None:
+    found = [stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC) for stamp in stamps if stamp is not None]
+    return max(found) if found else None
+
+
+def _changed_at(session: Session, entity: str, entity_id: int) -> dt.datetime | None:
+    """When the change log last saw the record."""
+    from equicover.audit.models import ChangeLog
+
+    return session.scalar(
+        select(func.max(ChangeLog.at)).where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id)
+    )
 
 
 @contextmanager
@@ -191,8 +260,22 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "OperationOutcome: sign in first"},
     403: {"description": "OperationOutcome: outside your area, facility or role"},
     404: {"description": "OperationOutcome: unknown resource"},
+    406: {"description": "OperationOutcome: a format other than JSON asked for (_format, Accept)"},
+    415: {"description": "OperationOutcome: a body that is not JSON"},
     422: {"description": "OperationOutcome: valid FHIR that breaks a rule (unknown patient, bad amount)"},
 }
+
+
+def _search_parameters(*names: str) -> dict[str, Any]:
+    """The OpenAPI description of a search's parameters (read by :func:`_search`, not by FastAPI,
+    so that repeats, OR lists and unknown parameters follow FHIR's rules)."""
+    parameters = [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}} for name in names]
+    parameters += [
+        {"name": "_count", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+        {"name": "_offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+        {"name": "_summary", "in": "query", "required": False, "schema": {"type": "string", "enum": ["count"]}},
+    ]
+    return {"parameters": parameters}
 
 
 def _not_found(resource_type: str, resource_id: str) -> FhirInputError:
@@ -215,12 +298,155 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir/"
 
 
-# ---------------------------------------------------------------- metadata
+def _search(request: Request, resource_type: str, supported: Iterable[str], sortable: Iterable[str] = ()) -> Search:
+    """The search's parameters: those of the URL, and those of the form of a search by POST."""
+    return read_search(
+        resource_type=resource_type,
+        base_url=_base_url(request),
+        query=[*request.query_params.multi_items(), *getattr(request.state, "search_form", [])],
+        supported=supported,
+        prefer=request.headers.get("prefer"),
+        sortable=sortable,
+    )
+
+
+def _posted_search(request: Request, body: bytes) -> None:
+    """Keep the form of a search by POST (``<type>/_search``) for :func:`_search`."""
+    try:
+        request.state.search_form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        raise FhirInputError(
+            400, [("invalid", f"the body of a search by POST must be {negotiation.FORM}", None)]
+        ) from None
+
+
+_FORM_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {negotiation.FORM: {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    }
+}
+
+
+def _bundle(search: Search, resources: Sequence[Any], total: int) -> Response:
+    """The searchset of ``resources`` (models, or JSON-ready values already validated)."""
+    found = [resource if isinstance(resource, dict) else mapping.to_json_value(resource) for resource in resources]
+    if search.elements:
+        found = [mapping.subsetted(resource, search.elements) for resource in found]
+    data = mapping.searchset_json(found, base_url=search.base_url, total=total, links=search.links(total))
+    return Response(mapping.encode_json(data), media_type=mapping.FHIR_JSON)
+
+
+def _token_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/api/v1/auth/token"
+
+
+# ---------------------------------------------------------------- metadata and conformance resources
 
 
 @router.get("/metadata", response_class=FhirResponse, responses=_RESPONSES, summary="CapabilityStatement")
 def metadata(request: Request) -> Response:
-    return _answer(mapping.capability_statement(software_version=__version__, base_url=_base_url(request)))
+    return _answer(
+        mapping.capability_statement(
+            software_version=__version__, base_url=_base_url(request), token_url=_token_url(request)
+        )
+    )
+
+
+def _zero_reasons() -> dict[str, str]:
+    from equicover.claims import settle_and_store as claims_store
+
+    return {
+        claims_store.ZERO_NOT_COVERED: "Not covered on the date of care",
+        claims_store.ZERO_NO_POLICY: "No policy in force on the date of care",
+        claims_store.ZERO_NO_CONTRACT: "The facility has no contract with the scheme on that date",
+        claims_store.ZERO_SERVICE_NOT_DESIGNATED: "The facility's contract does not cover this service",
+    }
+
+
+def _code_systems(session: Session) -> list[Any]:
+    codes = terminology.policy_codes(session=session)
+    by_id = {
+        "layer": codes.layers,
+        "care-type": codes.care_types,
+        "allowance": codes.allowances,
+        "adjudication": {"provider-writeoff": "Provider write-off"},
+        "zero-reason": _zero_reasons(),
+    }
+    return [mapping.code_system(system, by_id[system.id]) for system in mapping.LOCAL_CODE_SYSTEMS]
+
+
+def _definitions(session: Session, resource_type: str) -> list[Any]:
+    if resource_type == "CodeSystem":
+        return _code_systems(session)
+    return [mapping.extension_definition(extension) for extension in mapping.LOCAL_EXTENSIONS]
+
+
+def _read_definition(request: Request, session: Session, resource_type: str, resource_id: str) -> Response:
+    found = next((item for item in _definitions(session, resource_type) if item.id == resource_id), None)
+    if found is None:
+        raise _not_found(resource_type, resource_id)
+    return _read(request, found, None)
+
+
+def _search_definitions(request: Request, session: Session, resource_type: str) -> Response:
+    search = _search(request, resource_type, ("url",))
+    items = _definitions(session, resource_type)
+    for values in search.values("url"):
+        items = [item for item in items if item.url in values]
+    return _bundle(search, search.window(items), len(items))
+
+
+@router.get(
+    "/CodeSystem/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="A local CodeSystem"
+)
+def read_code_system(request: Request, resource_id: str, session: SessionDep) -> Response:
+    return _read_definition(request, session, "CodeSystem", resource_id)
+
+
+@router.get(
+    "/CodeSystem",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("url"),
+    summary="Search the local CodeSystems by canonical URL",
+)
+def search_code_systems(request: Request, session: SessionDep) -> Response:
+    return _search_definitions(request, session, "CodeSystem")
+
+
+@router.get(
+    "/StructureDefinition/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="A local extension's StructureDefinition",
+)
+def read_structure_definition(request: Request, resource_id: str, session: SessionDep) -> Response:
+    return _read_definition(request, session, "StructureDefinition", resource_id)
+
+
+@router.get(
+    "/StructureDefinition",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("url"),
+    summary="Search the local extensions by canonical URL",
+)
+def search_structure_definitions(request: Request, session: SessionDep) -> Response:
+    return _search_definitions(request, session, "StructureDefinition")
+
+
+@router.get(
+    "/OperationDefinition/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="The Claim/$submit operation",
+)
+def read_operation_definition(request: Request, resource_id: str) -> Response:
+    definition = mapping.submit_operation_definition()
+    if resource_id != definition.id:
+        raise _not_found("OperationDefinition", resource_id)
+    return _read(request, definition, None)
 
 
 # ---------------------------------------------------------------- registry and providers
@@ -234,87 +460,161 @@ def _person(session: Session, user: Any, person_id: int) -> Any:
 
 
 @router.get("/Patient/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a Patient")
-def read_patient(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_patient(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     person = _person(session, user, _int_id("Patient", resource_id))
-    return _answer(mapping.patient(person))
+    return _read(request, mapping.patient(person), _changed_at(session, "persons", person.id))
 
 
-def _page(count: int | None, offset: int | None) -> tuple[int, int]:
-    return (DEFAULT_COUNT if count is None else count), (offset or 0)
-
-
-CountParam = Annotated[int | None, Query(alias="_count", ge=0, le=MAX_COUNT, description="Page size")]
-OffsetParam = Annotated[int | None, Query(alias="_offset", ge=0, le=10**9, description="Matches to skip")]
-
-
-def _bundle(request: Request, resources: list[Any], total: int) -> Response:
-    return _answer(mapping.searchset(resources, base_url=_base_url(request), total=total, self_url=str(request.url)))
-
-
-@router.get("/Patient", response_class=FhirResponse, responses=_RESPONSES, summary="Search Patients by identifier")
-def search_patients(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    identifier: Annotated[
-        str | None, Query(max_length=300, description="<system>|<value>: a national ID, or the person id")
-    ] = None,
-    count: CountParam = None,
-    offset: OffsetParam = None,
-) -> Response:
+def _identifier_condition(values: Sequence[str]) -> ColumnElement[bool]:
+    """One ``identifier`` parameter (an OR list of tokens) as a condition on persons."""
     from equicover.registry.models import Person
 
-    limit, skip = _page(count, offset)
-    query = select(Person).where(registry_scoping.persons_filter(user))
-    if identifier is None:
-        raise FhirInputError(400, [("required", "search parameter identifier=<system>|<value> is required", None)])
-    system, separator, value = identifier.rpartition("|")
-    if not separator:
-        system, value = "", identifier
-    if not value or "\x00" in identifier:
-        raise FhirInputError(400, [("invalid", "identifier needs a value: <system>|<value>", None)])
-    if system == mapping.PERSON_SYSTEM:
-        person_id = row_id(value)
-        query = query.where(Person.id == person_id) if person_id is not None else query.where(Person.id.is_(None))
-    elif system:
-        id_type = mapping.id_type_of_system(system)
-        query = (
-            query.where(Person.id_type == id_type, Person.national_id == value)
-            if id_type
-            else query.where(Person.id.is_(None))
+    found: list[ColumnElement[bool]] = []
+    for value in values:
+        system, code = token_parts(value)
+        if not code:
+            raise FhirInputError(400, [("invalid", "identifier needs a value: <system>|<value>", "identifier")])
+        if system is None:
+            found.append(Person.national_id == code)
+        elif system == mapping.PERSON_SYSTEM:
+            person_id = row_id(code)
+            if person_id is not None:
+                found.append(Person.id == person_id)
+        else:
+            id_type = mapping.id_type_of_system(system)
+            if id_type:
+                found.append(and_(Person.id_type == id_type, Person.national_id == code))
+    return or_(*found) if found else false()
+
+
+def _id_condition(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    ids = [found for found in (row_id(value) for value in values) if found is not None]
+    return column.in_(ids) if ids else false()
+
+
+@router.get(
+    "/Patient",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("identifier", "_id", "_elements"),
+    summary="Search Patients by identifier or id",
+)
+def search_patients(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    from equicover.registry.models import Person
+
+    search = _search(request, "Patient", ("identifier", "_id"))
+    if not search.has("identifier", "_id"):
+        raise FhirInputError(
+            400, [("required", "search parameter identifier=<system>|<value> (or _id) is required", None)]
         )
-    else:
-        query = query.where(Person.national_id == value)
+    query = select(Person).where(registry_scoping.persons_filter(user))
+    for values in search.values("_id"):
+        query = query.where(_id_condition(Person.id, values))
+    for values in search.values("identifier"):
+        query = query.where(_identifier_condition(values))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    persons = session.scalars(query.order_by(Person.id).limit(limit).offset(skip)).all()
-    return _bundle(request, [mapping.patient(person) for person in persons], total)
+    persons = (
+        session.scalars(query.order_by(Person.id).limit(search.limit).offset(search.offset)).all()
+        if search.limit
+        else []
+    )
+    return _bundle(search, [mapping.patient(person) for person in persons], total)
+
+
+@router.post(
+    "/Patient/_search",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_FORM_BODY,
+    summary="Search Patients by POST (parameters as a form)",
+)
+def search_patients_by_post(request: Request, body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
+    _posted_search(request, body)
+    return search_patients(request, session, user)
 
 
 @router.get(
     "/Group/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a household as a Group"
 )
-def read_group(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_group(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.registry.models import Household
     from equicover.registry.service import household_members
 
     household_id = _int_id("Group", resource_id)
     registry_scoping.ensure_household_visible(session=session, user=user, household_id=household_id)
     household = session.get(Household, household_id)
-    return _answer(mapping.household_group(household, household_members(session=session, household_id=household_id)))
+    return _read(
+        request,
+        mapping.household_group(household, household_members(session=session, household_id=household_id)),
+        _changed_at(session, "households", household_id),
+    )
 
 
 @router.get(
     "/Organization/{resource_id}",
     response_class=FhirResponse,
     responses=_RESPONSES,
-    summary="Read a provider as an Organization",
+    summary="Read a provider or a payer as an Organization",
 )
-def read_organization(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_organization(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.providers.models import Provider
 
+    if resource_id.startswith("payer-"):
+        # Payers are named by the policies: public reference data, like the areas.
+        payer = terminology.payer(session=session, organization_id=resource_id)
+        if payer is None:
+            raise _not_found("Organization", resource_id)
+        return _read(
+            request,
+            mapping.payer_organization(
+                scheme_code=payer.scheme_code, scheme_name=payer.scheme_name, layer_id=payer.layer_id, payer=payer.payer
+            ),
+            None,
+        )
     provider_id = _int_id("Organization", resource_id)
     provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
-    return _answer(mapping.provider_organization(session.get(Provider, provider_id)))
+    return _read(
+        request,
+        mapping.provider_organization(session.get(Provider, provider_id)),
+        _changed_at(session, "providers", provider_id),
+    )
+
+
+@router.get(
+    "/Organization",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("identifier", "type", "_elements"),
+    summary="Search Organizations: payers and providers, by identifier or type (pay, prov)",
+)
+def search_organizations(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    from equicover.providers.models import Provider
+
+    search = _search(request, "Organization", ("identifier", "type"))
+    if not search.has("identifier", "type"):
+        raise FhirInputError(
+            400, [("required", "search parameter identifier=<system>|<value> (or type=pay|prov) is required", None)]
+        )
+    payers = terminology.payers(session=session)
+    query = select(Provider).where(provider_scoping.providers_filter(user))
+    for values in search.values("type"):
+        types = {token_parts(value)[1] for value in values}
+        payers = payers if "pay" in types else []
+        query = query if "prov" in types else query.where(false())
+    for values in search.values("identifier"):
+        tokens = [token_parts(value) for value in values]
+        wanted = {code for system, code in tokens if system in (None, mapping.PAYER_SYSTEM)}
+        payers = [payer for payer in payers if f"{payer.scheme_code}/{payer.layer_id}" in wanted]
+        provider_codes = [code for system, code in tokens if system in (None, mapping.PROVIDER_SYSTEM)]
+        query = query.where(Provider.code.in_(provider_codes) if provider_codes else false())
+    providers = session.scalars(query.order_by(Provider.id)).all()
+    found = [
+        mapping.payer_organization(
+            scheme_code=payer.scheme_code, scheme_name=payer.scheme_name, layer_id=payer.layer_id, payer=payer.payer
+        )
+        for payer in payers
+    ] + [mapping.provider_organization(provider) for provider in providers]
+    return _bundle(search, search.window(found), len(found))
 
 
 @router.get(
@@ -323,19 +623,23 @@ def read_organization(resource_id: str, session: SessionDep, user: CurrentUser) 
     responses=_RESPONSES,
     summary="Read an area or a provider's site",
 )
-def read_location(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_location(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.providers.models import Provider
     from equicover.registry.models import Location
 
     if resource_id.startswith("provider-"):
         provider_id = _int_id("Location", resource_id.removeprefix("provider-"))
         provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=provider_id)
-        return _answer(mapping.provider_location(session.get(Provider, provider_id)))
+        return _read(
+            request,
+            mapping.provider_location(session.get(Provider, provider_id)),
+            _changed_at(session, "providers", provider_id),
+        )
     # Areas (country, province, district, commune) are public reference data: any signed-in user.
     location = session.get(Location, _int_id("Location", resource_id))
     if location is None:
         raise _not_found("Location", resource_id)
-    return _answer(mapping.area_location(location))
+    return _read(request, mapping.area_location(location), _changed_at(session, "locations", location.id))
 
 
 # ---------------------------------------------------------------- coverage and eligibility
@@ -411,13 +715,25 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def _coverage_changed_at(session: Session, person_id: int, version: Any) -> dt.datetime | None:
+    """A Coverage changes with its policy version and with the person's enrolments."""
+    from equicover.audit.models import ChangeLog
+    from equicover.enrolment.models import Enrolment
+
+    enrolment_ids = select(Enrolment.id).where(Enrolment.person_id == person_id).scalar_subquery()
+    enrolled = session.scalar(
+        select(func.max(ChangeLog.at)).where(ChangeLog.entity == "enrolments", ChangeLog.entity_id.in_(enrolment_ids))
+    )
+    return _latest(version.uploaded_at, enrolled)
+
+
 @router.get(
     "/Coverage/{resource_id}",
     response_class=FhirResponse,
     responses=_RESPONSES,
     summary="Read the Coverage of one layer",
 )
-def read_coverage(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_coverage(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.enrolment.service import enrolments_of
 
     parsed = mapping.parse_coverage_id(resource_id)
@@ -442,36 +758,79 @@ def read_coverage(resource_id: str, session: SessionDep, user: CurrentUser) -> R
                 continue
             for layer in coverage.layers:
                 if layer.layer_id == layer_id:
-                    return _answer(mapping.layer_coverage(coverage, layer))
+                    return _read(
+                        request,
+                        mapping.layer_coverage(coverage, layer),
+                        _coverage_changed_at(session, person_id, version),
+                    )
     raise _not_found("Coverage", resource_id)
 
 
-def _patient_param(value: str, name: str) -> int:
-    text = value.removeprefix("Patient/")
-    if not text.isascii() or not text.isdigit():
-        raise FhirInputError(400, [("invalid", f"{name} must be Patient/<id> or <id>", None)])
-    person_id = row_id(text)
-    if person_id is None:
-        raise _not_found("Patient", text)
-    return person_id
+def _patients_searched(search: Search, *names: str) -> list[int]:
+    """The person ids the reference parameters ``names`` name: each occurrence an OR list, the
+    occurrences together an AND. An unknown id is 404, as a read of it would be."""
+    chosen: set[int] | None = None
+    for name in names:
+        for values in search.values(name):
+            ids = set()
+            for value in values:
+                person_id = reference_id(value, "Patient", name=name, base_url=search.base_url)
+                if person_id is None:
+                    raise _not_found("Patient", value.rsplit("/", 1)[-1])
+                ids.add(person_id)
+            chosen = ids if chosen is None else chosen & ids
+    return sorted(chosen or ())
 
 
-@router.get("/Coverage", response_class=FhirResponse, responses=_RESPONSES, summary="Search Coverage by beneficiary")
-def search_coverage(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    beneficiary: Annotated[str, Query(max_length=100, description="Patient/<id> or <id>")],
-    date: Annotated[dt.date | None, Query(description="Coverage in force on this day (default: today)")] = None,
-    count: CountParam = None,
-    offset: OffsetParam = None,
-) -> Response:
-    person_id = _patient_param(beneficiary, "beneficiary")
-    _person(session, user, person_id)
-    limit, skip = _page(count, offset)
-    found, _eligibility = coverages_in_force(session=session, person_id=person_id, on=date or _today())
-    resources = [resource for coverage in found for resource in mapping.coverages(coverage)]
-    return _bundle(request, resources[skip : skip + limit], len(resources))
+def _date_param(search: Search) -> dt.date | None:
+    found = None
+    for values in search.values("date"):
+        for value in values:
+            text = value.removeprefix("eq")
+            if text[:2].isalpha():
+                raise FhirInputError(400, [("not-supported", "date: only the prefix eq is supported", "date")])
+            try:
+                day = dt.date.fromisoformat(text) if len(text) == 10 else None
+            except ValueError:
+                day = None
+            if day is None:
+                raise FhirInputError(400, [("invalid", "date must be a day: YYYY-MM-DD", "date")])
+            if found is not None and day != found:
+                raise FhirInputError(400, [("not-supported", "date: one day per search", "date")])
+            found = day
+    return found
+
+
+@router.get(
+    "/Coverage",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("beneficiary", "patient", "date", "_elements"),
+    summary="Search Coverage by beneficiary (or patient) on a date (default: today)",
+)
+def search_coverage(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    search = _search(request, "Coverage", ("beneficiary", "patient", "date"))
+    if not search.has("beneficiary", "patient"):
+        raise FhirInputError(400, [("required", "search parameter beneficiary=Patient/<id> is required", None)])
+    on = _date_param(search) or _today()
+    resources = []
+    for person_id in _patients_searched(search, "beneficiary", "patient"):
+        _person(session, user, person_id)
+        found, _eligibility = coverages_in_force(session=session, person_id=person_id, on=on)
+        resources += [resource for coverage in found for resource in mapping.coverages(coverage)]
+    return _bundle(search, search.window(resources), len(resources))
+
+
+@router.post(
+    "/Coverage/_search",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_FORM_BODY,
+    summary="Search Coverage by POST (parameters as a form)",
+)
+def search_coverage_by_post(request: Request, body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
+    _posted_search(request, body)
+    return search_coverage(request, session, user)
 
 
 @router.post(
@@ -492,7 +851,7 @@ def check_eligibility(body: RawBody, session: SessionDep, user: CurrentUser) -> 
             person_id=person_id,
             serviced_on=parsed.serviced_on,
             coverages_in_force=found,
-            request_id=parsed.request_id,
+            request_identifier=parsed.request_identifier,
             purpose=parsed.purpose,
             not_covered_reason=reason,
         )
@@ -502,8 +861,37 @@ def check_eligibility(body: RawBody, session: SessionDep, user: CurrentUser) -> 
 # ---------------------------------------------------------------- claims
 
 
-def settled_claim(*, session: Session, claim: Any) -> mapping.SettledClaim:
-    """A stored claim with what the FHIR resources need: its payments, currency and coverages."""
+def _scheme_code(session: Session, scheme_id: int | None) -> str | None:
+    from equicover.enrolment.models import Scheme
+
+    return None if scheme_id is None else session.scalar(select(Scheme.code).where(Scheme.id == scheme_id))
+
+
+def _submitted(session: Session, claim: Any, digits: int) -> tuple[tuple[mapping.SubmittedItem, ...], tuple[Any, ...]]:
+    """The items and insurance of the Claim the provider sent, if it came in as FHIR."""
+    from equicover.claims.documents import claim_document
+
+    document = claim_document(session=session, claim_pk=claim.id)
+    if document is None:
+        return (), ()
+    sent = json.loads(document.body, parse_float=Decimal)
+    items = tuple(
+        mapping.SubmittedItem(
+            sequence=int(item["sequence"]),
+            net=to_minor(item["net"]["value"], digits, "Claim.item.net"),
+            product_or_service=item.get("productOrService") or {"text": claim.care_type},
+            serviced_date=item.get("servicedDate"),
+        )
+        for item in sent.get("item") or []
+    )
+    return items, tuple(sent.get("insurance") or ())
+
+
+def settled_claim(
+    *, session: Session, claim: Any, balances_cache: dict[Any, Any] | None = None
+) -> mapping.SettledClaim:
+    """A stored claim with what the FHIR resources need: its payments, currency, coverages,
+    payers, the items and insurance it was sent with, and its capped layers' standing."""
     from equicover.claims.service import payments_of
 
     payments = tuple(payments_of(session=session, claim_pk=claim.id))
@@ -512,17 +900,55 @@ def settled_claim(*, session: Session, claim: Any) -> mapping.SettledClaim:
         # Settled with nothing paid (no coverage in force): amounts in the currency of the
         # schemes around the claim (see _fallback_money).
         currency, digits = _fallback_money(session, claim.person_id, claim.provider_id)
-        return mapping.SettledClaim(claim=claim, payments=payments, currency=currency, minor_digits=digits)
+        items, insurance = _submitted(session, claim, digits)
+        return mapping.SettledClaim(
+            claim=claim,
+            payments=payments,
+            currency=currency,
+            minor_digits=digits,
+            items=items,
+            insurance=insurance,
+        )
+    payments = _in_cascade_order(version, payments)
     layers = [payment for payment in payments if payment.kind == "layer"]
+    digits = _digits_of(version)
+    items, insurance = _submitted(session, claim, digits)
+    key = (claim.person_id, claim.service_date)
+    if balances_cache is not None and key in balances_cache:
+        standing = balances_cache[key]
+    else:
+        found, _answer = coverages_in_force(session=session, person_id=claim.person_id, on=claim.service_date)
+        standing = next((coverage for coverage in found if coverage.policy_version_id == version.id), None)
+        if balances_cache is not None:
+            balances_cache[key] = standing
     return mapping.SettledClaim(
         claim=claim,
         payments=payments,
         currency=version.currency,
-        minor_digits=_digits_of(version),
+        minor_digits=digits,
         policy_id=version.policy_id,
         policy_name=version.name,
         coverage_ids=tuple(mapping.coverage_id(claim.person_id, version.id, payment.item_id) for payment in layers),
         layer_payers={payment.item_id: payment.payer for payment in layers},
+        scheme_code=_scheme_code(session, version.scheme_id),
+        items=items,
+        insurance=insurance,
+        balances=standing.layers if standing is not None else (),
+        benefit_year=(standing.benefit_year_start, standing.benefit_year_end) if standing is not None else None,
+    )
+
+
+def _in_cascade_order(version: Any, payments: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The layers' payments in the order the policy's cascade runs them (the first is the
+    insurer), then the allowances."""
+    from equicover.claims.service import loaded_policy
+
+    position = {layer.id: index for index, layer in enumerate(loaded_policy(version).layers)}
+    return tuple(
+        sorted(
+            payments,
+            key=lambda payment: (payment.kind != "layer", position.get(payment.item_id, len(position)), payment.id),
+        )
     )
 
 
@@ -561,18 +987,50 @@ def _stored_claim(session: Session, user: Any, resource_type: str, resource_id: 
     return session.get(Claim, claim_pk)
 
 
+def _claim_changed_at(claim: Any) -> dt.datetime | None:
+    return _latest(claim.submitted_at, claim.reversed_at)
+
+
+def _claim_as_stored(session: Session, claim: Any) -> dict[str, Any]:
+    """The Claim as the provider sent it (with our id and its status now), else rebuilt from
+    the stored claim."""
+    from fhir.resources.R4B.claim import Claim as FhirClaim
+
+    from equicover.claims.documents import claim_document
+
+    document = claim_document(session=session, claim_pk=claim.id)
+    if document is None:
+        return mapping.to_json_value(mapping.claim_resource(settled_claim(session=session, claim=claim)))
+    sent = json.loads(document.body, parse_float=Decimal)
+    sent.pop("meta", None)
+    sent.pop("text", None)  # a narrative of ours would have to say what changed; we add none
+    sent["id"] = str(claim.id)
+    sent["status"] = "cancelled" if claim.status == "reversed" else "active"
+    return mapping.to_json_value(FhirClaim.model_validate(sent))
+
+
 @router.get("/Claim/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a Claim")
-def read_claim(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_claim(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     claim = _stored_claim(session, user, "Claim", resource_id)
-    return _answer(mapping.claim_resource(settled_claim(session=session, claim=claim)))
+    return _versioned(request, _claim_as_stored(session, claim), _claim_changed_at(claim))
 
 
 @router.get(
     "/ClaimResponse/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a ClaimResponse"
 )
-def read_claim_response(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_claim_response(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     claim = _stored_claim(session, user, "ClaimResponse", resource_id)
-    return _answer(mapping.claim_response(settled_claim(session=session, claim=claim)))
+    return _read(request, mapping.claim_response(settled_claim(session=session, claim=claim)), _claim_changed_at(claim))
+
+
+def _member_claims_changed_at(session: Session, person_id: int) -> dt.datetime | None:
+    """An ExplanationOfBenefit's balances move with every claim of the member."""
+    from equicover.claims.models import Claim
+
+    submitted, reversed_ = session.execute(
+        select(func.max(Claim.submitted_at), func.max(Claim.reversed_at)).where(Claim.person_id == person_id)
+    ).one()
+    return _latest(submitted, reversed_)
 
 
 @router.get(
@@ -581,38 +1039,95 @@ def read_claim_response(resource_id: str, session: SessionDep, user: CurrentUser
     responses=_RESPONSES,
     summary="Read an ExplanationOfBenefit",
 )
-def read_explanation_of_benefit(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_explanation_of_benefit(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     claim = _stored_claim(session, user, "ExplanationOfBenefit", resource_id)
-    return _answer(mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)))
+    return _read(
+        request,
+        mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)),
+        _member_claims_changed_at(session, claim.person_id),
+    )
+
+
+def _claim_column(name: str) -> Callable[[], Any]:
+    def column() -> Any:
+        from equicover.claims.models import Claim
+
+        return getattr(Claim, name)
+
+    return column
+
+
+# _sort keys of an ExplanationOfBenefit search: when it was created (the claim's submission), the
+# billable period's start, the id.
+_EOB_SORT: dict[str, Callable[[], Any]] = {
+    "created": _claim_column("submitted_at"),
+    "service-date": _claim_column("service_date"),
+    "_id": _claim_column("id"),
+}
 
 
 @router.get(
     "/ExplanationOfBenefit",
     response_class=FhirResponse,
     responses=_RESPONSES,
-    summary="Search ExplanationOfBenefit by patient",
+    openapi_extra=_search_parameters("patient", "_id", "identifier", "_sort", "_elements"),
+    summary="Search ExplanationOfBenefit by patient, id or bill number",
 )
-def search_explanation_of_benefit(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    patient: Annotated[str, Query(max_length=100, description="Patient/<id> or <id>")],
-    count: CountParam = None,
-    offset: OffsetParam = None,
-) -> Response:
+def search_explanation_of_benefit(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.claims.models import Claim
 
-    person_id = _patient_param(patient, "patient")
-    _person(session, user, person_id)
-    limit, skip = _page(count, offset)
-    query = select(Claim).where(Claim.person_id == person_id, claim_scoping.claims_filter(user))
+    search = _search(request, "ExplanationOfBenefit", ("patient", "_id", "identifier"), _EOB_SORT)
+    if not search.has("patient", "_id", "identifier"):
+        raise FhirInputError(400, [("required", "search parameter patient=Patient/<id> (or _id) is required", None)])
+    query = select(Claim).where(claim_scoping.claims_filter(user))
+    if search.has("patient"):
+        person_ids = _patients_searched(search, "patient")
+        for person_id in person_ids:
+            _person(session, user, person_id)
+        query = query.where(Claim.person_id.in_(person_ids))
+    for values in search.values("_id"):
+        query = query.where(_id_condition(Claim.id, values))
+    for values in search.values("identifier"):
+        numbers = []
+        for value in values:
+            system, code = token_parts(value)
+            if system in (None, mapping.CLAIM_SYSTEM) and code:
+                numbers.append(code)
+        query = query.where(Claim.claim_id.in_(numbers) if numbers else false())
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    claims = session.scalars(query.order_by(Claim.service_date, Claim.id).limit(limit).offset(skip)).all()
+    order = [
+        column.desc() if descending else column.asc()
+        for key, descending in search.sort
+        for column in (_EOB_SORT[key](),)
+    ] or [Claim.service_date]
+    claims = (
+        session.scalars(query.order_by(*order, Claim.id).limit(search.limit).offset(search.offset)).all()
+        if search.limit
+        else []
+    )
+    cache: dict[Any, Any] = {}
     return _bundle(
-        request,
-        [mapping.explanation_of_benefit(settled_claim(session=session, claim=claim)) for claim in claims],
+        search,
+        [
+            mapping.explanation_of_benefit_json(settled_claim(session=session, claim=claim, balances_cache=cache))
+            for claim in claims
+        ],
         total,
     )
+
+
+@router.post(
+    "/ExplanationOfBenefit/_search",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_FORM_BODY,
+    summary="Search ExplanationOfBenefit by POST (parameters as a form)",
+)
+def search_explanation_of_benefit_by_post(
+    request: Request, body: RawBody, session: SessionDep, user: CurrentUser
+) -> Response:
+    _posted_search(request, body)
+    return search_explanation_of_benefit(request, session, user)
 
 
 @router.get(
@@ -621,37 +1136,61 @@ def search_explanation_of_benefit(
     responses=_RESPONSES,
     summary="Read a payment batch to a provider as a PaymentReconciliation",
 )
-def read_payment_reconciliation(resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def read_payment_reconciliation(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     from equicover.payments import service as payments  # the payment batches (funds work) build the resource
 
     batch = payments.get_batch(session=session, batch_id=_int_id("PaymentReconciliation", resource_id))
     provider_scoping.ensure_provider_visible(session=session, user=user, provider_id=batch.provider_id)
     data = payments.payment_reconciliation(session=session, batch_id=batch.id)
-    return Response(mapping.encode_json(data), media_type=mapping.FHIR_JSON)
+    return _versioned(request, data, _latest(batch.created_at, batch.approved_at))
 
 
 CLAIM_SUBMITTERS = frozenset({Role.CLERK, Role.ADMIN})
+_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_RESPONSES,
+    201: {"content": {mapping.FHIR_JSON: {"schema": _RESOURCE_SCHEMA}}, "description": "Settled now"},
+}
 
 
-@router.post(
-    "/Claim",
-    response_class=FhirResponse,
-    responses={
-        **_RESPONSES,
-        201: {"content": {mapping.FHIR_JSON: {}}, "description": "ClaimResponse of a claim settled now"},
-    },
-    openapi_extra=_RESOURCE_BODY,
-    summary="Submit a Claim: settled in real time, answered with its ClaimResponse (idempotent on Claim.identifier)",
-)
-def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
+def _check_insurance(session: Session, parsed: ParsedClaim, person_id: int, base_url: str) -> None:
+    """Each Coverage the Claim names (``Coverage/<id>`` or its absolute URL here) must be the
+    patient's, in force on the date of care; an insurance named only by text or identifier (a
+    card) is kept as sent."""
+    in_force: set[str] | None = None
+    for index, entry in enumerate(parsed.insurance):
+        expression = f"Claim.insurance[{index}].coverage"
+        reference = (entry.get("coverage") or {}).get("reference")
+        if reference is None:
+            continue
+        text = str(reference).removeprefix(base_url)
+        coverage_id = text.removeprefix("Coverage/") if text.startswith("Coverage/") else None
+        parsed_id = mapping.parse_coverage_id(coverage_id) if coverage_id else None
+        if in_force is None:
+            found, _answer = coverages_in_force(session=session, person_id=person_id, on=parsed.service_date)
+            in_force = {
+                mapping.coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id)
+                for coverage in found
+                for layer in coverage.layers
+            }
+        if parsed_id is None or coverage_id not in in_force:
+            raise FhirInputError(
+                422,
+                [("value", f"{expression} is not a Coverage of the patient in force on the date of care", expression)],
+            )
+
+
+def _settle(request: Request, body: bytes, session: Session, user: Any) -> tuple[Any, bool]:
+    """Parse, check and settle a submitted Claim; keep it as sent. (stored claim, created)."""
     from equicover.claims import service as claims_service
+    from equicover.claims.documents import keep_claim_document
     from equicover.claims.schemas import ClaimIn
     from equicover.errors import from_pydantic
     from equicover.providers.models import Provider
 
     if user.role not in CLAIM_SUBMITTERS:
         raise Forbidden(f"user {user.username}", "role", "submitting claims needs the role clerk or admin")
-    parsed = parse_claim(read_json(body))
+    data = read_json(body)
+    parsed = parse_claim(data)
     person_id = resolve_patient(session=session, ref=parsed.patient, expression="Claim.patient")
     provider_id = provider_id_of(session=session, reference=parsed.provider, expression="Claim.provider")
     if user.role == Role.CLERK and provider_id != user.provider_id:
@@ -660,6 +1199,9 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
     digits = _claim_digits(
         session=session, person_id=person_id, provider_id=provider_id, on=parsed.service_date, currency=parsed.currency
     )
+    for index, item in enumerate(parsed.items):
+        to_minor(item.net, digits, f"Claim.item[{index}].net")
+    _check_insurance(session, parsed, person_id, _base_url(request))
     try:
         claim_in = ClaimIn(
             claim_id=parsed.claim_id,
@@ -683,8 +1225,56 @@ def submit_claim(body: RawBody, session: SessionDep, user: CurrentUser) -> Respo
             actor=user.username,
             only_provider_id=user.provider_id if user.role == Role.CLERK else None,
         )
+        if created:
+            keep_claim_document(
+                session=session,
+                claim_pk=claim.id,
+                media_type=mapping.FHIR_JSON,
+                body=mapping.encode_json(data).decode("utf-8"),
+                actor=user.username,
+            )
+    return claim, created
+
+
+@router.post(
+    "/Claim",
+    response_class=FhirResponse,
+    responses=_SUBMIT_RESPONSES,
+    openapi_extra=_RESOURCE_BODY,
+    summary="Create a Claim: settled in real time and stored; answered with the Claim as stored (idempotent on "
+    "Claim.identifier)",
+)
+def create_claim(request: Request, body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
+    claim, created = _settle(request, body, session, user)
+    with _rolled_back_on_error(session):
+        data = _claim_as_stored(session, claim)
+    return _versioned(
+        None,
+        data,
+        _claim_changed_at(claim),
+        status=201 if created else 200,
+        headers={"Location": f"{_base_url(request)}Claim/{claim.id}"},
+    )
+
+
+@router.post(
+    "/Claim/$submit",
+    response_class=FhirResponse,
+    responses=_SUBMIT_RESPONSES,
+    openapi_extra=_RESOURCE_BODY,
+    summary="Submit a Claim for real-time settlement: answered with its ClaimResponse (idempotent on Claim.identifier)",
+)
+def submit_claim(request: Request, body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
+    claim, created = _settle(request, body, session, user)
+    with _rolled_back_on_error(session):
         resource = mapping.claim_response(settled_claim(session=session, claim=claim))
-    return _answer(resource, status=201 if created else 200, headers={"Location": f"/fhir/ClaimResponse/{claim.id}"})
+    return _versioned(
+        None,
+        mapping.to_json_value(resource),
+        _claim_changed_at(claim),
+        status=201 if created else 200,
+        headers={"Location": f"{_base_url(request)}ClaimResponse/{claim.id}"},
+    )
 
 
 def _claim_digits(*, session: Session, person_id: int, provider_id: int, on: dt.date, currency: str | None) -> int:

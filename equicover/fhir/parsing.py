@@ -213,6 +213,16 @@ def to_minor(value: Decimal, minor_digits: int, expression: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedItem:
+    """One ``Claim.item``: its sequence, net (exact decimal), what it was for and when."""
+
+    sequence: int
+    net: Decimal
+    product_or_service: dict[str, Any]
+    serviced_date: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedClaim:
     """A FHIR Claim as the claims service needs it; amounts still exact decimals of ``currency``."""
 
@@ -227,6 +237,8 @@ class ParsedClaim:
     total: Decimal
     eligible: Decimal
     currency: str | None
+    items: tuple[ParsedItem, ...] = ()
+    insurance: tuple[dict[str, Any], ...] = ()
 
 
 _CLAIM_TYPE_CARE_TYPE = {"institutional": "inpatient"}
@@ -313,18 +325,56 @@ def _as_date(value: Any) -> dt.date:
         raise _fail(422, "value", "a date must be a full date (YYYY-MM-DD)", None) from None
 
 
-def _amounts(claim: FhirClaim) -> tuple[Decimal, Decimal, str | None]:
+def _items(data: dict[str, Any], claim: FhirClaim) -> tuple[ParsedItem, ...]:
+    """Every item, each with its net: an item without one cannot be adjudicated on its own."""
+    items = []
+    sequences: set[int] = set()
+    for index, item in enumerate(claim.item or []):
+        expression = f"Claim.item[{index}]"
+        if item.net is None or item.net.value is None:
+            raise _fail(422, "required", f"{expression}.net is required (what the item costs)", f"{expression}.net")
+        sequence = item.sequence if item.sequence is not None else index + 1  # required: validation saw it
+        if sequence in sequences:
+            raise _fail(422, "value", f"{expression}.sequence repeats an earlier item's", f"{expression}.sequence")
+        sequences.add(sequence)
+        served = item.servicedDate.isoformat() if item.servicedDate is not None else None
+        raw = data["item"][index]
+        items.append(
+            ParsedItem(
+                sequence=sequence,
+                net=Decimal(item.net.value),
+                product_or_service=_plain_json(raw.get("productOrService")),
+                serviced_date=served,
+            )
+        )
+    return tuple(items)
+
+
+def _plain_json(value: Any) -> Any:
+    """A JSON value as sent, with exact decimals turned back to JSON numbers' text values."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _amounts(claim: FhirClaim, items: tuple[ParsedItem, ...]) -> tuple[Decimal, Decimal, str | None]:
     currencies: set[str] = set()
+    nets = [item.net for item in claim.item or [] if item.net is not None and item.net.value is not None]
+    currencies.update(net.currency for net in nets if net.currency)
+    items_total = sum((item.net for item in items), Decimal(0))
     if claim.total is not None and claim.total.value is not None:
         total = Decimal(claim.total.value)
         if claim.total.currency:
             currencies.add(claim.total.currency)
+        if items and total != items_total:
+            raise _fail(
+                422,
+                "value",
+                "Claim.total is not the sum of item.net: a bill must add up before it is settled",
+                "Claim.total",
+            )
     else:
-        nets = [item.net for item in claim.item or [] if item.net is not None and item.net.value is not None]
-        if not nets:
+        if not items:
             raise _fail(422, "required", "Claim.total (or item.net) is required", "Claim.total")
-        total = sum((Decimal(net.value) for net in nets if net.value is not None), Decimal(0))
-        currencies.update(net.currency for net in nets if net.currency)
+        total = items_total
     eligible = total
     for extension in claim.extension or []:
         if extension.url == ELIGIBLE_AMOUNT_EXTENSION:
@@ -385,7 +435,8 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
             "Claim.use",
         )
     service_date, days = _service_dates(claim)
-    total, eligible, currency = _amounts(claim)
+    items = _items(data, claim)
+    total, eligible, currency = _amounts(claim, items)
     return ParsedClaim(
         claim_id=_claim_identifier(claim),
         patient=patient_ref(claim.patient, "Claim.patient"),
@@ -398,6 +449,8 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
         total=total,
         eligible=eligible,
         currency=currency,
+        items=items,
+        insurance=tuple(_plain_json(entry) for entry in data.get("insurance") or []),
     )
 
 
@@ -409,7 +462,7 @@ class ParsedEligibilityRequest:
     patient: PatientRef
     serviced_on: dt.date
     purpose: tuple[str, ...]
-    request_id: str | None
+    request_identifier: dict[str, str] | None
 
 
 def parse_eligibility_request(data: dict[str, Any], *, today: dt.date | None = None) -> ParsedEligibilityRequest:
@@ -425,5 +478,15 @@ def parse_eligibility_request(data: dict[str, Any], *, today: dt.date | None = N
         patient=patient_ref(request.patient, "CoverageEligibilityRequest.patient"),
         serviced_on=on,
         purpose=tuple(code for code in request.purpose or () if code is not None) or ("validation",),
-        request_id=request.id,
+        request_identifier=_first_identifier(request.identifier),
     )
+
+
+def _first_identifier(identifiers: Any) -> dict[str, str] | None:
+    for identifier in identifiers or []:
+        if identifier.value:
+            found = {"value": text_value(identifier.value, "CoverageEligibilityRequest.identifier")}
+            if identifier.system:
+                found["system"] = text_value(identifier.system, "CoverageEligibilityRequest.identifier", max_length=300)
+            return found
+    return None

@@ -2,8 +2,9 @@
 
 What hangs off the duplicate moves to the survivor, each domain moving its own rows through its
 service: enrolments (and with them their contributions), category holdings, stored claims, the
-claims accumulators of the member (amounts added up per policy, layer and year), care records and
-the source rows of imports. The survivor takes the duplicate's national ID and phone when it has
+claims accumulators of the member (amounts added up per policy, layer and year), care records,
+referral letters, the grievance cases they brought or that concern them, and the source rows of
+imports. The survivor takes the duplicate's national ID and phone when it has
 none. The duplicate's row stays, marked with ``merged_into_id``; every move is written to the
 change log with the ids moved, so a merge can be audited and, by hand, undone.
 """
@@ -19,6 +20,8 @@ from equicover.care.service import move_care_records
 from equicover.claims.service import merge_accumulators, move_claims
 from equicover.enrolment.service import move_enrolments
 from equicover.errors import ValidationFailed
+from equicover.grievances.service import move_cases
+from equicover.referrals.service import move_letters
 from equicover.registry.merging import absorb_person, choose_survivor, live_persons, lock_live_persons, move_categories
 from equicover.registry.quality_models import DuplicatePair
 
@@ -33,6 +36,8 @@ class MergeResult:
     claims: list[int] = field(default_factory=list)
     accumulators: int = 0
     care_records: int = 0  # chronic conditions, family-doctor contracts, health checks
+    referral_letters: list[int] = field(default_factory=list)
+    grievance_cases: list[int] = field(default_factory=list)
 
 
 def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: str = SYSTEM_ACTOR) -> MergeResult:
@@ -51,6 +56,8 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
         session=session, from_member_id=str(merged_id), to_member_id=str(survivor_id)
     )
     result.care_records = move_care_records(session=session, from_person_id=merged_id, to_person_id=survivor_id)
+    result.referral_letters = move_letters(session=session, from_person_id=merged_id, to_person_id=survivor_id)
+    result.grievance_cases = move_cases(session=session, from_person_id=merged_id, to_person_id=survivor_id)
 
     before = {"national_id": survivor.national_id, "id_type": survivor.id_type, "phone": survivor.phone}
     taken = absorb_person(session=session, survivor=survivor, merged=merged, actor=actor)
@@ -59,6 +66,8 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
         "category_ids": result.categories,
         "claim_ids": result.claims,
         "accumulator_rows": result.accumulators,
+        "referral_letter_ids": result.referral_letters,
+        "grievance_case_ids": result.grievance_cases,
     }
     id_moved = {"id_type": taken.get("id_type"), "national_id_moved": True} if "national_id" in taken else {}
     record_change(

@@ -84,3 +84,20 @@ def semiannual(
     pdf = service.write_pdf(report, stem.with_suffix(".pdf"))
     _print_indicators(report.indicators, f"Semi-annual report {year} H{half}")
     console.print(f"Wrote {xlsx} and {pdf}")
+
+
+@report_app.command("dashboard-totals")
+def dashboard_totals_command(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Recount every total from the stored claims."),
+) -> None:
+    """Bring the dashboard's running totals up to date (``--rebuild``: recount them from the claims,
+    e.g. after persons moved district: their past visits stay where they were counted)."""
+    from equicover.reports import dashboard_totals
+
+    with unit_of_work() as session:
+        result = (dashboard_totals.rebuild if rebuild else dashboard_totals.fold)(session=session)
+        state = dashboard_totals.fold_state(session=session)
+    console.print(
+        f"Counted {result.claims:,} claims and {result.reversals:,} reversals; totals up to claim "
+        f"{state.claims_upto:,} and change {state.changes_upto:,} ({state.holes:,} ids awaited)."
+    )

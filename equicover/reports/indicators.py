@@ -12,8 +12,8 @@ that were not reversed; a person's area is their place of residence):
   RAMED seed: 0.6 GP consultations.
 - **OOP share** = Σ member out-of-pocket / Σ allowed.
 - **poor inpatients within 10%** = registered-poor persons (category on the claim) with at least
-  one in-area in-patient claim whose in-area in-patient out-of-pocket is at most 10% of its
-  allowed amount (the Ya'an target), over all such persons.
+  one in-area in-patient or chronic out-patient claim whose in-area out-of-pocket on that care is
+  at most 10% of its allowed amount (the Ya'an target, seed 004), over all such persons.
 - **catastrophic spending** (SDG 3.8.2) = households with a known consumption for the period's
   year whose out-of-pocket in the period exceeds 10% (25%) of that consumption scaled to the
   period (× days in period / days in year), over households with a known consumption.
@@ -208,7 +208,7 @@ def compute_indicators(
     for area_id, _, allowed, oop in session.execute(
         select(area_of_person.c.area_id, Claim.person_id, func.sum(Claim.allowed), func.sum(Claim.member_oop))
         .join(Claim, Claim.person_id == area_of_person.c.person_id)
-        .where(in_period, Claim.care_type == "inpatient", Claim.in_area.is_(True), poor_claim)
+        .where(in_period, Claim.care_type.in_(("inpatient", "chronic_outpatient")), Claim.in_area.is_(True), poor_claim)
         .group_by(area_of_person.c.area_id, Claim.person_id)
     ).all():
         if (row := row_of(area_id)) is not None:

@@ -242,10 +242,14 @@ SYNTHETIC_CONSUMPTION_MEDIAN = {"poor": 4_000, "other": 12_000}
 SYNTHETIC_CONSUMPTION_SIGMA = 0.5
 
 
-def synthesize_household_consumption(*, session: Session, year: int, seed: int, minor_digits: int) -> int:
+def synthesize_household_consumption(
+    *, session: Session, year: int, seed: int, minor_digits: int, median_per_capita: tuple[int, int] | None = None
+) -> int:
     """Give every household without a figure for ``year`` a synthetic consumption (log-normal per
     capita × size; registered-poor households poorer). For the synthetic province only: real
-    figures come from surveys or means tests (``record_household_consumption``). Returns rows added."""
+    figures come from surveys or means tests (``record_household_consumption``). Returns rows added.
+    ``median_per_capita``: (registered poor, others) in whole major units of the province's
+    currency; default the Chinese figures of ``SYNTHETIC_CONSUMPTION_MEDIAN``."""
     import numpy as np
 
     from equicover.db.bulk import bulk_insert_rows
@@ -268,10 +272,13 @@ def synthesize_household_consumption(*, session: Session, year: int, seed: int, 
         )
     )
     generator = np.random.default_rng(seed)
-    household_ids = [household for household, _ in sizes]
-    median = np.array(
-        [SYNTHETIC_CONSUMPTION_MEDIAN["poor" if h in poor else "other"] for h in household_ids], dtype=float
+    medians = (
+        SYNTHETIC_CONSUMPTION_MEDIAN
+        if median_per_capita is None
+        else {"poor": median_per_capita[0], "other": median_per_capita[1]}
     )
+    household_ids = [household for household, _ in sizes]
+    median = np.array([medians["poor" if h in poor else "other"] for h in household_ids], dtype=float)
     per_capita = median * generator.lognormal(0.0, SYNTHETIC_CONSUMPTION_SIGMA, len(sizes))
     amounts = np.maximum(1, np.round(per_capita * np.array([size for _, size in sizes]) * 10**minor_digits)).astype(
         np.int64

@@ -49,6 +49,7 @@ from equicover.settlement.batch_engine_input import (
     CHECKED_FIELDS,
     CLAIM_COLUMNS,
     bad_flag_sql,
+    category_flags,
     checked_select,
     error_rows_sql,
 )
@@ -139,9 +140,14 @@ SORTED_TABLE = "sorted_claims"
 
 
 def _create_sorted(
-    connection: duckdb.DuckDBPyConnection, policy: Policy, prepared: str, *, seeded: bool = False
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    prepared: str,
+    *,
+    seeded: bool = False,
+    carry: Sequence[str] = (),
 ) -> None:
-    """The one sort: settlement columns only, stored in (member, date, claim id) order."""
+    """The one sort: settlement columns only (and ``carry``), stored in (member, date, claim id) order."""
     columns = [
         "member_id",
         "byear",
@@ -154,6 +160,7 @@ def _create_sorted(
         *(f"al{k}" for k in range(len(policy.allowances))),
         *(seed_columns(policy) if seeded else ()),
     ]
+    columns.extend(column for column in carry if column not in columns)
     _run(
         connection,
         f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
@@ -185,7 +192,12 @@ def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int
 
 
 def _settle_in_parts(
-    connection: duckdb.DuckDBPyConnection, policy: Policy, *, seeded: bool = False, movements: bool = False
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    *,
+    seeded: bool = False,
+    movements: bool = False,
+    carry: Sequence[str] = (),
 ) -> str:
     """The cascade over the sorted table, as a relation in settlement order.
 
@@ -206,7 +218,8 @@ def _settle_in_parts(
     if len(ranges) == 1:
         _run(
             connection,
-            f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS {_settled_sql(policy, seeded=seeded, movements=movements)}",
+            f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS "
+            f"{_settled_sql(policy, seeded=seeded, movements=movements, carry=carry)}",
         )
         return f"{SETTLED_TABLE}_0"
 
@@ -215,7 +228,7 @@ def _settle_in_parts(
         source = f"(SELECT * FROM {SORTED_TABLE} WHERE rowid >= {low} AND rowid < {high})"
         cursor = connection.cursor()
         try:
-            settled = _settled_sql(policy, source, seeded=seeded, movements=movements)
+            settled = _settled_sql(policy, source, seeded=seeded, movements=movements, carry=carry)
             _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {settled}")
         finally:
             cursor.close()
@@ -251,7 +264,14 @@ def _movement_sql(policy: Policy) -> list[str]:
     return columns
 
 
-def _settled_sql(policy: Policy, source: str = SORTED_TABLE, *, seeded: bool = False, movements: bool = False) -> str:
+def _settled_sql(
+    policy: Policy,
+    source: str = SORTED_TABLE,
+    *,
+    seeded: bool = False,
+    movements: bool = False,
+    carry: Sequence[str] = (),
+) -> str:
     """The payer cascade over ``source`` (the sorted table or a range of its rows that starts at
     a member's first claim), in its order: integers only (payments in minor units, what the trail
     is made of). Its streaming windows make it one sequential pipeline, so everything that can
@@ -274,6 +294,7 @@ def _settled_sql(policy: Policy, source: str = SORTED_TABLE, *, seeded: bool = F
         *(f"al{k}" for k in range(len(policy.allowances))),
         *trail_columns(policy),
         *(_movement_sql(policy) if movements else ()),
+        *carry,
     ]
     return f"SELECT {', '.join(columns)} FROM ({query})"
 
@@ -311,6 +332,12 @@ def _output_select(policy: Policy, settled: str, *, as_decimal: bool = True, ext
         columns.append(f"{value} AS {quote_identifier(name)}")
     columns.extend(extra)
     return f"SELECT {', '.join(columns)} FROM {settled}"
+
+
+def output_select(policy: Policy, settled: str) -> str:
+    """The output columns (docs/settlement.md, "What comes out") of a relation that
+    :func:`settle_checked` returned, money as BIGINT minor units, in settlement order."""
+    return _output_select(policy, settled, as_decimal=False)
 
 
 def seed_table(policy: Policy, accumulators: Mapping[tuple[str, str, int], Accumulator]) -> pa.Table:
@@ -382,12 +409,15 @@ def _missing(path: Path, header: list[str]) -> None:
         raise claims_contract.missing_columns_error(path, missing)
 
 
-def _source_sql(connection: duckdb.DuckDBPyConnection, path: Path, *, tolerant: bool = False) -> str:
+def _source_sql(
+    connection: duckdb.DuckDBPyConnection, path: Path, *, tolerant: bool = False, optional: Sequence[str] = ()
+) -> str:
     """A text-only relation with the columns of docs/settlement.md, "A claim", in file row order.
 
     CSV: every column VARCHAR, no sniffing; the first column of a repeated name wins, as in the
     real-time reader. ``tolerant`` reads ragged rows (short rows padded with empty values, extra
-    fields dropped) single-threaded; the fast parallel read refuses them.
+    fields dropped) single-threaded; the fast parallel read refuses them. ``optional`` names
+    further columns kept as text when the file has them (the settlement never reads them).
     """
     if _is_parquet(path):
         try:
@@ -402,11 +432,12 @@ def _source_sql(connection: duckdb.DuckDBPyConnection, path: Path, *, tolerant: 
                 columns.append(f"array_to_string({quote_identifier(c)}, ';') AS {c}")
             else:
                 columns.append(f"CAST({quote_identifier(c)} AS VARCHAR) AS {c}")
+        columns.extend(f"CAST({quote_identifier(c)} AS VARCHAR) AS {c}" for c in optional if c in types)
         return f"(SELECT {', '.join(columns)} FROM read_parquet({_path_literal(path)}))"
     header = _csv_header(path)
     _missing(path, header)
     spec = ", ".join(f"'f{i}': 'VARCHAR'" for i in range(len(header)))
-    select = ", ".join(f"f{header.index(c)} AS {c}" for c in CLAIM_COLUMNS)
+    select = ", ".join(f"f{header.index(c)} AS {c}" for c in (*CLAIM_COLUMNS, *(c for c in optional if c in header)))
     options = "null_padding = true, strict_mode = false, parallel = false" if tolerant else "strict_mode = true"
     return (
         f"(SELECT {select} FROM read_csv({_path_literal(path)}, header = true, delim = ',', "
@@ -475,6 +506,66 @@ def _create_checked(
             raise ClaimFileError(path, f"not a readable CSV file: {str(second).splitlines()[0]}") from None
 
 
+def claims_source_sql(
+    connection: duckdb.DuckDBPyConnection,
+    claims_path: str | Path,
+    *,
+    tolerant: bool = False,
+    optional: Sequence[str] = (),
+) -> str:
+    """The text relation :func:`check_claims_relation` checks: the claim columns of a CSV or
+    Parquet file (and the ``optional`` ones it has), in file row order. A CSV file with ragged rows
+    fails with ``duckdb.InvalidInputException`` unless ``tolerant``. Raises ``ClaimFileError`` for
+    a file without the claim columns."""
+    return _source_sql(connection, Path(claims_path), tolerant=tolerant, optional=optional)
+
+
+def reads_claims_alike(first: Policy, second: Policy) -> bool:
+    """The two policies accept, refuse and type every claim row the same way (same minor digits,
+    period, provider levels, care types and benefit year): what ``checked_select`` computes for
+    one is good for the other but for the category flags."""
+    return (
+        first.minor_digits == second.minor_digits
+        and first.effective_from == second.effective_from
+        and first.effective_to == second.effective_to
+        and set(first.provider_levels) == set(second.provider_levels)
+        and set(first.care_types) == set(second.care_types)
+        and first.year_start == second.year_start
+    )
+
+
+def check_claims_relation(
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    source: str,
+    *,
+    keep: tuple[str, ...] = (),
+    typed_as: Policy | None = None,
+) -> tuple[int, int]:
+    """:func:`check_claims_file` over a relation of text claim columns already read (a table made
+    from :func:`claims_source_sql`, read once and checked under several policies); its row order
+    gives the line numbers. ``typed_as``: ``source`` is already ``checked_select(typed_as, ...)``
+    of the claims, for a policy that :func:`reads_claims_alike` this one: only this policy's
+    category flags and per-claim decisions are computed."""
+    keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS) + keep
+    if typed_as is None:
+        checked = checked_select(policy, source)
+    elif not reads_claims_alike(typed_as, policy):
+        raise ValueError(f"policy {policy.id} does not read claims as {typed_as.id} does")
+    elif policy_categories(typed_as) == policy_categories(policy):
+        checked = f"SELECT * FROM {source}"
+    else:
+        flags = "".join(", " + flag for flag in category_flags(policy, "categories_text"))
+        dropped = ", ".join(f"cat{j}" for j in range(len(policy_categories(typed_as))))
+        checked = f"SELECT *{f' EXCLUDE ({dropped})' if dropped else ''}{flags} FROM {source}"
+    _run(
+        connection,
+        f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
+        f"FROM ({_prepared_sql(policy, f'({checked})', keep)})",
+    )
+    return _check_duplicates(connection)
+
+
 # The rows of the checked table that are settled: no field refused, not a repeated claim id.
 GOOD_ROWS = "(SELECT * FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"
 
@@ -530,14 +621,16 @@ def settle_checked(
     *,
     seeded: bool = False,
     movements: bool = False,
+    carry: Sequence[str] = (),
 ) -> str:
     """Steps 4 and 5 of :func:`settle_file`: sort ``source`` (rows of the checked table, or a
     relation with the same columns; with ``seeded``, also ``batch_sql.seed_columns``) and settle
     it; returns the settled relation in settlement order: ``claim_id``, ``allowed``,
     ``provider_writeoff``, ``pay{k}``, ``member_oop``, ``al{k}``, the trail's columns
-    (``batch_sql.trail_sql`` makes the text) and, with ``movements``, :func:`movement_columns`."""
-    _create_sorted(connection, policy, source, seeded=seeded)
-    return _settle_in_parts(connection, policy, seeded=seeded, movements=movements)
+    (``batch_sql.trail_sql`` makes the text), with ``movements`` :func:`movement_columns`, and
+    the ``carry`` columns of ``source`` (not read by the settlement), in that order."""
+    _create_sorted(connection, policy, source, seeded=seeded, carry=carry)
+    return _settle_in_parts(connection, policy, seeded=seeded, movements=movements, carry=carry)
 
 
 def settle_file(

@@ -32,6 +32,7 @@ from equicover.settlement.model import (
     Allowance,
     AllowancePer,
     Band,
+    CardHolder,
     Condition,
     ContributionKind,
     ContributionRules,
@@ -70,7 +71,20 @@ ALLOWANCE_PERS: tuple[AllowancePer, ...] = ("claim", "day")
 CONTRIBUTION_KINDS: tuple[ContributionKind, ...] = ("flat", "wage_share")
 _Choice = TypeVar("_Choice", bound=str)
 
-TOP_LEVEL_KEYS = ("policy", "diagnosis_groups", "fixed_fee", "layer", "allowance", "contribution")
+TOP_LEVEL_KEYS = (
+    "policy",
+    "diagnosis_groups",
+    "categories",
+    "fixed_fee",
+    "layer",
+    "allowance",
+    "contribution",
+    "card",
+    "referral",
+)
+CARD_KEYS = ("per", "valid_days")
+REFERRAL_KEYS = ("letter_valid_days",)
+CARD_HOLDERS: tuple[CardHolder, ...] = ("person", "household")
 POLICY_KEYS = (
     "id",
     "name",
@@ -253,6 +267,7 @@ class _PolicyReader:
         self.provider_levels: tuple[str, ...] = ()
         self.care_types: tuple[str, ...] = ()
         self.diagnosis_groups: dict[str, tuple[str, ...]] = {}
+        self.category_map: dict[str, tuple[str, ...]] | None = None
         # When a list in the header could not be read, conditions naming its values are not
         # reported as unknown: the real problem is already reported.
         self.levels_known = True
@@ -412,6 +427,7 @@ class _PolicyReader:
         self.keys(document, (), TOP_LEVEL_KEYS, required=("policy",))
         header = self.header(document.get("policy"))
         self.diagnosis_groups = self.read_diagnosis_groups(document.get("diagnosis_groups"))
+        self.category_map = self.read_category_map(document.get("categories"))
         fixed_fees = tuple(
             fee
             for element_path, table in self.tables(document.get("fixed_fee", []), ("fixed_fee",))
@@ -424,10 +440,12 @@ class _PolicyReader:
             contribution_table = self.table(document["contribution"], ("contribution",))
             if contribution_table is not None:
                 contribution = self.contribution(contribution_table, ("contribution",))
+        cards = self.cards_and_referrals(document)
         if header is None or self.problems:
             return None
         return Policy(
             **header,
+            **cards,
             diagnosis_groups=self.diagnosis_groups,
             fixed_fees=fixed_fees,
             layers=layers,
@@ -435,6 +453,29 @@ class _PolicyReader:
             contribution=contribution,
             path=self.file,
         )
+
+    def cards_and_referrals(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``[card] per = "person" | "household"``, ``valid_days``; ``[referral] letter_valid_days``."""
+        found: dict[str, Any] = {}
+        card = self.table(document["card"], ("card",)) if "card" in document else None
+        if card is not None:
+            self.keys(card, ("card",), CARD_KEYS)
+            found["card_per"] = self.choice(card, "per", ("card",), CARD_HOLDERS, "person")
+            if "valid_days" in card:
+                found["card_valid_days"] = self.days(card, "valid_days", ("card",))
+        referral = self.table(document["referral"], ("referral",)) if "referral" in document else None
+        if referral is not None:
+            self.keys(referral, ("referral",), REFERRAL_KEYS)
+            if "letter_valid_days" in referral:
+                found["referral_letter_valid_days"] = self.days(referral, "letter_valid_days", ("referral",))
+        return found
+
+    def days(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3660:
+            self.problem(path + (key,), f"must be a whole number of days from 1 to 3660, not {value!r}")
+            return None
+        return value
 
     def header(self, value: object) -> dict[str, Any] | None:
         path: KeyPath = ("policy",)
@@ -654,11 +695,32 @@ class _PolicyReader:
                     accepted.append(item.strip().upper() if key == "diagnosis" else item)
             if key == "diagnosis_group" or key == "diagnosis":
                 fields[key] = tuple(dict.fromkeys(accepted))
+            elif key == "member_category" and self.category_map is not None:
+                # The policy's words become the registry categories they stand for: the engines and
+                # the contribution rules compare a member's registry categories with these.
+                fields[key] = frozenset(code for word in accepted for code in self.category_map.get(word, ()))
             else:
                 fields[key] = frozenset(accepted)
         if len(self.problems) > before:
             return None
         return Condition(**fields)
+
+    def read_category_map(self, value: object) -> dict[str, tuple[str, ...]] | None:
+        """``[categories]``: each of the policy's category words -> the registry categories it
+        stands for (``ethnic_minority_difficult_area = ["ethnic_minority"]``). Absent: the policy
+        speaks the registry's words. Present: every category a condition names must be mapped."""
+        if value is None:
+            return None
+        path: KeyPath = ("categories",)
+        table = self.table(value, path)
+        if table is None:
+            return {}
+        mapping: dict[str, tuple[str, ...]] = {}
+        for word in table:
+            names = self.name_list(table, word, path)
+            if names is not None:
+                mapping[word] = tuple(name.strip() for name in names)
+        return mapping
 
     def condition_value(self, key: str, value: object, path: KeyPath) -> bool:
         if key in BOOLEAN_CONDITIONS:
@@ -681,6 +743,12 @@ class _PolicyReader:
         if key == "diagnosis_group" and value not in self.diagnosis_groups:
             known = _choices(self.diagnosis_groups) or "none defined"
             self.problem(path, f"unknown diagnosis group {value!r} (the policy's diagnosis_groups: {known})")
+            return False
+        if key == "member_category" and self.category_map is not None and value not in self.category_map:
+            known = _choices(self.category_map) or "none"
+            self.problem(
+                path, f"category {value!r} is not mapped to registry categories in [categories] (mapped: {known})"
+            )
             return False
         if key == "diagnosis" and not ICD10_PREFIX.match(value.strip().upper()):
             self.problem(path, f'{value!r} is not an ICD-10 code prefix (like "E11" or "K35.8")')

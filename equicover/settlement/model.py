@@ -29,6 +29,9 @@ Base = Literal["eligible", "total"]
 Scope = Literal["claim", "year"]
 AllowancePer = Literal["claim", "day"]
 ContributionKind = Literal["flat", "wage_share"]
+CardHolder = Literal["person", "household"]
+DEFAULT_CARD_VALID_DAYS = 365
+DEFAULT_REFERRAL_LETTER_VALID_DAYS = 30
 
 CONDITION_KEYS = (
     "care_type",
@@ -148,6 +151,10 @@ class Policy:
     time_zone: str = "UTC"  # IANA name: its calendar says which day is today for the scheme
     # Care type -> (min, max or None) days a bill of that care type may declare; absent: any days.
     stay_days: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    # [card] and [referral]: who holds a member card, how long one is valid, how long a referral letter is.
+    card_per: CardHolder = "person"
+    card_valid_days: int = DEFAULT_CARD_VALID_DAYS
+    referral_letter_valid_days: int = DEFAULT_REFERRAL_LETTER_VALID_DAYS
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)

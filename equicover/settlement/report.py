@@ -34,12 +34,21 @@ class SettlementSummary:
     member_oop: int
     allowances: int
     payers: tuple[PayerLine, ...]
-    poor_inpatients: int  # registered-poor members with at least one in-area inpatient claim
-    poor_inpatients_within_target: int  # ... whose in-area inpatient OOP <= 10% of allowed
+    # registered-poor members with at least one in-area inpatient or chronic outpatient claim (the
+    # care the Ya'an 10% promise covers)
+    poor_inpatients: int
+    poor_inpatients_within_target: int  # ... whose OOP on that care <= 10% of its allowed
+    # every claim of registered-poor members: what was allowed, what they paid
+    poor_allowed: int = 0
+    poor_oop: int = 0
 
     @property
     def member_oop_percent(self) -> float:
         return 100.0 * self.member_oop / self.allowed if self.allowed else 0.0
+
+    @property
+    def poor_oop_percent(self) -> float:
+        return 100.0 * self.poor_oop / self.poor_allowed if self.poor_allowed else 0.0
 
     @property
     def poor_within_target_percent(self) -> float:
@@ -101,9 +110,13 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
                        WHERE oop * 100 <= allowed * {OOP_TARGET_SHARE_PERCENT})
             FROM (SELECT member_id, sum(member_oop) AS oop, sum(allowed) AS allowed
                   FROM settled
-                  WHERE poor AND in_area AND care_type = 'inpatient'
+                  WHERE poor AND in_area AND care_type IN ('inpatient', 'chronic_outpatient')
                   GROUP BY member_id)
             """,
+        )
+        poor_allowed, poor_oop = one_row(
+            connection,
+            "SELECT coalesce(sum(allowed), 0), coalesce(sum(member_oop), 0) FROM settled WHERE poor",
         )
     finally:
         connection.close()
@@ -115,4 +128,6 @@ def settlement_summary(*, policy: Policy, claims_path: Path, settlements_path: P
         payers=tuple(payers),
         poor_inpatients=int(poor_total),
         poor_inpatients_within_target=int(poor_within),
+        poor_allowed=int(poor_allowed or 0),
+        poor_oop=int(poor_oop or 0),
     )

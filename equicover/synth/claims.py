@@ -2,9 +2,10 @@
 
 Each care type is drawn in one pass over all persons: counts per person (Poisson with a gamma
 frailty, so use is over-dispersed), then one row per encounter by ``np.repeat``, then diagnosis,
-level, provider, dates and amounts as whole-column draws. Amounts are drawn as lognormal CNY
-(with a Pareto tail for in-patient stays) and turned into integer fen at once; the eligible part
-is an integer per-mille share of the total, so ``eligible <= total`` holds exactly.
+level, provider, dates and amounts as whole-column draws. Amounts are drawn as lognormal CNY of
+2018 (with a Pareto tail for in-patient stays), scaled to the profile's currency and prices, and
+turned into integer minor units at once, rounded to the profile's unit of a bill; the eligible
+part is an integer per-mille share of the total, so ``eligible <= total`` holds exactly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from equicover.synth import parameters as P
-from equicover.synth.generator import DAY, Claims, SyntheticProvince, age_band, phase_rng, year_bounds
+from equicover.synth.generator import DAY, Claims, SyntheticProvince, age_band, phase_rng
 
 TOWNSHIP, COUNTY, CITY, PROVINCE = range(len(P.PROVIDER_LEVELS))
 
@@ -175,8 +176,9 @@ def generate_claims(province: SyntheticProvince) -> Claims:
     rng = phase_rng(province.seed, "claims")
     population = province.population
     enrolments = province.enrolments
-    year_start, year_end = year_bounds(province.year)
-    days_in_year = int((year_end - year_start) / DAY) + 1
+    year_start, year_end = province.period
+    # Rates are yearly: a programme's year shorter than twelve months sees a share of them.
+    days_in_year = max(int((year_end - year_start) / DAY) + 1, 365)
     codes = _DiagnosisCodes()
 
     member = enrolments.person
@@ -192,9 +194,10 @@ def generate_claims(province: SyntheticProvince) -> Claims:
     frailty = rng.gamma(P.FRAILTY_SHAPE, 1.0 / P.FRAILTY_SHAPE, size=len(member))
     use = frailty * exposure * np.where(poor, P.POOR_USE_FACTOR, 1.0) * np.where(chronic, P.CHRONIC_USE_FACTOR, 1.0)
 
-    outpatient_count = rng.poisson(P.OUTPATIENT_RATE * np.asarray(P.OUTPATIENT_AGE_FACTOR)[band] * use)
-    inpatient_count = rng.poisson(P.INPATIENT_RATE * np.asarray(P.INPATIENT_AGE_FACTOR)[band] * use)
-    emergency_count = rng.poisson(P.EMERGENCY_RATE * frailty * exposure)
+    profile = province.profile
+    outpatient_count = rng.poisson(profile.outpatient_rate * np.asarray(P.OUTPATIENT_AGE_FACTOR)[band] * use)
+    inpatient_count = rng.poisson(profile.inpatient_rate * np.asarray(P.INPATIENT_AGE_FACTOR)[band] * use)
+    emergency_count = rng.poisson(profile.emergency_rate * frailty * exposure)
     visits_per_year = np.array([item.visits_per_year for item in P.CHRONIC_CONDITIONS])
     chronic_count = np.where(chronic, rng.poisson(visits_per_year[np.maximum(condition, 0)] * exposure), 0)
     woman_of_age = ~population.male[member] & (age >= 20) & (age <= 39)
@@ -262,8 +265,11 @@ def generate_claims(province: SyntheticProvince) -> Claims:
         np.where(higher & ~emergency, 0.5, 0.0),
     )
     referred = rng.random(count) < referral_chance
-    # In area: the member's own district, or a city / provincial hospital reached by referral.
-    in_area = (providers.district[provider] == district) | (higher & referred)
+    # In area as the profile's programme decides it: a facility of the member's own district
+    # (a referral to a city or provincial hospital does not make it in-county), or any health
+    # centre or district hospital of the province (Viet Nam's interconnected primary levels).
+    same_district = providers.district[provider] == district
+    in_area = level <= COUNTY if profile.in_area == "province_primary" else same_district
 
     # Length of stay (gamma around the diagnosis's mean, longer higher up); a few emergency visits
     # end with an observation night.
@@ -273,13 +279,17 @@ def generate_claims(province: SyntheticProvince) -> Claims:
     days[stay_rows] = np.maximum(1, np.rint(rng.gamma(2.5, stay_mean[stay_rows] / 2.5))).astype(np.int32)
     observed = np.flatnonzero(emergency & (rng.random(count) < 0.1))
     days[observed] = 1
+    # An emergency that the programme counts as an out-patient visit declares no night.
+    if "outpatient" in profile.care_type("emergency"):
+        days[emergency] = 0
 
     # Amounts: lognormal around the diagnosis's median, scaled by level and stay, heavy tail.
-    amount = median * np.asarray(P.LEVEL_COST_FACTOR)[level] * np.exp(sigma * rng.standard_normal(count))
+    amount = median * np.asarray(profile.level_cost_factors)[level] * np.exp(sigma * rng.standard_normal(count))
     amount[stay_rows] *= (days[stay_rows] / np.maximum(stay_mean[stay_rows], 1.0)) ** P.DAYS_COST_ELASTICITY
     tail = np.flatnonzero(heavy_tail & (rng.random(count) < P.INPATIENT_TAIL_SHARE))
     amount[tail] *= np.minimum(1.0 + rng.pareto(P.INPATIENT_TAIL_ALPHA, size=len(tail)), P.INPATIENT_TAIL_CAP)
-    total = np.clip(np.rint(amount * 100), P.MIN_AMOUNT_FEN, P.MAX_AMOUNT * 100).astype(np.int64)
+    units = amount * profile.cost_scale * 10**profile.minor_digits / profile.rounding
+    total = np.clip(np.rint(units) * profile.rounding, profile.min_amount, profile.max_amount).astype(np.int64)
     share = np.asarray(P.ELIGIBLE_SHARE)[level] + rng.uniform(-P.ELIGIBLE_SPREAD, P.ELIGIBLE_SPREAD, size=count)
     per_mille = np.clip(np.rint(share * 1000), 600, 1000).astype(np.int64)
     eligible = total * per_mille // 1000

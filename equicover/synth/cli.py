@@ -1,8 +1,14 @@
-"""``equicover generate``: a synthetic province into the database, a year of claims into a file."""
+"""``equicover generate``: a synthetic province into the database, a year of claims into a file.
+
+With ``--policy``, the province is of that policy's country (``synth/profiles``), its year the
+policy's period and its contributions the policy's rules; without, the Ya'an province of a
+calendar year."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -15,6 +21,9 @@ from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory, session_scope
 from equicover.db.settings import database_url as configured_database_url
 from equicover.errors import EquicoverError
+from equicover.settlement.loader import load_policy
+from equicover.settlement.model import Policy
+from equicover.synth.profile import profile_for_policy
 from equicover.synth.service import GenerationSummary
 from equicover.synth.service import generate as generate_province
 
@@ -32,20 +41,44 @@ def generate(
         None, "--database-url", help="Database to load (default: EQUICOVER_DATABASE_URL or ./equicover.db)."
     ),
     no_db: bool = typer.Option(False, "--no-db", help="Only write the claims file; touch no database."),
+    policy: Path | None = typer.Option(
+        None,
+        "--policy",
+        help="A shipped policy: the province of its country, its period (instead of --year), its contributions.",
+    ),
 ) -> None:
     """Generate a synthetic province: registry, providers, enrolment, and one year of claims."""
     url = None if no_db else (database_url or configured_database_url())
     try:
+        loaded = load_policy(policy) if policy is not None else None
         if url is not None:
             migrate.upgrade(url)
-        summary = _run(people=people, seed=seed, year=year, claims=claims, url=url)
+        summary = _run(people=people, seed=seed, year=year, claims=claims, url=url, policy=loaded)
     except EquicoverError as error:
         _console.print(f"[red]{error.message}[/]")
         raise typer.Exit(1) from None
     _print_summary(summary, url)
 
 
-def _run(*, people: int, seed: int, year: int, claims: Path, url: str | None) -> GenerationSummary:
+def policy_period(policy: Policy) -> tuple[dt.date, dt.date]:
+    """The year a province of the policy covers: its effective period, at most a year from its start."""
+    start = policy.effective_from
+    year_later = dt.date(start.year + 1, start.month, start.day if (start.month, start.day) != (2, 29) else 28)
+    last = year_later - dt.timedelta(days=1)
+    return start, min(policy.effective_to or last, last)
+
+
+def _run(
+    *, people: int, seed: int, year: int, claims: Path, url: str | None, policy: Policy | None = None
+) -> GenerationSummary:
+    options: dict[str, Any] = {}
+    if policy is not None:
+        year = policy.effective_from.year
+        options = {
+            "profile": profile_for_policy(policy.id),
+            "period": policy_period(policy),
+            "contribution_rules": policy.contribution,
+        }
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -59,12 +92,20 @@ def _run(*, people: int, seed: int, year: int, claims: Path, url: str | None) ->
             bar.update(task, description=description, completed=done, total=total)
 
         if url is None:
-            return generate_province(people=people, seed=seed, year=year, claims_path=claims, progress=progress)
+            return generate_province(
+                people=people, seed=seed, year=year, claims_path=claims, progress=progress, **options
+            )
         engine = make_engine(url)
         try:
             with session_scope(make_session_factory(engine)) as session:
                 return generate_province(
-                    people=people, seed=seed, year=year, session=session, claims_path=claims, progress=progress
+                    people=people,
+                    seed=seed,
+                    year=year,
+                    session=session,
+                    claims_path=claims,
+                    progress=progress,
+                    **options,
                 )
         finally:
             engine.dispose()

@@ -12,20 +12,23 @@ Indexes, not ids: persons, households, locations and providers are numbered from
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from equicover.settlement.contributions import ContributionMember, compute_contributions
+from equicover.settlement.loader import MEMBER_PAYER
+from equicover.settlement.model import ContributionRules
 from equicover.synth import parameters as P
-from equicover.synth.names import NamePool, build_name_pools
+from equicover.synth.names import NamePool, build_people_pools
+from equicover.synth.profile import Profile, get_profile
 
 DAY = np.timedelta64(1, "D")
 NO_DATE = np.datetime64("NaT", "D")
-SCRIPT_OF_LOCALE = {"zh_CN": "Hans", "vi_VN": "Latn", "ar_AA": "Arab", "fa_IR": "Arab", "fr_FR": "Latn"}
-# Family name first in these locales' documents; given name first in the others.
-FAMILY_NAME_FIRST = {"zh_CN", "vi_VN"}
+# The bit of the profile's area category (a deprived neighbourhood's residents), after the others.
+AREA_BIT = 1 << len(P.CATEGORIES)
 # Six-digit administrative prefix of the resident identity numbers (GB 11643): the province part
 # is a fictional "99", the district part the district's number.
 NATIONAL_ID_AREA = 990_000
@@ -48,7 +51,10 @@ class LocationTree:
     district_locations: np.ndarray  # location index of each district
     commune_locations: np.ndarray  # location index of each commune
     commune_district: np.ndarray  # district number (0..D-1) of each commune
-    district_locale: np.ndarray  # locale number of each district
+    district_locale: np.ndarray  # people number (the profile's [[people]]) of each district
+    commune_in_area_category: np.ndarray  # bool: the commune's residents hold the profile's area category
+    commune_organisation: np.ndarray  # int: the organisation responsible for the commune, -1 for none
+    district_organisation: np.ndarray  # int: the organisation running the programme in the district, -1
 
     @property
     def district_count(self) -> int:
@@ -75,7 +81,7 @@ class Population:
     household_codes: np.ndarray  # object
     household_commune: np.ndarray  # commune number
     household_district: np.ndarray  # district number
-    household_locale: np.ndarray  # locale number
+    household_locale: np.ndarray  # people number
     household_sizes: np.ndarray
     household_registered_on: np.ndarray  # datetime64[D], before the year
     # persons (sorted by household)
@@ -117,7 +123,14 @@ class Enrolments:
     # contributions: one row per enrolment and payer with a positive amount
     contribution_enrolment: np.ndarray  # enrolment index
     contribution_payer: np.ndarray  # int8 index into PAYERS
-    contribution_amount: np.ndarray  # int64 fen
+    contribution_amount: np.ndarray  # int64 minor units
+    # the payer kind of each index of ``contribution_payer``
+    payers: tuple[str, ...] = P.PAYERS
+    # per-capita allocations beside the contribution: one row per enrolment and allocation
+    allocation_enrolment: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # index into the profile's allocations
+    allocation_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    allocation_amount: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,10 @@ class SyntheticProvince:
     providers: ProviderTable
     population: Population
     enrolments: Enrolments
+    profile: Profile
+    # the first and last day of the year of enrolments and claims (a calendar year by default;
+    # a programme's own year, such as Iran's from 1 Farvardin, otherwise)
+    period: tuple[np.datetime64, np.datetime64]
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,52 +250,67 @@ def year_bounds(year: int) -> tuple[np.datetime64, np.datetime64]:
 # Locations and providers
 
 
-def province_code(seed: int) -> str:
+def province_code(seed: int, profile: Profile | None = None) -> str:
     """Every code of a province starts with this; it carries the seed so that provinces of
     different seeds can share one database."""
-    return f"{P.PROVINCE_CODE_PREFIX}{seed}"
+    return f"{(profile or get_profile()).code_prefix}{seed}"
 
 
-def generate_locations(rng: np.random.Generator, *, people: int, seed: int) -> tuple[LocationTree, np.ndarray]:
-    """The tree and each district's share of the population."""
-    district_count = int(rng.integers(P.MIN_DISTRICTS, P.MAX_DISTRICTS + 1))
-    district_locale = rng.choice(len(P.LOCALES), size=district_count, p=_normalised(P.DISTRICT_LOCALE_WEIGHTS))
+def generate_locations(
+    rng: np.random.Generator, *, people: int, seed: int, profile: Profile | None = None
+) -> tuple[LocationTree, np.ndarray]:
+    """The tree and each district's share of the population: as many districts as the profile
+    names (at most), each with the names of the profile's peoples."""
+    profile = profile or get_profile()
+    district_count = min(int(rng.integers(P.MIN_DISTRICTS, P.MAX_DISTRICTS + 1)), len(profile.district_names))
+    weights = _normalised(tuple(people.weight for people in profile.peoples))
+    district_locale = rng.choice(len(weights), size=district_count, p=weights)
     district_weight = rng.lognormal(0.0, P.DISTRICT_SIZE_SIGMA, size=district_count)
     district_weight /= district_weight.sum()
     commune_counts = np.clip(
         np.rint(people * district_weight / P.PEOPLE_PER_COMMUNE), P.MIN_COMMUNES, P.MAX_COMMUNES
     ).astype(np.int64)
 
-    root = province_code(seed)
+    root = province_code(seed, profile)
     codes: list[str] = [root]
-    names: list[str] = [P.PROVINCE_NAME]
+    names: list[str] = [profile.province_name]
     levels: list[str] = ["province"]
     parents: list[int] = [-1]
     district_locations = np.arange(1, district_count + 1)
-    used_names: dict[int, int] = {}
-    for number, locale_index in enumerate(district_locale):
-        locale = P.LOCALES[locale_index]
-        taken = used_names.get(int(locale_index), 0)
-        used_names[int(locale_index)] = taken + 1
-        pool = P.DISTRICT_NAMES[locale]
-        name = pool[taken % len(pool)] + ("" if taken < len(pool) else f" {taken // len(pool) + 1}")
+    for number in range(district_count):
         codes.append(f"{root}-D{number + 1:02d}")
-        names.append(name)
+        names.append(profile.district_names[number])
         levels.append("district")
         parents.append(0)
     commune_locations: list[int] = []
     commune_district: list[int] = []
     for number in range(district_count):
-        locale = P.LOCALES[district_locale[number]]
         for commune in range(int(commune_counts[number])):
             commune_locations.append(len(codes))
             commune_district.append(number)
             codes.append(f"{codes[district_locations[number]]}-C{commune + 1:02d}")
-            names.append(
-                P.COMMUNE_NAME_PATTERN[locale].format(district=names[district_locations[number]], number=commune + 1)
-            )
+            names.append(profile.commune_pattern.format(district=names[district_locations[number]], number=commune + 1))
             levels.append("commune")
             parents.append(int(district_locations[number]))
+    # The area category (a deprived neighbourhood) is drawn per commune from a stream of its own,
+    # so that a profile without one draws the same province as before.
+    area_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(len(PHASES), 1))))
+    commune_total = len(commune_locations)
+    in_area_category = (
+        area_rng.random(commune_total) < profile.area_commune_share
+        if profile.area_category
+        else np.zeros(commune_total, dtype=bool)
+    )
+    organisation = np.full(commune_total, -1, dtype=np.int64)
+    if profile.area_organisations and in_area_category.any():
+        organisation_weights = _normalised(tuple(weight for _, _, weight in profile.area_organisations))
+        organisation[in_area_category] = area_rng.choice(
+            len(organisation_weights), size=int(in_area_category.sum()), p=organisation_weights
+        )
+    district_organisation = np.full(district_count, -1, dtype=np.int64)
+    if profile.district_organisations:
+        district_weights = _normalised(tuple(weight for _, _, weight in profile.district_organisations))
+        district_organisation = area_rng.choice(len(district_weights), size=district_count, p=district_weights)
     tree = LocationTree(
         codes=np.array(codes, dtype=object),
         names=np.array(names, dtype=object),
@@ -288,13 +320,21 @@ def generate_locations(rng: np.random.Generator, *, people: int, seed: int) -> t
         commune_locations=np.array(commune_locations, dtype=np.int64),
         commune_district=np.array(commune_district, dtype=np.int64),
         district_locale=district_locale.astype(np.int64),
+        commune_in_area_category=in_area_category,
+        commune_organisation=organisation,
+        district_organisation=district_organisation,
     )
     return tree, district_weight
 
 
-def generate_providers(rng: np.random.Generator, tree: LocationTree, district_weight: np.ndarray) -> ProviderTable:
+def generate_providers(
+    rng: np.random.Generator, tree: LocationTree, district_weight: np.ndarray, profile: Profile | None = None
+) -> ProviderTable:
     """A health centre per commune, a county hospital per district, city hospitals in the two most
-    populous districts, the provincial hospital in the most populous one (the capital)."""
+    populous districts, the provincial hospital in the most populous one (the capital); named as
+    the profile names each tier. ``levels`` holds the tier (0-3); the profile gives its word."""
+    profile = profile or get_profile()
+    health_centre, district_hospital, regional_hospital, top_hospital = profile.facility_names
     codes: list[str] = []
     names: list[str] = []
     levels: list[int] = []
@@ -313,7 +353,7 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
         [
             add(
                 f"{tree.codes[location]}-HC",
-                f"{tree.names[location]} health centre",
+                health_centre.format(commune=tree.names[location], province=tree.names[0]),
                 "township",
                 int(tree.commune_district[number]),
                 int(location),
@@ -325,7 +365,11 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
     county = np.array(
         [
             add(
-                f"{tree.codes[location]}-CH", f"{tree.names[location]} county hospital", "county", number, int(location)
+                f"{tree.codes[location]}-CH",
+                district_hospital.format(district=tree.names[location], province=tree.names[0]),
+                "county",
+                number,
+                int(location),
             )
             for number, location in enumerate(tree.district_locations)
         ],
@@ -336,7 +380,7 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
         [
             add(
                 f"{tree.codes[0]}-CITY{number + 1}",
-                f"City hospital no. {number + 1}",
+                regional_hospital.format(number=number + 1, province=tree.names[0]),
                 "city",
                 int(by_size[number % len(by_size)]),
                 int(tree.district_locations[by_size[number % len(by_size)]]),
@@ -348,13 +392,13 @@ def generate_providers(rng: np.random.Generator, tree: LocationTree, district_we
     capital = int(by_size[0])
     provincial = add(
         f"{tree.codes[0]}-PH",
-        "Provincial people's hospital",
+        top_hospital.format(province=tree.names[0]),
         "province",
         capital,
         int(tree.district_locations[capital]),
     )
     level_array = np.array(levels, dtype=np.int8)
-    designated_share = np.array([P.DESIGNATED_SHARE[level] for level in P.PROVIDER_LEVELS])[level_array]
+    designated_share = np.array(profile.designated_share)[level_array]
     designated = rng.random(len(codes)) < designated_share
     return ProviderTable(
         codes=np.array(codes, dtype=object),
@@ -395,17 +439,37 @@ def _national_ids(
     birth_date: np.ndarray,
     male: np.ndarray,
     foreign: np.ndarray,
+    profile: Profile,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """18-character resident identity numbers for citizens (area, birth date, sequence whose parity
-    is the sex, ISO 7064 MOD 11-2 check character), passport numbers for foreign nationals, and
-    ~1% of people without any document. Unique by construction."""
+    """Identity numbers for citizens in the profile's form, passport numbers for foreign
+    nationals, and ~1% of people without any document. Unique by construction.
+
+    - ``cn_resident``: 18 characters (area, birth date, sequence whose parity is the sex, ISO 7064
+      MOD 11-2 check character);
+    - ``ir_national_code``: 10 digits, the last a check digit (weights 10..2, modulo 11);
+    - ``digits``: the profile's prefix, then random digits up to ``national_id_digits``.
+    """
     size = len(district)
     has_document = rng.random(size) >= P.WITHOUT_NATIONAL_ID
     id_type = np.full(size, None, dtype=object)
     national_id = np.full(size, None, dtype=object)
 
     citizens = np.flatnonzero(has_document & ~foreign)
-    if len(citizens):
+    if len(citizens) and profile.national_id != "cn_resident":
+        id_type[citizens] = P.NATIONAL_ID_TYPE
+        if profile.national_id == "ir_national_code":
+            body = rng.choice(10**9, size=len(citizens), replace=False).astype(np.int64)
+            digits = (body[:, None] // 10 ** np.arange(8, -1, -1, dtype=np.int64)) % 10
+            remainder = (digits @ np.arange(10, 1, -1, dtype=np.int64)) % 11
+            check = np.where(remainder < 2, remainder, 11 - remainder)
+            national_id[citizens] = _digits_text(body * 10 + check, 10)
+        else:
+            width = profile.national_id_digits - len(profile.national_id_prefix)
+            numbers = rng.choice(10**width, size=len(citizens), replace=False)
+            national_id[citizens] = _join_text(
+                np.full(len(citizens), profile.national_id_prefix, dtype=object), _digits_text(numbers, width)
+            )
+    elif len(citizens):
         area = NATIONAL_ID_AREA + district[citizens] + 1
         year, month, day = _calendar(birth_date[citizens])
         day_number = birth_date[citizens].astype(np.int64)
@@ -434,12 +498,15 @@ def _household_poverty(
     tree: LocationTree,
     household_district: np.ndarray,
     household_locale_is_majority: np.ndarray,
+    household_commune: np.ndarray,
     sizes: np.ndarray,
     head_age: np.ndarray,
+    profile: Profile,
 ) -> np.ndarray:
-    """Category bits held by whole households: poverty tiers, minorities, foreign nationals."""
+    """Category bits held by whole households: poverty tiers, minorities, foreign nationals, and
+    the profile's area category for every household of its communes."""
     count = len(household_district)
-    district_rate = P.POOR_HOUSEHOLD_RATE * rng.lognormal(
+    district_rate = profile.poor_household_rate * rng.lognormal(
         -0.5 * P.POOR_DISTRICT_SPREAD**2, P.POOR_DISTRICT_SPREAD, size=tree.district_count
     )
     poor_probability = district_rate[household_district]
@@ -449,17 +516,19 @@ def _household_poverty(
     )
     poor_probability = np.minimum(poor_probability, 0.9)
 
-    locale = tree.district_locale[household_district]
-    foreign_rate = np.array([P.FOREIGN_NATIONAL_RATE[name] for name in P.LOCALES])[locale]
-    minority_rate = np.array([P.ETHNIC_MINORITY_RATE[name] for name in P.LOCALES])[locale]
+    foreign_rate = profile.foreign_national_rate
+    minority_rate = profile.ethnic_minority_rate
     # Households of the district's majority language are its majority people; minorities and
     # foreigners come from the others first, then from the rest.
-    foreign = rng.random(count) < np.where(household_locale_is_majority, foreign_rate * 0.5, foreign_rate * 3.0)
+    if len(profile.peoples) > 1:
+        foreign = rng.random(count) < np.where(household_locale_is_majority, foreign_rate * 0.5, foreign_rate * 3.0)
+    else:
+        foreign = rng.random(count) < foreign_rate
     minority = ~foreign & (rng.random(count) < minority_rate)
     # Registration as poor is for citizens; a foreign household may still be on a low income.
     poor = ~foreign & (rng.random(count) < poor_probability)
-    near_poor = ~foreign & ~poor & (rng.random(count) < P.NEAR_POOR_HOUSEHOLD_RATE)
-    low_income = ~poor & ~near_poor & (rng.random(count) < P.LOW_INCOME_HOUSEHOLD_RATE)
+    near_poor = ~foreign & ~poor & (rng.random(count) < profile.near_poor_household_rate)
+    low_income = ~poor & ~near_poor & (rng.random(count) < profile.low_income_household_rate)
 
     mask = np.zeros(count, dtype=np.int16)
     for flags, name in (
@@ -470,6 +539,7 @@ def _household_poverty(
         (foreign, "foreign_national"),
     ):
         mask[flags] |= P.CATEGORY_BIT[name]
+    mask[tree.commune_in_area_category[household_commune]] |= AREA_BIT
     return mask
 
 
@@ -482,8 +552,11 @@ def generate_population(
     district_weight: np.ndarray,
     name_pools: tuple[NamePool, ...],
     today: dt.date,
+    profile: Profile | None = None,
+    period: tuple[np.datetime64, np.datetime64] | None = None,
 ) -> Population:
-    year_start, year_end = year_bounds(year)
+    profile = profile or get_profile()
+    year_start, year_end = period or year_bounds(year)
 
     # Households: size, place, language of names.
     sizes = _household_sizes(rng, people)
@@ -494,10 +567,11 @@ def generate_population(
     household_commune = commune_first[household_district] + (
         rng.random(household_count) * commune_count[household_district]
     ).astype(np.int64)
-    majority = rng.random(household_count) < P.MAJORITY_LOCALE_SHARE
-    other_locale = rng.integers(0, len(P.LOCALES) - 1, size=household_count)
+    peoples = len(profile.peoples)
+    majority = (rng.random(household_count) < P.MAJORITY_LOCALE_SHARE) | (peoples == 1)
+    other_locale = rng.integers(0, max(peoples - 1, 1), size=household_count)
     district_locale = tree.district_locale[household_district]
-    # "another locale": skip over the district's own in the 0..L-2 draw
+    # "another people": skip over the district's own in the 0..L-2 draw
     other_locale = other_locale + (other_locale >= district_locale)
     household_locale = np.where(majority, district_locale, other_locale)
     household_registered_on = year_start - rng.integers(30, 3_000, size=household_count) * DAY
@@ -569,7 +643,7 @@ def generate_population(
         members = person_locale == index
         if not members.any():
             continue
-        keeps_own = is_spouse[members] & (P.LOCALES[index] != "fr_FR")
+        keeps_own = is_spouse[members]
         family_draw = np.where(keeps_own, own_family_draw[members], household_family_draw[person_household[members]])
         family_name[members] = pool.family[family_draw % len(pool.family)]
         draw = given_draw[members]
@@ -578,8 +652,8 @@ def generate_population(
             pool.given_male[draw % len(pool.given_male)],
             pool.given_female[draw % len(pool.given_female)],
         )
-    full_name = _full_names(given_name, family_name, person_locale)
-    name_script = np.array([SCRIPT_OF_LOCALE[name] for name in P.LOCALES], dtype=object)[person_locale]
+    full_name = _full_names(given_name, family_name, person_locale, profile)
+    name_script = np.array([people.script for people in profile.peoples], dtype=object)[person_locale]
 
     # Categories: household statuses, then personal ones.
     household_mask = _household_poverty(
@@ -587,8 +661,10 @@ def generate_population(
         tree=tree,
         household_district=household_district,
         household_locale_is_majority=majority,
+        household_commune=household_commune,
         sizes=sizes,
         head_age=head_age,
+        profile=profile,
     )
     category_mask = household_mask[person_household].copy()
     student = rng.random(people) < _rate_by_age(age, P.STUDENT_AGE_SHARES)
@@ -614,7 +690,12 @@ def generate_population(
 
     foreign = (category_mask & P.CATEGORY_BIT["foreign_national"]) != 0
     id_type, national_id = _national_ids(
-        rng, district=household_district[person_household], birth_date=birth_date, male=male, foreign=foreign
+        rng,
+        district=household_district[person_household],
+        birth_date=birth_date,
+        male=male,
+        foreign=foreign,
+        profile=profile,
     )
     return Population(
         household_codes=household_codes,
@@ -641,19 +722,18 @@ def generate_population(
     )
 
 
-def _full_names(given: np.ndarray, family: np.ndarray, locale: np.ndarray) -> np.ndarray:
+def _full_names(given: np.ndarray, family: np.ndarray, locale: np.ndarray, profile: Profile) -> np.ndarray:
+    """Family name first or last, with the people's separator ("" between Chinese names)."""
     full = np.empty(len(given), dtype=object)
-    for index, name in enumerate(P.LOCALES):
+    for index, people in enumerate(profile.peoples):
         members = locale == index
         if not members.any():
             continue
-        count = int(members.sum())
-        if name == "zh_CN":
-            full[members] = _join_text(family[members], given[members])
-        elif name in FAMILY_NAME_FIRST:
-            full[members] = _join_text(family[members], np.full(count, " ", dtype=object), given[members])
+        separator = np.full(int(members.sum()), people.separator, dtype=object)
+        if people.family_first:
+            full[members] = _join_text(family[members], separator, given[members])
         else:
-            full[members] = _join_text(given[members], np.full(count, " ", dtype=object), family[members])
+            full[members] = _join_text(given[members], separator, family[members])
     return full
 
 
@@ -676,45 +756,75 @@ def _add_years(dates: np.ndarray, years: int) -> np.ndarray:
 # Enrolment and contributions
 
 
-def generate_enrolments(rng: np.random.Generator, *, population: Population, year: int) -> Enrolments:
-    year_start, year_end = year_bounds(year)
-    mask = population.category_mask
+def _holds(population: Population, person: np.ndarray, category: str, year_start: np.datetime64) -> np.ndarray:
+    """Whether each person holds a generator category at the start of the year."""
+    if category == "elderly":
+        return population.elderly_from[person] <= year_start
+    bit = AREA_BIT if category not in P.CATEGORY_BIT else P.CATEGORY_BIT[category]
+    return (population.category_mask[person] & bit) != 0
+
+
+def generate_enrolments(
+    rng: np.random.Generator,
+    *,
+    population: Population,
+    year: int,
+    profile: Profile | None = None,
+    contribution_rules: ContributionRules | None = None,
+    period: tuple[np.datetime64, np.datetime64] | None = None,
+) -> Enrolments:
+    """Who enrols (the first of the profile's category rules a person holds gives the take-up of
+    the household; a rule of 1.0 enrols everyone holding it, the others lose a few members: away
+    for work, papers missing), and who pays their contributions: the profile's table, or the
+    policy's contribution rules (``contribution_rules``), and the per-capita allocations."""
+    profile = profile or get_profile()
+    year_start, year_end = period or year_bounds(year)
     household_count = len(population.household_codes)
-    household_takes_up = rng.random(household_count) < P.ENROL_HOUSEHOLD_RATE
-    near_poor_takes_up = rng.random(household_count) < P.NEAR_POOR_ENROL_RATE
     household = population.person_household
-    poor = (mask & P.CATEGORY_BIT["registered_poor"]) != 0
-    near_poor = (mask & P.CATEGORY_BIT["near_poor"]) != 0
-    # Registered poor: 100% enrolled, the state pays (Ya'an). Others: the household decides, then
-    # a few members are left out (away for work, papers missing).
+    everyone = np.arange(population.size)
+    take_up = np.full(population.size, profile.take_up)
+    decided = np.zeros(population.size, dtype=bool)
+    for rule in profile.take_up_by_category:
+        applies = _holds(population, everyone, rule.category, year_start) & ~decided
+        take_up[applies] = rule.take_up
+        decided |= applies
+    household_draw = rng.random(household_count)[household]
+    # A household takes up a rule's enrolment together; below certainty some members drop out.
     enrolled = np.where(
-        poor,
+        take_up >= 1.0,
         True,
-        np.where(near_poor, near_poor_takes_up[household], household_takes_up[household])
-        & (rng.random(population.size) >= P.ENROL_INDIVIDUAL_DROP),
+        (household_draw < take_up) & (rng.random(population.size) >= profile.individual_drop),
     )
     person = np.flatnonzero(enrolled)
     death = population.death_date[person]
     ends = np.where(np.isnat(death), year_end, death)
     starts = np.full(len(person), year_start, dtype="datetime64[D]")
 
-    # Contributions: the first matching subsidy row decides the payers' shares (per mille).
-    payer_share = np.zeros((len(person), len(P.PAYERS)), dtype=np.int64)
-    decided = np.zeros(len(person), dtype=bool)
-    person_mask = mask[person]
-    elderly_on_start = population.elderly_from[person] <= year_start
-    for category, shares in P.CONTRIBUTION_SUBSIDIES:
-        holds = (person_mask & P.CATEGORY_BIT[category]) != 0
-        if category == "elderly":
-            holds = elderly_on_start
-        applies = holds & ~decided
-        for payer, per_mille in shares:
-            payer_share[applies, P.PAYERS.index(payer)] = per_mille
-        decided |= applies
-    amounts = (P.CONTRIBUTION_PER_PERSON * payer_share + 500) // 1000  # round half up to the fen
-    member_column = P.PAYERS.index("member")
-    amounts[:, member_column] = P.CONTRIBUTION_PER_PERSON - amounts.sum(axis=1) + amounts[:, member_column]
+    if profile.contribution_rules == "table":
+        payers, amounts = _table_contributions(population, person, profile, year_start)
+    elif profile.contribution_rules == "policy" and contribution_rules is not None:
+        payers, amounts = _policy_contributions(population, person, profile, contribution_rules, year_start)
+    else:
+        payers, amounts = (MEMBER_PAYER,), np.zeros((len(person), 1), dtype=np.int64)
+    # A programme's year shorter than twelve months (a policy version of six months) is paid for
+    # its months only, as a health insurance card of 3, 6 or 12 months is.
+    months = min(12, round(((year_end - year_start) / DAY + 1) / 30.44))
+    amounts = _for_months(amounts, months)
     enrolment_index, payer_index = np.nonzero(amounts > 0)
+
+    allocation_rows: list[np.ndarray] = []
+    allocation_index: list[np.ndarray] = []
+    allocation_amount: list[np.ndarray] = []
+    for number, allocation in enumerate(profile.allocations):
+        holds = np.ones(len(person), dtype=bool)
+        if allocation.categories:
+            holds = np.zeros(len(person), dtype=bool)
+            for category in allocation.categories:
+                holds |= _holds(population, person, category, year_start)
+        rows = np.flatnonzero(holds)
+        allocation_rows.append(rows)
+        allocation_index.append(np.full(len(rows), number, dtype=np.int64))
+        allocation_amount.append(_for_months(np.full(len(rows), allocation.amount, dtype=np.int64), months))
     return Enrolments(
         person=person,
         starts=starts,
@@ -722,20 +832,98 @@ def generate_enrolments(rng: np.random.Generator, *, population: Population, yea
         contribution_enrolment=enrolment_index,
         contribution_payer=payer_index.astype(np.int8),
         contribution_amount=amounts[enrolment_index, payer_index],
+        payers=payers,
+        allocation_enrolment=np.concatenate(allocation_rows) if allocation_rows else np.zeros(0, dtype=np.int64),
+        allocation_index=np.concatenate(allocation_index) if allocation_index else np.zeros(0, dtype=np.int64),
+        allocation_amount=np.concatenate(allocation_amount) if allocation_amount else np.zeros(0, dtype=np.int64),
     )
+
+
+def _for_months(yearly: np.ndarray, months: int) -> np.ndarray:
+    """Yearly amounts for ``months`` months, rounded half up to the minor unit."""
+    if months >= 12:
+        return yearly
+    return (yearly * months * 2 + 12) // 24
+
+
+def _table_contributions(
+    population: Population, person: np.ndarray, profile: Profile, year_start: np.datetime64
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """A flat amount per person; the first subsidy row the person holds decides the payers'
+    shares (per mille, each rounded half up to the minor unit), the member pays the rest."""
+    payers = P.PAYERS
+    payer_share = np.zeros((len(person), len(payers)), dtype=np.int64)
+    decided = np.zeros(len(person), dtype=bool)
+    for subsidy in profile.subsidies:
+        applies = _holds(population, person, subsidy.category, year_start) & ~decided
+        for payer, per_mille in subsidy.shares:
+            payer_share[applies, payers.index(payer)] = per_mille
+        decided |= applies
+    amount = profile.contribution_amount
+    amounts = (amount * payer_share + 500) // 1000  # round half up to the minor unit
+    member_column = payers.index("member")
+    amounts[:, member_column] = amount - amounts.sum(axis=1) + amounts[:, member_column]
+    return payers, amounts
+
+
+def _policy_contributions(
+    population: Population,
+    person: np.ndarray,
+    profile: Profile,
+    rules: ContributionRules,
+    year_start: np.datetime64,
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The policy's own contribution rules (``settlement.contributions``), members in household
+    order, each with the categories they hold at the start of the year in the programme's words."""
+    words = [
+        (np.asarray(_holds(population, person, name, year_start)), profile.word(name))
+        for name in (*P.CATEGORIES, *((profile.area_category,) if profile.area_category else ()))
+    ]
+    members = [
+        ContributionMember(
+            household_id=str(population.person_household[who]),
+            member_id=str(row),
+            categories=frozenset(word for holds, word in words if holds[row]),
+        )
+        for row, who in enumerate(person.tolist())
+    ]
+    payers: list[str] = []
+    for subsidy in rules.subsidies:
+        payers.extend(payer for payer, _ in subsidy.shares if payer not in payers)
+    payers.append(MEMBER_PAYER)
+    amounts = np.zeros((len(person), len(payers)), dtype=np.int64)
+    for row in compute_contributions(rules, members):
+        amounts[int(row.member_id), payers.index(row.payer)] += row.amount
+    return tuple(payers), amounts
 
 
 # --------------------------------------------------------------------------------------------
 # The whole province (without claims)
 
 
-def generate_province(*, people: int, seed: int, year: int, today: dt.date | None = None) -> SyntheticProvince:
+def generate_province(
+    *,
+    people: int,
+    seed: int,
+    year: int,
+    today: dt.date | None = None,
+    profile: Profile | None = None,
+    contribution_rules: ContributionRules | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
+) -> SyntheticProvince:
+    """A province of the profile's country (default: Ya'an); ``contribution_rules`` are the
+    policy's, used when the profile takes its contributions from the policy; ``period`` the
+    programme's year (default: the calendar ``year``), at most a year long, starting in ``year``."""
     if people < 1:
         raise ValueError("people must be at least 1")
+    profile = profile or get_profile()
+    bounds = year_bounds(year) if period is None else (np.datetime64(period[0], "D"), np.datetime64(period[1], "D"))
+    if bounds[1] < bounds[0] or bounds[1] - bounds[0] > 365 * DAY or period is not None and period[0].year != year:
+        raise ValueError("the period must start in the year and last at most a year")
     today = today or dt.date.today()
-    tree, district_weight = generate_locations(phase_rng(seed, "locations"), people=people, seed=seed)
-    providers = generate_providers(phase_rng(seed, "providers"), tree, district_weight)
-    pools = build_name_pools(P.LOCALES, seed)
+    tree, district_weight = generate_locations(phase_rng(seed, "locations"), people=people, seed=seed, profile=profile)
+    providers = generate_providers(phase_rng(seed, "providers"), tree, district_weight, profile)
+    pools = build_people_pools(profile.peoples, seed)
     population = generate_population(
         phase_rng(seed, "population"),
         people=people,
@@ -744,8 +932,17 @@ def generate_province(*, people: int, seed: int, year: int, today: dt.date | Non
         district_weight=district_weight,
         name_pools=pools,
         today=today,
+        profile=profile,
+        period=bounds,
     )
-    enrolments = generate_enrolments(phase_rng(seed, "enrolments"), population=population, year=year)
+    enrolments = generate_enrolments(
+        phase_rng(seed, "enrolments"),
+        population=population,
+        year=year,
+        profile=profile,
+        contribution_rules=contribution_rules,
+        period=bounds,
+    )
     return SyntheticProvince(
         seed=seed,
         year=year,
@@ -753,4 +950,6 @@ def generate_province(*, people: int, seed: int, year: int, today: dt.date | Non
         providers=providers,
         population=population,
         enrolments=enrolments,
+        profile=profile,
+        period=bounds,
     )

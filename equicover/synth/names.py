@@ -8,10 +8,13 @@ into the pools.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from faker import Faker
+
+from equicover.synth.profile import People
 
 POOL_SIZE = 1_500
 
@@ -43,3 +46,23 @@ def build_name_pool(locale: str, seed: int, size: int = POOL_SIZE) -> NamePool:
 
 def build_name_pools(locales: tuple[str, ...], seed: int, size: int = POOL_SIZE) -> tuple[NamePool, ...]:
     return tuple(build_name_pool(locale, seed * 1_000 + index, size) for index, locale in enumerate(locales))
+
+
+def build_people_pools(peoples: Sequence[People], seed: int, size: int = POOL_SIZE) -> tuple[NamePool, ...]:
+    """One pool per people of a profile: drawn with Faker for a locale, or the profile's own
+    lists (a language Faker does not know, such as Khmer), each list shuffled by the seed."""
+    pools = []
+    for index, people in enumerate(peoples):
+        if people.locale is not None and not people.family:
+            pools.append(build_name_pool(people.locale, seed * 1_000 + index, size))
+            continue
+        rng = np.random.default_rng(seed * 1_000 + index)
+        pools.append(
+            NamePool(
+                locale=people.locale or people.script,
+                family=rng.permutation(np.array(people.family, dtype=object)),
+                given_female=rng.permutation(np.array(people.given_female, dtype=object)),
+                given_male=rng.permutation(np.array(people.given_male, dtype=object)),
+            )
+        )
+    return tuple(pools)

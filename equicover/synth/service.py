@@ -28,22 +28,24 @@ from equicover.enrolment import service as enrolment_service
 from equicover.enrolment.models import Enrolment, EnrolmentPeriod, Scheme
 from equicover.enrolment.schemas import SchemeIn
 from equicover.errors import Conflict
+from equicover.organisations import service as organisation_service
 from equicover.providers import service as provider_service
 from equicover.providers.models import Provider
 from equicover.registry import service as registry_service
 from equicover.registry.models import Category, Household, Location, Person
 from equicover.registry.schemas import LocationIn
+from equicover.settlement.model import ContributionRules
 from equicover.synth import parameters as P
 from equicover.synth.claims import generate_claims
 from equicover.synth.claims_file import claims_table, is_parquet_path, write_claims
-from equicover.synth.generator import SyntheticProvince, generate_province, year_bounds
+from equicover.synth.generator import AREA_BIT, SyntheticProvince, generate_province
+from equicover.synth.profile import Profile
 
 # progress(phase description, units done, units in all)
 Progress = Callable[[str, int, int], None]
 # Rows per call of a bulk loader: small enough for a smooth progress bar and bounded memory.
 LOAD_BATCH = 250_000
 ACTOR = "synth"
-PAYER_NAMES = {"state_budget": "State budget (poverty relief)", "local_budget": "Local budget", "member": None}
 CATEGORY_LABELS = {"low_income": "Low-income household member"}
 # Category holdings renewed every year (the poverty census, school enrolment) end with the year;
 # the others are open-ended.
@@ -100,11 +102,15 @@ def generate(
     claims_path: Path | None = None,
     progress: Progress | None = None,
     today: dt.date | None = None,
+    profile: Profile | None = None,
+    contribution_rules: ContributionRules | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
 ) -> GenerationSummary:
     """Generate a province of ``people`` persons for ``seed``; load it into ``session`` (if given,
     never committed here) and write one calendar ``year`` of claims to ``claims_path`` (CSV, or
     Parquet for a ``.parquet`` path; if given). ``today`` (default: the real date) bounds death
-    dates when ``year`` is the current year.
+    dates when ``year`` is the current year. ``profile`` is the country (default: Ya'an);
+    ``contribution_rules`` the policy's, for a profile that takes its contributions from the policy.
 
     The claims are drawn and written on a second thread while this one loads the database: both
     spend their time in code that releases the GIL (SQLite, numpy, Arrow), so two cores overlap.
@@ -117,7 +123,15 @@ def generate(
 
     started = time.perf_counter()
     phases.report("Generating people")
-    province = generate_province(people=people, seed=seed, year=year, today=today)
+    province = generate_province(
+        people=people,
+        seed=seed,
+        year=year,
+        today=today,
+        profile=profile,
+        contribution_rules=contribution_rules,
+        period=period,
+    )
     phases.timed("generate_registry", time.perf_counter() - started)
     phases.report("Generating claims" if session is None else "Loading the database", people)
 
@@ -196,7 +210,13 @@ def _claims_to_file(
     seconds["generate_claims"] = time.perf_counter() - started
     if claims_path is not None:
         started = time.perf_counter()
-        table = claims_table(claims, providers=province.providers, first_person_id=first_person_id, year=province.year)
+        table = claims_table(
+            claims,
+            providers=province.providers,
+            first_person_id=first_person_id,
+            year=province.year,
+            profile=province.profile,
+        )
         write_claims(table, claims_path, parquet=parquet)
         seconds["write_claims"] = time.perf_counter() - started
     return claims.size
@@ -236,11 +256,12 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
     population = province.population
     enrolments = province.enrolments
     providers = province.providers
-    year_start, year_end = year_bounds(province.year)
+    profile = province.profile
+    year_start, year_end = province.period
 
-    # Locations: the province sits under the synthetic country (shared by every seed's province),
-    # then parents come first in the tree's order.
-    country_id = _synthetic_country(session)
+    # Locations: the province sits under its country (shared by every seed's province), then
+    # parents come first in the tree's order.
+    country_id = _synthetic_country(session, profile)
     location_base = next_id(session, Location.__table__)
     location_ids = location_base + np.arange(len(tree.codes))
     registry_service.bulk_insert_locations(
@@ -254,6 +275,8 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
             "parent_id": [country_id if parent < 0 else int(location_ids[parent]) for parent in tree.parents],
         },
     )
+
+    _load_organisations(session, province, location_ids, year_start.astype(dt.date))
 
     # Households and persons.
     household_base = next_id(session, Household.__table__)
@@ -297,7 +320,7 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
     )
 
     # Category holdings: one row per person and category.
-    _ensure_categories(session)
+    _ensure_categories(session, profile)
     holdings = _category_rows(province, person_ids, year_start, year_end)
     category_holdings = _load_batched(
         registry_service.bulk_insert_person_categories, session, holdings, phases, "person_categories"
@@ -313,13 +336,13 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
             "id": provider_ids,
             "code": providers.codes,
             "name": providers.names,
-            "level": np.array(P.PROVIDER_LEVELS, dtype=object)[providers.levels],
+            "level": np.array(profile.levels, dtype=object)[providers.levels],
             "location_id": location_ids[providers.location],
             "designated": providers.designated,
             "ownership": np.full(len(providers.codes), "public", dtype=object),
         },
     )
-    scheme_id, period_id = _scheme_and_period(session, province.year)
+    scheme_id, period_id = _scheme_and_period(session, (year_start.astype(dt.date), year_end.astype(dt.date)), profile)
     designated = np.flatnonzero(providers.designated)
     provider_service.bulk_insert_contracts(
         session=session,
@@ -330,9 +353,9 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
             "starts": np.full(len(designated), year_start),
             "ends": np.full(len(designated), year_end),
             # Primary care is paid by capitation (family-doctor contracts), hospitals per service.
-            "payment_method": np.where(
-                providers.levels[designated] == P.PROVIDER_LEVELS.index("township"), "capitation", "fee_for_service"
-            ).astype(object),
+            "payment_method": np.where(providers.levels[designated] == 0, "capitation", "fee_for_service").astype(
+                object
+            ),
         },
     )
     enrolment_base = next_id(session, Enrolment.__table__)
@@ -352,18 +375,32 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
         phases,
         "enrolments",
     )
-    contribution_count = len(enrolments.contribution_amount)
-    payer_kind = np.array(P.PAYERS, dtype=object)[enrolments.contribution_payer]
+    # Contributions, then the per-capita allocations beside them (a government subsidy per
+    # enrolled person is a contribution to the fund by the state budget).
+    allocation_kinds = [allocation.payer for allocation in profile.allocations]
+    allocation_names = [allocation.name for allocation in profile.allocations]
+    enrolment_rows = np.concatenate([enrolments.contribution_enrolment, enrolments.allocation_enrolment])
+    contribution_count = len(enrolment_rows)
     _load_batched(
         enrolment_service.bulk_insert_contributions,
         session,
         {
-            "enrolment_id": enrolment_base + enrolments.contribution_enrolment,
-            "payer_kind": payer_kind,
-            "payer_name": np.array([PAYER_NAMES[name] for name in P.PAYERS], dtype=object)[
-                enrolments.contribution_payer
-            ],
-            "amount_minor": enrolments.contribution_amount,
+            "enrolment_id": enrolment_base + enrolment_rows,
+            "payer_kind": np.concatenate(
+                [
+                    np.array(enrolments.payers, dtype=object)[enrolments.contribution_payer],
+                    np.array(allocation_kinds or [""], dtype=object)[enrolments.allocation_index],
+                ]
+            ),
+            "payer_name": np.concatenate(
+                [
+                    np.array([profile.payer_names.get(name, name) for name in enrolments.payers], dtype=object)[
+                        enrolments.contribution_payer
+                    ],
+                    np.array(allocation_names or [""], dtype=object)[enrolments.allocation_index],
+                ]
+            ),
+            "amount_minor": np.concatenate([enrolments.contribution_amount, enrolments.allocation_amount]),
             "status": np.full(contribution_count, "paid", dtype=object),
             "period_starts": np.full(contribution_count, year_start),
             "period_ends": np.full(contribution_count, year_end),
@@ -374,19 +411,47 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
     return category_holdings
 
 
-def _synthetic_country(session: Session) -> int:
-    existing = session.scalar(select(Location).where(Location.code == P.COUNTRY_CODE))
+def _load_organisations(
+    session: Session, province: SyntheticProvince, location_ids: np.ndarray, assigned_on: dt.date
+) -> None:
+    """The profile's organisations and the areas each answers for: the responsible organisation of
+    each deprived neighbourhood, the operator of each district's programme."""
+    tree = province.locations
+    for role, organisations, owner, areas in (
+        (
+            "responsible_organisation",
+            province.profile.area_organisations,
+            tree.commune_organisation,
+            tree.commune_locations,
+        ),
+        ("hef_operator", province.profile.district_organisations, tree.district_organisation, tree.district_locations),
+    ):
+        for number, (code, name, _) in enumerate(organisations):
+            organisation_service.ensure_organisation(session=session, code=code, name=name, role=role, actor=ACTOR)
+            organisation_service.assign_areas(
+                session=session,
+                organisation_code=code,
+                location_ids=location_ids[areas[owner == number]].tolist(),
+                assigned_on=assigned_on,
+                actor=ACTOR,
+            )
+
+
+def _synthetic_country(session: Session, profile: Profile) -> int:
+    existing = session.scalar(select(Location).where(Location.code == profile.country_code))
     if existing is not None:
         return existing.id
     country = registry_service.create_location(
-        session=session, location=LocationIn(code=P.COUNTRY_CODE, name=P.COUNTRY_NAME, level="country"), actor=ACTOR
+        session=session,
+        location=LocationIn(code=profile.country_code, name=profile.country_name, level="country"),
+        actor=ACTOR,
     )
     return country.id
 
 
-def _ensure_categories(session: Session) -> None:
+def _ensure_categories(session: Session, profile: Profile) -> None:
     known = set(session.scalars(select(Category.code)))
-    for code in P.CATEGORIES:
+    for code in profile.category_words:
         if code not in known:
             registry_service.create_category(
                 session=session, code=code, label=CATEGORY_LABELS.get(code, code.replace("_", " ").capitalize())
@@ -397,11 +462,15 @@ def _category_rows(
     province: SyntheticProvince, person_ids: np.ndarray, year_start: np.datetime64, year_end: np.datetime64
 ) -> dict[str, Any]:
     population = province.population
+    profile = province.profile
     persons: list[np.ndarray] = []
     names: list[np.ndarray] = []
     valid_from: list[np.ndarray] = []
     valid_to: list[np.ndarray] = []
-    for code, bit in P.CATEGORY_BIT.items():
+    bits = dict(P.CATEGORY_BIT)
+    if profile.area_category:
+        bits[profile.area_category] = AREA_BIT
+    for code, bit in bits.items():
         if code == "elderly":
             # Elderly from the 65th birthday, for those who reach it this year or before.
             holders = np.flatnonzero(population.elderly_from <= year_end)
@@ -410,7 +479,7 @@ def _category_rows(
             holders = np.flatnonzero((population.category_mask & bit) != 0)
             starts = np.full(len(holders), year_start)
         persons.append(person_ids[holders])
-        names.append(np.full(len(holders), code, dtype=object))
+        names.append(np.full(len(holders), profile.word(code), dtype=object))
         valid_from.append(starts)
         valid_to.append(
             np.full(
@@ -426,21 +495,26 @@ def _category_rows(
     }
 
 
-def _scheme_and_period(session: Session, year: int) -> tuple[int, int]:
-    """The resident insurance scheme and its enrolment period for the year (created if absent)."""
-    scheme = session.scalar(select(Scheme).where(Scheme.code == P.SCHEME_CODE))
+def _scheme_and_period(session: Session, period: tuple[dt.date, dt.date], profile: Profile) -> tuple[int, int]:
+    """The programme's scheme and its enrolment period for the year (created if absent)."""
+    scheme = session.scalar(select(Scheme).where(Scheme.code == profile.scheme_code))
     if scheme is None:
         scheme = enrolment_service.create_scheme(
             session=session,
-            scheme=SchemeIn(code=P.SCHEME_CODE, name=P.SCHEME_NAME, currency=P.CURRENCY, minor_digits=P.MINOR_DIGITS),
+            scheme=SchemeIn(
+                code=profile.scheme_code,
+                name=profile.scheme_name,
+                currency=profile.currency,
+                minor_digits=profile.minor_digits,
+            ),
             actor=ACTOR,
         )
-    starts, ends = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    period = session.scalar(
+    starts, ends = period
+    stored = session.scalar(
         select(EnrolmentPeriod).where(EnrolmentPeriod.scheme_id == scheme.id, EnrolmentPeriod.starts == starts)
     )
-    if period is None:
-        period = enrolment_service.open_period(
+    if stored is None:
+        stored = enrolment_service.open_period(
             session=session, scheme_id=scheme.id, starts=starts, ends=ends, actor=ACTOR
         )
-    return scheme.id, period.id
+    return scheme.id, stored.id

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -74,6 +74,8 @@ def _candidates(session: Session, starts: dt.date, ends: dt.date, provider_ids: 
             Claim.status == "settled",
             Claim.zero_reason.is_(None),
             Claim.id.not_in(reviewed),
+            # Only what a fund paid is verified: a claim the member paid in full has nothing to recover.
+            exists().where(ClaimPayment.claim_pk == Claim.id, ClaimPayment.kind == "layer", ClaimPayment.amount > 0),
         )
         .order_by(Claim.id)
     )

@@ -9,7 +9,9 @@ One page, five views of the stored registry and claims for a year:
 - consultations (outpatient visits) per person per year, by district, against RAMED's 0.6;
 - the top providers by amount paid by the funds.
 
-The server computes every figure (integers, exact ratios) and hands them to the page as one JSON
+The claim figures are read from running totals kept current as claims arrive
+(``reports.dashboard_totals``), never by reading the year's claims on a request. The server
+computes every figure (integers, exact ratios) and hands them to the page as one JSON
 document in a ``<script type="application/json">``; the page script only draws. The same JSON is
 at ``/dashboard/data.json`` for whoever wants the figures without the charts.
 """
@@ -21,30 +23,28 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import extract, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from equicover.audit.service import last_change_id
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
-from equicover.claims.models import Claim, ClaimPayment, PaymentKind, PolicyVersion
+from equicover.claims.models import Claim, PaymentKind, PolicyVersion
 from equicover.enrolment import service as enrolment_service
 from equicover.errors import ValidationFailed
 from equicover.providers.models import Provider
-from equicover.registry.models import Location, Person
+from equicover.registry.models import Location
+from equicover.reports import dashboard_totals
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
-from equicover.verification.models import ClaimReview
 from equicover.web.i18n import Localiser, localise_digits
 from equicover.web.pages import CATEGORY_LABELS, PageDep, WebRoute
 
 router = APIRouter(route_class=WebRoute)
 DASHBOARD_ROLES = (Role.FUND_MANAGER,)
 CONSULTATIONS_TARGET = 0.6  # GP consultations per person per year, RAMED's access indicator
-CONSULTATION_CARE_TYPES = ("outpatient", "chronic_outpatient")
 TOP_PROVIDERS = 10
 
 
@@ -95,143 +95,64 @@ class Figures:
     claims: int
 
 
-# Computing the figures reads every claim of the year (seconds at a province of 100,000 people),
-# so they are kept per database and year while nothing was added: the fingerprint is the last
-# claim id and the last change-log id (enrolments, reversals and findings all write there).
-_cache: dict[tuple[str, int], tuple[tuple[Any, ...], float, Figures]] = {}
+# The claim figures come from running totals (equicover.reports.dashboard_totals), folded as
+# claims arrive; the page never reads the year's claims. Coverage reads the registry and the
+# enrolments, which change through the change log: it is kept per database and year while no
+# change-log row other than a claim's is added (ten minutes at most, for writes that do not go
+# through the log).
+_coverage_cache: dict[tuple[str, int], tuple[Any, float, tuple[list[Any], list[Any]]]] = {}
 _cache_lock = threading.Lock()
 CACHE_SECONDS = 600
 
 
-def _fingerprint(session: Session) -> tuple[Any, ...]:
-    return (
-        session.scalar(select(func.max(Claim.id))),
-        last_change_id(session=session),
-        session.scalar(select(func.max(ClaimReview.id))),
-    )
-
-
-def figures(*, session: Session, year: int) -> Figures:
+def _coverage(session: Session, year: int) -> tuple[list[Any], list[Any]]:
     bind = session.get_bind()  # the application's Engine; a test's Connection
     key = (f"{bind.engine.url}#{id(bind)}", year)
-    fingerprint = _fingerprint(session)
+    fingerprint = dashboard_totals.other_changes(session=session)
     with _cache_lock:
-        cached = _cache.get(key)
+        cached = _coverage_cache.get(key)
     if cached is not None and cached[0] == fingerprint and time.monotonic() - cached[1] < CACHE_SECONDS:
         return cached[2]
-    result = _compute_figures(session, year)
-    with _cache_lock:
-        _cache[key] = (fingerprint, time.monotonic(), result)
-    return result
-
-
-def _compute_figures(session: Session, year: int) -> Figures:
     on = dt.date(year, 6, 30)
-    currency, digits = _currency(session, year)
-    # A date range, not extract(year): the service_date index serves it.
-    year_filter = [
-        Claim.service_date >= dt.date(year, 1, 1),
-        Claim.service_date < dt.date(year + 1, 1, 1),
-        Claim.status == "settled",
-    ]
     by_district = [
         row for row in enrolment_service.coverage(session=session, on=on, by="district") if row.group_code != "-"
     ]
-    by_category = enrolment_service.coverage(session=session, on=on, by="category")
+    by_category = list(enrolment_service.coverage(session=session, on=on, by="category"))
+    with _cache_lock:
+        _coverage_cache[key] = (fingerprint, time.monotonic(), (by_district, by_category))
+    return by_district, by_category
 
-    # One pass over what the funds paid (payment rows above zero) on the year's claims, by facility,
-    # payer and service month: the payments chart, the top providers and the total all come from it.
-    month = extract("month", Claim.service_date)
-    payments = [
-        (int(provider_id), kind, item_id, payer, int(month_number), int(amount))
-        for provider_id, kind, item_id, payer, month_number, amount in session.execute(
-            select(
-                Claim.provider_id,
-                ClaimPayment.kind,
-                ClaimPayment.item_id,
-                func.min(ClaimPayment.payer),
-                month,
-                func.sum(ClaimPayment.amount),
-            )
-            .select_from(ClaimPayment)
-            .join(Claim, Claim.id == ClaimPayment.claim_pk)
-            .where(ClaimPayment.amount > 0, *year_filter)
-            .group_by(Claim.provider_id, ClaimPayment.kind, ClaimPayment.item_id, month)
-        ).all()
-    ]
 
-    # Out-of-pocket share of registered-poor in-county inpatients, of the allowed amount (the 10%
-    # ceiling of the Ya'an one-stop settlement, as settlement.report counts it), by the facility's
-    # district. Claim.categories is the ";"-joined categories on the service date.
-    home, district = aliased(Location), aliased(Location)
-    oop = [
-        (name, int(member_oop or 0), int(allowed or 0), int(count))
-        for name, member_oop, allowed, count in session.execute(
-            select(district.name, func.sum(Claim.member_oop), func.sum(Claim.allowed), func.count(Claim.id))
-            .join(Provider, Provider.id == Claim.provider_id)
-            .join(home, home.id == Provider.location_id)
-            .join(district, district.id == home.district_id)
-            .where(
-                *year_filter,
-                Claim.care_type == "inpatient",
-                Claim.in_area.is_(True),
-                Claim.categories.contains("registered_poor", autoescape=True),
-            )
-            .group_by(district.name)
-            .order_by(district.name)
-        ).all()
-    ]
-
-    # Consultations: outpatient visits counted per person first, then rolled up through the
-    # person's location to its district.
-    per_person = (
-        select(Claim.person_id, func.count().label("visits"))
-        .where(*year_filter, Claim.care_type.in_(CONSULTATION_CARE_TYPES))
-        .group_by(Claim.person_id)
-        .subquery("per_person")
-    )
-    person_district = aliased(Location)
-    visits = {
-        int(district_id): int(count)
-        for district_id, count in session.execute(
-            select(person_district.district_id, func.sum(per_person.c.visits))
-            .select_from(per_person)
-            .join(Person, Person.id == per_person.c.person_id)
-            .join(person_district, person_district.id == Person.location_id)
-            .group_by(person_district.district_id)
-        ).all()
-        if district_id is not None
-    }
+def figures(*, session: Session, year: int) -> Figures:
+    currency, digits = _currency(session, year)
+    by_district, by_category = _coverage(session, year)
+    # Last: folding holds the totals' lock until the request ends, and coverage may take seconds.
+    totals = dashboard_totals.year_totals(session=session, year=year)
     district_ids = dict(session.execute(select(Location.code, Location.id).where(Location.level == "district")).all())
 
     by_provider: dict[int, int] = {}
-    for provider_id, *_rest, amount in payments:
+    for provider_id, *_rest, amount in totals.payments:
         by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
     top_ids = sorted(by_provider, key=lambda provider_id: (-by_provider[provider_id], provider_id))[:TOP_PROVIDERS]
-    claim_counts = dict(
-        session.execute(
-            select(Claim.provider_id, func.count())
-            .where(Claim.provider_id.in_(top_ids), *year_filter)
-            .group_by(Claim.provider_id)
-        ).all()
-    )
     providers = {
-        row.id: (row.code, row.name, int(claim_counts.get(row.id, 0)))
+        row.id: (row.code, row.name, totals.claims_by_provider.get(row.id, 0))
         for row in session.execute(select(Provider.id, Provider.code, Provider.name).where(Provider.id.in_(top_ids)))
     }
-    claims = session.scalar(select(func.count()).select_from(Claim).where(*year_filter)) or 0
     return Figures(
         currency=currency,
         digits=digits,
         by_district=by_district,
-        by_category=list(by_category),
-        payments=payments,
+        by_category=by_category,
+        payments=[
+            (provider_id, cast(PaymentKind, kind), item_id, payer, month, amount)
+            for provider_id, kind, item_id, payer, month, amount in totals.payments
+        ],
         payer_names=_payer_names(session),
-        oop=oop,
-        visits=visits,
+        oop=totals.oop,
+        visits=totals.visits,
         district_ids=district_ids,
         providers=providers,
-        claims=int(claims),
+        claims=totals.claims,
     )
 
 

@@ -55,8 +55,8 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     Role.CLERK: ("window",),
     Role.REGISTRAR: ("registry", "gaps"),
     Role.VERIFIER: ("verification",),
-    Role.FUND_MANAGER: ("dashboard", "reports"),
-    Role.ADMIN: ("dashboard", "reports", "registry", "gaps", "verification", "window", "users", "audit"),
+    Role.FUND_MANAGER: ("dashboard", "reports", "simulation"),
+    Role.ADMIN: ("dashboard", "reports", "simulation", "registry", "gaps", "verification", "window", "users", "audit"),
 }
 
 
@@ -86,6 +86,7 @@ PAGE_LABELS: dict[str, str] = {
     "users": N_("Accounts"),
     "audit": N_("Audit log"),
     "reports": N_("Reports and payment files"),
+    "simulation": N_("What if"),
 }
 # The standard categories' labels (registry.models.STANDARD_CATEGORIES and the generator's), for
 # the catalogues; a category added later shows its stored label untranslated.
@@ -111,6 +112,7 @@ PAGE_PATHS: dict[str, str] = {
     "users": "/admin/users",
     "audit": "/admin/audit",
     "reports": "/reports",
+    "simulation": "/simulation",
 }
 
 _environment = Environment(

@@ -17,6 +17,9 @@ from typing import Any
 from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from equicover.cards.models import MemberCard
+from equicover.cards.numbers import normalise as normalise_card_number
+from equicover.cards.numbers import number_problem as card_number_problem
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
 from equicover.db.like import LIKE_ESCAPE, contains_pattern, prefix_pattern
@@ -107,8 +110,9 @@ def _person_select() -> Any:
 
 
 def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARCH_LIMIT) -> list[PersonRow]:
-    """Find by national ID (exact), card number (exact: the household's card, i.e. its code, or
-    the person's own number ``P<id>``) or name (contains, case-insensitive, in any script)."""
+    """Find by national ID (exact), card number (exact: a member card's number, issued or active
+    and still valid, finding its holder or the members of the household holding it; the
+    household's code; the person's own number ``P<id>``) or name (:func:`_by_name`)."""
     text = text.strip()
     if not text:
         return []
@@ -116,6 +120,18 @@ def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARC
     by_number = [Person.national_id == text, Household.code == text]
     if text[:1] in "Pp" and text[1:].isdigit():
         by_number.append(Person.id == int(text[1:]))
+    if card_number_problem(text) is None:
+        card = select(MemberCard).where(
+            MemberCard.number == normalise_card_number(text),
+            MemberCard.status.in_(("issued", "active")),
+            MemberCard.valid_to >= dt.date.today(),
+        )
+        by_number.append(Person.id.in_(card.with_only_columns(MemberCard.person_id)))
+        by_number.append(
+            Person.household_id.in_(
+                card.where(MemberCard.person_id.is_(None)).with_only_columns(MemberCard.household_id)
+            )
+        )
     exact = _person_rows(session, base.where(or_(*by_number)).order_by(Person.id).limit(limit))
     if exact:
         return exact
@@ -146,6 +162,22 @@ def _by_name(base: Any, text: str) -> Any:
         .where(or_(*conditions))
         .order_by(rank, Person.full_name, Person.id)
     )
+
+
+def card_out_of_use(*, session: Session, text: str, today: dt.date) -> str | None:
+    """The status of the member card numbered ``text`` when it no longer finds its holder (lost,
+    suspended, replaced, expired), so the window says so; None for anything else."""
+    if card_number_problem(text) is not None:
+        return None
+    card = session.execute(
+        select(MemberCard.status, MemberCard.valid_to).where(MemberCard.number == normalise_card_number(text))
+    ).first()
+    if card is None:
+        return None
+    status, valid_to = card
+    if status in ("issued", "active"):
+        return "expired" if valid_to < today else None
+    return str(status)
 
 
 def person_row(*, session: Session, person_id: int) -> PersonRow | None:

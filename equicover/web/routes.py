@@ -7,6 +7,7 @@ in and out, the language picker, the static files) and includes each role's page
 - ``/registry``: households, members, enrolment, coverage gaps (registrar), :mod:`equicover.web.registry_pages`;
 - ``/verification``: the verification queue (verifier), :mod:`equicover.web.verification_pages`;
 - ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`;
+- ``/simulation``: what if, a stored year under two policies (fund manager), :mod:`equicover.web.simulation_pages`;
 - ``/reports``: the semi-annual report and payment batch files (fund manager), :mod:`equicover.web.reports_pages`;
 - ``/admin/users``, ``/admin/audit``: the accounts and the audit log (admin), :mod:`equicover.web.users_pages`.
 
@@ -30,7 +31,16 @@ from equicover.auth.deps import (
     start_session,
 )
 from equicover.errors import Overloaded, TooManyAttempts, Unauthorized
-from equicover.web import dashboard, registry_pages, reports_pages, users_pages, verification_pages, window
+from equicover.web import (
+    card_scan,
+    dashboard,
+    registry_pages,
+    reports_pages,
+    simulation_pages,
+    users_pages,
+    verification_pages,
+    window,
+)
 from equicover.web.i18n import normalise_language
 from equicover.web.pages import LANGUAGE_COOKIE, N_, PageDep, WebRoute, home_path, redirect, safe_next
 
@@ -134,9 +144,11 @@ def static_file(path: str) -> Response:
     )
 
 
+router.include_router(card_scan.router)  # before window: /window/scan is not a window path parameter
 router.include_router(window.router)
 router.include_router(registry_pages.router)
 router.include_router(verification_pages.router)
 router.include_router(dashboard.router)
 router.include_router(users_pages.router)
 router.include_router(reports_pages.router)
+router.include_router(simulation_pages.router)

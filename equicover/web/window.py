@@ -88,6 +88,17 @@ ADJUSTMENT_CAUSES = {
     "resettlement": N_("An earlier bill of the year was reversed"),
     "reconciliation": N_("Year-end reconciliation"),
 }
+GRIEVANCE_UPHELD = N_("A complaint was upheld")
+
+
+def adjustment_cause(line: Any) -> str:
+    """Why an adjustment was made, as the catalogue says it. A re-settlement with no reversed claim
+    behind it is a grievance's refund (``claims.adjustments.member_refund``; the case's step names it)."""
+    if line.cause == "resettlement" and line.cause_claim_pk is None:
+        return GRIEVANCE_UPHELD
+    return ADJUSTMENT_CAUSES[line.cause]
+
+
 ZERO_REASON_LABELS = {  # the claims service's zero_reason codes (equicover.claims.settle_and_store)
     "not_covered": N_("Not covered on the date of care"),
     "no_contract": N_("This facility has no contract with the scheme on that date"),
@@ -268,7 +279,14 @@ def window_search(page: PageDep, q: str = "") -> Response:
     results, more = found[: queries.SEARCH_LIMIT], len(found) > queries.SEARCH_LIMIT
     if len(results) == 1 and q.strip():
         return redirect(f"/window/persons/{results[0].id}")
-    return page.render("window_search.html", q=q, results=results, more=more, searched=bool(q.strip()))
+    card_status = (
+        queries.card_out_of_use(session=page.session, text=q.strip(), today=dt.date.today())
+        if q.strip() and not results
+        else None
+    )
+    return page.render(
+        "window_search.html", q=q, results=results, more=more, searched=bool(q.strip()), card_status=card_status
+    )
 
 
 def _parse_date(text: str | None, fallback: dt.date) -> dt.date:
@@ -441,7 +459,7 @@ def _claim_context(page: Page, claim_id: str, provider_code: str | None = None) 
         # What the patient pays once the adjustments are counted (a refund lowers it).
         "member_now": claim_row.member_oop + sum(line.amount for line in adjustments if line.kind == "member"),
         "adjustment_reason": lambda line: page.lang.gettext(ADJUSTMENT_REASONS[line.reason]),
-        "adjustment_cause": lambda line: page.lang.gettext(ADJUSTMENT_CAUSES[line.cause]),
+        "adjustment_cause": lambda line: page.lang.gettext(adjustment_cause(line)),
         "steps": trail_steps(page, claim_row, policy, payments),
         "policy": policy,
         "person": person,

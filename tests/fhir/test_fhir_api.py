@@ -9,153 +9,12 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-import pytest
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from fhir.resources.R4B.claim import Claim
-from fhir.resources.R4B.claimresponse import ClaimResponse
-from fhir.resources.R4B.coverage import Coverage
-from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
-from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
-from fhir.resources.R4B.group import Group
-from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.organization import Organization
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 
 from equicover import fhir_mapping as mapping
 from equicover.claims.service import payments_of
-from tests import factories as make
 from tests.api_helpers import login_as, make_client
-from tests.factories import vn_world
-
-DAY = "2024-09-02"
-MODELS = {
-    model.get_resource_type(): model
-    for model in (
-        Bundle,
-        CapabilityStatement,
-        Claim,
-        ClaimResponse,
-        Coverage,
-        CoverageEligibilityResponse,
-        ExplanationOfBenefit,
-        Group,
-        Location,
-        OperationOutcome,
-        Organization,
-        Patient,
-        PaymentReconciliation,
-    )
-}
-
-
-@pytest.fixture
-def world(session):
-    """The small Viet Nam world (``tests.factories.vn_world``) and household H3 in C12: one woman
-    with a VNeID number and her name in parts. Committed."""
-    seeded = vn_world(session)
-    make.household(
-        session,
-        code="H3",
-        location_code="C12",
-        members=[
-            make.person_in(
-                full_name="Nguyễn Thị Ba",
-                family_name="Nguyễn",
-                given_name="Thị Ba",
-                name_script="Latn",
-                sex="female",
-                birth_date=dt.date(1970, 1, 1),
-                national_id="001170000042",
-                id_type="vneid",
-            )
-        ],
-    )
-    session.commit()
-    return seeded
-
-
-@pytest.fixture
-def client(session_factory, world):
-    return make_client(session_factory=session_factory)
-
-
-def fhir(response, resource_type: str, status: int = 200):
-    """The response's resource, re-validated with its model class; its JSON (exact decimals)."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(mapping.FHIR_JSON)
-    data = json.loads(response.content, parse_float=Decimal)
-    assert data["resourceType"] == resource_type
-    MODELS[resource_type].model_validate(data)
-    if resource_type == "Bundle":
-        for entry in data.get("entry", []):
-            MODELS[entry["resource"]["resourceType"]].model_validate(entry["resource"])
-    return data
-
-
-def outcome(response, status: int) -> dict:
-    data = fhir(response, "OperationOutcome", status)
-    assert data["issue"] and all(issue["severity"] == "error" for issue in data["issue"])
-    return data
-
-
-def claim_body(
-    person_id: int,
-    provider_id: int,
-    claim_id: str,
-    *,
-    total: object = 2_000_000,
-    currency: str = "VND",
-    **extra: object,
-) -> bytes:
-    claim = {
-        "resourceType": "Claim",
-        "identifier": [{"system": mapping.CLAIM_SYSTEM, "value": claim_id}],
-        "status": "active",
-        "type": {"coding": [{"system": mapping.CLAIM_TYPE_SYSTEM, "code": "institutional"}]},
-        "subType": {"coding": [{"system": mapping.CARE_TYPE_SYSTEM, "code": "inpatient"}]},
-        "use": "claim",
-        "patient": {"reference": f"Patient/{person_id}"},
-        "created": "2024-09-05T09:00:00+07:00",
-        "provider": {"reference": f"Organization/{provider_id}"},
-        "priority": {"coding": [{"system": mapping.PROCESS_PRIORITY_SYSTEM, "code": "normal"}]},
-        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "health insurance card"}}],
-        "billablePeriod": {"start": DAY, "end": "2024-09-05"},
-        "diagnosis": [
-            {"sequence": 1, "diagnosisCodeableConcept": {"coding": [{"system": mapping.ICD10_SYSTEM, "code": "J18.9"}]}}
-        ],
-        "total": {"value": total, "currency": currency},
-    }
-    claim.update(extra)
-    return json.dumps(claim).encode()
-
-
-def eligibility_body(patient: dict, day: str = DAY) -> bytes:
-    return json.dumps(
-        {
-            "resourceType": "CoverageEligibilityRequest",
-            "status": "active",
-            "purpose": ["validation", "benefits"],
-            "patient": patient,
-            "created": "2024-09-01T08:00:00Z",
-            "insurer": {"display": "VSS"},
-            "servicedDate": day,
-        }
-    ).encode()
-
-
-def post(client, path: str, body: bytes, headers: dict):
-    return client.post(path, content=body, headers={**headers, "Content-Type": mapping.FHIR_JSON})
-
-
-def amounts(adjudications: list[dict], system: str) -> dict[str, Decimal]:
-    return {
-        entry["category"]["coding"][0]["code"]: entry["amount"]["value"]
-        for entry in adjudications
-        if entry["category"]["coding"][0]["system"] == system
-    }
+from tests.fhir.helpers import DAY, amounts, claim_body, eligibility_body, fhir, outcome, post
 
 
 def test_metadata_is_a_capability_statement(client) -> None:
@@ -171,7 +30,7 @@ def test_claim_round_trip_pays_what_is_stored_and_is_idempotent(client, world, s
     headers = login_as(client, "clerk", provider="PA")
     poor = world.person_ids[0]
     answer = fhir(
-        post(client, "/fhir/Claim", claim_body(poor, world.provider_a, "FHIR-1"), headers), "ClaimResponse", 201
+        post(client, "/fhir/Claim/$submit", claim_body(poor, world.provider_a, "FHIR-1"), headers), "ClaimResponse", 201
     )
     claim_pk = int(answer["id"])
     stored = payments_of(session=session, claim_pk=claim_pk)
@@ -195,7 +54,7 @@ def test_claim_round_trip_pays_what_is_stored_and_is_idempotent(client, world, s
 
     before = row_counts("claims", "claim_payments", "accumulators")
     again = fhir(
-        post(client, "/fhir/Claim", claim_body(poor, world.provider_a, "FHIR-1"), headers), "ClaimResponse", 200
+        post(client, "/fhir/Claim/$submit", claim_body(poor, world.provider_a, "FHIR-1"), headers), "ClaimResponse", 200
     )
     assert again["id"] == answer["id"] and again["item"] == answer["item"]
     assert row_counts("claims", "claim_payments", "accumulators") == before
@@ -263,7 +122,7 @@ def test_eligibility_and_coverage_per_layer(client, world) -> None:
 def test_a_claim_for_a_person_not_covered_is_settled_with_nothing(client, world) -> None:
     headers = login_as(client, "clerk", provider="PA")
     answer = fhir(
-        post(client, "/fhir/Claim", claim_body(world.person_ids[2], world.provider_a, "FHIR-0"), headers),
+        post(client, "/fhir/Claim/$submit", claim_body(world.person_ids[2], world.provider_a, "FHIR-0"), headers),
         "ClaimResponse",
         201,
     )
@@ -392,7 +251,7 @@ def test_scoping_sign_in_and_unknown_resources(client, world) -> None:
     admin = login_as(client, "admin")
     clerk_a = login_as(client, "clerk", provider="PA")
     answer = fhir(
-        post(client, "/fhir/Claim", claim_body(world.person_ids[0], world.provider_a, "SCOPE-1"), clerk_a),
+        post(client, "/fhir/Claim/$submit", claim_body(world.person_ids[0], world.provider_a, "SCOPE-1"), clerk_a),
         "ClaimResponse",
         201,
     )
@@ -410,7 +269,7 @@ def test_scoping_sign_in_and_unknown_resources(client, world) -> None:
     # A clerk submits for its own facility only; a bill number is the facility's own, so facility B's
     # SCOPE-1 is B's bill, stored beside A's, never A's answered back.
     outcome(post(client, "/fhir/Claim", claim_body(world.person_ids[0], world.provider_a, "SCOPE-2"), clerk_b), 403)
-    own = post(client, "/fhir/Claim", claim_body(world.other_person_id, world.provider_b, "SCOPE-1"), clerk_b)
+    own = post(client, "/fhir/Claim/$submit", claim_body(world.other_person_id, world.provider_b, "SCOPE-1"), clerk_b)
     assert own.status_code == 201, own.text
     assert own.json()["request"]["reference"] != f"Claim/{claim_pk}"
     # The clerk's window sees its facility's claims only: the patient's other claims are filtered out.
@@ -533,7 +392,7 @@ def test_cents_are_exact_and_eligibility_shows_what_a_claim_used(client, world, 
         currency="CNY",
         billablePeriod={"start": "2018-05-02", "end": "2018-05-09"},
     )
-    response = post(client, "/fhir/Claim", body.replace(b'"12345.67"', b"12345.67"), headers)
+    response = post(client, "/fhir/Claim/$submit", body.replace(b'"12345.67"', b"12345.67"), headers)
     answer = fhir(response, "ClaimResponse", 201)
     assert b'"value":12345.67,"currency":"CNY"' in response.content
     stored = {
@@ -569,7 +428,7 @@ def test_a_payment_batch_reads_as_payment_reconciliation(client, world, session)
 
     clerk_a = login_as(client, "clerk", provider="PA")
     answer = fhir(
-        post(client, "/fhir/Claim", claim_body(world.person_ids[0], world.provider_a, "PAY-1"), clerk_a),
+        post(client, "/fhir/Claim/$submit", claim_body(world.person_ids[0], world.provider_a, "PAY-1"), clerk_a),
         "ClaimResponse",
         201,
     )

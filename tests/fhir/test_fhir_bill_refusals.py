@@ -110,11 +110,13 @@ def test_fhir_keeps_bill_numbers_per_facility(world_client, session) -> None:
     clerk_b = login_as(client, "clerk", provider="PB")
     headers_a, headers_b = {**clerk_a, **FHIR_JSON}, {**clerk_b, **FHIR_JSON}
     by_b = client.post(
-        "/fhir/Claim", content=_claim(world.other_person_id, world.provider_b, "S-777"), headers=headers_b
+        "/fhir/Claim/$submit", content=_claim(world.other_person_id, world.provider_b, "S-777"), headers=headers_b
     )
-    by_a = client.post("/fhir/Claim", content=_claim(world.person_ids[0], world.provider_a, "S-777"), headers=headers_a)
+    by_a = client.post(
+        "/fhir/Claim/$submit", content=_claim(world.person_ids[0], world.provider_a, "S-777"), headers=headers_a
+    )
     again = client.post(
-        "/fhir/Claim", content=_claim(world.person_ids[0], world.provider_a, "S-777"), headers=headers_a
+        "/fhir/Claim/$submit", content=_claim(world.person_ids[0], world.provider_a, "S-777"), headers=headers_a
     )
     assert (by_b.status_code, by_a.status_code, again.status_code) == (201, 201, 200)
     assert by_a.json()["request"] == again.json()["request"] != by_b.json()["request"]

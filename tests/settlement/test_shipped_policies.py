@@ -171,7 +171,7 @@ POOR = ("registered_poor",)
 
 case(
     CN,
-    "poor in-county inpatient: the tilt brings the OOP to exactly 10%",
+    "poor in-county inpatient: tilt to 10% of the in-scope costs, a charity fund to 10% of the bill",
     [
         ClaimSpec(
             "cn-1",
@@ -193,11 +193,15 @@ case(
                 "basic": "7040.00",  # county, poor: (9000 - 200) x 0.80 = 7040.00
                 # critical illness: remaining 9000 - 7040 = 1960, positions [0, 1960] inside the
                 # 6000 threshold band of ratio 0 -> 0
-                # member would pay 10000 - 7040 = 2960; limit floor(0.10 x 10000) = 1000; 2960 - 1000
-                "tilt": "1960.00",
-                # medical assistance: remaining eligible 1960 - 1960 (tilt counts against eligible first) = 0 -> 0
+                # tilt on the in-scope costs (seed 004): member's in-scope part 9000 - 7040 = 1960;
+                # limit floor(0.10 x 9000) = 900; 1960 - 900
+                "tilt": "1060.00",
+                "medical_assistance": "630.00",  # remaining eligible 1960 - 1060 = 900; x 0.70
+                # charity funds (seed 004): J18.9 is no major disease; the health poverty-relief
+                # fund: member would pay 10000 - 7040 - 1060 - 630 = 1270; limit floor(0.10 x 10000)
+                "charity_poverty_relief": "270.00",
             },
-            oop="1000.00",  # 10000 - 7040 - 1960 = 1000.00 = 10% of the bill
+            oop="1000.00",  # 1270 - 270 = 1000.00 = 10% of the bill
         )
     },
 )
@@ -398,7 +402,7 @@ case(
 
 case(
     CN,
-    "poor member's chronic-disease outpatient care in county: tilt to 10%",
+    "poor member's chronic-disease outpatient care in county: no tilt, the pharmaceutical fund to 10%",
     [
         ClaimSpec(
             "cn-7",
@@ -417,8 +421,10 @@ case(
             allowed="500.00",
             paid={
                 "basic": "315.00",  # chronic outpatient, poor: 450 x 0.70, no deductible
-                "tilt": "135.00",  # member_now 500 - 315 = 185; limit floor(0.10 x 500) = 50; 185 - 50
-                # MA: remaining eligible 135 - 135 = 0 -> 0
+                # the tilt is for inpatient costs only (seed 004)
+                "medical_assistance": "94.50",  # remaining eligible 450 - 315 = 135; x 0.70
+                # member would pay 500 - 315 - 94.50 = 90.50; limit floor(0.10 x 500) = 50
+                "charity_pharmaceutical": "40.50",
             },
             oop="50.00",
         )
@@ -490,6 +496,88 @@ case(
         )
     ],
     {"cn-9": dict(allowed="2000.00", oop="2000.00")},
+)
+
+case(
+    CN,
+    "poor member referred to a city hospital: not in-county, so no tilt and no charity fund (seed 004)",
+    [
+        ClaimSpec(
+            "cn-10",
+            "P6",
+            "2018-03-03",
+            "city",
+            "inpatient",
+            "10000.00",
+            "9000.00",
+            in_area=False,
+            referred=True,
+            diagnosis="J18.9",
+            days=9,
+            categories=POOR,
+        )
+    ],
+    {
+        "cn-10": dict(
+            allowed="10000.00",
+            paid={
+                "basic": "5590.00",  # city, poor: (9000 - 400) x 0.65
+                # CII: remaining 3410 inside the poor's 6000 threshold -> 0; tilt: not in-county
+                "medical_assistance": "2387.00",  # remaining eligible 3410 x 0.70
+            },
+            oop="2023.00",  # 10000 - 5590 - 2387: the 10% promise is for in-county care
+        )
+    },
+)
+
+case(
+    CN,
+    "single-disease fixed fee at a city hospital too: second-level and above (seed 004)",
+    [ClaimSpec("cn-11", "O2", "2018-04-12", "city", "inpatient", "7000.00", "6500.00", diagnosis="K35.8", days=6)],
+    {
+        "cn-11": dict(
+            allowed="5800.00",  # the appendicitis fee; eligible = min(6500, 5800) = 5800
+            writeoff="1200.00",
+            paid={"basic": "3000.00"},  # city, ordinary: (5800 - 800) x 0.60; CII: 2800 < 12000 -> 0
+            oop="2800.00",
+        )
+    },
+)
+
+case(
+    CN,
+    "poor in-county cancer stay: tilt, medical assistance, then the major-disease charity fund (seed 004)",
+    [
+        ClaimSpec(
+            "cn-12",
+            "P7",
+            "2018-06-15",
+            "county",
+            "inpatient",
+            "60000.00",
+            "50000.00",
+            diagnosis="C34.9",
+            days=14,
+            categories=POOR,
+        )
+    ],
+    {
+        "cn-12": dict(
+            allowed="60000.00",
+            paid={
+                "basic": "39840.00",  # (50000 - 200) x 0.80
+                # CII: remaining 10160, positions [0, 10160]: (6000, 10160] x 0.55 = 4160 x 0.55
+                "critical_illness": "2288.00",
+                # tilt: in-scope part 50000 - 39840 - 2288 = 7872; limit floor(0.10 x 50000) = 5000
+                "tilt": "2872.00",
+                "medical_assistance": "3500.00",  # remaining eligible 5000 x 0.70
+                # member would pay 60000 - 39840 - 2288 - 2872 - 3500 = 11500; limit 6000
+                "charity_major_disease": "5500.00",
+                # the health poverty-relief fund finds the member at 10% already: 0
+            },
+            oop="6000.00",
+        )
+    },
 )
 
 # ============================================================================================
@@ -663,6 +751,55 @@ case(
 
 # ============================================================================================
 # Morocco RAMED 2020 (MAD, 2 decimals). Layer: ramed (100% of the in-basket amount on the pathway).
+VN_2025 = "vn-shi-2025"
+
+case(
+    VN_2025,
+    "amended law: outpatient without referral at a formerly provincial hospital, 50% of the 80% level",
+    [ClaimSpec("vn25-1", "V1", "2025-08-04", "province", "outpatient", "1000000", in_area=False, diagnosis="K29.7")],
+    # 1,000,000 is not below 351,000; out of route at "province": 0.50 x 0.80 = 0.40 (Law 51/2024)
+    {"vn25-1": dict(allowed="1000000", paid={"shi": "400000"}, oop="600000")},
+)
+
+case(
+    VN_2025,
+    "amended law: the same visit of a poor member, 50% of the 100% level",
+    [ClaimSpec("vn25-2", "V2", "2025-09-10", "province", "outpatient", "1000000", in_area=False, categories=POOR)],
+    {"vn25-2": dict(allowed="1000000", paid={"shi": "500000"}, oop="500000")},
+)
+
+case(
+    VN_2025,
+    "Lào Cai: the registry's ethnic-minority member is in the 100% group through [categories] (seed 003)",
+    [
+        ClaimSpec(
+            "vn25-4",
+            "V4",
+            "2025-11-02",
+            "district",
+            "inpatient",
+            "5000000",
+            diagnosis="J18.9",
+            days=5,
+            categories=("ethnic_minority",),
+        ),
+        ClaimSpec("vn25-5", "V5", "2025-11-03", "district", "inpatient", "5000000", diagnosis="J18.9", days=5),
+    ],
+    {
+        # in route, 5,000,000 >= 351,000: benefit level of the group; ethnic_minority -> 100%
+        "vn25-4": dict(allowed="5000000", paid={"shi": "5000000"}, oop="0"),
+        # a member of no group: 80%
+        "vn25-5": dict(allowed="5000000", paid={"shi": "4000000"}, oop="1000000"),
+    },
+)
+
+case(
+    VN_2025,
+    "a formerly central hospital still pays nothing for outpatient care without referral",
+    [ClaimSpec("vn25-3", "V3", "2025-10-01", "central", "outpatient", "1000000", in_area=False, categories=POOR)],
+    {"vn25-3": dict(allowed="1000000", oop="1000000")},
+)
+
 MA = "ma-ramed-2020"
 
 case(
@@ -737,6 +874,45 @@ case(
 
 # ============================================================================================
 # Cambodia HEF 2015 (KHR, whole riel). Layer: hef. Allowances: food (5000 a day), transport (9000).
+case(
+    MA,
+    "transplants: the earmarked special account pays transplant claims at a CHU, and only those (seed 000)",
+    [
+        ClaimSpec(
+            "ma-t1",
+            "MT1",
+            "2020-07-01",
+            "chu",
+            "inpatient",
+            "90000.00",
+            "85000.00",
+            referred=True,
+            diagnosis="Z94.0",
+            days=20,
+            categories=("vulnerable",),
+        ),
+        ClaimSpec(
+            "ma-t2",
+            "MT2",
+            "2020-07-02",
+            "chu",
+            "inpatient",
+            "90000.00",
+            "85000.00",
+            referred=True,
+            diagnosis="N18.5",
+            days=20,
+            categories=("vulnerable",),
+        ),
+    ],
+    {
+        # a kidney transplant (Z94.0): the special account pays the whole in-basket amount, RAMED nothing
+        "ma-t1": dict(allowed="90000.00", paid={"transplant": "85000.00"}, oop="5000.00"),
+        # dialysis for the same disease is no transplant: RAMED's general budget pays it on referral
+        "ma-t2": dict(allowed="90000.00", paid={"ramed": "85000.00"}, oop="5000.00"),
+    },
+)
+
 KH = "kh-hef-2015"
 
 case(
@@ -961,9 +1137,14 @@ def test_china_policy_speaks_the_synthetic_province_vocabulary() -> None:
         "tilt",
         "medical_assistance",
         "emergency_assistance",
+        "charity_major_disease",
+        "charity_pharmaceutical",
+        "charity_poverty_relief",
     ]
     tilt = next(layer for layer in settled_policy.layers if layer.id == "tilt")
-    assert tilt.kind == "oop_cap" and tilt.max_share == parse_ratio("0.10")
+    # seed 004: the tilt is for in-county, in-policy-scope inpatient costs
+    assert tilt.kind == "oop_cap" and tilt.max_share == parse_ratio("0.10") and tilt.base == "eligible"
+    assert {care for condition in tilt.when for care in condition.care_type or ()} == {"inpatient"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1086,6 +1267,40 @@ def test_ramed_vulnerable_pay_120_each_at_most_600_a_household() -> None:
     # the poor pay nothing: their notional 120 is booked to the state budget
     assert amounts[("p1", "state_budget")] == 12_000 and amounts[("p1", "member")] == 0
     assert amounts[("p2", "state_budget")] == 12_000 and amounts[("p2", "member")] == 0
+
+
+def test_lao_cai_local_budget_supports_the_near_poor_students_and_elderly() -> None:
+    """Seed 003: Lào Cai's local budget tops up the contributions of the near-poor, students and
+    the elderly (vn-shi-2025); the household ladder still applies."""
+    household = [("H1", "n1", ("near_poor",)), ("H1", "s2", ("student",)), ("H1", "e3", ("elderly",))]
+    amounts = contributions(VN_2025, household)
+    # near-poor, 1st: 1,263,600; state 70% = 884,520; province 30% = 379,080; member 0
+    assert (amounts[("n1", "state_budget")], amounts[("n1", "local_budget")], amounts[("n1", "member")]) == (
+        884_520,
+        379_080,
+        0,
+    )
+    # student, 2nd: 1,263,600 x 0.70 = 884,520; state 30% = 265,356; province 20% = 176,904;
+    # member 884,520 - 265,356 - 176,904 = 442,260
+    assert (amounts[("s2", "state_budget")], amounts[("s2", "local_budget")], amounts[("s2", "member")]) == (
+        265_356,
+        176_904,
+        442_260,
+    )
+    # elderly, 3rd: 1,263,600 x 0.60 = 758,160; province 50% = 379,080; member 379,080
+    assert (amounts[("e3", "local_budget")], amounts[("e3", "member")]) == (379_080, 379_080)
+    # the 2024-25 file has no local support: the near-poor pay 30% themselves
+    assert contributions(VN, [("H2", "n2", ("near_poor",))])[("n2", "member")] == 379_080
+
+
+def test_iran_the_state_pays_the_premium_of_the_deprived_neighbourhoods_newly_enrolled() -> None:
+    amounts = contributions(
+        IR, [("H1", "d1", DEPRIVED), ("H1", "d2", DEPRIVED), ("H2", "o1", ()), ("H3", "f1", ("foreign_national",))]
+    )
+    # 12,000,000 rial a person; no household ladder or cap
+    assert amounts[("d1", "state_budget")] == amounts[("d2", "state_budget")] == 12_000_000
+    assert amounts[("d1", "member")] == amounts[("d2", "member")] == 0
+    assert amounts[("o1", "member")] == amounts[("f1", "member")] == 12_000_000
 
 
 def test_vietnam_household_ladder_and_state_budget_shares() -> None:

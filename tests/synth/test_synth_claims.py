@@ -142,8 +142,9 @@ def test_utilisation_is_realistic_and_higher_for_poor_elderly_and_chronic(genera
             visits[person] += 1
         elif row["care_type"] == "inpatient":
             admissions[person] += 1
+    # Ya'an's rates: 2.3 visits and 0.05 admissions a person before age, frailty and poverty.
     assert 2.0 <= visits[enrolled].mean() <= 5.0
-    assert 0.10 <= admissions[enrolled].mean() <= 0.15
+    assert 0.055 <= admissions[enrolled].mean() <= 0.10
     is_enrolled = np.zeros(population.size, dtype=bool)
     is_enrolled[enrolled] = True
     elderly = is_enrolled & (population.age >= 65)

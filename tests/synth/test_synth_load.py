@@ -75,7 +75,7 @@ def test_rows_are_stored_for_every_part_of_the_province(loaded):
         "SELECT parent.code FROM locations child JOIN locations parent ON parent.id = child.parent_id "
         "WHERE child.code = 'S5'",
     )
-    assert province_parent == "SYN"
+    assert province_parent == "CN"
     misplaced = _scalar(
         session,
         "SELECT COUNT(*) FROM persons p JOIN locations l ON l.id = p.location_id "
@@ -141,7 +141,8 @@ def test_contributions_are_stored_in_fen_by_payer(loaded):
         {"first": summary.first_person_id},
     ).all()
     assert len(totals) == summary.enrolments
-    assert {int(total) for _, total in totals} == {22_000}
+    # 220 CNY of contribution and the 490 CNY government subsidy per enrollee
+    assert {int(total) for _, total in totals} == {71_000}
     payers = set(session.execute(text("SELECT DISTINCT payer_kind FROM contributions")).scalars())
     assert payers == {"state_budget", "local_budget", "member"}
 

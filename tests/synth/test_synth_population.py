@@ -7,8 +7,11 @@ import re
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from equicover.synth import parameters as P
+from equicover.synth.generator import AREA_BIT, generate_province
+from equicover.synth.profile import get_profile
 
 from .synth_helpers import age_on, share_with_category
 
@@ -74,19 +77,47 @@ def test_deaths_fall_in_the_year_after_birth(generated):
     assert (population.death_date[dead] <= np.datetime64(f"{generated.year}-12-31")).all()
 
 
-def test_names_come_from_several_scripts(generated):
+def test_the_default_province_is_yaan_in_chinese_names(generated):
     names = generated.province.population.full_name.tolist()
     assert all(isinstance(name, str) and name.strip() for name in names)
-    han = sum(bool(re.search(r"[\u4e00-\u9fff]", name)) for name in names)
-    arabic = sum(bool(re.search(r"[\u0600-\u06ff]", name)) for name in names)
-    vietnamese = sum(
-        bool(re.search(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", name.lower())) for name in names
-    )
-    latin_only = sum(bool(re.fullmatch(r"[A-Za-zÀ-ÿ' \-]+", name)) for name in names)
-    for count in (han, arabic, vietnamese, latin_only):
-        assert count >= 0.02 * len(names)
-    scripts = set(generated.province.population.name_script.tolist())
-    assert {"Hans", "Latn", "Arab"} <= scripts
+    assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name) for name in names)
+    assert set(generated.province.population.name_script.tolist()) == {"Hans"}
+    districts = set(generated.province.locations.names[generated.province.locations.district_locations].tolist())
+    assert districts <= {"雨城区", "名山区", "荥经县", "汉源县", "石棉县", "天全县", "芦山县", "宝兴县"}
+
+
+# Every name of a province is written in its people's script (and nothing else of another's).
+PROFILE_NAMES = {
+    "kh-takeo": (r"[\u1780-\u17ff]+ [\u1780-\u17ff]+", "Khmr"),
+    "ir-tehran": (r"[\u0600-\u06ff\u200c ]+", "Arab"),
+    "ma-marrakech": (r"[\u0600-\u06ff ]+", "Arab"),
+    "vn-laocai": (r"[A-Za-zÀ-ỹĐđ ]+", "Latn"),
+}
+
+
+@pytest.mark.parametrize("profile_id", sorted(PROFILE_NAMES))
+def test_each_province_is_of_one_country(profile_id: str):
+    profile = get_profile(profile_id)
+    province = generate_province(people=2_000, seed=11, year=2020, profile=profile)
+    pattern, script = PROFILE_NAMES[profile_id]
+    names = province.population.full_name.tolist()
+    assert all(re.fullmatch(pattern, name) for name in names), [n for n in names if not re.fullmatch(pattern, n)][:3]
+    assert set(province.population.name_script.tolist()) == {script}
+    tree = province.locations
+    assert tree.names[0] == profile.province_name
+    assert set(tree.names[tree.district_locations].tolist()) <= set(profile.district_names)
+
+
+def test_iran_neighbourhoods_are_assigned_to_the_seeds_organisations():
+    profile = get_profile("ir-tehran")
+    province = generate_province(people=30_000, seed=5, year=2023, profile=profile)
+    tree = province.locations
+    deprived = tree.commune_in_area_category
+    # every deprived neighbourhood has a responsible organisation, the others none
+    assert (tree.commune_organisation[deprived] >= 0).all() and (tree.commune_organisation[~deprived] == -1).all()
+    # its residents, and only they, hold the area category
+    holds = (province.population.category_mask & AREA_BIT) != 0
+    assert (holds == deprived[province.population.person_commune]).all()
 
 
 def test_household_members_share_the_family_name_of_the_head_except_spouses(generated):
@@ -196,3 +227,11 @@ def test_contributions_split_by_payer_and_sum_to_the_contribution(generated):
         assert by_enrolment[index] == {"state_budget": 22_000}
     for index in near.tolist():
         assert by_enrolment[index] == {"state_budget": 15_400, "member": 6_600}
+
+
+def test_lao_cai_enrols_about_the_share_seed_003_reports():
+    profile = get_profile("vn-laocai")
+    assert (89.18, "insured in Lào Cai on 28 November 2025 (seed 003: 1,492,057 people)") in profile.coverage_targets
+    province = generate_province(people=8_000, seed=2, year=2025, profile=profile)
+    enrolled = len(np.unique(province.enrolments.person)) / province.population.size
+    assert 0.86 <= enrolled <= 0.93

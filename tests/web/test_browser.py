@@ -327,6 +327,17 @@ def test_fund_manager_opens_the_dashboard_and_the_charts_render(tab: Tab, site: 
     assert tab.page.get_by_test_id("top-providers").locator("tbody tr").count() > 0
 
 
+def test_category_labels_are_whole_in_french(tab: Tab, site: Site) -> None:
+    tab.sign_in("fund_manager")
+    tab.choose_language("fr")
+    tab.page.wait_for_selector("html[data-charts='6']")
+    labels = tab.page.locator("#chart-categories svg text").all_text_contents()
+    assert labels and not any(text.endswith(("…", "...")) for text in labels), labels
+    words = " ".join(labels)
+    assert "ménage" in words and "enregistré" in words  # "Membre d'un ménage pauvre enregistré", wrapped, not cut
+    tab.choose_language("en")
+
+
 def _boxes(tab: Tab) -> dict[str, dict[str, float]]:
     return {
         name: tab.page.locator(selector).bounding_box()

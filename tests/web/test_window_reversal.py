@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.claims import service as claims
+from equicover.claims.adjustments import member_refund
 from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from tests import factories as make
@@ -88,3 +89,26 @@ def test_another_facilitys_clerk_cannot_reverse(world_client, session: Session) 
     assert refused.status_code in (403, 404)
     session.expire_all()
     assert claims.get_claim(session=session, claim_id="O1").status == "settled"
+
+
+def test_a_refund_decided_on_a_complaint_reads_as_such(world_client, session: Session) -> None:
+    client = world_client
+    row = claims.get_claim(session=session, claim_id="O2")
+    member_refund(session=session, claim_pk=row.id, amount=1_000, layer_id="outpatient_pool", actor="grievance")
+    session.commit()
+    login_as(client, "clerk", provider="PA", language="fr", cookie=True)
+    page = client.get("/window/claims/O2").text
+    assert "Une réclamation a été jugée fondée" in page
+    assert re.search(r'data-testid="patient-now">[^<]*', page)
+
+
+def test_the_receipt_pdf_names_the_policy_like_the_printed_receipt(world_client) -> None:
+    import pypdfium2
+
+    client = world_client
+    login_as(client, "clerk", provider="PA", cookie=True)
+    pdf = client.get("/window/claims/O1/receipt.pdf")
+    assert pdf.status_code == 200
+    document = pypdfium2.PdfDocument(pdf.content)
+    text = "".join(document[index].get_textpage().get_text_range() for index in range(len(document)))
+    assert "Policy" in text and "Ya'an one-stop settlement for registered poor (2018)" in text.replace("\r\n", " ")

@@ -65,7 +65,7 @@
     tooltip: { trigger: "axis", valueFormatter: percent },
     grid: { left: rtl ? 60 : 170, right: rtl ? 170 : 60, top: 10, bottom: 30 },
     xAxis: valueAxis(function (v) { return percent(v); }, { max: 100 }),
-    yAxis: { type: "category", data: data.categories.map(function (c) { return c.name; }), position: rtl ? "right" : "left", axisLabel: { width: 160, overflow: "truncate" } },
+    yAxis: { type: "category", data: data.categories.map(function (c) { return c.name; }), position: rtl ? "right" : "left", axisLabel: { width: 160, overflow: "break", lineHeight: 14 } },
     series: [{ type: "bar", name: data.labels.coverage, data: data.categories.map(function (c) { return c.rate; }), label: { show: true, position: rtl ? "left" : "right", formatter: function (p) { return data.categories[p.dataIndex].rate_text; } } }]
   });
 

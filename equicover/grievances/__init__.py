@@ -1,0 +1,1 @@
+"""Grievances and appeals: cases from members and providers, deadlines by category, decisions that act."""

@@ -1,0 +1,1 @@
+"""Organisations that run a programme in an area: HEF operators, responsible organisations."""

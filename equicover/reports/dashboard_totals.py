@@ -1,0 +1,551 @@
+"""The fund manager's dashboard totals, kept current as claims arrive: the only door to the
+``dashboard_*`` tables.
+
+A page never reads the year's claims. :func:`fold` reads what is new since the last fold (claims
+above a mark, and reversals in the change log above another) and adds it to per-year totals:
+paid by facility, payer and month; settled claims and the registered poor's in-county stays by
+facility; outpatient visits by the patient's district. Every claim adds its share once, whatever
+its status, and every reversal takes the same share back out once, so the totals are those of the
+settled claims in any order the two are read. :func:`year_totals` folds what is new (little: a
+background :class:`TotalsRefresher` folds every few seconds) and reads the year's totals;
+:func:`scanned_totals` computes the same figures from the claims themselves, for proof and repair.
+
+On PostgreSQL ids are handed out before their transactions commit, so a claim may become visible
+after a higher id was counted. The ids missing below a mark are kept as holes and looked for again
+on every fold, until every transaction that was running when they were missed has ended
+(``pg_snapshot_xmin``): only then can no claim fill them. SQLite has one writer at a time, so an id
+below a visible one is never still to come.
+
+What the totals fix at the moment of counting: the district of a patient's visit is the district
+the person lived in when the visit was counted (a person who moves later, or whose claims a merge
+moves, keeps the visits where they were counted); :func:`rebuild` recounts from the claims.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, case, cast, delete, extract, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from equicover.audit.models import ChangeLog
+from equicover.claims.models import Claim, ClaimPayment
+from equicover.db.session import session_scope
+from equicover.errors import NotFound
+from equicover.providers.models import Provider
+from equicover.registry.models import Location, Person
+from equicover.reports.models import (
+    DashboardFold,
+    DashboardFoldHole,
+    DashboardPayments,
+    DashboardProviderClaims,
+    DashboardVisits,
+)
+
+log = logging.getLogger(__name__)
+
+CONSULTATION_CARE_TYPES = ("outpatient", "chronic_outpatient")
+POOR_CATEGORY = "registered_poor"
+REFRESH_SECONDS = 5.0  # how often the background refresher folds: the figures are at most this far behind
+FOLD_ROW = 1
+IDS_PER_STATEMENT = 5_000  # ids bound in one statement (SQLite and psycopg limit parameters)
+FOLD_LOCK_WAIT = "3s"  # a page waits this long at most for a fold running elsewhere
+
+# (year, month, provider_id, kind, item_id, payer) -> [amount, payment rows]
+PaymentKey = tuple[int, int, int, str, str, str]
+# (year, provider_id) -> [claims, poor inpatient claims, their member_oop, their allowed]
+ProviderKey = tuple[int, int]
+# (year, district_id) -> visits
+VisitKey = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class YearTotals:
+    """The dashboard's claim figures for one year (integers, minor units)."""
+
+    # provider_id, kind, item_id, payer, month, amount: what the funds paid (payment rows above zero)
+    payments: list[tuple[int, str, str, str, int, int]]
+    oop: list[tuple[str, int, int, int]]  # district name, member_oop, allowed, claims (poor in-county inpatients)
+    visits: dict[int, int]  # district id -> outpatient visits of its residents
+    claims_by_provider: dict[int, int]  # provider id -> settled claims
+    claims: int
+
+    def canonical(self) -> tuple[Any, ...]:
+        """The same figures in one order (the database returns groups in any)."""
+        return (
+            sorted(self.payments),
+            sorted(self.oop),
+            sorted(self.visits.items()),
+            sorted(self.claims_by_provider.items()),
+            self.claims,
+        )
+
+
+@dataclass
+class _Deltas:
+    payments: dict[PaymentKey, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    providers: dict[ProviderKey, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    visits: dict[VisitKey, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, session: Session, conditions: Sequence[ColumnElement[bool]], sign: int) -> None:
+        """Add (sign 1) or take out (sign -1) the shares of the claims that meet ``conditions``."""
+        year = cast(extract("year", Claim.service_date), Integer)
+        month = cast(extract("month", Claim.service_date), Integer)
+        for y, m, provider_id, kind, item_id, payer, amount, rows in session.execute(
+            select(
+                year,
+                month,
+                Claim.provider_id,
+                ClaimPayment.kind,
+                ClaimPayment.item_id,
+                ClaimPayment.payer,
+                func.sum(ClaimPayment.amount),
+                func.count(),
+            )
+            .select_from(ClaimPayment)
+            .join(Claim, Claim.id == ClaimPayment.claim_pk)
+            .where(ClaimPayment.amount > 0, *conditions)
+            .group_by(year, month, Claim.provider_id, ClaimPayment.kind, ClaimPayment.item_id, ClaimPayment.payer)
+        ):
+            entry = self.payments[(int(y), int(m), int(provider_id), kind, item_id, payer)]
+            entry[0] += sign * int(amount)
+            entry[1] += sign * int(rows)
+
+        # Claim.categories is the ";"-joined categories on the service date, as settlement.report reads it.
+        poor = (
+            (Claim.care_type == "inpatient")
+            & Claim.in_area.is_(True)
+            & Claim.categories.contains(POOR_CATEGORY, autoescape=True)
+        )
+        for y, provider_id, claims, poor_claims, member_oop, allowed in session.execute(
+            select(
+                year,
+                Claim.provider_id,
+                func.count(),
+                func.sum(case((poor, 1), else_=0)),
+                func.sum(case((poor, Claim.member_oop), else_=0)),
+                func.sum(case((poor, Claim.allowed), else_=0)),
+            )
+            .where(*conditions)
+            .group_by(year, Claim.provider_id)
+        ):
+            totals = self.providers[(int(y), int(provider_id))]
+            for index, value in enumerate((claims, poor_claims, member_oop, allowed)):
+                totals[index] += sign * int(value or 0)
+
+        person_district = aliased(Location)
+        for y, district_id, visits in session.execute(
+            select(year, person_district.district_id, func.count())
+            .select_from(Claim)
+            .join(Person, Person.id == Claim.person_id)
+            .join(person_district, person_district.id == Person.location_id)
+            .where(*conditions, Claim.care_type.in_(CONSULTATION_CARE_TYPES), person_district.district_id.is_not(None))
+            .group_by(year, person_district.district_id)
+        ):
+            if district_id is not None:  # excluded by the query; the column may be empty
+                self.visits[(int(y), int(district_id))] += sign * int(visits)
+
+    def store(self, session: Session) -> None:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        batches: list[tuple[Any, list[str], list[dict[str, Any]]]] = [
+            (
+                DashboardPayments,
+                ["amount", "payment_rows"],
+                [
+                    dict(zip(("year", "month", "provider_id", "kind", "item_id", "payer"), key, strict=True))
+                    | {"amount": amount, "payment_rows": rows}
+                    for key, (amount, rows) in self.payments.items()
+                    if amount or rows
+                ],
+            ),
+            (
+                DashboardProviderClaims,
+                ["claims", "poor_inpatient_claims", "poor_inpatient_member_oop", "poor_inpatient_allowed"],
+                [
+                    {
+                        "year": y,
+                        "provider_id": provider_id,
+                        "claims": values[0],
+                        "poor_inpatient_claims": values[1],
+                        "poor_inpatient_member_oop": values[2],
+                        "poor_inpatient_allowed": values[3],
+                    }
+                    for (y, provider_id), values in self.providers.items()
+                    if any(values)
+                ],
+            ),
+            (
+                DashboardVisits,
+                ["visits"],
+                [
+                    {"year": y, "district_id": district_id, "visits": visits}
+                    for (y, district_id), visits in self.visits.items()
+                    if visits
+                ],
+            ),
+        ]
+        for model, counters, rows in batches:
+            if not rows:
+                continue
+            table = model.__table__
+            statement = insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=[column.name for column in table.primary_key.columns],
+                set_={name: table.c[name] + statement.excluded[name] for name in counters},
+            )
+            session.execute(statement, rows)
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    claims: int  # claims counted
+    reversals: int  # reversals taken out
+    holes: int  # ids still awaited
+
+
+def _running_xmin(session: Session) -> int | None:
+    """The oldest transaction still running (PostgreSQL); None where every visible id is final."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
+
+
+def _next_xid(session: Session) -> int:
+    return int(session.scalar(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")))
+
+
+def _lock_fold(session: Session) -> DashboardFold | None:
+    """The fold row, locked for this transaction, read as the last fold left it."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A fold running elsewhere ends within moments: wait for it rather than read the totals
+        # from before it, but not for a transaction that holds the row and lingers.
+        session.execute(text(f"SET LOCAL lock_timeout = '{FOLD_LOCK_WAIT}'"))
+        query = select(DashboardFold).where(DashboardFold.id == FOLD_ROW).with_for_update()
+        # A timeout aborts the caller's savepoint, which takes the setting back with it.
+        state = session.scalars(query.execution_options(populate_existing=True)).first()
+        session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        return state
+    # SQLite: the write lock is taken by the first write; take it before reading the marks.
+    session.execute(update(DashboardFold).where(DashboardFold.id == FOLD_ROW).values(id=FOLD_ROW))
+    return session.get(DashboardFold, FOLD_ROW, populate_existing=True)
+
+
+def _missing_ids(session: Session, column: Any, upto: int, last: int) -> list[int]:
+    """The ids in (upto, last] not visible now, from the gaps between visible ones (a window over
+    the new ids, not the ids themselves)."""
+    in_range = [column > upto, column <= last]
+    first = session.scalar(select(func.min(column)).where(*in_range))
+    if first is None:
+        return list(range(upto + 1, last + 1))
+    missing = list(range(upto + 1, int(first)))
+    ordered = select(column.label("id"), func.lead(column).over(order_by=column).label("next")).where(*in_range)
+    gaps = ordered.subquery()
+    for start, end in session.execute(select(gaps.c.id, gaps.c.next).where(gaps.c.next - gaps.c.id > 1)):
+        missing.extend(range(int(start) + 1, int(end)))
+    return missing
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    """Lists of ids small enough for one statement's parameters (shares add up, so any split will do)."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IDS_PER_STATEMENT):
+        yield ordered[start : start + IDS_PER_STATEMENT]
+
+
+def _visible(session: Session, column: Any, ids: Iterable[int]) -> set[int]:
+    return {int(found) for chunk in _chunks(ids) for found in session.scalars(select(column).where(column.in_(chunk)))}
+
+
+def fold(*, session: Session, now: dt.datetime | None = None) -> FoldResult:
+    """Add what was stored since the last fold to the totals (waiting for a fold running elsewhere).
+
+    Runs in the caller's transaction (it never commits) and reads the claims only by id ranges and
+    lists of ids, so its cost is that of what is new. Under READ COMMITTED every statement sees
+    what was committed when it began: which ids are counted is therefore settled first (the holes
+    that filled; the new ids minus those missing, kept as holes), and every later statement reads
+    exactly those."""
+    state = _lock_fold(session)
+    if state is None:  # pragma: no cover - the migration writes the row
+        raise NotFound("dashboard totals", "dashboard_fold", "the database is not migrated to 0016")
+    xmin = _running_xmin(session)
+    awaited = {
+        source: set(session.scalars(select(DashboardFoldHole.record_id).where(DashboardFoldHole.source == source)))
+        for source in ("claims", "changes")
+    }
+    filled = _visible(session, Claim.id, awaited["claims"])
+    filled_changes = _visible(session, ChangeLog.id, awaited["changes"])
+    for source, gone in (("claims", filled), ("changes", filled_changes)):
+        for chunk in _chunks(gone):
+            session.execute(
+                delete(DashboardFoldHole).where(
+                    DashboardFoldHole.source == source, DashboardFoldHole.record_id.in_(chunk)
+                )
+            )
+    if xmin is not None:
+        # Whatever could still fill these has ended, and they were just looked for.
+        session.execute(delete(DashboardFoldHole).where(DashboardFoldHole.awaited_until_xid <= xmin))
+
+    last_claim = max(state.claims_upto, int(session.scalar(select(func.max(Claim.id))) or 0))
+    last_change = max(state.changes_upto, int(session.scalar(select(func.max(ChangeLog.id))) or 0))
+    missing: dict[str, list[int]] = {"claims": [], "changes": []}
+    if xmin is not None:
+        missing["claims"] = _missing_ids(session, Claim.id, state.claims_upto, last_claim)
+        missing["changes"] = _missing_ids(session, ChangeLog.id, state.changes_upto, last_change)
+        # Stamped with the first transaction not yet started, read after the ids were listed.
+        xmax = _next_xid(session)
+        new_holes = [
+            {"source": source, "record_id": hole, "awaited_until_xid": xmax}
+            for source, holes in missing.items()
+            for hole in holes
+        ]
+        for start in range(0, len(new_holes), IDS_PER_STATEMENT):
+            session.execute(DashboardFoldHole.__table__.insert(), new_holes[start : start + IDS_PER_STATEMENT])
+
+    def new_ids(column: Any, upto: int, last: int, source: str) -> list[ColumnElement[bool]]:
+        """The ids above the mark that were visible when the holes were listed."""
+        conditions: list[ColumnElement[bool]] = [column > upto, column <= last]
+        if missing[source]:
+            held = select(DashboardFoldHole.record_id).where(DashboardFoldHole.source == source)
+            conditions.append(column.not_in(held))
+        return conditions
+
+    deltas = _Deltas()
+    counted = len(filled)
+    for chunk in _chunks(filled):
+        deltas.add(session, [Claim.id.in_(chunk)], 1)
+    if last_claim > state.claims_upto:
+        new_claims = new_ids(Claim.id, state.claims_upto, last_claim, "claims")
+        deltas.add(session, new_claims, 1)
+        counted += int(session.scalar(select(func.count()).select_from(Claim).where(*new_claims)) or 0)
+
+    # Reversals: each reversed claim's share comes back out, whenever the claim was counted.
+    reversal = [ChangeLog.entity == "claims", ChangeLog.action == "reverse"]
+    not_claims = ChangeLog.entity != "claims"
+    reversed_pks: set[int] = set()
+    other_changes = 0
+    for chunk in _chunks(filled_changes):
+        reversed_pks |= set(session.scalars(select(ChangeLog.entity_id).where(ChangeLog.id.in_(chunk), *reversal)))
+        other_changes += int(session.scalar(select(func.count()).where(ChangeLog.id.in_(chunk), not_claims)) or 0)
+    if last_change > state.changes_upto:
+        new_changes = new_ids(ChangeLog.id, state.changes_upto, last_change, "changes")
+        reversed_pks |= set(session.scalars(select(ChangeLog.entity_id).where(*new_changes, *reversal)))
+        other_changes += int(session.scalar(select(func.count()).where(*new_changes, not_claims)) or 0)
+    for chunk in _chunks(reversed_pks):
+        deltas.add(session, [Claim.id.in_(chunk)], -1)
+    deltas.store(session)
+
+    if xmin is None:
+        # One writer at a time: an id below a committed one is never still to come.
+        session.execute(delete(DashboardFoldHole))
+    state.claims_upto = last_claim
+    state.changes_upto = last_change
+    state.other_changes += other_changes
+    state.folded_at = now or dt.datetime.now(dt.UTC)
+    session.flush()
+    holes = int(session.scalar(select(func.count()).select_from(DashboardFoldHole)) or 0)
+    return FoldResult(claims=counted, reversals=len(reversed_pks), holes=holes)
+
+
+def try_fold(*, session: Session) -> FoldResult | None:
+    """:func:`fold` in a savepoint, giving way to a writer that holds the database too long
+    (SQLite's busy timeout, ``FOLD_LOCK_WAIT`` on PostgreSQL): the totals are then read as the last
+    fold left them."""
+    try:
+        with session.begin_nested():
+            return fold(session=session)
+    except OperationalError:
+        log.info("dashboard totals: fold skipped, the database is busy")
+        return None
+
+
+def read_totals(*, session: Session, year: int) -> YearTotals:
+    """The year's totals as the last fold left them."""
+    payments = [
+        (int(provider_id), kind, item_id, payer, int(month), int(amount))
+        for provider_id, kind, item_id, payer, month, amount in session.execute(
+            select(
+                DashboardPayments.provider_id,
+                DashboardPayments.kind,
+                DashboardPayments.item_id,
+                func.min(DashboardPayments.payer),
+                DashboardPayments.month,
+                func.sum(DashboardPayments.amount),
+            )
+            .where(DashboardPayments.year == year, DashboardPayments.payment_rows > 0)
+            .group_by(
+                DashboardPayments.provider_id,
+                DashboardPayments.kind,
+                DashboardPayments.item_id,
+                DashboardPayments.month,
+            )
+        )
+    ]
+    home, district = aliased(Location), aliased(Location)
+    oop = [
+        (name, int(member_oop), int(allowed), int(count))
+        for name, member_oop, allowed, count in session.execute(
+            select(
+                district.name,
+                func.sum(DashboardProviderClaims.poor_inpatient_member_oop),
+                func.sum(DashboardProviderClaims.poor_inpatient_allowed),
+                func.sum(DashboardProviderClaims.poor_inpatient_claims),
+            )
+            .join(Provider, Provider.id == DashboardProviderClaims.provider_id)
+            .join(home, home.id == Provider.location_id)
+            .join(district, district.id == home.district_id)
+            .where(DashboardProviderClaims.year == year, DashboardProviderClaims.poor_inpatient_claims > 0)
+            .group_by(district.name)
+            .order_by(district.name)
+        )
+    ]
+    visits = {
+        int(district_id): int(count)
+        for district_id, count in session.execute(
+            select(DashboardVisits.district_id, DashboardVisits.visits).where(
+                DashboardVisits.year == year, DashboardVisits.visits > 0
+            )
+        )
+    }
+    claims_by_provider = {
+        int(provider_id): int(count)
+        for provider_id, count in session.execute(
+            select(DashboardProviderClaims.provider_id, DashboardProviderClaims.claims).where(
+                DashboardProviderClaims.year == year, DashboardProviderClaims.claims > 0
+            )
+        )
+    }
+    return YearTotals(
+        payments=payments,
+        oop=oop,
+        visits=visits,
+        claims_by_provider=claims_by_provider,
+        claims=sum(claims_by_provider.values()),
+    )
+
+
+def other_changes(*, session: Session) -> int:
+    """How many change-log rows are not about claims, counted without folding (those folded and
+    those above the mark): moves when the registry or the enrolments change, never with a claim's
+    submission or reversal."""
+    state = session.execute(
+        select(DashboardFold.changes_upto, DashboardFold.other_changes).where(DashboardFold.id == FOLD_ROW)
+    ).first()
+    if state is None:  # pragma: no cover - the migration writes the row
+        raise NotFound("dashboard totals", "dashboard_fold", "the database is not migrated to 0016")
+    unfolded = session.scalar(
+        select(func.count()).where(ChangeLog.id > state.changes_upto, ChangeLog.entity != "claims")
+    )
+    return int(state.other_changes) + int(unfolded or 0)
+
+
+def year_totals(*, session: Session, year: int) -> YearTotals:
+    """The year's totals, current: what is new since the last fold is folded first."""
+    try_fold(session=session)
+    return read_totals(session=session, year=year)
+
+
+def scanned_totals(*, session: Session, year: int) -> YearTotals:
+    """The same totals computed from the year's settled claims (a scan: seconds at a province's size)."""
+    deltas = _Deltas()
+    deltas.add(
+        session,
+        [
+            Claim.service_date >= dt.date(year, 1, 1),
+            Claim.service_date < dt.date(year + 1, 1, 1),
+            Claim.status == "settled",
+        ],
+        1,
+    )
+    payments_by_group: dict[tuple[int, str, str, int], tuple[str, int]] = {}
+    for (_y, month, provider_id, kind, item_id, payer), (amount, _rows) in deltas.payments.items():
+        key = (provider_id, kind, item_id, month)
+        earlier = payments_by_group.get(key)
+        payments_by_group[key] = (payer, amount) if earlier is None else (min(earlier[0], payer), earlier[1] + amount)
+    providers = {provider_id: values for (_y, provider_id), values in deltas.providers.items()}
+    home, district = aliased(Location), aliased(Location)
+    names = dict(
+        session.execute(
+            select(Provider.id, district.name)
+            .join(home, home.id == Provider.location_id)
+            .join(district, district.id == home.district_id)
+            .where(Provider.id.in_(providers))
+        ).all()
+    )
+    oop: dict[str, list[int]] = {}
+    for provider_id, (_claims, poor_claims, member_oop, allowed) in providers.items():
+        if poor_claims and provider_id in names:
+            entry = oop.setdefault(names[provider_id], [0, 0, 0])
+            entry[0] += member_oop
+            entry[1] += allowed
+            entry[2] += poor_claims
+    return YearTotals(
+        payments=[
+            (provider_id, kind, item_id, payer, month, amount)
+            for (provider_id, kind, item_id, month), (payer, amount) in payments_by_group.items()
+        ],
+        oop=[(name, *values) for name, values in sorted(oop.items())],  # type: ignore[misc]
+        visits={district_id: visits for (_y, district_id), visits in deltas.visits.items()},
+        claims_by_provider={provider_id: values[0] for provider_id, values in providers.items()},
+        claims=sum(values[0] for values in providers.values()),
+    )
+
+
+def rebuild(*, session: Session) -> FoldResult:
+    """Recount every total from the stored claims (after a person moved district, for instance)."""
+    for model in (DashboardPayments, DashboardProviderClaims, DashboardVisits, DashboardFoldHole):
+        session.execute(delete(model))
+    session.execute(update(DashboardFold).where(DashboardFold.id == FOLD_ROW).values(claims_upto=0, changes_upto=0))
+    return fold(session=session)
+
+
+@dataclass(frozen=True)
+class FoldState:
+    claims_upto: int
+    changes_upto: int
+    other_changes: int
+    folded_at: dt.datetime
+    holes: int
+
+
+def fold_state(*, session: Session) -> FoldState:
+    """How far the totals have read."""
+    state = session.get(DashboardFold, FOLD_ROW, populate_existing=True)
+    if state is None:  # pragma: no cover - the migration writes the row
+        raise NotFound("dashboard totals", "dashboard_fold", "the database is not migrated to 0016")
+    holes = int(session.scalar(select(func.count()).select_from(DashboardFoldHole)) or 0)
+    return FoldState(state.claims_upto, state.changes_upto, state.other_changes, state.folded_at, holes)
+
+
+class TotalsRefresher:
+    """Folds every ``every`` seconds in its own transaction, so that a page's fold is small."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, every: float = REFRESH_SECONDS) -> None:
+        self._factory = session_factory
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dashboard-totals", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with session_scope(self._factory) as session:
+                    try_fold(session=session)
+            except Exception:  # the next round tries again; a page still folds on its own
+                log.exception("dashboard totals: fold failed")
+            self._stop.wait(self._every)

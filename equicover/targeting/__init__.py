@@ -1,0 +1,1 @@
+"""Identification of the poor: targeting rules as data, scoring, rounds, validation, decisions."""

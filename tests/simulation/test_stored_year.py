@@ -1,0 +1,63 @@
+"""A stored year re-settled: the stored claims with the registry's households, the same payments."""
+
+from __future__ import annotations
+
+import pytest
+
+from equicover.claims.service import payments_of
+from equicover.errors import EquicoverError
+from equicover.settlement.loader import load_policy
+from equicover.simulation.engine import simulate
+from equicover.simulation.stored import enrolled_by_group, parse_stored, stored_year_claims
+from tests import factories as make
+from tests.simulation.yaan_claims import POLICIES
+
+
+def test_the_stored_year_settles_as_it_was_stored(session):
+    world = make.vn_claims_world(session)
+    stored = stored_year_claims(session=session, year=2024, default_minor_digits=0)
+    # C-OP0 (a facility without a contract) was stored paid nothing: no policy would pay it
+    assert (stored.claims, stored.set_aside, stored.reversed) == (8, 1, 0)
+    rows = {row["claim_id"]: row for row in stored.table.to_pylist()}
+    assert "C-OP0" not in rows
+    assert rows["A-IP0"]["household_size"] == "3" and rows["B-IP0"]["household_size"] == "1"
+    assert rows["A-IP0"]["household_id"] == str(world.household_id)
+    assert rows["A-IP0"]["district"].startswith("D1 ") and rows["B-OP0"]["district"].startswith("D2 ")
+    assert rows["A-IP0"]["total"] == "6000000" and rows["A-IP0"]["categories"] == "registered_poor"
+
+    policy = load_policy(POLICIES / "vn-shi-2024.toml")
+    result = simulate([policy], stored.table, keep_records=True)
+    assert result.figures[0].settled == 8
+    for record in result.figures[0].records:
+        pk = world.claim_pks[record["claim_id"]]
+        paid = {payment.item_id: payment.amount for payment in payments_of(session=session, claim_pk=pk)}
+        for layer in policy.layers:
+            assert record[f"paid_{layer.id}"] == paid[layer.id]
+    assert {record["claim_id"]: record["paid_shi"] for record in result.figures[0].records} == {
+        "A-OP0": 320_000,
+        "A-OP1": 450_000,
+        "A-OP2": 400_000,
+        "A-OP3": 550_000,
+        "A-IP0": 6_000_000,
+        "A-IP1": 7_200_000,
+        "B-OP0": 300_000,
+        "B-IP0": 9_600_000,
+    }
+    # two households with claims: H1 (three persons) and H2
+    assert result.figures[0].households == 2
+
+
+def test_enrolment_of_the_base_year_by_group(session):
+    make.vn_world(session)
+    # the registered-poor woman; the man of five years and the man of H2; the girl is not enrolled
+    assert enrolled_by_group(session=session, year=2024, groups=[("registered_poor",), ()]) == [1, 2]
+    assert enrolled_by_group(session=session, year=2024, groups=[("registered_poor",)]) == [1]
+    assert enrolled_by_group(session=session, year=2023, groups=[()]) == [0]
+
+
+def test_a_year_without_claims_is_empty_and_a_bad_year_refused(session):
+    make.vn_claims_world(session)
+    assert stored_year_claims(session=session, year=2019, default_minor_digits=0).claims == 0
+    assert parse_stored("stored:2024") == 2024 and parse_stored("claims.csv") is None
+    with pytest.raises(EquicoverError, match="four-digit year"):
+        parse_stored("stored:last")

@@ -1,0 +1,98 @@
+"""The fund manager compares a stored year under the policy in force and under a draft, on the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from equicover.claims.models import PolicyVersion
+from tests import factories as make
+from tests.api_helpers import form_token, login_as, make_client
+
+YEAR = (dt.date(2018, 1, 1), dt.date(2018, 12, 31))
+POOL_CAP = 'id = "outpatient_pool"'
+POOL_RATIO = "  [[layer.variant]]\n  bands = [ { ratio = 0.50 } ]"
+
+
+@pytest.fixture
+def planner(session_factory: sessionmaker[Session], session: Session):
+    make.locations(session)
+    year = make.scheme_year(session, code="CN-YA", currency="CNY", policy="cn-yaan-2018", starts=YEAR[0], ends=YEAR[1])
+    make.provider(session, code="PA", level="county", location_code="D1")
+    make.contract(session, provider_code="PA", scheme_code="CN-YA", starts=YEAR[0], ends=YEAR[1])
+    member = make.enrolled_person(session, scheme=year).id
+    for claim_id, day, total in (("O1", 1, 30_000), ("O2", 5, 20_000)):
+        make.claim(session, claim_id=claim_id, person_id=member, service_date=dt.date(2018, 3, day), total=total)
+    version = session.scalars(select(PolicyVersion)).one()
+    session.commit()
+    client = make_client(session_factory=session_factory)
+    client.follow_redirects = False
+    login_as(client, "fund_manager", cookie=True)
+    return client, version.id, version.source_text
+
+
+def _compare(client, version_id: int, draft: str | None = None, **fields: str):
+    files = {"draft": ("draft.toml", draft.encode(), "text/plain")} if draft is not None else None
+    data = {**form_token(client), "year": "2018", "policy_a": str(version_id), **fields}
+    return client.post("/simulation", data=data, files=files)
+
+
+def _differences(html: str) -> list[str]:
+    return re.findall(r'data-testid="difference">([^<]*)<', html)
+
+
+def test_a_policy_against_itself_changes_nothing(planner) -> None:
+    client, version_id, _ = planner
+    page = _compare(client, version_id, policy_b=str(version_id))
+    assert page.status_code == 200
+    assert "2 claims of 2018 settled under each policy, in CNY." in page.text
+    differences = _differences(page.text)
+    assert differences and set(differences) <= {"0.00", "0", "—"}
+
+
+def test_a_draft_that_pays_more_shows_what_moves(planner) -> None:
+    client, version_id, source = planner
+    pool = source.index(POOL_CAP)
+    assert source[pool:].index('cap_per_year = "200.00"') < 400
+    # The outpatient pool's yearly cap doubled: it paid 150.00 + 50.00 (the cap); now 150.00 + 100.00.
+    draft = source[:pool] + source[pool:].replace('cap_per_year = "200.00"', 'cap_per_year = "400.00"', 1)
+    page = _compare(client, version_id, draft=draft)
+    assert page.status_code == 200
+    payers = page.text[page.text.index('data-testid="simulation-payers"') :]
+    row = re.search(r"outpatient_pool</span></td>(.*?)</tr>", payers, re.S).group(1)
+    assert re.findall(r'<td class="num"[^>]*>([^<]*)<', row) == ["200.00", "250.00", "+50.00"]
+    totals = page.text[page.text.index('data-testid="simulation-totals"') :]
+    oop = re.search(r"Members&#39; out-of-pocket</td>(.*?)</tr>", totals, re.S).group(1)
+    assert re.findall(r'<td class="num"[^>]*>([^<]*)<', oop)[-1] == "-50.00"
+    workbook = _compare(client, version_id, draft=draft, download="xlsx")
+    assert workbook.status_code == 200 and workbook.headers["content-disposition"].endswith('simulation-2018.xlsx"')
+    assert "totals" in load_workbook(io.BytesIO(workbook.content)).sheetnames
+
+
+def test_a_draft_that_fails_the_policy_check_is_refused_with_file_line_and_key(planner) -> None:
+    client, version_id, source = planner
+    broken = source.replace(POOL_RATIO, POOL_RATIO.replace("0.50", "1.50"))
+    page = _compare(client, version_id, draft=broken)
+    assert page.status_code == 422
+    assert "The draft policy is refused:" in page.text and "draft.toml:" in page.text
+    assert re.search(r'<input id="draft"[^>]*aria-invalid="true"', page.text)
+
+
+def test_a_year_without_claims_is_refused(planner) -> None:
+    client, version_id, _ = planner
+    page = client.post("/simulation", data={**form_token(client), "year": "2016", "policy_a": str(version_id)})
+    assert page.status_code == 422 and "No claim is stored for this year." in page.text
+
+
+def test_only_the_fund_manager_and_the_admin_open_it(planner, session: Session) -> None:
+    client, version_id, _ = planner
+    client.cookies.clear()
+    login_as(client, "clerk", provider="PA", cookie=True)
+    assert client.get("/simulation").status_code == 403
+    assert _compare(client, version_id).status_code == 403
