@@ -27,7 +27,9 @@ The stored accumulators and deltas are then exactly those the real-time service
 settlement order after the claims already stored, so eligibility shows what each member used, a
 later real-time claim is held to the caps the loaded claims consumed, and ``reverse_claim``
 takes a loaded claim back out. (Claim attributes are taken from the file: level, designation,
-``in_area``, categories; the service derives them from the registry.)
+``in_area``, categories; the service derives them from the registry, ``in_area`` by the policy's
+``[area]`` rule. The file's ``in_area`` is authoritative: a file written for the registry declares
+the value the rule gives.)
 
 On PostgreSQL the members of the file are locked (``SELECT ... FOR UPDATE`` on ``persons``, the
 lock the service takes for each claim) before their accumulators are read, so a real-time claim

@@ -152,6 +152,7 @@ class LayerEligibility(BaseModel):
     annual_cap: int | None = Field(description="cap_per_year (band layers) or max_per_year (oop_cap layers)")
     used: int = Field(description="paid this year (band layers) or left to the member this year (oop_cap)")
     remaining: int | None
+    paid: int = Field(0, description="what the layer paid this year (for every kind of layer)")
 
 
 class SchemeEligibility(BaseModel):

@@ -544,6 +544,7 @@ def eligibility(*, session: Session, person_id: int, on: dt.date) -> Eligibility
                         annual_cap=cap,
                         used=used,
                         remaining=None if cap is None else max(0, cap - used),
+                        paid=row.paid if row else 0,
                     )
                 )
         schemes.append(

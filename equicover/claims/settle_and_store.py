@@ -23,7 +23,9 @@ Settling claims (:func:`submit_claims`; one claim is a batch of one):
    its caller rolls back and submits the claims one by one.
 3. The engine's claim is built from the stored records, never from what the caller asserts: the
    member's categories valid on the service date, the provider's level and designation, and
-   ``in_area`` = the provider lies in the same district as the member's location. A claim that
+   ``in_area`` by the policy's ``[area]`` rule (``Policy.in_area``; default: the provider lies in
+   the same district as the member's location; else the same province, or the network's list of
+   facility codes, optionally only facilities of some levels). A claim that
    names a referral letter (``referral_letter``) is referred when the letter holds for this
    patient, facility and date (``equicover.referrals.service.letter_refusal``) and refused with
    the reason when it does not; the claim is linked to the letter in ``referral_letter_uses``.
@@ -300,6 +302,8 @@ class _Context:
     existing_pk: int | None  # a stored claim with this claim_id
     existing_provider_id: int | None
     categories: list[str]  # held on the service date, sorted
+    provider_province: int | None = None
+    person_province: int | None = None
 
 
 @dataclass(slots=True)
@@ -332,6 +336,11 @@ def _district_of(location: Any) -> Any:
     return func.coalesce(location.district_id, location.id)
 
 
+def _province_of(location: Any) -> Any:
+    """The province of a location (itself for locations above province level)."""
+    return func.coalesce(location.province_id, location.id)
+
+
 @functools.cache
 def _context_statement() -> Select[Any]:
     """The locked read of one claim's context (SQLite, and the reference for the PostgreSQL batch read)."""
@@ -343,6 +352,7 @@ def _context_statement() -> Select[Any]:
             Provider.level.label("level"),
             Provider.designated.label("designated"),
             _district_of(provider_location).label("district"),
+            _province_of(provider_location).label("province"),
         )
         .join(provider_location, provider_location.id == Provider.location_id)
         .where(Provider.code == bindparam("provider_code", type_=String))
@@ -365,6 +375,8 @@ def _context_statement() -> Select[Any]:
             Claim.id,
             Claim.provider_id,
             categories,
+            provider.c.province,
+            _province_of(person_location),
         )
         .select_from(Person)
         .join(person_location, person_location.id == Person.location_id)
@@ -387,7 +399,9 @@ SELECT wanted.slot, provider.id, provider.level, provider.designated,
     stored.id, stored.provider_id,
     (SELECT string_agg(held.category, ';') FROM person_categories AS held
      WHERE held.person_id = person.id AND held.valid_from <= wanted.service_date
-       AND (held.valid_to IS NULL OR held.valid_to >= wanted.service_date))
+       AND (held.valid_to IS NULL OR held.valid_to >= wanted.service_date)),
+    COALESCE(provider_location.province_id, provider_location.id),
+    COALESCE(person_location.province_id, person_location.id)
 FROM json_to_recordset(%(wanted)s::json)
     AS wanted(slot integer, person_id integer, provider_code text, claim_id text, service_date date)
 JOIN persons AS person ON person.id = wanted.person_id
@@ -637,6 +651,8 @@ def _context(connection: Connection, submission: ClaimSubmission, row: tuple[Any
         existing_pk=row[7],
         existing_provider_id=row[8],
         categories=sorted(set(held.split(";"))) if held else [],
+        provider_province=row[10],
+        person_province=row[11],
     )
 
 
@@ -870,6 +886,21 @@ def submit_claims(*, session: Session, submissions: Sequence[ClaimSubmission]) -
     return answers
 
 
+def _in_area(connection: Connection, context: _Context, provider_code: str, coverage: _Coverage) -> bool:
+    """The claim's ``in_area`` by the ``[area]`` rule of the policy version that settles it (the
+    default rule, same district, for a claim no version settles)."""
+    same_district = context.person_district == context.provider_district
+    if coverage.version_id is None or coverage.version_sha256 is None:
+        return same_district
+    policy = _compiled_version(connection, coverage.version_id, coverage.version_sha256).policy
+    return policy.in_area(
+        same_district=same_district,
+        same_province=context.person_province == context.provider_province,
+        provider_code=provider_code,
+        provider_level=context.provider_level,
+    )
+
+
 def _settle(
     slot: int,
     connection: Connection,
@@ -883,7 +914,7 @@ def _settle(
     record = _record(claim)
     on = claim.service_date
     eligible = claim.total if claim.eligible is None else claim.eligible
-    in_area = context.person_district == context.provider_district
+    in_area = _in_area(connection, context, claim.provider_code, coverage)
     values: dict[str, Any] = {
         "claim_id": claim.claim_id,
         "person_id": claim.person_id,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,6 +104,17 @@ class Person(Base):
     # Set when this record was merged as a duplicate into another (registry quality):
     # the row is kept for history and references, and the surviving record is the one to use.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+
+
+# The window's search (``web.queries``): a national ID alone (without its type); a name that begins
+# with what was typed, whatever its case, read from an index on PostgreSQL whatever the database's
+# collation (pattern operators compare characters, as LIKE does).
+Index(None, Person.national_id)
+Index(
+    "ix_persons_full_name_lower",
+    func.lower(Person.full_name).label("full_name_lower"),
+    postgresql_ops={"full_name_lower": "text_pattern_ops"},
+)
 
 
 class Category(Base):

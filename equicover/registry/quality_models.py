@@ -26,6 +26,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,6 +46,20 @@ class PersonNameForms(Base):
     folded: Mapped[str] = mapped_column(String(400))
     romanised: Mapped[str] = mapped_column(String(400), index=True)
     sorted_key: Mapped[str] = mapped_column(String(400))
+
+
+# The search by name (``web.queries``): a romanised form, and the same written together ("yangfei"),
+# that begins with what was typed, read from an index on PostgreSQL whatever the collation.
+Index(
+    "ix_person_name_forms_romanised_pattern",
+    PersonNameForms.romanised,
+    postgresql_ops={"romanised": "varchar_pattern_ops"},
+)
+Index(
+    "ix_person_name_forms_romanised_joined",
+    func.replace(PersonNameForms.romanised, literal_column("' '"), literal_column("''")).label("romanised_joined"),
+    postgresql_ops={"romanised_joined": "text_pattern_ops"},
+)
 
 
 class ImportRun(Base):

@@ -31,6 +31,7 @@ from equicover.settlement.model import (
     CONDITION_KEYS,
     Allowance,
     AllowancePer,
+    AreaRule,
     Band,
     CardHolder,
     Condition,
@@ -68,6 +69,7 @@ LAYER_KINDS: tuple[LayerKind, ...] = ("bands", "oop_cap")
 LAYER_BASES: tuple[LayerBase, ...] = ("eligible", "total")
 LAYER_SCOPES: tuple[Scope, ...] = ("claim", "year")
 ALLOWANCE_PERS: tuple[AllowancePer, ...] = ("claim", "day")
+AREA_RULES: tuple[AreaRule, ...] = ("district", "province", "network")
 CONTRIBUTION_KINDS: tuple[ContributionKind, ...] = ("flat", "wage_share")
 _Choice = TypeVar("_Choice", bound=str)
 
@@ -81,7 +83,9 @@ TOP_LEVEL_KEYS = (
     "contribution",
     "card",
     "referral",
+    "area",
 )
+AREA_KEYS = ("rule", "levels", "network")
 CARD_KEYS = ("per", "valid_days")
 REFERRAL_KEYS = ("letter_valid_days",)
 CARD_HOLDERS: tuple[CardHolder, ...] = ("person", "household")
@@ -441,11 +445,13 @@ class _PolicyReader:
             if contribution_table is not None:
                 contribution = self.contribution(contribution_table, ("contribution",))
         cards = self.cards_and_referrals(document)
+        area = self.area(document)
         if header is None or self.problems:
             return None
         return Policy(
             **header,
             **cards,
+            **area,
             diagnosis_groups=self.diagnosis_groups,
             fixed_fees=fixed_fees,
             layers=layers,
@@ -468,6 +474,37 @@ class _PolicyReader:
             self.keys(referral, ("referral",), REFERRAL_KEYS)
             if "letter_valid_days" in referral:
                 found["referral_letter_valid_days"] = self.days(referral, "letter_valid_days", ("referral",))
+        return found
+
+    def area(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``[area] rule = "district" | "province" | "network"``, ``levels``, ``network``: how a
+        claim's ``in_area`` is decided (absent: the facility is in the member's district)."""
+        path: KeyPath = ("area",)
+        table = self.table(document["area"], path) if "area" in document else None
+        if table is None:
+            return {}
+        self.keys(table, path, AREA_KEYS, required=("rule",))
+        found: dict[str, Any] = {}
+        if "rule" in table:
+            found["area_rule"] = self.choice(table, "rule", path, AREA_RULES, "district")
+        levels = self.name_list(table, "levels", path)
+        if levels is not None:
+            if self.levels_known:
+                for index, level in enumerate(levels):
+                    if level not in self.provider_levels:
+                        self.problem(
+                            path + ("levels", index),
+                            f"{level!r} is not a provider level of the policy ({_choices(self.provider_levels)})",
+                        )
+            found["area_levels"] = levels
+        network = self.name_list(table, "network", path)
+        if found.get("area_rule") == "network":
+            if "network" not in table:
+                self.problem(path + ("rule",), 'rule "network" needs the network\'s facility codes in "network"')
+            elif network is not None:
+                found["area_network"] = frozenset(network)
+        elif "network" in table:
+            self.problem(path + ("network",), 'only a "network" rule lists facility codes')
         return found
 
     def days(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:

@@ -30,6 +30,7 @@ Scope = Literal["claim", "year"]
 AllowancePer = Literal["claim", "day"]
 ContributionKind = Literal["flat", "wage_share"]
 CardHolder = Literal["person", "household"]
+AreaRule = Literal["district", "province", "network"]
 DEFAULT_CARD_VALID_DAYS = 365
 DEFAULT_REFERRAL_LETTER_VALID_DAYS = 30
 
@@ -155,6 +156,22 @@ class Policy:
     card_per: CardHolder = "person"
     card_valid_days: int = DEFAULT_CARD_VALID_DAYS
     referral_letter_valid_days: int = DEFAULT_REFERRAL_LETTER_VALID_DAYS
+    # [area]: how a claim's in_area is decided from the registry (real-time settlement).
+    area_rule: AreaRule = "district"
+    area_levels: tuple[str, ...] | None = None  # only facilities of these levels count as in area
+    area_network: frozenset[str] = frozenset()  # facility codes of the network (rule "network")
+
+    def in_area(self, *, same_district: bool, same_province: bool, provider_code: str, provider_level: str) -> bool:
+        """Whether a facility is in the member's area by the policy's ``[area]`` rule: in the
+        member's district (the default), in the member's province, or on the network list; with
+        ``levels``, only a facility of one of those levels is."""
+        if self.area_levels is not None and provider_level not in self.area_levels:
+            return False
+        if self.area_rule == "network":
+            return provider_code in self.area_network
+        if self.area_rule == "province":
+            return same_province
+        return same_district
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import exists, func, literal_column, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from equicover.cards.models import MemberCard
@@ -72,7 +72,8 @@ class PersonRow:
 
 
 def _person_rows(session: Session, query: Any) -> list[PersonRow]:
-    rows = session.execute(query).all()
+    """The rows of ``query`` (a select of :func:`_person_select`'s columns), or rows already read."""
+    rows = query if isinstance(query, list) else session.execute(query).all()
     return [
         PersonRow(
             id=row.id,
@@ -117,51 +118,69 @@ def search_persons(*, session: Session, user: Any, text: str, limit: int = SEARC
     if not text:
         return []
     base = _person_select().where(persons_filter(user))
-    by_number = [Person.national_id == text, Household.code == text]
+    # Each kind of number is its own indexed lookup of person ids: an OR across the tables would
+    # read every person.
+    by_number: list[Any] = [
+        select(Person.id).where(Person.national_id == text),
+        select(Person.id).join(Household, Household.id == Person.household_id).where(Household.code == text),
+    ]
     if text[:1] in "Pp" and text[1:].isdigit():
-        by_number.append(Person.id == int(text[1:]))
+        by_number.append(select(Person.id).where(Person.id == int(text[1:])))
     if card_number_problem(text) is None:
         card = select(MemberCard).where(
             MemberCard.number == normalise_card_number(text),
             MemberCard.status.in_(("issued", "active")),
             MemberCard.valid_to >= dt.date.today(),
         )
-        by_number.append(Person.id.in_(card.with_only_columns(MemberCard.person_id)))
+        by_number.append(card.where(MemberCard.person_id.is_not(None)).with_only_columns(MemberCard.person_id))
         by_number.append(
-            Person.household_id.in_(
-                card.where(MemberCard.person_id.is_(None)).with_only_columns(MemberCard.household_id)
+            select(Person.id).where(
+                Person.household_id.in_(
+                    card.where(MemberCard.person_id.is_(None)).with_only_columns(MemberCard.household_id)
+                )
             )
         )
-    exact = _person_rows(session, base.where(or_(*by_number)).order_by(Person.id).limit(limit))
+    exact = _person_rows(session, base.where(Person.id.in_(union(*by_number))).order_by(Person.id).limit(limit))
     if exact:
         return exact
-    return _person_rows(session, _by_name(base, text).limit(limit))
+    return _by_name(session, base, text, limit)
 
 
-def _by_name(base: Any, text: str) -> Any:
+def _by_name(session: Session, base: Any, text: str, limit: int) -> list[PersonRow]:
     """Persons whose name matches ``text`` in its own script or romanised (pinyin for Han: "杨飞",
     "Yang Fei", "yáng fēi" and "yangfei" find the same person), best first: the name begins with
     it (for a Chinese name, the family name), then its romanised form does, written together or
-    apart, then a later part of the name does, then it appears anywhere in the name."""
+    apart, then a later part of the name does, then it appears anywhere in the name; in name order
+    within each.
+
+    Each of these tiers is its own query, run in turn until the page is full: the prefix tiers read
+    the pattern indexes on ``lower(persons.full_name)``, ``person_name_forms.romanised`` and the
+    romanised form written together, and only a page they leave short looks for the text anywhere
+    in the names. A tier is reached only when every tier before it has given all its persons, so
+    leaving out the persons already found leaves out exactly those that rank higher."""
     romanised = romanise(text)
     compact = romanised.replace(" ", "")
-    starts = func.lower(Person.full_name).like(func.lower(prefix_pattern(text)), escape=LIKE_ESCAPE)
-    contains = func.lower(Person.full_name).like(func.lower(contains_pattern(text)), escape=LIKE_ESCAPE)
-    conditions = [starts, contains]
-    ranks: list[tuple[Any, int]] = [(starts, 0)]
+    name = func.lower(Person.full_name)
+    forms = PersonNameForms.romanised
+    # The expression of the index on the romanised form written together, as the index has it.
+    joined = func.replace(forms, literal_column("' '"), literal_column("''"))
+    by_form = base.join(PersonNameForms, PersonNameForms.person_id == Person.id)
+    tiers = [base.where(name.like(func.lower(prefix_pattern(text)), escape=LIKE_ESCAPE))]
     if romanised:
-        forms = PersonNameForms.romanised
-        romanised_starts = forms.like(prefix_pattern(romanised), escape=LIKE_ESCAPE)
-        together = func.replace(forms, " ", "").like(prefix_pattern(compact), escape=LIKE_ESCAPE)
-        later_part = forms.like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)
-        conditions += [romanised_starts, together, later_part]
-        ranks += [(romanised_starts, 1), (together, 2), (later_part, 3)]
-    rank = case(*ranks, else_=4)
-    return (
-        base.outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id)
-        .where(or_(*conditions))
-        .order_by(rank, Person.full_name, Person.id)
-    )
+        tiers += [
+            by_form.where(forms.like(prefix_pattern(romanised), escape=LIKE_ESCAPE)),
+            by_form.where(joined.like(prefix_pattern(compact), escape=LIKE_ESCAPE)),
+            by_form.where(forms.like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)),
+        ]
+    tiers.append(base.where(name.like(func.lower(contains_pattern(text)), escape=LIKE_ESCAPE)))
+    found: list[PersonRow] = []
+    for tier in tiers:
+        if len(found) >= limit:
+            break
+        if found:
+            tier = tier.where(Person.id.not_in([row.id for row in found]))
+        found += _person_rows(session, tier.order_by(Person.full_name, Person.id).limit(limit - len(found)))
+    return found
 
 
 def card_out_of_use(*, session: Session, text: str, today: dt.date) -> str | None:
@@ -380,27 +399,45 @@ def coverage_gaps(
     *, session: Session, user: Any, on: dt.date, category: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[GapRow], int]:
     """Eligible but not enrolled: alive, registered persons of the area holding a category on ``on``
-    (the categories that make a person eligible for subsidised cover) without an active enrolment."""
-    holding = exists().where(PersonCategory.person_id == Person.id, *holds_on(on))
+    (the categories that make a person eligible for subsidised cover) without an active enrolment;
+    the page in household order, and how many there are.
+
+    The gaps are found once, as a set (a materialised common table expression: the holdings of the
+    category on the day, the persons of the area, less the enrolled), then counted and sorted. Asked
+    for the first rows in household order directly, PostgreSQL would walk every household of the
+    province in order looking for them, and read them all when there are few or none."""
+    holding = [PersonCategory.person_id == Person.id, *holds_on(on)]
     if category:
-        holding = exists().where(
-            PersonCategory.person_id == Person.id, PersonCategory.category == category, *holds_on(on)
-        )
+        holding.append(PersonCategory.category == category)
     enrolled = exists().where(
         Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
     )
-    conditions = [
-        persons_filter(user),
-        Person.birth_date <= on,
-        Person.registered_on <= on,
-        or_(Person.death_date.is_(None), Person.death_date > on),
-        holding,
-        ~enrolled,
-    ]
-    total = session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
-    rows = _person_rows(
-        session, _person_select().where(*conditions).order_by(Household.code, Person.id).limit(limit).offset(offset)
+    gaps = (
+        select(Person.id)
+        .where(
+            persons_filter(user),
+            Person.birth_date <= on,
+            Person.registered_on <= on,
+            or_(Person.death_date.is_(None), Person.death_date > on),
+            exists().where(*holding),
+            ~enrolled,
+        )
+        .cte("gaps")
+        .prefix_with("MATERIALIZED")
     )
+    counted = select(func.count()).select_from(gaps).scalar_subquery()
+    found = session.execute(
+        _person_select()
+        .add_columns(counted.label("total"))
+        .join(gaps, gaps.c.id == Person.id)
+        .order_by(Household.code, Person.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    total = found[0].total if found else 0
+    if not found and offset:  # a page past the end has no row to carry the count: count alone
+        total = session.scalar(select(func.count()).select_from(gaps)) or 0
+    rows = _person_rows(session, found)
     holdings = category_holdings(session=session, person_ids=[row.id for row in rows], on=on)
     return [GapRow(row, [h.category for h in holdings.get(row.id, []) if h.current]) for row in rows], total
 

@@ -77,9 +77,10 @@ def test_submit_settles_from_stored_records_like_the_engine(session) -> None:
     # A member of the 80% group pays more for the same bill.
     other, _ = service.submit_claim(session=session, claim=claim(plain, "C-2"), actor="clerk-a")
     assert other.member_oop > row.member_oop
-    # Provider in another district: not in area.
+    # A district hospital of another district of the province is on route under Viet Nam's rule
+    # (the policy's [area]: the province's commune and district facilities).
     far, _ = service.submit_claim(session=session, claim=claim(plain, "C-3", provider="PB"), actor="clerk-b")
-    assert far.in_area is False
+    assert far.in_area is True
 
 
 def test_second_submission_returns_the_first_result_and_pays_nothing_twice(session) -> None:

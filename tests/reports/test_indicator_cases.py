@@ -103,11 +103,17 @@ def test_a_poor_inpatient_paying_at_most_ten_percent_is_within_the_target(sessio
             total=1_000_000,
             eligible=eligible,
         )
-    travelling = _poor(session, year)  # treated out of area (PB, district D2): not in the measure
-    make.claim(session, claim_id="AWAY", person_id=travelling.id, provider_code="PB", care_type="inpatient", days=3)
+    # PB, the district hospital of D2, is in the member's province: on route under Viet Nam's rule
+    # (the policy's [area]), so this stay counts too; its in-scope bill is paid in full.
+    travelling = _poor(session, year)
+    away = make.claim(
+        session, claim_id="AWAY", person_id=travelling.id, provider_code="PB", care_type="inpatient", days=3
+    )
+    assert away.in_area is True and away.member_oop <= away.total // 10
     d1 = _rows(session)["D1"]
-    assert (d1.poor_inpatients, d1.poor_inpatients_within_target) == (3, 2)  # 5% and exactly 10%; not 20%
-    assert d1.poor_within_target_share == 2 / 3
+    # 5%, exactly 10% and the stay at PB are within the target; 20% is not.
+    assert (d1.poor_inpatients, d1.poor_inpatients_within_target) == (4, 3)
+    assert d1.poor_within_target_share == 3 / 4
 
 
 def test_catastrophic_spending_compares_oop_with_consumption_scaled_to_the_period(session, year) -> None:

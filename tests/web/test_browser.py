@@ -338,6 +338,34 @@ def test_category_labels_are_whole_in_french(tab: Tab, site: Site) -> None:
     tab.choose_language("en")
 
 
+ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩٫", "0123456789.")
+
+
+def _legend_ends(tab: Tab) -> tuple[float, float]:
+    """The x of the district legend's high and low labels: the two texts at the bottom of the chart."""
+    texts = tab.page.evaluate(
+        """() => [...document.querySelectorAll('#chart-districts svg text')].map(t => {
+             const box = t.getBoundingClientRect(); return [t.textContent, box.x, box.y]; })"""
+    )
+    bottom = sorted(texts, key=lambda text: text[2])[-2:]
+    values = [(float(text.translate(ARABIC_DIGITS).rstrip("%٪")), x) for text, x, _y in bottom]
+    (low, low_x), (high, high_x) = sorted(values)
+    assert high > low
+    return high_x, low_x
+
+
+def test_the_district_legend_labels_follow_its_colours_in_both_directions(tab: Tab, site: Site) -> None:
+    tab.sign_in("fund_manager")
+    tab.page.wait_for_selector("html[data-charts='6']")
+    high_x, low_x = _legend_ends(tab)
+    assert high_x > low_x  # left to right: the darkest (highest) end on the right
+    tab.choose_language("ar")
+    tab.page.wait_for_selector("html[data-charts='6']")
+    high_x, low_x = _legend_ends(tab)
+    assert high_x < low_x  # mirrored: the highest end, and its label, on the left
+    tab.choose_language("en")
+
+
 def _boxes(tab: Tab) -> dict[str, dict[str, float]]:
     return {
         name: tab.page.locator(selector).bounding_box()

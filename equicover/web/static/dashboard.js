@@ -50,7 +50,8 @@
     yAxis: { type: "category", data: ys, show: false, inverse: true },
     visualMap: {
       min: lowest, max: highest, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 140,
-      inverse: rtl, text: rtl ? [percent(lowest), percent(highest)] : [percent(highest), percent(lowest)],
+      // text[0] sits at the high end; "inverse" mirrors the bar and moves its labels with it.
+      inverse: rtl, text: [percent(highest), percent(lowest)],
       inRange: { color: ["#fde8e6", "#fff1d6", "#cfe3f7", "#0b5cad"] }
     },
     series: [{
