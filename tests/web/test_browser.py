@@ -325,6 +325,10 @@ def test_fund_manager_opens_the_dashboard_and_the_charts_render(tab: Tab, site: 
         # ECharts' SVG renderer: bars, tiles and axes are SVG paths.
         assert chart.locator("svg path").count() > 5, chart.get_attribute("id")
     assert tab.page.get_by_test_id("top-providers").locator("tbody tr").count() > 0
+    # RAMED's 0.6 consultations is the deficit its evaluation deplores: drawn as a baseline, not a target.
+    consultations = " ".join(tab.page.locator("#chart-consultations svg text").all_text_contents())
+    assert "RAMED baseline (a deficit, not a target) 0.6" in consultations and "Target" not in consultations
+    assert "in-county inpatient and chronic care" in tab.page.locator(".kpis").inner_text()
 
 
 def test_category_labels_are_whole_in_french(tab: Tab, site: Site) -> None:

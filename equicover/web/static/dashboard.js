@@ -97,7 +97,7 @@
     yAxis: valueAxis(function (v) { return numberFormat.format(v); }, { position: rtl ? "right" : "left", inverse: false }),
     series: [{
       type: "bar", name: data.labels.consultations, data: data.consultations.map(function (d) { return d.rate; }),
-      markLine: { symbol: "none", data: [{ yAxis: data.consultations_target }], label: { formatter: data.labels.target + " " + numberFormat.format(data.consultations_target) }, lineStyle: { color: "#9a5b00", type: "dashed" } }
+      markLine: { symbol: "none", data: [{ yAxis: data.consultations_target }], label: { formatter: data.labels.baseline + " " + numberFormat.format(data.consultations_target) }, lineStyle: { color: "#9a5b00", type: "dashed" } }
     }]
   });
 
