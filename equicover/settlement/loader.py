@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,11 +49,13 @@ from equicover.settlement.model import Base as LayerBase
 from equicover.settlement.toml_lines import (
     MAX_NESTING,
     MAX_NUMBER_DIGITS,
-    MAX_POLICY_CHARS,
+    FileProblem,
     KeyPath,
     TomlLineIndex,
     format_key_path,
     limit_problem,
+    read_data_file,
+    syntax_problem,
     too_deep,
 )
 
@@ -130,16 +131,8 @@ BOOLEAN_CONDITIONS = frozenset({"designated", "in_area", "referred"})
 _UNKNOWN_DIGITS = 18
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyProblem:
-    file: str
-    line: int
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+# A mistake in the file: where (file, line, key) and why.
+PolicyProblem = FileProblem
 
 
 class PolicyError(EquicoverError):
@@ -155,15 +148,7 @@ class PolicyError(EquicoverError):
 
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
-    try:
-        # A UTF-8 character takes at most 4 bytes: a larger file is refused without reading it.
-        if path.stat().st_size > 4 * MAX_POLICY_CHARS:
-            message = f"the file is larger than a policy file may be ({MAX_POLICY_CHARS} characters)"
-            raise PolicyError([PolicyProblem(str(path), 1, "", message)])
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
-        raise PolicyError([PolicyProblem(str(path), 1, "", f"cannot read the policy file: {reason}")]) from None
+    text = read_data_file(path, "policy file", PolicyError)
     return load_policy_text(text, path=str(path))
 
 
@@ -174,7 +159,7 @@ def load_policy_text(text: str, *, path: str = "<string>") -> Policy:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise PolicyError([_syntax_problem(path, text, error)]) from None
+        raise PolicyError([syntax_problem(path, text, error)]) from None
     deep = too_deep(document)
     if deep is not None:
         key = deep[: MAX_NESTING + 1]
@@ -225,18 +210,6 @@ def _periods_overlap(first: Policy, second: Policy) -> bool:
 def _period_text(policy: Policy) -> str:
     end = policy.effective_to.isoformat() if policy.effective_to else "open"
     return f"{policy.effective_from.isoformat()} to {end}"
-
-
-def _syntax_problem(path: str, text: str, error: tomllib.TOMLDecodeError) -> PolicyProblem:
-    message = str(error)
-    match = re.search(r"\(at line (\d+), column \d+\)", message)
-    if match:
-        line = int(match.group(1))
-        message = message[: match.start()].strip()
-    else:
-        line = text.count("\n") + 1
-        message = re.sub(r"\s*\(at end of document\)", "", message).strip() + " (at the end of the file)"
-    return PolicyProblem(path, line, "", f"TOML syntax error: {message}")
 
 
 def _type_name(value: object) -> str:

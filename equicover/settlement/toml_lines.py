@@ -11,8 +11,12 @@ does. A path that is not in the text (a missing key) falls back to its nearest r
 from __future__ import annotations
 
 import contextlib
+import re
+import tomllib
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 KeyPath = tuple[str | int, ...]
 
@@ -343,3 +347,44 @@ def too_deep(document: dict[str, object]) -> KeyPath | None:
         elif isinstance(value, list):
             stack.extend((item, (*path, index)) for index, item in enumerate(value))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """One mistake in a data file (a policy, targeting rules, a projection): where, and why."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+def syntax_problem(path: str, text: str, error: tomllib.TOMLDecodeError) -> FileProblem:
+    """``tomllib``'s complaint as a problem on its line (the last line when it is at the end)."""
+    message = str(error)
+    match = re.search(r"\(at line (\d+), column \d+\)", message)
+    if match:
+        line = int(match.group(1))
+        message = message[: match.start()].strip()
+    else:
+        line = text.count("\n") + 1
+        message = re.sub(r"\s*\(at end of document\)", "", message).strip() + " (at the end of the file)"
+    return FileProblem(path, line, "", f"TOML syntax error: {message}")
+
+
+def read_data_file(path: Path, what: str, refuse: Callable[[list[FileProblem]], Exception]) -> str:
+    """The text of the ``what`` at ``path`` (e.g. "policy file"), or ``refuse`` with why it cannot be read.
+
+    A UTF-8 character takes at most 4 bytes: a larger file is refused without reading it."""
+    try:
+        if path.stat().st_size > 4 * MAX_POLICY_CHARS:
+            message = f"the file is larger than a {what} may be ({MAX_POLICY_CHARS} characters)"
+            raise refuse([FileProblem(str(path), 1, "", message)])
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
+        raise refuse([FileProblem(str(path), 1, "", f"cannot read the {what}: {reason}")]) from None

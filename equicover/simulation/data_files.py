@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -16,22 +15,10 @@ from typing import Any
 
 from equicover.errors import EquicoverError
 from equicover.money import MoneyError, parse_money
-from equicover.settlement.toml_lines import KeyPath, TomlLineIndex, format_key_path
+from equicover.settlement.toml_lines import FileProblem, KeyPath, TomlLineIndex, format_key_path
 
-
-@dataclass(frozen=True, slots=True)
-class DataProblem:
-    file: str
-    line: int
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return (
-            f"{self.file}:{self.line}: {self.key}: {self.message}"
-            if self.key
-            else f"{self.file}:{self.line}: {self.message}"
-        )
+# A mistake in the file: where (file, line, key) and why.
+DataProblem = FileProblem
 
 
 class DataFileError(EquicoverError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,11 +23,13 @@ from equicover.errors import EquicoverError
 from equicover.money import MoneyError, minor_digits_of, parse_money
 from equicover.settlement.toml_lines import (
     MAX_NESTING,
-    MAX_POLICY_CHARS,
+    FileProblem,
     KeyPath,
     TomlLineIndex,
     format_key_path,
     limit_problem,
+    read_data_file,
+    syntax_problem,
     too_deep,
 )
 from equicover.targeting.rules import (
@@ -98,16 +99,8 @@ _UNKNOWN_DIGITS = 18
 _T = TypeVar("_T", bound=str)
 
 
-@dataclass(frozen=True, slots=True)
-class RulesProblem:
-    file: str
-    line: int
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+# A mistake in the file: where (file, line, key) and why.
+RulesProblem = FileProblem
 
 
 class RulesError(EquicoverError):
@@ -123,14 +116,7 @@ class RulesError(EquicoverError):
 
 def load_rules(path: str | Path) -> TargetingRules:
     path = Path(path)
-    try:
-        if path.stat().st_size > 4 * MAX_POLICY_CHARS:
-            message = f"the file is larger than a rules file may be ({MAX_POLICY_CHARS} characters)"
-            raise RulesError([RulesProblem(str(path), 1, "", message)])
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
-        raise RulesError([RulesProblem(str(path), 1, "", f"cannot read the rules file: {reason}")]) from None
+    text = read_data_file(path, "rules file", RulesError)
     return load_rules_text(text, path=str(path))
 
 
@@ -141,7 +127,7 @@ def load_rules_text(text: str, *, path: str = "<string>") -> TargetingRules:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RulesError([_syntax_problem(path, text, error)]) from None
+        raise RulesError([syntax_problem(path, text, error)]) from None
     deep = too_deep(document)
     if deep is not None:
         key = deep[: MAX_NESTING + 1]
@@ -185,16 +171,6 @@ def _overlap(first: TargetingRules, second: TargetingRules) -> bool:
     return first.effective_from <= (second.effective_to or date.max) and second.effective_from <= (
         first.effective_to or date.max
     )
-
-
-def _syntax_problem(path: str, text: str, error: tomllib.TOMLDecodeError) -> RulesProblem:
-    message = str(error)
-    match = re.search(r"\(at line (\d+), column \d+\)", message)
-    if match:
-        return RulesProblem(path, int(match.group(1)), "", f"TOML syntax error: {message[: match.start()].strip()}")
-    line = text.count("\n") + 1
-    message = re.sub(r"\s*\(at end of document\)", "", message).strip() + " (at the end of the file)"
-    return RulesProblem(path, line, "", f"TOML syntax error: {message}")
 
 
 def _type_name(value: object) -> str:
