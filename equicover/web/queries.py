@@ -57,6 +57,12 @@ def data_day(*, session: Session, today: dt.date) -> DataDay:
     return DataDay(max(ended), live=False) if ended else DataDay(today, live=True)
 
 
+def claim_dates(*, session: Session) -> tuple[dt.date, dt.date] | None:
+    """The first and the last date of care of the stored claims (None while there is none)."""
+    first, last = session.execute(select(func.min(Claim.service_date), func.max(Claim.service_date))).one()
+    return (first, last) if first is not None and last is not None else None
+
+
 @dataclass
 class PersonRow:
     id: int

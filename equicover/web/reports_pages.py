@@ -13,15 +13,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
-from sqlalchemy import func, select
 
 from equicover.auth.roles import Role
-from equicover.claims.models import Claim
 from equicover.claims.service import money_in_force
 from equicover.errors import NotFound, ValidationFailed
 from equicover.payments import service as payments
 from equicover.reports import service as reports
 from equicover.reports.indicators import half_year
+from equicover.web import queries
 from equicover.web.i18n import localise_digits
 from equicover.web.pages import MAX_PAGE, N_, PageDep, RecordId, WebRoute, label_of
 
@@ -48,9 +47,10 @@ def _download(content: bytes, filename: str, kind: str) -> Response:
 
 def _halves_with_claims(page: PageDep) -> list[tuple[int, int]]:
     """Every half-year from the first claim's to the last one's, the latest first."""
-    first, last = page.session.execute(select(func.min(Claim.service_date), func.max(Claim.service_date))).one()
-    if first is None or last is None:
+    dates = queries.claim_dates(session=page.session)
+    if dates is None:
         return []
+    first, last = dates
     halves = []
     for year in range(last.year, first.year - 1, -1):
         for half in (2, 1):

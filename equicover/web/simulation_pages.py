@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from equicover.auth.roles import Role
-from equicover.claims.models import Claim, PolicyVersion
+from equicover.claims.models import PolicyVersion
 from equicover.errors import EquicoverError, ValidationFailed
 from equicover.settlement.loader import PolicyError, load_policy_text
 from equicover.settlement.model import Policy
 from equicover.simulation.engine import SimulationResult, simulate
 from equicover.simulation.report import simulation_sheets, write_sheets
 from equicover.simulation.stored import stored_year_claims
+from equicover.web import queries
 from equicover.web.i18n import localise_digits
 from equicover.web.pages import N_, Page, PageDep, WebRoute
 
@@ -42,8 +43,8 @@ NOT_SIMULATED = N_("The comparison could not be made:")
 
 
 def _years(page: Page) -> list[int]:
-    first, last = page.session.execute(select(func.min(Claim.service_date), func.max(Claim.service_date))).one()
-    return list(range(last.year, first.year - 1, -1)) if first is not None and last is not None else []
+    dates = queries.claim_dates(session=page.session)
+    return list(range(dates[1].year, dates[0].year - 1, -1)) if dates is not None else []
 
 
 def _versions(page: Page) -> list[PolicyVersion]:
