@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/simulate_bench.py --claims 10000000
     .venv/bin/python bench/simulate_bench.py --claims 1000000      # on a busy machine
+    .venv/bin/python bench/simulate_bench.py --steps project       # only the 5-year projection
 
 Synthetic claims (bench/synthetic_claims.py) are written once as Parquet, then, each step in a
 fresh process so that one does not warm the other's caches:
@@ -131,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, default=10_000_000, help="claims in the year (default 10 M)")
     parser.add_argument("--workdir", help="where to write the files (default: a temporary directory)")
+    parser.add_argument("--steps", default="settle,simulate,project", help="which steps (default: all three)")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -157,15 +159,20 @@ def main() -> None:
         projection.write_text(
             PROJECTION.format(policy=POLICY_PATH.as_posix(), population=options.claims), encoding="utf-8"
         )
-        once = _child("settle", str(claims), str(folder / "settled.parquet"))
-        both = _child("simulate", str(claims), str(variant))
-        ahead = _child("project", str(claims), str(projection))
-    ratio = both["seconds"] / once["seconds"]
-    print(f"settle once (1 policy, output written):  {once['seconds']:8.1f} s  ({once['settled']:,} claims)")
-    print(f"simulate (2 policies, every figure):     {both['seconds']:8.1f} s  = {ratio:.2f} x settling once "
-          f"(target <= 2.5 x: {'met' if ratio <= 2.5 else 'NOT met'})")  # fmt: skip
-    tilt_before, tilt_after = both["tilt"]
-    print(f"  tilt ceiling 10% -> 15%: tilt payments {tilt_before / 100:,.2f} -> {tilt_after / 100:,.2f}")
+        steps = set(options.steps.split(","))
+        once = _child("settle", str(claims), str(folder / "settled.parquet")) if "settle" in steps else None
+        both = _child("simulate", str(claims), str(variant)) if "simulate" in steps else None
+        ahead = _child("project", str(claims), str(projection)) if "project" in steps else None
+    if once is not None:
+        print(f"settle once (1 policy, output written):  {once['seconds']:8.1f} s  ({once['settled']:,} claims)")
+    if once is not None and both is not None:
+        ratio = both["seconds"] / once["seconds"]
+        print(f"simulate (2 policies, every figure):     {both['seconds']:8.1f} s  = {ratio:.2f} x settling once "
+              f"(target <= 2.5 x: {'met' if ratio <= 2.5 else 'NOT met'})")  # fmt: skip
+        tilt_before, tilt_after = both["tilt"]
+        print(f"  tilt ceiling 10% -> 15%: tilt payments {tilt_before / 100:,.2f} -> {tilt_after / 100:,.2f}")
+    if ahead is None:
+        return
     print(f"project 5 years (base year settled once + 200 draws): {ahead['seconds']:.1f} s "
           f"(base year {ahead['base_year']:.1f} s, projection {ahead['projection']:.1f} s, "
           f"{ahead['units']:,} member cells)")  # fmt: skip

@@ -45,6 +45,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from equicover.money import format_money
@@ -63,6 +64,8 @@ LOCATION_SYSTEM = f"{BASE}/sid/location"
 CLAIM_SYSTEM = f"{BASE}/sid/claim"
 PAYER_SYSTEM = f"{BASE}/sid/payer"
 PAYMENT_BATCH_SYSTEM = f"{BASE}/sid/payment-batch"
+CARD_SYSTEM_PREFIX = f"{BASE}/sid/card/"  # + the scheme's code: the numbers of its member cards
+REFERRAL_LETTER_SYSTEM = f"{BASE}/sid/referral-letter"
 LAYER_SYSTEM = f"{BASE}/CodeSystem/layer"
 ALLOWANCE_SYSTEM = f"{BASE}/CodeSystem/allowance"
 CARE_TYPE_SYSTEM = f"{BASE}/CodeSystem/care-type"
@@ -72,6 +75,9 @@ ELIGIBLE_AMOUNT_EXTENSION = f"{BASE}/StructureDefinition/eligible-amount"
 ZERO_REASON_EXTENSION = f"{BASE}/StructureDefinition/zero-reason"
 ZERO_REASON_SYSTEM = f"{BASE}/CodeSystem/zero-reason"
 ADDRESS_LOCATION_EXTENSION = f"{BASE}/StructureDefinition/address-location"
+COVERAGE_CATEGORY_EXTENSION = f"{BASE}/StructureDefinition/coverage-category"
+CATEGORY_SYSTEM = f"{BASE}/CodeSystem/category"  # + "-<programme>" for a category a programme's rules gave
+TARGETING_ROUND_SYSTEM = f"{BASE}/sid/targeting-round"  # "<round id>/<category>": a round's list of a category
 
 ADJUDICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/adjudication"
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
@@ -281,8 +287,67 @@ def id_type_of_system(system: str) -> str | None:
     return None
 
 
-def patient(person: Any) -> Patient:
-    """A person -> Patient: national ID (system by ID type), names as written, in their own script."""
+@dataclass(frozen=True, slots=True)
+class CategoryHolding:
+    """A person's holding of a registry category, as the Patient's coverage-category extension tells it."""
+
+    category: str
+    label: str | None
+    valid_from: dt.date
+    valid_to: dt.date | None
+    source: str | None
+    programme: str | None = None  # the targeting rules' id, when a round or a hospital identification gave it
+    round_id: int | None = None  # the round, when a round's approval gave it
+
+
+def category_system(programme: str | None) -> str:
+    """The code system of a category: the programme whose rules gave it, or the registry's own."""
+    return f"{CATEGORY_SYSTEM}-{programme}" if programme else CATEGORY_SYSTEM
+
+
+def category_code_system_of(programme: str | None) -> LocalCodeSystem:
+    """The served CodeSystem of the registry's categories, or of those a programme's rules give."""
+    if programme is None:
+        return LocalCodeSystem("category", "Category", "Registry categories", "The registry's categories of persons.")
+    return LocalCodeSystem(
+        f"category-{programme}",
+        "ProgrammeCategory",
+        f"Registry categories given by the targeting rules {programme}",
+        f"The registry categories a round of identification under the rules {programme} gives.",
+    )
+
+
+def round_group_id(round_id: int, category: str) -> str:
+    """The Group id of a round's list of one category (FHIR ids allow no underscore)."""
+    return f"targeting-{round_id}-{category.replace('_', '-')}"
+
+
+def parse_round_group_id(text: str) -> tuple[int, str] | None:
+    """``targeting-4-registered-poor`` -> (4, "registered-poor"): the category still in its id form."""
+    prefix, _, rest = text.partition("-")
+    number, _, category = rest.partition("-")
+    if prefix != "targeting" or not number.isdigit() or not category or len(number) > 12:
+        return None
+    return int(number), category
+
+
+def _category_extension(holding: CategoryHolding) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [
+        {"url": "code", "valueCoding": _coding(category_system(holding.programme), holding.category, holding.label)},
+        {"url": "period", "valuePeriod": _period(holding.valid_from, holding.valid_to)},
+    ]
+    if holding.source:
+        parts.append({"url": "source", "valueString": holding.source})
+    if holding.round_id is not None:
+        parts.append(
+            {"url": "list", "valueReference": _ref("Group", round_group_id(holding.round_id, holding.category))}
+        )
+    return {"url": COVERAGE_CATEGORY_EXTENSION, "extension": parts}
+
+
+def patient(person: Any, categories: Sequence[CategoryHolding] = ()) -> Patient:
+    """A person -> Patient: national ID (system by ID type), names as written, in their own script;
+    each category the person holds or held (``categories``) as a coverage-category extension."""
     identifiers: list[dict[str, Any]] = [{"use": "secondary", "system": PERSON_SYSTEM, "value": str(person.id)}]
     if person.national_id and person.id_type:
         code, label = _ID_TYPE_CODES.get(person.id_type, ("", person.id_type))
@@ -309,6 +374,7 @@ def patient(person: Any) -> Patient:
     data: dict[str, Any] = {
         "resourceType": "Patient",
         "id": str(person.id),
+        **({"extension": [_category_extension(holding) for holding in categories]} if categories else {}),
         "identifier": identifiers,
         "active": person.death_date is None,
         "name": [name],
@@ -351,6 +417,47 @@ def household_group(household: Any, members: Sequence[Any]) -> Group:
                 {
                     "code": {"text": "location"},
                     "valueReference": _ref("Location", household.location_id),
+                    "exclude": False,
+                }
+            ],
+        },
+    )
+
+
+def round_category_group(
+    *,
+    round_id: int,
+    programme: str,
+    category: str,
+    label: str | None,
+    area_location_id: int,
+    approved_on: dt.date | None,
+    members: Sequence[tuple[int, dt.date, dt.date | None]],
+) -> Group:
+    """A round's list of one category -> Group (type person, actual): each member a Patient with the
+    period the category holds for them; the round's area as a characteristic."""
+    return _validated(
+        Group,
+        {
+            "resourceType": "Group",
+            "id": round_group_id(round_id, category),
+            "identifier": [{"system": TARGETING_ROUND_SYSTEM, "value": f"{round_id}/{category}"}],
+            "type": "person",
+            "actual": True,
+            "code": {
+                "coding": [_coding(category_system(programme), category, label)],
+                "text": f"targeting round {round_id}"
+                + (f", approved {approved_on.isoformat()}" if approved_on else ""),
+            },
+            "quantity": len(members),
+            "member": [
+                {"entity": _ref("Patient", person_id), "period": _period(valid_from, valid_to)}
+                for person_id, valid_from, valid_to in members
+            ],
+            "characteristic": [
+                {
+                    "code": {"text": "location"},
+                    "valueReference": _ref("Location", area_location_id),
                     "exclude": False,
                 }
             ],
@@ -454,6 +561,12 @@ class CoverageInForce:
     benefit_year_end: dt.date
     layers: tuple[LayerStanding, ...] = ()
     active: bool = True
+    card_number: str | None = None  # the member's live card of the scheme (a person's or its household's)
+
+
+def card_system(scheme_code: str) -> str:
+    """The identifier system of a scheme's card numbers."""
+    return f"{CARD_SYSTEM_PREFIX}{scheme_code}"
 
 
 def coverage_id(person_id: int, policy_version_id: int, layer_id: str) -> str:
@@ -493,6 +606,19 @@ def layer_coverage(coverage: CoverageInForce, layer: LayerStanding) -> Coverage:
             "resourceType": "Coverage",
             "id": coverage_id(coverage.person_id, coverage.policy_version_id, layer.layer_id),
             "status": "active" if coverage.active else "cancelled",
+            **(
+                {
+                    "identifier": [
+                        {
+                            "type": _concept(V2_0203, "MB", "Member Number"),
+                            "system": card_system(coverage.scheme_code),
+                            "value": coverage.card_number,
+                        }
+                    ]
+                }
+                if coverage.card_number
+                else {}
+            ),
             "type": {"text": coverage.scheme_code},
             "beneficiary": _ref("Patient", coverage.person_id),
             "subscriberId": str(coverage.person_id),
@@ -638,6 +764,7 @@ class SettledClaim:
     insurance: tuple[Mapping[str, Any], ...] = ()
     balances: tuple[LayerStanding, ...] = ()
     benefit_year: tuple[dt.date, dt.date] | None = None
+    referral_letter_id: int | None = None  # the letter the claim carried: Claim.referral -> ServiceRequest
 
 
 def apportion(amount: int, weights: Sequence[int]) -> list[int]:
@@ -755,9 +882,62 @@ def claim_resource(settled: SettledClaim) -> FhirClaim:
         "total": money(claim.total, cur, digits),
         "extension": [{"url": ELIGIBLE_AMOUNT_EXTENSION, "valueMoney": money(claim.eligible, cur, digits)}],
     }
-    if claim.referred:
+    if settled.referral_letter_id is not None:
+        data["referral"] = _ref("ServiceRequest", settled.referral_letter_id)
+    elif claim.referred:
         data["referral"] = {"display": "referred"}
     return _validated(FhirClaim, data)
+
+
+# ---------------------------------------------------------------- referral letters
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralLetterFacts:
+    """A referral letter as a ServiceRequest shows it (the reason in words stays out: clinical text)."""
+
+    id: int
+    number: str
+    person_id: int
+    from_provider_id: int
+    to_provider_id: int | None
+    to_level: str | None
+    diagnosis: str
+    issued_on: dt.date
+    status: str  # issued, counter_referred, cancelled
+    valid_until: dt.date | None = None
+    counter_on: dt.date | None = None
+
+
+_LETTER_STATUS = {"issued": "active", "counter_referred": "completed", "cancelled": "revoked"}
+REFERRAL_SNOMED = ("http://snomed.info/sct", "3457005", "Patient referral")
+
+
+def service_request(letter: ReferralLetterFacts) -> ServiceRequest:
+    """A referral letter: ``identifier`` its number, ``requester`` the facility that wrote it,
+    ``performer`` the facility it sends to (or ``performerType`` the level of care), ``reasonCode``
+    the ICD-10 diagnosis, ``occurrencePeriod`` from the issue date to the last day it holds (the
+    validity of the scheme's policy in force on the issue date)."""
+    data: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "id": str(letter.id),
+        "identifier": [{"system": REFERRAL_LETTER_SYSTEM, "value": letter.number}],
+        "status": _LETTER_STATUS.get(letter.status, "unknown"),
+        "intent": "order",
+        "category": [_concept(*REFERRAL_SNOMED)],
+        "code": {"text": "referral"},
+        "subject": _ref("Patient", letter.person_id),
+        "authoredOn": letter.issued_on.isoformat(),
+        "requester": _ref("Organization", letter.from_provider_id),
+        "reasonCode": [{"coding": [{"system": ICD10_SYSTEM, "code": letter.diagnosis}]}],
+    }
+    if letter.to_provider_id is not None:
+        data["performer"] = [_ref("Organization", letter.to_provider_id)]
+    elif letter.to_level:
+        data["performerType"] = {"text": letter.to_level}
+    if letter.valid_until is not None:
+        data["occurrencePeriod"] = _period(letter.issued_on, letter.valid_until)
+    return _validated(ServiceRequest, data)
 
 
 def _adjudication_amounts(settled: SettledClaim) -> list[tuple[dict[str, Any], int]]:
@@ -1225,6 +1405,13 @@ SEARCH_PARAMS: dict[str, tuple[SearchParameter, ...]] = {
             "patient", "reference", "the same as beneficiary (the member covered)", _standard("Coverage", "patient")
         ),
         SearchParameter(
+            "identifier",
+            "token",
+            f"a member card: {CARD_SYSTEM_PREFIX}<scheme>|<card number> (or the number alone); the coverage of "
+            "the card's holder (a household card: each member) in the card's scheme",
+            _standard("Coverage", "identifier"),
+        ),
+        SearchParameter(
             "date",
             "date",
             "coverage in force on this day, YYYY-MM-DD (prefix eq only). Default: today, so a search of a "
@@ -1256,6 +1443,17 @@ SEARCH_PARAMS: dict[str, tuple[SearchParameter, ...]] = {
         ),
         SearchParameter("type", "token", "pay (the payers) or prov (the providers)", _standard("Organization", "type")),
     ),
+    "ServiceRequest": (
+        SearchParameter(
+            "patient", "reference", "Patient/<id>, <id> or the absolute URL", _standard("ServiceRequest", "patient")
+        ),
+        SearchParameter(
+            "identifier",
+            "token",
+            f"a referral letter's number: {REFERRAL_LETTER_SYSTEM}|<number>",
+            _standard("ServiceRequest", "identifier"),
+        ),
+    ),
     "CodeSystem": (SearchParameter("url", "uri", "the canonical URL", _standard("CodeSystem", "url")),),
     "StructureDefinition": (
         SearchParameter("url", "uri", "the canonical URL", _standard("StructureDefinition", "url")),
@@ -1273,6 +1471,7 @@ READ_TYPES = (
     "Organization",
     "Location",
     "Coverage",
+    "ServiceRequest",
     "Claim",
     "ClaimResponse",
     "ExplanationOfBenefit",
@@ -1287,10 +1486,24 @@ _TYPE_DOCUMENTATION = {
     "Claim": "POST a Claim (create): settled in real time and stored; the answer is the Claim as stored, with an "
     "absolute Location. POST Claim/$submit: the same settlement, answered with the ClaimResponse. Idempotent on "
     f"the identifier of system {CLAIM_SYSTEM}. Claim.total must equal the sum of item.net; each Coverage named "
-    "in insurance must be the patient's, in force on the date.",
+    "in insurance must be the patient's, in force on the date. Claim.referral: a ServiceRequest (a referral "
+    f"letter, by reference or by identifier {REFERRAL_LETTER_SYSTEM}|<number>) must hold for the patient, the "
+    "facility and the date, as for any claim that names a letter; a referral given as text alone is the "
+    "submitter's word.",
+    "ServiceRequest": "Referral letters (ServiceRequest/<id>, identifier "
+    f"{REFERRAL_LETTER_SYSTEM}|<number>): requester the facility that wrote it, performer the facility or "
+    "performerType the level of care it sends to.",
+    "Coverage": "One Coverage per layer of the policy in force (<person>.<policy version>.<layer>); identifier: "
+    f"the member's card number, system {CARD_SYSTEM_PREFIX}<scheme>.",
     "ClaimResponse": "One item per Claim item (each amount shared in proportion to the item's net).",
     "ExplanationOfBenefit": "benefitBalance: each capped layer's annual cap and what is used of it.",
     "CodeSystem": "The local code systems, at their canonical URLs (" + BASE + "/CodeSystem/<id>).",
+    "Patient": "Each category the person holds or held (registered poor, near-poor...): a coverage-category "
+    f"extension ({COVERAGE_CATEGORY_EXTENSION}) with its code, period, source and, when a targeting round gave "
+    "it, the round's list (Group).",
+    "Group": "A household (Group/<household id>), or a targeting round's list of one category "
+    f"(Group/targeting-<round>-<category>, identifier {TARGETING_ROUND_SYSTEM}|<round>/<category>): each member "
+    "a Patient with the period the category holds for them.",
     "StructureDefinition": "The local extensions, at their canonical URLs (" + BASE + "/StructureDefinition/<id>).",
 }
 SUBMIT_OPERATION = f"{BASE}/OperationDefinition/Claim-submit"
@@ -1444,6 +1657,8 @@ class LocalExtension:
     contexts: tuple[str, ...]
     value_type: str
     target_profile: str | None = None
+    # A complex extension: its parts (url, value type, required), no value of its own; repeatable.
+    parts: tuple[tuple[str, str, bool], ...] = ()
 
     @property
     def url(self) -> str:
@@ -1481,6 +1696,21 @@ LOCAL_EXTENSIONS = (
         ("CapabilityStatement.rest.security",),
         "uri",
     ),
+    LocalExtension(
+        "coverage-category",
+        "CoverageCategory",
+        "A category the person holds or held (the registry's, e.g. registered poor): code (system "
+        f"{CATEGORY_SYSTEM}-<programme> when a programme's targeting rules gave it), period of validity, source "
+        "(the decision, e.g. a targeting round) and list (the round's Group of the category).",
+        ("Patient",),
+        "",
+        parts=(
+            ("code", "Coding", True),
+            ("period", "Period", True),
+            ("source", "string", False),
+            ("list", "Reference", False),
+        ),
+    ),
 )
 
 
@@ -1488,6 +1718,8 @@ def extension_definition(extension: LocalExtension) -> Resource:
     """A local extension as a StructureDefinition (a constraint on Extension with one value)."""
     from fhir.resources.R4B.structuredefinition import StructureDefinition
 
+    if extension.parts:
+        return _complex_extension_definition(extension)
     value_type: dict[str, Any] = {"code": extension.value_type}
     if extension.target_profile:
         value_type["targetProfile"] = [extension.target_profile]
@@ -1521,6 +1753,56 @@ def extension_definition(extension: LocalExtension) -> Resource:
                     {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [value_type]},
                 ]
             },
+        },
+    )
+
+
+def _complex_extension_definition(extension: LocalExtension) -> Resource:
+    """A complex local extension: sliced sub-extensions by url, no value of its own."""
+    from fhir.resources.R4B.structuredefinition import StructureDefinition
+
+    elements: list[dict[str, Any]] = [
+        {"id": "Extension", "path": "Extension", "short": extension.name, "definition": extension.description},
+        {
+            "id": "Extension.extension",
+            "path": "Extension.extension",
+            "slicing": {"discriminator": [{"type": "value", "path": "url"}], "rules": "open"},
+        },
+    ]
+    for name, value_type, required in extension.parts:
+        slice_id = f"Extension.extension:{name}"
+        elements += [
+            {
+                "id": slice_id,
+                "path": "Extension.extension",
+                "sliceName": name,
+                "min": 1 if required else 0,
+                "max": "1",
+            },
+            {"id": f"{slice_id}.url", "path": "Extension.extension.url", "fixedUri": name},
+            {"id": f"{slice_id}.value[x]", "path": "Extension.extension.value[x]", "type": [{"code": value_type}]},
+        ]
+    elements += [
+        {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
+        {"id": "Extension.value[x]", "path": "Extension.value[x]", "max": "0"},
+    ]
+    return _validated(
+        StructureDefinition,
+        {
+            "resourceType": "StructureDefinition",
+            "id": extension.id,
+            "url": extension.url,
+            "name": extension.name,
+            "status": "active",
+            "description": extension.description,
+            "fhirVersion": FHIR_VERSION,
+            "kind": "complex-type",
+            "abstract": False,
+            "context": [{"type": "element", "expression": context} for context in extension.contexts],
+            "type": "Extension",
+            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
+            "derivation": "constraint",
+            "differential": {"element": elements},
         },
     )
 

@@ -30,7 +30,11 @@ _console = Console()
 def create(
     username: str = typer.Option(..., "--username", help="Login name"),
     role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}"),
-    area: str | None = typer.Option(None, "--area", help="Location code of a registrar's or verifier's area"),
+    area: str | None = typer.Option(
+        None,
+        "--area",
+        help="Location code of a registrar's or verifier's area (any level: province, district, commune...)",
+    ),
     provider: str | None = typer.Option(None, "--provider", help="Provider code of a clerk's facility"),
     password: str | None = typer.Option(None, "--password", help="Default: generate one and print it"),
     language: str = typer.Option("en", "--language", help="Language of the web pages"),

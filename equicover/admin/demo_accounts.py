@@ -53,6 +53,7 @@ def create_demo_users(*, session: Session, actor: str = "demo") -> list[DemoUser
     wanted: list[tuple[str, str, str | None, str | None, str]] = [
         ("demo-admin", Role.ADMIN, None, None, "everything"),
         ("demo-fund", Role.FUND_MANAGER, None, None, "everything (read), payments"),
+        ("demo-analyst", Role.ANALYST, None, None, "aggregates and what if, no personal data"),
     ]
     if province is not None:
         wanted.append(("demo-registrar", Role.REGISTRAR, province.code, None, f"area {province.code}"))

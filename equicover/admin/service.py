@@ -28,10 +28,12 @@ from equicover.auth.service import (
 from equicover.errors import NotFound, ValidationFailed
 from equicover.providers.models import Provider
 from equicover.providers.service import get_provider
-from equicover.registry.models import Location
+from equicover.registry.models import LOCATION_LEVELS, Location
 from equicover.registry.service import get_location
 
-AREA_LEVELS = ("country", "province", "district")
+# An account works in an area of any level the registry has: a commune's account approves its own
+# identifications when the targeting rules name the commune as the approving level.
+AREA_LEVELS = tuple(LOCATION_LEVELS)
 
 
 def create_user(
@@ -54,7 +56,7 @@ def create_user(
         except NotFound:
             raise ValidationFailed(record, "area", "unknown location") from None
         if location.level not in AREA_LEVELS:
-            raise ValidationFailed(record, "area", "must be a country, province or district")
+            raise ValidationFailed(record, "area", f"must be one of the levels {', '.join(AREA_LEVELS)}")
         if location.level != "country":
             location_id = location.id
     provider_id = None

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from equicover.auth.hashing import SignInGate
 from equicover.auth.models import User
+from equicover.auth.roles import ANALYST_API_PATHS, Role
 from equicover.auth.service import (
     DEFAULT_TOKEN_LIFETIME,
     authenticate,
@@ -128,7 +129,18 @@ def current_user(
     token = caller_token(request, credentials)
     user = resolve_token(session=session, token=token, now=now_of(request))
     request.state.username = user.username  # for the access log (a username, not personal data)
+    refuse_analyst_outside_aggregates(request, user)
     return user
+
+
+def refuse_analyst_outside_aggregates(request: Request, user: User) -> None:
+    """An analyst reads aggregates only: any route not in :data:`ANALYST_API_PATHS` is refused (403)
+    before it runs, so that a route open to "any signed-in user" never hands it persons or claims."""
+    if user.role != Role.ANALYST:
+        return
+    route = request.scope.get("route")
+    if getattr(route, "path", None) not in ANALYST_API_PATHS:
+        raise Forbidden(f"user {user.username}", "role", "an analyst reads aggregates only, never records of persons")
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -157,6 +169,7 @@ def require_roles_fast(*roles: str) -> Callable[..., Awaitable[User]]:
         if user is None:
             user = await run_in_threadpool(_resolve_cached, request, token)
         request.state.username = user.username
+        refuse_analyst_outside_aggregates(request, user)
         if user.role not in allowed:
             raise Forbidden(
                 f"user {user.username}", "role", f"this needs one of the roles: {', '.join(sorted(allowed))}"

@@ -31,7 +31,9 @@ class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=12, max_length=200)
     role: Role
-    area: str | None = Field(default=None, max_length=64, description="location code (province or district)")
+    area: str | None = Field(
+        default=None, max_length=64, description="location code of any level (province, district, commune...)"
+    )
     provider: str | None = Field(default=None, max_length=64, description="provider code of a clerk")
     language: str = Field(default="en", min_length=2, max_length=8)
 

@@ -77,16 +77,20 @@ def create_account(
     provider_id: int | None = None,
     language: str = "en",
     actor: str = SYSTEM_ACTOR,
+    password_hash: str | None = None,
 ) -> User:
     """Create an account. Registrars and verifiers need an area (``location_id``, a province or
-    district); clerks need a provider. Codes are resolved by :func:`equicover.admin.service.create_user`."""
+    district); clerks need a provider. Codes are resolved by :func:`equicover.admin.service.create_user`.
+    ``password_hash`` (then ``password`` is not used): the hash of a password nobody is told, for many
+    accounts made at once (one hash instead of one each), each handed over by a password reset."""
     record = f"user {username}"
     username = username.strip()
     if not username or len(username) > 100:
         raise ValidationFailed(record, "username", "must be 1 to 100 characters")
     if role not in ROLES:
         raise ValidationFailed(record, "role", f"must be one of {', '.join(ROLES)}")
-    check_password(record=record, username=username, password=password)
+    if password_hash is None:
+        check_password(record=record, username=username, password=password)
     if not language or len(language) > LANGUAGES_MAX:
         raise ValidationFailed(record, "language", "must be a short language tag such as en")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -95,9 +99,12 @@ def create_account(
         raise ValidationFailed(record, "provider", "a clerk works for one provider")
     if role in (Role.REGISTRAR, Role.VERIFIER) and location_id is None:
         raise ValidationFailed(record, "area", "a registrar or verifier works in a province or district")
+    if role == Role.ANALYST and (location_id is not None or provider_id is not None):
+        field = "area" if location_id is not None else "provider"
+        raise ValidationFailed(record, field, "an analyst reads national aggregates: no area, no provider")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash or hash_password(password),
         role=role,
         location_id=location_id,
         provider_id=provider_id,

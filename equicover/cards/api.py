@@ -49,6 +49,9 @@ class CardOut(BaseModel):
     valid_from: dt.date
     valid_to: dt.date
     status: str
+    status_reason: str | None = Field(
+        default=None, description="Why: unpaid_contribution: due since <date>, merged into person <id>, ..."
+    )
     replaces_id: int | None
     issued_at: dt.datetime
     qr_payload: str = Field(description="The signed payload the card's QR code holds (docs/cards.md)")
@@ -90,6 +93,7 @@ def _out(session: Session, card: MemberCard) -> CardOut:
         valid_from=card.valid_from,
         valid_to=card.valid_to,
         status=card.status,
+        status_reason=card.status_reason,
         replaces_id=card.replaces_id,
         issued_at=card.issued_at,
         qr_payload=service.payload_of(session=session, card=card),

@@ -1,4 +1,5 @@
-"""``equicover cards``: issue and print cards by area, verify a QR payload, publish a scheme's key."""
+"""``equicover cards``: issue and print cards by area, verify a QR payload, publish a scheme's key,
+suspend the cards of members whose own contribution is unpaid (and reactivate them once paid)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from equicover.enrolment.models import Scheme
 from equicover.enrolment.service import get_scheme
 from equicover.errors import EquicoverError
 
-cards_app = typer.Typer(no_args_is_help=True, help="Member cards: issue and print, verify, publish the key.")
+cards_app = typer.Typer(
+    no_args_is_help=True, help="Member cards: issue and print, verify, publish the key, suspend the unpaid."
+)
 
 
 @cards_app.command("issue")
@@ -49,6 +52,28 @@ def issue(
         console.print(f"[red]{error.message}[/]")
         raise typer.Exit(1) from None
     console.print(f"{len(printed)} card(s) issued in {area} for scheme {scheme_code}; sheet written to {out}")
+
+
+@cards_app.command("suspend-unpaid")
+def suspend_unpaid(
+    on: str | None = typer.Option(None, "--on", help="The day to judge on (default: today)."),
+    actor: str = ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Suspend the cards of vulnerable members whose own contribution is unpaid past the grace
+    (equicover/cards/suspension.toml), and make active again those paid since."""
+    day = parse_date(on, "--on") if on is not None else dt.date.today()
+    try:
+        with migrated_session_factory(database_url) as factory, session_scope(factory) as session:
+            run = service.suspend_unpaid(session=session, on=day, actor=actor)
+    except EquicoverError as error:
+        console.print(f"[red]{error.message}[/]")
+        raise typer.Exit(1) from None
+    grace = service.suspension_rules().grace_days
+    console.print(
+        f"{day.isoformat()}: {len(run.suspended)} card(s) suspended (own contribution unpaid over {grace} days), "
+        f"{len(run.reactivated)} reactivated (paid since)"
+    )
 
 
 @cards_app.command("verify")

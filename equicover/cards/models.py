@@ -3,7 +3,8 @@
 A card is held by a person or by a household (the scheme's policy says which: ``[card] per``), for
 one scheme. ``household_id`` is always set (the holder's household), ``person_id`` only on a
 person's card. Validity is inclusive at both ends. ``replaces_id`` links a replacement to the
-card it replaced (lost, damaged, renewed).
+card it replaced (lost, damaged, renewed). A ``cancelled`` card was withdrawn for good: the
+record of a person merged into another (the survivor holds the card).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base, in_list
 
-CARD_STATUSES = ("issued", "active", "suspended", "lost", "replaced", "expired")
+CARD_STATUSES = ("issued", "active", "suspended", "lost", "replaced", "expired", "cancelled")
 HOLDER_KINDS = ("person", "household")
 
 
@@ -44,3 +45,6 @@ class MemberCard(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     issued_by: Mapped[str] = mapped_column(String(100))
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Why the card is in its status when the window must say it (a suspension for an unpaid
+    # contribution, a cancellation by a merge of duplicates); cleared when the card is reactivated.
+    status_reason: Mapped[str | None] = mapped_column(String(200))

@@ -9,6 +9,11 @@
 - :func:`set_status` moves a card along :data:`TRANSITIONS`; anything else is refused (409).
 - :func:`replace_card`: a lost, damaged or stale card is replaced by a new number.
 - :func:`verify_payload`: the signature and dates of a QR payload, then the card's stored status.
+- :func:`suspend_unpaid`: the cards of vulnerable members whose own contribution is unpaid past
+  the grace of ``suspension.toml`` are suspended, with the reason; those paid since are active
+  again.
+- :func:`cards_after_merge`: the live cards of a person merged into another are cancelled and the
+  survivor keeps its card or gets one.
 
 Every change is written to the change log (ids, dates and statuses, no names).
 """
@@ -16,8 +21,10 @@ Every change is written to the change log (ids, dates and statuses, no names).
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -30,7 +37,7 @@ from equicover.cards.models import MemberCard
 from equicover.cards.numbers import new_card_number, normalise, number_problem
 from equicover.claims.service import policy_in_force
 from equicover.claims.settle_and_store import loaded_policy
-from equicover.enrolment.models import Enrolment, Scheme
+from equicover.enrolment.models import Contribution, Enrolment, Scheme
 from equicover.enrolment.service import get_scheme
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.registry.models import STANDARD_CATEGORIES, Household, Location, Person, PersonCategory
@@ -47,6 +54,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "lost": (),
     "replaced": (),
     "expired": (),
+    "cancelled": (),
 }
 REPLACEABLE = ("issued", "active", "suspended", "lost", "expired")
 # The category printed on a card: the first the holder holds in this order (the registry's own).
@@ -135,6 +143,7 @@ def _change(session: Session, card: MemberCard, actor: str, action: str, before:
             "valid_from": card.valid_from,
             "valid_to": card.valid_to,
             "replaces_id": card.replaces_id,
+            "status_reason": card.status_reason,
         },
     )
 
@@ -235,9 +244,16 @@ def get_card(*, session: Session, number: str) -> MemberCard:
 
 
 def set_status(
-    *, session: Session, card: MemberCard, status: str, on: dt.date, actor: str = SYSTEM_ACTOR
+    *,
+    session: Session,
+    card: MemberCard,
+    status: str,
+    on: dt.date,
+    actor: str = SYSTEM_ACTOR,
+    reason: str | None = None,
 ) -> MemberCard:
-    """Move the card to ``status`` if :data:`TRANSITIONS` allows it (409 otherwise)."""
+    """Move the card to ``status`` if :data:`TRANSITIONS` allows it (409 otherwise); ``reason``
+    (no personal data) says why, for the window; a new status without one clears the old reason."""
     record = _record(card)
     if status not in TRANSITIONS:
         raise ValidationFailed(record, "status", f"must be one of {', '.join(TRANSITIONS)}")
@@ -249,8 +265,9 @@ def set_status(
         raise Conflict(record, "status", f"a {card.status} card cannot become {status}")
     if status == "expired" and card.valid_to >= on:
         raise Conflict(record, "status", f"valid until {card.valid_to.isoformat()}: not expired yet")
-    before = {"status": card.status}
+    before = {"status": card.status, "status_reason": card.status_reason}
     card.status = status
+    card.status_reason = reason.strip()[:200] if reason and reason.strip() else None
     card.status_changed_at = _now()
     session.flush()
     _change(session, card, actor, "update", before)
@@ -339,6 +356,47 @@ def verify_payload(*, session: Session, text: str, on: dt.date, key_directory: P
     if check.verdict == "valid" and card.status not in ("issued", "active"):
         return Verification(payload.CardCheck("invalid", f"the card is {card.status}", check.face), card)
     return Verification(check, card)
+
+
+def card_number_for(*, session: Session, person_id: int, scheme_id: int, on: dt.date) -> str | None:
+    """The number of the live card that covers the person in the scheme on ``on`` or later (a card
+    issued during an enrolment names the whole enrolment): their own, else their household's (a
+    suspended card still names them: the counter refuses it)."""
+    household_id = session.scalar(select(Person.household_id).where(Person.id == person_id))
+    if household_id is None:
+        return None
+    return session.scalar(
+        select(MemberCard.number)
+        .where(
+            MemberCard.scheme_id == scheme_id,
+            or_(
+                MemberCard.person_id == person_id,
+                (MemberCard.person_id.is_(None)) & (MemberCard.household_id == household_id),
+            ),
+            MemberCard.status.in_(LIVE_STATUSES),
+            MemberCard.valid_to >= on,
+        )
+        .order_by(MemberCard.person_id.is_(None), MemberCard.id.desc())
+        .limit(1)
+    )
+
+
+def holders_of(*, session: Session, number: str) -> tuple[int, list[int]] | None:
+    """The scheme and the persons a card number stands for (a household card: its members not
+    merged away); None for a number no card has (or one mistyped)."""
+    if number_problem(number) is not None:
+        return None
+    card = session.scalar(select(MemberCard).where(MemberCard.number == normalise(number)))
+    if card is None:
+        return None
+    if card.person_id is not None:
+        return card.scheme_id, [card.person_id]
+    members = session.scalars(
+        select(Person.id)
+        .where(Person.household_id == card.household_id, Person.merged_into_id.is_(None))
+        .order_by(Person.id)
+    )
+    return card.scheme_id, list(members)
 
 
 def cards_to_issue(*, session: Session, area_code: str, scheme_code: str, on: dt.date) -> list[tuple[str, int]]:
@@ -443,3 +501,163 @@ def printed_cards(*, session: Session, cards: list[MemberCard], key_directory: P
             )
         )
     return printed
+
+
+# --------------------------------------------------------------------------------------------
+# Suspension for an unpaid contribution
+
+SUSPENSION_FILE = Path(__file__).with_name("suspension.toml")
+UNPAID = "unpaid_contribution"  # the reason code of a suspension this module lifts by itself
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionRules:
+    grace_days: int
+    categories: tuple[str, ...]
+    payer_kinds: tuple[str, ...]
+
+
+@cache
+def suspension_rules(path: Path = SUSPENSION_FILE) -> SuspensionRules:
+    """The rules of the file, checked: a broken file stops the command, not a card."""
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    rules = SuspensionRules(int(document["grace_days"]), tuple(document["categories"]), tuple(document["payer_kinds"]))
+    if not 1 <= rules.grace_days <= 366 or not rules.categories or not rules.payer_kinds:
+        raise ValueError(f"{path.name}: grace_days out of range, or no category or payer kind")
+    return rules
+
+
+def _unpaid_since(session: Session, on: dt.date, rules: SuspensionRules) -> dict[tuple[int, int], dt.date]:
+    """(person, scheme) -> the oldest period start of the person's own contribution still due past
+    the grace on ``on``, for members holding one of the rules' categories that day."""
+    late = on - dt.timedelta(days=rules.grace_days)
+    vulnerable = select(PersonCategory.person_id).where(PersonCategory.category.in_(rules.categories), *holds_on(on))
+    rows = session.execute(
+        select(Enrolment.person_id, Enrolment.scheme_id, func.min(Contribution.period_starts))
+        .join(Contribution, Contribution.enrolment_id == Enrolment.id)
+        .where(
+            Contribution.status == "due",
+            Contribution.payer_kind.in_(rules.payer_kinds),
+            Contribution.amount_minor > 0,
+            Contribution.period_starts < late,
+            Enrolment.status == "active",
+            Enrolment.person_id.in_(vulnerable),
+        )
+        .group_by(Enrolment.person_id, Enrolment.scheme_id)
+    ).all()
+    return {(person, scheme): since for person, scheme, since in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionRun:
+    suspended: list[int]  # card ids
+    reactivated: list[int]
+
+
+def suspend_unpaid(*, session: Session, on: dt.date, actor: str = SYSTEM_ACTOR) -> SuspensionRun:
+    """Suspend the live cards whose holder (a person, or a member of the household) owes their own
+    contribution past the grace (``suspension.toml``), with the reason; make active again the cards
+    this suspended whose contributions are paid (or waived) since. Run it again: nothing changes."""
+    rules = suspension_rules()
+    unpaid = _unpaid_since(session, on, rules)
+    households: dict[tuple[int, int], dt.date] = {}
+    if unpaid:
+        homes = dict(
+            session.execute(
+                select(Person.id, Person.household_id).where(Person.id.in_({person for person, _ in unpaid}))
+            ).all()
+        )
+        for (person, scheme), owed_since in unpaid.items():
+            key = (homes[person], scheme)
+            households[key] = min(owed_since, households.get(key, owed_since))
+    suspended: list[int] = []
+    reactivated: list[int] = []
+    cards = list(
+        session.scalars(
+            select(MemberCard)
+            .where(MemberCard.status.in_(LIVE_STATUSES), MemberCard.valid_to >= on)
+            .order_by(MemberCard.id)
+        )
+    )
+    for card in cards:
+        since: dt.date | None = None
+        if card.person_id is not None:
+            since = unpaid.get((card.person_id, card.scheme_id))
+        else:
+            since = households.get((card.household_id, card.scheme_id))
+        before = {"status": card.status, "status_reason": card.status_reason}
+        if since is not None and card.status in ("issued", "active"):
+            card.status = "suspended"
+            card.status_reason = f"{UNPAID}: due since {since.isoformat()}"
+            suspended.append(card.id)
+        elif since is None and card.status == "suspended" and (card.status_reason or "").startswith(UNPAID):
+            card.status = "active"
+            card.status_reason = None
+            reactivated.append(card.id)
+        else:
+            continue
+        card.status_changed_at = _now()
+        _change(session, card, actor, "update", before)
+    session.flush()
+    return SuspensionRun(suspended, reactivated)
+
+
+# --------------------------------------------------------------------------------------------
+# Cards after a merge of duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class MergedCards:
+    cancelled: list[int]  # the merged-away person's cards
+    issued: list[int]  # cards given to the survivor in their place
+
+
+def cards_after_merge(
+    *,
+    session: Session,
+    from_person_id: int,
+    to_person_id: int,
+    on: dt.date,
+    actor: str = SYSTEM_ACTOR,
+    key_directory: Path | None = None,
+) -> MergedCards:
+    """The merged-away person's live person cards are cancelled (the record no longer stands for
+    anyone); for each scheme of those cards the survivor keeps its live card or, when enrolled in
+    the scheme on ``on``, is issued one. A household card stays with its household. Never commits;
+    call it once the enrolments have moved to the survivor."""
+    cancelled: list[int] = []
+    issued: list[int] = []
+    cards = list(
+        session.scalars(
+            select(MemberCard)
+            .where(MemberCard.person_id == from_person_id, MemberCard.status.in_(LIVE_STATUSES))
+            .order_by(MemberCard.id)
+        )
+    )
+    for card in cards:
+        before = {"status": card.status, "status_reason": card.status_reason}
+        card.status = "cancelled"
+        card.status_reason = f"merged into person {to_person_id}"
+        card.status_changed_at = _now()
+        cancelled.append(card.id)
+        session.flush()
+        _change(session, card, actor, "cancel", before)
+    survivor = session.get(Person, to_person_id)
+    if survivor is None:
+        raise NotFound(f"person {to_person_id}", "survivor_id", "unknown person")
+    for scheme_id in sorted({card.scheme_id for card in cards}):
+        live = _live_card(session, scheme_id=scheme_id, household_id=survivor.household_id, person_id=survivor.id)
+        if live is not None and live.valid_to >= on:
+            continue
+        if _enrolled_until(session, [survivor.id], scheme_id, on) is None:
+            continue  # not covered by the scheme: no card to give
+        scheme_code = session.scalar(select(Scheme.code).where(Scheme.id == scheme_id))
+        assert scheme_code is not None
+        if card_rules(session=session, scheme_id=scheme_id, on=on).per != "person":
+            continue
+        card = issue_card(
+            session=session, scheme_code=scheme_code, on=on, person_id=survivor.id, actor=actor,
+            key_directory=key_directory,
+        )  # fmt: skip
+        issued.append(card.id)
+    return MergedCards(cancelled, issued)

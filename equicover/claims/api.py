@@ -345,7 +345,7 @@ class SettlementReport(BaseModel):
 )
 def settlement_report(
     session: SessionDep,
-    user: Annotated[User, Depends(require_roles(*CLAIM_READERS))],
+    user: Annotated[User, Depends(require_roles(*CLAIM_READERS, Role.ANALYST))],
     provider: Annotated[str | None, Query(max_length=64)] = None,
     location: Annotated[str | None, Query(max_length=64)] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,

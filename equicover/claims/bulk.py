@@ -28,8 +28,9 @@ settlement order after the claims already stored, so eligibility shows what each
 later real-time claim is held to the caps the loaded claims consumed, and ``reverse_claim``
 takes a loaded claim back out. (Claim attributes are taken from the file: level, designation,
 ``in_area``, categories; the service derives them from the registry, ``in_area`` by the policy's
-``[area]`` rule. The file's ``in_area`` is authoritative: a file written for the registry declares
-the value the rule gives.)
+``[area]`` rule. A filled ``in_area`` is authoritative: a file written for the registry declares
+the value the rule gives. A row that leaves it empty gets the rule's value, derived from the
+registry for the whole file at once before step 1: :func:`_in_area_by_rule`.)
 
 On PostgreSQL the members of the file are locked (``SELECT ... FOR UPDATE`` on ``persons``, the
 lock the service takes for each claim) before their accumulators are read, so a real-time claim
@@ -216,13 +217,14 @@ def load_settled_claims(
             })  # fmt: skip
 
             letter_uses = _referral_letters(session, connection, policy, claims_path, record)
-            if letter_uses:
-                rows, rejected = batch.check_claims_relation(
-                    connection,
-                    policy,
-                    _referred_by_letter(_letter_source(connection, claims_path), letter_uses),
-                    keep=_STORED_COLUMNS,
-                )
+            blank_area = _has_blank_in_area(connection, claims_path)
+            if letter_uses or blank_area:
+                source = _letter_source(connection, claims_path)
+                if letter_uses:
+                    source = _referred_by_letter(source, letter_uses)
+                if blank_area:
+                    source = _in_area_by_rule(session, connection, policy, source)
+                rows, rejected = batch.check_claims_relation(connection, policy, source, keep=_STORED_COLUMNS)
             else:
                 rows, rejected = batch.check_claims_file(connection, policy, claims_path, keep=_STORED_COLUMNS)
             if rejected:
@@ -444,6 +446,97 @@ def _referred_by_letter(source: str, uses: dict[str, int]) -> str:
     return (
         f"(SELECT * REPLACE (CASE WHEN list_contains([{claim_ids}], trim(coalesce(claim_id, ''), {whitespace})) "
         f"THEN 'true' ELSE referred END AS referred) FROM {source})"
+    )
+
+
+_WHITESPACE = " || ".join(f"chr({ord(char)})" for char in TRIMMED_CHARACTERS)
+_BLANK_IN_AREA = f"trim(coalesce(in_area, ''), {_WHITESPACE}) = ''"
+_IN_CHUNK = 10_000  # ids per IN list when reading the members' places
+
+
+def _has_blank_in_area(connection: duckdb.DuckDBPyConnection, claims_path: Path) -> bool:
+    """Whether a row of the file leaves ``in_area`` empty (the loader then derives it)."""
+    try:
+        source = _letter_source(connection, claims_path)
+    except ClaimFileError:
+        return False  # the checks report the file's problem
+    return bool(batch.one_row(connection, f"SELECT count(*) FROM {source} WHERE {_BLANK_IN_AREA}")[0])
+
+
+def _area_rule_sql(policy: Policy) -> str:
+    """The policy's ``[area]`` rule (``Policy.in_area``) over ``m`` (the member's district and
+    province) and ``p`` (the registered provider: code, level, district, province). Places compare
+    as the real-time service compares them: two unknown districts are the same."""
+    tests = []
+    if policy.area_levels is not None:
+        levels = ", ".join(quote_literal(level) for level in policy.area_levels) or "NULL"
+        tests.append(f"p.level IN ({levels})")
+    if policy.area_rule == "network":
+        codes = ", ".join(quote_literal(code) for code in sorted(policy.area_network)) or "NULL"
+        tests.append(f"p.code IN ({codes})")
+    elif policy.area_rule == "province":
+        tests.append("m.province_id IS NOT DISTINCT FROM p.province_id")
+    else:
+        tests.append("m.district_id IS NOT DISTINCT FROM p.district_id")
+    return " AND ".join(["m.person_id IS NOT NULL", "p.code IS NOT NULL", *(f"({test})" for test in tests)])
+
+
+def _in_area_by_rule(session: Session, connection: duckdb.DuckDBPyConnection, policy: Policy, source: str) -> str:
+    """``source`` with each empty ``in_area`` replaced by what the policy's ``[area]`` rule gives
+    for the member's home and the registered provider (the real-time service's rule, set-based);
+    a filled ``in_area`` is kept as written. File order is kept (the line numbers of errors).
+
+    An unknown member or provider gets ``false``: the loader refuses the file for it afterwards."""
+    from equicover.registry.models import Location
+
+    batch._run(connection, f"CREATE OR REPLACE TEMP TABLE area_source AS SELECT * FROM {source}")
+    members = [
+        int(value)
+        for (value,) in connection.execute(
+            f"SELECT DISTINCT person_id FROM (SELECT TRY_CAST(trim(coalesce(member_id, ''), {_WHITESPACE}) AS BIGINT) "
+            f"AS person_id FROM area_source WHERE {_BLANK_IN_AREA}) WHERE person_id IS NOT NULL"
+        ).fetchall()
+    ]
+    places: list[tuple[int, int | None, int | None]] = []
+    for start in range(0, len(members), _IN_CHUNK):
+        places.extend(
+            (int(person), district, province)
+            for person, district, province in session.execute(
+                select(Person.id, Location.district_id, Location.province_id)
+                .join(Location, Location.id == Person.location_id)
+                .where(Person.id.in_(members[start : start + _IN_CHUNK]))
+            ).all()
+        )
+    providers = session.execute(
+        select(Provider.code, Provider.level, Location.district_id, Location.province_id).join(
+            Location, Location.id == Provider.location_id
+        )
+    ).all()
+    _register(connection, "area_members", {
+        "person_id": ([row[0] for row in places], pa.int64()),
+        "district_id": ([row[1] for row in places], pa.int64()),
+        "province_id": ([row[2] for row in places], pa.int64()),
+    })  # fmt: skip
+    _register(connection, "area_providers", {
+        "code": ([row[0] for row in providers], pa.string()),
+        "level": ([row[1] for row in providers], pa.string()),
+        "district_id": ([row[2] for row in providers], pa.int64()),
+        "province_id": ([row[3] for row in providers], pa.int64()),
+    })  # fmt: skip
+    batch._run(
+        connection,
+        f"""
+        CREATE OR REPLACE TEMP TABLE area_derived AS
+        SELECT s.rowid AS rid, CASE WHEN {_area_rule_sql(policy)} THEN 'true' ELSE 'false' END AS derived
+        FROM area_source s
+        LEFT JOIN area_members m ON m.person_id = TRY_CAST(trim(coalesce(s.member_id, ''), {_WHITESPACE}) AS BIGINT)
+        LEFT JOIN area_providers p ON p.code = trim(coalesce(s.provider_id, ''), {_WHITESPACE})
+        WHERE {_BLANK_IN_AREA.replace("in_area", "s.in_area")}
+        """,
+    )
+    return (
+        "(SELECT s.* REPLACE (coalesce(d.derived, s.in_area) AS in_area) "
+        "FROM area_source s LEFT JOIN area_derived d ON d.rid = s.rowid ORDER BY s.rowid)"
     )
 
 

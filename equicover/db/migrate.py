@@ -6,7 +6,8 @@ equicover creates its tables (no ``create_all`` outside tests of the models them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -36,11 +37,41 @@ def _run(url: str | None, engine: Engine | None, action: Callable[[Config], None
     own_engine = engine is None
     engine = engine or make_engine(url or database_url())
     try:
-        with engine.begin() as connection:
-            action(alembic_config(connection=connection))
+        with engine.connect() as connection:
+            if connection.dialect.name != "sqlite":
+                with connection.begin():
+                    action(alembic_config(connection=connection))
+                return
+            with foreign_keys_off(connection):
+                with connection.begin():
+                    action(alembic_config(connection=connection))
+                    check_foreign_keys(connection)
     finally:
         if own_engine:
             engine.dispose()
+
+
+@contextmanager
+def foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite cannot alter a constraint: a migration rebuilds the table (copy, drop, rename), and
+    dropping a table that other tables refer to fails, or empties theirs, while foreign keys are
+    enforced. The pragma only takes effect outside a transaction, hence on the driver's connection
+    before the migrations' transaction begins; :func:`check_foreign_keys` then checks every reference."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """Refuse (and so roll back) a migration that left a row referring to nothing."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(f"the migration left {len(broken)} broken references, in tables: {', '.join(tables)}")
 
 
 def upgrade(url: str | None = None, *, revision: str = "head", engine: Engine | None = None) -> None:

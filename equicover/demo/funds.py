@@ -178,6 +178,14 @@ def run_funds_demo(
     ]
     for role in roles:
         organisations_cli.organisations_coverage(on=calendar.half_ends.isoformat(), role=role, by="organisation")
+    if profile.area_organisations:  # the enrolment drive of the neighbourhoods, month by month
+        organisations_cli.organisations_drive(
+            start=calendar.starts.isoformat(),
+            end=calendar.half_ends.isoformat(),
+            by="month",
+            role="responsible_organisation",
+            per="organisation",
+        )
 
     console.rule(f"5. Anomaly flags on the claims of {first_half[0]} to {first_half[1]}")
     anomaly_cli.anomaly_run(start=first_half[0], end=first_half[1], seed=seed, top=10)
@@ -185,6 +193,16 @@ def run_funds_demo(
     console.rule("6. Verification: a random and risk-weighted sample, provider scorecards")
     verification_cli.sample(start=first_half[0], end=first_half[1], random_count=50, risk_count=50, seed=seed)
     verification_cli.queue(district=None, limit=8)
+    if profile.district_organisations:  # the fund verifies the HEF operators too (seed 001)
+        from equicover.organisations.service import list_organisations
+
+        with session_scope() as session:
+            operators = [row.code for row in list_organisations(session=session, role="hef_operator")]
+        if operators:
+            verification_cli.operator_sample(
+                operator=operators[0], start=first_half[0], end=first_half[1], cases=10, benefits=20, seed=seed
+            )
+        verification_cli.operator_scorecards(start=first_half[0], end=first_half[1])
 
     console.rule(
         f"7. Payment batches for {first_half[0]} to {first_half[1]}: the maker drafts, another fund manager approves"
@@ -231,3 +249,6 @@ def run_funds_demo(
         )
     console.print(f"Gave {added:,} households a synthetic consumption for {calendar.half_year}.")
     reports_cli.semiannual(year=calendar.half_year, half=calendar.half, out=output, by="district", currency=currency)
+    reports_cli.financing(
+        start=calendar.starts.isoformat(), end=calendar.ends.isoformat(), currency=currency, earmarked=["transplant"]
+    )

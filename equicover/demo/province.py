@@ -1,6 +1,7 @@
 """``equicover demo``: a whole province end to end on the embedded database.
 
-Generates a synthetic province into the default database, prints its coverage by district,
+Generates a synthetic province into the default database, identifies its poor by rounds of its
+programme's targeting rules (``equicover.demo.targeting_round``), prints its coverage by district,
 settles its year of claims with the policy (the shipped Ya'an one-stop policy by default) in the
 batch engine, and prints what each payer paid and what the poor were left to pay. The province is
 of the policy's country (``synth/profiles``): its places, names, facility levels, categories,
@@ -22,6 +23,8 @@ from equicover.console import make_console
 from equicover.db.session import session_scope
 from equicover.db.settings import database_url as configured_database_url
 from equicover.demo.funds import demo_calendar, run_funds_demo
+from equicover.demo.grievances import run_grievance_demo
+from equicover.demo.targeting_round import identified_categories, run_identification
 from equicover.enrolment.cli import coverage
 from equicover.money import format_money
 from equicover.settlement.cli import settle
@@ -68,7 +71,19 @@ def demo(
     settlements_path = output / f"settlements-{year}.csv"
 
     _console.rule(f"1. A synthetic province of {people:,} people (seed {seed}): {profile.province_name}")
-    generate(people=people, seed=seed, year=year, claims=claims_path, database_url=url, no_db=False, policy=policy)
+    generate(
+        people=people,
+        seed=seed,
+        year=year,
+        claims=claims_path,
+        database_url=url,
+        no_db=False,
+        policy=policy,
+        identified_by_round=sorted(identified_categories(profile)),
+    )
+
+    _console.rule(f"1b. Identification of the poor in {profile.province_name}")
+    run_identification(profile=profile, programme_starts=calendar.starts, seed=seed, console=_console)
 
     _console.rule(f"2. Coverage on {calendar.half_ends} by district")
     coverage(date=calendar.half_ends.isoformat(), by="district", scheme=None)
@@ -95,6 +110,10 @@ def demo(
         profile=profile,
         calendar=calendar,
     )
+    run_grievance_demo(
+        starts=calendar.half_starts, ends=calendar.half_ends, minor_digits=loaded_policy.minor_digits,
+        console=_console, currency=loaded_policy.currency,
+    )  # fmt: skip
     _console.rule("The application: one account per role")
     with session_scope() as session:
         accounts = prepare_web_demo(

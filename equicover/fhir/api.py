@@ -52,7 +52,7 @@ from equicover import fhir_mapping as mapping
 from equicover.auth.deps import CurrentUser
 from equicover.auth.roles import Role
 from equicover.claims import scoping as claim_scoping
-from equicover.errors import EquicoverError, Forbidden
+from equicover.errors import EquicoverError, Forbidden, NotFound
 from equicover.fhir import negotiation, terminology
 from equicover.fhir.parsing import (
     FhirInputError,
@@ -373,7 +373,25 @@ def _code_systems(session: Session) -> list[Any]:
         "adjudication": {"provider-writeoff": "Provider write-off"},
         "zero-reason": _zero_reasons(),
     }
-    return [mapping.code_system(system, by_id[system.id]) for system in mapping.LOCAL_CODE_SYSTEMS]
+    return [mapping.code_system(system, by_id[system.id]) for system in mapping.LOCAL_CODE_SYSTEMS] + _category_systems(
+        session
+    )
+
+
+def _category_systems(session: Session) -> list[Any]:
+    """The registry's categories, and those each programme's targeting rules give (coverage-category codes)."""
+    from equicover.registry.service import list_categories
+    from equicover.targeting.service import programme_categories
+
+    labels = {category.code: category.label for category in list_categories(session=session)}
+    systems = [mapping.code_system(mapping.category_code_system_of(None), labels)]
+    for programme, codes in programme_categories(session=session).items():
+        systems.append(
+            mapping.code_system(
+                mapping.category_code_system_of(programme), {code: labels.get(code, code) for code in codes}
+            )
+        )
+    return systems
 
 
 def _definitions(session: Session, resource_type: str) -> list[Any]:
@@ -459,10 +477,44 @@ def _person(session: Session, user: Any, person_id: int) -> Any:
     return get_person(session=session, person_id=person_id)
 
 
+def _category_holdings(session: Session, person_ids: Sequence[int]) -> dict[int, list[mapping.CategoryHolding]]:
+    """Each person's category holdings (oldest first), with the programme and round that gave them."""
+    from equicover.registry.models import Category, PersonCategory
+    from equicover.targeting.service import CategorySource, category_source
+
+    holdings: dict[int, list[mapping.CategoryHolding]] = {}
+    if not person_ids:
+        return holdings
+    sources: dict[str | None, CategorySource] = {}
+    rows = session.execute(
+        select(PersonCategory, Category.label)
+        .join(Category, Category.code == PersonCategory.category)
+        .where(PersonCategory.person_id.in_(list(person_ids)))
+        .order_by(PersonCategory.person_id, PersonCategory.valid_from, PersonCategory.id)
+    )
+    for row, label in rows:
+        if row.source not in sources:
+            sources[row.source] = category_source(session=session, source=row.source)
+        origin = sources[row.source]
+        holdings.setdefault(row.person_id, []).append(
+            mapping.CategoryHolding(
+                category=row.category,
+                label=label,
+                valid_from=row.valid_from,
+                valid_to=row.valid_to,
+                source=row.source,
+                programme=origin.programme,
+                round_id=origin.round_id,
+            )
+        )
+    return holdings
+
+
 @router.get("/Patient/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a Patient")
 def read_patient(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
     person = _person(session, user, _int_id("Patient", resource_id))
-    return _read(request, mapping.patient(person), _changed_at(session, "persons", person.id))
+    categories = _category_holdings(session, [person.id]).get(person.id, [])
+    return _read(request, mapping.patient(person, categories), _changed_at(session, "persons", person.id))
 
 
 def _identifier_condition(values: Sequence[str]) -> ColumnElement[bool]:
@@ -518,7 +570,8 @@ def search_patients(request: Request, session: SessionDep, user: CurrentUser) ->
         if search.limit
         else []
     )
-    return _bundle(search, [mapping.patient(person) for person in persons], total)
+    categories = _category_holdings(session, [person.id for person in persons])
+    return _bundle(search, [mapping.patient(person, categories.get(person.id, [])) for person in persons], total)
 
 
 @router.post(
@@ -533,6 +586,38 @@ def search_patients_by_post(request: Request, body: RawBody, session: SessionDep
     return search_patients(request, session, user)
 
 
+def _round_group(request: Request, resource_id: str, session: Session, user: Any) -> Response:
+    """A targeting round's list of one category (``targeting-<round>-<category>``)."""
+    from equicover.registry.models import Category
+    from equicover.targeting import scoping as targeting_scoping
+    from equicover.targeting import service as targeting
+
+    parsed = mapping.parse_round_group_id(resource_id)
+    if parsed is None:
+        raise _not_found("Group", resource_id)
+    round_id, category_id = parsed
+    targeting_scoping.ensure_round_visible(session=session, user=user, round_id=round_id)
+    round_ = targeting.get_round(session=session, round_id=round_id)
+    if round_.approved_on is None:
+        raise _not_found("Group", resource_id)
+    rules = targeting.rules_of(round_)
+    granted = sorted({code for outcome in rules.outcomes for code in outcome.grants})
+    category = next((code for code in granted if code.replace("_", "-") == category_id), None)
+    if category is None:
+        raise _not_found("Group", resource_id)
+    label = session.scalar(select(Category.label).where(Category.code == category))
+    group = mapping.round_category_group(
+        round_id=round_id,
+        programme=rules.id,
+        category=category,
+        label=label,
+        area_location_id=round_.location_id,
+        approved_on=round_.approved_on,
+        members=targeting.round_category_members(session=session, round_id=round_id, category=category),
+    )
+    return _read(request, group, _changed_at(session, "targeting_rounds", round_id))
+
+
 @router.get(
     "/Group/{resource_id}", response_class=FhirResponse, responses=_RESPONSES, summary="Read a household as a Group"
 )
@@ -540,6 +625,8 @@ def read_group(request: Request, resource_id: str, session: SessionDep, user: Cu
     from equicover.registry.models import Household
     from equicover.registry.service import household_members
 
+    if resource_id.startswith("targeting-"):
+        return _round_group(request, resource_id, session, user)
     household_id = _int_id("Group", resource_id)
     registry_scoping.ensure_household_visible(session=session, user=user, household_id=household_id)
     household = session.get(Household, household_id)
@@ -666,7 +753,9 @@ def _benefit_year_bounds(version: Any, benefit_year: int) -> tuple[dt.date, dt.d
 
 
 def coverages_in_force(*, session: Session, person_id: int, on: dt.date) -> tuple[list[mapping.CoverageInForce], Any]:
-    """The person's coverage on ``on`` from the claims service's eligibility answer."""
+    """The person's coverage on ``on`` from the claims service's eligibility answer, each with the
+    number of the member card that covers the person in the scheme that day."""
+    from equicover.cards.service import card_number_for
     from equicover.claims.service import eligibility
 
     answer = eligibility(session=session, person_id=person_id, on=on)
@@ -706,6 +795,7 @@ def coverages_in_force(*, session: Session, person_id: int, on: dt.date) -> tupl
                 benefit_year_end=year_end,
                 layers=layers,
                 active=answer.covered,
+                card_number=card_number_for(session=session, person_id=person_id, scheme_id=version.scheme_id, on=on),
             )
         )
     return found, answer
@@ -805,20 +895,69 @@ def _date_param(search: Search) -> dt.date | None:
     "/Coverage",
     response_class=FhirResponse,
     responses=_RESPONSES,
-    openapi_extra=_search_parameters("beneficiary", "patient", "date", "_elements"),
-    summary="Search Coverage by beneficiary (or patient) on a date (default: today)",
+    openapi_extra=_search_parameters("beneficiary", "patient", "identifier", "date", "_elements"),
+    summary="Search Coverage by beneficiary (or patient), or by member card number, on a date (default: today)",
 )
 def search_coverage(request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    search = _search(request, "Coverage", ("beneficiary", "patient", "date"))
-    if not search.has("beneficiary", "patient"):
-        raise FhirInputError(400, [("required", "search parameter beneficiary=Patient/<id> is required", None)])
+    search = _search(request, "Coverage", ("beneficiary", "patient", "identifier", "date"))
+    if not search.has("beneficiary", "patient", "identifier"):
+        raise FhirInputError(
+            400,
+            [("required", "search parameter beneficiary=Patient/<id> (or identifier=<card system>|<number>)", None)],
+        )
     on = _date_param(search) or _today()
+    people: list[int] | None = (
+        _patients_searched(search, "beneficiary", "patient") if search.has("beneficiary", "patient") else None
+    )
+    schemes: set[int] | None = None
+    if search.has("identifier"):
+        carded, schemes = _card_holders(session, search)
+        people = sorted(carded if people is None else set(people) & carded)
     resources = []
-    for person_id in _patients_searched(search, "beneficiary", "patient"):
+    for person_id in people or []:
         _person(session, user, person_id)
         found, _eligibility = coverages_in_force(session=session, person_id=person_id, on=on)
+        if schemes is not None:
+            found = [
+                coverage for coverage in found if _scheme_of_version(session, coverage.policy_version_id) in schemes
+            ]
         resources += [resource for coverage in found for resource in mapping.coverages(coverage)]
     return _bundle(search, search.window(resources), len(resources))
+
+
+def _scheme_of_version(session: Session, version_id: int) -> int | None:
+    version = _version(session, version_id)
+    return version.scheme_id if version is not None else None
+
+
+def _card_holders(session: Session, search: Search) -> tuple[set[int], set[int]]:
+    """The persons and schemes the ``identifier`` parameters (member card numbers) name: each
+    occurrence an OR list, the occurrences together an AND. A number no card has finds nothing."""
+    from equicover.cards.service import holders_of
+    from equicover.enrolment.models import Scheme
+
+    persons: set[int] | None = None
+    schemes: set[int] = set()
+    for values in search.values("identifier"):
+        found: set[int] = set()
+        for value in values:
+            system, number = token_parts(value)
+            if not number:
+                raise FhirInputError(
+                    400, [("invalid", "identifier needs a value: <system>|<card number>", "identifier")]
+                )
+            holders = holders_of(session=session, number=number)
+            if holders is None:
+                continue
+            scheme_id, person_ids = holders
+            if system is not None:
+                code = session.scalar(select(Scheme.code).where(Scheme.id == scheme_id))
+                if system != mapping.card_system(code or ""):
+                    continue
+            schemes.add(scheme_id)
+            found.update(person_ids)
+        persons = found if persons is None else persons & found
+    return persons or set(), schemes
 
 
 @router.post(
@@ -831,6 +970,121 @@ def search_coverage(request: Request, session: SessionDep, user: CurrentUser) ->
 def search_coverage_by_post(request: Request, body: RawBody, session: SessionDep, user: CurrentUser) -> Response:
     _posted_search(request, body)
     return search_coverage(request, session, user)
+
+
+# ---------------------------------------------------------------- referral letters
+
+
+def _service_request(letter: Any) -> Any:
+    return mapping.service_request(
+        mapping.ReferralLetterFacts(
+            id=letter.id,
+            number=letter.number,
+            person_id=letter.person_id,
+            from_provider_id=letter.from_provider_id,
+            to_provider_id=letter.to_provider_id,
+            to_level=letter.to_level,
+            diagnosis=letter.diagnosis,
+            issued_on=letter.issued_on,
+            status=letter.status,
+            counter_on=letter.counter_on,
+        )
+    )
+
+
+@router.get(
+    "/ServiceRequest/{resource_id}",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    summary="Read a referral letter as a ServiceRequest",
+)
+def read_service_request(request: Request, resource_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    from equicover.referrals.service import letter_by_id
+
+    try:
+        letter = letter_by_id(session=session, letter_id=_int_id("ServiceRequest", resource_id))
+    except NotFound:
+        raise _not_found("ServiceRequest", resource_id) from None
+    _person(session, user, letter.person_id)  # a letter is read by those who may read its patient
+    return _read(
+        request,
+        _service_request(letter),
+        _latest(letter.issued_at, _changed_at(session, "referral_letters", letter.id)),
+    )
+
+
+@router.get(
+    "/ServiceRequest",
+    response_class=FhirResponse,
+    responses=_RESPONSES,
+    openapi_extra=_search_parameters("patient", "identifier", "_elements"),
+    summary="Search referral letters (ServiceRequest) by patient or by number",
+)
+def search_service_requests(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    from equicover.referrals.models import ReferralLetter
+
+    search = _search(request, "ServiceRequest", ("patient", "identifier"))
+    if not search.has("patient", "identifier"):
+        raise FhirInputError(
+            400, [("required", "search parameter patient=Patient/<id> (or identifier) is required", None)]
+        )
+    query = select(ReferralLetter)
+    if search.has("patient"):
+        people = _patients_searched(search, "patient")
+        for person_id in people:
+            _person(session, user, person_id)
+        query = query.where(ReferralLetter.person_id.in_(people))
+    for values in search.values("identifier"):
+        numbers = []
+        for value in values:
+            system, number = token_parts(value)
+            if not number:
+                raise FhirInputError(400, [("invalid", "identifier needs a value: <system>|<number>", "identifier")])
+            if system in (None, mapping.REFERRAL_LETTER_SYSTEM):
+                numbers.append(number.strip().upper())
+        query = query.where(ReferralLetter.number.in_(numbers))
+    from equicover.registry.models import Person
+
+    visible = select(Person.id).where(registry_scoping.persons_filter(user))
+    letters = session.scalars(query.where(ReferralLetter.person_id.in_(visible)).order_by(ReferralLetter.id)).all()
+    resources = [_service_request(letter) for letter in letters]
+    return _bundle(search, search.window(resources), len(resources))
+
+
+def _referral_letter_number(session: Session, parsed: ParsedClaim, base_url: str) -> str | None:
+    """The number of the letter ``Claim.referral`` names: a ``ServiceRequest/<id>`` reference (or its
+    absolute URL) or an identifier of the letters' system; None for a referral given as text alone."""
+    from equicover.referrals.service import letter_by_id
+
+    referral = parsed.referral
+    if referral is None:
+        return None
+    reference = referral.get("reference")
+    if reference:
+        text = str(reference).removeprefix(base_url)
+        letter_id = row_id(text.removeprefix("ServiceRequest/")) if text.startswith("ServiceRequest/") else None
+        if letter_id is None:
+            raise FhirInputError(
+                422, [("value", "Claim.referral must reference a ServiceRequest (a referral letter)", "Claim.referral")]
+            )
+        try:
+            return letter_by_id(session=session, letter_id=letter_id).number
+        except NotFound:
+            raise FhirInputError(
+                422, [("value", f"Claim.referral: no referral letter {letter_id}", "Claim.referral.reference")]
+            ) from None
+    identifier = referral.get("identifier") or {}
+    value = identifier.get("value") if isinstance(identifier, dict) else None
+    if value:
+        system = identifier.get("system")
+        if system not in (None, mapping.REFERRAL_LETTER_SYSTEM):
+            raise FhirInputError(
+                422,
+                [("value", f"Claim.referral.identifier.system must be {mapping.REFERRAL_LETTER_SYSTEM}",
+                  "Claim.referral.identifier")],
+            )  # fmt: skip
+        return str(value).strip().upper()
+    return None
 
 
 @router.post(
@@ -893,6 +1147,7 @@ def settled_claim(
     """A stored claim with what the FHIR resources need: its payments, currency, coverages,
     payers, the items and insurance it was sent with, and its capped layers' standing."""
     from equicover.claims.service import payments_of
+    from equicover.referrals.service import letter_of_claim
 
     payments = tuple(payments_of(session=session, claim_pk=claim.id))
     version = _version(session, claim.policy_version_id)
@@ -908,6 +1163,7 @@ def settled_claim(
             minor_digits=digits,
             items=items,
             insurance=insurance,
+            referral_letter_id=letter_of_claim(session=session, claim_pk=claim.id),
         )
     payments = _in_cascade_order(version, payments)
     layers = [payment for payment in payments if payment.kind == "layer"]
@@ -935,6 +1191,7 @@ def settled_claim(
         insurance=insurance,
         balances=standing.layers if standing is not None else (),
         benefit_year=(standing.benefit_year_start, standing.benefit_year_end) if standing is not None else None,
+        referral_letter_id=letter_of_claim(session=session, claim_pk=claim.id) if claim.referred else None,
     )
 
 
@@ -1202,6 +1459,7 @@ def _settle(request: Request, body: bytes, session: Session, user: Any) -> tuple
     for index, item in enumerate(parsed.items):
         to_minor(item.net, digits, f"Claim.item[{index}].net")
     _check_insurance(session, parsed, person_id, _base_url(request))
+    letter_number = _referral_letter_number(session, parsed, _base_url(request))
     try:
         claim_in = ClaimIn(
             claim_id=parsed.claim_id,
@@ -1213,7 +1471,8 @@ def _settle(request: Request, body: bytes, session: Session, user: Any) -> tuple
             days=parsed.days,
             total=to_minor(parsed.total, digits, "Claim.total"),
             eligible=to_minor(parsed.eligible, digits, "Claim.extension(eligible-amount)"),
-            referred=parsed.referred,
+            referred=parsed.referred and letter_number is None,
+            referral_letter=letter_number,
         )
     except ValidationError as error:
         problem = from_pydantic(error, "Claim")

@@ -239,6 +239,7 @@ class ParsedClaim:
     currency: str | None
     items: tuple[ParsedItem, ...] = ()
     insurance: tuple[dict[str, Any], ...] = ()
+    referral: dict[str, Any] | None = None  # Claim.referral as sent: a ServiceRequest reference or identifier
 
 
 _CLAIM_TYPE_CARE_TYPE = {"institutional": "inpatient"}
@@ -421,7 +422,8 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
     ``item.servicedDate``) -> service date, ``billablePeriod.end - start`` -> days;
     ``subType`` of system ``{BASE}/CodeSystem/care-type`` -> care type (else ``type``
     institutional -> inpatient, anything else -> outpatient); the first ``diagnosis`` by
-    sequence (ICD-10) -> diagnosis; ``referral`` present -> referred; ``total`` (else the sum of
+    sequence (ICD-10) -> diagnosis; ``referral`` present -> referred (a ServiceRequest reference or a letter's
+    identifier: the letter is checked as any claim's); ``total`` (else the sum of
     ``item.net``) -> total; extension ``{BASE}/StructureDefinition/eligible-amount`` -> eligible
     part (default: the total).
     """
@@ -451,6 +453,7 @@ def parse_claim(data: dict[str, Any]) -> ParsedClaim:
         currency=currency,
         items=items,
         insurance=tuple(_plain_json(entry) for entry in data.get("insurance") or []),
+        referral=_plain_json(data["referral"]) if isinstance(data.get("referral"), dict) else None,
     )
 
 

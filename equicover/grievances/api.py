@@ -65,6 +65,18 @@ class DecisionIn(BaseModel):
     refund_layer: str | None = Field(default=None, min_length=1, max_length=64)
     category: str | None = Field(default=None, min_length=1, max_length=32, description="The corrected category")
     category_from: dt.date | None = None
+    category_to: dt.date | None = Field(default=None, description="The corrected category's last day (default: open)")
+    category_replaces: str | None = Field(
+        default=None, min_length=1, max_length=32, description="The category found wrong: ended the day before"
+    )
+    correction_amount: int | None = Field(
+        default=None,
+        ge=-(10**15),
+        le=10**15,
+        strict=True,
+        description="A payment batch case: minor units owed to the provider (negative: owed by it), in its next batch",
+    )
+    correction_fund: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class AppealIn(BaseModel):
@@ -277,7 +289,18 @@ def decide(
         else None
     )
     correction = (
-        service.CategoryCorrection(body.category, body.category_from or today) if body.category is not None else None
+        service.CategoryCorrection(
+            body.category, body.category_from or today, valid_to=body.category_to, replaces=body.category_replaces
+        )
+        if body.category is not None
+        else None
+    )
+    if (body.correction_amount is None) != (body.correction_fund is None):
+        raise ValidationFailed(f"grievance {case.id}", "correction_fund", "a correction names its amount and its fund")
+    batch_correction = (
+        service.BatchCorrection(body.correction_amount, body.correction_fund)
+        if body.correction_amount is not None and body.correction_fund is not None
+        else None
     )
     service.decide(
         session=session,
@@ -288,6 +311,7 @@ def decide(
         on=body.on or today,
         refund=refund,
         correction=correction,
+        batch_correction=batch_correction,
     )
     return _out(session, user, case, today, steps=True)
 

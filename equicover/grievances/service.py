@@ -7,7 +7,11 @@
 - :func:`decide`: a handler of the case's area (anyone else is refused) decides with reasons; an
   upheld decision acts in the same unit of work: a refund to the member through the claims'
   adjustments (``claims.adjustments.member_refund``), a category corrected in the registry
-  (``registry.service.set_category``). Each act is a step of the case and in the change log.
+  (``registry.service.set_category``), a provider's verification finding reversed
+  (``verification.service.reverse_finding``: its recoveries cancelled, or repaid in the next
+  payment batch when a batch already netted them), a payment batch corrected by an amount in the
+  provider's next batch (``payments.corrections.record_correction``). Each act is a step of the
+  case and in the change log.
 - :func:`appeal`: one appeal of a decided first-instance case, to the next level up (the
   district's province), with the appeal deadline.
 - :func:`cases_query`: the cases a user may list, open or overdue, by area and facility.
@@ -34,15 +38,19 @@ from equicover.claims.models import Claim
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from equicover.grievances.models import OUTCOMES, GrievanceCase, GrievanceStep
 from equicover.grievances.rules import CategoryRule, grievance_rules
+from equicover.payments import corrections as payment_corrections
 from equicover.payments.models import PaymentBatch
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
 from equicover.registry.scoping import area_location_ids
-from equicover.registry.service import set_category
+from equicover.registry.service import end_category, set_category
+from equicover.verification import service as verification
 from equicover.verification.models import ClaimReview
 
 REFUND_CATEGORIES = ("refused_bill", "overcharged")
 CATEGORY_CORRECTIONS = ("category_decision", "identification_decision")
+FINDING_REVERSALS = ("verification_finding",)  # upheld: the finding is reversed
+BATCH_CORRECTIONS = ("payment_batch",)
 NOTE_KINDS = ("note", "call")
 
 
@@ -259,8 +267,101 @@ class Refund:
 
 @dataclass(frozen=True, slots=True)
 class CategoryCorrection:
+    """The category the member holds from ``valid_from`` (to ``valid_to``, inclusive; None: open),
+    and the category found wrong, ended the day before (``replaces``), when there is one."""
+
     category: str
     valid_from: dt.date
+    valid_to: dt.date | None = None
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCorrection:
+    """What the provider is owed more (negative: less) than a contested batch paid, from a fund."""
+
+    amount: int  # minor units
+    fund_code: str
+
+
+def _reverse_finding(session: Session, case: GrievanceCase, on: dt.date, actor: str) -> list[dict[str, object]]:
+    """The finding of the case's review undone; what a batch already took back is repaid in the next."""
+    recoveries = verification.recoveries_of(session=session, review_id=case.subject_id)
+    batch_ids = {recovery.payment_batch_id for recovery in recoveries if recovery.payment_batch_id is not None}
+    drafts = [
+        batch_id
+        for batch_id in sorted(batch_ids)
+        if session.scalar(select(PaymentBatch.status).where(PaymentBatch.id == batch_id)) == "draft"
+    ]
+    reversed_ = verification.reverse_finding(
+        session=session, review_id=case.subject_id, reason=f"grievance {case.id} upheld", on=on,
+        draft_batch_ids=drafts, actor=actor,
+    )  # fmt: skip
+    acts: list[dict[str, object]] = []
+    if reversed_.cancelled:
+        acts.append({"amount": reversed_.cancelled, "note": f"review {case.subject_id}: recovery cancelled"})
+    repaid: dict[str, int] = {}
+    for fund, amount in reversed_.to_repay:
+        repaid[fund] = repaid.get(fund, 0) + amount
+    for fund, amount in sorted(repaid.items()):
+        payment_corrections.record_correction(
+            session=session, provider_id=reversed_.review.provider_id, fund_code=fund, amount=amount,
+            source=f"grievance {case.id}", on=on, actor=actor, post_in_ledger=False,
+        )  # fmt: skip
+        acts.append({"amount": amount, "note": f"review {case.subject_id}: repaid in the next batch ({fund})"})
+    return acts
+
+
+def _act(
+    session: Session,
+    case: GrievanceCase,
+    user: User,
+    outcome: str,
+    on: dt.date,
+    refund: Refund | None,
+    correction: CategoryCorrection | None,
+    batch_correction: BatchCorrection | None,
+) -> list[dict[str, object]]:
+    """What an upheld decision does, each act as the fields of its step."""
+    record = _record(case)
+    acts: list[dict[str, object]] = []
+    if refund is not None:
+        lines = member_refund(
+            session=session, claim_pk=case.subject_id, amount=refund.amount, layer_id=refund.layer_id,
+            actor=user.username,
+        )  # fmt: skip
+        acts += [{"amount": line.amount, "claim_adjustment_id": line.id} for line in lines]
+    if correction is not None:
+        if correction.replaces is not None:
+            try:
+                ended = end_category(
+                    session=session, person_id=case.subject_id, category=correction.replaces,
+                    valid_to=correction.valid_from - dt.timedelta(days=1), actor=user.username,
+                )  # fmt: skip
+            except NotFound as missing:
+                raise ValidationFailed(record, "replaces", missing.reason) from None
+            acts.append({"person_category_id": ended.id, "note": f"{correction.replaces} ended"})
+        held = set_category(
+            session=session,
+            person_id=case.subject_id,
+            category=correction.category,
+            valid_from=correction.valid_from,
+            valid_to=correction.valid_to,
+            source=f"grievance {case.id}",
+            actor=user.username,
+        )
+        acts.append({"person_category_id": held.id})
+    if outcome == "upheld" and case.category in FINDING_REVERSALS:
+        acts += _reverse_finding(session, case, on, user.username)
+    if batch_correction is not None:
+        assert case.provider_id is not None  # a payment batch case is about its provider's batch
+        owed = payment_corrections.record_correction(
+            session=session, provider_id=case.provider_id, fund_code=batch_correction.fund_code,
+            amount=batch_correction.amount, source=f"grievance {case.id}", on=on, actor=user.username,
+        )  # fmt: skip
+        acts.append({"amount": owed.amount, "note": f"payment batch {case.subject_id}: corrected in the next batch"})
+
+    return acts
 
 
 def decide(
@@ -273,8 +374,12 @@ def decide(
     on: dt.date,
     refund: Refund | None = None,
     correction: CategoryCorrection | None = None,
+    batch_correction: BatchCorrection | None = None,
 ) -> GrievanceCase:
-    """Decide an open case with reasons; an upheld decision's act is done in the same unit of work."""
+    """Decide an open case with reasons; an upheld decision's act is done in the same unit of work.
+
+    An upheld verification finding case reverses the finding; an upheld payment batch case needs
+    the ``batch_correction`` the provider's next batch pays (a partly upheld one may give one)."""
     record = _record(case)
     _ensure_handler(session, user, case, "decision")
     if case.status != "open":
@@ -291,24 +396,15 @@ def decide(
         raise ValidationFailed(record, "refund", f"a {case.category} case does not refund a bill")
     if correction is not None and case.category not in CATEGORY_CORRECTIONS:
         raise ValidationFailed(record, "category", f"a {case.category} case does not correct a category")
-    # The act first: a refund or a correction refused leaves the case open and unchanged.
-    acts: list[dict[str, int]] = []
-    if refund is not None:
-        lines = member_refund(
-            session=session, claim_pk=case.subject_id, amount=refund.amount, layer_id=refund.layer_id,
-            actor=user.username,
-        )  # fmt: skip
-        acts += [{"amount": line.amount, "claim_adjustment_id": line.id} for line in lines]
-    if correction is not None:
-        held = set_category(
-            session=session,
-            person_id=case.subject_id,
-            category=correction.category,
-            valid_from=correction.valid_from,
-            source=f"grievance {case.id}",
-            actor=user.username,
-        )
-        acts.append({"person_category_id": held.id})
+    if batch_correction is not None and case.category not in BATCH_CORRECTIONS:
+        raise ValidationFailed(record, "batch_correction", f"a {case.category} case does not correct a payment batch")
+    if batch_correction is not None and outcome == "rejected":
+        raise ValidationFailed(record, "outcome", "a rejected case does not act")
+    if case.category in BATCH_CORRECTIONS and outcome == "upheld" and batch_correction is None:
+        raise ValidationFailed(record, "batch_correction", "an upheld payment batch case says what is owed")
+    # The acts first, in a savepoint: one refused undoes those before it and leaves the case open.
+    with session.begin_nested():
+        acts = _act(session, case, user, outcome, on, refund, correction, batch_correction)
     before = _snapshot(case)
     case.status, case.outcome, case.decision_reasons = "decided", outcome, reasons.strip()
     case.decided_on, case.decided_by = on, user.username
@@ -319,7 +415,8 @@ def decide(
         session=session, actor=user.username, entity="grievance_cases", entity_id=case.id, action="decide",
         before=before,
         after={**_snapshot(case), "refund": refund.amount if refund else None,
-               "category": correction.category if correction else case.category},
+               "category": correction.category if correction else case.category,
+               "acts": len(acts)},
     )  # fmt: skip
     return case
 

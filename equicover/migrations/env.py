@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from equicover.db.engine import make_engine
+from equicover.db.migrate import check_foreign_keys, foreign_keys_off
 from equicover.db.settings import database_url
 from equicover.tables import all_tables
 
@@ -47,8 +48,15 @@ def run_migrations_online() -> None:
     try:
         with engine.connect() as connection:
             _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            if connection.dialect.name != "sqlite":
+                with context.begin_transaction():
+                    context.run_migrations()
+                return
+            # A table rebuilt on SQLite must not be checked against references while it is rebuilt.
+            with foreign_keys_off(connection):
+                with context.begin_transaction():
+                    context.run_migrations()
+                    check_foreign_keys(connection)
     finally:
         engine.dispose()
 

@@ -39,3 +39,34 @@ def organisations_coverage(
     enrolled = sum(row.enrolled for row in rows)
     if population:
         console.print(f"All areas: {enrolled:,} of {population:,} enrolled ({100 * enrolled / population:.2f} %)")
+
+
+@organisations_app.command("drive")
+def organisations_drive(
+    start: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--to", help="Last day (YYYY-MM-DD)."),
+    by: str = typer.Option("month", "--by", help="month or week."),
+    role: str = typer.Option("responsible_organisation", "--role", help="responsible_organisation or hef_operator."),
+    per: str = typer.Option("area", "--per", help="area (each neighbourhood or district) or organisation."),
+) -> None:
+    """The enrolment drive: per area, the newly enrolled in each month (or week) and coverage at its end."""
+    from equicover.organisations import service
+
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    with unit_of_work() as session:
+        points = service.enrolment_drive(session=session, starts=first, ends=last, step=by, role=role, by=per)
+    table = Table(title=f"Enrolment drive {first} to {last} by {by} ({role}, per {per})")
+    for column in ("Code", "Organisation", "From", "To", "Newly enrolled", "Population", "Enrolled", "Coverage %"):
+        table.add_column(column, justify="left" if column in ("Code", "Organisation", "From", "To") else "right")
+    for point in points:
+        table.add_row(
+            point.code,
+            point.organisation,
+            point.starts.isoformat(),
+            point.ends.isoformat(),
+            f"{point.newly_enrolled:,}",
+            f"{point.population:,}",
+            f"{point.enrolled:,}",
+            "" if point.rate is None else f"{100 * point.rate:.1f}",
+        )
+    console.print(table)

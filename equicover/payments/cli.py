@@ -56,6 +56,7 @@ def draft(
             with_claims = select(Claim.provider_id).where(Claim.service_date >= starts, Claim.service_date <= ends)
             with_capitation = select(Contract.provider_id).where(Contract.payment_method == "capitation")
             with_adjustments = corrections.providers_with_adjustments_due(period_ends=ends)
+            with_corrections = corrections.providers_with_corrections_due()
             codes = list(
                 session.scalars(
                     select(Provider.code)
@@ -63,6 +64,7 @@ def draft(
                         Provider.id.in_(with_claims)
                         | Provider.id.in_(with_capitation)
                         | Provider.id.in_(with_adjustments)
+                        | Provider.id.in_(with_corrections)
                     )
                     .order_by(Provider.code)
                 )

@@ -12,6 +12,9 @@ are run from above"):
   month's claims posting.
 - :func:`reconcile_year`: the claims service settles the year again in service-date order and
   stores the differences; the ledger posts them.
+- :func:`record_correction`: an amount owed to or by a provider outside its claims (a payment
+  batch found wrong on a grievance, a recovery repaid after its finding was reversed); the ledger
+  takes it in when recorded, the provider's next batch nets it (:func:`corrections_due`).
 
 Adjustment lines of a payer are netted in the provider's next payment batch (:func:`adjustments_due`,
 called by ``draft_batch``); member lines travel with them as information: a member refund is paid
@@ -29,11 +32,18 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from equicover.audit.service import SYSTEM_ACTOR
+from equicover.audit.service import SYSTEM_ACTOR, record_change
 from equicover.claims import service as claims
 from equicover.claims.models import Claim, ClaimAdjustment, ClaimPayment
+from equicover.errors import NotFound, ValidationFailed
 from equicover.ledger import service as ledger
-from equicover.payments.models import PaymentBatch, PaymentBatchAdjustment, PaymentBatchClaim, PaymentBatchLine
+from equicover.payments.models import (
+    PaymentBatch,
+    PaymentBatchAdjustment,
+    PaymentBatchClaim,
+    PaymentBatchLine,
+    PaymentCorrection,
+)
 
 
 def _today() -> dt.date:
@@ -326,3 +336,123 @@ def batch_adjustments(*, session: Session, batch_id: int) -> list[BatchAdjustmen
         )
         for pk, claim_id, served, kind, item_id, payer, reason, cause, amount in rows
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Corrections outside claims
+
+
+def record_correction(
+    *,
+    session: Session,
+    provider_id: int,
+    fund_code: str,
+    amount: int,
+    source: str,
+    on: dt.date,
+    actor: str = SYSTEM_ACTOR,
+    post_in_ledger: bool = True,
+) -> PaymentCorrection:
+    """Owe the provider ``amount`` more (negative: less) from the fund, netted in its next batch.
+
+    The ledger takes the amount in now (Dr provider payments, Cr payable to the provider; the
+    other way for a negative amount) unless ``post_in_ledger`` is false: the caller already owes
+    it there (a recovery whose finding was reversed gives its amount back to the payable itself).
+    """
+    record = f"payment correction for provider {provider_id}"
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise ValidationFailed(record, "amount", "a non-zero whole number of minor units")
+    if not source.strip():
+        raise ValidationFailed(record, "source", "name the decision behind the correction")
+    if post_in_ledger:
+        try:
+            ledger.get_fund(session=session, code=fund_code)  # an unknown fund is refused, not created
+        except NotFound:
+            raise ValidationFailed(record, "fund_code", "unknown fund") from None
+        owed = [
+            ledger.Line(ledger.PROVIDER_PAYMENTS, debit=abs(amount)),
+            ledger.Line(ledger.PAYABLE, credit=abs(amount), provider_id=provider_id),
+        ]
+        if amount < 0:
+            owed = [
+                ledger.Line(ledger.PAYABLE, debit=-amount, provider_id=provider_id),
+                ledger.Line(ledger.PROVIDER_PAYMENTS, credit=-amount),
+            ]
+        ledger.post_entry(
+            session=session,
+            fund_code=fund_code,
+            posted_on=on,
+            kind="reversal" if amount > 0 else "recovery",
+            lines=owed,
+            reference=source,
+            memo="payment correction",
+            actor=actor,
+        )
+    row = PaymentCorrection(
+        provider_id=provider_id,
+        fund_code=fund_code,
+        amount=amount,
+        source=source.strip(),
+        recorded_on=on,
+        payment_batch_id=None,
+        created_at=dt.datetime.now(dt.UTC),
+        created_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    record_change(
+        session=session, actor=actor, entity="payment_corrections", entity_id=row.id, action="create",
+        after={"provider_id": provider_id, "fund_code": fund_code, "amount": amount, "source": row.source,
+               "recorded_on": on},
+    )  # fmt: skip
+    return row
+
+
+def corrections_due(*, session: Session, provider_id: int) -> list[PaymentCorrection]:
+    """The provider's corrections no batch has netted yet, oldest first."""
+    return list(
+        session.scalars(
+            select(PaymentCorrection)
+            .where(PaymentCorrection.provider_id == provider_id, PaymentCorrection.payment_batch_id.is_(None))
+            .order_by(PaymentCorrection.id)
+        )
+    )
+
+
+def providers_with_corrections_due() -> Select[Any]:
+    """The providers some correction waits for (a subquery): a batch is drafted for them too."""
+    return select(PaymentCorrection.provider_id).where(PaymentCorrection.payment_batch_id.is_(None))
+
+
+def add_corrections_to_funds(
+    due: Sequence[PaymentCorrection], claims_by_fund: dict[str, int], recovered_by_fund: dict[str, int]
+) -> None:
+    """What the provider is owed is paid with the claims of its fund; what it owes is deducted."""
+    for item in due:
+        if item.amount > 0:
+            claims_by_fund[item.fund_code] += item.amount
+        else:
+            recovered_by_fund[item.fund_code] += -item.amount
+
+
+def net_corrections_in_batch(*, session: Session, due: Sequence[PaymentCorrection], batch_id: int) -> None:
+    for item in due:
+        item.payment_batch_id = batch_id
+    session.flush()
+
+
+def release_corrections(*, session: Session, batch_id: int) -> None:
+    """The corrections of a cancelled draft wait for the next batch again."""
+    for item in session.scalars(select(PaymentCorrection).where(PaymentCorrection.payment_batch_id == batch_id)):
+        item.payment_batch_id = None
+    session.flush()
+
+
+def batch_corrections(*, session: Session, batch_id: int) -> list[PaymentCorrection]:
+    return list(
+        session.scalars(
+            select(PaymentCorrection)
+            .where(PaymentCorrection.payment_batch_id == batch_id)
+            .order_by(PaymentCorrection.id)
+        )
+    )

@@ -86,3 +86,22 @@ class PaymentBatchAdjustment(Base):
 
     adjustment_id: Mapped[int] = mapped_column(ForeignKey("claim_adjustments.id"), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)
+
+
+class PaymentCorrection(Base):
+    """An amount owed to (positive) or by (negative) a provider outside its claims, netted in its
+    next payment batch: a payment batch found wrong on a grievance, a recovery repaid after the
+    finding behind it was reversed. ``source`` names the decision (``grievance 12``)."""
+
+    __tablename__ = "payment_corrections"
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    fund_code: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(64))
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    payment_batch_id: Mapped[int | None] = mapped_column(ForeignKey("payment_batches.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))

@@ -163,6 +163,8 @@ def draft_batch(
         recovered_by_fund[recovery.fund_code] += recovery.amount
     adjustments = corrections.adjustments_due(session=session, provider_id=provider.id, period_ends=period_ends)
     corrections.add_due_to_funds(adjustments, claims_by_fund, recovered_by_fund)
+    owed = corrections.corrections_due(session=session, provider_id=provider.id)
+    corrections.add_corrections_to_funds(owed, claims_by_fund, recovered_by_fund)
     if recoveries:
         version_ids.update(
             session.scalars(
@@ -235,6 +237,7 @@ def draft_batch(
         session.execute(insert(PaymentBatchClaim), [{"claim_pk": pk, "batch_id": batch.id} for pk in sorted(claim_pks)])
     verification.net_recoveries_in_batch(session=session, recoveries=recoveries, payment_batch_id=batch.id)
     corrections.net_adjustments_in_batch(session=session, due=adjustments, batch_id=batch.id)
+    corrections.net_corrections_in_batch(session=session, due=owed, batch_id=batch.id)
     session.flush()
     record_change(
         session=session,
@@ -442,6 +445,7 @@ def cancel_batch(*, session: Session, batch_id: int, actor: str) -> PaymentBatch
     session.execute(delete(PaymentBatchClaim).where(PaymentBatchClaim.batch_id == batch.id))
     verification.release_recoveries(session=session, payment_batch_id=batch.id)
     corrections.release_adjustments(session=session, batch_id=batch.id)
+    corrections.release_corrections(session=session, batch_id=batch.id)
     batch.status = "cancelled"
     session.flush()
     record_change(
@@ -517,6 +521,11 @@ def batch_csv(*, session: Session, batch_id: int) -> str:
         writer.writerow(
             [batch.id, provider.code, line, adjustment.claim_id, day, format_money(shown, digits), batch.currency]
         )
+    for correction in corrections.batch_corrections(session=session, batch_id=batch.id):
+        writer.writerow(
+            [batch.id, provider.code, "correction", correction.source, "", format_money(correction.amount, digits),
+             batch.currency]
+        )  # fmt: skip
     if batch.capitation_amount:
         writer.writerow(
             [
@@ -544,7 +553,7 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
     batch = get_batch(session=session, batch_id=batch_id)
     provider = session.get_one(Provider, batch.provider_id)
     digits = batch.minor_digits
-    lines: list[tuple[int | str, int]] = [(pk, amount) for pk, _, _, amount in _claim_amounts(session, batch.id)]
+    lines: list[tuple[int | str | None, int]] = [(pk, amount) for pk, _, _, amount in _claim_amounts(session, batch.id)]
     lines += [
         (int(pk), -int(amount))
         for pk, amount in session.execute(
@@ -558,6 +567,10 @@ def payment_reconciliation(*, session: Session, batch_id: int) -> dict[str, Any]
         (adjustment.claim_pk, adjustment.amount)
         for adjustment in corrections.batch_adjustments(session=session, batch_id=batch.id)
         if adjustment.kind == "layer"
+    ]
+    # A correction decided on a grievance is for no one claim: a detail without a request.
+    lines += [
+        (None, correction.amount) for correction in corrections.batch_corrections(session=session, batch_id=batch.id)
     ]
     funds = sorted({line.fund_code for line in batch_lines(session=session, batch_id=batch.id)})
     resource = mapping.payment_reconciliation(

@@ -4,18 +4,21 @@ What hangs off the duplicate moves to the survivor, each domain moving its own r
 service: enrolments (and with them their contributions), category holdings, stored claims, the
 claims accumulators of the member (amounts added up per policy, layer and year), care records,
 referral letters, the grievance cases they brought or that concern them, and the source rows of
-imports. The survivor takes the duplicate's national ID and phone when it has
+imports. The duplicate's live member cards are cancelled and the survivor keeps its card, or is
+issued one for a scheme it is enrolled in. The survivor takes the duplicate's national ID and phone when it has
 none. The duplicate's row stays, marked with ``merged_into_id``; every move is written to the
 change log with the ids moved, so a merge can be audited and, by hand, undone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.cards.service import cards_after_merge
 from equicover.care.service import move_care_records
 from equicover.claims.service import merge_accumulators, move_claims
 from equicover.enrolment.service import move_enrolments
@@ -38,10 +41,15 @@ class MergeResult:
     care_records: int = 0  # chronic conditions, family-doctor contracts, health checks
     referral_letters: list[int] = field(default_factory=list)
     grievance_cases: list[int] = field(default_factory=list)
+    cards_cancelled: list[int] = field(default_factory=list)
+    cards_issued: list[int] = field(default_factory=list)
 
 
-def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: str = SYSTEM_ACTOR) -> MergeResult:
-    """Merge person ``merged_id`` into ``survivor_id`` (see the module doc)."""
+def merge_persons(
+    *, session: Session, survivor_id: int, merged_id: int, actor: str = SYSTEM_ACTOR, on: dt.date | None = None
+) -> MergeResult:
+    """Merge person ``merged_id`` into ``survivor_id`` (see the module doc); ``on`` (default today)
+    dates a card issued to the survivor."""
     if survivor_id == merged_id:
         raise ValidationFailed(f"person {merged_id}", "survivor_id", "a person cannot be merged into itself")
     locked = lock_live_persons(session=session, person_ids=(survivor_id, merged_id))
@@ -58,6 +66,11 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
     result.care_records = move_care_records(session=session, from_person_id=merged_id, to_person_id=survivor_id)
     result.referral_letters = move_letters(session=session, from_person_id=merged_id, to_person_id=survivor_id)
     result.grievance_cases = move_cases(session=session, from_person_id=merged_id, to_person_id=survivor_id)
+    # After the enrolments: a card for the survivor needs its cover.
+    cards = cards_after_merge(
+        session=session, from_person_id=merged_id, to_person_id=survivor_id, on=on or dt.date.today(), actor=actor
+    )
+    result.cards_cancelled, result.cards_issued = cards.cancelled, cards.issued
 
     before = {"national_id": survivor.national_id, "id_type": survivor.id_type, "phone": survivor.phone}
     taken = absorb_person(session=session, survivor=survivor, merged=merged, actor=actor)
@@ -68,6 +81,8 @@ def merge_persons(*, session: Session, survivor_id: int, merged_id: int, actor: 
         "accumulator_rows": result.accumulators,
         "referral_letter_ids": result.referral_letters,
         "grievance_case_ids": result.grievance_cases,
+        "cancelled_card_ids": result.cards_cancelled,
+        "issued_card_ids": result.cards_issued,
     }
     id_moved = {"id_type": taken.get("id_type"), "national_id_moved": True} if "national_id" in taken else {}
     record_change(

@@ -139,6 +139,18 @@ def get_letter(*, session: Session, number: str) -> ReferralLetter:
     return letter
 
 
+def letter_by_id(*, session: Session, letter_id: int) -> ReferralLetter:
+    letter = session.get(ReferralLetter, letter_id)
+    if letter is None:
+        raise NotFound(f"referral letter {letter_id}", "id", UNKNOWN_LETTER)
+    return letter
+
+
+def letter_of_claim(*, session: Session, claim_pk: int) -> int | None:
+    """The id of the letter a stored claim carried, if it carried one."""
+    return session.scalar(select(ReferralLetterUse.letter_id).where(ReferralLetterUse.claim_pk == claim_pk))
+
+
 def letters_of(*, session: Session, person_id: int) -> list[ReferralLetter]:
     return list(
         session.scalars(

@@ -115,6 +115,14 @@ Index(
     func.lower(Person.full_name).label("full_name_lower"),
     postgresql_ops={"full_name_lower": "text_pattern_ops"},
 )
+# A name that holds what was typed anywhere ("fei" finds "Yang Fei"): a trigram index, PostgreSQL only
+# (SQLite has none; there that search reads the table).
+Index(
+    "ix_persons_full_name_trgm",
+    func.lower(Person.full_name).label("full_name_lower"),
+    postgresql_using="gin",
+    postgresql_ops={"full_name_lower": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class Category(Base):

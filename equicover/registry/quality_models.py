@@ -18,6 +18,7 @@ import datetime as dt
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal,
     literal_column,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,6 +62,20 @@ Index(
     func.replace(PersonNameForms.romanised, literal_column("' '"), literal_column("''")).label("romanised_joined"),
     postgresql_ops={"romanised_joined": "text_pattern_ops"},
 )
+
+
+def romanised_words() -> ColumnElement[str]:
+    """The romanised form after a space: LIKE '% fei%' on it finds a word of the name beginning with
+    "fei", the first word included. The search and its trigram index (PostgreSQL only) share it."""
+    return literal(" ", String, literal_execute=True) + PersonNameForms.romanised
+
+
+Index(
+    "ix_person_name_forms_romanised_words_trgm",
+    romanised_words().label("romanised_words"),
+    postgresql_using="gin",
+    postgresql_ops={"romanised_words": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class ImportRun(Base):

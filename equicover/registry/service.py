@@ -11,13 +11,27 @@ Errors name the record and the field; they never carry names, national IDs or ph
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from equicover.audit.service import SYSTEM_ACTOR, record_change
+from equicover.audit.service import SYSTEM_ACTOR, record_change, record_changes_bulk
 from equicover.auth.models import User
 from equicover.db.bulk import DEFAULT_CHUNK_SIZE, CopyOf, Rows, bulk_insert_rows
 from equicover.errors import Conflict, NotFound, ValidationFailed
@@ -665,6 +679,150 @@ def bulk_insert_person_categories(
     return written
 
 
+# The households' grants of a set-based category decision, loaded in bulk (COPY on PostgreSQL), and
+# their members, joined in the database: one statement per step whatever the number of households.
+# Both indexed, so that SQLite, which has no statistics on them, plans from them too.
+_HOUSEHOLD_GRANTS = Table(
+    "household_category_grants",
+    MetaData(),
+    Column("household_id", Integer, nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("valid_to", Date, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_MEMBER_GRANTS = Table(
+    "member_category_grants",
+    MetaData(),
+    Column("person_id", Integer, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Index("ix_member_category_grants", "person_id", "category"),
+    prefixes=["TEMPORARY"],
+)
+_ID_CHUNK = 5_000
+
+
+def grant_household_categories(
+    *,
+    session: Session,
+    household_ids: Sequence[int],
+    categories: Sequence[str],
+    valid_to: Sequence[dt.date],
+    valid_from: dt.date,
+    source: str,
+    actor: str = SYSTEM_ACTOR,
+) -> int:
+    """Give every member of each household (not merged, alive on ``valid_from``) a category from
+    ``valid_from`` to the grant's ``valid_to``: grant ``i`` is ``categories[i]`` to the members of
+    ``household_ids[i]`` until ``valid_to[i]``. Set-based, the same outcome as :func:`set_category`
+    per member and category after ending, the day before ``valid_from``, a holding that runs into
+    it (a new decision replaces the old one). Refused whole (:class:`Conflict`) when a member holds
+    the category from a day within the new period already. Every holding ended and created has its
+    change-log row. Returns the number of holdings created."""
+    if not len(household_ids) == len(categories) == len(valid_to):
+        raise ValueError("household_ids, categories and valid_to differ in length")
+    for until in valid_to:
+        if until < valid_from:
+            raise ValidationFailed("category grants", "valid_to", "is before valid_from")
+    if not household_ids:
+        return 0
+    session.flush()
+    connection = session.connection()
+    for table in (_HOUSEHOLD_GRANTS, _MEMBER_GRANTS):
+        table.drop(connection, checkfirst=True)
+        table.create(connection)
+    try:
+        bulk_insert_rows(
+            session,
+            _HOUSEHOLD_GRANTS,
+            {"household_id": list(household_ids), "category": list(categories), "valid_to": list(valid_to)},
+        )
+        grant, member = _HOUSEHOLD_GRANTS.c, _MEMBER_GRANTS.c
+        connection.execute(
+            insert(_MEMBER_GRANTS).from_select(
+                ["person_id", "category", "valid_to"],
+                select(Person.id, grant.category, grant.valid_to)
+                .join(_HOUSEHOLD_GRANTS, grant.household_id == Person.household_id)
+                .where(
+                    Person.merged_into_id.is_(None),
+                    or_(Person.death_date.is_(None), Person.death_date >= valid_from),
+                ),
+            )
+        )
+        # The members' holdings of the granted categories, whatever their dates (a few per member):
+        # sorted out here, as a date range in the join would lead SQLite to the category's index.
+        holding = PersonCategory.__table__.c
+        held = connection.execute(
+            select(
+                holding.id, holding.person_id, holding.category, holding.valid_from, holding.valid_to, member.valid_to
+            )
+            .join(_MEMBER_GRANTS, (member.person_id == holding.person_id) & (member.category == holding.category))
+            .order_by(holding.person_id, holding.category, holding.valid_from)
+        ).all()
+        ending: list[tuple[int, dt.date | None]] = []
+        for row_id, person_id, category, starts, ends, until in held:
+            if valid_from <= starts <= until:
+                raise Conflict(f"person {person_id}", "category", f"holds {category} from {starts} already")
+            if starts < valid_from and (ends is None or ends >= valid_from):
+                ending.append((row_id, ends))
+        eve = valid_from - dt.timedelta(days=1)
+        ended_ids = [row_id for row_id, _ in ending]
+        for start in range(0, len(ended_ids), _ID_CHUNK):
+            connection.execute(
+                update(PersonCategory.__table__)
+                .where(holding.id.in_(ended_ids[start : start + _ID_CHUNK]))
+                .values(valid_to=eve)
+            )
+        record_changes_bulk(
+            session=session,
+            actor=actor,
+            entity="person_categories",
+            action="end",
+            entity_ids=ended_ids,
+            befores=[{"valid_to": ends} for _, ends in ending],
+            afters=[{"valid_to": eve}] * len(ending),
+        )
+        created = connection.execute(
+            insert(PersonCategory.__table__)
+            .from_select(
+                ["person_id", "category", "valid_from", "valid_to", "source"],
+                select(
+                    member.person_id,
+                    member.category,
+                    literal(valid_from, Date),
+                    member.valid_to,
+                    literal(source, String),
+                ).order_by(member.person_id, member.category),
+            )
+            .returning(holding.id, holding.person_id, holding.category, holding.valid_to)
+        ).all()
+        record_changes_bulk(
+            session=session,
+            actor=actor,
+            entity="person_categories",
+            action="create",
+            entity_ids=[row[0] for row in created],
+            afters=[
+                {
+                    "person_id": row[1],
+                    "category": row[2],
+                    "valid_from": valid_from,
+                    "valid_to": row[3],
+                    "source": source,
+                }
+                for row in created
+            ],
+        )
+    finally:
+        for table in (_MEMBER_GRANTS, _HOUSEHOLD_GRANTS):
+            table.drop(connection)
+    # Loaded holdings are left as they were by the statements: read them again when next used.
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, PersonCategory):
+            session.expire(loaded)
+    return len(created)
+
+
 def _log_bulk(session: Session, actor: str, entity: str, written: int) -> None:
     if written:
         record_change(
@@ -683,6 +841,7 @@ __all__ = [
     "end_category",
     "find_person_by_national_id",
     "get_household",
+    "grant_household_categories",
     "get_location",
     "get_person",
     "holds_on",

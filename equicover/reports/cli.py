@@ -101,3 +101,43 @@ def dashboard_totals_command(
         f"Counted {result.claims:,} claims and {result.reversals:,} reversals; totals up to claim "
         f"{state.claims_upto:,} and change {state.changes_upto:,} ({state.holes:,} ids awaited)."
     )
+
+
+@report_app.command("financing")
+def financing(
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    currency: str | None = typer.Option(None, "--currency", help="Default: the only currency of the funds."),
+    earmarked: list[str] = typer.Option(
+        ["transplant"], "--earmarked", help="A fund reported apart (repeat the option for several)."
+    ),
+) -> None:
+    """The financing mix from the ledger: each source's contributions, its share and the payments it financed."""
+    from equicover.commands import money_formatter
+    from equicover.reports.financing import financing_report
+
+    with unit_of_work() as session:
+        report = financing_report(
+            session=session,
+            starts=parse_date(start, "--from"),
+            ends=parse_date(end, "--to"),
+            currency=currency,
+            earmarked=earmarked,
+        )
+    money = money_formatter(report.minor_digits)
+    table = Table(title=f"Financing {report.starts} to {report.ends} ({report.currency})")
+    for column in ("Source", "Contributions", "Share %", "Payments financed"):
+        table.add_column(column, justify="left" if column == "Source" else "right")
+    for row in report.sources:
+        share = "" if row.share is None else f"{100 * row.share:.1f}"
+        table.add_row(row.source, money(row.contributions), share, money(row.financed))
+    table.add_row("All sources", money(report.total_contributions), "100.0" if report.sources else "", "")
+    console.print(table)
+    for use, amount in report.payments.items():
+        console.print(f"Payments, {use}: {money(amount)} {report.currency}")
+    if report.unattributed:
+        console.print(f"Paid from balances of earlier periods: {money(report.unattributed)} {report.currency}")
+    for fund in report.earmarked:
+        received = ", ".join(f"{source} {money(amount)}" for source, amount in fund.contributions.items()) or "none"
+        paid = ", ".join(f"{use} {money(amount)}" for use, amount in fund.payments.items()) or "none"
+        console.print(f"Earmarked fund {fund.fund}: received {received}; paid {paid} ({report.currency})")

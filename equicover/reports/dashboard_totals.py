@@ -4,11 +4,14 @@
 A page never reads the year's claims. :func:`fold` reads what is new since the last fold (claims
 above a mark, and reversals in the change log above another) and adds it to per-year totals:
 paid by facility, payer and month; settled claims and the registered poor's in-county stays by
-facility; outpatient visits by the patient's district. Every claim adds its share once, whatever
-its status, and every reversal takes the same share back out once, so the totals are those of the
-settled claims in any order the two are read. :func:`year_totals` folds what is new (little: a
-background :class:`TotalsRefresher` folds every few seconds) and reads the year's totals;
-:func:`scanned_totals` computes the same figures from the claims themselves, for proof and repair.
+facility; primary-care consultations (:mod:`equicover.reports.primary_care`) by the patient's
+district. Every claim adds its share once, whatever its status, and every reversal takes the same
+share back out once, so the totals are those of the settled claims in any order the two are read.
+:func:`year_totals` folds what is new (little: a background :class:`TotalsRefresher` folds every
+few seconds) and reads the year's totals; :func:`scanned_totals` computes the same figures from
+the claims themselves, for proof and repair. The same fold moves the dashboard's coverage
+(:mod:`equicover.reports.dashboard_coverage`) by the change log's registry and enrolment rows;
+:func:`coverage` reads it.
 
 On PostgreSQL ids are handed out before their transactions commit, so a claim may become visible
 after a higher id was counted. The ids missing below a mark are kept as holes and looked for again
@@ -39,9 +42,12 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from equicover.audit.models import ChangeLog
 from equicover.claims.models import Claim, ClaimPayment
 from equicover.db.session import session_scope
+from equicover.enrolment import service as enrolment_service
+from equicover.enrolment.schemas import CoverageRow
 from equicover.errors import NotFound
 from equicover.providers.models import Provider
 from equicover.registry.models import Location, Person
+from equicover.reports import dashboard_coverage
 from equicover.reports.models import (
     DashboardFold,
     DashboardFoldHole,
@@ -49,15 +55,18 @@ from equicover.reports.models import (
     DashboardProviderClaims,
     DashboardVisits,
 )
+from equicover.reports.primary_care import consultation_condition
 
 log = logging.getLogger(__name__)
 
-CONSULTATION_CARE_TYPES = ("outpatient", "chronic_outpatient")
 POOR_CATEGORY = "registered_poor"
 REFRESH_SECONDS = 5.0  # how often the background refresher folds: the figures are at most this far behind
 FOLD_ROW = 1
 IDS_PER_STATEMENT = 5_000  # ids bound in one statement (SQLite and psycopg limit parameters)
 FOLD_LOCK_WAIT = "3s"  # a page waits this long at most for a fold running elsewhere
+# A kept coverage date is counted again from every person this often (background), for the writes
+# that do not go through the change log; the change log moves it at every fold meanwhile.
+COVERAGE_RECOUNT_AGE = dt.timedelta(hours=6)
 
 # (year, month, provider_id, kind, item_id, payer) -> [amount, payment rows]
 PaymentKey = tuple[int, int, int, str, str, str]
@@ -147,7 +156,7 @@ class _Deltas:
             .select_from(Claim)
             .join(Person, Person.id == Claim.person_id)
             .join(person_district, person_district.id == Person.location_id)
-            .where(*conditions, Claim.care_type.in_(CONSULTATION_CARE_TYPES), person_district.district_id.is_not(None))
+            .where(*conditions, consultation_condition(session=session), person_district.district_id.is_not(None))
             .group_by(year, person_district.district_id)
         ):
             if district_id is not None:  # excluded by the query; the column may be empty
@@ -332,13 +341,29 @@ def fold(*, session: Session, now: dt.datetime | None = None) -> FoldResult:
     not_claims = ChangeLog.entity != "claims"
     reversed_pks: set[int] = set()
     other_changes = 0
+    # The coverage kept for the dashboard moves with the same rows (only once a date is kept).
+    keeps_coverage = bool(dashboard_coverage.built_dates(session=session))
+    registry_changes: list[tuple[str, int | None, str]] = []
+    registry_entities = ChangeLog.entity.in_(dashboard_coverage.PERSON_ENTITIES + dashboard_coverage.REBUILD_ENTITIES)
+    change_rows = select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.action).where(registry_entities)
     for chunk in _chunks(filled_changes):
         reversed_pks |= set(session.scalars(select(ChangeLog.entity_id).where(ChangeLog.id.in_(chunk), *reversal)))
         other_changes += int(session.scalar(select(func.count()).where(ChangeLog.id.in_(chunk), not_claims)) or 0)
+        if keeps_coverage:
+            registry_changes += [
+                (row.entity, row.entity_id, row.action)
+                for row in session.execute(change_rows.where(ChangeLog.id.in_(chunk)))
+            ]
     if last_change > state.changes_upto:
         new_changes = new_ids(ChangeLog.id, state.changes_upto, last_change, "changes")
         reversed_pks |= set(session.scalars(select(ChangeLog.entity_id).where(*new_changes, *reversal)))
         other_changes += int(session.scalar(select(func.count()).where(*new_changes, not_claims)) or 0)
+        if keeps_coverage:
+            registry_changes += [
+                (row.entity, row.entity_id, row.action) for row in session.execute(change_rows.where(*new_changes))
+            ]
+    if registry_changes:
+        dashboard_coverage.apply_changes(session=session, changes=registry_changes)
     for chunk in _chunks(reversed_pks):
         deltas.add(session, [Claim.id.in_(chunk)], -1)
     deltas.store(session)
@@ -447,6 +472,45 @@ def other_changes(*, session: Session) -> int:
     return int(state.other_changes) + int(unfolded or 0)
 
 
+def coverage(*, session: Session, on: dt.date) -> tuple[list[CoverageRow], list[CoverageRow]]:
+    """Coverage on ``on`` by district and by category, current: what is new in the change log is
+    folded first; a date asked for the first time is counted from every person (once, with the
+    fold row locked so that no fold moves it meanwhile), then kept and moved by every fold."""
+    try_fold(session=session)
+    if on not in dashboard_coverage.built_dates(session=session):
+        try:
+            with session.begin_nested():
+                _lock_fold(session)
+                if on not in dashboard_coverage.built_dates(session=session):
+                    dashboard_coverage.build(session=session, on=on)
+        except OperationalError:
+            # A fold elsewhere holds the row too long: count this once without keeping it.
+            log.info("dashboard coverage: the date is not kept yet, the database is busy")
+            return (
+                enrolment_service.coverage(session=session, on=on, by="district"),
+                enrolment_service.coverage(session=session, on=on, by="category"),
+            )
+    return (
+        dashboard_coverage.coverage_rows(session=session, on=on, by="district"),
+        dashboard_coverage.coverage_rows(session=session, on=on, by="category"),
+    )
+
+
+def recount_stale_coverage(*, session: Session, now: dt.datetime | None = None) -> dt.date | None:
+    """Count again from every person the oldest kept date built more than
+    ``COVERAGE_RECOUNT_AGE`` ago (one a call, in the background refresher): a write that went
+    around the change log (a repair by hand, a bulk load that logged nothing) is in the figures
+    within that time. Returns the date counted again, if any."""
+    now = now or dt.datetime.now(dt.UTC)
+    stale = dashboard_coverage.stale_date(session=session, built_before=now - COVERAGE_RECOUNT_AGE)
+    if stale is None:
+        return None
+    with session.begin_nested():
+        _lock_fold(session)
+        dashboard_coverage.build(session=session, on=stale, now=now)
+    return stale
+
+
 def year_totals(*, session: Session, year: int) -> YearTotals:
     """The year's totals, current: what is new since the last fold is folded first."""
     try_fold(session=session)
@@ -546,6 +610,8 @@ class TotalsRefresher:
             try:
                 with session_scope(self._factory) as session:
                     try_fold(session=session)
+                with session_scope(self._factory) as session:
+                    recount_stale_coverage(session=session)
             except Exception:  # the next round tries again; a page still folds on its own
                 log.exception("dashboard totals: fold failed")
             self._stop.wait(self._every)

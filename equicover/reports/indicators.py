@@ -7,9 +7,11 @@ that were not reversed; a person's area is their place of residence):
 
 - **coverage rate** = persons enrolled (an active enrolment covering ``ends``) / population on
   ``ends`` (born, registered, and not dead on that day).
-- **consultations per person per year** = out-patient claims (care types containing
-  "outpatient") / population, scaled to a year (× 365 / days in the period). Target in the
-  RAMED seed: 0.6 GP consultations.
+- **consultations per person per year** = primary-care consultations (out-patient claims at a
+  provider level the claim's policy declares primary care, ``[indicators] primary_care_levels``;
+  every out-patient claim of a policy that declares none: :mod:`equicover.reports.primary_care`)
+  / population, scaled to a year (× 365 / days in the period). Target in the RAMED seed: 0.6
+  GP consultations.
 - **OOP share** = Σ member out-of-pocket / Σ allowed.
 - **poor inpatients within 10%** = registered-poor persons (category on the claim) with at least
   one in-area in-patient or chronic out-patient claim whose in-area out-of-pocket on that care is
@@ -37,6 +39,7 @@ from equicover.claims.models import Claim, ClaimPayment
 from equicover.enrolment.models import Contribution, Enrolment
 from equicover.errors import ValidationFailed
 from equicover.registry.models import Location, Person
+from equicover.reports.primary_care import consultation_condition
 
 AREA_LEVELS = ("district", "province", "country")
 POOR = "registered_poor"
@@ -184,7 +187,7 @@ def compute_indicators(
             row.enrolled = int(enrolled)
 
     in_period = and_(Claim.service_date >= starts, Claim.service_date <= ends, Claim.status == "settled")
-    outpatient = Claim.care_type.like("%outpatient%")
+    outpatient = consultation_condition(session=session)
     for area_id, consultations, allowed, oop in session.execute(
         select(
             area_of_person.c.area_id,

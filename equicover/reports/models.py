@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base
@@ -95,3 +95,52 @@ class DashboardFoldHole(Base):
     # The first transaction id not yet started when the hole was seen (pg_snapshot_xmax): once the
     # oldest running transaction is at or past it, whatever could fill the hole has ended.
     awaited_until_xid: Mapped[int] = mapped_column(BigInteger)
+
+
+# The dashboard's coverage on a date, kept current with the registry and the enrolments: built once
+# per date from the persons, then moved person by person as the change log names them
+# (equicover.reports.dashboard_coverage, their only writer, run inside the totals' fold).
+
+
+class DashboardCoverageDate(Base):
+    """A date whose coverage is kept (built once, then moved by every fold)."""
+
+    __tablename__ = "dashboard_coverage_dates"
+
+    on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DashboardCoveragePerson(Base):
+    """An eligible person on the date (alive, registered, not merged): where they live and whether
+    an active enrolment covers the date. What a change takes back out before it adds the new."""
+
+    __tablename__ = "dashboard_coverage_persons"
+
+    on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(Integer)  # None: located above a district
+    enrolled: Mapped[bool] = mapped_column(Boolean)
+
+
+class DashboardCoverageHolding(Base):
+    """A category an eligible person holds on the date."""
+
+    __tablename__ = "dashboard_coverage_holdings"
+
+    on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DashboardCoverageGroup(Base):
+    """Eligible and enrolled persons on the date by district (key: the district's id, "-" above
+    districts) or by category (key: its code)."""
+
+    __tablename__ = "dashboard_coverage_groups"
+
+    on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    grouping: Mapped[str] = mapped_column(String(16), primary_key=True)  # "district" or "category"
+    group_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    eligible: Mapped[int] = mapped_column(Integer)
+    enrolled: Mapped[int] = mapped_column(Integer)

@@ -243,13 +243,20 @@ SYNTHETIC_CONSUMPTION_SIGMA = 0.5
 
 
 def synthesize_household_consumption(
-    *, session: Session, year: int, seed: int, minor_digits: int, median_per_capita: tuple[int, int] | None = None
+    *,
+    session: Session,
+    year: int,
+    seed: int,
+    minor_digits: int,
+    median_per_capita: tuple[int, int] | None = None,
+    poor_households: set[int] | None = None,
 ) -> int:
     """Give every household without a figure for ``year`` a synthetic consumption (log-normal per
     capita × size; registered-poor households poorer). For the synthetic province only: real
     figures come from surveys or means tests (``record_household_consumption``). Returns rows added.
     ``median_per_capita``: (registered poor, others) in whole major units of the province's
-    currency; default the Chinese figures of ``SYNTHETIC_CONSUMPTION_MEDIAN``."""
+    currency; default the Chinese figures of ``SYNTHETIC_CONSUMPTION_MEDIAN``. ``poor_households``: the
+    ids of the poor households (default: those holding ``registered_poor`` in the year)."""
     import numpy as np
 
     from equicover.db.bulk import bulk_insert_rows
@@ -264,11 +271,16 @@ def synthesize_household_consumption(
     ).all()
     if not sizes:
         return 0
-    poor = set(
-        session.scalars(
-            select(Person.household_id)
-            .join(PersonCategory, PersonCategory.person_id == Person.id)
-            .where(PersonCategory.category == "registered_poor", PersonCategory.valid_from <= dt.date(year, 12, 31))
+    # The synthetic province knows which households are truly poor before any category is written.
+    poor = (
+        poor_households
+        if poor_households is not None
+        else set(
+            session.scalars(
+                select(Person.household_id)
+                .join(PersonCategory, PersonCategory.person_id == Person.id)
+                .where(PersonCategory.category == "registered_poor", PersonCategory.valid_from <= dt.date(year, 12, 31))
+            )
         )
     )
     generator = np.random.default_rng(seed)

@@ -28,6 +28,7 @@ from equicover.money import (
 )
 from equicover.settlement.model import (
     CONDITION_KEYS,
+    NAME_LANGUAGES,
     Allowance,
     AllowancePer,
     AreaRule,
@@ -39,6 +40,7 @@ from equicover.settlement.model import (
     FixedFee,
     Layer,
     LayerKind,
+    LocalNames,
     Policy,
     Scope,
     SubsidyRule,
@@ -85,6 +87,7 @@ TOP_LEVEL_KEYS = (
     "card",
     "referral",
     "area",
+    "indicators",
 )
 AREA_KEYS = ("rule", "levels", "network")
 CARD_KEYS = ("per", "valid_days")
@@ -103,9 +106,10 @@ POLICY_KEYS = (
     "stay_days",
     "time_zone",
     "source",
+    "names",
 )
 POLICY_REQUIRED = ("id", "name", "currency", "effective_from", "provider_levels", "care_types", "source")
-COMMON_LAYER_KEYS = ("id", "payer", "kind", "base", "when")
+COMMON_LAYER_KEYS = ("id", "payer", "kind", "base", "when", "names")
 BAND_LAYER_KEYS = ("scope", "cap_per_claim", "cap_per_year", "max_cumulative_share", "of", "variant")
 OOP_CAP_LAYER_KEYS = ("max_share", "max_per_year")
 VARIANT_KEYS = ("when", "bands")
@@ -425,6 +429,7 @@ class _PolicyReader:
             **header,
             **cards,
             **area,
+            **self.indicators(document),
             diagnosis_groups=self.diagnosis_groups,
             fixed_fees=fixed_fees,
             layers=layers,
@@ -448,6 +453,25 @@ class _PolicyReader:
             if "letter_valid_days" in referral:
                 found["referral_letter_valid_days"] = self.days(referral, "letter_valid_days", ("referral",))
         return found
+
+    def indicators(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``[indicators] primary_care_levels``: the provider levels of primary care, whose
+        out-patient visits the consultations indicator counts (absent: every out-patient visit)."""
+        path: KeyPath = ("indicators",)
+        table = self.table(document["indicators"], path) if "indicators" in document else None
+        if table is None:
+            return {}
+        self.keys(table, path, ("primary_care_levels",))
+        levels = self.name_list(table, "primary_care_levels", path)
+        if levels is None:
+            return {}
+        for index, level in enumerate(levels):
+            if self.levels_known and level not in self.provider_levels:
+                self.problem(
+                    path + ("primary_care_levels", index),
+                    f"{level!r} is not a provider level of the policy ({_choices(self.provider_levels)})",
+                )
+        return {"primary_care_levels": levels}
 
     def area(self, document: dict[str, Any]) -> dict[str, Any]:
         """``[area] rule = "district" | "province" | "network"``, ``levels``, ``network``: how a
@@ -531,8 +555,9 @@ class _PolicyReader:
         self.care_types_known = care_types is not None
         time_zone = self.time_zone(table, path)
         stay_days = self.stay_days(table, path)
+        names = self.local_names(table, path)
         fields = (policy_id, name, source, currency, minor_digits, effective_from, year_start, levels, care_types)
-        if any(field is None for field in fields) or time_zone is None or stay_days is None:
+        if any(field is None for field in fields) or time_zone is None or stay_days is None or names is None:
             return None
         return {
             "id": policy_id,
@@ -547,7 +572,30 @@ class _PolicyReader:
             "source": source,
             "time_zone": time_zone,
             "stay_days": stay_days,
+            "names": names,
         }
+
+    def local_names(self, table: dict[str, Any], path: KeyPath) -> LocalNames | None:
+        """``names = { en = "...", fr = "...", ... }`` (or a ``[....names]`` table): the name as
+        people read it in each of the application's languages; absent, the file's own text."""
+        if "names" not in table:
+            return ()
+        names_path = path + ("names",)
+        names_table = self.table(table["names"], names_path)
+        if names_table is None:
+            return None
+        before = len(self.problems)
+        found: list[tuple[str, str]] = []
+        for language in names_table:
+            if language not in NAME_LANGUAGES:
+                self.problem(
+                    names_path + (language,), f"unknown language {language!r} (known: {_choices(NAME_LANGUAGES)})"
+                )
+                continue
+            text = self.text(names_table, language, names_path)
+            if text is not None:
+                found.append((language, text.strip()))
+        return tuple(found) if len(self.problems) == before else None
 
     def time_zone(self, table: dict[str, Any], path: KeyPath) -> str | None:
         """The IANA zone whose calendar says which day is today for the scheme (default UTC)."""
@@ -815,6 +863,7 @@ class _PolicyReader:
             self.keys(table, path, COMMON_LAYER_KEYS + BAND_LAYER_KEYS + OOP_CAP_LAYER_KEYS, ("id", "payer"))
         layer_id = self.identifier(table, path, "layer")
         payer = self.text(table, "payer", path)
+        names = self.local_names(table, path) or ()
         default_base: LayerBase = "total" if kind == "oop_cap" else "eligible"
         base = self.choice(table, "base", path, LAYER_BASES, default_base)
         when = self.when(table, path)
@@ -831,6 +880,7 @@ class _PolicyReader:
                 when=when,
                 max_share=max_share,
                 max_per_year=max_per_year,
+                names=names,
             )
         scope = self.choice(table, "scope", path, LAYER_SCOPES, "claim")
         cap_per_claim = self.money(table, "cap_per_claim", path)
@@ -862,6 +912,7 @@ class _PolicyReader:
             cap_per_year=cap_per_year,
             max_cumulative_share=max_cumulative_share,
             cumulative_share_of=share_of,
+            names=names,
         )
 
     def variant(self, table: dict[str, Any], path: KeyPath) -> Variant | None:

@@ -31,6 +31,12 @@ AllowancePer = Literal["claim", "day"]
 ContributionKind = Literal["flat", "wage_share"]
 CardHolder = Literal["person", "household"]
 AreaRule = Literal["district", "province", "network"]
+# A name as people read it, per language: (language, name) pairs in file order. The languages are
+# the application's (the loader refuses others); a language without a name reads the English one,
+# then the file's own text (``payer``, ``name``).
+LocalNames = tuple[tuple[str, str], ...]
+NAME_LANGUAGES = ("en", "fr", "ar", "fa", "zh", "vi")
+NAME_FALLBACK_LANGUAGE = "en"
 DEFAULT_CARD_VALID_DAYS = 365
 DEFAULT_REFERRAL_LETTER_VALID_DAYS = 30
 
@@ -45,6 +51,12 @@ CONDITION_KEYS = (
     "diagnosis",
     "allowed_below",
 )
+
+
+def local_name(names: LocalNames, language: str, default: str) -> str:
+    """The name in ``language``, else in English, else ``default``."""
+    found = dict(names)
+    return found.get(language) or found.get(NAME_FALLBACK_LANGUAGE) or default
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,11 @@ class Layer:
     # oop_cap layers
     max_share: int | None = None  # scaled ratio
     max_per_year: int | None = None
+    names: LocalNames = ()  # the payer's name per language ([layer.names])
+
+    def payer_in(self, language: str) -> str:
+        """The payer's name in ``language``, else in English, else the file's ``payer``."""
+        return local_name(self.names, language, self.payer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,14 @@ class Policy:
     area_rule: AreaRule = "district"
     area_levels: tuple[str, ...] | None = None  # only facilities of these levels count as in area
     area_network: frozenset[str] = frozenset()  # facility codes of the network (rule "network")
+    # [indicators] primary_care_levels: the provider levels whose out-patient visits are primary-care
+    # consultations (None: the policy declares none, and every out-patient visit counts).
+    primary_care_levels: tuple[str, ...] | None = None
+    names: LocalNames = ()  # the programme's name per language ([policy.names])
+
+    def name_in(self, language: str) -> str:
+        """The programme's name in ``language``, else in English, else the file's ``name``."""
+        return local_name(self.names, language, self.name)
 
     def in_area(self, *, same_district: bool, same_province: bool, provider_code: str, provider_level: str) -> bool:
         """Whether a facility is in the member's area by the policy's ``[area]`` rule: in the

@@ -46,6 +46,11 @@ def generate(
         "--policy",
         help="A shipped policy: the province of its country, its period (instead of --year), its contributions.",
     ),
+    identified_by_round: list[str] = typer.Option(
+        [],
+        "--identified-by-round",
+        help="A category a round of identification gives afterwards: no holdings of it are generated (repeatable).",
+    ),
 ) -> None:
     """Generate a synthetic province: registry, providers, enrolment, and one year of claims."""
     url = None if no_db else (database_url or configured_database_url())
@@ -53,7 +58,15 @@ def generate(
         loaded = load_policy(policy) if policy is not None else None
         if url is not None:
             migrate.upgrade(url)
-        summary = _run(people=people, seed=seed, year=year, claims=claims, url=url, policy=loaded)
+        summary = _run(
+            people=people,
+            seed=seed,
+            year=year,
+            claims=claims,
+            url=url,
+            policy=loaded,
+            identified_by_round=frozenset(identified_by_round),
+        )
     except EquicoverError as error:
         _console.print(f"[red]{error.message}[/]")
         raise typer.Exit(1) from None
@@ -69,7 +82,14 @@ def policy_period(policy: Policy) -> tuple[dt.date, dt.date]:
 
 
 def _run(
-    *, people: int, seed: int, year: int, claims: Path, url: str | None, policy: Policy | None = None
+    *,
+    people: int,
+    seed: int,
+    year: int,
+    claims: Path,
+    url: str | None,
+    policy: Policy | None = None,
+    identified_by_round: frozenset[str] = frozenset(),
 ) -> GenerationSummary:
     options: dict[str, Any] = {}
     if policy is not None:
@@ -79,6 +99,8 @@ def _run(
             "period": policy_period(policy),
             "contribution_rules": policy.contribution,
         }
+    if url is not None and identified_by_round:
+        options["identified_by_round"] = identified_by_round
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

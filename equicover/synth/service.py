@@ -34,6 +34,7 @@ from equicover.providers.models import Provider
 from equicover.registry import service as registry_service
 from equicover.registry.models import Category, Household, Location, Person
 from equicover.registry.schemas import LocationIn
+from equicover.reports import service as reports_service
 from equicover.settlement.model import ContributionRules
 from equicover.synth import parameters as P
 from equicover.synth.claims import generate_claims
@@ -105,12 +106,16 @@ def generate(
     profile: Profile | None = None,
     contribution_rules: ContributionRules | None = None,
     period: tuple[dt.date, dt.date] | None = None,
+    identified_by_round: frozenset[str] = frozenset(),
 ) -> GenerationSummary:
     """Generate a province of ``people`` persons for ``seed``; load it into ``session`` (if given,
     never committed here) and write one calendar ``year`` of claims to ``claims_path`` (CSV, or
     Parquet for a ``.parquet`` path; if given). ``today`` (default: the real date) bounds death
     dates when ``year`` is the current year. ``profile`` is the country (default: Ya'an);
     ``contribution_rules`` the policy's, for a profile that takes its contributions from the policy.
+    ``identified_by_round``: categories (the programme's words) that a round of identification gives
+    afterwards (``equicover demo``): their holdings are not written; each household's true
+    consumption, which the round's answers follow, is stored whatever the categories.
 
     The claims are drawn and written on a second thread while this one loads the database: both
     spend their time in code that releases the GIL (SQLite, numpy, Arrow), so two cores overlap.
@@ -157,7 +162,7 @@ def generate(
             category_holdings = 0
             if session is not None:
                 started = time.perf_counter()
-                category_holdings = _load(session, province, first_person_id, phases)
+                category_holdings = _load(session, province, first_person_id, phases, identified_by_round)
                 phases.timed("load_database", time.perf_counter() - started)
                 phases.report("Writing claims")
             claim_count = claims_done.result()
@@ -250,7 +255,13 @@ def _load_batched(
     return written
 
 
-def _load(session: Session, province: SyntheticProvince, person_base: int, phases: _Phases) -> int:
+def _load(
+    session: Session,
+    province: SyntheticProvince,
+    person_base: int,
+    phases: _Phases,
+    identified_by_round: frozenset[str] = frozenset(),
+) -> int:
     """Write the province, persons from id ``person_base``; return the number of category holdings."""
     tree = province.locations
     population = province.population
@@ -322,6 +333,10 @@ def _load(session: Session, province: SyntheticProvince, person_base: int, phase
     # Category holdings: one row per person and category.
     _ensure_categories(session, profile)
     holdings = _category_rows(province, person_ids, year_start, year_end)
+    if identified_by_round:
+        keep = ~np.isin(holdings["category"], list(identified_by_round))
+        holdings = {name: values[keep] for name, values in holdings.items()}
+    _store_true_consumption(session, province, household_base)
     category_holdings = _load_batched(
         registry_service.bulk_insert_person_categories, session, holdings, phases, "person_categories"
     )
@@ -447,6 +462,26 @@ def _synthetic_country(session: Session, profile: Profile) -> int:
         actor=ACTOR,
     )
     return country.id
+
+
+def _store_true_consumption(session: Session, province: SyntheticProvince, household_base: int) -> None:
+    """Each household's consumption for the year(s) of the period: the truth a round of identification
+    is measured against, and the denominator of catastrophic health spending. The generator's poor
+    households (whether or not their category is written) consume the profile's poor median."""
+    population = province.population
+    poor_bit = P.CATEGORY_BIT["registered_poor"]
+    poor_persons = (population.category_mask & poor_bit) != 0
+    poor = {int(household_base + index) for index in np.unique(population.person_household[poor_persons])}
+    years = sorted({int(str(day)[:4]) for day in province.period})
+    for year in years:
+        reports_service.synthesize_household_consumption(
+            session=session,
+            year=year,
+            seed=province.seed,
+            minor_digits=province.profile.minor_digits,
+            median_per_capita=province.profile.consumption_per_capita,
+            poor_households=poor,
+        )
 
 
 def _ensure_categories(session: Session, profile: Profile) -> None:

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, or_, select, update
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import record_change
@@ -48,7 +49,7 @@ from equicover.auth.roles import Role
 from equicover.db.bulk import bulk_insert_rows
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from equicover.registry.models import LOCATION_LEVELS, Category, Household, Location, Person, PersonCategory
-from equicover.registry.service import end_category, set_category
+from equicover.registry.service import end_category, grant_household_categories, set_category
 from equicover.targeting.loader import RulesError, load_rules_text
 from equicover.targeting.models import (
     TargetingDecision,
@@ -911,33 +912,40 @@ def approve_round(*, session: Session, round_id: int, on: dt.date, user: User) -
     _check_categories_known(session, rules, record)
     previous = _previous_round(session, round_) if round_.kind == "regular" else None
     source = f"targeting round {round_id} ({rules.id})"
-    written = 0
-    entries = list(
-        session.execute(
-            select(TargetingHousehold, Household.code)
+    # Plain rows, not loaded objects: a province's round has hundreds of thousands of households.
+    entries = [
+        (row, row.code)
+        for row in session.execute(
+            select(TargetingHousehold.household_id, TargetingHousehold.final, Household.code)
             .join(Household, Household.id == TargetingHousehold.household_id)
             .where(TargetingHousehold.round_id == round_id)
             .order_by(Household.code)
         )
-    )
+    ]
+    # A province's round is hundreds of thousands of members: their categories are written set-based
+    # by the registry (one statement per step), each holding with its change-log row.
+    household_ids: list[int] = []
+    categories: list[str] = []
+    ends: list[dt.date] = []
     for entry, _code in entries:
         final = entry.final or NOT_IDENTIFIED
         grants = rules.grants_of(final)
         if not grants:
             continue
         until = valid_until(rules, final, on)
-        for person_id in _members(session, entry.household_id, on):
-            for category in grants:
-                _grant(
-                    session,
-                    person_id=person_id,
-                    category=category,
-                    valid_from=on,
-                    valid_to=until,
-                    source=source,
-                    actor=user.username,
-                )
-                written += 1
+        for category in grants:
+            household_ids.append(entry.household_id)
+            categories.append(category)
+            ends.append(until)
+    written = grant_household_categories(
+        session=session,
+        household_ids=household_ids,
+        categories=categories,
+        valid_to=ends,
+        valid_from=on,
+        source=source,
+        actor=user.username,
+    )
     round_.status = "approved"
     round_.approved_on = on
     round_.approved_by = user.username
@@ -995,6 +1003,63 @@ def _transitions(
         holds_until = valid_until(rules, old, previous.approved_on) if leaving else None
         result.append(Transition(household_code=code, before=old, after=new, holds_until=holds_until))
     return result
+
+
+_ROUND_SOURCE = re.compile(r"^targeting round (\d+) \(([^()]+)\)$")
+_HOSPITAL_SOURCE = re.compile(r"^hospital post-identification (\d+)(?: \(([^()]+)\)| confirmed)$")
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySource:
+    programme: str | None  # the rules' id
+    round_id: int | None  # the round whose approval gave the category
+
+
+def category_source(*, session: Session, source: str | None) -> CategorySource:
+    """Which programme (rules) and round gave a registry category, from the holding's source as
+    approval and post-identification write it; nothing for a category decided elsewhere."""
+    found = _ROUND_SOURCE.match(source or "")
+    if found:
+        return CategorySource(programme=found.group(2), round_id=int(found.group(1)))
+    found = _HOSPITAL_SOURCE.match(source or "")
+    if found:
+        programme = found.group(2) or session.scalar(
+            select(TargetingHospitalCase.rules_id).where(TargetingHospitalCase.id == int(found.group(1)))
+        )
+        return CategorySource(programme=programme, round_id=None)
+    return CategorySource(programme=None, round_id=None)
+
+
+def programme_categories(*, session: Session) -> dict[str, list[str]]:
+    """The registry categories each programme's rules (by id) give, for the rules the rounds and hospital
+    cases have run under (one rules text read per id: the first round's or case's)."""
+    texts: dict[str, str] = {}
+    for model in (TargetingRound, TargetingHospitalCase):
+        firsts = select(model.rules_id, func.min(model.id).label("first")).group_by(model.rules_id).subquery()
+        for rules_id, text in session.execute(
+            select(model.rules_id, model.rules_text).join(firsts, firsts.c.first == model.id)
+        ):
+            texts.setdefault(rules_id, text)
+    return {
+        rules_id: sorted({code for outcome in load_rules_text(text, path=rules_id).outcomes for code in outcome.grants})
+        for rules_id, text in sorted(texts.items())
+    }
+
+
+def round_category_members(
+    *, session: Session, round_id: int, category: str
+) -> list[tuple[int, dt.date, dt.date | None]]:
+    """The persons an approved round gave ``category`` to, with the period it holds for them (as it
+    stands: a later round may have ended it early), by person id."""
+    round_ = get_round(session=session, round_id=round_id)
+    rules = rules_of(round_)
+    source = f"targeting round {round_id} ({rules.id})"
+    rows = session.execute(
+        select(PersonCategory.person_id, PersonCategory.valid_from, PersonCategory.valid_to)
+        .where(PersonCategory.source == source, PersonCategory.category == category)
+        .order_by(PersonCategory.person_id)
+    )
+    return [(person_id, valid_from, valid_to) for person_id, valid_from, valid_to in rows]
 
 
 def transitions(*, session: Session, round_id: int) -> list[Transition]:
@@ -1182,10 +1247,171 @@ def withdraw_hospital_case(*, session: Session, case_id: int, on: dt.date, user:
     return case
 
 
+# --------------------------------------------------------------------------------------------
+# Reading for the web pages: rounds of an area with their counts, one village's list a page at a
+# time, the objections and decisions of a round, and whether a user may approve it. They write
+# nothing.
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSummary:
+    round: TargetingRound
+    area_code: str
+    area_name: str
+    households: int
+    listed: int  # households whose final category is not "none"
+    pending_objections: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionView:
+    id: int
+    household_code: str
+    asked_category: str
+    grounds: str
+    lodged_on: dt.date
+    status: str
+    ruling: str | None
+    decided_on: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    household_code: str
+    kind: str
+    from_category: str
+    to_category: str
+    reason: str
+    decided_on: dt.date
+    decided_by: str
+
+
+def rounds_page(*, session: Session, visible: Any, limit: int, offset: int) -> tuple[list[RoundSummary], int]:
+    """The rounds ``visible`` (a scoping filter on the rounds) admits, newest first, with their counts."""
+    total = session.scalar(select(func.count()).select_from(TargetingRound).where(visible)) or 0
+    rows = session.execute(
+        select(TargetingRound, Location.code, Location.name)
+        .join(Location, Location.id == TargetingRound.location_id)
+        .where(visible)
+        .order_by(TargetingRound.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    ids = [row[0].id for row in rows]
+    households: dict[int, int] = {}
+    listed: dict[int, int] = {}
+    pending: dict[int, int] = {}
+    if ids:
+        for round_id, count, on_list in session.execute(
+            select(
+                TargetingHousehold.round_id,
+                func.count(),
+                func.count().filter(TargetingHousehold.final.is_not(None), TargetingHousehold.final != NOT_IDENTIFIED),
+            )
+            .where(TargetingHousehold.round_id.in_(ids))
+            .group_by(TargetingHousehold.round_id)
+        ):
+            households[round_id], listed[round_id] = count, on_list
+        for round_id, count in session.execute(
+            select(TargetingHousehold.round_id, func.count())
+            .join(TargetingObjection, TargetingObjection.entry_id == TargetingHousehold.id)
+            .where(TargetingHousehold.round_id.in_(ids), TargetingObjection.status == "pending")
+            .group_by(TargetingHousehold.round_id)
+        ):
+            pending[round_id] = count
+    summaries = [
+        RoundSummary(
+            round=row,
+            area_code=code,
+            area_name=name,
+            households=households.get(row.id, 0),
+            listed=listed.get(row.id, 0),
+            pending_objections=pending.get(row.id, 0),
+        )
+        for row, code, name in rows
+    ]
+    return summaries, total
+
+
+def villages(*, session: Session, round_id: int) -> list[tuple[str, int]]:
+    """The villages of a round with their household counts, by name."""
+    return [
+        (village, count)
+        for village, count in session.execute(
+            select(TargetingHousehold.village, func.count())
+            .where(TargetingHousehold.round_id == round_id)
+            .group_by(TargetingHousehold.village)
+            .order_by(TargetingHousehold.village)
+        )
+    ]
+
+
+def village_page(*, session: Session, round_id: int, village: str, limit: int, offset: int) -> list[ListedHousehold]:
+    """One village's households of a round (by household code), a page at a time."""
+    query = (
+        select(TargetingHousehold, Household.code)
+        .join(Household, Household.id == TargetingHousehold.household_id)
+        .where(TargetingHousehold.round_id == round_id, TargetingHousehold.village == village)
+        .order_by(Household.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        ListedHousehold(entry.id, code, entry.village, entry.proposed, entry.final, entry.reason)
+        for entry, code in session.execute(query)
+    ]
+
+
+def objections_of(*, session: Session, round_id: int) -> list[ObjectionView]:
+    rows = session.execute(
+        select(TargetingObjection, Household.code)
+        .join(TargetingHousehold, TargetingHousehold.id == TargetingObjection.entry_id)
+        .join(Household, Household.id == TargetingHousehold.household_id)
+        .where(TargetingHousehold.round_id == round_id)
+        .order_by(TargetingObjection.id)
+    )
+    return [
+        ObjectionView(o.id, code, o.asked_category, o.grounds, o.lodged_on, o.status, o.ruling, o.decided_on)
+        for o, code in rows
+    ]
+
+
+def decisions_of(*, session: Session, round_id: int) -> list[DecisionView]:
+    rows = session.execute(
+        select(TargetingDecision, Household.code)
+        .join(TargetingHousehold, TargetingHousehold.id == TargetingDecision.entry_id)
+        .join(Household, Household.id == TargetingHousehold.household_id)
+        .where(TargetingHousehold.round_id == round_id)
+        .order_by(TargetingDecision.id)
+    )
+    return [
+        DecisionView(code, d.kind, d.from_category, d.to_category, d.reason, d.decided_on, d.decided_by)
+        for d, code in rows
+    ]
+
+
+def approval_refusal(*, session: Session, round_id: int, user: User) -> Forbidden | None:
+    """Why ``user`` may not approve the round (the level the rules name, the area), or None if it may."""
+    round_ = get_round(session=session, round_id=round_id)
+    try:
+        _require_approver(session, user, round_, rules_of(round_).procedure.approving_level)
+    except Forbidden as refusal:
+        return refusal
+    return None
+
+
+def area_level(*, session: Session, location_id: int | None) -> str | None:
+    """The level of a user's area (commune, district...), None for no area."""
+    if location_id is None:
+        return None
+    return session.scalar(select(Location.level).where(Location.id == location_id))
+
+
 __all__ = [
     "ApprovalResult",
     "ImportResult",
     "approve_round",
+    "category_source",
     "capture_answers",
     "confirm_hospital_case",
     "decide",
@@ -1196,8 +1422,10 @@ __all__ = [
     "open_round",
     "post_identify",
     "preliminary_list",
+    "programme_categories",
     "printable_notice",
     "publish_notice",
+    "round_category_members",
     "score_round",
     "transitions",
     "withdraw_hospital_case",

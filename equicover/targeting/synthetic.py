@@ -74,6 +74,40 @@ def generate(
         "area_type": area_types,
     }
     members = random.integers(1, 9, households)
+    columns.update(_answers(rules, random, welfare, consumption, members, area_types))
+    columns["true_consumption"] = consumption
+    table = pa.table({name: pa.array(values) for name, values in columns.items()})
+    return SyntheticHouseholds(table=table, true_line=true_line)
+
+
+def answers_following(
+    rules: TargetingRules,
+    *,
+    consumption: np.ndarray,
+    members: np.ndarray,
+    area_types: np.ndarray,
+    seed: int = 1,
+) -> dict[str, np.ndarray]:
+    """Answers of known households to the rules' questionnaire, one text column per item ("" where the
+    item is not asked of the household's area type), drawn with noise from each household's true
+    ``consumption`` (minor units per person and year) and its ``members``, as in the field."""
+    random = np.random.default_rng(seed)
+    logged = np.log(np.maximum(consumption, 1).astype(float))
+    spread = float(logged.std()) or 1.0
+    welfare = (logged - float(logged.mean())) / spread
+    return _answers(rules, random, welfare, consumption.astype(np.int64), members.astype(np.int64), area_types)
+
+
+def _answers(
+    rules: TargetingRules,
+    random: np.random.Generator,
+    welfare: np.ndarray,
+    consumption: np.ndarray,
+    members: np.ndarray,
+    area_types: np.ndarray,
+) -> dict[str, np.ndarray]:
+    households = len(welfare)
+    columns: dict[str, np.ndarray] = {}
     direction = _poor_is_high(rules)
     for item in rules.items:
         noisy = welfare + random.standard_normal(households) * 0.8  # what the answers see of welfare
@@ -93,9 +127,7 @@ def generate(
         else:
             values = _money_texts(consumption, rules.minor_digits)
         columns[item.id] = np.where(_asked(item, area_types), values, "")
-    columns["true_consumption"] = consumption
-    table = pa.table({name: pa.array(values) for name, values in columns.items()})
-    return SyntheticHouseholds(table=table, true_line=true_line)
+    return columns
 
 
 def _asked(item: Item, area_types: np.ndarray) -> np.ndarray:

@@ -21,8 +21,8 @@ from equicover.claims.scoping import ensure_claim_visible
 from equicover.errors import NotFound, ValidationFailed
 from equicover.http.deps import RowId, SessionDep
 from equicover.providers.scoping import providers_filter
-from equicover.verification import service
-from equicover.verification.models import ClaimReview
+from equicover.verification import operators, service
+from equicover.verification.models import ClaimReview, OperatorReview
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 
@@ -173,4 +173,145 @@ def scorecards(
         ScorecardOut(**{name: getattr(card, name) for name in ScorecardOut.model_fields})
         for card in cards
         if visible is None or card.provider_id in visible
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# HEF operators: samples of their acts, findings, scorecards.
+
+
+class OperatorSampleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_code: str = Field(min_length=1, max_length=64)
+    period_starts: dt.date
+    period_ends: dt.date
+    cases: int = Field(ge=0, le=10_000)
+    benefits: int = Field(ge=0, le=10_000)
+    seed: int = Field(ge=0, le=2**31 - 1)
+
+
+class OperatorReviewOut(BaseModel):
+    id: int
+    act: str
+    act_date: dt.date
+    at_stake: int
+    status: str
+    disallowed: int
+    reason: str | None
+
+
+class OperatorFindingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    finding: Literal["justified", "not_justified"]
+    reason: str | None = Field(default=None, max_length=2000)
+    amount: int | None = Field(default=None, ge=1, le=10**15, description="minor units; default: all at stake")
+
+
+class OperatorQueueItemOut(BaseModel):
+    review_id: int
+    organisation_code: str
+    act: str
+    act_date: dt.date
+    provider_code: str
+    at_stake: int
+    status: str
+    disallowed: int
+
+
+class OperatorScorecardOut(BaseModel):
+    organisation_code: str
+    name: str
+    hospital_cases: int
+    benefits: int
+    benefits_paid: int
+    reviewed: int
+    not_justified: int
+    disallowed: int
+    outstanding: int
+    not_justified_rate: float | None
+
+
+def _operator_review_out(review: OperatorReview) -> OperatorReviewOut:
+    return OperatorReviewOut(**{name: getattr(review, name) for name in OperatorReviewOut.model_fields})
+
+
+@router.post("/verification/operator-samples", response_model=list[OperatorReviewOut], status_code=201)
+def draw_operator_sample(
+    body: OperatorSampleIn, session: SessionDep, user: Annotated[User, Depends(require_roles(*PLANNERS))]
+) -> list[OperatorReviewOut]:
+    """Draw acts of a HEF operator in a period for review: post-identifications and benefits paid."""
+    drawn = operators.draw_operator_sample(
+        session=session,
+        organisation_code=body.organisation_code,
+        period_starts=body.period_starts,
+        period_ends=body.period_ends,
+        cases=body.cases,
+        benefits=body.benefits,
+        seed=body.seed,
+        actor=user.username,
+    )
+    return [_operator_review_out(review) for review in drawn]
+
+
+@router.get("/verification/operator-queue", response_model=list[OperatorQueueItemOut])
+def operator_queue(
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*VERIFIERS, Role.FUND_MANAGER))],
+    organisation_code: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+) -> list[OperatorQueueItemOut]:
+    """Pending operator reviews at the facilities of the caller's area, largest amount first."""
+    scope = None if sees_everything(user) else providers_filter(user)
+    items = operators.operator_queue(
+        session=session, organisation_code=organisation_code, provider_scope=scope, limit=limit, offset=offset
+    )
+    return [
+        OperatorQueueItemOut(**{name: getattr(item, name) for name in OperatorQueueItemOut.model_fields})
+        for item in items
+    ]
+
+
+@router.post("/verification/operator-reviews/{review_id}/finding", response_model=OperatorReviewOut)
+def decide_operator_review(
+    review_id: RowId,
+    body: OperatorFindingIn,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*VERIFIERS))],
+) -> OperatorReviewOut:
+    review = session.get(OperatorReview, review_id)
+    if review is None:
+        raise NotFound(f"operator review {review_id}", "review_id", "unknown review")
+    if not sees_everything(user):
+        from equicover.providers.models import Provider
+
+        visible = session.scalar(select(Provider.id).where(Provider.id == review.provider_id, providers_filter(user)))
+        if visible is None:
+            # Outside the verifier's area reads as unknown, as a claim outside it does.
+            raise NotFound(f"operator review {review_id}", "review_id", "unknown review")
+    decided = operators.decide_operator_review(
+        session=session,
+        review_id=review_id,
+        finding=body.finding,
+        reason=body.reason,
+        amount=body.amount,
+        actor=user.username,
+    )
+    return _operator_review_out(decided)
+
+
+@router.get("/verification/operator-scorecards", response_model=list[OperatorScorecardOut])
+def operator_scorecards(
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*VERIFIERS, Role.FUND_MANAGER))],
+    period_starts: dt.date,
+    period_ends: dt.date,
+) -> list[OperatorScorecardOut]:
+    """One scorecard per HEF operator, beside the providers' scorecards."""
+    cards = operators.operator_scorecards(session=session, period_starts=period_starts, period_ends=period_ends)
+    return [
+        OperatorScorecardOut(**{name: getattr(card, name) for name in OperatorScorecardOut.model_fields})
+        for card in cards
     ]

@@ -142,3 +142,102 @@ def scorecards(start: str = typer.Option(..., "--from"), end: str = typer.Option
 
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
+
+
+@verify_app.command("operator-sample")
+def operator_sample(
+    operator: str = typer.Option(..., "--operator", help="The HEF operator's code."),
+    start: str = typer.Option(..., "--from"),
+    end: str = typer.Option(..., "--to"),
+    cases: int = typer.Option(10, "--cases", help="Hospital post-identifications to draw."),
+    benefits: int = typer.Option(20, "--benefits", help="Benefit payments (transport, food) to draw."),
+    seed: int = typer.Option(..., "--seed"),
+) -> None:
+    """Draw acts of a HEF operator in a period for review."""
+    from equicover.verification import operators
+
+    with unit_of_work() as session:
+        drawn = operators.draw_operator_sample(
+            session=session,
+            organisation_code=operator,
+            period_starts=parse_date(start, "--from"),
+            period_ends=parse_date(end, "--to"),
+            cases=cases,
+            benefits=benefits,
+            seed=seed,
+            actor="cli",
+        )
+        counts = (sum(r.act == "hospital_case" for r in drawn), sum(r.act == "benefit" for r in drawn))
+    console.print(f"Operator {operator}: {counts[0]} post-identifications and {counts[1]} benefits queued for review.")
+
+
+@verify_app.command("operator-decide")
+def operator_decide(
+    review_id: int = typer.Argument(...),
+    finding: str = typer.Argument(..., help="justified | not_justified"),
+    reason: str | None = typer.Option(None, "--reason"),
+    amount: str | None = typer.Option(None, "--amount", help="Disallowed (major units); default: all at stake."),
+    by: str = typer.Option("cli", "--by", help="The verifier's name, for the record."),
+) -> None:
+    """Record a finding on an operator review; not justified takes the amount back from the operator."""
+    from equicover.verification import operators
+
+    with unit_of_work() as session:
+        minor = None
+        if amount:
+            digits = operators.minor_digits_of_review(session=session, review_id=review_id)
+            minor = parse_amount(amount, digits, "--amount")
+        review = operators.decide_operator_review(
+            session=session, review_id=review_id, finding=finding, reason=reason, amount=minor, actor=by
+        )
+    console.print(
+        f"Operator review {review.id}: {review.status}"
+        + (f", {review.disallowed:,} to recover from the operator" if review.disallowed else "")
+    )
+
+
+@verify_app.command("operator-scorecards")
+def operator_scorecards(start: str = typer.Option(..., "--from"), end: str = typer.Option(..., "--to")) -> None:
+    """HEF operator scorecards: post-identifications, benefits paid, findings, recoveries."""
+    from equicover.verification import operators
+
+    with unit_of_work() as session:
+        cards = operators.operator_scorecards(
+            session=session, period_starts=parse_date(start, "--from"), period_ends=parse_date(end, "--to")
+        )
+    table = Table(title=f"HEF operator scorecards {start} to {end}")
+    columns = ("Operator", "Name", "Post-identified", "Benefits", "Benefits paid", "Reviewed", "Not justified %",
+               "Disallowed", "To deduct")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("Operator", "Name") else "right")
+    for card in cards:
+        table.add_row(
+            card.organisation_code,
+            card.name,
+            f"{card.hospital_cases:,}",
+            f"{card.benefits:,}",
+            f"{card.benefits_paid:,}",
+            str(card.reviewed),
+            _pct(card.not_justified_rate),
+            f"{card.disallowed:,}",
+            f"{card.outstanding:,}",
+        )
+    console.print(table)
+
+
+@verify_app.command("operator-deduct")
+def operator_deduct(
+    operator: str = typer.Option(..., "--operator", help="The HEF operator's code."),
+    reference: str = typer.Option(..., "--reference", help="The payment to the operator that withholds the sums."),
+) -> None:
+    """Mark the operator's outstanding recoveries as withheld from a payment; prints them per fund."""
+    from equicover.verification import operators
+
+    with unit_of_work() as session:
+        withheld = operators.deduct_operator_recoveries(
+            session=session, organisation_code=operator, payment_reference=reference
+        )
+    if not withheld:
+        console.print(f"Operator {operator}: nothing to withhold.")
+    for fund, amount in withheld.items():
+        console.print(f"Operator {operator}: withhold {amount:,} (minor units) from {reference}, fund {fund}.")

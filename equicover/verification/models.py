@@ -66,3 +66,62 @@ class Recovery(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     recorded_on: Mapped[dt.date] = mapped_column(Date)
     payment_batch_id: Mapped[int | None] = mapped_column(ForeignKey("payment_batches.id"), index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Verification of HEF operators (Cambodia, seed 001: the fund verifies the contracted providers
+# and the NGOs that run Health Equity Funds at district level).
+
+OPERATOR_ACTS = ("hospital_case", "benefit")
+OPERATOR_REVIEW_STATUSES = ("pending", "justified", "not_justified")
+
+
+class OperatorReview(Base):
+    """One act of an operator drawn for review: a hospital post-identification or a benefit it paid."""
+
+    __tablename__ = "operator_reviews"
+    __table_args__ = (
+        CheckConstraint(in_list("act", OPERATOR_ACTS), name="act"),
+        CheckConstraint(in_list("status", OPERATOR_REVIEW_STATUSES), name="status"),
+        CheckConstraint("disallowed >= 0 AND disallowed <= at_stake", name="disallowed"),
+        CheckConstraint(
+            "(act = 'hospital_case' AND hospital_case_id IS NOT NULL AND claim_payment_id IS NULL)"
+            " OR (act = 'benefit' AND claim_payment_id IS NOT NULL AND hospital_case_id IS NULL)",
+            name="act_row",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("programme_organisations.id"), index=True)
+    act: Mapped[str] = mapped_column(String(16))
+    # Each act is reviewed once.
+    hospital_case_id: Mapped[int | None] = mapped_column(ForeignKey("targeting_hospital_cases.id"), unique=True)
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"), unique=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    act_date: Mapped[dt.date] = mapped_column(Date)
+    # What the funds paid because of the act (the benefit; the payments on the identified stay).
+    at_stake: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    disallowed: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(Integer)
+    drawn_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    drawn_by: Mapped[str] = mapped_column(String(100))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OperatorRecovery(Base):
+    """Money a finding takes back from an operator, per fund, deducted from its next payment."""
+
+    __tablename__ = "operator_recoveries"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("operator_reviews.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("programme_organisations.id"), index=True)
+    fund_code: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    recorded_on: Mapped[dt.date] = mapped_column(Date)
+    # The operator payment that deducted it (its ledger reference); None until then.
+    deducted_in: Mapped[str | None] = mapped_column(String(100))

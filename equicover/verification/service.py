@@ -11,7 +11,8 @@ commits.
   query -> asked the provider, still open).
 - A disallowance or rejection creates recoveries per fund (shares of what each layer paid) and
   posts them in the fund ledger (Dr payable to the provider, Cr provider payments); the next
-  payment batch of the provider deducts them.
+  payment batch of the provider deducts them. :func:`reverse_finding` undoes them when the
+  finding is found wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -459,6 +461,89 @@ def decide(
         after={"status": review.status, "disallowed": recovered},
     )
     return review
+
+
+@dataclass(frozen=True, slots=True)
+class ReversedFinding:
+    review: ClaimReview
+    cancelled: int  # recovered amount not netted yet: taken off the provider's next batch
+    to_repay: list[tuple[str, int]]  # (fund, amount) already netted in an approved batch: owed back
+
+
+def recoveries_of(*, session: Session, review_id: int) -> list[Recovery]:
+    return list(session.scalars(select(Recovery).where(Recovery.review_id == review_id).order_by(Recovery.id)))
+
+
+def reverse_finding(
+    *,
+    session: Session,
+    review_id: int,
+    reason: str,
+    on: dt.date,
+    draft_batch_ids: Collection[int] = (),
+    actor: str = SYSTEM_ACTOR,
+) -> ReversedFinding:
+    """Undo a disallowance or a rejection found wrong (a provider's grievance upheld): the review
+    is confirmed with nothing disallowed, the ledger owes the provider the recovered amount again
+    (Dr provider payments, Cr payable). A recovery no batch has netted is deleted; one netted in
+    an approved batch stays as history and is returned in ``to_repay``, for the caller to have it
+    paid back in the provider's next batch. A recovery held by one of ``draft_batch_ids`` (the
+    caller, above payments, knows which batches are drafts) is refused (409): cancel the draft
+    first, its figures would no longer add up.
+    """
+    record = f"review {review_id}"
+    review = session.get(ClaimReview, review_id)
+    if review is None:
+        raise NotFound(record, "review_id", "unknown review")
+    if review.status not in ("partly_disallowed", "rejected") or review.disallowed <= 0:
+        raise Conflict(record, "status", f"nothing disallowed to reverse ({review.status})")
+    if not reason.strip():
+        raise ValidationFailed(record, "reason", "required")
+    recoveries = recoveries_of(session=session, review_id=review.id)
+    held = sorted(
+        {
+            r.payment_batch_id
+            for r in recoveries
+            if r.payment_batch_id is not None and r.payment_batch_id in draft_batch_ids
+        }
+    )
+    if held:
+        raise Conflict(record, "recoveries", f"netted in draft payment batch {held[0]}: cancel the draft first")
+    claim = session.get_one(Claim, review.claim_pk)
+    cancelled = 0
+    to_repay: list[tuple[str, int]] = []
+    for recovery in recoveries:
+        ledger.post_entry(
+            session=session,
+            fund_code=recovery.fund_code,
+            posted_on=on,
+            kind="reversal",
+            lines=[
+                ledger.Line(ledger.PROVIDER_PAYMENTS, debit=recovery.amount),
+                ledger.Line(ledger.PAYABLE, credit=recovery.amount, provider_id=recovery.provider_id),
+            ],
+            reference=f"review {review.id}",
+            memo=f"finding reversed: claim {claim.claim_id}",
+            actor=actor,
+        )
+        if recovery.payment_batch_id is None:
+            cancelled += recovery.amount
+            session.delete(recovery)
+        else:
+            to_repay.append((recovery.fund_code, recovery.amount))
+    before = {"status": review.status, "disallowed": review.disallowed}
+    review.status = "confirmed"
+    review.disallowed = 0
+    review.reason = f"{review.reason or ''}\n[reversed {on.isoformat()}] {reason.strip()}".strip()
+    review.decided_by = actor
+    review.decided_at = _now()
+    session.flush()
+    record_change(
+        session=session, actor=actor, entity="claim_reviews", entity_id=review.id, action="reverse",
+        before=before, after={"status": review.status, "disallowed": 0, "cancelled": cancelled,
+                              "repaid": sum(amount for _, amount in to_repay)},
+    )  # fmt: skip
+    return ReversedFinding(review, cancelled, to_repay)
 
 
 def _currency_of(session: Session, claim: Claim) -> tuple[str, int]:

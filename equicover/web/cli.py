@@ -73,6 +73,7 @@ def print_accounts(accounts: DemoAccounts, *, console: Console) -> None:
         Role.VERIFIER: "/verification",
         Role.FUND_MANAGER: "/dashboard",
         Role.ADMIN: "/dashboard",
+        Role.ANALYST: "/simulation",
     }
     for role, username in accounts.usernames.items():
         table.add_row(role, username, accounts.passwords[role], pages[role])

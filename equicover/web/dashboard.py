@@ -3,7 +3,8 @@
 One page, five views of the stored registry and claims for a year:
 
 - coverage rate by district (a tile grid: one square per district, the colour is the rate) and by
-  category (bars), from ``enrolment.service.coverage``;
+  category (bars), as ``enrolment.service.coverage`` counts them, kept current by
+  ``reports.dashboard_totals.coverage``;
 - payments by payer and month (stacked bars);
 - the out-of-pocket share of registered-poor inpatients against the 10% target, by district;
 - consultations (outpatient visits) per person per year, by district, beside RAMED's 0.6 (the deficit
@@ -11,7 +12,8 @@ One page, five views of the stored registry and claims for a year:
 - the top providers by amount paid by the funds.
 
 The claim figures are read from running totals kept current as claims arrive
-(``reports.dashboard_totals``), never by reading the year's claims on a request. The server
+(``reports.dashboard_totals``), never by reading the year's claims on a request; the coverage
+figures likewise, moved by the registry's and the enrolments' changes. The server
 computes every figure (integers, exact ratios) and hands them to the page as one JSON
 document in a ``<script type="application/json">``; the page script only draws. The same JSON is
 at ``/dashboard/data.json`` for whoever wants the figures without the charts.
@@ -21,8 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -34,17 +34,16 @@ from sqlalchemy.orm import Session
 from equicover.auth.roles import Role
 from equicover.claims import service as claims_service
 from equicover.claims.models import Claim, PaymentKind, PolicyVersion
-from equicover.enrolment import service as enrolment_service
 from equicover.errors import ValidationFailed
 from equicover.providers.models import Provider
 from equicover.registry.models import Location
 from equicover.reports import dashboard_totals
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT
-from equicover.web.i18n import Localiser, localise_digits
+from equicover.web.i18n import DEFAULT_LANGUAGE, Localiser, localise_digits
 from equicover.web.pages import CATEGORY_LABELS, PageDep, WebRoute
 
 router = APIRouter(route_class=WebRoute)
-DASHBOARD_ROLES = (Role.FUND_MANAGER,)
+DASHBOARD_ROLES = (Role.FUND_MANAGER, Role.ANALYST)  # aggregates only
 CONSULTATIONS_TARGET = 0.6  # RAMED's access level per person per year: the baseline its evaluation deplores
 TOP_PROVIDERS = 10
 
@@ -70,12 +69,13 @@ def _currency(session: Session, year: int) -> tuple[str, int]:
     return str(row[0]), int(row[1])
 
 
-def _payer_names(session: Session) -> dict[tuple[str, str], str]:
-    """Each layer's payer as its policy names it (stored payment rows may carry a short form)."""
+def _payer_names(session: Session, language: str) -> dict[tuple[str, str], str]:
+    """Each layer's payer as its policy names it in ``language`` (stored payment rows carry the
+    file's own name, perhaps shortened)."""
     names: dict[tuple[str, str], str] = {}
     for version in session.scalars(select(PolicyVersion).order_by(PolicyVersion.effective_from)):
         for layer in claims_service.loaded_policy(version).layers:
-            names[("layer", layer.id)] = layer.payer
+            names[("layer", layer.id)] = layer.payer_in(language)
     return names
 
 
@@ -96,39 +96,19 @@ class Figures:
     claims: int
 
 
-# The claim figures come from running totals (equicover.reports.dashboard_totals), folded as
-# claims arrive; the page never reads the year's claims. Coverage reads the registry and the
-# enrolments, which change through the change log: it is kept per database and year while no
-# change-log row other than a claim's is added (ten minutes at most, for writes that do not go
-# through the log).
-_coverage_cache: dict[tuple[str, int], tuple[Any, float, tuple[list[Any], list[Any]]]] = {}
-_cache_lock = threading.Lock()
-CACHE_SECONDS = 600
-
-
 def _coverage(session: Session, year: int) -> tuple[list[Any], list[Any]]:
-    bind = session.get_bind()  # the application's Engine; a test's Connection
-    key = (f"{bind.engine.url}#{id(bind)}", year)
-    fingerprint = dashboard_totals.other_changes(session=session)
-    with _cache_lock:
-        cached = _coverage_cache.get(key)
-    if cached is not None and cached[0] == fingerprint and time.monotonic() - cached[1] < CACHE_SECONDS:
-        return cached[2]
-    on = dt.date(year, 6, 30)
-    by_district = [
-        row for row in enrolment_service.coverage(session=session, on=on, by="district") if row.group_code != "-"
-    ]
-    by_category = list(enrolment_service.coverage(session=session, on=on, by="category"))
-    with _cache_lock:
-        _coverage_cache[key] = (fingerprint, time.monotonic(), (by_district, by_category))
-    return by_district, by_category
+    """Coverage on 30 June of the year, read from the figures kept current with the registry and
+    the enrolments (``reports.dashboard_totals.coverage``): a change moves them in its fold, so the
+    first view after it reads aggregates instead of every person."""
+    by_district, by_category = dashboard_totals.coverage(session=session, on=dt.date(year, 6, 30))
+    return [row for row in by_district if row.group_code != "-"], by_category
 
 
-def figures(*, session: Session, year: int) -> Figures:
+def figures(*, session: Session, year: int, language: str = DEFAULT_LANGUAGE) -> Figures:
     currency, digits = _currency(session, year)
-    by_district, by_category = _coverage(session, year)
-    # Last: folding holds the totals' lock until the request ends, and coverage may take seconds.
+    # Folding holds the totals' lock until the request ends: coverage reads what that fold kept.
     totals = dashboard_totals.year_totals(session=session, year=year)
+    by_district, by_category = _coverage(session, year)
     district_ids = dict(session.execute(select(Location.code, Location.id).where(Location.level == "district")).all())
 
     by_provider: dict[int, int] = {}
@@ -148,7 +128,7 @@ def figures(*, session: Session, year: int) -> Figures:
             (provider_id, cast(PaymentKind, kind), item_id, payer, month, amount)
             for provider_id, kind, item_id, payer, month, amount in totals.payments
         ],
-        payer_names=_payer_names(session),
+        payer_names=_payer_names(session, language),
         oop=totals.oop,
         visits=totals.visits,
         district_ids=district_ids,
@@ -160,7 +140,7 @@ def figures(*, session: Session, year: int) -> Figures:
 def dashboard_data(*, session: Session, lang: Localiser, year: int) -> dict[str, Any]:
     """Every figure of the dashboards, ready for the charts (labels already translated)."""
     _ = lang.gettext
-    numbers = figures(session=session, year=year)
+    numbers = figures(session=session, year=year, language=lang.language)
     currency, digits = numbers.currency, numbers.digits
     scale = 10**digits
     by_district = numbers.by_district

@@ -52,11 +52,25 @@ LANGUAGE_COOKIE = "equicover_lang"
 
 # Each role's pages, in the order of the navigation; the first is where the role lands.
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    Role.CLERK: ("window",),
-    Role.REGISTRAR: ("registry", "gaps"),
-    Role.VERIFIER: ("verification",),
-    Role.FUND_MANAGER: ("dashboard", "reports", "simulation"),
-    Role.ADMIN: ("dashboard", "reports", "simulation", "registry", "gaps", "verification", "window", "users", "audit"),
+    Role.CLERK: ("window", "referrals", "grievances"),
+    Role.REGISTRAR: ("registry", "gaps", "targeting", "grievances"),
+    Role.VERIFIER: ("verification", "grievances"),
+    Role.FUND_MANAGER: ("dashboard", "reports", "simulation", "targeting_quality", "grievances"),
+    Role.ANALYST: ("simulation", "dashboard"),
+    Role.ADMIN: (
+        "dashboard",
+        "reports",
+        "simulation",
+        "registry",
+        "gaps",
+        "targeting",
+        "targeting_quality",
+        "verification",
+        "window",
+        "grievances",
+        "users",
+        "audit",
+    ),
 }
 
 
@@ -76,6 +90,7 @@ ROLE_LABELS: dict[str, str] = {
     Role.VERIFIER: N_("Verifier"),
     Role.FUND_MANAGER: N_("Fund manager"),
     Role.ADMIN: N_("Administrator"),
+    Role.ANALYST: N_("Policy analyst"),
 }
 PAGE_LABELS: dict[str, str] = {
     "window": N_("One-stop window"),
@@ -87,6 +102,10 @@ PAGE_LABELS: dict[str, str] = {
     "audit": N_("Audit log"),
     "reports": N_("Reports and payment files"),
     "simulation": N_("What if"),
+    "referrals": N_("Referral letters"),
+    "grievances": N_("Grievances"),
+    "targeting": N_("Identification of the poor"),
+    "targeting_quality": N_("Targeting quality"),
 }
 # The standard categories' labels (registry.models.STANDARD_CATEGORIES and the generator's), for
 # the catalogues; a category added later shows its stored label untranslated.
@@ -113,6 +132,10 @@ PAGE_PATHS: dict[str, str] = {
     "audit": "/admin/audit",
     "reports": "/reports",
     "simulation": "/simulation",
+    "referrals": "/window/referrals",
+    "grievances": "/grievances",
+    "targeting": "/targeting",
+    "targeting_quality": "/targeting/quality",
 }
 
 _environment = Environment(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from equicover.cards.models import MemberCard
 from equicover.cards.numbers import normalise as normalise_card_number
 from equicover.cards.numbers import number_problem as card_number_problem
+from equicover.cards.service import UNPAID as UNPAID_SUSPENSION
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
 from equicover.db.like import LIKE_ESCAPE, contains_pattern, prefix_pattern
@@ -27,7 +28,7 @@ from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod,
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
 from equicover.registry.normalise import romanise
-from equicover.registry.quality_models import PersonNameForms
+from equicover.registry.quality_models import PersonNameForms, romanised_words
 from equicover.registry.scoping import households_filter, persons_filter
 from equicover.registry.service import holds_on
 
@@ -161,9 +162,11 @@ def _by_name(session: Session, base: Any, text: str, limit: int) -> list[PersonR
 
     Each of these tiers is its own query, run in turn until the page is full: the prefix tiers read
     the pattern indexes on ``lower(persons.full_name)``, ``person_name_forms.romanised`` and the
-    romanised form written together, and only a page they leave short looks for the text anywhere
-    in the names. A tier is reached only when every tier before it has given all its persons, so
-    leaving out the persons already found leaves out exactly those that rank higher."""
+    romanised form written together, and only a page they leave short looks for the text later in
+    the names ("fei" finds "Yang Fei"), which PostgreSQL reads from trigram indexes on the same
+    expressions and SQLite from the table. A tier is reached only when every tier before it has
+    given all its persons, so leaving out the persons already found leaves out exactly those that
+    rank higher."""
     romanised = romanise(text)
     compact = romanised.replace(" ", "")
     name = func.lower(Person.full_name)
@@ -176,7 +179,7 @@ def _by_name(session: Session, base: Any, text: str, limit: int) -> list[PersonR
         tiers += [
             by_form.where(forms.like(prefix_pattern(romanised), escape=LIKE_ESCAPE)),
             by_form.where(joined.like(prefix_pattern(compact), escape=LIKE_ESCAPE)),
-            by_form.where(forms.like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)),
+            by_form.where(romanised_words().like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)),
         ]
     tiers.append(base.where(name.like(func.lower(contains_pattern(text)), escape=LIKE_ESCAPE)))
     found: list[PersonRow] = []
@@ -191,17 +194,22 @@ def _by_name(session: Session, base: Any, text: str, limit: int) -> list[PersonR
 
 def card_out_of_use(*, session: Session, text: str, today: dt.date) -> str | None:
     """The status of the member card numbered ``text`` when it no longer finds its holder (lost,
-    suspended, replaced, expired), so the window says so; None for anything else."""
+    suspended, replaced, expired, cancelled), so the window says so; a suspension for an unpaid
+    contribution reads ``suspended_unpaid``; None for anything else."""
     if card_number_problem(text) is not None:
         return None
     card = session.execute(
-        select(MemberCard.status, MemberCard.valid_to).where(MemberCard.number == normalise_card_number(text))
+        select(MemberCard.status, MemberCard.valid_to, MemberCard.status_reason).where(
+            MemberCard.number == normalise_card_number(text)
+        )
     ).first()
     if card is None:
         return None
-    status, valid_to = card
+    status, valid_to, reason = card
     if status in ("issued", "active"):
         return "expired" if valid_to < today else None
+    if status == "suspended" and (reason or "").startswith(UNPAID_SUSPENSION):
+        return "suspended_unpaid"
     return str(status)
 
 

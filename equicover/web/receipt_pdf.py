@@ -106,23 +106,29 @@ def receipt_pdf(lang: Localiser, context: dict[str, Any], *, printed_at: dt.date
         pdf.multi_cell(width, height, pdf.text_of(text, size), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def row(label: str, value: str, bold: bool = False, label_share: float = 0.65) -> None:
-        """A label and its value side by side, the label wrapping; mirrored in right-to-left.
-        Each is its own cell, so a code or an amount never mixes with right-to-left text."""
+        """A label and its value side by side, both wrapping (a programme's name in some languages
+        is longer than its column); mirrored in right-to-left. Each is its own cell, so a code or
+        an amount never mixes with right-to-left text."""
         size = 11 if bold else 10
         label_width, value_width = width * label_share, width * (1 - label_share)
         label_text = pdf.text_of(label, size)
         lines = pdf.multi_cell(label_width, 5, label_text, dry_run=True, output="LINES")
         assert isinstance(lines, list)  # output="LINES" gives the wrapped lines alone
-        height = 5 * max(1, len(lines)) + 1
+        value_text = pdf.text_of(value, size)
+        value_lines = pdf.multi_cell(value_width, 5, value_text, dry_run=True, output="LINES")
+        assert isinstance(value_lines, list)
+        height = 5 * max(1, len(lines), len(value_lines)) + 1
         if pdf.will_page_break(height):
             pdf.add_page()
         top = pdf.get_y()
         left = pdf.l_margin
         label_x, value_x = (left + value_width, left) if rtl else (left, left + label_width)
         pdf.set_xy(label_x, top)
+        pdf.text_of(label, size)  # each text in its own font (the value's may be the Han one)
         pdf.multi_cell(label_width, 5, label_text, align=align_start, new_x=XPos.RIGHT, new_y=YPos.TOP)
         pdf.set_xy(value_x, top)
-        pdf.cell(value_width, 5, pdf.text_of(value, size), align=align_end)
+        pdf.text_of(value, size)
+        pdf.multi_cell(value_width, 5, value_text, align=align_end, new_x=XPos.RIGHT, new_y=YPos.TOP)
         pdf.line(left, top + height, left + width, top + height)
         pdf.set_xy(left, top + height + 0.5)
 
@@ -138,7 +144,7 @@ def receipt_pdf(lang: Localiser, context: dict[str, Any], *, printed_at: dt.date
     row(_("Date of care"), lang.date(claim.service_date), label_share=0.4)
     row(_("Care type"), context["care_type_label"](claim.care_type), label_share=0.4)
     if context.get("policy") is not None:
-        row(_("Policy"), context["policy"].name, label_share=0.4)  # as on the printed HTML receipt
+        row(_("Policy"), context["policy_name"], label_share=0.4)  # as on the printed HTML receipt
     pdf.ln(4)
     line(f"{_('Who pays what')} ({currency})", size=11)
     row(_("Total billed"), lang.money(claim.total, digits))

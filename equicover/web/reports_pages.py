@@ -7,6 +7,7 @@ payments export``), made by the same services on request: nothing is read from t
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,8 +18,10 @@ from fastapi import Path as PathParam
 from equicover.auth.roles import Role
 from equicover.claims.service import money_in_force
 from equicover.errors import NotFound, ValidationFailed
+from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from equicover.reports import service as reports
+from equicover.reports.financing import FinancingReport, financing_report
 from equicover.reports.indicators import half_year
 from equicover.web import queries
 from equicover.web.i18n import localise_digits
@@ -34,6 +37,22 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
 }
 Year = Annotated[int, PathParam(ge=1900, le=2100)]
+# The ledger's source and use accounts, as the financing section names them.
+SOURCE_LABELS = {
+    "state_budget": N_("State budget"),
+    "local_budget": N_("Local budget"),
+    "social_cohesion_fund": N_("Social Cohesion Support Fund"),
+    "territorial_communities": N_("Territorial communities"),
+    "member_contributions": N_("Members' contributions"),
+    "donors": N_("Donors"),
+    "charity": N_("Charity funds"),
+}
+USE_LABELS = {
+    "provider_payments": N_("Payments to providers"),
+    "allowances": N_("Allowances to patients"),
+    "transplants": N_("Transplants special account"),
+    "administration": N_("Administration and operators' fees"),
+}
 Half = Annotated[int, PathParam(ge=1, le=2)]
 
 
@@ -74,8 +93,13 @@ def reports_page(page: PageDep, p: int = 1) -> Response:
     batches, total = payments.batches_page(
         session=page.session, limit=BATCH_PAGE_SIZE, offset=(p - 1) * BATCH_PAGE_SIZE
     )
+    financing_year = halves[0][0] if halves else None
     return page.render(
         "reports.html",
+        financing_year=financing_year,
+        financing=_financing(page, financing_year),
+        source_label=label_of(page.lang, SOURCE_LABELS),
+        use_label=label_of(page.lang, USE_LABELS),
         halves=halves,
         batches=batches,
         total=total,
@@ -84,6 +108,20 @@ def reports_page(page: PageDep, p: int = 1) -> Response:
         year_text=lambda year: localise_digits(str(year), page.lang.locale),
         batch_status_label=label_of(page.lang, BATCH_STATUS_LABELS),
     )
+
+
+def _financing(page: PageDep, year: int | None) -> list[FinancingReport]:
+    """The financing mix of the year of the latest claims, one report per currency the funds keep."""
+    if year is None:
+        return []
+    reports_of_year = []
+    for currency in sorted({fund.currency for fund in ledger.list_funds(session=page.session)}):
+        report = financing_report(
+            session=page.session, starts=dt.date(year, 1, 1), ends=dt.date(year, 12, 31), currency=currency
+        )
+        if report.sources or report.payments or report.earmarked:
+            reports_of_year.append(report)
+    return reports_of_year
 
 
 @router.get("/reports/semiannual-{year}-H{half}.{kind}")

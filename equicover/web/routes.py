@@ -9,6 +9,8 @@ in and out, the language picker, the static files) and includes each role's page
 - ``/dashboard``: the fund manager's indicators, :mod:`equicover.web.dashboard`;
 - ``/simulation``: what if, a stored year under two policies (fund manager), :mod:`equicover.web.simulation_pages`;
 - ``/reports``: the semi-annual report and payment batch files (fund manager), :mod:`equicover.web.reports_pages`;
+- ``/targeting``: identification of the poor (registrar), the hospital's interview (clerk) and the
+  targeting quality (fund manager), :mod:`equicover.web.targeting_pages`;
 - ``/admin/users``, ``/admin/audit``: the accounts and the audit log (admin), :mod:`equicover.web.users_pages`.
 
 Every asset (stylesheet, script, the vendored ECharts file) is served from
@@ -34,9 +36,12 @@ from equicover.errors import Overloaded, TooManyAttempts, Unauthorized
 from equicover.web import (
     card_scan,
     dashboard,
+    grievance_pages,
+    referral_pages,
     registry_pages,
     reports_pages,
     simulation_pages,
+    targeting_pages,
     users_pages,
     verification_pages,
     window,
@@ -145,6 +150,9 @@ def static_file(path: str) -> Response:
 
 
 router.include_router(card_scan.router)  # before window: /window/scan is not a window path parameter
+router.include_router(referral_pages.router)
+router.include_router(grievance_pages.router)
+router.include_router(targeting_pages.router)
 router.include_router(window.router)
 router.include_router(registry_pages.router)
 router.include_router(verification_pages.router)

@@ -150,6 +150,7 @@ def prepare_web_demo(
         (Role.REGISTRAR, {"area_code": district.code}),
         (Role.VERIFIER, {"area_code": district.code}),
         (Role.FUND_MANAGER, {}),
+        (Role.ANALYST, {}),
         (Role.ADMIN, {}),
     ):
         username = role.replace("_", "-")

@@ -4,11 +4,15 @@ only and never stored), side by side, with the differences.
 
 The figures are :func:`equicover.simulation.engine.simulate`'s, the same as ``equicover simulate``
 prints; the page shows aggregates only (payers, members' out-of-pocket, protection of the poor,
-catastrophic spending, by category and district). The workbook download is the command's.
+catastrophic spending, by category), so an analyst may open it as well as a fund manager. The
+charts (vendored ECharts, drawn by ``static/simulation.js`` from the JSON in the page: the
+Content-Security-Policy allows no inline script) repeat what the tables next to them say. The
+workbook download is the command's; the PDF holds the page's tables in the reader's language.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,15 +26,16 @@ from equicover.claims.models import PolicyVersion
 from equicover.errors import EquicoverError, ValidationFailed
 from equicover.settlement.loader import PolicyError, load_policy_text
 from equicover.settlement.model import Policy
-from equicover.simulation.engine import SimulationResult, simulate
+from equicover.simulation.comparison_pdf import PdfSection, comparison_pdf
+from equicover.simulation.engine import NO_CATEGORY, GroupFigures, SimulationResult, simulate
 from equicover.simulation.report import simulation_sheets, write_sheets
 from equicover.simulation.stored import stored_year_claims
 from equicover.web import queries
 from equicover.web.i18n import localise_digits
-from equicover.web.pages import N_, Page, PageDep, WebRoute
+from equicover.web.pages import CATEGORY_LABELS, N_, Page, PageDep, WebRoute
 
 router = APIRouter(route_class=WebRoute)
-PLANNER_ROLES = (Role.FUND_MANAGER,)
+PLANNER_ROLES = (Role.FUND_MANAGER, Role.ANALYST)
 # A draft policy is a small text file; the policy loader has its own limits below this.
 MAX_DRAFT_BYTES = 256 * 1024
 
@@ -40,6 +45,29 @@ DRAFT_REFUSED = N_("The draft policy is refused:")
 DRAFT_TOO_LARGE = N_("The draft policy is larger than a policy file can be.")
 DIFFERENT_MONEY = N_("The two policies count in different currencies: they cannot be compared.")
 NOT_SIMULATED = N_("The comparison could not be made:")
+BASE_LINE = N_("%(claims)s claims of %(year)s settled under each policy, in %(currency)s.")
+DIFFERENCE = N_("Difference")
+NO_CATEGORY_LABEL = N_("No category")
+SECTION_TITLES: dict[str, str] = {
+    "payers": N_("What each payer pays"),
+    "totals": N_("Totals"),
+    "equity": N_("Protection of the poor and catastrophic spending"),
+    "categories": N_("Out-of-pocket and catastrophic spending by category"),
+}
+ROW_LABELS: dict[str, str] = {
+    "all_payers": N_("All payers"),
+    "member_oop": N_("Members' out-of-pocket"),
+    "allowed": N_("Allowed amount"),
+    "settled": N_("Claims settled"),
+    "poor_stays": N_("Inpatient stays of the registered poor"),
+    "above_target": N_("…of which the patient paid more than 10% of the bill"),
+    "households": N_("Households with a settled claim"),
+    "catastrophic_10": N_("Households paying more than 10% of their consumption"),
+    "catastrophic_25": N_("Households paying more than 25% of their consumption"),
+}
+OOP_SHARE = N_("Out-of-pocket share of the allowed amount")
+CATASTROPHIC_SHARE = N_("Share of households paying more than 10% of their consumption")
+CATEGORY = N_("Category")
 
 
 def _years(page: Page) -> list[int]:
@@ -146,6 +174,12 @@ def _compare(
     except EquicoverError as error:
         page.error(_(NOT_SIMULATED) + " " + error.message)
         return _render(page, 422, form=form)
+    if download == "pdf":
+        return Response(
+            _pdf(page, result, stored.claims, year),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="simulation-{year}.pdf"'},
+        )
     if download == "xlsx":
         with tempfile.TemporaryDirectory() as folder:
             written = write_sheets(Path(folder), simulation_sheets(result), "simulation.xlsx")
@@ -155,7 +189,21 @@ def _compare(
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f'attachment; filename="simulation-{year}.xlsx"'},
         )
-    return _render(page, form=form, result=result, stored=stored, rows=_rows(result))
+    rows = _rows(result)
+    categories = _category_rows(page, result)
+    return _render(
+        page,
+        form=form,
+        result=result,
+        stored=stored,
+        rows=rows,
+        categories=categories,
+        payer_names=_payer_names(page, result),
+        consumption_known=all(f.catastrophic_10 is not None for f in result.figures),
+        labels={key: _(label) for key, label in ROW_LABELS.items()},
+        titles={key: _(title) for key, title in SECTION_TITLES.items()},
+        chart_data=_chart_payload(page, result, rows, categories),
+    )
 
 
 def _rows(result: SimulationResult) -> dict[str, list[dict[str, Any]]]:
@@ -182,3 +230,138 @@ def _rows(result: SimulationResult) -> dict[str, list[dict[str, Any]]]:
         line("catastrophic_25", [f.catastrophic_25 for f in figures], money=False),
     ]
     return {"payers": payers, "totals": totals, "equity": equity}
+
+
+def _category_label(page: Page, key: str) -> str:
+    if key == NO_CATEGORY:
+        return page.lang.gettext(NO_CATEGORY_LABEL)
+    return page.lang.gettext(CATEGORY_LABELS[key]) if key in CATEGORY_LABELS else key
+
+
+def _share(numerator: int, denominator: int) -> float | None:
+    """A share in percent for a chart's bar (the tables show the locale's text of the same share)."""
+    return round(100 * numerator / denominator, 2) if denominator else None
+
+
+def _category_rows(page: Page, result: SimulationResult) -> list[dict[str, Any]]:
+    """Per category, under each policy: what members pay of the allowed amount, and the share of
+    households whose out-of-pocket is above 10% of their consumption (None: consumption unknown)."""
+    lang = page.lang
+    consumption_known = all(f.catastrophic_10 is not None for f in result.figures)
+    rows = []
+    for group in sorted(result.by_category, key=lambda g: (g.key == NO_CATEGORY, g.key)):
+        figures: tuple[GroupFigures, ...] = group.figures
+        rows.append(
+            {
+                "key": group.key,
+                "label": _category_label(page, group.key),
+                "oop": [_share(f.member_oop, f.allowed) for f in figures],
+                "oop_text": [lang.percent(f.member_oop, f.allowed) for f in figures],
+                "catastrophic": [
+                    _share(f.catastrophic_10, f.households) if consumption_known else None for f in figures
+                ],
+                "catastrophic_text": [
+                    lang.percent(f.catastrophic_10, f.households) if consumption_known else "—" for f in figures
+                ],
+            }
+        )
+    return rows
+
+
+def _money_text(page: Page, value: int | None, minor_digits: int, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return ("+" if signed and value > 0 else "") + page.lang.money(value, minor_digits)
+
+
+def _number_text(page: Page, value: int | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return ("+" if signed and value > 0 else "") + page.lang.number(value)
+
+
+def _payer_names(page: Page, result: SimulationResult) -> dict[str, str]:
+    """Each layer's payer as its policy names it in the reader's language (the first policy that has the layer)."""
+    names: dict[str, str] = {}
+    for policy in result.policies:
+        for layer in policy.layers:
+            names.setdefault(layer.id, layer.payer_in(page.lang.language))
+    return names
+
+
+def _row_label(page: Page, row: dict[str, Any], payer_names: dict[str, str]) -> str:
+    known = ROW_LABELS.get(row["label"])
+    if known is not None:
+        return page.lang.gettext(known)
+    return payer_names.get(row["label"], row["payer"] or row["label"])
+
+
+def _chart_payload(
+    page: Page, result: SimulationResult, rows: dict[str, list[dict[str, Any]]], categories: list[dict[str, Any]]
+) -> str:
+    """The charts' figures as JSON for ``static/simulation.js``: amounts in the currency's units
+    (the bars' lengths; every label and tooltip is the locale's text of the exact integer)."""
+    scale = 10**result.minor_digits
+    payers = rows["payers"]
+    payer_names = _payer_names(page, result)
+    data = {
+        "rtl": page.lang.direction == "rtl",
+        "locale": page.lang.locale.replace("_", "-"),  # a BCP 47 tag for Intl
+        "policies": [policy.id for policy in result.policies],
+        "payers": {
+            "names": [_row_label(page, row, payer_names) for row in payers],
+            "values": [
+                [None if v is None else v / scale for v in (row["values"][i] for row in payers)]
+                for i in range(len(result.policies))
+            ],
+            "texts": [
+                [_money_text(page, row["values"][i], result.minor_digits) for row in payers]
+                for i in range(len(result.policies))
+            ],
+        },
+        "categories": {
+            "names": [row["label"] for row in categories],
+            "oop": [[row["oop"][i] for row in categories] for i in range(len(result.policies))],
+            "oop_texts": [[row["oop_text"][i] for row in categories] for i in range(len(result.policies))],
+            "catastrophic": [[row["catastrophic"][i] for row in categories] for i in range(len(result.policies))],
+            "catastrophic_texts": [
+                [row["catastrophic_text"][i] for row in categories] for i in range(len(result.policies))
+            ],
+        },
+        "labels": {"currency": result.currency},
+    }
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+def _pdf(page: Page, result: SimulationResult, claims: int, year: int) -> bytes:
+    """The page's tables, in the reader's language and the currency's units."""
+    _ = page.lang.gettext
+    rows = _rows(result)
+    payer_names = _payer_names(page, result)
+    policies = [policy.id for policy in result.policies]
+    header = ["", *policies, *[_(DIFFERENCE)] * (len(policies) - 1)]
+    sections = []
+    for key in ("payers", "totals", "equity"):
+        body = []
+        for row in rows[key]:
+            if row["money"]:
+                values = [_money_text(page, v, result.minor_digits) for v in row["values"]]
+                differences = [_money_text(page, d, result.minor_digits, signed=True) for d in row["differences"]]
+            else:
+                values = [_number_text(page, v) for v in row["values"]]
+                differences = [_number_text(page, d, signed=True) for d in row["differences"]]
+            label = _row_label(page, row, payer_names)
+            body.append([f"{label} ({row['label']})" if key == "payers" else label, *values, *differences])
+        sections.append(PdfSection(_(SECTION_TITLES[key]), header, body))
+    categories = _category_rows(page, result)
+    for title, field in ((OOP_SHARE, "oop_text"), (CATASTROPHIC_SHARE, "catastrophic_text")):
+        sections.append(
+            PdfSection(
+                f"{_(SECTION_TITLES['categories'])}: {_(title)}",
+                [_(CATEGORY), *policies],
+                [[row["label"], *row[field]] for row in categories],
+            )
+        )
+    year_text = localise_digits(str(year), page.lang.locale)
+    base = _(BASE_LINE, claims=page.lang.number(claims), year=year_text, currency=result.currency)
+    return comparison_pdf(title=_("What if"), lines=[base], sections=sections, rtl=page.lang.direction == "rtl")

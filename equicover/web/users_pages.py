@@ -47,6 +47,8 @@ ACCOUNT_REFUSALS: Refusals = {
     ("username", "a user with this username exists"): N_("An account with this username exists."),
     ("username", None): N_("The username must be 1 to 100 characters."),
     ("role", None): N_("Choose a role."),
+    ("provider", "an analyst"): N_("An analyst reads national figures: leave the area and the facility empty."),
+    ("area", "an analyst"): N_("An analyst reads national figures: leave the area and the facility empty."),
     ("provider", "a clerk works"): N_("A clerk works at one facility: give its code."),
     ("provider", None): N_("There is no facility with this code."),
     ("area", "a registrar or verifier"): N_("A registrar or verifier works in a province or district: give its code."),

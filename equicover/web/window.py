@@ -123,6 +123,19 @@ SERVICE_REFUSALS = {
     ("service_date", "outside the person's lifetime"): N_("The date of care is outside the person's lifetime."),
     ("days", None): N_("The days of stay do not fit this type of care under the scheme's policy."),
     ("care_type", None): N_("This type of care is not one of the scheme's policy."),
+    # The letter the bill carries (equicover.referrals.service.letter_refusal).
+    ("referral_letter", "no referral letter"): N_("No referral letter has this number."),
+    ("referral_letter", "the letter is for another patient"): N_("This letter is for another patient."),
+    ("referral_letter", "the letter was cancelled"): N_("This letter was cancelled."),
+    ("referral_letter", "the care is dated before the letter"): N_("The care is dated before the letter."),
+    ("referral_letter", "the letter was valid until"): N_("The letter has expired for this date of care."),
+    ("referral_letter", "the patient was sent back"): N_("The patient was sent back before this date of care."),
+    ("referral_letter", "the letter refers the patient to another facility"): N_(
+        "The letter refers the patient to another facility."
+    ),
+    ("referral_letter", "the letter refers the patient to level"): N_(
+        "The letter refers the patient to another level of care."
+    ),
 }
 DATE_NOT_A_DATE = N_("The date of care is not a date.")
 TOTAL_NOT_POSITIVE = N_("The total must be more than zero.")
@@ -138,6 +151,7 @@ FORM_REFUSALS = {
     "total": TOTAL_NOT_POSITIVE,
     "diagnosis": NOT_AN_ICD10_CODE,
     "days": DAYS_NOT_A_NUMBER,
+    "referral_letter": N_("No referral letter has this number."),
 }
 
 
@@ -170,7 +184,7 @@ def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[
     steps: list[TrailStep] = []
     layers = list(policy.layers) if policy is not None else []
     layer_ids = [layer.id for layer in layers] or [item for kind, item in paid if kind == "layer"]
-    payers = {layer.id: layer.payer for layer in layers}
+    payers = {layer.id: layer.payer_in(page.lang.language) for layer in layers}
     for layer_id in layer_ids:
         payment = paid.get(("layer", layer_id))
         value = tokens.get(layer_id, "-")
@@ -201,7 +215,8 @@ def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[
         steps.append(
             TrailStep(
                 layer_id=layer_id,
-                # The policy's own name of the payer (the stored payment row may carry a shortened one).
+                # The policy's name of the payer in the reader's language (the stored payment row
+                # carries the file's own, perhaps shortened).
                 payer=payers.get(layer_id) or (payment.payer if payment is not None else layer_id),
                 amount=payment.amount if payment is not None else 0,
                 applied=applied,
@@ -212,6 +227,15 @@ def trail_steps(page: Page, claim: Claim, policy: Policy | None, payments: list[
         if kind == "allowance":
             steps.append(TrailStep(item_id, payment.payer, payment.amount, payment.amount > 0, [_("allowance")]))
     return steps
+
+
+def _payer_of(page: Page, policy: Policy | None, kind: str, item_id: str, stored: str) -> str:
+    """A payment or adjustment row's payer in the reader's language, as its policy names the layer."""
+    if policy is not None and kind == "layer":
+        for layer in policy.layers:
+            if layer.id == item_id:
+                return layer.payer_in(page.lang.language)
+    return stored
 
 
 def _new_bill_number(provider_code: str) -> str:
@@ -238,11 +262,13 @@ def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
             care_types = list(dict.fromkeys([*care_types, *policy.care_types]))
             minor_digits = policy.minor_digits
             currency = policy.currency
+        names = {layer.id: layer.payer_in(page.lang.language) for layer in policy.layers} if policy else {}
         for layer in scheme_eligibility.layers:
             caps.append(
                 {
                     "scheme": scheme_eligibility.scheme_code,
                     "layer": layer,
+                    "payer": names.get(layer.layer_id, layer.payer),
                     "currency": currency,
                     "minor_digits": minor_digits,
                 }
@@ -328,6 +354,7 @@ def window_settle(
     eligible: Annotated[str, Form(max_length=32)] = "",
     days: Annotated[str, Form(max_length=6)] = "0",
     referred: Annotated[str | None, Form()] = None,
+    referral_letter: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Settle the bill; on success show the split (redirect), else the form again with the reason."""
     page.require(*CLERK_ROLES)
@@ -342,6 +369,7 @@ def window_settle(
         "eligible": eligible,
         "days": days,
         "referred": referred is not None,
+        "referral_letter": referral_letter,
     }
     _refused_date = None
     try:
@@ -397,6 +425,7 @@ def window_settle(
             total=total_minor,
             eligible=eligible_minor,
             referred=referred is not None,
+            referral_letter=referral_letter.strip().upper() or None,
         )
     except ValidationError as error:
         first = error.errors(include_input=False)[0]
@@ -430,7 +459,12 @@ def window_settle(
 
 def _service_refusal(error: RecordError) -> str | None:
     """The catalogue message of a service refusal the window knows, else None (shown as it is)."""
-    return SERVICE_REFUSALS.get((error.field, error.reason)) or SERVICE_REFUSALS.get((error.field, None))
+    known = SERVICE_REFUSALS.get((error.field, error.reason)) or SERVICE_REFUSALS.get((error.field, None))
+    if known is None and error.field == "referral_letter":  # a letter's reasons may end with a date
+        for (field, start), text in SERVICE_REFUSALS.items():
+            if field == error.field and start is not None and error.reason.startswith(start):
+                return text
+    return known
 
 
 def _claim_context(page: Page, claim_id: str, provider_code: str | None = None) -> dict[str, Any]:
@@ -462,6 +496,8 @@ def _claim_context(page: Page, claim_id: str, provider_code: str | None = None) 
         "adjustment_cause": lambda line: page.lang.gettext(adjustment_cause(line)),
         "steps": trail_steps(page, claim_row, policy, payments),
         "policy": policy,
+        "policy_name": policy.name_in(page.lang.language) if policy is not None else None,
+        "adjustment_payer": lambda line: _payer_of(page, policy, line.kind, line.item_id, line.payer),
         "person": person,
         "provider": provider,
         "district": district,

@@ -47,7 +47,6 @@ def test_passwords_are_hashed_and_tokens_stored_only_as_hashes(session) -> None:
     [
         ("clerk", None, None, "provider"),
         ("registrar", None, None, "area"),
-        ("verifier", "C11", None, "area"),  # a commune is not an area
         ("verifier", "NOPE", None, "area"),
         ("clerk", None, "NOPE", "provider"),
         ("wizard", None, None, "role"),
@@ -91,7 +90,7 @@ def test_demo_users_cover_every_role_and_can_be_recreated(session) -> None:
     make.provider(session, code="PA", location_code="D1")
     make.contract(session, provider_code="PA")
     first = create_demo_users(session=session)
-    assert {user.role for user in first} == {"admin", "fund_manager", "registrar", "verifier", "clerk"}
+    assert {user.role for user in first} == {"admin", "fund_manager", "analyst", "registrar", "verifier", "clerk"}
     again = create_demo_users(session=session)
     for user in again:
         assert service.authenticate(session=session, username=user.username, password=user.password).role == user.role

@@ -21,6 +21,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.structuredefinition import StructureDefinition
 
 from equicover import fhir_mapping as mapping
@@ -44,6 +45,7 @@ MODELS = {
         Organization,
         Patient,
         PaymentReconciliation,
+        ServiceRequest,
         StructureDefinition,
     )
 }

@@ -64,7 +64,8 @@ def codings(value: Any) -> Iterator[tuple[str, str]]:
 def extension_urls(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
         for extension in value.get("extension", []):
-            yield extension["url"]
+            if "://" in extension["url"]:  # the parts of a complex extension are named by relative urls
+                yield extension["url"]
         for item in value.values():
             yield from extension_urls(item)
     elif isinstance(value, list):

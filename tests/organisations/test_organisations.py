@@ -86,3 +86,81 @@ def test_bad_organisations_are_refused_with_the_field(session: Session, world):
         service.assign_areas(session=session, organisation_code="WELFARE", location_ids=[999_999], assigned_on=ON)
     with pytest.raises(ValidationFailed, match="by"):
         service.coverage(session=session, on=ON, role="hef_operator", by="village")
+
+
+# --------------------------------------------------------------------------------------------
+# The enrolment drive, by hand: the Welfare Organisation's C11 and the Red Crescent's N21.
+
+
+@pytest.fixture
+def drive(session: Session, geo):
+    """C11: A enrolled from 15 July 2024, B from 3 August, C never, E registered on 10 August and
+    never enrolled; N21: D enrolled from 20 August."""
+    scheme = factories.scheme_year(session)
+    factories.enrolled_person(session, scheme=scheme, location_code="C11", starts=dt.date(2024, 7, 15))
+    factories.enrolled_person(session, scheme=scheme, location_code="C11", starts=dt.date(2024, 8, 3))
+    factories.person(session, location_code="C11")
+    factories.person(session, location_code="C11", registered_on=dt.date(2024, 8, 10))
+    factories.enrolled_person(session, scheme=scheme, location_code="N21", starts=dt.date(2024, 8, 20))
+    for code, area in (("WELFARE", "C11"), ("RED-CRESCENT", "N21")):
+        service.ensure_organisation(session=session, code=code, name=code.title(), role="responsible_organisation")
+        service.assign_areas(
+            session=session, organisation_code=code, location_ids=[geo[area].id], assigned_on=dt.date(2024, 1, 1)
+        )
+    return geo
+
+
+def test_the_drive_counts_the_newly_enrolled_and_coverage_month_by_month(session: Session, drive):
+    points = service.enrolment_drive(session=session, starts=dt.date(2024, 7, 1), ends=dt.date(2024, 9, 30))
+    table = [(p.code, p.organisation, p.ends.isoformat(), p.newly_enrolled, p.population, p.enrolled) for p in points]
+    assert table == [
+        ("C11", "WELFARE", "2024-07-31", 1, 3, 1),
+        ("C11", "WELFARE", "2024-08-31", 1, 4, 2),  # E joins the population, B is enrolled
+        ("C11", "WELFARE", "2024-09-30", 0, 4, 2),
+        ("N21", "RED-CRESCENT", "2024-07-31", 0, 1, 0),
+        ("N21", "RED-CRESCENT", "2024-08-31", 1, 1, 1),
+        ("N21", "RED-CRESCENT", "2024-09-30", 0, 1, 1),
+    ]
+    assert [p.rate for p in points][:2] == [pytest.approx(1 / 3), 0.5]
+
+
+def test_the_drive_by_organisation_and_by_week(session: Session, drive):
+    points = service.enrolment_drive(
+        session=session, starts=dt.date(2024, 7, 31), ends=dt.date(2024, 8, 11), step="week", by="organisation"
+    )
+    welfare = [
+        (p.starts.isoformat(), p.ends.isoformat(), p.newly_enrolled, p.enrolled) for p in points if p.code == "WELFARE"
+    ]
+    # Weeks run Monday to Sunday, the first and last cut to the period; B started on Saturday 3 August.
+    assert welfare == [("2024-07-31", "2024-08-04", 1, 2), ("2024-08-05", "2024-08-11", 0, 2)]
+
+
+def test_a_drive_is_refused_with_the_field(session: Session, drive):
+    with pytest.raises(ValidationFailed, match="by"):
+        service.enrolment_drive(session=session, starts=dt.date(2024, 7, 1), ends=dt.date(2024, 9, 30), step="day")
+    with pytest.raises(ValidationFailed, match="to"):
+        service.enrolment_drive(session=session, starts=dt.date(2024, 9, 1), ends=dt.date(2024, 8, 1))
+    with pytest.raises(ValidationFailed, match="steps"):
+        service.enrolment_drive(session=session, starts=dt.date(2000, 1, 1), ends=dt.date(2024, 1, 1), step="week")
+
+
+def test_the_drive_over_http(session: Session, session_factory, drive):
+    from tests.api_helpers import login_as, make_client
+
+    session.commit()
+    client = make_client(session_factory=session_factory)
+    manager = login_as(client, "fund_manager")
+    params = {"starts": "2024-07-01", "ends": "2024-08-31", "by": "organisation"}
+    answer = client.get("/api/v1/reports/enrolment-drive", params=params, headers=manager)
+    assert answer.status_code == 200, answer.text
+    assert [(p["code"], p["newly_enrolled"], p["enrolled"]) for p in answer.json()] == [
+        ("RED-CRESCENT", 0, 0), ("RED-CRESCENT", 1, 1), ("WELFARE", 1, 1), ("WELFARE", 1, 2)
+    ]  # fmt: skip
+    assert (
+        client.get(
+            "/api/v1/reports/enrolment-drive", params=params, headers=login_as(client, "verifier", area="D1")
+        ).status_code
+        == 403
+    )
+    bad = client.get("/api/v1/reports/enrolment-drive", params={**params, "ends": "2024-06-01"}, headers=manager)
+    assert bad.status_code == 422

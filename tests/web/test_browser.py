@@ -268,7 +268,7 @@ def test_verifier_rejects_a_claim(tab: Tab, site: Site) -> None:
 
 def test_every_demo_account_has_its_own_password(tab: Tab, site: Site) -> None:
     passwords = site.accounts.passwords
-    assert len(set(passwords.values())) == len(site.accounts.usernames) == 5
+    assert len(set(passwords.values())) == len(site.accounts.usernames) == 6
     tab.go("/login")
     tab.page.fill("#username", site.accounts.usernames["clerk"])
     tab.page.fill("#password", passwords["verifier"])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 
+import pypdfium2 as pdfium
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -96,3 +98,77 @@ def test_only_the_fund_manager_and_the_admin_open_it(planner, session: Session) 
     login_as(client, "clerk", provider="PA", cookie=True)
     assert client.get("/simulation").status_code == 403
     assert _compare(client, version_id).status_code == 403
+
+
+def _draft_paying_more(source: str) -> str:
+    pool = source.index(POOL_CAP)
+    return source[:pool] + source[pool:].replace('cap_per_year = "200.00"', 'cap_per_year = "400.00"', 1)
+
+
+def test_the_page_carries_the_charts_figures(planner) -> None:
+    client, version_id, source = planner
+    page = _compare(client, version_id, draft=_draft_paying_more(source))
+    assert page.status_code == 200
+    payload = re.search(r'<script type="application/json" id="simulation-data">(.*?)</script>', page.text, re.S)
+    data = json.loads(payload.group(1))
+    assert len(data["policies"]) == 2 and data["rtl"] is False
+    # The outpatient pool's bars, in yuan: 200.00 under A, 250.00 under B (the table's figures).
+    pool = data["payers"]["names"].index("Basic medical insurance, general outpatient pooling")
+    assert [series[pool] for series in data["payers"]["values"]] == [200.0, 250.0]
+    assert [texts[pool] for texts in data["payers"]["texts"]] == ["200.00", "250.00"]
+    # By category, the members' share of the allowed amount drops under B (they pay 50.00 less).
+    assert data["categories"]["names"]
+    first, second = data["categories"]["oop"]
+    assert all(b < a for a, b in zip(first, second, strict=True))
+    for chart in ("chart-sim-payers", "chart-sim-oop"):
+        assert re.search(rf'id="{chart}"[^>]*role="img" aria-label="[^"]+"', page.text), chart
+    # No household consumption in the stored claims: no catastrophic chart, a note, "—" in the table.
+    assert data["categories"]["catastrophic"][0][0] is None
+    assert 'id="chart-sim-catastrophic"' not in page.text and 'data-testid="no-consumption"' in page.text
+    assert '<script src="/static/simulation.js" defer></script>' in page.text
+    assert "<script>" not in page.text  # no inline script: the Content-Security-Policy forbids it
+    assert client.get("/static/simulation.js").status_code == 200
+
+
+def _pdf_text(content: bytes) -> str:
+    document = pdfium.PdfDocument(content)
+    try:
+        return "".join(document[i].get_textpage().get_text_range() for i in range(len(document)))
+    finally:
+        document.close()
+
+
+def test_the_comparison_downloads_as_a_pdf_with_the_payers_names(planner) -> None:
+    client, version_id, source = planner
+    answer = _compare(client, version_id, draft=_draft_paying_more(source), download="pdf")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"].endswith('simulation-2018.pdf"')
+    text = _pdf_text(answer.content)
+    for expected in (
+        "What if",
+        "Basic medical insurance for urban and rural residents",
+        "Basic medical insurance, general outpatient pooling",
+        "What each payer pays",
+        "Members' out-of-pocket",
+        "200.00",
+        "250.00",
+        "+50.00",
+        "-50.00",
+    ):
+        assert expected in text, expected
+
+
+def test_the_pdf_is_in_the_readers_language(planner) -> None:
+    client, version_id, source = planner
+    client.cookies.set("equicover_lang", "zh")
+    text = _pdf_text(_compare(client, version_id, policy_b=str(version_id), download="pdf").content)
+    assert "城乡居民基本医疗保险" in text and "普通门诊统筹" in text  # the payers as the policy names them in Chinese
+    assert "What each payer pays" not in text
+    client.cookies.set("equicover_lang", "fr")
+    text = _pdf_text(_compare(client, version_id, policy_b=str(version_id), download="pdf").content)
+    assert "Assurance maladie de base des résidents urbains et ruraux" in text
+    assert "200,00" in text  # French money: a decimal comma, in yuan not fen
+    client.cookies.set("equicover_lang", "ar")
+    arabic = _compare(client, version_id, policy_b=str(version_id), download="pdf")
+    assert arabic.status_code == 200 and arabic.content.startswith(b"%PDF")
+    assert "٢٠٠٫٠٠" in _pdf_text(arabic.content)  # Eastern Arabic digits, right to left

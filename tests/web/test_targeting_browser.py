@@ -1,0 +1,203 @@
+"""Identification of the poor in a real browser (Debian's Chromium driven by Playwright, against a
+uvicorn server on a small SQLite registry): a commune's registrar opens a round, captures two
+households in the questionnaire's form, scores them, records the village's decision, posts the
+list and approves it, and the category appears on the household's page; the pages fit a phone
+without sideways scroll, and the Arabic page reads right to left."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from equicover.auth.service import create_account
+from equicover.db.engine import make_engine
+from equicover.db.migrate import upgrade
+from equicover.db.session import make_session_factory, session_scope
+from equicover.registry.models import Location
+from equicover.targeting import service
+from tests import factories as make
+from tests.targeting.helpers import KH, KH_POOR
+from tests.web.test_browser import CHROMIUM, Tab, _free_port, _need_chromium
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+PASSWORD = "correct horse battery staple"
+RICH = {**KH_POOR, "roof": "concrete", "walls": "brick", "land": "over_1_ha", "food_shortage": "no"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    _need_chromium()
+    folder = tmp_path_factory.mktemp("targeting-web")
+    database_url = f"sqlite:///{folder / 'web.db'}"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        make.locations(session)
+        make.household(session, code="HA", location_code="C11", members=[make.person_in(full_name="Sok Dara")])
+        make.household(session, code="HB", location_code="C11", members=[make.person_in(full_name="Chan Vy")])
+        commune = session.scalar(select(Location.id).where(Location.code == "C11"))
+        council = create_account(
+            session=session, username="council", password=PASSWORD, role="registrar", location_id=commune
+        )
+        create_account(session=session, username="fund", password=PASSWORD, role="fund_manager")
+        # a round collecting answers, for the pages' layout (the first test opens its own)
+        seeded = service.open_round(
+            session=session,
+            rules_text=KH.read_text(encoding="utf-8"),
+            area_code="C11",
+            starts_on=dt.date(2024, 1, 1),
+            ends_on=dt.date(2024, 1, 31),
+            user=council,
+        )
+        service.capture_answers(session=session, round_id=seeded.id, household_code="HA", answers=KH_POOR, user=council)
+        round_path = f"/targeting/rounds/{seeded.id}"
+    engine.dispose()
+    port = _free_port()
+    log = (folder / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "EQUICOVER_DATABASE_URL": database_url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base_url}/login", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((folder / "server.log").read_text(errors="replace")[-2000:]) from None
+                time.sleep(0.3)
+        accounts = SimpleNamespace(
+            usernames={"registrar": "council", "fund_manager": "fund"},
+            passwords={"registrar": PASSWORD, "fund_manager": PASSWORD},
+        )
+        yield SimpleNamespace(base_url=base_url, accounts=accounts, round_path=round_path)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(site: SimpleNamespace) -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def _submit(tab: Tab, selector: str) -> None:
+    with tab.page.expect_navigation():
+        tab.page.click(f"{selector} button[type=submit]")
+
+
+def _answer(tab: Tab, code: str, answers: dict[str, str], village: str) -> None:
+    form = "form[data-testid=capture-form]"
+    tab.page.fill(f"{form} #household", code)
+    tab.page.fill(f"{form} #village", village)
+    for item, value in answers.items():
+        field = tab.page.locator(f"{form} #a_{item}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    _submit(tab, form)
+
+
+def test_a_registrar_captures_decides_approves_and_the_category_appears(browser: object, site) -> None:
+    tab = Tab(browser, site)
+    try:
+        tab.sign_in("registrar")
+        tab.go("/targeting")
+        tab.page.select_option("#rules", "kh-idpoor-rural")
+        tab.page.fill("#starts_on", "2024-02-01")
+        tab.page.fill("#ends_on", "2024-02-28")
+        _submit(tab, "form[data-testid=open-round]")
+        assert "/targeting/rounds/" in tab.page.url, tab.page.locator("main").inner_text()[:500]
+        round_path = tab.page.url.split(site.base_url)[1].split("?")[0]
+        _answer(tab, "HA", KH_POOR, "V1")
+        assert tab.page.locator(".notice.ok").inner_text() == "Answers recorded."
+        _answer(tab, "HB", RICH, "V1")
+        # a required question left unanswered is refused on its field, which has the focus
+        _answer(tab, "HA", {**KH_POOR, "roof": ""}, "V1")
+        assert tab.page.locator("#a_roof[aria-invalid=true]").count() == 1
+        assert tab.page.locator("#form-error").inner_text() == "Answer this question: it is required."
+        assert tab.page.evaluate("document.activeElement.id") == "a_roof"
+        tab.go(round_path)
+        _submit(tab, "form[data-testid=score-form]")
+        listed = tab.page.locator("table[data-testid=listed]")
+        assert "Poor Level 2 (poor)" in listed.locator("tr[data-household=HA]").inner_text()
+        assert "not identified" in listed.locator("tr[data-household=HB]").inner_text()
+
+        decision = "form[data-testid=decision-form]"
+        tab.page.fill(f"{decision} #household_code", "HB")
+        tab.page.select_option(f"{decision} #kind", "include")
+        tab.page.select_option(f"{decision} #to_category", "level_2")
+        tab.page.fill(f"{decision} #reason", "the house burnt down in January")
+        tab.page.fill(f"{decision} #decision-on", "2024-02-20")
+        _submit(tab, decision)
+        assert "Poor Level 2 (poor)" in tab.page.locator("tr[data-household=HB] [data-testid=final]").inner_text()
+        tab.page.fill("#notice-on", "2024-03-01")
+        _submit(tab, "form[data-testid=notice-form]")
+        tab.page.fill("#approval-on", "2024-03-20")
+        _submit(tab, "form[data-testid=approval-form]")
+        assert tab.page.locator("[data-testid=round-status]").inner_text() == "approved"
+
+        tab.go("/registry/households/HB?on=2024-03-21")
+        assert "Registered poor household member" in tab.page.locator("main").inner_text()
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_targeting_pages_fit_a_phone_and_arabic_reads_right_to_left(browser: object, site, language: str) -> None:
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.sign_in("registrar")
+        tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+        paths = ["/targeting", site.round_path, f"{site.round_path}/notice"]
+        for path in paths:
+            tab.go(path)
+            overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, (language, path, overflow)
+            direction = tab.page.evaluate("getComputedStyle(document.querySelector('main')).direction")
+            assert direction == ("rtl" if language == "ar" else "ltr"), (language, path)
+            assert tab.page.evaluate("document.documentElement.dir") == ("rtl" if language == "ar" else "ltr")
+        if language == "ar":
+            tab.go("/targeting")
+            assert tab.page.locator("h1").inner_text().startswith("تحديد الفقراء")
+    finally:
+        tab.close()
+
+
+def test_the_fund_manager_sees_the_targeting_quality_charts_drawn(browser: object, site) -> None:
+    tab = Tab(browser, site)
+    try:
+        tab.sign_in("fund_manager")
+        tab.go("/targeting/quality")
+        for chart in ("#chart-rule-sets", "#chart-areas"):
+            tab.page.wait_for_selector(f"{chart}[data-rendered=true] svg")
+        assert tab.page.locator("table[data-testid=rule-sets] tbody tr").count() == 4
+        tab.choose_language("ar")
+        tab.page.wait_for_selector("#chart-areas[data-rendered=true] svg")
+        assert tab.page.evaluate("document.documentElement.dir") == "rtl"
+    finally:
+        tab.close()
