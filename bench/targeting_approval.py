@@ -144,7 +144,7 @@ def run(url: str, households: int, sample: int, seed: int) -> None:
         create_account(session=session, username="chair", password=PASSWORD, role="registrar", location_id=commune)
     with tempfile.TemporaryDirectory() as folder:
         answers = Path(folder) / "answers.csv"
-        pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "area"]), answers)
+        pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "true_line", "area"]), answers)
         with session_scope(factory) as session:
             field = get_user(session=session, username="field")
             round_id = service.open_round(

@@ -50,7 +50,7 @@ def main() -> None:
         generated = time.perf_counter() - started
         with tempfile.TemporaryDirectory() as folder:
             answers = Path(folder) / "answers.csv"
-            pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "area"]), answers)
+            pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "true_line", "area"]), answers)
             out = Path(folder) / "scores.csv"
             started = time.perf_counter()
             summary = score_file(rules, answers, out, Path(folder) / "scores.errors.csv")
@@ -121,7 +121,7 @@ def time_round(rules: TargetingRules, path: Path, households: int, seed: int, ur
                 location_id=district,
             )
         answers = Path(folder) / "answers.csv"
-        pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "area"]), answers)
+        pa_csv.write_csv(synthetic.table.drop_columns(["true_consumption", "true_line", "area"]), answers)
         with session_scope(factory) as session:
             from equicover.auth.service import get_user
 

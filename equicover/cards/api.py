@@ -1,4 +1,7 @@
-"""Member cards over HTTP (``/api/v1/cards``) and the schemes' published card keys (``/api/v1/card-keys``)."""
+"""Member cards over HTTP (``/api/v1/cards``), the schemes' published card keys (``/api/v1/card-keys``),
+and the recording of contributions and their payment (``/api/v1/contributions``): recording one
+re-checks the member's cards in the same unit of work, so a card suspended for an unpaid
+contribution is active again as soon as it is paid (and one past the grace is suspended)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,11 @@ from equicover.auth.models import User
 from equicover.auth.roles import ROLES, Role
 from equicover.cards import keys, service
 from equicover.cards.models import MemberCard
+from equicover.enrolment import service as enrolment
+from equicover.enrolment.api import ContributionApiIn, ContributionOut, contribution_out
+from equicover.enrolment.models import Contribution, Enrolment
 from equicover.enrolment.service import get_scheme
+from equicover.errors import NotFound
 from equicover.http.deps import SessionDep
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 
@@ -36,6 +43,11 @@ class CardIssueIn(BaseModel):
 class CardStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["active", "suspended", "lost", "expired"]
+
+
+class ContributionStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["due", "paid", "waived"]
 
 
 class CardOut(BaseModel):
@@ -201,3 +213,67 @@ def public_key(scheme_code: SchemeCode, session: SessionDep) -> PublicKeyOut:
         public_key_pem=key.public_pem(),
         public_key_base64url=key.public_base64url(),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Contributions: recorded here so the member's cards follow the payment at once
+
+CONTRIBUTION_RECORDERS = (Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN)
+
+
+@router.post(
+    "/contributions",
+    response_model=ContributionOut,
+    status_code=201,
+    tags=["enrolment"],
+    summary="Record a contribution (the member's cards are re-checked)",
+)
+def record_contribution(
+    body: ContributionApiIn,
+    request: Request,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*CONTRIBUTION_RECORDERS))],
+) -> ContributionOut:
+    ensure_person_visible(session=session, user=user, person_id=body.person_id)
+    scheme = enrolment.get_scheme(session=session, code=body.scheme_code)
+    row = enrolment.record_contribution(
+        session=session,
+        person_id=body.person_id,
+        scheme_id=scheme.id,
+        payer_kind=body.payer_kind,
+        payer_name=body.payer_name,
+        amount_minor=body.amount_minor,
+        status=body.status,
+        period_starts=body.period_starts,
+        period_ends=body.period_ends,
+        actor=user.username,
+    )
+    service.suspend_unpaid(session=session, on=now_of(request).date(), actor=user.username, person_id=body.person_id)
+    return contribution_out(row)
+
+
+@router.put(
+    "/contributions/{contribution_id}/status",
+    response_model=ContributionOut,
+    tags=["enrolment"],
+    summary="Mark a contribution paid, waived or due (the member's cards are re-checked)",
+)
+def set_contribution_status(
+    contribution_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    body: ContributionStatusIn,
+    request: Request,
+    session: SessionDep,
+    user: Annotated[User, Depends(require_roles(*CONTRIBUTION_RECORDERS))],
+) -> ContributionOut:
+    row = session.get(Contribution, contribution_id)
+    enrolled = session.get(Enrolment, row.enrolment_id) if row is not None else None
+    if enrolled is None:
+        raise NotFound(f"contribution {contribution_id}", "contribution_id", "unknown contribution")
+    ensure_person_visible(session=session, user=user, person_id=enrolled.person_id)
+    row = enrolment.set_contribution_status(
+        session=session, contribution_id=contribution_id, status=body.status, actor=user.username
+    )
+    service.suspend_unpaid(
+        session=session, on=now_of(request).date(), actor=user.username, person_id=enrolled.person_id
+    )
+    return contribution_out(row)

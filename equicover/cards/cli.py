@@ -1,5 +1,6 @@
 """``equicover cards``: issue and print cards by area, verify a QR payload, publish a scheme's key,
-suspend the cards of members whose own contribution is unpaid (and reactivate them once paid)."""
+suspend the cards of members whose own contribution is unpaid (and reactivate them once paid),
+record a contribution's payment (the member's cards follow it at once)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from equicover.cards.payload import verify as verify_payload_offline
 from equicover.cards.sheet import card_sheet_pdf
 from equicover.commands import ACTOR_OPTION, DATABASE_URL_OPTION, console, migrated_session_factory, parse_date
 from equicover.db.session import session_scope
-from equicover.enrolment.models import Scheme
-from equicover.enrolment.service import get_scheme
+from equicover.enrolment.models import Enrolment, Scheme
+from equicover.enrolment.service import get_scheme, set_contribution_status
 from equicover.errors import EquicoverError
 
 cards_app = typer.Typer(
@@ -73,6 +74,32 @@ def suspend_unpaid(
     console.print(
         f"{day.isoformat()}: {len(run.suspended)} card(s) suspended (own contribution unpaid over {grace} days), "
         f"{len(run.reactivated)} reactivated (paid since)"
+    )
+
+
+@cards_app.command("contribution-paid")
+def contribution_paid(
+    contribution_id: int = typer.Argument(..., min=1, max=2**31 - 1, help="The contribution's id."),
+    status: str = typer.Option("paid", "--status", help="paid, or waived (or due, to undo a mistaken payment)."),
+    on: str | None = typer.Option(None, "--on", help="The day the cards are judged on (default: today)."),
+    actor: str = ACTOR_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Record that a contribution is paid (or waived), and re-check the member's cards at once:
+    a card suspended for it is active again in the same transaction."""
+    day = parse_date(on, "--on") if on is not None else dt.date.today()
+    try:
+        with migrated_session_factory(database_url) as factory, session_scope(factory) as session:
+            row = set_contribution_status(session=session, contribution_id=contribution_id, status=status, actor=actor)
+            enrolled = session.get(Enrolment, row.enrolment_id)
+            assert enrolled is not None  # a contribution hangs off its enrolment
+            run = service.suspend_unpaid(session=session, on=day, actor=actor, person_id=enrolled.person_id)
+    except EquicoverError as error:
+        console.print(f"[red]{error.message}[/]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"contribution {contribution_id}: {status}; {len(run.reactivated)} card(s) reactivated, "
+        f"{len(run.suspended)} suspended"
     )
 
 

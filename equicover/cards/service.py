@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -527,12 +527,15 @@ def suspension_rules(path: Path = SUSPENSION_FILE) -> SuspensionRules:
     return rules
 
 
-def _unpaid_since(session: Session, on: dt.date, rules: SuspensionRules) -> dict[tuple[int, int], dt.date]:
+def _unpaid_since(
+    session: Session, on: dt.date, rules: SuspensionRules, among: list[int] | None = None
+) -> dict[tuple[int, int], dt.date]:
     """(person, scheme) -> the oldest period start of the person's own contribution still due past
-    the grace on ``on``, for members holding one of the rules' categories that day."""
+    the grace on ``on``, for members holding one of the rules' categories that day (only the
+    persons ``among``, when given)."""
     late = on - dt.timedelta(days=rules.grace_days)
     vulnerable = select(PersonCategory.person_id).where(PersonCategory.category.in_(rules.categories), *holds_on(on))
-    rows = session.execute(
+    query = (
         select(Enrolment.person_id, Enrolment.scheme_id, func.min(Contribution.period_starts))
         .join(Contribution, Contribution.enrolment_id == Enrolment.id)
         .where(
@@ -544,7 +547,10 @@ def _unpaid_since(session: Session, on: dt.date, rules: SuspensionRules) -> dict
             Enrolment.person_id.in_(vulnerable),
         )
         .group_by(Enrolment.person_id, Enrolment.scheme_id)
-    ).all()
+    )
+    if among is not None:
+        query = query.where(Enrolment.person_id.in_(among))
+    rows = session.execute(query).all()
     return {(person, scheme): since for person, scheme, since in rows}
 
 
@@ -554,12 +560,26 @@ class SuspensionRun:
     reactivated: list[int]
 
 
-def suspend_unpaid(*, session: Session, on: dt.date, actor: str = SYSTEM_ACTOR) -> SuspensionRun:
+def suspend_unpaid(
+    *, session: Session, on: dt.date, actor: str = SYSTEM_ACTOR, person_id: int | None = None
+) -> SuspensionRun:
     """Suspend the live cards whose holder (a person, or a member of the household) owes their own
     contribution past the grace (``suspension.toml``), with the reason; make active again the cards
-    this suspended whose contributions are paid (or waived) since. Run it again: nothing changes."""
+    this suspended whose contributions are paid (or waived) since. Run it again: nothing changes.
+
+    With ``person_id``, only the cards that person's contributions bear on: their own card and
+    their household's card (judged on every member of the household). A shell that records a
+    contribution calls it so, in the same unit of work, and the member's card follows the payment
+    at once instead of waiting for the next run."""
     rules = suspension_rules()
-    unpaid = _unpaid_since(session, on, rules)
+    scope: list[int] | None = None
+    home: int | None = None
+    if person_id is not None:
+        home = session.scalar(select(Person.household_id).where(Person.id == person_id))
+        if home is None:
+            raise NotFound(f"person {person_id}", "person_id", "unknown person")
+        scope = list(session.scalars(select(Person.id).where(Person.household_id == home)))
+    unpaid = _unpaid_since(session, on, rules, scope)
     households: dict[tuple[int, int], dt.date] = {}
     if unpaid:
         homes = dict(
@@ -575,7 +595,16 @@ def suspend_unpaid(*, session: Session, on: dt.date, actor: str = SYSTEM_ACTOR) 
     cards = list(
         session.scalars(
             select(MemberCard)
-            .where(MemberCard.status.in_(LIVE_STATUSES), MemberCard.valid_to >= on)
+            .where(
+                MemberCard.status.in_(LIVE_STATUSES),
+                MemberCard.valid_to >= on,
+                true()
+                if person_id is None
+                else or_(
+                    MemberCard.person_id == person_id,
+                    and_(MemberCard.person_id.is_(None), MemberCard.household_id == home),
+                ),
+            )
             .order_by(MemberCard.id)
         )
     )

@@ -30,7 +30,7 @@ from equicover.money import format_money
 from equicover.settlement.cli import settle
 from equicover.settlement.loader import load_policy
 from equicover.settlement.report import OOP_TARGET_SHARE_PERCENT, SettlementSummary, settlement_summary
-from equicover.synth.cli import generate, policy_period
+from equicover.synth.cli import generate, generate_identified, policy_period
 from equicover.synth.profile import profile_for_policy
 from equicover.web.cli import print_accounts
 from equicover.web.seed import prepare_web_demo
@@ -71,19 +71,34 @@ def demo(
     settlements_path = output / f"settlements-{year}.csv"
 
     _console.rule(f"1. A synthetic province of {people:,} people (seed {seed}): {profile.province_name}")
-    generate(
-        people=people,
-        seed=seed,
-        year=year,
-        claims=claims_path,
-        database_url=url,
-        no_db=False,
-        policy=policy,
-        identified_by_round=sorted(identified_categories(profile)),
-    )
-
-    _console.rule(f"1b. Identification of the poor in {profile.province_name}")
-    run_identification(profile=profile, programme_starts=calendar.starts, seed=seed, console=_console)
+    identified = identified_categories(profile)
+    if identified:
+        # The round decides who is poor, before anybody is enrolled: the subsidised contributions
+        # and the claims follow the categories it writes.
+        _console.print(f"Identification of the poor in {profile.province_name}, then enrolment:", highlight=False)
+        generate_identified(
+            people=people,
+            seed=seed,
+            claims=claims_path,
+            database_url=url,
+            policy=policy,
+            identified_by_round=identified,
+            identify=lambda session: run_identification(
+                profile=profile, programme_starts=calendar.starts, seed=seed, console=_console, session=session
+            ),
+        )
+    else:
+        generate(
+            people=people,
+            seed=seed,
+            year=year,
+            claims=claims_path,
+            database_url=url,
+            no_db=False,
+            policy=policy,
+            identified_by_round=[],
+        )
+        run_identification(profile=profile, programme_starts=calendar.starts, seed=seed, console=_console)
 
     _console.rule(f"2. Coverage on {calendar.half_ends} by district")
     coverage(date=calendar.half_ends.isoformat(), by="district", scheme=None)

@@ -2,8 +2,10 @@
 its programme's targeting rules (``targeting/*.toml``), not drawn by the generator.
 
 The synthetic province stores each household's true consumption (``household_consumption``). Each
-household answers the rules' questionnaire from its situation, with noise, as in the field
-(:func:`equicover.targeting.synthetic.answers_following`). Then, for every area at the rules'
+household answers the rules' questionnaire from its consumption against the rules' own line, with
+noise, as in the field (:func:`equicover.targeting.synthetic.answers_following`). The demo runs the
+round inside the province's generation, before anybody is enrolled, so that the enrolments, the
+subsidised contributions and the claims follow what it decides. Then, for every area at the rules'
 approving level, the same service steps a registrar would take: a round opened, the answers
 imported and scored, the village group's decisions on a few households (one the rules left out
 though it is among the poorest, one they listed though it is well off), the notice posted, and
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,7 +44,7 @@ from equicover.synth.profile import Profile
 from equicover.targeting import service as targeting
 from equicover.targeting.loader import load_rules
 from equicover.targeting.rules import NOT_IDENTIFIED, TargetingRules
-from equicover.targeting.synthetic import answers_following
+from equicover.targeting.synthetic import answers_following, eligibility_lines
 
 SHIPPED_RULES = Path(equicover.__file__).resolve().parents[1] / "targeting"
 # The targeting rules of each synthetic province's programme (synth/profiles); none for Iran.
@@ -129,26 +133,39 @@ def _account(session: Session, username: str, location_id: int, password_hash: s
 
 
 def _true_lines(rules: TargetingRules, profile: Profile, area_types: np.ndarray, per_person: np.ndarray) -> np.ndarray:
-    """Per household, the consumption per person and year (profile minor units) under which it is truly
-    poor, i.e. eligible for one of the rules' categories: the highest income line of its area type, or,
-    for rules that score without an income line, that of the poorest ``poor_household_rate`` of households."""
-    if rules.income is not None and rules.lines and rules.currency == profile.currency:
-        per_year = 12 if rules.income.period == "month" else 1
-        scale = 10 ** (profile.minor_digits - rules.minor_digits)
-        lines = np.zeros(len(area_types), dtype=np.float64)
-        for kind in set(area_types.tolist()):
-            amounts = [line.per_person for line in rules.lines if line.area_type == kind] or [
-                line.per_person for line in rules.lines
-            ]
-            lines[area_types == kind] = max(amounts) * per_year * scale
+    """Per household, the consumption per person and year (the rules' minor units, as ``per_person``)
+    under which it is truly poor, i.e. eligible for one of the rules' categories: the highest income
+    line of its area type, or, for rules that score without an income line, the consumption of the
+    poorest ``poor_household_rate`` of households."""
+    lines = eligibility_lines(rules, area_types.astype(str))
+    if lines is not None:
         return lines
-    return np.full(len(area_types), float(np.quantile(per_person, profile.poor_household_rate)))
+    return np.full(len(area_types), int(np.quantile(per_person, profile.poor_household_rate)), dtype=np.int64)
+
+
+@contextmanager
+def _unit(session: Session | None) -> Iterator[Session]:
+    """The caller's session (its unit of work commits), or one committed here."""
+    if session is not None:
+        yield session
+        session.flush()
+        return
+    with session_scope() as own:
+        yield own
 
 
 def run_identification(
-    *, profile: Profile, programme_starts: dt.date, seed: int, console: Console
+    *,
+    profile: Profile,
+    programme_starts: dt.date,
+    seed: int,
+    console: Console,
+    session: Session | None = None,
 ) -> IdentificationSummary | None:
-    """Identify the province's poor by rounds of its programme's rules, approved on ``programme_starts``."""
+    """Identify the province's poor by rounds of its programme's rules, approved on ``programme_starts``:
+    in ``session`` (never committed here: the province's generation runs the round before it enrols
+    anybody) or one unit of work per round."""
+    given = session
     path = rules_path_for(profile)
     if path is None:
         console.print(
@@ -167,7 +184,7 @@ def run_identification(
     # One hash for the demo's accounts of the areas: hashing is slow on purpose, and there may be hundreds.
     unknown_password = hash_password(secrets.token_urlsafe(24))
 
-    with session_scope() as session:
+    with _unit(given) as session:
         alive = or_(Person.death_date.is_(None), Person.death_date >= approve_on)
         sizes = (
             select(Person.household_id, func.count().label("size"))
@@ -205,11 +222,18 @@ def run_identification(
         rural = "rural" if "rural" in rules.area_types else rules.area_types[0]
         other = next(kind for kind in rules.area_types if kind != rural)
         area_types = np.where(random.random(len(rows)) < RURAL_SHARE, rural, other).astype(object)
-    in_rules_units = per_person * 10**rules.minor_digits // 10**profile.minor_digits
+    # The truth and the answers in the rules' units: per person and year, the rules' minor units.
+    per_person = per_person * 10**rules.minor_digits // 10**profile.minor_digits
+    true_lines = _true_lines(rules, profile, area_types, per_person)
     answers = answers_following(
-        rules, consumption=in_rules_units, members=members, area_types=area_types.astype(str), seed=seed
+        rules,
+        consumption=per_person,
+        members=members,
+        area_types=area_types.astype(str),
+        true_line=true_lines,
+        seed=seed,
     )
-    truly_poor = per_person < _true_lines(rules, profile, area_types, per_person)
+    truly_poor = per_person < true_lines
 
     proposed = np.zeros(len(rows), dtype=bool)
     final = np.zeros(len(rows), dtype=bool)
@@ -227,7 +251,7 @@ def run_identification(
             }
             for index in chosen
         ]
-        with session_scope() as session:
+        with _unit(given) as session:
             enumerator = session.scalar(select(User).where(User.username == ENUMERATOR))
             assert enumerator is not None
             round_id = targeting.open_round(

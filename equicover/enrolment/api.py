@@ -224,27 +224,9 @@ def set_status(
     )
 
 
-@router.post("/contributions", response_model=ContributionOut, status_code=201, summary="Record a contribution")
-def record_contribution(
-    body: ContributionApiIn,
-    session: SessionDep,
-    user: Annotated[User, Depends(require_roles(Role.REGISTRAR, Role.FUND_MANAGER, Role.ADMIN))],
-) -> ContributionOut:
-    ensure_person_visible(session=session, user=user, person_id=body.person_id)
-    scheme = enrolment.get_scheme(session=session, code=body.scheme_code)
-    row = enrolment.record_contribution(
-        session=session,
-        person_id=body.person_id,
-        scheme_id=scheme.id,
-        payer_kind=body.payer_kind,
-        payer_name=body.payer_name,
-        amount_minor=body.amount_minor,
-        status=body.status,
-        period_starts=body.period_starts,
-        period_ends=body.period_ends,
-        actor=user.username,
-    )
-    return contribution_out(row)
+# Recording a contribution or its payment (POST /contributions, PUT /contributions/{id}/status)
+# is served by equicover.cards.api: a payment re-checks the member's card in the same unit of
+# work, and cards sit above enrolment in the layers.
 
 
 @router.get("/contributions", response_model=Page[ContributionOut], summary="Contributions of persons visible to you")

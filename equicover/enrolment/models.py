@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -36,6 +37,9 @@ class Scheme(Base):
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
     minor_digits: Mapped[int] = mapped_column(SmallInteger)
+    # The scheme's name per language ({"fr": "...", ...}), for a scheme no policy file names; the
+    # pages prefer the names of the scheme's policy ([policy.names]) when one is linked.
+    names: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class EnrolmentPeriod(Base):

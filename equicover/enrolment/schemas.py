@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from equicover.money import round_half_up
 
 PayerKind = Literal["state_budget", "local_budget", "employer", "member", "donor"]
 ContributionStatus = Literal["due", "paid", "waived"]
 CoverageGrouping = Literal["district", "province", "category"]
+SCHEME_NAME_LANGUAGES = ("en", "fr", "ar", "fa", "zh", "vi")
 
 
 class SchemeIn(BaseModel):
@@ -24,6 +25,20 @@ class SchemeIn(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     # Default: the ISO 4217 exponent of the currency.
     minor_digits: int | None = Field(default=None, ge=0, le=4)
+    # The name per language of the pages (en, fr, ar, fa, zh, vi); ``name`` where one is missing.
+    names: dict[str, str] | None = None
+
+    @field_validator("names")
+    @classmethod
+    def _known_languages(cls, names: dict[str, str] | None) -> dict[str, str] | None:
+        if names is None:
+            return None
+        for language, text in names.items():
+            if language not in SCHEME_NAME_LANGUAGES:
+                raise ValueError(f"unknown language {language!r} (known: {', '.join(SCHEME_NAME_LANGUAGES)})")
+            if not text.strip() or len(text) > 200:
+                raise ValueError(f"the {language} name must have 1 to 200 characters")
+        return {language: text.strip() for language, text in names.items()}
 
 
 class ContributionIn(BaseModel):

@@ -50,7 +50,13 @@ def create_scheme(*, session: Session, scheme: SchemeIn, actor: str = SYSTEM_ACT
             raise ValidationFailed(
                 record, "minor_digits", f"unknown currency {scheme.currency}: give minor_digits"
             ) from None
-    row = Scheme(code=scheme.code, name=scheme.name, currency=scheme.currency, minor_digits=minor_digits)
+    row = Scheme(
+        code=scheme.code,
+        name=scheme.name,
+        currency=scheme.currency,
+        minor_digits=minor_digits,
+        names=dict(scheme.names) if scheme.names else None,
+    )
     session.add(row)
     session.flush()
     record_change(
@@ -62,6 +68,12 @@ def create_scheme(*, session: Session, scheme: SchemeIn, actor: str = SYSTEM_ACT
         after={"code": row.code, "currency": row.currency, "minor_digits": row.minor_digits},
     )
     return row
+
+
+def scheme_name_in(scheme: Scheme, language: str) -> str:
+    """The scheme's own name in ``language``, else in English, else its ``name``."""
+    names = scheme.names or {}
+    return names.get(language) or names.get("en") or scheme.name
 
 
 def get_scheme(*, session: Session, code: str) -> Scheme:

@@ -45,6 +45,20 @@ def record_household_consumption(
     return row
 
 
+def household_consumption_of_year(*, session: Session, year: int) -> tuple[list[int], list[int]]:
+    """Every household's recorded consumption of ``year`` as two columns (household ids, minor
+    units), read in one scan: a what-if joins them to a whole year of claims."""
+    rows = session.connection().execute(
+        select(HouseholdConsumption.household_id, HouseholdConsumption.amount).where(HouseholdConsumption.year == year)
+    )
+    households: list[int] = []
+    amounts: list[int] = []
+    for household_id, amount in rows:
+        households.append(household_id)
+        amounts.append(amount)
+    return households, amounts
+
+
 @dataclass
 class SemiAnnualReport:
     year: int

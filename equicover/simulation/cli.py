@@ -110,7 +110,7 @@ def simulate(
         year = parse_stored(claims)
         source: Path | pa.Table
         if year is not None:
-            source = _stored_claims(year, database_url, policies[0].minor_digits, console)
+            source, _ = _stored_claims(year, database_url, policies[0].minor_digits, console)
         else:
             source = Path(claims)
             if not source.is_file():
@@ -162,13 +162,28 @@ def _write_or_exit(out: Path, sheets: list[Sheet], workbook: str) -> list[Path]:
         raise _refuse([f"cannot write the files to {out}: {error.strerror or error}"]) from None
 
 
-def _stored_claims(year: int, database_url: str | None, minor_digits: int, console: Console) -> pa.Table:
+def _stored_claims(
+    year: int,
+    database_url: str | None,
+    minor_digits: int,
+    console: Console,
+    *,
+    with_consumption: bool = True,
+    groups: list[tuple[str, ...]] | None = None,
+) -> tuple[pa.Table, list[int] | None]:
+    """The stored year's claims and, given ``groups``, each group's enrolment of the year: one
+    session (the schema is checked once, not once per read)."""
     from equicover.commands import migrated_session_factory
     from equicover.db.session import session_scope
-    from equicover.simulation.stored import stored_year_claims
+    from equicover.simulation.stored import enrolled_by_group, stored_year_claims
 
+    counted = None
     with migrated_session_factory(database_url) as factory, session_scope(factory) as session:
-        stored = stored_year_claims(session=session, year=year, default_minor_digits=minor_digits)
+        stored = stored_year_claims(
+            session=session, year=year, default_minor_digits=minor_digits, with_consumption=with_consumption
+        )
+        if groups is not None and stored.claims:
+            counted = enrolled_by_group(session=session, year=year, groups=groups)
     if stored.claims == 0:
         raise SimulationError(
             f"stored:{year}: no stored claims with a service date in {year}: a base year needs claims"
@@ -178,7 +193,7 @@ def _stored_claims(year: int, database_url: str | None, minor_digits: int, conso
         f"a contract, {stored.reversed:,} reversed: left out)",
         markup=False,
     )
-    return stored.table
+    return stored.table, counted
 
 
 def policy_diff(
@@ -244,8 +259,14 @@ def project(
         if year is not None:
             if year != loaded.base_year:
                 raise SimulationError(f"--claims {base}: the projection's base year is {loaded.base_year}")
-            source = _stored_claims(year, database_url, loaded.policy.minor_digits, console)
-            counted = _stored_enrolment(year, database_url, [group.categories for group in loaded.groups])
+            source, counted = _stored_claims(
+                year,
+                database_url,
+                loaded.policy.minor_digits,
+                console,
+                with_consumption=False,
+                groups=[group.categories for group in loaded.groups],
+            )
         else:
             source = Path(base)
             counted = None
@@ -280,12 +301,3 @@ def project(
     if out is not None:
         written = _write_or_exit(out, sheets, "projection.xlsx")
         console.print(f"Written: {', '.join(str(path) for path in written)}", markup=False)
-
-
-def _stored_enrolment(year: int, database_url: str | None, groups: list[tuple[str, ...]]) -> list[int]:
-    from equicover.commands import migrated_session_factory
-    from equicover.db.session import session_scope
-    from equicover.simulation.stored import enrolled_by_group
-
-    with migrated_session_factory(database_url) as factory, session_scope(factory) as session:
-        return enrolled_by_group(session=session, year=year, groups=groups)

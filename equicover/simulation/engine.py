@@ -65,6 +65,12 @@ class GroupFigures:
     households: int = 0
     catastrophic_10: int = 0
     catastrophic_25: int = 0
+    measured: int = 0  # households whose consumption is known: the denominator of the catastrophic shares
+
+    @property
+    def left_out(self) -> int:
+        """Households with a settled claim but no consumption: left out of the catastrophic shares."""
+        return self.households - self.measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +106,17 @@ class PolicyFigures:
     households: int
     catastrophic_10: int | None  # None: no household consumption known
     catastrophic_25: int | None
+    measured: int | None = None  # households whose consumption is known (None: none is)
     records: list[dict[str, Any]] | None = None
 
     @property
     def paid_total(self) -> int:
         return sum(self.paid.values())
+
+    @property
+    def left_out(self) -> int | None:
+        """Households with a settled claim but no consumption: left out of the catastrophic shares."""
+        return None if self.measured is None else self.households - self.measured
 
 
 @dataclass(slots=True)
@@ -349,9 +361,16 @@ def _int(value: object) -> int:
 
 
 def _catastrophic_counts(oop: str, consumption: str) -> str:
+    """The households above each threshold, then the households whose consumption is known (a
+    household without one, or with none above zero, is in neither: it cannot be measured)."""
     return ", ".join(
-        f"count(*) FILTER (WHERE {consumption} > 0 AND {oop}::HUGEINT * 100 > {share}::HUGEINT * {consumption})"
-        for share in CATASTROPHIC_THRESHOLDS
+        [
+            *(
+                f"count(*) FILTER (WHERE {consumption} > 0 AND {oop}::HUGEINT * 100 > {share}::HUGEINT * {consumption})"
+                for share in CATASTROPHIC_THRESHOLDS
+            ),
+            f"count(*) FILTER (WHERE {consumption} > 0)",
+        ]
     )
 
 
@@ -414,7 +433,7 @@ def _figures(
         FROM claim_groups_{index} g JOIN category_sets c USING (cat_key)
         WHERE list_contains(c.cats, {quote_literal(poor_category)})""",
     )[0]
-    households, cat10, cat25 = _run(
+    households, cat10, cat25, measured = _run(
         connection,
         f"""SELECT count(*), {_catastrophic_counts("o.oop", "h.consumption")}
         FROM household_oop_{index} o JOIN households h USING (hh)""",
@@ -435,6 +454,7 @@ def _figures(
         households=_int(households),
         catastrophic_10=_int(cat10) if consumption_known else None,
         catastrophic_25=_int(cat25) if consumption_known else None,
+        measured=_int(measured) if consumption_known else None,
     )
 
 
@@ -462,13 +482,14 @@ def _groups(connection: duckdb.DuckDBPyConnection, count: int, by: str) -> list[
                 FROM household_oop_{index} o JOIN households h USING (hh) GROUP BY h.district"""
         money = {str(key): (_int(n), _int(allowed), _int(oop)) for key, n, allowed, oop in _run(connection, money_sql)}
         households = {
-            str(key): (_int(n), _int(c10), _int(c25)) for key, n, c10, c25 in _run(connection, households_sql)
+            str(key): (_int(n), _int(c10), _int(c25), _int(known))
+            for key, n, c10, c25, known in _run(connection, households_sql)
         }
         figures = {}
         for key in money.keys() | households.keys():
             claims, allowed, oop = money.get(key, (0, 0, 0))
-            n, c10, c25 = households.get(key, (0, 0, 0))
-            figures[key] = GroupFigures(claims, allowed, allowed - oop, oop, n, c10, c25)
+            n, c10, c25, known = households.get(key, (0, 0, 0, 0))
+            figures[key] = GroupFigures(claims, allowed, allowed - oop, oop, n, c10, c25, known)
         per_policy.append(figures)
     keys = sorted(set().union(*(figures.keys() for figures in per_policy)))
     return [GroupRow(key, tuple(figures.get(key, GroupFigures()) for figures in per_policy)) for key in keys]

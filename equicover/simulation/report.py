@@ -89,11 +89,12 @@ def equity_sheet(result: SimulationResult) -> Sheet:
     rows: list[tuple[Cell, ...]] = []
     figures = result.figures
 
-    def add(what: str, values: Sequence[int | None], shares_of: Sequence[int] | None = None) -> None:
+    def add(what: str, values: Sequence[int | None], shares_of: Sequence[int | None] | None = None) -> None:
         rows.append((what, *_with_differences(values)))
         if shares_of is not None:
             shares: list[Cell] = [
-                None if value is None else percent(value, whole) for value, whole in zip(values, shares_of)
+                None if value is None or whole is None else percent(value, whole)
+                for value, whole in zip(values, shares_of)
             ]
             rows.append(("    as a share", *shares, *(None for _ in values[1:])))
 
@@ -110,8 +111,11 @@ def equity_sheet(result: SimulationResult) -> Sheet:
     add(f"  of which OOP above the policy's own ceiling ({ceilings})", [f.above_ceiling for f in figures], stays)
     households = [f.households for f in figures]
     add("households with a settled claim", households)
-    add("  catastrophic: OOP above 10% of consumption", [f.catastrophic_10 for f in figures], households)
-    add("  catastrophic: OOP above 25% of consumption", [f.catastrophic_25 for f in figures], households)
+    measured = [f.measured for f in figures]
+    add("  left out of the catastrophic shares: no consumption known", [f.left_out for f in figures])
+    add("  with their consumption known", measured)
+    add("    catastrophic: OOP above 10% of consumption", [f.catastrophic_10 for f in figures], measured)
+    add("    catastrophic: OOP above 25% of consumption", [f.catastrophic_25 for f in figures], measured)
     note = f"Household consumption: {result.consumption_note}."
     return Sheet("equity", "Protection of the poor and catastrophic spending (SDG 3.8.2)", header, rows, note)
 
@@ -128,8 +132,11 @@ def group_sheet(result: SimulationResult, groups: list[GroupRow], name: str, by:
         "members' OOP",
         f"OOP minus {labels[0]}",
         "households",
+        "households with consumption known",
         "catastrophic >10%",
         "catastrophic >25%",
+        "catastrophic >10% share",
+        "catastrophic >25% share",
     )
     rows: list[tuple[Cell, ...]] = []
     known = result.figures[0].catastrophic_10 is not None
@@ -146,8 +153,11 @@ def group_sheet(result: SimulationResult, groups: list[GroupRow], name: str, by:
                     money(figures.member_oop, digits),
                     money(figures.member_oop - first.member_oop, digits),
                     figures.households,
+                    figures.measured if known else None,
                     figures.catastrophic_10 if known else None,
                     figures.catastrophic_25 if known else None,
+                    percent(figures.catastrophic_10, figures.measured) if known and figures.measured else None,
+                    percent(figures.catastrophic_25, figures.measured) if known and figures.measured else None,
                 )
             )
     note = (

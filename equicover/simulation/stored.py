@@ -4,7 +4,10 @@
 that is settled (not reversed) and was not set aside as unpaid (``zero_reason``: member not
 covered, provider outside its contract: no policy would pay those, so they are counted and left
 out). Each claim carries, beside the contract's columns, its member's household (id and the
-registry's count of its persons) and district, which the catastrophic-spending figures need.
+registry's count of its persons), district and the household's recorded consumption of the year
+(``household_consumption``, empty where none is recorded: that household is left out of the
+catastrophic-spending shares), which the catastrophic-spending figures need. When no household
+has a consumption recorded for the year, the column is left out altogether (not computed).
 Bill numbers are unique per facility only: when two facilities used one number in the year,
 every claim id is written ``<facility code>/<bill number>``.
 """
@@ -25,6 +28,7 @@ from equicover.claims.models import Claim, PolicyVersion
 from equicover.enrolment.models import Enrolment
 from equicover.providers.models import Provider
 from equicover.registry.models import Household, Location, Person, PersonCategory
+from equicover.reports import service as reports
 from equicover.settlement.claims_file import CLAIM_COLUMNS
 from equicover.simulation.engine import SimulationError
 
@@ -49,8 +53,11 @@ def parse_stored(text: str) -> int | None:
     return int(year)
 
 
-def stored_year_claims(*, session: Session, year: int, default_minor_digits: int) -> StoredYear:
+def stored_year_claims(
+    *, session: Session, year: int, default_minor_digits: int, with_consumption: bool = True
+) -> StoredYear:
     """The stored claims of ``year`` as an Arrow table of text columns (see the module docstring).
+    ``with_consumption``: join the households' consumption (a projection needs none).
 
     Set-based, for a large year (a projection starts with it): the year's claims are read in one
     scan with no join, the persons' households and districts and the small tables of facilities
@@ -106,7 +113,8 @@ def stored_year_claims(*, session: Session, year: int, default_minor_digits: int
     )
     providers = _columns(connection.execute(select(Provider.id, Provider.code)).all(), 2)
     versions = _columns(connection.execute(select(PolicyVersion.id, PolicyVersion.minor_digits)).all(), 2)
-    table = _claims_table(claims, persons, providers, versions, default_minor_digits)
+    consumption = reports.household_consumption_of_year(session=session, year=year) if with_consumption else None
+    table = _claims_table(claims, persons, providers, versions, default_minor_digits, consumption)
     settled = sum(count for (status, _), count in counts.items() if status == "settled")
     return StoredYear(
         table=table,
@@ -160,6 +168,7 @@ def _claims_table(
     providers: list[Sequence[Any]],
     versions: list[Sequence[Any]],
     default_minor_digits: int,
+    consumption: tuple[list[int], list[int]] | None = None,
 ) -> pa.Table:
     """The year's claims (in the order of their select) as the text columns of a claims file."""
     # Arrow arrays are typed loosely here: the stubs know no column of a runtime type.
@@ -193,7 +202,12 @@ def _claims_table(
         pc.fill_null(district, ""),
     )
     names = (*CLAIM_COLUMNS, "household_id", "household_size", "district")
-    return pa.table(dict(zip(names, values, strict=True)))
+    columns = dict(zip(names, values, strict=True))
+    if consumption is not None and consumption[0]:
+        # the household's yearly amount in the claims' currency, as the file's decimal text
+        amounts = _lookup(households, consumption[0], consumption[1], pa.int64())
+        columns["household_consumption"] = pc.fill_null(_money(amounts, digits), "")
+    return pa.table(columns)
 
 
 def enrolled_by_group(*, session: Session, year: int, groups: Sequence[tuple[str, ...]]) -> list[int]:

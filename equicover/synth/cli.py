@@ -7,6 +7,7 @@ calendar year."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from equicover.console import make_console
 from equicover.db import migrate
@@ -73,6 +75,39 @@ def generate(
     _print_summary(summary, url)
 
 
+def generate_identified(
+    *,
+    people: int,
+    seed: int,
+    claims: Path,
+    database_url: str,
+    policy: Path,
+    identified_by_round: frozenset[str],
+    identify: Callable[[Session], object],
+) -> None:
+    """``generate`` for a province whose poverty categories a round of identification gives
+    (``equicover demo``): ``identify`` runs the round once the registry and the households'
+    consumption are loaded, in the same unit of work, and the enrolments, contributions and claims
+    follow the categories it wrote."""
+    try:
+        loaded = load_policy(policy)
+        migrate.upgrade(database_url)
+        summary = _run(
+            people=people,
+            seed=seed,
+            year=loaded.effective_from.year,
+            claims=claims,
+            url=database_url,
+            policy=loaded,
+            identified_by_round=identified_by_round,
+            identify=identify,
+        )
+    except EquicoverError as error:
+        _console.print(f"[red]{error.message}[/]")
+        raise typer.Exit(1) from None
+    _print_summary(summary, database_url)
+
+
 def policy_period(policy: Policy) -> tuple[dt.date, dt.date]:
     """The year a province of the policy covers: its effective period, at most a year from its start."""
     start = policy.effective_from
@@ -90,6 +125,7 @@ def _run(
     url: str | None,
     policy: Policy | None = None,
     identified_by_round: frozenset[str] = frozenset(),
+    identify: Callable[[Session], object] | None = None,
 ) -> GenerationSummary:
     options: dict[str, Any] = {}
     if policy is not None:
@@ -101,6 +137,8 @@ def _run(
         }
     if url is not None and identified_by_round:
         options["identified_by_round"] = identified_by_round
+        if identify is not None:
+            options["identify"] = identify
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

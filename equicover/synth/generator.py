@@ -12,7 +12,7 @@ Indexes, not ids: persons, households, locations and providers are numbered from
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -895,6 +895,47 @@ def _policy_contributions(
     for row in compute_contributions(rules, members):
         amounts[int(row.member_id), payers.index(row.payer)] += row.amount
     return tuple(payers), amounts
+
+
+def categorised_by_round(
+    province: SyntheticProvince,
+    *,
+    holders: dict[str, np.ndarray],
+    contribution_rules: ContributionRules | None = None,
+) -> SyntheticProvince:
+    """The province once a round of identification has decided its poverty categories: ``holders``
+    maps each category the round gave (the programme's word) to the person indices holding it in
+    the year. The generator's own draw of those categories is dropped, and the enrolments and
+    contributions are drawn again from the round's (same stream as the first draw), so the
+    subsidies and the claims follow what the round decided."""
+    profile = province.profile
+    population = province.population
+    code_of = {profile.word(code): code for code in P.CATEGORIES}
+    mask = population.category_mask.copy()
+    for word in holders:
+        code = code_of.get(word)
+        if code is not None and code in P.CATEGORY_BIT:
+            mask &= np.int16(~P.CATEGORY_BIT[code])
+    for word, persons in holders.items():
+        code = code_of.get(word)
+        if code is not None and code in P.CATEGORY_BIT:
+            mask[persons] |= np.int16(P.CATEGORY_BIT[code])
+    # The poverty tiers exclude each other: a tier the round gave drops the lower ones drawn.
+    tiers = ("registered_poor", "near_poor", "low_income")
+    for index, tier in enumerate(tiers):
+        holds = (mask & P.CATEGORY_BIT[tier]) != 0
+        for lower in tiers[index + 1 :]:
+            mask[holds] &= np.int16(~P.CATEGORY_BIT[lower])
+    population = replace(population, category_mask=mask)
+    enrolments = generate_enrolments(
+        phase_rng(province.seed, "enrolments"),
+        population=population,
+        year=province.year,
+        profile=profile,
+        contribution_rules=contribution_rules,
+        period=province.period,
+    )
+    return replace(province, population=population, enrolments=enrolments)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from equicover.enrolment.schemas import SCHEME_NAME_LANGUAGES
 from equicover.money import parse_money
 from equicover.synth import parameters as P
 
@@ -157,6 +158,8 @@ class Profile:
     capitation: str
     capitation_fund: str
     receipts: tuple[Receipt, ...] = field(default=())
+    # The scheme's name per language of the pages ([scheme.names]); ``scheme_name`` where one is missing.
+    scheme_names: dict[str, str] = field(default_factory=dict)
     # what the organisations running the programme are paid for their work, per enrolled person
     # and year, from the contributions fund (0: nothing)
     operator_fee: int = 0
@@ -268,7 +271,15 @@ def load_profile(path: Path) -> Profile:
         "money", ("currency", "minor_digits", "cost_scale", "rounding", "min_amount", "max_amount", "consumption")
     )
     utilisation = reader.section("utilisation", ("outpatient_rate", "inpatient_rate", "emergency_rate"), required=False)
-    scheme = reader.section("scheme", ("code", "name"))
+    scheme = reader.section("scheme", ("code", "name", "names"))
+    scheme_names = reader.get(scheme, "scheme", "names", dict, {})
+    for language, text in scheme_names.items():
+        if language not in SCHEME_NAME_LANGUAGES:
+            raise reader.fail(
+                f"scheme.names.{language}", f"unknown language (known: {', '.join(SCHEME_NAME_LANGUAGES)})"
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise reader.fail(f"scheme.names.{language}", "must be a name")
     enrolment = reader.section("enrolment", ("take_up", "individual_drop", "by_category"))
     contributions = reader.section(
         "contributions", ("rules", "amount", "subsidies", "per_capita", "payer_names"), required=False
@@ -406,6 +417,7 @@ def load_profile(path: Path) -> Profile:
         emergency_rate=float(reader.get(utilisation, "utilisation", "emergency_rate", float, P.EMERGENCY_RATE)),
         scheme_code=reader.get(scheme, "scheme", "code", str),
         scheme_name=reader.get(scheme, "scheme", "name", str),
+        scheme_names={language: text.strip() for language, text in scheme_names.items()},
         take_up=float(reader.get(enrolment, "enrolment", "take_up", float)),
         individual_drop=float(reader.get(enrolment, "enrolment", "individual_drop", float, 0.0)),
         take_up_by_category=take_ups,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from equicover.db.bulk import next_id
@@ -32,14 +32,14 @@ from equicover.organisations import service as organisation_service
 from equicover.providers import service as provider_service
 from equicover.providers.models import Provider
 from equicover.registry import service as registry_service
-from equicover.registry.models import Category, Household, Location, Person
+from equicover.registry.models import Category, Household, Location, Person, PersonCategory
 from equicover.registry.schemas import LocationIn
 from equicover.reports import service as reports_service
 from equicover.settlement.model import ContributionRules
 from equicover.synth import parameters as P
 from equicover.synth.claims import generate_claims
 from equicover.synth.claims_file import claims_table, is_parquet_path, write_claims
-from equicover.synth.generator import AREA_BIT, SyntheticProvince, generate_province
+from equicover.synth.generator import AREA_BIT, SyntheticProvince, categorised_by_round, generate_province
 from equicover.synth.profile import Profile
 
 # progress(phase description, units done, units in all)
@@ -107,6 +107,7 @@ def generate(
     contribution_rules: ContributionRules | None = None,
     period: tuple[dt.date, dt.date] | None = None,
     identified_by_round: frozenset[str] = frozenset(),
+    identify: Callable[[Session], object] | None = None,
 ) -> GenerationSummary:
     """Generate a province of ``people`` persons for ``seed``; load it into ``session`` (if given,
     never committed here) and write one calendar ``year`` of claims to ``claims_path`` (CSV, or
@@ -115,10 +116,14 @@ def generate(
     ``contribution_rules`` the policy's, for a profile that takes its contributions from the policy.
     ``identified_by_round``: categories (the programme's words) that a round of identification gives
     afterwards (``equicover demo``): their holdings are not written; each household's true
-    consumption, which the round's answers follow, is stored whatever the categories.
+    consumption, which the round's answers follow, is stored whatever the categories. ``identify``:
+    the round itself, run in ``session`` once the registry and the consumption are loaded; the
+    enrolments, contributions and claims are then drawn from the categories it wrote
+    (:func:`equicover.synth.generator.categorised_by_round`), so the round decides who is subsidised.
 
     The claims are drawn and written on a second thread while this one loads the database: both
     spend their time in code that releases the GIL (SQLite, numpy, Arrow), so two cores overlap.
+    With ``identify`` they are drawn after the load, from the round's categories.
     """
     if people < 1:
         raise ValueError("people must be at least 1")
@@ -149,6 +154,26 @@ def generate(
     # a failed load leaves no claims file pointing at persons that were never stored.
     partial_path = None if claims_path is None else claims_path.with_name(claims_path.name + ".partial")
     claim_seconds: dict[str, float] = {}
+    parquet = claims_path is not None and is_parquet_path(claims_path)
+    if session is not None and identify is not None:
+        # The claims follow the round's categories: drawn after it, not beside the load.
+        try:
+            started = time.perf_counter()
+            category_holdings, province = _load(
+                session, province, first_person_id, phases, identified_by_round, identify, contribution_rules
+            )
+            phases.timed("load_database", time.perf_counter() - started)
+            phases.report("Writing claims")
+            claim_count = _claims_to_file(province, first_person_id, partial_path, parquet, claim_seconds)
+        except BaseException:
+            if partial_path is not None:
+                partial_path.unlink(missing_ok=True)
+            raise
+        if claims_path is not None and partial_path is not None:
+            partial_path.replace(claims_path)
+        for name, seconds in claim_seconds.items():
+            phases.timed(name, seconds)
+        return _summary(province, seed, year, category_holdings, claim_count, claims_path, first_person_id, phases)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-claims") as pool:
             claims_done = pool.submit(
@@ -156,13 +181,13 @@ def generate(
                 province,
                 first_person_id,
                 partial_path,
-                claims_path is not None and is_parquet_path(claims_path),
+                parquet,
                 claim_seconds,
             )
             category_holdings = 0
             if session is not None:
                 started = time.perf_counter()
-                category_holdings = _load(session, province, first_person_id, phases, identified_by_round)
+                category_holdings, _ = _load(session, province, first_person_id, phases, identified_by_round)
                 phases.timed("load_database", time.perf_counter() - started)
                 phases.report("Writing claims")
             claim_count = claims_done.result()
@@ -174,9 +199,24 @@ def generate(
         partial_path.replace(claims_path)
     for name, seconds in claim_seconds.items():
         phases.timed(name, seconds)
+    return _summary(
+        province, seed, year, category_holdings, claim_count, claims_path, first_person_id, phases, session is not None
+    )
+
+
+def _summary(
+    province: SyntheticProvince,
+    seed: int,
+    year: int,
+    category_holdings: int,
+    claim_count: int,
+    claims_path: Path | None,
+    first_person_id: int,
+    phases: _Phases,
+    loaded: bool = True,
+) -> GenerationSummary:
     phases.done = phases.total
     phases.report("Done")
-
     population = province.population
     return GenerationSummary(
         seed=seed,
@@ -192,7 +232,7 @@ def generate(
         claims=claim_count,
         claims_path=claims_path,
         first_person_id=first_person_id,
-        loaded=session is not None,
+        loaded=loaded,
         seconds=phases.seconds,
     )
 
@@ -261,8 +301,11 @@ def _load(
     person_base: int,
     phases: _Phases,
     identified_by_round: frozenset[str] = frozenset(),
-) -> int:
-    """Write the province, persons from id ``person_base``; return the number of category holdings."""
+    identify: Callable[[Session], object] | None = None,
+    contribution_rules: ContributionRules | None = None,
+) -> tuple[int, SyntheticProvince]:
+    """Write the province, persons from id ``person_base``; return the number of category holdings
+    and the province as enrolled (drawn again from the round's categories when ``identify`` runs one)."""
     tree = province.locations
     population = province.population
     enrolments = province.enrolments
@@ -340,6 +383,17 @@ def _load(
     category_holdings = _load_batched(
         registry_service.bulk_insert_person_categories, session, holdings, phases, "person_categories"
     )
+    if identify is not None:
+        started = time.perf_counter()
+        identify(session)
+        province = categorised_by_round(
+            province,
+            holders=_round_holders(session, identified_by_round, person_ids, year_start, year_end),
+            contribution_rules=contribution_rules,
+        )
+        population = province.population
+        enrolments = province.enrolments
+        phases.timed("identification_round", time.perf_counter() - started)
 
     # Providers, the scheme, its period, contracts, enrolments, contributions.
     provider_base = next_id(session, Provider.__table__)
@@ -423,7 +477,30 @@ def _load(
         phases,
         "contributions",
     )
-    return category_holdings
+    return category_holdings, province
+
+
+def _round_holders(
+    session: Session,
+    words: frozenset[str],
+    person_ids: np.ndarray,
+    year_start: np.datetime64,
+    year_end: np.datetime64,
+) -> dict[str, np.ndarray]:
+    """Per category the round gives, the indices of the province's persons holding it in the year."""
+    rows = session.execute(
+        select(PersonCategory.person_id, PersonCategory.category).where(
+            PersonCategory.category.in_(sorted(words)),
+            PersonCategory.person_id.between(int(person_ids[0]), int(person_ids[-1])),
+            PersonCategory.valid_from <= year_end.astype(dt.date),
+            or_(PersonCategory.valid_to.is_(None), PersonCategory.valid_to >= year_start.astype(dt.date)),
+        )
+    ).all()
+    first = int(person_ids[0])
+    return {
+        word: np.array(sorted({person - first for person, category in rows if category == word}), dtype=np.int64)
+        for word in words
+    }
 
 
 def _load_organisations(
@@ -541,6 +618,7 @@ def _scheme_and_period(session: Session, period: tuple[dt.date, dt.date], profil
                 name=profile.scheme_name,
                 currency=profile.currency,
                 minor_digits=profile.minor_digits,
+                names=profile.scheme_names or None,
             ),
             actor=ACTOR,
         )

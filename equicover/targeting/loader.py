@@ -36,12 +36,14 @@ from equicover.targeting.rules import (
     APPROVING_LEVELS,
     INCOME_PERIODS,
     ITEM_TYPES,
+    LABEL_LANGUAGES,
     NOT_IDENTIFIED,
     YES_NO_OPTIONS,
     Condition,
     Deprivation,
     Income,
     Item,
+    Labels,
     Line,
     Outcome,
     Procedure,
@@ -80,11 +82,11 @@ PROCEDURE_KEYS = (
     "hospital_validity_days",
 )
 PROCEDURE_REQUIRED = ("validation", "notice_days", "objection_days", "approving_level")
-ITEM_KEYS = ("id", "label", "type", "required", "options", "area_types", "min", "max")
+ITEM_KEYS = ("id", "label", "labels", "type", "required", "options", "option_labels", "area_types", "min", "max")
 SCORE_KEYS = ("id", "area_types", "constant", "points", "weights")
 LINE_KEYS = ("id", "area_type", "per_person")
 DEPRIVATION_KEYS = ("id", "item", "deprived", "below")
-CATEGORY_KEYS = ("id", "label", "grants", "when", "validity_months")
+CATEGORY_KEYS = ("id", "label", "labels", "grants", "when", "validity_months")
 CONDITION_KEYS = (
     "area_type",
     "score_at_least",
@@ -357,6 +359,44 @@ class _RulesReader:
             self.problem(path + (key,), "names a value twice")
         return tuple(value)
 
+    def labels(self, table: dict[str, Any], key: str, path: KeyPath) -> Labels | None:
+        """``labels = { fr = "...", zh = "..." }`` (or a ``[item.labels]`` table): the text as people
+        read it in each of the application's languages; a language absent falls back to English."""
+        if key not in table:
+            return ()
+        labels_path = path + (key,)
+        labels_table = self.table(table[key], labels_path)
+        if labels_table is None:
+            return None
+        before = len(self.problems)
+        found: list[tuple[str, str]] = []
+        for language in labels_table:
+            if language not in LABEL_LANGUAGES:
+                self.problem(
+                    labels_path + (language,), f"unknown language {language!r} (known: {_choices(LABEL_LANGUAGES)})"
+                )
+                continue
+            text = self.text(labels_table, language, labels_path)
+            if text is not None:
+                found.append((language, text.strip()))
+        return tuple(found) if len(self.problems) == before else None
+
+    def option_labels(self, table: dict[str, Any], path: KeyPath, options: tuple[str, ...]) -> dict[str, Labels]:
+        """``option_labels.<option> = { en = "...", fr = "..." }``: each answer's text per language."""
+        if "option_labels" not in table:
+            return {}
+        labels_path = path + ("option_labels",)
+        per_option = self.table(table["option_labels"], labels_path) or {}
+        result: dict[str, Labels] = {}
+        for option in per_option:
+            if option not in options:
+                self.problem(labels_path + (option,), f"{option!r} is not an option of this item")
+                continue
+            found = self.labels(per_option, option, labels_path)
+            if found is not None:
+                result[option] = found
+        return result
+
     def known_area_types(self, values: tuple[str, ...], path: KeyPath) -> tuple[str, ...]:
         if self.area_types_known:
             for value in values:
@@ -443,12 +483,14 @@ class _RulesReader:
             self.keys(table, path, ITEM_KEYS, ("id", "label", "type"))
             item_id = self.name(table, "id", path)
             label = self.text(table, "label", path)
+            labels = self.labels(table, "labels", path)
             kind = self.choice(table, "type", path, ITEM_TYPES)
             required = self.boolean(table, "required", path)
             area_types = self.known_area_types(self.names(table, "area_types", path), path + ("area_types",))
             options = self.names(table, "options", path, OPTION)
             minimum = self.integer(table, "min", path)
             maximum = self.integer(table, "max", path)
+            option_labels = self.option_labels(table, path, YES_NO_OPTIONS if kind == "yes_no" else options)
             if item_id is not None:
                 if item_id in RESERVED_COLUMNS:
                     self.problem(
@@ -465,7 +507,7 @@ class _RulesReader:
                 self.problem(path, "only a number item has min and max")
             if minimum is not None and maximum is not None and maximum < minimum:
                 self.problem(path + ("max",), "is below min")
-            if item_id and label and kind:
+            if item_id and label and kind and labels is not None:
                 items.append(
                     Item(
                         id=item_id,
@@ -476,6 +518,8 @@ class _RulesReader:
                         area_types=area_types,
                         minimum=minimum,
                         maximum=maximum,
+                        labels=labels,
+                        option_labels=option_labels,
                     )
                 )
         return tuple(items)
@@ -624,6 +668,7 @@ class _RulesReader:
                     self.problem(path + ("id",), f"category {outcome_id!r} is declared twice")
                 seen.add(outcome_id)
             label = self.text(table, "label", path)
+            labels = self.labels(table, "labels", path)
             grants = self.names(table, "grants", path)
             validity = self.integer(table, "validity_months", path, minimum=1, maximum=120)
             conditions = tuple(
@@ -636,9 +681,16 @@ class _RulesReader:
                 )
                 is not None
             )
-            if outcome_id and label and grants and conditions:
+            if outcome_id and label and grants and conditions and labels is not None:
                 outcomes.append(
-                    Outcome(id=outcome_id, label=label, grants=grants, when=conditions, validity_months=validity)
+                    Outcome(
+                        id=outcome_id,
+                        label=label,
+                        grants=grants,
+                        when=conditions,
+                        validity_months=validity,
+                        labels=labels,
+                    )
                 )
         return tuple(outcomes)
 

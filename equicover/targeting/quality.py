@@ -2,8 +2,9 @@
 
 The input is a table of households with their ``area``, their ``true_consumption`` (minor units per
 person and year) and their answers (one column per item, ``household``, ``area_type``). A household
-is *truly poor* when its consumption is under ``true_line``; it is *identified* when the rules give
-it a category other than ``none``.
+is *truly poor* when its consumption is under its own ``true_line`` column when the table has one
+(the eligibility line of its area type), else under the ``true_line`` given; it is *identified* when
+the rules give it a category other than ``none``.
 
 - inclusion error: the share of identified households that are not truly poor (leakage);
 - exclusion error: the share of truly poor households that are not identified (undercoverage).
@@ -58,10 +59,15 @@ _SUMMARY = """
 """
 
 
+def _line_column(households: pa.Table) -> str:
+    """Each household's own line when the table has one (a line per area type)."""
+    return "CAST(" + ("true_line" if "true_line" in households.column_names else "NULL") + " AS BIGINT) AS true_line"
+
+
 def _report(connection: duckdb.DuckDBPyConnection, true_line: int, rejected: int) -> QualityReport:
     connection.execute(
         "CREATE OR REPLACE TEMP TABLE judged AS SELECT t.area, "
-        f"t.true_consumption < {int(true_line)} AS truly_poor, "
+        "t.true_consumption < coalesce(t.true_line, " + str(int(true_line)) + ") AS truly_poor, "
         f"s.category <> {quote_literal(NOT_IDENTIFIED)} AS identified "
         "FROM truth t JOIN scored s ON s.household = t.household"
     )
@@ -78,12 +84,14 @@ def quality_of(rules: TargetingRules, households: pa.Table, *, true_line: int) -
         connection.register("households_input", households)
         connection.execute("CREATE TEMP TABLE households_all AS SELECT * FROM households_input")
         connection.execute(
-            "CREATE TEMP TABLE answers_source AS SELECT rowid + 2 AS line, * EXCLUDE (area, true_consumption) "
+            "CREATE TEMP TABLE answers_source AS SELECT rowid + 2 AS line, * EXCLUDE (area, true_consumption"
+            + (", true_line" if "true_line" in households.column_names else "")
+            + ") "
             "FROM households_all"
         )
         connection.execute(
             "CREATE TEMP TABLE truth AS SELECT CAST(household AS VARCHAR) AS household, "
-            "CAST(area AS VARCHAR) AS area, true_consumption FROM households_input"
+            "CAST(area AS VARCHAR) AS area, true_consumption, " + _line_column(households) + " FROM households_input"
         )
         score_relation(connection, rules, "answers_source")
         connection.execute("CREATE TEMP TABLE scored AS SELECT household, category FROM answer_scores")
@@ -100,7 +108,7 @@ def targeting_errors(households: pa.Table, scores_csv: Path, *, true_line: int) 
         connection.register("households_input", households)
         connection.execute(
             "CREATE TEMP TABLE truth AS SELECT CAST(household AS VARCHAR) AS household, "
-            "CAST(area AS VARCHAR) AS area, true_consumption FROM households_input"
+            "CAST(area AS VARCHAR) AS area, true_consumption, " + _line_column(households) + " FROM households_input"
         )
         connection.execute(
             "CREATE TEMP TABLE scored AS SELECT household, category FROM "

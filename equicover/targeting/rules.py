@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from equicover.settlement.model import NAME_LANGUAGES, LocalNames, local_name
+
 ItemType = Literal["choice", "yes_no", "number", "money"]
 ITEM_TYPES: tuple[ItemType, ...] = ("choice", "yes_no", "number", "money")
 IncomePeriod = Literal["year", "month"]
@@ -32,6 +34,15 @@ YES_NO_OPTIONS = ("yes", "no")
 NOT_IDENTIFIED = "none"
 # Levels of the area whose authority approves a round (registry location levels).
 APPROVING_LEVELS = ("commune", "district", "province")
+# Languages a question, an answer or a category may be labelled in (``labels`` tables).
+LABEL_LANGUAGES = NAME_LANGUAGES
+# A text in each language the file gives it in: ((language, text), ...).
+Labels = LocalNames
+
+
+def text_in(labels: Labels, language: str, default: str) -> str:
+    """The text in ``language``, else in English, else ``default`` (the file's own ``label``)."""
+    return local_name(labels, language, default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +55,18 @@ class Item:
     area_types: tuple[str, ...] = ()  # empty: asked in every area type
     minimum: int | None = None
     maximum: int | None = None
+    labels: Labels = ()  # the question in the people's languages ([item.labels])
+    option_labels: dict[str, Labels] = field(default_factory=dict)  # option -> its text per language
 
     def asked_in(self, area_type: str) -> bool:
         return not self.area_types or area_type in self.area_types
+
+    def label_in(self, language: str) -> str:
+        return text_in(self.labels, language, self.label)
+
+    def option_in(self, option: str, language: str) -> str:
+        """An answer as people read it: the file's text, else the option's name with spaces."""
+        return text_in(self.option_labels.get(option, ()), language, option.replace("_", " "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +112,10 @@ class Outcome:
     grants: tuple[str, ...]  # registry category codes the members receive
     when: tuple[Condition, ...]  # any one holding is enough
     validity_months: int | None = None  # overrides the rules' validity for this category
+    labels: Labels = ()  # the category's name in the people's languages ([category.labels])
+
+    def label_in(self, language: str) -> str:
+        return text_in(self.labels, language, self.label)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from equicover.auth.models import User
 from equicover.auth.roles import Role
 from equicover.db.bulk import bulk_insert_rows
 from equicover.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from equicover.providers.models import Provider
 from equicover.registry.models import LOCATION_LEVELS, Category, Household, Location, Person, PersonCategory
 from equicover.registry.service import end_category, grant_household_categories, set_category
 from equicover.targeting.loader import RulesError, load_rules_text
@@ -1221,9 +1222,13 @@ def confirm_hospital_case(*, session: Session, case_id: int, on: dt.date, user: 
     return case
 
 
-def withdraw_hospital_case(*, session: Session, case_id: int, on: dt.date, user: User) -> TargetingHospitalCase:
-    """Withdraw a stay's eligibility: the members' category ends on ``on`` (or stays as it is if it ended)."""
+def withdraw_hospital_case(
+    *, session: Session, case_id: int, on: dt.date, user: User, reason: str | None = None
+) -> TargetingHospitalCase:
+    """Withdraw a stay's eligibility: the members' category ends on ``on`` (or stays as it is if it ended).
+    A ``reason``, when given, is checked like a decision's and kept in the change log."""
     case = _granted_case(session, case_id, user)
+    why = _reason_text(reason, f"targeting hospital case {case_id}") if reason is not None else None
     rules = rules_of(case)
     assert case.valid_to is not None
     if on < case.admitted_on:
@@ -1242,7 +1247,7 @@ def withdraw_hospital_case(*, session: Session, case_id: int, on: dt.date, user:
         entity="targeting_hospital_cases",
         entity_id=case.id,
         action="withdraw",
-        after={"status": case.status, "decided_on": on},
+        after={"status": case.status, "decided_on": on, **({"reason": why} if why is not None else {})},
     )
     return case
 
@@ -1407,15 +1412,110 @@ def area_level(*, session: Session, location_id: int | None) -> str | None:
     return session.scalar(select(Location.level).where(Location.id == location_id))
 
 
+# --------------------------------------------------------------------------------------------
+# Reading for the web pages: the stays awaiting confirmation, and the approved rounds' households
+# for measuring their errors against the households' consumption. They write nothing.
+
+
+@dataclass(frozen=True, slots=True)
+class HospitalCaseView:
+    case: TargetingHospitalCase
+    household_code: str
+    facility_code: str | None
+    facility_name: str | None
+
+
+def hospital_cases_awaiting(
+    *, session: Session, visible: Any, limit: int, offset: int
+) -> tuple[list[HospitalCaseView], int]:
+    """Granted stays (``visible``: a scoping filter on the cases) still to be confirmed or withdrawn,
+    the oldest admission first, a page at a time, with their count."""
+    awaiting = (TargetingHospitalCase.status == "granted", visible)
+    total = session.scalar(select(func.count(TargetingHospitalCase.id)).where(*awaiting)) or 0
+    rows = session.execute(
+        select(TargetingHospitalCase, Household.code, Provider.code, Provider.name)
+        .join(Household, Household.id == TargetingHospitalCase.household_id)
+        .outerjoin(Provider, Provider.id == TargetingHospitalCase.provider_id)
+        .where(*awaiting)
+        .order_by(TargetingHospitalCase.admitted_on, TargetingHospitalCase.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [HospitalCaseView(case, code, facility, name) for case, code, facility, name in rows], total
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedHouseholds:
+    """One approved round's households as columns: registry id, area type, whether the round's final
+    list identifies it, and its members on the day of approval."""
+
+    round: TargetingRound
+    area_code: str
+    area_name: str
+    household_ids: list[int]
+    area_types: list[str]
+    identified: list[bool]
+    members: list[int]
+
+
+def approved_households(*, session: Session, visible: Any) -> list[ApprovedHouseholds]:
+    """The households of every approved round ``visible`` admits (a scoping filter on the rounds), by
+    round in the order of their areas' codes; members counted alive and unmerged on approval day."""
+    rounds = session.execute(
+        select(TargetingRound, Location.code, Location.name)
+        .join(Location, Location.id == TargetingRound.location_id)
+        .where(TargetingRound.status == "approved", visible)
+        .order_by(Location.code, TargetingRound.id)
+    ).all()
+    result: list[ApprovedHouseholds] = []
+    for round_, code, name in rounds:
+        on = round_.approved_on or round_.ends_on
+        sizes = (
+            select(Person.household_id, func.count().label("size"))
+            .where(
+                # only the round's households: each round reads its own members, not the whole registry
+                Person.household_id.in_(
+                    select(TargetingHousehold.household_id).where(TargetingHousehold.round_id == round_.id)
+                ),
+                Person.merged_into_id.is_(None),
+                or_(Person.death_date.is_(None), Person.death_date >= on),
+            )
+            .group_by(Person.household_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(
+                TargetingHousehold.household_id, TargetingHousehold.area_type, TargetingHousehold.final, sizes.c.size
+            )
+            .join(sizes, sizes.c.household_id == TargetingHousehold.household_id)
+            .where(TargetingHousehold.round_id == round_.id)
+            .order_by(TargetingHousehold.household_id)
+        ).all()
+        result.append(
+            ApprovedHouseholds(
+                round=round_,
+                area_code=code,
+                area_name=name,
+                household_ids=[row[0] for row in rows],
+                area_types=[row[1] for row in rows],
+                identified=[(row[2] or NOT_IDENTIFIED) != NOT_IDENTIFIED for row in rows],
+                members=[int(row[3]) for row in rows],
+            )
+        )
+    return result
+
+
 __all__ = [
     "ApprovalResult",
     "ImportResult",
     "approve_round",
+    "approved_households",
     "category_source",
     "capture_answers",
     "confirm_hospital_case",
     "decide",
     "decide_objection",
+    "hospital_cases_awaiting",
     "import_answer_rows",
     "import_answers",
     "lodge_objection",

@@ -365,6 +365,30 @@ def operator_queue(
     ]
 
 
+def count_operator_queue(
+    *,
+    session: Session,
+    organisation_code: str | None = None,
+    statuses: tuple[str, ...] = ("pending",),
+    provider_scope: Any = None,
+) -> int:
+    """How many reviews :func:`operator_queue` would list with no limit (a pager's true count)."""
+    from equicover.organisations.models import ProgrammeOrganisation
+
+    query = (
+        select(func.count())
+        .select_from(OperatorReview)
+        .join(ProgrammeOrganisation, ProgrammeOrganisation.id == OperatorReview.organisation_id)
+        .join(Provider, Provider.id == OperatorReview.provider_id)
+        .where(OperatorReview.status.in_(statuses))
+    )
+    if organisation_code is not None:
+        query = query.where(ProgrammeOrganisation.code == organisation_code)
+    if provider_scope is not None:
+        query = query.where(provider_scope)
+    return int(session.scalar(query) or 0)
+
+
 def outstanding_operator_recoveries(*, session: Session, organisation_code: str) -> dict[str, int]:
     """Per fund, what findings took back from the operator that no payment has deducted yet."""
     organisation = organisations.get_organisation(session=session, code=organisation_code, role=OPERATOR_ROLE)
@@ -482,8 +506,8 @@ def operator_scorecards(*, session: Session, period_starts: dt.date, period_ends
     return cards
 
 
-def minor_digits_of_review(*, session: Session, review_id: int) -> int:
-    """The minor digits the act's amounts are counted in (its claim's policy version)."""
+def money_of_review(*, session: Session, review_id: int) -> tuple[str, int]:
+    """The currency and minor digits the act's amounts are counted in (its claim's policy version)."""
     review = session.get(OperatorReview, review_id)
     record = f"operator review {review_id}"
     if review is None:
@@ -492,4 +516,9 @@ def minor_digits_of_review(*, session: Session, review_id: int) -> int:
     if not payments:
         raise Conflict(record, "at_stake", "the funds paid nothing on the act: there is no amount to disallow")
     claim = session.get_one(Claim, payments[0][2])
-    return claims_service.money_of_version(session=session, version_id=claim.policy_version_id, record=record)[1]
+    return claims_service.money_of_version(session=session, version_id=claim.policy_version_id, record=record)
+
+
+def minor_digits_of_review(*, session: Session, review_id: int) -> int:
+    """The minor digits the act's amounts are counted in (its claim's policy version)."""
+    return money_of_review(session=session, review_id=review_id)[1]

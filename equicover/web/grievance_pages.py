@@ -8,8 +8,9 @@ open or overdue, by area and facility, the nearest deadline first. The case page
 it concerns, the deadline, the steps, the assignment, the decision with its reasons and the appeal
 to the next level; the complainant's identity, the description, the notes and the reasons are
 shown to the case's handlers only (``grievances.service.handles``). Deciding is the service's:
-an upheld case refunds the member through the claims' adjustments or corrects a category in the
-same unit of work, and a refused decision changes nothing.
+an upheld case refunds the member through the claims' adjustments, corrects a category, reverses
+a verifier's finding or corrects a facility's payment batch in its next batch, in the same unit of
+work, and a refused decision changes nothing.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from equicover.errors import EquicoverError, Forbidden
 from equicover.grievances import service as grievances
 from equicover.grievances.models import GrievanceCase
 from equicover.grievances.rules import grievance_rules
+from equicover.ledger import service as ledger
+from equicover.payments.models import PaymentBatch
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Location
 from equicover.registry.scoping import ensure_person_visible
+from equicover.verification.models import ClaimReview
 from equicover.web import queries
 from equicover.web.i18n import AmountRefused, parse_amount
 from equicover.web.pages import (
@@ -100,6 +104,11 @@ NOTED = N_("The step is recorded.")
 APPEALED = N_("The decision is appealed: the appeal is heard at the next level.")
 REFUND_NEEDS_BOTH = N_("A refund names its amount and the payer that pays it.")
 REFUND_NOT_AN_AMOUNT = N_("The refund is not an amount.")
+OWN_FACILITY_ONLY = N_("A facility's clerk takes a facility's complaint in the name of their own facility.")
+CORRECTION_NEEDS_BOTH = N_("A correction of the batch names its amount and the fund that pays it.")
+CORRECTION_NOT_AN_AMOUNT = N_("The correction is not an amount above zero.")
+CORRECTION_TOO_LARGE = N_("The correction is larger than any payment can be.")
+MAX_CORRECTION = 10**15  # minor units: the REST decision's bound, within a BIGINT
 
 OPEN_REFUSALS: Refusals = {
     ("category", None): N_("Choose the kind of complaint."),
@@ -123,7 +132,16 @@ HANDLER_REFUSALS: Refusals = {
     ("assigned_to", None): N_("This kind of case is handled by another role."),
     ("steps", "the case is outside your area"): N_("The case is outside your area."),
     ("steps", None): N_("This kind of case is handled by another role."),
+    ("status", "nothing disallowed"): N_("The finding disallowed nothing: there is nothing to reverse."),
     ("status", None): N_("The case is decided already."),
+    ("recoveries", None): N_(
+        "A draft payment batch already deducts this finding's recovery: cancel the draft, then decide."
+    ),
+    ("batch_correction", "an upheld"): N_(
+        "An upheld case about a payment batch says what the next batch pays: the amount and the fund."
+    ),
+    ("batch_correction", None): N_("This kind of case does not correct a payment batch."),
+    ("fund_code", None): N_("No fund has this code."),
     ("kind", None): N_("Choose a note or a telephone call."),
     ("note", None): N_("Write the note."),
     ("outcome", "a rejected case does not act"): N_("A rejected case neither refunds nor corrects anything."),
@@ -302,15 +320,25 @@ def new_case(
     page: PageDep,
     person: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     category: Annotated[str, Query(max_length=32)] = "",
+    subject: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
+    """The form, prefilled: the member (from the window or the household page), the kind of
+    complaint, the record concerned (a finding or a batch), and a clerk's own facility."""
     page.require(*READERS)
     if person is not None:
         ensure_person_visible(session=page.session, user=page.current_user, person_id=person)
+    facility = (
+        page.session.get(Provider, page.current_user.provider_id)
+        if page.current_user.provider_id is not None and person is None
+        else None
+    )
     form = {
         "category": category,
+        "subject_id": str(subject or ""),
         "channel": _default_channel(page),
         "opened_on": _today(page).isoformat(),
         "complainant_person_id": str(person or ""),
+        "complainant_provider_code": facility.code if facility is not None else "",
         "person_fixed": "1" if person is not None else "",
     }
     return _new_form(page, form)
@@ -356,6 +384,11 @@ def open_case(
         return again(_(NOT_A_PERSON_NUMBER), "complainant_person_id")
     if rule.complainant == "member" and member is not None:
         ensure_person_visible(session=page.session, user=page.current_user, person_id=member)
+    if rule.complainant == "provider" and page.current_user.role == Role.CLERK:
+        # A clerk speaks for their own facility only, never in another's name.
+        own = page.session.get(Provider, page.current_user.provider_id)
+        if own is None or complainant_provider_code.strip() != own.code:
+            return again(_(OWN_FACILITY_ONLY), "complainant_provider_code")
     # A complaint about the member's own record names that record: the member.
     subject = _number(subject_id) if subject_id.strip() else (member if rule.subject == "person" else None)
     if subject is None:
@@ -442,6 +475,20 @@ def _case_context(page: Page, case: GrievanceCase) -> dict[str, Any]:
             layers = [(layer.id, layer.payer_in(page.lang.language)) for layer in policy.layers]
         adjustments = claims_service.adjustments_of(session=page.session, claim_pk=claim.id)
         member_now = claim.member_oop + sum(line.amount for line in adjustments if line.kind == "member")
+    review = page.session.get(ClaimReview, case.subject_id) if case.subject_kind == "claim_review" else None
+    review_claim = page.session.get(Claim, review.claim_pk) if review is not None else None
+    if review_claim is not None:
+        currency, minor_digits = claims_service.money_of_claim(session=page.session, claim=review_claim) or ("", 0)
+    batch = page.session.get(PaymentBatch, case.subject_id) if case.subject_kind == "payment_batch" else None
+    funds: list[tuple[str, str]] = []
+    if batch is not None:
+        currency, minor_digits = batch.currency, batch.minor_digits
+        if handler and case.category in grievances.BATCH_CORRECTIONS:
+            funds = [
+                (fund.code, fund.name)
+                for fund in ledger.list_funds(session=page.session)
+                if fund.currency == batch.currency
+            ]
     complainant = None
     if handler and case.complainant_person_id is not None:
         complainant = queries.person_row(session=page.session, person_id=case.complainant_person_id)
@@ -466,6 +513,12 @@ def _case_context(page: Page, case: GrievanceCase) -> dict[str, Any]:
         "complainant": complainant,
         "complainant_provider": complainant_provider,
         "refunds": case.category in grievances.REFUND_CATEGORIES,
+        "review": review,
+        "review_claim": review_claim,
+        "batch": batch,
+        "funds": funds,
+        "reverses_finding": case.category in grievances.FINDING_REVERSALS,
+        "corrects_batch": case.category in grievances.BATCH_CORRECTIONS,
         "corrects": case.category in grievances.CATEGORY_CORRECTIONS,
         "categories": (
             [(row.code, row.label) for row in page.session.scalars(select(Category).order_by(Category.code))]
@@ -552,8 +605,13 @@ def decide_case(
     refund_layer: Annotated[str, Form(max_length=64)] = "",
     category: Annotated[str, Form(max_length=32)] = "",
     category_from: Annotated[str, Form(max_length=10)] = "",
+    correction_amount: Annotated[str, Form(max_length=32)] = "",
+    correction_direction: Annotated[str, Form(max_length=8)] = "more",
+    correction_fund: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Decide with reasons; an upheld refund or correction is done with the decision, or nothing is."""
+    """Decide with reasons; an upheld refund or correction is done with the decision, or nothing is.
+    An upheld finding case reverses the finding; a payment batch case corrects the provider's next
+    batch by the amount given, paid more or deducted, from the fund chosen."""
     page.require(*DECIDERS)
     _ = page.lang.gettext
     try:
@@ -570,6 +628,9 @@ def decide_case(
         "refund_layer": refund_layer,
         "category": category,
         "category_from": category_from,
+        "correction_amount": correction_amount,
+        "correction_direction": correction_direction,
+        "correction_fund": correction_fund,
     }
 
     def again(message: str, field: str) -> Response:
@@ -599,6 +660,24 @@ def decide_case(
         if starts is None:
             return again(_(NOT_A_DATE), "category_from")
         correction = grievances.CategoryCorrection(category.strip(), starts)
+    batch_correction = None
+    if correction_amount.strip() or correction_fund.strip():
+        if not (correction_amount.strip() and correction_fund.strip()):
+            return again(
+                _(CORRECTION_NEEDS_BOTH), "correction_amount" if not correction_amount.strip() else "fund_code"
+            )
+        batch = page.session.get(PaymentBatch, case.subject_id) if case.subject_kind == "payment_batch" else None
+        try:
+            owed = parse_amount(correction_amount, page.lang.locale, batch.minor_digits if batch is not None else 0)
+        except AmountRefused:
+            return again(_(CORRECTION_NOT_AN_AMOUNT), "correction_amount")
+        if owed == 0:
+            return again(_(CORRECTION_NOT_AN_AMOUNT), "correction_amount")
+        if owed > MAX_CORRECTION:
+            return again(_(CORRECTION_TOO_LARGE), "correction_amount")
+        batch_correction = grievances.BatchCorrection(
+            -owed if correction_direction == "less" else owed, correction_fund.strip()
+        )
     try:
         grievances.decide(
             session=page.session,
@@ -609,6 +688,7 @@ def decide_case(
             on=day,
             refund=refund,
             correction=correction,
+            batch_correction=batch_correction,
         )
     except EquicoverError as error:
         return _refused(page, case_id, error, HANDLER_REFUSALS, **form)

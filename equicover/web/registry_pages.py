@@ -23,6 +23,7 @@ from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
 from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of, redirect
+from equicover.web.scheme_names import name_enrolments, scheme_names
 
 router = APIRouter(route_class=WebRoute)
 REGISTRAR_ROLES = (Role.REGISTRAR,)
@@ -143,6 +144,13 @@ def _render_household(
     if changed in CATEGORY_CHANGES:
         page.flashes.append(("ok", page.lang.gettext(CATEGORY_CHANGES[changed])))
     periods = queries.open_periods(session=page.session, on=day)
+    enrolments = queries.enrolment_views(session=page.session, person_ids=ids, on=day)
+    name_enrolments(
+        session=page.session,
+        views=[view for views in enrolments.values() for view in views],
+        language=page.lang.language,
+        on=day,
+    )
     return page.render(
         "household.html",
         status_code=status_code,
@@ -150,8 +158,11 @@ def _render_household(
         location=location,
         members=members,
         holdings=queries.category_holdings(session=page.session, person_ids=ids, on=day),
-        enrolments=queries.enrolment_views(session=page.session, person_ids=ids, on=day),
+        enrolments=enrolments,
         periods=periods,
+        scheme_names=scheme_names(
+            session=page.session, scheme_ids=[scheme.id for _, scheme in periods], language=page.lang.language, on=day
+        ),
         on=day,
         categories=queries.categories(session=page.session),
         category_form=category_form or {},

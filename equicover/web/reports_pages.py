@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
@@ -19,13 +21,15 @@ from equicover.auth.roles import Role
 from equicover.claims.service import money_in_force
 from equicover.errors import NotFound, ValidationFailed
 from equicover.ledger import service as ledger
+from equicover.organisations import service as organisations
+from equicover.organisations.service import DrivePoint
 from equicover.payments import service as payments
 from equicover.reports import service as reports
 from equicover.reports.financing import FinancingReport, financing_report
 from equicover.reports.indicators import half_year
 from equicover.web import queries
 from equicover.web.i18n import localise_digits
-from equicover.web.pages import MAX_PAGE, N_, PageDep, RecordId, WebRoute, label_of
+from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of
 
 router = APIRouter(route_class=WebRoute)
 FUND_ROLES = (Role.FUND_MANAGER,)
@@ -79,12 +83,81 @@ def _halves_with_claims(page: PageDep) -> list[tuple[int, int]]:
     return halves
 
 
+# The enrolment drive (Iran): newly enrolled and coverage per neighbourhood or organisation,
+# step by step (``organisations.service.enrolment_drive``).
+DRIVE_ROLE = "responsible_organisation"
+DRIVE_PAGE_SIZE = 60
+DRIVE_DEFAULT_MONTHS = 6
+DRIVE_BY_LABELS = {"area": N_("Neighbourhood"), "organisation": N_("Organisation")}
+DRIVE_STEP_LABELS = {"month": N_("By month"), "week": N_("By week")}
+DRIVE_REFUSALS: Refusals = {
+    ("from", "more than"): N_("The period has too many steps: shorten it or count by month."),
+    ("to", None): N_("The end of the period is before its start."),
+}
+
+
+@dataclass(frozen=True)
+class Drive:
+    starts: dt.date
+    ends: dt.date
+    by: str
+    step: str
+    points: list[DrivePoint]
+    total: int
+    page: int
+    pages: int
+
+
+def _drive(page: Page, drive_from: str, drive_to: str, by: str, step: str, dp: int) -> Drive | None:
+    """The drive's table, one page of it; None when no organisation answers for a neighbourhood."""
+    if not organisations.list_organisations(session=page.session, role=DRIVE_ROLE):
+        return None
+    by = by if by in DRIVE_BY_LABELS else "area"
+    step = step if step in DRIVE_STEP_LABELS else "month"
+    last = page.data_day.day
+    first_month = last.replace(day=1)
+    for _ in range(DRIVE_DEFAULT_MONTHS - 1):
+        first_month = (first_month - dt.timedelta(days=1)).replace(day=1)
+    period = []
+    for field_name, text, default in (("drive_from", drive_from, first_month), ("drive_to", drive_to, last)):
+        try:
+            period.append(dt.date.fromisoformat(text.strip()) if text.strip() else default)
+        except ValueError:
+            page.error(page.lang.gettext("Give the date as year-month-day."), field=field_name)
+            period.append(default)
+    try:
+        points = organisations.enrolment_drive(
+            session=page.session, starts=period[0], ends=period[1], step=step, role=DRIVE_ROLE, by=by
+        )
+    except ValidationFailed as error:
+        page.error_of(error, DRIVE_REFUSALS)
+        if page.invalid_field in ("from", "to"):
+            page.invalid_field = "drive_" + page.invalid_field
+        period = [first_month, last]
+        points = organisations.enrolment_drive(
+            session=page.session, starts=period[0], ends=period[1], step=step, role=DRIVE_ROLE, by=by
+        )
+    pages = max(1, -(-len(points) // DRIVE_PAGE_SIZE))
+    dp = min(max(1, dp), pages)
+    shown = points[(dp - 1) * DRIVE_PAGE_SIZE : dp * DRIVE_PAGE_SIZE]
+    return Drive(period[0], period[1], by, step, shown, len(points), dp, pages)
+
+
 @router.get("/reports")
-def reports_page(page: PageDep, p: int = 1) -> Response:
+def reports_page(
+    page: PageDep,
+    p: int = 1,
+    drive_from: Annotated[str, Query(max_length=10)] = "",
+    drive_to: Annotated[str, Query(max_length=10)] = "",
+    drive_by: Annotated[str, Query(max_length=16)] = "area",
+    drive_step: Annotated[str, Query(max_length=8)] = "month",
+    dp: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> Response:
     page.require(*FUND_ROLES)
     if p > MAX_PAGE:
         raise NotFound("page", "p", "beyond the last page")
     p = max(1, p)
+    drive = _drive(page, drive_from, drive_to, drive_by, drive_step, dp)
     halves = [
         (year, half, money_in_force(session=page.session, starts=starts, ends=ends))
         for year, half in _halves_with_claims(page)
@@ -107,6 +180,20 @@ def reports_page(page: PageDep, p: int = 1) -> Response:
         pages=max(1, -(-total // BATCH_PAGE_SIZE)),
         year_text=lambda year: localise_digits(str(year), page.lang.locale),
         batch_status_label=label_of(page.lang, BATCH_STATUS_LABELS),
+        drive=drive,
+        drive_query=""
+        if drive is None
+        else urlencode(
+            {
+                "drive_from": drive.starts.isoformat(),
+                "drive_to": drive.ends.isoformat(),
+                "drive_by": drive.by,
+                "drive_step": drive.step,
+            }
+        ),
+        drive_by_label=label_of(page.lang, DRIVE_BY_LABELS),
+        drive_step_label=label_of(page.lang, DRIVE_STEP_LABELS),
+        status_code=422 if page.invalid_field else 200,
     )
 
 

@@ -27,7 +27,7 @@ from equicover.errors import EquicoverError, ValidationFailed
 from equicover.settlement.loader import PolicyError, load_policy_text
 from equicover.settlement.model import Policy
 from equicover.simulation.comparison_pdf import PdfSection, comparison_pdf
-from equicover.simulation.engine import NO_CATEGORY, GroupFigures, SimulationResult, simulate
+from equicover.simulation.engine import NO_CATEGORY, NO_DISTRICT, GroupFigures, SimulationResult, simulate
 from equicover.simulation.report import simulation_sheets, write_sheets
 from equicover.simulation.stored import stored_year_claims
 from equicover.web import queries
@@ -47,12 +47,14 @@ DIFFERENT_MONEY = N_("The two policies count in different currencies: they canno
 NOT_SIMULATED = N_("The comparison could not be made:")
 BASE_LINE = N_("%(claims)s claims of %(year)s settled under each policy, in %(currency)s.")
 DIFFERENCE = N_("Difference")
+NO_CONSUMPTION = N_("No household consumption is recorded for this year: catastrophic spending is shown as —.")
 NO_CATEGORY_LABEL = N_("No category")
 SECTION_TITLES: dict[str, str] = {
     "payers": N_("What each payer pays"),
     "totals": N_("Totals"),
     "equity": N_("Protection of the poor and catastrophic spending"),
     "categories": N_("Out-of-pocket and catastrophic spending by category"),
+    "districts": N_("Catastrophic spending by district"),
 }
 ROW_LABELS: dict[str, str] = {
     "all_payers": N_("All payers"),
@@ -62,12 +64,16 @@ ROW_LABELS: dict[str, str] = {
     "poor_stays": N_("Inpatient stays of the registered poor"),
     "above_target": N_("…of which the patient paid more than 10% of the bill"),
     "households": N_("Households with a settled claim"),
+    "left_out": N_("…of which left out of the catastrophic shares: no consumption recorded"),
     "catastrophic_10": N_("Households paying more than 10% of their consumption"),
     "catastrophic_25": N_("Households paying more than 25% of their consumption"),
 }
 OOP_SHARE = N_("Out-of-pocket share of the allowed amount")
 CATASTROPHIC_SHARE = N_("Share of households paying more than 10% of their consumption")
+CATASTROPHIC_SHARE_25 = N_("Share of households paying more than 25% of their consumption")
 CATEGORY = N_("Category")
+DISTRICT = N_("District")
+NO_DISTRICT_LABEL = N_("No district")
 
 
 def _years(page: Page) -> list[int]:
@@ -198,6 +204,8 @@ def _compare(
         stored=stored,
         rows=rows,
         categories=categories,
+        districts=_district_rows(page, result),
+        consumption_line=_consumption_line(page, result),
         payer_names=_payer_names(page, result),
         consumption_known=all(f.catastrophic_10 is not None for f in result.figures),
         labels={key: _(label) for key, label in ROW_LABELS.items()},
@@ -226,6 +234,7 @@ def _rows(result: SimulationResult) -> dict[str, list[dict[str, Any]]]:
         line("poor_stays", [f.poor_inpatient_stays for f in figures], money=False),
         line("above_target", [f.above_target for f in figures], money=False),
         line("households", [f.households for f in figures], money=False),
+        line("left_out", [f.left_out for f in figures], money=False),
         line("catastrophic_10", [f.catastrophic_10 for f in figures], money=False),
         line("catastrophic_25", [f.catastrophic_25 for f in figures], money=False),
     ]
@@ -243,9 +252,39 @@ def _share(numerator: int, denominator: int) -> float | None:
     return round(100 * numerator / denominator, 2) if denominator else None
 
 
+def _catastrophic(page: Page, figures: tuple[GroupFigures, ...], known: bool) -> dict[str, Any]:
+    """The shares of households above 10% and 25% of their consumption, under each policy, of the
+    households whose consumption is known (those without one are left out, and counted apart)."""
+    lang = page.lang
+    return {
+        "catastrophic": [_share(f.catastrophic_10, f.measured) if known else None for f in figures],
+        "catastrophic_text": [lang.percent(f.catastrophic_10, f.measured) if known else "—" for f in figures],
+        "catastrophic_25": [_share(f.catastrophic_25, f.measured) if known else None for f in figures],
+        "catastrophic_25_text": [lang.percent(f.catastrophic_25, f.measured) if known else "—" for f in figures],
+        "left_out": [f.left_out if known else None for f in figures],
+    }
+
+
+def _consumption_line(page: Page, result: SimulationResult) -> str:
+    """What the catastrophic shares stand on: the households left out for want of a recorded
+    consumption (the same under every policy: the households are the year's claimants)."""
+    if any(f.measured is None for f in result.figures):
+        return page.lang.gettext(NO_CONSUMPTION)
+    left_out = max(f.left_out or 0 for f in result.figures)
+    if not left_out:
+        return ""
+    return page.lang.ngettext(
+        "%(num)s household with a settled claim has no consumption recorded for the year: "
+        "it is left out of the catastrophic-spending shares.",
+        "%(num)s households with a settled claim have no consumption recorded for the year: "
+        "they are left out of the catastrophic-spending shares.",
+        left_out,
+    )
+
+
 def _category_rows(page: Page, result: SimulationResult) -> list[dict[str, Any]]:
-    """Per category, under each policy: what members pay of the allowed amount, and the share of
-    households whose out-of-pocket is above 10% of their consumption (None: consumption unknown)."""
+    """Per category, under each policy: what members pay of the allowed amount, and the shares of
+    households whose out-of-pocket is above 10% and 25% of their consumption (None: unknown)."""
     lang = page.lang
     consumption_known = all(f.catastrophic_10 is not None for f in result.figures)
     rows = []
@@ -257,14 +296,19 @@ def _category_rows(page: Page, result: SimulationResult) -> list[dict[str, Any]]
                 "label": _category_label(page, group.key),
                 "oop": [_share(f.member_oop, f.allowed) for f in figures],
                 "oop_text": [lang.percent(f.member_oop, f.allowed) for f in figures],
-                "catastrophic": [
-                    _share(f.catastrophic_10, f.households) if consumption_known else None for f in figures
-                ],
-                "catastrophic_text": [
-                    lang.percent(f.catastrophic_10, f.households) if consumption_known else "—" for f in figures
-                ],
+                **_catastrophic(page, figures, consumption_known),
             }
         )
+    return rows
+
+
+def _district_rows(page: Page, result: SimulationResult) -> list[dict[str, Any]]:
+    """Per district of the households, under each policy: the catastrophic shares at 10% and 25%."""
+    consumption_known = all(f.catastrophic_10 is not None for f in result.figures)
+    rows = []
+    for group in sorted(result.by_district, key=lambda g: (g.key == NO_DISTRICT, g.key)):
+        label = page.lang.gettext(NO_DISTRICT_LABEL) if group.key in (NO_DISTRICT, "") else group.key
+        rows.append({"key": group.key, "label": label, **_catastrophic(page, group.figures, consumption_known)})
     return rows
 
 
@@ -354,7 +398,11 @@ def _pdf(page: Page, result: SimulationResult, claims: int, year: int) -> bytes:
             body.append([f"{label} ({row['label']})" if key == "payers" else label, *values, *differences])
         sections.append(PdfSection(_(SECTION_TITLES[key]), header, body))
     categories = _category_rows(page, result)
-    for title, field in ((OOP_SHARE, "oop_text"), (CATASTROPHIC_SHARE, "catastrophic_text")):
+    for title, field in (
+        (OOP_SHARE, "oop_text"),
+        (CATASTROPHIC_SHARE, "catastrophic_text"),
+        (CATASTROPHIC_SHARE_25, "catastrophic_25_text"),
+    ):
         sections.append(
             PdfSection(
                 f"{_(SECTION_TITLES['categories'])}: {_(title)}",
@@ -362,6 +410,16 @@ def _pdf(page: Page, result: SimulationResult, claims: int, year: int) -> bytes:
                 [[row["label"], *row[field]] for row in categories],
             )
         )
+    districts = _district_rows(page, result)
+    for title, field in ((CATASTROPHIC_SHARE, "catastrophic_text"), (CATASTROPHIC_SHARE_25, "catastrophic_25_text")):
+        sections.append(
+            PdfSection(
+                f"{_(SECTION_TITLES['districts'])}: {_(title)}",
+                [_(DISTRICT), *policies],
+                [[row["label"], *row[field]] for row in districts],
+            )
+        )
     year_text = localise_digits(str(year), page.lang.locale)
     base = _(BASE_LINE, claims=page.lang.number(claims), year=year_text, currency=result.currency)
-    return comparison_pdf(title=_("What if"), lines=[base], sections=sections, rtl=page.lang.direction == "rtl")
+    lines = [line for line in (base, _consumption_line(page, result)) if line]
+    return comparison_pdf(title=_("What if"), lines=lines, sections=sections, rtl=page.lang.direction == "rtl")

@@ -13,35 +13,46 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from starlette.datastructures import FormData
 
 import equicover
 from equicover.auth.roles import Role
+from equicover.claims import service as claims_service
 from equicover.errors import EquicoverError, NotFound, ValidationFailed
 from equicover.registry.models import Location
 from equicover.registry.scoping import ensure_person_visible
+from equicover.reports import service as reports_service
 from equicover.targeting import service
 from equicover.targeting.loader import RulesError, load_rules_text
-from equicover.targeting.quality import QualityReport, quality_of
-from equicover.targeting.rules import NOT_IDENTIFIED, TargetingRules
-from equicover.targeting.scoping import ensure_round_visible, rounds_filter
+from equicover.targeting.quality import AreaQuality, QualityReport, quality_of
+from equicover.targeting.rules import NOT_IDENTIFIED, TargetingRules, valid_until
+from equicover.targeting.scoping import (
+    ensure_hospital_case_visible,
+    ensure_round_visible,
+    hospital_cases_filter,
+    rounds_filter,
+)
 from equicover.targeting.scoring import AnswersFileError
-from equicover.targeting.synthetic import generate
+from equicover.targeting.synthetic import eligibility_lines, generate
 from equicover.web import queries
+from equicover.web.i18n import Localiser
 from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, WebRoute, label_of, redirect
 
 router = APIRouter(route_class=WebRoute)
 
 ROUND_ROLES = (Role.REGISTRAR,)
 HOSPITAL_ROLES = (Role.CLERK,)
-QUALITY_ROLES = (Role.FUND_MANAGER,)
+QUALITY_ROLES = (Role.FUND_MANAGER, Role.REGISTRAR)
 PAGE_SIZE = 25
 REJECTIONS_SHOWN = 200
 MAX_ANSWERS_BYTES = 20 * 1024 * 1024
@@ -73,6 +84,58 @@ STATUS_LABELS = {
     "province": N_("province"),
     NOT_IDENTIFIED: N_("not identified"),
 }
+
+AREA_TYPE_LABELS = {"rural": N_("rural"), "urban": N_("urban")}
+
+# The parts of a scoring reason (written by the scoring in the rules' own words, see
+# equicover.targeting.scoring), said again in the page's language.
+REASON = N_("%(category)s: %(why)s")
+REASON_NONE = N_("no category's conditions hold")
+REASON_NONE_FIGURES = N_("no category's conditions hold (%(figures)s)")
+REASON_ALWAYS = N_("always")
+REASON_AREA = N_("%(types)s area")
+REASON_SCORE = {
+    "at least": N_("%(score)s score %(value)s, at least %(bound)s"),
+    "at most": N_("%(score)s score %(value)s, at most %(bound)s"),
+}
+REASON_INCOME = {
+    "below": N_("income per person %(value)s, below the line of %(bound)s"),
+    "at or below": N_("income per person %(value)s, at or below the line of %(bound)s"),
+    "at least": N_("income per person %(value)s, at least the line of %(bound)s"),
+}
+REASON_DEPRIVATIONS = {
+    "at least": N_("deprivations %(count)s, at least %(bound)s"),
+    "at most": N_("deprivations %(count)s, at most %(bound)s"),
+}
+REASON_SCORE_FIGURE = N_("%(score)s score %(value)s")
+REASON_INCOME_FIGURE = N_("income per person %(value)s")
+REASON_DEPRIVATIONS_FIGURE = N_("deprivations %(count)s")
+REASON_SEPARATOR = N_(", ")
+_FIGURE = r"-?[0-9]+(?:\.[0-9]+)?|-"
+_REASON_PARTS = (
+    ("area", re.compile(r"(?P<types>[a-z0-9_/]+) area")),
+    (
+        "score",
+        re.compile(
+            rf"(?P<score>[a-z][a-z0-9_]*) score (?P<value>{_FIGURE}) (?P<op>at least|at most) (?P<bound>{_FIGURE})"
+        ),
+    ),
+    (
+        "income",
+        re.compile(
+            rf"income per person (?P<value>{_FIGURE}) (?P<op>at or below|below|at least) "
+            rf"[a-z][a-z0-9_]* (?P<bound>{_FIGURE})"
+        ),
+    ),
+    ("deprivations", re.compile(r"(?P<count>[0-9]+) deprivation\(s\), (?P<op>at least|at most) (?P<bound>[0-9]+)")),
+    ("always", re.compile(r"always")),
+)
+_REASON_FIGURES = (
+    ("score", re.compile(rf"(?P<score>[a-z][a-z0-9_]*) score (?P<value>{_FIGURE})")),
+    ("income", re.compile(rf"income per person (?P<value>{_FIGURE})")),
+    ("deprivations", re.compile(r"(?P<count>[0-9]+) deprivation\(s\)")),
+)
+_NONE_REASON = "no category's conditions hold"
 
 ROUND_CHANGES = {
     "opened": N_("Round opened."),
@@ -159,6 +222,16 @@ APPROVAL_LEVEL = N_(
     "Approval is by an account at the %(level)s level of the round's area; your account is at the %(yours)s level."
 )
 CHOOSE_RULING = N_("Choose whether the objection is upheld or rejected.")
+CASE_CHANGES = {
+    "confirmed": N_("The stay's identification is confirmed: the category runs for the rules' validity."),
+    "withdrawn": N_("The stay's identification is withdrawn: the category ends on the day given."),
+}
+CASE_REFUSALS: Known = (
+    ("on", "is not a date", DATE_REFUSED),
+    ("on", "before the admission", N_("This day is before the admission.")),
+    ("status", None, N_("This stay is already confirmed or withdrawn.")),
+    *STEP_REFUSALS,
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -219,18 +292,147 @@ def _page_number(p: int) -> int:
     return max(1, p)
 
 
+def outcome_label(lang: Localiser, rules: TargetingRules | None, code: str | None) -> str:
+    """A category as the reader says it: the rules file's text in their language, else English."""
+    if code is None:
+        return "—"
+    if code == NOT_IDENTIFIED:
+        return lang.gettext(STATUS_LABELS[NOT_IDENTIFIED])
+    for outcome in rules.outcomes if rules else ():
+        if outcome.id == code:
+            return outcome.label_in(lang.language)
+    return code
+
+
+def _figure(lang: Localiser, text: str, money_digits: int | None = None) -> str:
+    """A figure of a reason as the reader writes numbers; money with all the currency's decimals."""
+    if text == "-":
+        return "—"
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the patterns only let figures through
+        return text
+    if money_digits is not None:
+        return lang.money(int(number.scaleb(money_digits)), money_digits)
+    return lang.number(number)
+
+
+def _reason_parts(
+    lang: Localiser,
+    text: str,
+    patterns: tuple[tuple[str, re.Pattern[str]], ...],
+    figures_only: bool,
+    money_digits: int,
+) -> list[str] | None:
+    """The parts of ``text`` (joined by ", ") in the reader's language; None when a part is not known."""
+    parts: list[str] = []
+    position = 0
+    while position < len(text):
+        for kind, pattern in patterns:
+            found = pattern.match(text, position)
+            if found is None or (found.end() != len(text) and not text.startswith(", ", found.end())):
+                continue
+            values = found.groupdict()
+            if kind == "area":
+                types = [
+                    lang.gettext(AREA_TYPE_LABELS[name]) if name in AREA_TYPE_LABELS else name
+                    for name in values["types"].split("/")
+                ]
+                parts.append(lang.gettext(REASON_AREA, types=" / ".join(types)))
+            elif kind == "always":
+                parts.append(lang.gettext(REASON_ALWAYS))
+            elif figures_only:
+                message = {"score": REASON_SCORE_FIGURE, "income": REASON_INCOME_FIGURE}.get(
+                    kind, REASON_DEPRIVATIONS_FIGURE
+                )
+                parts.append(
+                    lang.gettext(message, **_localised(lang, values, money_digits if kind == "income" else None))
+                )
+            else:
+                table = {"score": REASON_SCORE, "income": REASON_INCOME}.get(kind, REASON_DEPRIVATIONS)
+                message = table[values["op"]]
+                parts.append(
+                    lang.gettext(message, **_localised(lang, values, money_digits if kind == "income" else None))
+                )
+            position = found.end() + 2
+            break
+        else:
+            return None
+    return parts
+
+
+def _localised(lang: Localiser, values: dict[str, str], money_digits: int | None) -> dict[str, str]:
+    return {
+        key: (value if key in ("score", "op") else _figure(lang, value, money_digits))
+        for key, value in values.items()
+        if value is not None
+    }
+
+
+def reason_in(lang: Localiser, rules: TargetingRules | None, reason: str | None) -> str:
+    """The scoring's reason ("level_1: idpoor score 61 at least 59") in the reader's language, made of
+    the category's label, the figures and the thresholds; a reason of another form is shown as stored."""
+    if not reason:
+        return ""
+    code, _, why = reason.partition(": ")
+    if not why:
+        return reason
+    separator = lang.gettext(REASON_SEPARATOR)
+    category = outcome_label(lang, rules, code)
+    digits = rules.minor_digits if rules else 0
+    if code == NOT_IDENTIFIED and why.startswith(_NONE_REASON):
+        rest = why[len(_NONE_REASON) :]
+        if not rest:
+            return lang.gettext(REASON, category=category, why=lang.gettext(REASON_NONE))
+        figures = (
+            _reason_parts(lang, rest.strip()[1:-1], _REASON_FIGURES, True, digits)
+            if rest.strip().startswith("(")
+            else None
+        )
+        if figures is None:
+            return reason
+        return lang.gettext(
+            REASON, category=category, why=lang.gettext(REASON_NONE_FIGURES, figures=separator.join(figures))
+        )
+    parts = _reason_parts(lang, why, _REASON_PARTS, False, digits)
+    if parts is None:
+        return reason
+    return lang.gettext(REASON, category=category, why=separator.join(parts))
+
+
 def _labels(page: Page, rules: TargetingRules | None = None) -> dict[str, Any]:
-    outcome_labels = {outcome.id: outcome.label for outcome in rules.outcomes} if rules else {}
     status = label_of(page.lang, STATUS_LABELS)
 
-    def outcome(code: str | None) -> str:
-        if code is None:
-            return "—"
-        if code == NOT_IDENTIFIED:
-            return page.lang.gettext(STATUS_LABELS[NOT_IDENTIFIED])
-        return outcome_labels.get(code, code)
+    def area_type(code: str) -> str:
+        return page.lang.gettext(AREA_TYPE_LABELS[code]) if code in AREA_TYPE_LABELS else code
 
-    return {"status_label": status, "outcome_label": outcome}
+    return {
+        "status_label": status,
+        "outcome_label": functools.partial(outcome_label, page.lang, rules),
+        "reason_text": functools.partial(reason_in, page.lang, rules),
+        "area_type_label": area_type,
+    }
+
+
+def programme_rules(page: Page) -> str:
+    """The shipped rules of the province's own programme: those in the currency of the stored benefit
+    policy (in force on the pages' day, else any stored), in force that day if several; else the first."""
+    shipped = shipped_rules()
+    day = page.data_day.day
+    currencies = [currency for currency, _ in claims_service.money_in_force(session=page.session, starts=day, ends=day)]
+    if not currencies:
+        versions, _ = claims_service.list_policy_versions(session=page.session, limit=20)
+        currencies = [version.currency for version in versions]
+    for currency in currencies:
+        matching = [rules_id for rules_id, (_, rules) in shipped.items() if rules.currency == currency]
+        in_force = [
+            rules_id
+            for rules_id in matching
+            if shipped[rules_id][1].effective_from <= day <= (shipped[rules_id][1].effective_to or dt.date.max)
+        ]
+        if in_force or matching:
+            return (in_force or matching)[0]
+    return next(iter(shipped), "")
 
 
 def _answers_of(form: FormData, rules: TargetingRules) -> dict[str, str]:
@@ -271,7 +473,7 @@ def _render_rounds(page: Page, p: int = 1, status_code: int = 200, form: dict[st
     area = page.session.get_one(Location, page.current_user.location_id) if page.current_user.location_id else None
     day = page.data_day.day
     defaults = {
-        "rules": next(iter(shipped_rules()), ""),
+        "rules": programme_rules(page),
         "area_code": area.code if area else "",
         "starts_on": day.isoformat(),
         "ends_on": (day + dt.timedelta(days=30)).isoformat(),
@@ -736,7 +938,8 @@ def _render_hospital(
         raise NotFound(f"person {person_id}", "id", "unknown person")
     choices = _hospital_rules()
     form = form or {}
-    chosen = form.get("rules") if form.get("rules") in choices else next(iter(choices), "")
+    own = programme_rules(page)
+    chosen = form.get("rules") if form.get("rules") in choices else (own if own in choices else next(iter(choices), ""))
     rules = choices[chosen][1] if chosen else None
     return page.render(
         "targeting_hospital.html",
@@ -787,6 +990,95 @@ def post_identify(page: PageDep, person_id: RecordId, form: FormDep) -> Response
 
 
 # --------------------------------------------------------------------------------------------
+# Stays awaiting confirmation: the area's registrar confirms or withdraws each hospital identification
+
+
+@router.get("/targeting/hospital-cases")
+def hospital_cases(page: PageDep, p: int = 1, changed: str = "") -> Response:
+    page.require(*ROUND_ROLES)
+    if changed in CASE_CHANGES:
+        page.flashes.append(("ok", page.lang.gettext(CASE_CHANGES[changed])))
+    return _render_cases(page, _page_number(p))
+
+
+def _render_cases(page: Page, p: int = 1, *, status_code: int = 200, form: dict[str, Any] | None = None) -> Response:
+    rows, total = service.hospital_cases_awaiting(
+        session=page.session,
+        visible=hospital_cases_filter(page.current_user),
+        limit=PAGE_SIZE,
+        offset=(p - 1) * PAGE_SIZE,
+    )
+    lang = page.lang
+    cases = []
+    for row in rows:
+        rules = _case_rules(row.case.rules_text)
+        cases.append(
+            {
+                "row": row,
+                "category": outcome_label(lang, rules, row.case.category),
+                "reason": reason_in(lang, rules, row.case.reason),
+                "until": valid_until(rules, row.case.category, row.case.admitted_on) if rules else None,
+            }
+        )
+    return page.render(
+        "targeting_cases.html",
+        status_code=status_code,
+        cases=cases,
+        total=total,
+        p=p,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        pager_query="",
+        on=page.data_day.day,
+        form=form or {},
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _case_rules(rules_text: str) -> TargetingRules | None:
+    try:
+        return load_rules_text(rules_text, path="rules")
+    except RulesError:
+        return None
+
+
+def _decide_case(page: Page, case_id: int, on: str, action: str, reason: str | None = None) -> Response:
+    page.require(*ROUND_ROLES)
+    ensure_hospital_case_visible(session=page.session, user=page.current_user, case_id=case_id)
+    try:
+        day = _date(on, "on", f"targeting hospital case {case_id}")
+        if action == "confirmed":
+            service.confirm_hospital_case(session=page.session, case_id=case_id, on=day, user=page.current_user)
+        else:
+            service.withdraw_hospital_case(
+                session=page.session, case_id=case_id, on=day, user=page.current_user, reason=reason or ""
+            )
+    except EquicoverError as error:
+        if error.status >= 500:
+            raise
+        page.session.rollback()
+        _refuse(page, error, CASE_REFUSALS)
+        form = {"case": case_id, "action": action, "on": on, "reason": reason or ""}
+        return _render_cases(page, status_code=error.status, form=form)
+    return redirect(f"/targeting/hospital-cases?changed={action}")
+
+
+@router.post("/targeting/hospital-cases/{case_id}/confirmation")
+def confirm_case(page: PageDep, case_id: RecordId, on: Annotated[str, Form(max_length=10)] = "") -> Response:
+    return _decide_case(page, case_id, on, "confirmed")
+
+
+@router.post("/targeting/hospital-cases/{case_id}/withdrawal")
+def withdraw_case(
+    page: PageDep,
+    case_id: RecordId,
+    on: Annotated[str, Form(max_length=10)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """End a stay's identification on a day given, for a reason the change log keeps."""
+    return _decide_case(page, case_id, on, "withdrawn", reason)
+
+
+# --------------------------------------------------------------------------------------------
 # Targeting quality: inclusion and exclusion errors of each rule set
 
 
@@ -799,12 +1091,82 @@ def _synthetic_quality(rules_id: str) -> QualityReport:
     return quality_of(rules, households.table, true_line=households.true_line)
 
 
+@dataclass(frozen=True, slots=True)
+class RoundsQuality:
+    by_area: list[AreaQuality]  # one row per approved round, named after its area
+    total: AreaQuality
+    without_consumption: int  # households of the rounds with no consumption recorded that year
+    ranked: bool  # some rules have no income line: their truly poor are the poorest, as many as identified
+
+
+def _rounds_quality(page: Page) -> RoundsQuality:
+    """The approved rounds' errors against the consumption recorded for the households in the year of
+    approval: truly poor under the rules' highest income line of the area type (per person and year),
+    or, for rules that score without a line, the poorest households of the round, as many as it
+    identified (the errors of who was chosen for the same coverage)."""
+    approved = service.approved_households(session=page.session, visible=rounds_filter(page.current_user))
+    # the consumption is recorded in the units of the province's benefit policy (its own minor digits)
+    policy_digits = dict(
+        claims_service.money_in_force(session=page.session, starts=dt.date(1900, 1, 1), ends=dt.date(2999, 12, 31))
+    )
+    consumption: dict[int, dict[int, int]] = {}
+    rows: list[AreaQuality] = []
+    missing = 0
+    ranked = False
+    for entry in approved:
+        rules = _case_rules(entry.round.rules_text)
+        if rules is None or not entry.household_ids:
+            continue
+        year = (entry.round.approved_on or entry.round.ends_on).year
+        if year not in consumption:
+            recorded_ids, recorded = reports_service.household_consumption_of_year(session=page.session, year=year)
+            consumption[year] = dict(zip(recorded_ids, recorded, strict=True))
+        of_year = consumption[year]
+        keep = [index for index, household in enumerate(entry.household_ids) if household in of_year]
+        missing += len(entry.household_ids) - len(keep)
+        if not keep:
+            continue
+        digits = policy_digits.get(rules.currency, rules.minor_digits)
+        amounts = np.array([of_year[entry.household_ids[index]] for index in keep], dtype=np.int64)
+        members = np.array([max(entry.members[index], 1) for index in keep], dtype=np.int64)
+        # per person and year, in the rules' minor units (integers throughout)
+        per_person = amounts * 10**rules.minor_digits // 10**digits // members
+        identified = np.array([entry.identified[index] for index in keep], dtype=bool)
+        lines = eligibility_lines(rules, np.array([entry.area_types[index] for index in keep], dtype=object))
+        if lines is None:
+            ranked = True
+            truly_poor = np.zeros(len(keep), dtype=bool)
+            truly_poor[np.argsort(per_person, kind="stable")[: int(identified.sum())]] = True
+        else:
+            truly_poor = per_person < lines
+        rows.append(
+            AreaQuality(
+                area=f"{entry.area_name} ({entry.area_code})",
+                households=len(keep),
+                truly_poor=int(truly_poor.sum()),
+                identified=int(identified.sum()),
+                included_not_poor=int((identified & ~truly_poor).sum()),
+                excluded_poor=int((truly_poor & ~identified).sum()),
+            )
+        )
+    total = AreaQuality(
+        area="all",
+        households=sum(row.households for row in rows),
+        truly_poor=sum(row.truly_poor for row in rows),
+        identified=sum(row.identified for row in rows),
+        included_not_poor=sum(row.included_not_poor for row in rows),
+        excluded_poor=sum(row.excluded_poor for row in rows),
+    )
+    return RoundsQuality(by_area=rows, total=total, without_consumption=missing, ranked=ranked)
+
+
 @router.get("/targeting/quality")
 def quality_page(page: PageDep, rules: str = "") -> Response:
     page.require(*QUALITY_ROLES)
     shipped = shipped_rules()
-    chosen = rules if rules in shipped else next(iter(shipped))
+    chosen = rules if rules in shipped else programme_rules(page)
     report = _synthetic_quality(chosen)
+    own = _rounds_quality(page)
     lang = page.lang
     rows = [*report.by_area, report.total]
     summary = [
@@ -827,6 +1189,9 @@ def quality_page(page: PageDep, rules: str = "") -> Response:
         "rule_inclusion": [item["inclusion"] for item in summary],
         "rule_exclusion": [item["exclusion"] for item in summary],
         "labels": {"inclusion": lang.gettext(N_("Inclusion error")), "exclusion": lang.gettext(N_("Exclusion error"))},
+        "round_areas": [row.area for row in own.by_area],
+        "round_inclusion": [round(100 * row.inclusion_error, 1) for row in own.by_area],
+        "round_exclusion": [round(100 * row.exclusion_error, 1) for row in own.by_area],
     }
     return page.render(
         "targeting_quality.html",
@@ -836,5 +1201,7 @@ def quality_page(page: PageDep, rules: str = "") -> Response:
         report=report,
         summary=summary,
         households=QUALITY_HOUSEHOLDS,
+        own=own,
+        own_rows=[*own.by_area, own.total] if own.by_area else [],
         payload=json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
     )

@@ -56,6 +56,7 @@ from equicover.web.i18n import (
 )
 from equicover.web.pages import FIELD_NOT_ACCEPTED, N_, Page, PageDep, RecordId, WebRoute, redirect
 from equicover.web.receipt_pdf import receipt_pdf
+from equicover.web.scheme_names import name_enrolments
 
 router = APIRouter(route_class=WebRoute)
 CLERK_ROLES = (Role.CLERK,)
@@ -248,6 +249,7 @@ def _person_context(page: Page, person_id: int, on: dt.date) -> dict[str, Any]:
         raise NotFound(f"person {person_id}", "id", "unknown person")
     eligibility = claims_service.eligibility(session=page.session, person_id=person_id, on=on)
     enrolments = queries.enrolment_views(session=page.session, person_ids=[person_id], on=on)[person_id]
+    name_enrolments(session=page.session, views=enrolments, language=page.lang.language, on=on)
     holdings = queries.category_holdings(session=page.session, person_ids=[person_id], on=on)[person_id]
     schemes = {scheme.code: scheme for scheme in page.session.scalars(select(Scheme))}
     caps = []

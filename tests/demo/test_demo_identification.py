@@ -1,7 +1,7 @@
 """The demo's round of identification: the synthetic province stores its households' true consumption,
 its poverty categories come from approved rounds under the programme's rules (none from the generator),
-the errors are measured against that consumption, and a household the round categorised poor pays the
-subsidised contribution of the programme's rules."""
+run before anybody is enrolled; the errors are measured against that consumption, and a household the
+round categorised poor is enrolled and pays the subsidised contribution stored in the province."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory
 from equicover.demo.funds import demo_calendar
 from equicover.demo.province import SHIPPED_POLICIES
-from equicover.demo.targeting_round import identified_categories, run_identification
+from equicover.demo.targeting_round import IdentificationSummary, identified_categories, run_identification
+from equicover.enrolment.models import Contribution, Enrolment
 from equicover.registry.models import Household, Person, PersonCategory
 from equicover.registry.service import categories_at
 from equicover.reports.models import HouseholdConsumption
 from equicover.settlement.contributions import ContributionMember, compute_contributions
 from equicover.settlement.loader import load_policy
-from equicover.synth.cli import generate, policy_period
+from equicover.synth.cli import generate_identified, policy_period
 from equicover.synth.profile import profile_for_policy
 from equicover.targeting.models import TargetingDecision, TargetingRound
 
@@ -40,18 +41,20 @@ def test_the_provinces_poor_come_from_its_rounds_and_pay_the_subsidised_contribu
     upgrade(empty_db_url)
     targeted = identified_categories(profile)
     assert targeted == {"registered_poor", "near_poor"}
-    generate(
+    console = Console(record=True, width=200)
+    summaries: list[IdentificationSummary | None] = []
+    generate_identified(
         people=400,
         seed=5,
-        year=starts.year,
         claims=tmp_path / "claims.csv",
         database_url=empty_db_url,
-        no_db=False,
         policy=POLICY,
-        identified_by_round=sorted(targeted),
+        identified_by_round=targeted,
+        identify=lambda session: summaries.append(
+            run_identification(profile=profile, programme_starts=starts, seed=5, console=console, session=session)
+        ),
     )
-    console = Console(record=True, width=200)
-    summary = run_identification(profile=profile, programme_starts=starts, seed=5, console=console)
+    [summary] = summaries
     assert summary is not None
     printed = console.export_text()
     assert "Inclusion error" in printed and "After village decisions" in printed
@@ -71,7 +74,7 @@ def test_the_provinces_poor_come_from_its_rounds_and_pay_the_subsidised_contribu
             sources = set(
                 session.scalars(select(PersonCategory.source).where(PersonCategory.category.in_(targeted)).distinct())
             )
-            assert sources and all(source.startswith("targeting round ") for source in sources)
+            assert sources and all((source or "").startswith("targeting round ") for source in sources)
             written = session.scalar(
                 select(func.count()).select_from(PersonCategory).where(PersonCategory.category.in_(targeted))
             )
@@ -111,5 +114,24 @@ def test_the_provinces_poor_come_from_its_rounds_and_pay_the_subsidised_contribu
             paid = {(row.member_id, row.payer): row.amount for row in compute_contributions(rules, members)}
             assert paid[(str(poor_member.id), "member")] == 0 < paid[(str(poor_member.id), "state_budget")]
             assert paid.get((str(other.id), "member"), 0) > 0
+
+            # ... and what the province stored follows the round: every member of a household it
+            # found poor is enrolled and pays nothing, the state pays for them; the others pay
+            round_poor = set(
+                session.scalars(select(PersonCategory.person_id).where(PersonCategory.category == "registered_poor"))
+            )
+            stored_payers: dict[int, dict[str, int]] = {}
+            for person_id, payer, amount in session.execute(
+                select(Enrolment.person_id, Contribution.payer_kind, Contribution.amount_minor).join(
+                    Contribution, Contribution.enrolment_id == Enrolment.id
+                )
+            ):
+                stored_payers.setdefault(person_id, {})
+                stored_payers[person_id][payer] = stored_payers[person_id].get(payer, 0) + amount
+            assert round_poor and round_poor <= set(stored_payers)
+            for person_id in round_poor:
+                assert stored_payers[person_id].get("member", 0) == 0 < stored_payers[person_id]["state_budget"]
+            uncategorised = set(stored_payers) - set(session.scalars(select(PersonCategory.person_id)))
+            assert uncategorised and all(stored_payers[person].get("member", 0) > 0 for person in uncategorised)
     finally:
         engine.dispose()

@@ -105,3 +105,89 @@ def test_a_stored_year_from_the_command_line(cli_database, tmp_path):
     empty = CliRunner().invoke(app, ["--claims", "stored:2019", "--policy", vietnam])
     assert empty.exit_code == 2
     assert "no stored claims with a service date in 2019" in empty.output
+
+
+VN_PROJECTION = """[projection]
+id = "vn-stored"
+name = "Two years ahead of the stored year"
+policy = "{policy}"
+base_year = 2024
+base_claims = "stored:2024"
+claims_population = 3
+source = "a test"
+
+[bootstrap]
+draws = 40
+seed = 7
+
+[[area]]
+id = "all"
+people = 1000
+growth = 0.05
+
+[[group]]
+name = "poor"
+categories = ["registered_poor"]
+population_share = 0.2
+enrolled = {{ 2024 = 1.0 }}
+
+[[group]]
+name = "others"
+categories = []
+population_share = 0.8
+enrolled = {{ 2024 = 0.6, 2026 = 0.8 }}
+
+[[care_type]]
+name = "inpatient"
+utilisation_growth = 0.03
+cost_growth = 0.05
+
+[[fund]]
+name = "Health insurance fund"
+layers = ["shi", "copay_cap"]
+contributions = true
+"""
+
+
+def test_a_projection_from_a_stored_year_equals_its_parts(cli_database, tmp_path):
+    """The command reads the stored claims and the registry's enrolment of the base year in one
+    session; its figures are those of the library's steps taken one by one."""
+    from equicover.db.engine import make_engine
+    from equicover.db.session import make_session_factory, session_scope
+    from equicover.simulation.cli import project as project_command
+    from equicover.simulation.engine import member_sums
+    from equicover.simulation.projection import load_projection, parse_years, project
+    from equicover.simulation.report import projection_sheets, write_sheets
+    from equicover.simulation.stored import enrolled_by_group, stored_year_claims
+    from tests import factories as make
+
+    path = tmp_path / "projection.toml"
+    path.write_text(VN_PROJECTION.format(policy=(POLICIES / "vn-shi-2024.toml").as_posix()), encoding="utf-8")
+    loaded = load_projection(path)
+    groups = [group.categories for group in loaded.groups]
+    engine = make_engine(cli_database)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            make.vn_claims_world(session)
+        with session_scope(make_session_factory(engine)) as session:
+            stored = stored_year_claims(session=session, year=2024, default_minor_digits=0, with_consumption=False)
+            counted = enrolled_by_group(session=session, year=2024, groups=groups)
+    finally:
+        engine.dispose()
+    assert counted == [1, 2]
+    expected = project(
+        loaded, member_sums(loaded.policy, stored.table, groups), parse_years("2025-2026", 2024), counted=counted
+    )
+    by_hand = write_sheets(tmp_path / "by-hand", projection_sheets(expected), "projection.xlsx")
+
+    runner = typer.Typer()
+    runner.command()(project_command)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(runner, ["--projection", str(path), "--years", "2025-2026", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "stored:2024: 8 settled claims" in result.output
+    for written in by_hand:
+        if written.suffix == ".csv":
+            assert (out / written.name).read_text(encoding="utf-8") == written.read_text(encoding="utf-8"), written
+    funds = (out / "funds.csv").read_text(encoding="utf-8").splitlines()
+    assert len(funds) == 3 and funds[1].startswith("2025,Health insurance fund,")

@@ -158,3 +158,59 @@ def test_validity_counts_months_and_ends_the_day_before() -> None:
     assert valid_until(rules, "poor", dt.date(2024, 3, 1)) == dt.date(2026, 2, 28)
     assert valid_until(rules, "vulnerable", dt.date(2024, 3, 1)) == dt.date(2025, 2, 28)
     assert add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
+
+
+LABELLED = (
+    MINIMAL.replace(
+        'label = "Roof"\n',
+        'label = "Roof"\nlabels = { fr = "Toit", ar = "السقف" }\n'
+        'option_labels.thatch = { en = "Thatch roof", fa = "کاهگل" }\n',
+    )
+    + '\n[category.labels]\nzh = "贫困"\nvi = "Nghèo"\n'
+)  # a table of its own, after the category's keys
+
+
+def test_labels_give_each_text_in_the_readers_language_falling_back_to_english() -> None:
+    rules = load_rules_text(LABELLED, path="labelled.toml")
+    roof = rules.item("roof")
+    assert (roof.label_in("fr"), roof.label_in("ar"), roof.label_in("zh")) == ("Toit", "السقف", "Roof")
+    assert roof.option_in("thatch", "fa") == "کاهگل"
+    assert roof.option_in("thatch", "vi") == "Thatch roof"  # the file's English
+    assert roof.option_in("tile", "fr") == "tile"  # no text at all: the option's name
+    poor = rules.outcome("poor")
+    assert (poor.label_in("zh"), poor.label_in("vi"), poor.label_in("fr")) == ("贫困", "Nghèo", "Poor")
+
+
+def test_unknown_languages_empty_texts_and_unknown_options_are_refused_with_line_and_key() -> None:
+    text = (
+        MINIMAL.replace('label = "Roof"\n', 'label = "Roof"\nlabels = { de = "Dach", fr = " " }\n')
+        .replace('options = ["thatch", "tile"]\n', 'options = ["thatch", "tile"]\noption_labels.gold = { fr = "Or" }\n')
+        .replace('label = "Poor"\n', 'label = "Poor"\nlabels = "Pauvre"\n')
+    )
+    with pytest.raises(RulesError) as raised:
+        load_rules_text(text, path="bad.toml")
+    found = {(problem.line, problem.key): problem.message for problem in raised.value.problems}
+    lines = text.splitlines()
+    labels_line = next(index for index, line in enumerate(lines, 1) if line.startswith("labels = { de"))
+    assert "unknown language 'de'" in found[(labels_line, "item[0].labels.de")]
+    assert found[(labels_line, "item[0].labels.fr")] == "must not be empty"
+    option_line = next(index for index, line in enumerate(lines, 1) if line.startswith("option_labels.gold"))
+    assert "'gold' is not an option" in found[(option_line, "item[0].option_labels.gold")]
+    category_line = next(index for index, line in enumerate(lines, 1) if line.startswith('labels = "Pauvre"'))
+    assert "must be a table" in found[(category_line, "category[0].labels")]
+    assert all(str(problem).startswith("bad.toml:") for problem in raised.value.problems)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
+def test_every_shipped_question_answer_and_category_is_translated(path: Path) -> None:
+    rules = load_rules(path)
+    languages = {"fr", "ar", "fa", "zh", "vi"}
+    for item in rules.items:
+        assert set(dict(item.labels)) == languages, item.id
+        for option in item.options if item.type == "choice" else ():
+            assert set(dict(item.option_labels[option])) == languages | {"en"}, (item.id, option)
+    for outcome in rules.outcomes:
+        assert set(dict(outcome.labels)) == languages, outcome.id
+    # the programme's own language differs from the English it falls back to
+    own = {"cn-registered-poor": "zh", "vn-poverty": "vi", "ma-ramed": "ar", "kh-idpoor-rural": "fr"}[rules.id]
+    assert all(item.label_in(own) != item.label for item in rules.items)

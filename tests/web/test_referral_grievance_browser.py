@@ -18,7 +18,7 @@ from equicover.claims.models import Claim, ClaimAdjustment
 from equicover.grievances.models import GrievanceCase
 from equicover.providers.models import Provider
 from equicover.referrals.models import ReferralLetter, ReferralLetterUse
-from equicover.registry.models import Location
+from equicover.registry.models import Household, Location, Person
 from tests.web import test_browser as shared
 from tests.web.test_browser import SCREENSHOTS, SERVICE_DAY, Site, Tab
 
@@ -160,6 +160,31 @@ def test_a_referred_bill_and_a_complaint_decided_with_a_refund(tab: Tab, site: S
     tab.go(f"/window/claims/{bill}")
     assert tab.page.get_by_test_id("adjustments").is_visible()
     assert tab.page.get_by_test_id("patient-now").inner_text().startswith(f"{(claim.member_oop - 1_000) / 100:,.2f}")
+
+
+def test_a_registrar_takes_a_category_complaint_from_the_household_page(tab: Tab, site: Site) -> None:
+    person = site.poor_person_id
+    with site.session() as session:
+        household = session.scalar(
+            select(Household.code).join(Person, Person.household_id == Household.id).where(Person.id == person)
+        )
+    assert household is not None
+    tab.sign_in("registrar")
+    tab.go(f"/registry/households/{household}")
+    _submit(tab, f"[data-testid=category-complaint-{person}]")
+    assert tab.page.locator("#category").input_value() == "category_decision"
+    assert tab.page.get_by_test_id("back-to-household").get_attribute("href") == f"/registry/households/{household}"
+    tab.page.fill("#description", "the survey missed the household's debts")
+    _submit(tab, "[data-testid=complaint-form] button[type=submit]")
+    case_id = int(re.search(r"/grievances/(\d+)", tab.page.url).group(1))  # type: ignore[union-attr]
+    # The registrar handles category cases of the area: the case opens with its decision form.
+    assert tab.page.get_by_test_id("decision-form").is_visible()
+    with site.session() as session:
+        case = session.get(GrievanceCase, case_id)
+        assert case is not None
+        assert (case.category, case.subject_kind, case.subject_id) == ("category_decision", "person", person)
+        assert case.complainant_person_id == person
+    _sign_out(tab)
 
 
 def _new_pages(site: Site) -> list[tuple[str, str]]:

@@ -172,3 +172,81 @@ def test_the_pdf_is_in_the_readers_language(planner) -> None:
     arabic = _compare(client, version_id, policy_b=str(version_id), download="pdf")
     assert arabic.status_code == 200 and arabic.content.startswith(b"%PDF")
     assert "٢٠٠٫٠٠" in _pdf_text(arabic.content)  # Eastern Arabic digits, right to left
+
+
+@pytest.fixture
+def consumption_year(session_factory: sessionmaker[Session], session: Session):
+    """vn_claims_world's 2024 (out-of-pocket: H1 1,980,000 VND, H2 2,400,000) with H1's consumption
+    recorded (7,000,000: 28.3%, above 10% and 25%) and none for H2, which is left out of the shares."""
+    from equicover.reports.service import record_household_consumption
+
+    world = make.vn_claims_world(session)
+    record_household_consumption(session=session, household_code="H1", year=2024, amount=7_000_000)
+    session.commit()
+    client = make_client(session_factory=session_factory)
+    client.follow_redirects = False
+    login_as(client, "fund_manager", cookie=True)
+    return client, world.policy_version_id
+
+
+def _compare_2024(client, version_id: int, **fields: str):
+    data = {**form_token(client), "year": "2024", "policy_a": str(version_id), "policy_b": str(version_id), **fields}
+    return client.post("/simulation", data=data)
+
+
+def _cells(html: str, table: str, key_prefix: str, testid: str) -> list[str]:
+    body = html.split(f'data-testid="simulation-{table}"', 1)[1].split("</table>", 1)[0]
+    row = next(part for part in body.split("<tr")[1:] if part.startswith(f' data-key="{key_prefix}'))
+    return re.findall(rf'data-testid="{testid}">([^<]*)<', row)
+
+
+def test_the_page_shows_the_catastrophic_shares_of_the_households_with_consumption(consumption_year) -> None:
+    client, version_id = consumption_year
+    page = _compare_2024(client, version_id)
+    assert page.status_code == 200
+    html = page.text
+    # H1 (D1, registered poor member) is above both thresholds; H2 (D2, no category) is left out.
+    assert _cells(html, "categories", "registered_poor", "catastrophic-10") == ["100.0%", "100.0%"]
+    assert _cells(html, "categories", "registered_poor", "catastrophic-25") == ["100.0%", "100.0%"]
+    assert _cells(html, "districts", "D1", "catastrophic-10") == ["100.0%", "100.0%"]
+    assert _cells(html, "districts", "D1", "catastrophic-25") == ["100.0%", "100.0%"]
+    assert _cells(html, "districts", "D2", "catastrophic-10") == ["–", "–"]  # nobody measured there
+    assert (
+        "1 household with a settled claim has no consumption recorded for the year: "
+        "it is left out of the catastrophic-spending shares." in html
+    )
+    assert 'id="chart-sim-catastrophic"' in html and 'data-testid="no-consumption"' not in html
+    payload = re.search(r'<script type="application/json" id="simulation-data">(.*?)</script>', html, re.S)
+    data = json.loads(payload.group(1))
+    poor = data["categories"]["names"].index("Registered poor household member")
+    assert [series[poor] for series in data["categories"]["catastrophic"]] == [100.0, 100.0]
+    # the equity table counts the household left out
+    equity = html.split('data-testid="simulation-equity"', 1)[1].split("</table>", 1)[0]
+    assert re.search(r"left out of the catastrophic shares[^<]*</td>\s*<td class=\"num\">1</td>", equity)
+
+
+def test_the_left_out_households_are_said_in_the_readers_language(consumption_year) -> None:
+    client, version_id = consumption_year
+    client.cookies.set("equicover_lang", "fr")
+    html = _compare_2024(client, version_id).text
+    assert "1 ménage ayant une demande réglée" in html and "exclu des parts de dépenses catastrophiques" in html
+    assert "has no consumption recorded" not in html
+
+
+def test_the_catastrophic_shares_go_into_the_pdf_and_the_workbook(consumption_year) -> None:
+    client, version_id = consumption_year
+    text = _pdf_text(_compare_2024(client, version_id, download="pdf").content)
+    for expected in (
+        "Catastrophic spending by district",
+        "Share of households paying more than 25% of their consumption",
+        "100.0%",
+        "1 household with a settled claim has no consumption recorded",
+    ):
+        assert expected in text, expected
+    workbook = load_workbook(io.BytesIO(_compare_2024(client, version_id, download="xlsx").content))
+    rows = [[cell.value for cell in row] for row in workbook["by_district"].iter_rows()]
+    header_row = next(row for row in rows if row and row[0] == "district")
+    d1 = next(row for row in rows if isinstance(row[0], str) and row[0].startswith("D1"))
+    d2 = next(row for row in rows if isinstance(row[0], str) and row[0].startswith("D2"))
+    assert dict(zip(header_row, d1))["catastrophic >25% share"] == "100.0%"
+    assert dict(zip(header_row, d2))["households with consumption known"] == 0

@@ -61,6 +61,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
         )
         service.capture_answers(session=session, round_id=seeded.id, household_code="HA", answers=KH_POOR, user=council)
         round_path = f"/targeting/rounds/{seeded.id}"
+        # a stay identified at the hospital window, awaiting the area's confirmation (long before the rounds)
+        facility = make.provider(session, code="RH", level="district", location_code="D1")
+        clerk = create_account(
+            session=session, username="window", password=PASSWORD, role="clerk", provider_id=facility.id
+        )
+        service.post_identify(
+            session=session,
+            rules_text=KH.read_text(encoding="utf-8"),
+            household_code="HB",
+            answers=KH_POOR,
+            admitted_on=dt.date(2023, 6, 1),
+            user=clerk,
+        )
     engine.dispose()
     port = _free_port()
     log = (folder / "server.log").open("wb")
@@ -199,5 +212,32 @@ def test_the_fund_manager_sees_the_targeting_quality_charts_drawn(browser: objec
         tab.choose_language("ar")
         tab.page.wait_for_selector("#chart-areas[data-rendered=true] svg")
         assert tab.page.evaluate("document.documentElement.dir") == "rtl"
+    finally:
+        tab.close()
+
+
+def test_the_capture_form_in_persian_fits_a_phone(browser: object, site) -> None:
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.sign_in("registrar")
+        tab.context.add_cookies([{"name": "equicover_lang", "value": "fa", "url": site.base_url}])
+        for path in (site.round_path, "/targeting/hospital-cases"):
+            tab.go(path)
+            if path.endswith("hospital-cases"):
+                assert tab.page.locator("table[data-testid=cases] tr[data-case]").count() == 1
+            assert tab.page.evaluate("document.documentElement.dir") == "rtl"
+            overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, (path, overflow)
+        tab.go(site.round_path)
+        form = tab.page.locator("form[data-testid=capture-form]")
+        assert form.locator("label[for=a_roof]").inner_text() == "مصالح اصلی سقف"
+        options = form.locator("#a_livestock option").all_inner_texts()
+        assert "فقط طیور" in options and "poultry only" not in options
+        # every question of the form stays inside the phone's width
+        widest = tab.page.evaluate(
+            "Math.max(...[...document.querySelectorAll('form[data-testid=capture-form] .field')]"
+            ".map(field => field.getBoundingClientRect().right))"
+        )
+        assert widest <= 390, widest
     finally:
         tab.close()

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from equicover.audit.models import ChangeLog
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.service import create_account, issue_token
-from equicover.registry.models import Location, PersonCategory
+from equicover.registry.models import Household, Location, PersonCategory
 from equicover.targeting.models import TargetingDecision, TargetingHousehold, TargetingObjection, TargetingRound
 from tests import factories as make
 from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
@@ -299,7 +300,7 @@ def test_the_targeting_quality_chart_and_table(world) -> None:
     other = client.get("/targeting/quality?rules=vn-poverty")
     assert other.status_code == 200 and 'value="vn-poverty" selected' in other.text
     assert client.get("/static/targeting_quality.js").status_code == 200
-    _as(client, "registrar", area="D1")
+    _as(client, "clerk", provider="RH")
     assert client.get("/targeting/quality").status_code == 403
 
 
@@ -386,3 +387,174 @@ def test_no_targeting_form_answers_5xx(world, values: dict[str, str]) -> None:
     _as(client, "clerk", provider="RH")
     answer = client.post(f"/window/persons/{people['HA']}/post-identification", data={**form_token(client), **values})
     assert answer.status_code < 500, (values, answer.status_code)
+
+
+def test_the_questionnaire_categories_and_reasons_are_in_the_readers_language(world, session: Session) -> None:
+    client, people = world
+    _as(client, "registrar", area="D1", language="ar")
+    round_id = _open(client)
+    page = client.get(f"/targeting/rounds/{round_id}")
+    assert 'dir="rtl"' in page.text
+    assert "المادة الرئيسية للسقف" in page.text and "Main material of the roof" not in page.text  # the roof question
+    assert re.search(r'<option value="thatch"[^>]*>قش</option>', page.text)  # an answer option, value kept
+    assert _capture(client, round_id, "HA", KH_POOR, village="V1").status_code == 303
+    assert _capture(client, round_id, "HC", RICH, village="V1").status_code == 303
+    assert _post(client, f"/targeting/rounds/{round_id}/scoring").status_code == 303
+    listed = client.get(f"/targeting/rounds/{round_id}?village=V1").text
+    assert "فقير من المستوى 2 (فقير)" in listed  # the category's Arabic label
+    # the reason composed in Arabic: the category, then "idpoor score 58, at least 45"
+    assert "فقير من المستوى 2 (فقير): نقاط idpoor: ٥٨، على الأقل ٤٥" in listed
+    assert "غير محدَّد: لا تتحقق شروط أي فئة (نقاط idpoor: ٢٠)" in listed  # the well-off household: no category
+    assert "at least" not in listed
+
+    _as(client, "clerk", provider="RH", language="zh")
+    form = client.get(f"/window/persons/{people['HA']}/post-identification").text
+    assert "屋顶主要材料" in form and ">茅草</option>" in form
+
+
+def _approved_round(client: TestClient) -> int:
+    """A round of C11 with HA and HB identified (level 2) and HC not, approved on 2024-03-15."""
+    _as(client, "registrar", area="D1")
+    round_id = _open(client)
+    for code, answers in (("HA", KH_POOR), ("HB", KH_POOR), ("HC", RICH)):
+        assert _capture(client, round_id, code, answers, village="V1").status_code == 303
+    assert _post(client, f"/targeting/rounds/{round_id}/scoring").status_code == 303
+    assert _post(client, f"/targeting/rounds/{round_id}/notice", on="2024-03-01").status_code == 303
+    _as_commune(client)
+    assert _post(client, f"/targeting/rounds/{round_id}/approval", on="2024-03-15").status_code == 303
+    return round_id
+
+
+def _own_rounds(html: str) -> str:
+    found = re.search(r'data-testid="own-rounds">(.*?)</section>', html, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_quality_of_the_provinces_own_rounds_against_recorded_consumption(world, session: Session) -> None:
+    from equicover.reports.service import record_household_consumption
+
+    client, _ = world
+    _approved_round(client)
+    _as(client, "fund_manager")
+    assert "No approved round with recorded household consumption yet." in _own_rounds(
+        client.get("/targeting/quality").text
+    )
+    # per person and year: HA 1,000,000 (2 members), HB 5,000,000, HC 1,500,000. The IDPoor rules
+    # have no income line: the truly poor are the round's two poorest (HA, HC), as many as identified.
+    for code, amount in (("HA", 2_000_000), ("HB", 5_000_000), ("HC", 1_500_000)):
+        record_household_consumption(session=session, household_code=code, year=2024, amount=amount)
+    session.commit()
+    for role, area in (("fund_manager", None), ("registrar", "D1")):
+        _as(client, role, **({"area": area} if area else {}))
+        page = client.get("/targeting/quality")
+        assert page.status_code == 200
+        own = _own_rounds(page.text)
+        cells = re.findall(r'<td class="num">([^<]*)</td>', own)
+        # the round's area, then all areas: households, truly poor, identified, inclusion, exclusion
+        assert cells[:3] == ["3", "2", "2"] and cells[5:8] == ["3", "2", "2"], cells
+        assert cells[3] == cells[4] == "50.0%", cells  # HB included though not poor; HC, poor, excluded
+        assert "(C11)" in own and "as many as it identified" in own and 'id="chart-rounds"' in own
+        payload = re.search(r'id="quality-data">(.*?)</script>', page.text, re.S)
+        assert payload is not None and '"round_inclusion": [50.0]' in payload.group(1)
+    _as(client, "registrar", area="D2")  # another district sees none of it
+    assert "No approved round with recorded household consumption yet." in _own_rounds(
+        client.get("/targeting/quality").text
+    )
+
+
+def _identify_at_window(client: TestClient, person_id: int, admitted_on: str) -> None:
+    answers = {f"a_{item}": value for item, value in KH_POOR.items()}
+    target = f"/window/persons/{person_id}/post-identification"
+    granted = _post(client, target, rules="kh-idpoor-rural", admitted_on=admitted_on, **answers)
+    assert granted.status_code == 200 and 'data-testid="hospital-result"' in granted.text
+
+
+def test_the_area_confirms_or_withdraws_the_stays_identified_at_the_hospital(world, session: Session) -> None:
+    from equicover.targeting.models import TargetingHospitalCase
+
+    client, people = world
+    _as(client, "clerk", provider="RH")
+    _identify_at_window(client, people["HA"], "2024-05-02")
+    _identify_at_window(client, people["HB"], "2024-05-04")
+    assert client.get("/targeting/hospital-cases").status_code == 403  # the window does not decide
+    joined = select(TargetingHospitalCase.id, Household.code).join(
+        Household, Household.id == TargetingHospitalCase.household_id
+    )
+    cases = {code: case_id for case_id, code in session.execute(joined)}
+
+    _as(client, "registrar", area="D2")
+    assert "No stay awaits a decision." in client.get("/targeting/hospital-cases").text
+    assert _post(client, f"/targeting/hospital-cases/{cases['HA']}/confirmation", on="2024-05-20").status_code == 403
+
+    _as(client, "registrar", area="D1", language="fr")
+    listed = client.get("/targeting/hospital-cases")
+    assert listed.status_code == 200
+    assert f'data-case="{cases["HA"]}"' in listed.text and f'data-case="{cases["HB"]}"' in listed.text
+    assert "Pauvre de niveau 2 (pauvre)" in listed.text  # the category in French
+    assert "/targeting/hospital-cases" in client.get("/targeting").text
+
+    early = _post(client, f"/targeting/hospital-cases/{cases['HB']}/withdrawal", on="2024-05-01", reason="x")
+    assert early.status_code == 422 and "Ce jour précède l’admission." in early.text
+    assert re.search(r'<input id="on-\d+" name="on"[^>]*value="2024-05-01"[^>]*aria-invalid="true"', early.text)
+    garbled = _post(client, f"/targeting/hospital-cases/{cases['HB']}/withdrawal", on="soon", reason="x")
+    assert garbled.status_code == 422
+    no_reason = _post(client, f"/targeting/hospital-cases/{cases['HB']}/withdrawal", on="2024-05-10", reason=" ")
+    assert no_reason.status_code == 422 and "Indiquez le motif : il est obligatoire." in no_reason.text
+    assert re.search(r'<textarea id="reason-\d+" name="reason"[^>]*aria-invalid="true"', no_reason.text)
+    session.expire_all()
+    assert session.get(TargetingHospitalCase, cases["HB"]).status == "granted"  # nothing written
+
+    confirmed = _post(client, f"/targeting/hospital-cases/{cases['HA']}/confirmation", on="2024-05-20")
+    assert confirmed.status_code == 303 and "changed=confirmed" in confirmed.headers["location"]
+    withdrawn = _post(
+        client, f"/targeting/hospital-cases/{cases['HB']}/withdrawal", on="2024-05-10", reason="owns a rice mill"
+    )
+    assert withdrawn.status_code == 303
+    logged = session.scalars(
+        select(ChangeLog).where(ChangeLog.entity == "targeting_hospital_cases", ChangeLog.action == "withdraw")
+    ).one()
+    assert (logged.entity_id, logged.after["reason"]) == (cases["HB"], "owns a rice mill")
+    session.expire_all()
+    assert session.get(TargetingHospitalCase, cases["HA"]).status == "confirmed"
+    assert session.get(TargetingHospitalCase, cases["HB"]).status == "withdrawn"
+    held = {
+        person: (row.valid_from.isoformat(), row.valid_to.isoformat())
+        for person, row in (
+            (row.person_id, row) for row in session.scalars(select(PersonCategory).order_by(PersonCategory.valid_from))
+        )
+    }
+    assert held[people["HB"]] == ("2024-05-04", "2024-05-10")  # ended on the day given
+    ha_rows = session.scalars(select(PersonCategory).where(PersonCategory.person_id == people["HA"])).all()
+    assert max(row.valid_to for row in ha_rows).isoformat() > "2024-05-31"  # runs past the stay
+    after = client.get("/targeting/hospital-cases?changed=confirmed").text
+    assert "Aucun séjour n’attend de décision." in after
+    again = _post(client, f"/targeting/hospital-cases/{cases['HA']}/withdrawal", on="2024-05-21", reason="x")
+    assert again.status_code == 409 and "Ce séjour est déjà confirmé ou retiré." in again.text
+
+
+def test_the_round_form_proposes_the_rules_of_the_provinces_programme(world, session: Session) -> None:
+    client, _ = world
+    _as(client, "registrar", area="D1")
+    assert 'value="cn-registered-poor" selected' in client.get("/targeting").text  # no policy stored: the first
+    make.scheme(session)
+    make.policy_version(session)  # Viet Nam's social health insurance, in dong
+    session.commit()
+    assert 'value="vn-poverty" selected' in client.get("/targeting").text
+
+
+def test_a_reason_is_composed_again_from_its_parts_and_an_unknown_one_is_kept() -> None:
+    from equicover.web.i18n import Localiser
+    from equicover.web.targeting_pages import reason_in, shipped_rules
+
+    china = shipped_rules()["cn-registered-poor"][1]
+    stored = "registered_poor: income per person 4311.64 below margin 5002.50, 2 deprivation(s), at least 2"
+    assert reason_in(Localiser("zh"), china, stored) == (
+        "建档立卡贫困户：人均收入4,311.64，低于5,002.50的标准线，缺失指标2项，不少于2项"
+    )  # money keeps the currency's decimals
+    morocco = shipped_rules()["ma-ramed"][1]
+    assert reason_in(Localiser("fr"), morocco, "poor: urban area, urban_conditions score 6 at most 11").startswith(
+        "Pauvreté : soins gratuits : milieu urbain, score urban_conditions de 6, au plus 11"
+    )
+    odd = "poor: decided by hand"
+    assert reason_in(Localiser("ar"), morocco, odd) == odd and reason_in(Localiser("en"), morocco, "") == ""

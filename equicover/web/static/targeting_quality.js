@@ -33,4 +33,5 @@
   }
   draw("chart-rule-sets", data.rule_sets, data.rule_inclusion, data.rule_exclusion);
   draw("chart-areas", data.areas, data.inclusion, data.exclusion);
+  draw("chart-rounds", data.round_areas, data.round_inclusion, data.round_exclusion);
 })();
