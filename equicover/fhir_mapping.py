@@ -1716,13 +1716,32 @@ LOCAL_EXTENSIONS = (
 
 def extension_definition(extension: LocalExtension) -> Resource:
     """A local extension as a StructureDefinition (a constraint on Extension with one value)."""
-    from fhir.resources.R4B.structuredefinition import StructureDefinition
-
     if extension.parts:
         return _complex_extension_definition(extension)
     value_type: dict[str, Any] = {"code": extension.value_type}
     if extension.target_profile:
         value_type["targetProfile"] = [extension.target_profile]
+    return _extension_structure_definition(
+        extension,
+        [
+            {
+                "id": "Extension",
+                "path": "Extension",
+                "short": extension.name,
+                "definition": extension.description,
+                "max": "1",
+            },
+            {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
+            {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
+            {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [value_type]},
+        ],
+    )
+
+
+def _extension_structure_definition(extension: LocalExtension, elements: list[dict[str, Any]]) -> Resource:
+    """The StructureDefinition common to simple and complex local extensions, around their elements."""
+    from fhir.resources.R4B.structuredefinition import StructureDefinition
+
     return _validated(
         StructureDefinition,
         {
@@ -1739,28 +1758,13 @@ def extension_definition(extension: LocalExtension) -> Resource:
             "type": "Extension",
             "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
             "derivation": "constraint",
-            "differential": {
-                "element": [
-                    {
-                        "id": "Extension",
-                        "path": "Extension",
-                        "short": extension.name,
-                        "definition": extension.description,
-                        "max": "1",
-                    },
-                    {"id": "Extension.extension", "path": "Extension.extension", "max": "0"},
-                    {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
-                    {"id": "Extension.value[x]", "path": "Extension.value[x]", "min": 1, "type": [value_type]},
-                ]
-            },
+            "differential": {"element": elements},
         },
     )
 
 
 def _complex_extension_definition(extension: LocalExtension) -> Resource:
     """A complex local extension: sliced sub-extensions by url, no value of its own."""
-    from fhir.resources.R4B.structuredefinition import StructureDefinition
-
     elements: list[dict[str, Any]] = [
         {"id": "Extension", "path": "Extension", "short": extension.name, "definition": extension.description},
         {
@@ -1786,25 +1790,7 @@ def _complex_extension_definition(extension: LocalExtension) -> Resource:
         {"id": "Extension.url", "path": "Extension.url", "fixedUri": extension.url},
         {"id": "Extension.value[x]", "path": "Extension.value[x]", "max": "0"},
     ]
-    return _validated(
-        StructureDefinition,
-        {
-            "resourceType": "StructureDefinition",
-            "id": extension.id,
-            "url": extension.url,
-            "name": extension.name,
-            "status": "active",
-            "description": extension.description,
-            "fhirVersion": FHIR_VERSION,
-            "kind": "complex-type",
-            "abstract": False,
-            "context": [{"type": "element", "expression": context} for context in extension.contexts],
-            "type": "Extension",
-            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
-            "derivation": "constraint",
-            "differential": {"element": elements},
-        },
-    )
+    return _extension_structure_definition(extension, elements)
 
 
 def submit_operation_definition() -> Resource:

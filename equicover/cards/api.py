@@ -18,18 +18,15 @@ from equicover.auth.roles import ROLES, Role
 from equicover.cards import keys, service
 from equicover.cards.models import MemberCard
 from equicover.enrolment import service as enrolment
-from equicover.enrolment.api import ContributionApiIn, ContributionOut, contribution_out
-from equicover.enrolment.models import Contribution, Enrolment
+from equicover.enrolment.api import ContributionApiIn, ContributionOut, SchemeCode, contribution_out
 from equicover.enrolment.service import get_scheme
-from equicover.errors import NotFound
-from equicover.http.deps import SessionDep
+from equicover.http.deps import RowId, SessionDep
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 
 router = APIRouter(prefix="/api/v1", tags=["cards"])
 
 CARD_ISSUERS = (Role.REGISTRAR, Role.ADMIN)
 CardNumber = Annotated[str, Path(min_length=1, max_length=32, description="12 digits; spaces and hyphens ignored")]
-SchemeCode = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class CardIssueIn(BaseModel):
@@ -259,21 +256,16 @@ def record_contribution(
     summary="Mark a contribution paid, waived or due (the member's cards are re-checked)",
 )
 def set_contribution_status(
-    contribution_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    contribution_id: RowId,
     body: ContributionStatusIn,
     request: Request,
     session: SessionDep,
     user: Annotated[User, Depends(require_roles(*CONTRIBUTION_RECORDERS))],
 ) -> ContributionOut:
-    row = session.get(Contribution, contribution_id)
-    enrolled = session.get(Enrolment, row.enrolment_id) if row is not None else None
-    if enrolled is None:
-        raise NotFound(f"contribution {contribution_id}", "contribution_id", "unknown contribution")
-    ensure_person_visible(session=session, user=user, person_id=enrolled.person_id)
+    holder = enrolment.contribution_holder(session=session, contribution_id=contribution_id)
+    ensure_person_visible(session=session, user=user, person_id=holder)
     row = enrolment.set_contribution_status(
         session=session, contribution_id=contribution_id, status=body.status, actor=user.username
     )
-    service.suspend_unpaid(
-        session=session, on=now_of(request).date(), actor=user.username, person_id=enrolled.person_id
-    )
+    service.suspend_unpaid(session=session, on=now_of(request).date(), actor=user.username, person_id=holder)
     return contribution_out(row)

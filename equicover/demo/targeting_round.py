@@ -43,6 +43,7 @@ from equicover.reports.models import HouseholdConsumption
 from equicover.synth.profile import Profile
 from equicover.targeting import service as targeting
 from equicover.targeting.loader import load_rules
+from equicover.targeting.quality import AreaQuality, area_quality
 from equicover.targeting.rules import NOT_IDENTIFIED, TargetingRules
 from equicover.targeting.synthetic import answers_following, eligibility_lines
 
@@ -61,23 +62,6 @@ RURAL_SHARE = 0.7  # of households, where the rules know both urban and rural ar
 
 
 @dataclass(frozen=True, slots=True)
-class RoundErrors:
-    households: int
-    truly_poor: int
-    identified: int
-    included_not_poor: int
-    excluded_poor: int
-
-    @property
-    def inclusion_error(self) -> float:
-        return self.included_not_poor / self.identified if self.identified else 0.0
-
-    @property
-    def exclusion_error(self) -> float:
-        return self.excluded_poor / self.truly_poor if self.truly_poor else 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class IdentificationSummary:
     rules_id: str
     rounds: int
@@ -86,8 +70,8 @@ class IdentificationSummary:
     categories_written: int
     approved_on: dt.date
     by_category: dict[str, int]
-    proposed: RoundErrors
-    final: RoundErrors
+    proposed: AreaQuality
+    final: AreaQuality
 
 
 def rules_path_for(profile: Profile) -> Path | None:
@@ -103,16 +87,6 @@ def identified_categories(profile: Profile) -> frozenset[str]:
         return frozenset()
     rules = load_rules(path)
     return frozenset(code for outcome in rules.outcomes for code in outcome.grants)
-
-
-def _errors(truly_poor: np.ndarray, identified: np.ndarray) -> RoundErrors:
-    return RoundErrors(
-        households=len(truly_poor),
-        truly_poor=int(truly_poor.sum()),
-        identified=int(identified.sum()),
-        included_not_poor=int((identified & ~truly_poor).sum()),
-        excluded_poor=int((truly_poor & ~identified).sum()),
-    )
 
 
 def _account(session: Session, username: str, location_id: int, password_hash: str) -> User:
@@ -291,8 +265,8 @@ def run_identification(
         categories_written=written,
         approved_on=approve_on,
         by_category=dict(sorted(counts.items())),
-        proposed=_errors(truly_poor, proposed),
-        final=_errors(truly_poor, final),
+        proposed=area_quality("all", truly_poor, proposed),
+        final=area_quality("all", truly_poor, final),
     )
     print_identification(summary, rules, console)
     return summary
@@ -314,31 +288,23 @@ def _village_decisions(
     left_out = [i for i in chosen if truly_poor[i] and (entries[codes[i]].final or NOT_IDENTIFIED) == NOT_IDENTIFIED]
     listed = [i for i in chosen if not truly_poor[i] and (entries[codes[i]].final or NOT_IDENTIFIED) != NOT_IDENTIFIED]
     made = 0
-    if left_out:
-        poorest = min(left_out, key=lambda i: per_person[i])
+    for candidates, pick, kind, reason in (
+        (left_out, min, "include", "the village group knows the household lives on very little"),
+        (listed, max, "exclude", "the village group knows the household is well off"),
+    ):
+        if not candidates:
+            continue
+        code = codes[pick(candidates, key=lambda i: per_person[i])]
         decision = targeting.decide(
             session=session,
             round_id=round_id,
-            household_code=codes[poorest],
-            kind="include",
-            reason="the village group knows the household lives on very little",
+            household_code=code,
+            kind=kind,
+            reason=reason,
             user=user,
             on=on - dt.timedelta(days=1),
         )
-        entries[codes[poorest]] = replace(entries[codes[poorest]], final=decision.to_category)
-        made += 1
-    if listed:
-        richest = max(listed, key=lambda i: per_person[i])
-        decision = targeting.decide(
-            session=session,
-            round_id=round_id,
-            household_code=codes[richest],
-            kind="exclude",
-            reason="the village group knows the household is well off",
-            user=user,
-            on=on - dt.timedelta(days=1),
-        )
-        entries[codes[richest]] = replace(entries[codes[richest]], final=decision.to_category)
+        entries[code] = replace(entries[code], final=decision.to_category)
         made += 1
     return made
 

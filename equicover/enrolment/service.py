@@ -340,6 +340,18 @@ def record_contribution(
     return row
 
 
+def contribution_holder(*, session: Session, contribution_id: int) -> int:
+    """The person whose enrolment a contribution pays for."""
+    person_id = session.scalar(
+        select(Enrolment.person_id)
+        .join(Contribution, Contribution.enrolment_id == Enrolment.id)
+        .where(Contribution.id == contribution_id)
+    )
+    if person_id is None:
+        raise NotFound(f"contribution {contribution_id}", "contribution_id", "unknown contribution")
+    return int(person_id)
+
+
 def set_contribution_status(
     *, session: Session, contribution_id: int, status: str, actor: str = SYSTEM_ACTOR
 ) -> Contribution:

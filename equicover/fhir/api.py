@@ -42,7 +42,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -328,6 +328,15 @@ _FORM_BODY = {
 }
 
 
+def _counted_page(session: Session, search: Search, query: Select[Any], *order: Any) -> tuple[int, Sequence[Any]]:
+    """How many rows ``query`` finds in all, and the page of them in ``order`` the search asks for
+    (none for ``_count=0``, which asks for the total alone)."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if not search.limit:
+        return total, []
+    return total, session.scalars(query.order_by(*order).limit(search.limit).offset(search.offset)).all()
+
+
 def _bundle(search: Search, resources: Sequence[Any], total: int) -> Response:
     """The searchset of ``resources`` (models, or JSON-ready values already validated)."""
     found = [resource if isinstance(resource, dict) else mapping.to_json_value(resource) for resource in resources]
@@ -564,12 +573,7 @@ def search_patients(request: Request, session: SessionDep, user: CurrentUser) ->
         query = query.where(_id_condition(Person.id, values))
     for values in search.values("identifier"):
         query = query.where(_identifier_condition(values))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    persons = (
-        session.scalars(query.order_by(Person.id).limit(search.limit).offset(search.offset)).all()
-        if search.limit
-        else []
-    )
+    total, persons = _counted_page(session, search, query, Person.id)
     categories = _category_holdings(session, [person.id for person in persons])
     return _bundle(search, [mapping.patient(person, categories.get(person.id, [])) for person in persons], total)
 
@@ -856,6 +860,15 @@ def read_coverage(request: Request, resource_id: str, session: SessionDep, user:
     raise _not_found("Coverage", resource_id)
 
 
+def _patients_readable(session: Session, user: Any, search: Search) -> list[int]:
+    """The patients the ``patient`` parameter names, each refused as a read of it would be when the
+    caller may not read it."""
+    people = _patients_searched(search, "patient")
+    for person_id in people:
+        _person(session, user, person_id)
+    return people
+
+
 def _patients_searched(search: Search, *names: str) -> list[int]:
     """The person ids the reference parameters ``names`` name: each occurrence an OR list, the
     occurrences together an AND. An unknown id is 404, as a read of it would be."""
@@ -1030,10 +1043,7 @@ def search_service_requests(request: Request, session: SessionDep, user: Current
         )
     query = select(ReferralLetter)
     if search.has("patient"):
-        people = _patients_searched(search, "patient")
-        for person_id in people:
-            _person(session, user, person_id)
-        query = query.where(ReferralLetter.person_id.in_(people))
+        query = query.where(ReferralLetter.person_id.in_(_patients_readable(session, user, search)))
     for values in search.values("identifier"):
         numbers = []
         for value in values:
@@ -1338,10 +1348,7 @@ def search_explanation_of_benefit(request: Request, session: SessionDep, user: C
         raise FhirInputError(400, [("required", "search parameter patient=Patient/<id> (or _id) is required", None)])
     query = select(Claim).where(claim_scoping.claims_filter(user))
     if search.has("patient"):
-        person_ids = _patients_searched(search, "patient")
-        for person_id in person_ids:
-            _person(session, user, person_id)
-        query = query.where(Claim.person_id.in_(person_ids))
+        query = query.where(Claim.person_id.in_(_patients_readable(session, user, search)))
     for values in search.values("_id"):
         query = query.where(_id_condition(Claim.id, values))
     for values in search.values("identifier"):
@@ -1351,17 +1358,12 @@ def search_explanation_of_benefit(request: Request, session: SessionDep, user: C
             if system in (None, mapping.CLAIM_SYSTEM) and code:
                 numbers.append(code)
         query = query.where(Claim.claim_id.in_(numbers) if numbers else false())
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = [
         column.desc() if descending else column.asc()
         for key, descending in search.sort
         for column in (_EOB_SORT[key](),)
     ] or [Claim.service_date]
-    claims = (
-        session.scalars(query.order_by(*order, Claim.id).limit(search.limit).offset(search.offset)).all()
-        if search.limit
-        else []
-    )
+    total, claims = _counted_page(session, search, query, *order, Claim.id)
     cache: dict[Any, Any] = {}
     return _bundle(
         search,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ def generate(
     parquet = claims_path is not None and is_parquet_path(claims_path)
     if session is not None and identify is not None:
         # The claims follow the round's categories: drawn after it, not beside the load.
-        try:
+        with _removed_on_failure(partial_path):
             started = time.perf_counter()
             category_holdings, province = _load(
                 session, province, first_person_id, phases, identified_by_round, identify, contribution_rules
@@ -165,43 +166,52 @@ def generate(
             phases.timed("load_database", time.perf_counter() - started)
             phases.report("Writing claims")
             claim_count = _claims_to_file(province, first_person_id, partial_path, parquet, claim_seconds)
-        except BaseException:
-            if partial_path is not None:
-                partial_path.unlink(missing_ok=True)
-            raise
-        if claims_path is not None and partial_path is not None:
-            partial_path.replace(claims_path)
-        for name, seconds in claim_seconds.items():
-            phases.timed(name, seconds)
+        _keep_claims_file(partial_path, claims_path, claim_seconds, phases)
         return _summary(province, seed, year, category_holdings, claim_count, claims_path, first_person_id, phases)
+    with (
+        _removed_on_failure(partial_path),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-claims") as pool,
+    ):
+        claims_done = pool.submit(
+            _claims_to_file,
+            province,
+            first_person_id,
+            partial_path,
+            parquet,
+            claim_seconds,
+        )
+        category_holdings = 0
+        if session is not None:
+            started = time.perf_counter()
+            category_holdings, _ = _load(session, province, first_person_id, phases, identified_by_round)
+            phases.timed("load_database", time.perf_counter() - started)
+            phases.report("Writing claims")
+        claim_count = claims_done.result()
+    _keep_claims_file(partial_path, claims_path, claim_seconds, phases)
+    return _summary(
+        province, seed, year, category_holdings, claim_count, claims_path, first_person_id, phases, session is not None
+    )
+
+
+@contextmanager
+def _removed_on_failure(partial_path: Path | None) -> Iterator[None]:
+    """A claims file left half-written by a failure is removed: it would name persons never stored."""
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth-claims") as pool:
-            claims_done = pool.submit(
-                _claims_to_file,
-                province,
-                first_person_id,
-                partial_path,
-                parquet,
-                claim_seconds,
-            )
-            category_holdings = 0
-            if session is not None:
-                started = time.perf_counter()
-                category_holdings, _ = _load(session, province, first_person_id, phases, identified_by_round)
-                phases.timed("load_database", time.perf_counter() - started)
-                phases.report("Writing claims")
-            claim_count = claims_done.result()
+        yield
     except BaseException:
         if partial_path is not None:
             partial_path.unlink(missing_ok=True)
         raise
+
+
+def _keep_claims_file(
+    partial_path: Path | None, claims_path: Path | None, claim_seconds: dict[str, float], phases: _Phases
+) -> None:
+    """Once the load has succeeded, the claims file takes its name and its phases are timed."""
     if claims_path is not None and partial_path is not None:
         partial_path.replace(claims_path)
     for name, seconds in claim_seconds.items():
         phases.timed(name, seconds)
-    return _summary(
-        province, seed, year, category_holdings, claim_count, claims_path, first_person_id, phases, session is not None
-    )
 
 
 def _summary(

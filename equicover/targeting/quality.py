@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from equicover.settlement.batch_engine_sql import quote_literal
@@ -41,6 +42,18 @@ class AreaQuality:
     @property
     def exclusion_error(self) -> float:
         return self.excluded_poor / self.truly_poor if self.truly_poor else 0.0
+
+
+def area_quality(area: str, truly_poor: np.ndarray, identified: np.ndarray) -> AreaQuality:
+    """The errors of an area from two parallel boolean arrays, one entry a household."""
+    return AreaQuality(
+        area=area,
+        households=len(truly_poor),
+        truly_poor=int(truly_poor.sum()),
+        identified=int(identified.sum()),
+        included_not_poor=int((identified & ~truly_poor).sum()),
+        excluded_poor=int((truly_poor & ~identified).sum()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

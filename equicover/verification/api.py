@@ -128,7 +128,7 @@ def queue(
     """Open reviews of the providers in the caller's area, riskiest first."""
     scope = None if sees_everything(user) else providers_filter(user)
     items = service.verifier_queue(session=session, limit=limit, offset=offset, provider_scope=scope)
-    return [QueueItemOut(**{name: getattr(item, name) for name in QueueItemOut.model_fields}) for item in items]
+    return [QueueItemOut.model_validate(item, from_attributes=True) for item in items]
 
 
 @router.post("/verification/reviews/{review_id}/decision", response_model=ReviewOut)
@@ -170,7 +170,7 @@ def scorecards(
     visible = None if sees_everything(user) else set(session.scalars(select(Provider.id).where(providers_filter(user))))
     cards = service.provider_scorecards(session=session, period_starts=period_starts, period_ends=period_ends)
     return [
-        ScorecardOut(**{name: getattr(card, name) for name in ScorecardOut.model_fields})
+        ScorecardOut.model_validate(card, from_attributes=True)
         for card in cards
         if visible is None or card.provider_id in visible
     ]
@@ -234,7 +234,7 @@ class OperatorScorecardOut(BaseModel):
 
 
 def _operator_review_out(review: OperatorReview) -> OperatorReviewOut:
-    return OperatorReviewOut(**{name: getattr(review, name) for name in OperatorReviewOut.model_fields})
+    return OperatorReviewOut.model_validate(review, from_attributes=True)
 
 
 @router.post("/verification/operator-samples", response_model=list[OperatorReviewOut], status_code=201)
@@ -268,10 +268,7 @@ def operator_queue(
     items = operators.operator_queue(
         session=session, organisation_code=organisation_code, provider_scope=scope, limit=limit, offset=offset
     )
-    return [
-        OperatorQueueItemOut(**{name: getattr(item, name) for name in OperatorQueueItemOut.model_fields})
-        for item in items
-    ]
+    return [OperatorQueueItemOut.model_validate(item, from_attributes=True) for item in items]
 
 
 @router.post("/verification/operator-reviews/{review_id}/finding", response_model=OperatorReviewOut)
@@ -311,7 +308,4 @@ def operator_scorecards(
 ) -> list[OperatorScorecardOut]:
     """One scorecard per HEF operator, beside the providers' scorecards."""
     cards = operators.operator_scorecards(session=session, period_starts=period_starts, period_ends=period_ends)
-    return [
-        OperatorScorecardOut(**{name: getattr(card, name) for name in OperatorScorecardOut.model_fields})
-        for card in cards
-    ]
+    return [OperatorScorecardOut.model_validate(card, from_attributes=True) for card in cards]

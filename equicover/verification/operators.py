@@ -25,10 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from equicover.audit.service import SYSTEM_ACTOR, record_change
@@ -52,6 +52,10 @@ ADMINISTRATION = "administration"
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# A query of any columns, narrowed by the helpers below and returned with its columns.
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 def _in_areas(areas: list[int]) -> Any:
@@ -91,44 +95,58 @@ def _case_candidates(
     session: Session, areas: list[int], starts: dt.date, ends: dt.date
 ) -> list[tuple[int, int | None, dt.date]]:
     reviewed = select(OperatorReview.hospital_case_id).where(OperatorReview.hospital_case_id.is_not(None))
+    query = select(TargetingHospitalCase.id, TargetingHospitalCase.provider_id, TargetingHospitalCase.admitted_on)
     return [
         (int(case_id), provider_id, admitted_on)
         for case_id, provider_id, admitted_on in session.execute(
-            select(TargetingHospitalCase.id, TargetingHospitalCase.provider_id, TargetingHospitalCase.admitted_on)
-            .join(Provider, Provider.id == TargetingHospitalCase.provider_id)
-            .join(Location, Location.id == Provider.location_id)
-            .where(
-                _in_areas(areas),
-                TargetingHospitalCase.status.in_(GRANTING_CASES),
-                TargetingHospitalCase.admitted_on >= starts,
-                TargetingHospitalCase.admitted_on <= ends,
-                TargetingHospitalCase.id.not_in(reviewed),
-            )
+            _operator_cases(query, areas, starts, ends)
+            .where(TargetingHospitalCase.id.not_in(reviewed))
             .order_by(TargetingHospitalCase.id)
         ).all()
     ]
+
+
+def _operator_cases(query: _Query, areas: list[int], starts: dt.date, ends: dt.date) -> _Query:
+    """``query`` narrowed to the post-identifications granted in the operator's areas in the period."""
+    return (
+        query.join(Provider, Provider.id == TargetingHospitalCase.provider_id)
+        .join(Location, Location.id == Provider.location_id)
+        .where(
+            _in_areas(areas),
+            TargetingHospitalCase.status.in_(GRANTING_CASES),
+            TargetingHospitalCase.admitted_on >= starts,
+            TargetingHospitalCase.admitted_on <= ends,
+        )
+    )
+
+
+def _operator_benefits(query: _Query, areas: list[int], starts: dt.date, ends: dt.date) -> _Query:
+    """``query`` narrowed to the allowances paid on settled claims of the operator's areas in the period."""
+    return (
+        query.join(Claim, Claim.id == ClaimPayment.claim_pk)
+        .join(Provider, Provider.id == Claim.provider_id)
+        .join(Location, Location.id == Provider.location_id)
+        .where(
+            _in_areas(areas),
+            ClaimPayment.kind == "allowance",
+            ClaimPayment.amount > 0,
+            Claim.status == "settled",
+            Claim.service_date >= starts,
+            Claim.service_date <= ends,
+        )
+    )
 
 
 def _benefit_candidates(
     session: Session, areas: list[int], starts: dt.date, ends: dt.date
 ) -> list[tuple[int, int, dt.date, int]]:
     reviewed = select(OperatorReview.claim_payment_id).where(OperatorReview.claim_payment_id.is_not(None))
+    query = select(ClaimPayment.id, Claim.provider_id, Claim.service_date, ClaimPayment.amount)
     return [
         (int(payment_id), int(provider_id), served, int(amount))
         for payment_id, provider_id, served, amount in session.execute(
-            select(ClaimPayment.id, Claim.provider_id, Claim.service_date, ClaimPayment.amount)
-            .join(Claim, Claim.id == ClaimPayment.claim_pk)
-            .join(Provider, Provider.id == Claim.provider_id)
-            .join(Location, Location.id == Provider.location_id)
-            .where(
-                _in_areas(areas),
-                ClaimPayment.kind == "allowance",
-                ClaimPayment.amount > 0,
-                Claim.status == "settled",
-                Claim.service_date >= starts,
-                Claim.service_date <= ends,
-                ClaimPayment.id.not_in(reviewed),
-            )
+            _operator_benefits(query, areas, starts, ends)
+            .where(ClaimPayment.id.not_in(reviewed))
             .order_by(ClaimPayment.id)
         ).all()
     ]
@@ -166,41 +184,37 @@ def draw_operator_sample(
     case_rows = _case_candidates(session, areas, period_starts, period_ends)
     benefit_rows = _benefit_candidates(session, areas, period_starts, period_ends)
     now = _now()
+
+    def pending(**act: Any) -> OperatorReview:
+        return OperatorReview(
+            organisation_id=organisation.id,
+            status="pending",
+            disallowed=0,
+            seed=seed,
+            drawn_at=now,
+            drawn_by=actor,
+            **act,
+        )
+
     drawn: list[OperatorReview] = []
     for index in _draw(generator, len(case_rows), cases):
         case_id, provider_id, admitted_on = case_rows[index]
         case = session.get_one(TargetingHospitalCase, case_id)
         stake = sum(amount for *_, amount in _stay_payments(session, case))
         drawn.append(
-            OperatorReview(
-                organisation_id=organisation.id,
+            pending(
                 act="hospital_case",
                 hospital_case_id=case_id,
                 provider_id=provider_id,
                 act_date=admitted_on,
                 at_stake=stake,
-                status="pending",
-                disallowed=0,
-                seed=seed,
-                drawn_at=now,
-                drawn_by=actor,
             )
         )
     for index in _draw(generator, len(benefit_rows), benefits):
         payment_id, provider_id, served, amount = benefit_rows[index]
         drawn.append(
-            OperatorReview(
-                organisation_id=organisation.id,
-                act="benefit",
-                claim_payment_id=payment_id,
-                provider_id=provider_id,
-                act_date=served,
-                at_stake=amount,
-                status="pending",
-                disallowed=0,
-                seed=seed,
-                drawn_at=now,
-                drawn_by=actor,
+            pending(
+                act="benefit", claim_payment_id=payment_id, provider_id=provider_id, act_date=served, at_stake=amount
             )
         )
     session.add_all(drawn)
@@ -446,33 +460,10 @@ def operator_scorecards(*, session: Session, period_starts: dt.date, period_ends
         areas = organisations.area_ids(session=session, organisation_id=organisation.id)
         cases = benefits = paid = 0
         if areas:
-            cases = int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(TargetingHospitalCase)
-                    .join(Provider, Provider.id == TargetingHospitalCase.provider_id)
-                    .join(Location, Location.id == Provider.location_id)
-                    .where(
-                        _in_areas(areas),
-                        TargetingHospitalCase.status.in_(GRANTING_CASES),
-                        TargetingHospitalCase.admitted_on.between(period_starts, period_ends),
-                    )
-                )
-                or 0
-            )
-            count, total = session.execute(
-                select(func.count(), func.coalesce(func.sum(ClaimPayment.amount), 0))
-                .join(Claim, Claim.id == ClaimPayment.claim_pk)
-                .join(Provider, Provider.id == Claim.provider_id)
-                .join(Location, Location.id == Provider.location_id)
-                .where(
-                    _in_areas(areas),
-                    ClaimPayment.kind == "allowance",
-                    ClaimPayment.amount > 0,
-                    Claim.status == "settled",
-                    Claim.service_date.between(period_starts, period_ends),
-                )
-            ).one()
+            counted = select(func.count()).select_from(TargetingHospitalCase)
+            cases = int(session.scalar(_operator_cases(counted, areas, period_starts, period_ends)) or 0)
+            summed = select(func.count(), func.coalesce(func.sum(ClaimPayment.amount), 0)).select_from(ClaimPayment)
+            count, total = session.execute(_operator_benefits(summed, areas, period_starts, period_ends)).one()
             benefits, paid = int(count), int(total)
         decided = session.execute(
             select(

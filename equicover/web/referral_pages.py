@@ -32,7 +32,7 @@ from equicover.registry.scoping import ensure_person_visible
 from equicover.settlement.model import DEFAULT_REFERRAL_LETTER_VALID_DAYS
 from equicover.web import queries
 from equicover.web.pages import N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of, redirect
-from equicover.web.window import CLERK_ROLES, NOT_AN_ICD10_CODE, policy_of_version
+from equicover.web.window import CLERK_ROLES, NOT_AN_ICD10_CODE, clerk_provider, policy_of_version
 
 router = APIRouter(route_class=WebRoute)
 
@@ -102,10 +102,6 @@ def _provider(page: Page, provider_id: int | None) -> Provider | None:
     return page.session.get(Provider, provider_id) if provider_id is not None else None
 
 
-def _clerk_provider(page: Page) -> Provider | None:
-    return _provider(page, page.current_user.provider_id)
-
-
 def _level_label(page: Page, level: str) -> str:
     return label_of(page.lang, LEVEL_LABELS)(level)
 
@@ -151,6 +147,26 @@ def _form_date(page: Page, text: str) -> dt.date | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Refused:
+    message: str
+    field: str | None
+
+
+def _clerk_and_day(page: Page, text: str, field: str) -> tuple[Provider, dt.date] | _Refused:
+    """The clerk's facility and the day typed in ``field`` (today at the latest), or why the form is refused."""
+    _ = page.lang.gettext
+    provider = clerk_provider(page)
+    if provider is None:
+        return _Refused(_(NO_FACILITY), None)
+    day = _form_date(page, text)
+    if day is None:
+        return _Refused(_(DATE_NOT_A_DATE), field)
+    if day > now_of(page.request).date():
+        return _Refused(_(DATE_AFTER_TODAY), field)
+    return provider, day
+
+
 def _person_page(page: Page, person_id: int, form: dict[str, str], status_code: int = 200) -> Response:
     person = queries.person_row(session=page.session, person_id=person_id)
     if person is None:
@@ -164,7 +180,7 @@ def _person_page(page: Page, person_id: int, form: dict[str, str], status_code: 
         levels=_levels(page),
         level_label=lambda level: _level_label(page, level),
         status_label=label_of(page.lang, STATUS_LABELS),
-        provider=_clerk_provider(page),
+        provider=clerk_provider(page),
         form=form,
     )
 
@@ -205,14 +221,10 @@ def issue_letter(
         page.error(message, field=field)
         return _person_page(page, person_id, form, status_code)
 
-    source = _clerk_provider(page)
-    if source is None:
-        return again(_(NO_FACILITY), None)
-    day = _form_date(page, issued_on)
-    if day is None:
-        return again(_(DATE_NOT_A_DATE), "issued_on")
-    if day > now_of(page.request).date():
-        return again(_(DATE_AFTER_TODAY), "issued_on")
+    acting = _clerk_and_day(page, issued_on, "issued_on")
+    if isinstance(acting, _Refused):
+        return again(acting.message, acting.field)
+    source, day = acting
     level = to_level.strip() if destination == "level" else ""
     code = to_provider_code.strip() if destination == "facility" else ""
     if level and level not in _levels(page):
@@ -250,7 +262,7 @@ def check_letter(page: Page, letter: ReferralLetter, person_id: int | None, on: 
     if person_id is not None and letter.person_id != person_id:
         used = referrals.claims_using(session=page.session, letter_id=letter.id)
         return False, _(USED_BY_ANOTHER) if used else _(ANOTHER_PATIENT)
-    provider = _clerk_provider(page)
+    provider = clerk_provider(page)
     valid_days = _valid_days(page, letter.person_id, on)
     refusal = referrals.letter_refusal(
         letter,
@@ -337,7 +349,7 @@ def _render_letter(page: Page, letter: ReferralLetter, form: dict[str, str], sta
         person=person,
         receiver=f"{receiver.name} ({receiver.code})" if receiver is not None else None,
         status_label=label_of(page.lang, STATUS_LABELS),
-        provider=_clerk_provider(page),
+        provider=clerk_provider(page),
         form=form,
     )
 
@@ -366,21 +378,16 @@ def counter_referral(
     """The clerk's facility, having received the patient, sends them back with a note."""
     page.require(*CLERK_ROLES)
     letter = _visible_letter(page, number)
-    _ = page.lang.gettext
     form = {"on": on, "note": note}
 
     def again(message: str, field: str | None, status_code: int = 422) -> Response:
         page.error(message, field=field)
         return _render_letter(page, letter, form, status_code)
 
-    receiver = _clerk_provider(page)
-    if receiver is None:
-        return again(_(NO_FACILITY), None)
-    day = _form_date(page, on)
-    if day is None:
-        return again(_(DATE_NOT_A_DATE), "on")
-    if day > now_of(page.request).date():
-        return again(_(DATE_AFTER_TODAY), "on")
+    acting = _clerk_and_day(page, on, "on")
+    if isinstance(acting, _Refused):
+        return again(acting.message, acting.field)
+    receiver, day = acting
     try:
         referrals.counter_refer(
             session=page.session, letter=letter, by_provider_code=receiver.code, on=day, note=note, actor=page.actor

@@ -240,6 +240,21 @@ def _review_context(page: Page, review_id: int) -> dict[str, Any]:
     }
 
 
+def _amount_typed(page: Page, amount: str, minor_digits: int) -> tuple[bool, int | None]:
+    """Whether the amount typed is read, and it in minor units (None when left empty); when it
+    is not, the refusal is already on the page and the caller renders its form again."""
+    if not amount.strip():
+        return True, None
+    try:
+        return True, parse_amount(amount, page.lang.locale, minor_digits)
+    except AmountRefused:
+        page.error(
+            page.lang.gettext("The amount is not an amount (at most %(digits)s decimals).", digits=minor_digits),
+            field="amount",
+        )
+        return False, None
+
+
 @router.get("/verification/reviews/{review_id}")
 def review_page(page: PageDep, review_id: RecordId) -> Response:
     page.require(*VERIFIER_ROLES)
@@ -257,20 +272,11 @@ def decide_review(
     page.require(*VERIFIER_ROLES)
     context = _review_context(page, review_id)
     form = {"decision": decision, "reason": reason, "amount": amount}
-    amount_minor: int | None = None
-    if amount.strip():
-        # Read whatever the decision: an amount typed with another decision is refused by the
-        # service, not silently dropped.
-        try:
-            amount_minor = parse_amount(amount, page.lang.locale, context["minor_digits"])
-        except AmountRefused:
-            page.error(
-                page.lang.gettext(
-                    "The amount is not an amount (at most %(digits)s decimals).", digits=context["minor_digits"]
-                ),
-                field="amount",
-            )
-            return page.render("verification_review.html", status_code=422, **context, form=form)
+    # Read whatever the decision: an amount typed with another decision is refused by the
+    # service, not silently dropped.
+    read, amount_minor = _amount_typed(page, amount, context["minor_digits"])
+    if not read:
+        return page.render("verification_review.html", status_code=422, **context, form=form)
     claim_id = context["claim"].claim_id
     try:
         verification_service.decide(
@@ -624,18 +630,9 @@ def decide_operator_review(
     page.require(*VERIFIER_ROLES)
     context = _operator_review_context(page, review_id)
     form = {"finding": finding, "reason": reason, "amount": amount}
-    amount_minor: int | None = None
-    if amount.strip():
-        try:
-            amount_minor = parse_amount(amount, page.lang.locale, context["minor_digits"])
-        except AmountRefused:
-            page.error(
-                page.lang.gettext(
-                    "The amount is not an amount (at most %(digits)s decimals).", digits=context["minor_digits"]
-                ),
-                field="amount",
-            )
-            return page.render("verification_operator_review.html", status_code=422, **context, form=form)
+    read, amount_minor = _amount_typed(page, amount, context["minor_digits"])
+    if not read:
+        return page.render("verification_operator_review.html", status_code=422, **context, form=form)
     try:
         operators.decide_operator_review(
             session=page.session,

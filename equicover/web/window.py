@@ -329,7 +329,7 @@ def window_person(page: PageDep, person_id: RecordId, on: str | None = None) -> 
     page.require(*CLERK_ROLES)
     ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
     day = _parse_date(on, page.data_day.day)
-    provider = _clerk_provider(page)
+    provider = clerk_provider(page)
     context = _person_context(page, person_id, day)
     form = {
         "service_date": day.isoformat(),
@@ -339,7 +339,8 @@ def window_person(page: PageDep, person_id: RecordId, on: str | None = None) -> 
     return page.render("window_person.html", **context, form=form, provider=provider)
 
 
-def _clerk_provider(page: Page) -> Provider | None:
+def clerk_provider(page: Page) -> Provider | None:
+    """The facility the signed-in clerk's account belongs to, if any."""
     provider_id = page.current_user.provider_id
     return page.session.get(Provider, provider_id) if provider_id is not None else None
 
@@ -378,7 +379,7 @@ def window_settle(
         day = dt.date.fromisoformat(service_date.strip())
     except ValueError:
         day, _refused_date = page.data_day.day, _(DATE_NOT_A_DATE)
-    provider = _clerk_provider(page)
+    provider = clerk_provider(page)
     context = _person_context(page, person_id, day)
     minor_digits = context["minor_digits"]
 

@@ -9,12 +9,6 @@ Debian's Chromium is given a fake camera that films a still image of the card's 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +23,8 @@ from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
 from tests import factories as make
+from tests.browser import chromium, need_chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -41,21 +35,6 @@ class Site:
     payload: str
     lost_payload: str
     folder: Path
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: `apt-get install -y chromium`"
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(f"!!! browser tests SKIPPED: {message} !!!")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _camera_file(payload: str, path: Path, width: int = 640, height: int = 480) -> Path:
@@ -77,7 +56,7 @@ def _camera_file(payload: str, path: Path, width: int = 640, height: int = 480) 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("card-scan")
     keys = folder / "card-keys"
     database_url = f"sqlite:///{folder / 'web.db'}"
@@ -108,48 +87,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         payload = service.payload_of(session=session, card=card, key_directory=keys)
         lost_payload = service.payload_of(session=session, card=lost, key_directory=keys)
     engine.dispose()
-    port = _free_port()
-    environment = {**os.environ, "EQUICOVER_DATABASE_URL": database_url, KEYS_ENV: str(keys)}
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log_text = (folder / "server.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"the web server did not start: {log_text}") from None
-                time.sleep(0.3)
+    with served(folder, database_url, {KEYS_ENV: str(keys)}) as base_url:
         yield Site(base_url, payload, lost_payload, folder)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
-def _browser(playwright: object, camera: Path) -> object:
-    return playwright.chromium.launch(  # type: ignore[attr-defined]
-        executable_path=str(CHROMIUM),
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}",
-        ],
+def _camera(camera: Path) -> tuple[str, ...]:
+    """Chromium's switches that show this video file to the page as the camera, allowed unasked."""
+    return (
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
     )
 
 
@@ -174,52 +121,44 @@ def _signed_in_page(browser: object, site: Site) -> tuple[object, object]:
 
 def test_a_card_shown_to_the_camera_is_read_and_verified(site: Site) -> None:
     camera = _camera_file(site.payload, site.folder / "card.y4m")
-    with sync_api.sync_playwright() as playwright:
-        browser = _browser(playwright, camera)
-        try:
-            context, page = _signed_in_page(browser, site)
-            page.goto(f"{site.base_url}/window/scan")
-            page.click("#scan-start")
-            page.wait_for_selector("#scan-result[data-verdict='valid']")
-            assert page.input_value("#scan-text") == site.payload
-            assert "Valid card" in page.inner_text("#scan-verdict")
-            page.click("#scan-open")
-            page.wait_for_url("**/window/persons/**")
-            assert context.csp_violations == []
-            context.close()
-        finally:
-            browser.close()
+    with chromium(*_camera(camera)) as browser:
+        context, page = _signed_in_page(browser, site)
+        page.goto(f"{site.base_url}/window/scan")
+        page.click("#scan-start")
+        page.wait_for_selector("#scan-result[data-verdict='valid']")
+        assert page.input_value("#scan-text") == site.payload
+        assert "Valid card" in page.inner_text("#scan-verdict")
+        page.click("#scan-open")
+        page.wait_for_url("**/window/persons/**")
+        assert context.csp_violations == []
+        context.close()
 
 
 def test_offline_the_signature_and_dates_decide_and_online_the_register_speaks(site: Site) -> None:
     camera = _camera_file(site.payload, site.folder / "idle.y4m")
-    with sync_api.sync_playwright() as playwright:
-        browser = _browser(playwright, camera)
-        try:
-            context, page = _signed_in_page(browser, site)
-            page.goto(f"{site.base_url}/window/scan")
-            # Online, the page keeps the scheme's key; a lost card is refused by the register.
-            page.wait_for_function("() => (localStorage.getItem('equicover.cardKeys') || '').includes('VN-SHI')")
-            page.fill("#scan-text", site.lost_payload)
-            page.click("#scan-form button[type=submit]")
-            page.wait_for_selector("#scan-result[data-verdict='invalid']")
-            assert "reported lost" in page.inner_text("#scan-reason")
+    with chromium(*_camera(camera)) as browser:
+        context, page = _signed_in_page(browser, site)
+        page.goto(f"{site.base_url}/window/scan")
+        # Online, the page keeps the scheme's key; a lost card is refused by the register.
+        page.wait_for_function("() => (localStorage.getItem('equicover.cardKeys') || '').includes('VN-SHI')")
+        page.fill("#scan-text", site.lost_payload)
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_selector("#scan-result[data-verdict='invalid']")
+        assert "reported lost" in page.inner_text("#scan-reason")
 
-            context.set_offline(True)
-            page.fill("#scan-text", site.payload)
-            page.click("#scan-form button[type=submit]")
-            page.wait_for_selector("#scan-result[data-verdict='valid']")
-            assert "without the network" in page.inner_text("#scan-note")
-            tampered = site.payload.replace("|P", "|H", 1)
-            page.fill("#scan-text", tampered)
-            page.click("#scan-form button[type=submit]")
-            page.wait_for_selector("#scan-result[data-verdict='invalid']")
-            assert "signature does not match" in page.inner_text("#scan-reason")
-            digit = site.payload[20]  # inside the card number (after "EQC1|", the key id and "|")
-            page.fill("#scan-text", site.payload[:20] + str((int(digit) + 1) % 10) + site.payload[21:])
-            page.click("#scan-form button[type=submit]")
-            page.wait_for_function("() => document.getElementById('scan-reason').textContent.includes('check digits')")
-            assert context.csp_violations == []
-            context.close()
-        finally:
-            browser.close()
+        context.set_offline(True)
+        page.fill("#scan-text", site.payload)
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_selector("#scan-result[data-verdict='valid']")
+        assert "without the network" in page.inner_text("#scan-note")
+        tampered = site.payload.replace("|P", "|H", 1)
+        page.fill("#scan-text", tampered)
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_selector("#scan-result[data-verdict='invalid']")
+        assert "signature does not match" in page.inner_text("#scan-reason")
+        digit = site.payload[20]  # inside the card number (after "EQC1|", the key id and "|")
+        page.fill("#scan-text", site.payload[:20] + str((int(digit) + 1) % 10) + site.payload[21:])
+        page.click("#scan-form button[type=submit]")
+        page.wait_for_function("() => document.getElementById('scan-reason').textContent.includes('check digits')")
+        assert context.csp_violations == []
+        context.close()

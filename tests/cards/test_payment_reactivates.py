@@ -21,7 +21,7 @@ from equicover.enrolment.models import Contribution
 from equicover.registry.service import set_category
 from tests import factories as make
 from tests.api_helpers import login_as, make_client
-from tests.cards.world import ISSUED_ON
+from tests.cards.world import ISSUED_ON, own_part_due
 
 DUE_FROM = dt.date(2024, 7, 1)
 LATE = DUE_FROM + dt.timedelta(days=service.suspension_rules().grace_days + 10)
@@ -36,16 +36,7 @@ def _owing_and_suspended(session: Session) -> tuple[make.World, MemberCard, Memb
     owed = []
     for person in (two, other):
         set_category(session=session, person_id=person, category="near_poor", valid_from=dt.date(2024, 1, 1))
-        owed.append(
-            make.contribution(
-                session,
-                person_id=person,
-                scheme_id=world.scheme_id,
-                amount_minor=300_000,
-                payer_kind="member",
-                status="due",
-            ).id  # fmt: skip
-        )
+        owed.append(own_part_due(session, world, person).id)
     cards = [service.issue_card(session=session, scheme_code="VN-SHI", on=ISSUED_ON, person_id=p) for p in (two, other)]
     run = service.suspend_unpaid(session=session, on=LATE, actor="nightly")
     assert sorted(run.suspended) == sorted(card.id for card in cards)

@@ -24,7 +24,7 @@ from equicover.person_merge.service import merge_persons
 from equicover.registry.service import set_category
 from tests import factories as make
 from tests.api_helpers import login_as, make_client
-from tests.cards.world import ISSUED_ON
+from tests.cards.world import ISSUED_ON, card_issued_today, own_part_due
 
 DUE_FROM = dt.date(2024, 7, 1)  # the period the contributions are for starts then (the scheme year)
 GRACE = service.suspension_rules().grace_days
@@ -36,17 +36,7 @@ def _near_poor_owing(session: Session) -> tuple[make.World, MemberCard, MemberCa
     world = make.vn_world(session)
     one, two = world.person_ids[:2]
     set_category(session=session, person_id=two, category="near_poor", valid_from=dt.date(2024, 1, 1))
-    contributions = [
-        make.contribution(
-            session,
-            person_id=person,
-            scheme_id=world.scheme_id,
-            amount_minor=300_000,
-            payer_kind="member",
-            status="due",
-        )  # fmt: skip
-        for person in (one, two)
-    ]
+    contributions = [own_part_due(session, world, person) for person in (one, two)]
     make.contribution(session, person_id=two, scheme_id=world.scheme_id, amount_minor=900_000)  # the budget's, paid
     cards = [service.issue_card(session=session, scheme_code="VN-SHI", on=ISSUED_ON, person_id=p) for p in (one, two)]
     return world, cards[0], cards[1], contributions[1].id
@@ -154,20 +144,8 @@ def test_a_survivor_with_a_card_keeps_it(session: Session) -> None:
 def test_the_window_says_why_a_typed_card_is_out_of_use(
     session_factory: sessionmaker[Session], status: str, reason: str, shown: str, said: str
 ) -> None:
-    today = dt.date.today()
     with session_factory() as session:
-        world = make.vn_world(session)
-        period = make.period(
-            session,
-            scheme_id=world.scheme_id,
-            starts=today - dt.timedelta(days=10),
-            ends=today + dt.timedelta(days=300),
-        )
-        make.enrolment(
-            session, person_id=world.person_ids[0], scheme_id=world.scheme_id, period_id=period.id,
-            starts=period.starts, ends=period.ends,
-        )  # fmt: skip
-        card = service.issue_card(session=session, scheme_code="VN-SHI", on=today, person_id=world.person_ids[0])
+        card = card_issued_today(session, make.vn_world(session))
         card.status, card.status_reason = status, reason
         number = card.number
         session.commit()

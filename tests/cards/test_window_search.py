@@ -11,22 +11,17 @@ from equicover.cards import service
 from equicover.web.queries import search_persons
 from tests import factories as make
 from tests.api_helpers import login_as, make_client
+from tests.cards.world import card_issued_today
 
 
 def test_a_card_number_finds_its_holder_until_the_card_is_lost(session: Session) -> None:
     world = make.vn_world(session)
     today = dt.date.today()
-    period = make.period(
-        session, scheme_id=world.scheme_id, starts=today - dt.timedelta(days=10), ends=today + dt.timedelta(days=300)
-    )
     poor = world.person_ids[0]
-    make.enrolment(
-        session, person_id=poor, scheme_id=world.scheme_id, period_id=period.id, starts=period.starts, ends=period.ends
-    )
+    card = card_issued_today(session, world)
     clerk = create_user(
         session=session, username="window", password="correct horse battery", role="clerk", provider_code="PA"
     )
-    card = service.issue_card(session=session, scheme_code="VN-SHI", on=today, person_id=poor)
     typed = f"{card.number[:4]} {card.number[4:8]} {card.number[8:]}"
     assert [row.id for row in search_persons(session=session, user=clerk, text=typed)] == [poor]
     wrong = card.number[:-1] + str((int(card.number[-1]) + 1) % 10)
@@ -38,23 +33,7 @@ def test_a_card_number_finds_its_holder_until_the_card_is_lost(session: Session)
 def test_the_window_says_a_typed_card_is_lost(session_factory: sessionmaker[Session]) -> None:
     today = dt.date.today()
     with session_factory() as session:
-        world = make.vn_world(session)
-        period = make.period(
-            session,
-            scheme_id=world.scheme_id,
-            starts=today - dt.timedelta(days=10),
-            ends=today + dt.timedelta(days=300),
-        )
-        poor = world.person_ids[0]
-        make.enrolment(
-            session,
-            person_id=poor,
-            scheme_id=world.scheme_id,
-            period_id=period.id,
-            starts=period.starts,
-            ends=period.ends,
-        )
-        card = service.issue_card(session=session, scheme_code="VN-SHI", on=today, person_id=poor)
+        card = card_issued_today(session, make.vn_world(session))
         number = card.number
         service.set_status(session=session, card=card, status="lost", on=today)
         session.commit()

@@ -6,6 +6,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from equicover.cards import service
+from equicover.cards.models import MemberCard
+from equicover.enrolment.models import Contribution
 from tests import factories as make
 
 ISSUED_ON = dt.date(2024, 7, 15)
@@ -27,3 +30,24 @@ def household_scheme(session: Session, world: make.World) -> int:
         make.enrolment(session, person_id=person_id, scheme_id=scheme.id, period_id=period.id)
     session.flush()
     return scheme.id
+
+
+def own_part_due(session: Session, world: make.World, person_id: int) -> Contribution:
+    """The member's own part of the scheme year (300,000), due and not paid."""
+    return make.contribution(
+        session, person_id=person_id, scheme_id=world.scheme_id, amount_minor=300_000, payer_kind="member", status="due"
+    )
+
+
+def card_issued_today(session: Session, world: make.World) -> MemberCard:
+    """Member One enrolled in a period around today, with a card issued today."""
+    today = dt.date.today()
+    period = make.period(
+        session, scheme_id=world.scheme_id, starts=today - dt.timedelta(days=10), ends=today + dt.timedelta(days=300)
+    )
+    person_id = world.person_ids[0]
+    make.enrolment(
+        session, person_id=person_id, scheme_id=world.scheme_id, period_id=period.id, starts=period.starts,
+        ends=period.ends,
+    )  # fmt: skip
+    return service.issue_card(session=session, scheme_code="VN-SHI", on=today, person_id=person_id)

@@ -19,24 +19,18 @@ from equicover.grievances.models import GrievanceCase, GrievanceStep
 from equicover.ledger import service as ledger
 from equicover.payments import service as payments
 from equicover.payments.models import PaymentCorrection
-from equicover.verification import service as verification
 from equicover.verification.models import ClaimReview, Recovery
 from tests import factories as make
 from tests.factories import SchemeYear
+from tests.grievances.facility_world import AUGUST, SEPTEMBER, approve_batch, disallowed, draft_batch, facility_year
 
-AUGUST = (dt.date(2024, 8, 1), dt.date(2024, 8, 31))
-SEPTEMBER = (dt.date(2024, 9, 1), dt.date(2024, 9, 30))
 OCTOBER = (dt.date(2024, 10, 1), dt.date(2024, 10, 31))
 DECIDED = dt.date(2024, 9, 25)
 
 
 @pytest.fixture
 def year(session: Session) -> SchemeYear:
-    make.locations(session)
-    scheme = make.scheme_year(session)
-    make.provider(session, code="PA", location_code="D1")
-    make.contract(session, provider_code="PA")
-    return scheme
+    return facility_year(session)
 
 
 @pytest.fixture
@@ -46,31 +40,9 @@ def manager(session: Session) -> User:
     )
 
 
-def _draft(session: Session, period: tuple[dt.date, dt.date]):
-    return payments.draft_batch(
-        session=session, provider_code="PA", period_starts=period[0], period_ends=period[1], actor="maker",
-        currency="VND",
-    )  # fmt: skip
-
-
-def _approve(session: Session, batch) -> None:
-    payments.approve_batch(session=session, batch_id=batch.id, actor="checker", actor_role="fund_manager")
-
-
 def _disallowed(session: Session, year: SchemeYear, amount: int = 500_000) -> int:
-    """PA's August claim of 2,000,000, paid in the August batch, then 500,000 of it disallowed."""
-    member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
-    make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=2_000_000)
-    make.claim(session, claim_id="SEP", person_id=member.id, service_date=dt.date(2024, 9, 5), total=800_000)
-    _approve(session, _draft(session, AUGUST))
-    verification.draw_sample(
-        session=session, period_starts=AUGUST[0], period_ends=AUGUST[1], random_count=50, risk_count=0, seed=1
-    )
-    review_id = next(item.review_id for item in verification.verifier_queue(session=session) if item.claim_id == "AUG")
-    verification.decide(
-        session=session, review_id=review_id, decision="disallow", amount=amount, reason="two days not documented",
-        on=dt.date(2024, 9, 20),
-    )  # fmt: skip
+    """PA's August claim of 2,000,000, paid in the August batch, then ``amount`` of it disallowed."""
+    review_id, _ = disallowed(session, year, amount)
     return review_id
 
 
@@ -95,7 +67,7 @@ def test_an_upheld_finding_grievance_cancels_a_recovery_no_batch_took(session: S
     assert session.scalar(select(func.count()).select_from(Recovery)) == 0
     # The payable owes PA the 500,000 again: the next batch pays September in full.
     assert ledger.provider_payable(session=session, provider_id=year_provider(session)) == payable_before + 500_000
-    following = _draft(session, SEPTEMBER)
+    following = draft_batch(session, SEPTEMBER)
     assert (following.recoveries_amount, following.net_amount) == (0, 800_000)
     steps = session.scalars(
         select(GrievanceStep).where(GrievanceStep.case_id == case.id, GrievanceStep.kind == "action")
@@ -113,9 +85,9 @@ def test_an_upheld_finding_grievance_cancels_a_recovery_no_batch_took(session: S
 
 def test_a_recovery_a_paid_batch_took_is_repaid_in_the_next_batch(session: Session, year, manager) -> None:
     review_id = _disallowed(session, year)
-    september = _draft(session, SEPTEMBER)
+    september = draft_batch(session, SEPTEMBER)
     assert september.net_amount == 800_000 - 500_000
-    _approve(session, september)
+    approve_batch(session, september)
     cash_after_september = _shi(session)["cash"]
     payable_after_september = ledger.provider_payable(session=session, provider_id=year_provider(session))
     case = _contest(session, "verification_finding", review_id)
@@ -129,19 +101,19 @@ def test_a_recovery_a_paid_batch_took_is_repaid_in_the_next_batch(session: Sessi
         f"grievance {case.id}",
         None,
     )
-    october = _draft(session, OCTOBER)
+    october = draft_batch(session, OCTOBER)
     assert (october.claims_amount, october.recoveries_amount, october.net_amount) == (500_000, 0, 500_000)
-    _approve(session, october)
+    approve_batch(session, october)
     # In all the fund paid the 2,800,000 billed: nothing disallowed in the end; what the reversal
     # owed PA is paid, not owed twice.
     assert _shi(session)["cash"] == cash_after_september - 500_000 == -2_800_000
     assert ledger.provider_payable(session=session, provider_id=year_provider(session)) == payable_after_september
-    assert _draft(session, (dt.date(2024, 11, 1), dt.date(2024, 11, 30))).net_amount == 0
+    assert draft_batch(session, (dt.date(2024, 11, 1), dt.date(2024, 11, 30))).net_amount == 0
 
 
 def test_a_finding_held_by_a_draft_batch_is_not_reversed_and_nothing_changes(session: Session, year, manager) -> None:
     review_id = _disallowed(session, year)
-    draft = _draft(session, SEPTEMBER)
+    draft = draft_batch(session, SEPTEMBER)
     case = _contest(session, "verification_finding", review_id)
     with pytest.raises(Conflict, match=f"draft payment batch {draft.id}"):
         service.decide(session=session, case=case, user=manager, outcome="upheld", reasons="documented", on=DECIDED)
@@ -160,8 +132,8 @@ def test_a_rejected_finding_grievance_leaves_the_finding(session: Session, year,
 def test_an_upheld_batch_grievance_pays_the_correction_in_the_next_batch(session: Session, year, manager) -> None:
     member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
     make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=1_000_000)
-    august = _draft(session, AUGUST)
-    _approve(session, august)
+    august = draft_batch(session, AUGUST)
+    approve_batch(session, august)
     payable_after_august = ledger.provider_payable(session=session, provider_id=year_provider(session))
     case = _contest(session, "payment_batch", august.id)
     with pytest.raises(ValidationFailed) as refused:
@@ -178,7 +150,7 @@ def test_an_upheld_batch_grievance_pays_the_correction_in_the_next_batch(session
         batch_correction=service.BatchCorrection(120_000, "shi"),
     )  # fmt: skip
     assert case.status == "decided"
-    september = _draft(session, SEPTEMBER)
+    september = draft_batch(session, SEPTEMBER)
     assert (september.claims_amount, september.net_amount) == (120_000, 120_000)
     csv_text = payments.batch_csv(session=session, batch_id=september.id)
     assert f"correction,grievance {case.id}" in csv_text
@@ -187,11 +159,11 @@ def test_an_upheld_batch_grievance_pays_the_correction_in_the_next_batch(session
     assert [detail["amount"]["value"] for detail in remittance["detail"]] == [120_000]
     payments.cancel_batch(session=session, batch_id=september.id, actor="maker")
     assert session.scalars(select(PaymentCorrection.payment_batch_id)).all() == [None]
-    again = _draft(session, SEPTEMBER)
+    again = draft_batch(session, SEPTEMBER)
     assert (
         ledger.provider_payable(session=session, provider_id=year_provider(session)) == payable_after_august + 120_000
     )
-    _approve(session, again)
+    approve_batch(session, again)
     assert ledger.provider_payable(session=session, provider_id=year_provider(session)) == payable_after_august
     assert _shi(session)["cash"] == -1_120_000
 
@@ -200,14 +172,14 @@ def test_a_negative_correction_is_deducted(session: Session, year, manager) -> N
     member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
     make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=1_000_000)
     make.claim(session, claim_id="SEP", person_id=member.id, service_date=dt.date(2024, 9, 3), total=300_000)
-    august = _draft(session, AUGUST)
-    _approve(session, august)
+    august = draft_batch(session, AUGUST)
+    approve_batch(session, august)
     case = _contest(session, "payment_batch", august.id)
     service.decide(
         session=session, case=case, user=manager, outcome="partly_upheld", reasons="paid twice for one day",
         on=DECIDED, batch_correction=service.BatchCorrection(-50_000, "shi"),
     )  # fmt: skip
-    september = _draft(session, SEPTEMBER)
+    september = draft_batch(session, SEPTEMBER)
     assert (september.recoveries_amount, september.net_amount) == (50_000, 250_000)
 
 
@@ -220,14 +192,11 @@ def year_provider(session: Session) -> int:
 def test_a_batch_correction_over_http(session_factory, session: Session) -> None:
     from tests.api_helpers import login_as, make_client
 
-    make.locations(session)
-    year = make.scheme_year(session)
-    make.provider(session, code="PA", location_code="D1")
-    make.contract(session, provider_code="PA")
+    year = facility_year(session)
     member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
     make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=1_000_000)
-    august = _draft(session, AUGUST)
-    _approve(session, august)
+    august = draft_batch(session, AUGUST)
+    approve_batch(session, august)
     session.commit()
     client = make_client(session_factory=session_factory)
     clerk = login_as(client, "clerk", provider="PA")

@@ -16,75 +16,32 @@ from sqlalchemy import select
 from equicover.claims.models import ClaimPayment
 from equicover.errors import Conflict, NotFound, ValidationFailed
 from equicover.ledger import service as ledger
-from equicover.organisations import service as organisations
-from equicover.registry.models import Person
-from equicover.targeting.models import TargetingHospitalCase
 from equicover.verification import operators
 from equicover.verification.models import OperatorRecovery
-from tests.riel_world import BILL, SERVED, riel_world
-
-STARTS, ENDS = dt.date(2015, 3, 1), dt.date(2015, 3, 31)
+from tests.riel_world import BILL
+from tests.verification.operator_world import ENDS, STARTS, draw, operator_world
 
 
 @pytest.fixture
 def world(session):
-    world = riel_world(session)
-    from equicover.registry.models import Location
-
-    for code, district in (("OP-D1", "D1"), ("OP-D2", "D2")):
-        organisations.ensure_organisation(session=session, code=code, name=f"Operator {district}", role="hef_operator")
-        location = session.scalar(select(Location.id).where(Location.code == district))
-        organisations.assign_areas(
-            session=session, organisation_code=code, location_ids=[location], assigned_on=dt.date(2015, 1, 1)
-        )
-    household = session.scalar(select(Person.household_id).where(Person.id == world.person_id))
-    case = TargetingHospitalCase(
-        household_id=household,
-        provider_id=world.provider_id,
-        rules_id="kh-idpoor-hospital",
-        rules_text="",
-        area_type="rural",
-        answers="{}",
-        category="registered_poor",
-        reason="post-identified at admission",
-        admitted_on=SERVED,
-        valid_to=SERVED + dt.timedelta(days=10),
-        status="granted",
-        interviewed_by="hef-agent",
-        interviewed_at=dt.datetime(2015, 3, 10, 9, tzinfo=dt.UTC),
-    )
-    session.add(case)
-    session.flush()
-    return world, case
-
-
-def _draw(session, code="OP-D1", cases=5, benefits=5, seed=7):
-    return operators.draw_operator_sample(
-        session=session,
-        organisation_code=code,
-        period_starts=STARTS,
-        period_ends=ENDS,
-        cases=cases,
-        benefits=benefits,
-        seed=seed,
-    )
+    return operator_world(session)
 
 
 def test_an_operator_sample_draws_its_post_identifications_and_benefits_paid(session, world) -> None:
-    drawn = _draw(session)
+    drawn = draw(session)
     acts = sorted((review.act, review.at_stake) for review in drawn)
     # The stay: the bill plus both allowances; each allowance payment on its own.
     assert acts == [("benefit", 9_000), ("benefit", 30_000), ("hospital_case", BILL + 39_000)]
     # Nothing of district D2, and nothing is drawn twice.
-    assert _draw(session, code="OP-D2") == []
-    assert _draw(session, seed=8) == []
+    assert draw(session, code="OP-D2") == []
+    assert draw(session, seed=8) == []
 
 
 def test_the_same_seed_draws_the_same_acts(session, world) -> None:
     picks = []
     for _ in range(2):
         savepoint = session.begin_nested()
-        picks.append([review.claim_payment_id for review in _draw(session, cases=0, benefits=1, seed=3)])
+        picks.append([review.claim_payment_id for review in draw(session, cases=0, benefits=1, seed=3)])
         savepoint.rollback()
     assert picks[0] == picks[1]
     assert len(picks[0]) == 1
@@ -92,13 +49,13 @@ def test_the_same_seed_draws_the_same_acts(session, world) -> None:
 
 def test_a_sample_is_refused_for_an_unknown_operator_or_nothing_asked(session, world) -> None:
     with pytest.raises(NotFound):
-        _draw(session, code="NOBODY")
+        draw(session, code="NOBODY")
     with pytest.raises(ValidationFailed, match="at least one act"):
-        _draw(session, cases=0, benefits=0)
+        draw(session, cases=0, benefits=0)
 
 
 def test_a_benefit_not_justified_is_recovered_from_the_operator_and_booked(session, world) -> None:
-    transport = next(review for review in _draw(session) if review.at_stake == 9_000)
+    transport = next(review for review in draw(session) if review.at_stake == 9_000)
     operators.decide_operator_review(
         session=session,
         review_id=transport.id,
@@ -117,7 +74,7 @@ def test_a_benefit_not_justified_is_recovered_from_the_operator_and_booked(sessi
 
 
 def test_a_stay_partly_disallowed_is_shared_among_what_the_funds_paid(session, world) -> None:
-    case = next(review for review in _draw(session) if review.act == "hospital_case")
+    case = next(review for review in draw(session) if review.act == "hospital_case")
     operators.decide_operator_review(
         session=session, review_id=case.id, finding="not_justified", reason="household not poor", amount=18_900
     )
@@ -128,7 +85,7 @@ def test_a_stay_partly_disallowed_is_shared_among_what_the_funds_paid(session, w
 
 
 def test_findings_are_refused_when_they_do_not_hold(session, world) -> None:
-    drawn = _draw(session)
+    drawn = draw(session)
     review = drawn[0]
     with pytest.raises(ValidationFailed, match="reason"):
         operators.decide_operator_review(session=session, review_id=review.id, finding="not_justified")
@@ -144,7 +101,7 @@ def test_findings_are_refused_when_they_do_not_hold(session, world) -> None:
 
 
 def test_the_operator_scorecard_counts_acts_findings_and_deductions(session, world) -> None:
-    drawn = _draw(session)
+    drawn = draw(session)
     for review in drawn:
         if review.at_stake == 30_000:  # the food allowance: the caretaker stayed 4 days, not 6
             operators.decide_operator_review(

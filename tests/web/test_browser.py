@@ -13,12 +13,6 @@ never used). Without it these tests fail in CI and are skipped, loudly, elsewher
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,23 +31,14 @@ from equicover.registry.models import Location, Person, PersonCategory
 from equicover.verification.models import ClaimReview
 from equicover.web.i18n import LANGUAGES
 from equicover.web.seed import DemoAccounts, seed_web_demo
+from tests.browser import chromium, need_chromium, served
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 SERVICE_DAY = dt.date(2018, 6, 30)
 SEED_PEOPLE = 1_200
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: `apt-get install -y chromium` (the browser tests drive Debian's Chromium)"
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(f"!!! browser tests SKIPPED: {message} !!!")
 
 
 @dataclass
@@ -68,12 +53,6 @@ class Site:
 
     def session(self) -> Session:
         return make_session_factory(make_engine(self.database_url))()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _facts(session: Session, accounts: DemoAccounts) -> tuple[str, int, str, int]:
@@ -107,7 +86,7 @@ def _facts(session: Session, accounts: DemoAccounts) -> tuple[str, int, str, int
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("web")
     database_url = f"sqlite:///{folder / 'web.db'}"
     upgrade(database_url)
@@ -117,45 +96,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with make_session_factory(engine)() as session:
         national_id, person_id, claim_id, review_id = _facts(session, accounts)
     engine.dispose()
-    port = _free_port()
-    environment = {**os.environ, "EQUICOVER_DATABASE_URL": database_url}
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", "127.0.0.1", "--port", str(port)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the web server did not start: {(folder / 'server.log').read_text(errors='replace')[-2000:]}"
-                    ) from None
-                time.sleep(0.3)
+    with served(folder, database_url) as base_url:
         yield Site(base_url, database_url, accounts, national_id, person_id, claim_id, review_id)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Tab:

@@ -6,7 +6,6 @@ On SQLite and PostgreSQL, with real reviews and batches."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
@@ -15,55 +14,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.grievances.models import GrievanceCase, GrievanceStep
-from equicover.payments import service as payments
 from equicover.payments.models import PaymentCorrection
-from equicover.verification import service as verification
 from equicover.verification.models import ClaimReview, Recovery
 from tests import factories as make
 from tests.api_helpers import form_token, login_as, make_client
-
-AUGUST = (dt.date(2024, 8, 1), dt.date(2024, 8, 31))
-SEPTEMBER = (dt.date(2024, 9, 1), dt.date(2024, 9, 30))
-
-
-def _draft(session: Session, period: tuple[dt.date, dt.date]):
-    return payments.draft_batch(
-        session=session, provider_code="PA", period_starts=period[0], period_ends=period[1], actor="maker",
-        currency="VND",
-    )  # fmt: skip
-
-
-def _approve(session: Session, batch) -> None:
-    payments.approve_batch(session=session, batch_id=batch.id, actor="checker", actor_role="fund_manager")
-
-
-def _facility_world(session: Session) -> tuple[int, int]:
-    """PA's August claim of 2,000,000 paid in the approved August batch, then 500,000 of it
-    disallowed by a verifier; a September claim of 800,000 not yet batched. Returns the review id
-    and the August batch id."""
-    make.locations(session)
-    year = make.scheme_year(session)
-    make.provider(session, code="PA", location_code="D1")
-    make.contract(session, provider_code="PA")
-    member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
-    make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=2_000_000)
-    make.claim(session, claim_id="SEP", person_id=member.id, service_date=dt.date(2024, 9, 5), total=800_000)
-    august = _draft(session, AUGUST)
-    _approve(session, august)
-    verification.draw_sample(
-        session=session, period_starts=AUGUST[0], period_ends=AUGUST[1], random_count=50, risk_count=0, seed=1
-    )
-    review_id = next(item.review_id for item in verification.verifier_queue(session=session) if item.claim_id == "AUG")
-    verification.decide(
-        session=session, review_id=review_id, decision="disallow", amount=500_000, reason="two days not documented",
-        on=dt.date(2024, 9, 20),
-    )  # fmt: skip
-    return review_id, august.id
+from tests.grievances.facility_world import SEPTEMBER, disallowed, draft_batch, facility_year
 
 
 @pytest.fixture
 def facility(session: Session) -> tuple[int, int]:
-    ids = _facility_world(session)
+    """PA's August claim paid then partly disallowed: the review id and the August batch id."""
+    ids = disallowed(session, facility_year(session))
     session.commit()
     return ids
 
@@ -135,7 +96,7 @@ def test_a_facility_contests_a_finding_and_the_upheld_decision_reverses_it(
     assert (review.status, review.disallowed) == ("confirmed", 0)
     assert session.scalar(select(func.count()).select_from(Recovery)) == 0
     # The next batch pays September in full: nothing is deducted for the reversed finding.
-    assert _draft(session, SEPTEMBER).net_amount == 800_000
+    assert draft_batch(session, SEPTEMBER).net_amount == 800_000
     shown = _page_text(client.get(decided.headers["location"]))
     assert "The case is decided." in shown
     assert 'data-testid="act-amount">500,000 VND' in shown
@@ -145,7 +106,7 @@ def test_a_finding_a_draft_batch_holds_is_refused_with_the_reason_and_nothing_ch
     facility: tuple[int, int], client: TestClient, session: Session
 ) -> None:
     review_id, _ = facility
-    _draft(session, SEPTEMBER)  # nets the recovery
+    draft_batch(session, SEPTEMBER)  # nets the recovery
     session.commit()
     assert _file(client, "verification_finding", review_id).status_code == 303
     case = _opened_case(session)
@@ -195,7 +156,7 @@ def test_a_facility_contests_a_batch_and_the_next_batch_pays_the_correction(
     session.expire_all()
     owed = session.scalars(select(PaymentCorrection)).one()
     assert (owed.amount, owed.fund_code, owed.source) == (120_000, "shi", f"grievance {case.id}")
-    september = _draft(session, SEPTEMBER)
+    september = draft_batch(session, SEPTEMBER)
     # September's claim, less the finding's recovery, plus the correction.
     assert september.net_amount == 800_000 - 500_000 + 120_000
     acts = session.scalars(

@@ -18,8 +18,8 @@ from tests.factories import vn_world
 NAMES = ("杨飞", "杨伟", "欧阳杨", "王芳", "Nguyễn Văn Yang")
 
 
-@pytest.fixture
-def search_client(session_factory: sessionmaker[Session], session: Session):
+def _clerk_client(session_factory: sessionmaker[Session], session: Session, names: tuple[str, ...]):
+    """A clerk of the facility PA signed in, one household of the commune C11 holding these names."""
     vn_world(session)
     make.household(
         session,
@@ -27,7 +27,7 @@ def search_client(session_factory: sessionmaker[Session], session: Session):
         location_code="C11",
         members=[
             make.person_in(full_name=name, sex="female", birth_date=dt.date(1970 + number, 1, 1))
-            for number, name in enumerate(NAMES)
+            for number, name in enumerate(names)
         ],
     )
     session.commit()
@@ -35,6 +35,11 @@ def search_client(session_factory: sessionmaker[Session], session: Session):
     client.follow_redirects = False
     login_as(client, "clerk", provider="PA", cookie=True)
     return client
+
+
+@pytest.fixture
+def search_client(session_factory: sessionmaker[Session], session: Session):
+    return _clerk_client(session_factory, session, NAMES)
 
 
 def _found(client, text: str) -> list[str]:

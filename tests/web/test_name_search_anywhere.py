@@ -3,39 +3,20 @@ SQLite by reading the table; the family name's bearers still come first."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.web import queries
-from tests import factories as make
-from tests.api_helpers import login_as, make_client
-from tests.factories import vn_world
-from tests.web.test_name_search import _found
+from tests.web.test_name_search import _clerk_client, _found
 
 NAMES = ("杨飞", "Yang Fei", "Fei Wong", "王芳", "Nguyễn Văn Phi", "Léa Feiner")
 
 
 @pytest.fixture
 def anywhere_client(session_factory: sessionmaker[Session], session: Session):
-    vn_world(session)
-    make.household(
-        session,
-        code="H9",
-        location_code="C11",
-        members=[
-            make.person_in(full_name=name, sex="female", birth_date=dt.date(1970 + number, 1, 1))
-            for number, name in enumerate(NAMES)
-        ],
-    )
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    login_as(client, "clerk", provider="PA", cookie=True)
-    return client
+    return _clerk_client(session_factory, session, NAMES)
 
 
 def test_a_later_word_of_the_name_finds_the_person_after_those_it_begins(anywhere_client) -> None:

@@ -8,68 +8,26 @@ OP-D1; OP-D2 runs district D2.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from equicover.organisations import service as organisations
-from equicover.registry.models import Location, Person
-from equicover.targeting.models import TargetingHospitalCase
-from equicover.verification import operators
 from equicover.verification.models import OperatorRecovery, OperatorReview
 from equicover.web import verification_pages
 from tests.api_helpers import form_token, login_as, make_client
-from tests.riel_world import BILL, SERVED, riel_world
+from tests.riel_world import BILL
+from tests.verification.operator_world import draw, operator_world
 
-STARTS, ENDS = dt.date(2015, 3, 1), dt.date(2015, 3, 31)
 ACT_LINK = re.compile(r'href="/verification/operators/reviews/(\d+)"')
 PERIOD = {"period_starts": "2015-01-01", "period_ends": "2015-12-31"}
-
-
-def operator_world(session: Session) -> None:
-    world = riel_world(session)
-    for code, district in (("OP-D1", "D1"), ("OP-D2", "D2")):
-        organisations.ensure_organisation(session=session, code=code, name=f"Operator {district}", role="hef_operator")
-        location = session.scalar(select(Location.id).where(Location.code == district))
-        organisations.assign_areas(
-            session=session, organisation_code=code, location_ids=[location], assigned_on=dt.date(2015, 1, 1)
-        )
-    household = session.scalar(select(Person.household_id).where(Person.id == world.person_id))
-    session.add(
-        TargetingHospitalCase(
-            household_id=household,
-            provider_id=world.provider_id,
-            rules_id="kh-idpoor-hospital",
-            rules_text="",
-            area_type="rural",
-            answers="{}",
-            category="registered_poor",
-            reason="post-identified at admission",
-            admitted_on=SERVED,
-            valid_to=SERVED + dt.timedelta(days=10),
-            status="granted",
-            interviewed_by="hef-agent",
-            interviewed_at=dt.datetime(2015, 3, 10, 9, tzinfo=dt.UTC),
-        )
-    )
-    session.flush()
 
 
 @pytest.fixture
 def drawn(session_factory: sessionmaker[Session], session: Session):
     operator_world(session)
-    operators.draw_operator_sample(
-        session=session,
-        organisation_code="OP-D1",
-        period_starts=STARTS,
-        period_ends=ENDS,
-        cases=5,
-        benefits=5,
-        seed=7,
-    )
+    draw(session)
     session.commit()
     client = make_client(session_factory=session_factory)
     client.follow_redirects = False

@@ -66,6 +66,21 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", html)
 
 
+def _letter_to_pp(session: Session, person_id: int) -> ReferralLetter:
+    """A letter from PA to PP for the person's blood pressure, issued and committed."""
+    letter = referrals.issue_letter(
+        session=session,
+        person_id=person_id,
+        from_provider_code="PA",
+        to_provider_code="PP",
+        diagnosis="I10",
+        reason="blood pressure",
+        issued_on=ISSUED,
+    )
+    session.commit()
+    return letter
+
+
 def test_the_clerk_issues_prints_lists_and_checks_a_letter(world: make.World, client: TestClient, session) -> None:
     member = world.person_ids[1]
     login_as(client, "clerk", provider="PA", cookie=True)
@@ -199,16 +214,7 @@ def test_the_window_settles_a_bill_with_its_letter_and_refuses_one_that_does_not
     world: make.World, client: TestClient, session
 ) -> None:
     member = world.person_ids[1]
-    letter = referrals.issue_letter(
-        session=session,
-        person_id=member,
-        from_provider_code="PA",
-        to_provider_code="PP",
-        diagnosis="I10",
-        reason="blood pressure",
-        issued_on=ISSUED,
-    )
-    session.commit()
+    letter = _letter_to_pp(session, member)
     login_as(client, "clerk", provider="PP", language="fr", cookie=True)
     refusals = [
         (member, "2024-10-01", letter.number, "La lettre a expiré pour cette date de soins."),
@@ -236,16 +242,7 @@ def test_the_window_settles_a_bill_with_its_letter_and_refuses_one_that_does_not
 
 def test_the_receiving_facility_sends_the_patient_back(world: make.World, client: TestClient, session) -> None:
     member = world.person_ids[1]
-    letter = referrals.issue_letter(
-        session=session,
-        person_id=member,
-        from_provider_code="PA",
-        to_provider_code="PP",
-        diagnosis="I10",
-        reason="blood pressure",
-        issued_on=ISSUED,
-    )
-    session.commit()
+    letter = _letter_to_pp(session, member)
     path = f"/window/referrals/{letter.number}/counter-referral"
     login_as(client, "clerk", provider="PB", language="fr", cookie=True)
     wrong = client.post(path, data={"on": "2024-09-05", "note": "seen", **form_token(client)})

@@ -7,11 +7,6 @@ without sideways scroll, and the Arabic page reads right to left."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -25,8 +20,9 @@ from equicover.db.session import make_session_factory, session_scope
 from equicover.registry.models import Location
 from equicover.targeting import service
 from tests import factories as make
+from tests.browser import chromium, need_chromium, served
 from tests.targeting.helpers import KH, KH_POOR
-from tests.web.test_browser import CHROMIUM, Tab, _free_port, _need_chromium
+from tests.web.test_browser import Tab
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -36,7 +32,7 @@ RICH = {**KH_POOR, "roof": "concrete", "walls": "brick", "land": "over_1_ha", "f
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    _need_chromium()
+    need_chromium()
     folder = tmp_path_factory.mktemp("targeting-web")
     database_url = f"sqlite:///{folder / 'web.db'}"
     upgrade(database_url)
@@ -75,46 +71,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
             user=clerk,
         )
     engine.dispose()
-    port = _free_port()
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "equicover.api.server:app", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "EQUICOVER_DATABASE_URL": database_url},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base_url}/login", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((folder / "server.log").read_text(errors="replace")[-2000:]) from None
-                time.sleep(0.3)
+    with served(folder, database_url) as base_url:
         accounts = SimpleNamespace(
             usernames={"registrar": "council", "fund_manager": "fund"},
             passwords={"registrar": PASSWORD, "fund_manager": PASSWORD},
         )
         yield SimpleNamespace(base_url=base_url, accounts=accounts, round_path=round_path)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser(site: SimpleNamespace) -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _submit(tab: Tab, selector: str) -> None:
