@@ -56,8 +56,10 @@ from equicover.settlement.toml_lines import (
     TomlLineIndex,
     format_key_path,
     limit_problem,
+    quoted_choices,
     read_data_file,
     syntax_problem,
+    toml_type_name,
     too_deep,
 )
 
@@ -216,26 +218,6 @@ def _period_text(policy: Policy) -> str:
     return f"{policy.effective_from.isoformat()} to {end}"
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (date, datetime)):
-        return "a date"
-    return type(value).__name__
-
-
-def _choices(values: Iterable[str]) -> str:
-    return ", ".join(repr(value) for value in values)
-
-
 class _PolicyReader:
     """Reads one parsed document, collecting problems instead of stopping at the first."""
 
@@ -276,7 +258,7 @@ class _PolicyReader:
             if refused and key in refused:
                 self.problem(path + (key,), refused[key])
             else:
-                self.problem(path + (key,), f"unknown key {key!r} (allowed here: {_choices(allowed)})")
+                self.problem(path + (key,), f"unknown key {key!r} (allowed here: {quoted_choices(allowed)})")
         for key in required:
             if key not in table:
                 self.problem(path, f"missing required key {key!r}")
@@ -286,7 +268,7 @@ class _PolicyReader:
     def table(self, value: object, path: KeyPath) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return value
-        self.problem(path, f"must be a table, not {_type_name(value)}")
+        self.problem(path, f"must be a table, not {toml_type_name(value)}")
         return None
 
     def tables(self, value: object, path: KeyPath) -> list[tuple[KeyPath, dict[str, Any]]]:
@@ -297,7 +279,7 @@ class _PolicyReader:
         elif isinstance(value, list):
             single = False
         else:
-            self.problem(path, f"must be an array of tables, not {_type_name(value)}")
+            self.problem(path, f"must be an array of tables, not {toml_type_name(value)}")
             return []
         result = []
         for index, element in enumerate(value):
@@ -312,7 +294,7 @@ class _PolicyReader:
             return default
         value = table[key]
         if not isinstance(value, str):
-            self.problem(path + (key,), f"must be a string, not {_type_name(value)}")
+            self.problem(path + (key,), f"must be a string, not {toml_type_name(value)}")
             return None
         if not value.strip():
             self.problem(path + (key,), "must not be empty")
@@ -329,7 +311,7 @@ class _PolicyReader:
             for choice in choices:
                 if value == choice:
                     return choice
-        self.problem(path + (key,), f"must be one of {_choices(choices)}, not {value!r}")
+        self.problem(path + (key,), f"must be one of {quoted_choices(choices)}, not {value!r}")
         return default
 
     def money(self, table: dict[str, Any], key: str, path: KeyPath) -> int | None:
@@ -337,7 +319,7 @@ class _PolicyReader:
             return None
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.problem(path + (key,), f'money must be a decimal string like "120.00", not {_type_name(value)}')
+            self.problem(path + (key,), f'money must be a decimal string like "120.00", not {toml_type_name(value)}')
             return None
         if not isinstance(value, str):
             self.problem(
@@ -469,7 +451,7 @@ class _PolicyReader:
             if self.levels_known and level not in self.provider_levels:
                 self.problem(
                     path + ("primary_care_levels", index),
-                    f"{level!r} is not a provider level of the policy ({_choices(self.provider_levels)})",
+                    f"{level!r} is not a provider level of the policy ({quoted_choices(self.provider_levels)})",
                 )
         return {"primary_care_levels": levels}
 
@@ -491,7 +473,7 @@ class _PolicyReader:
                     if level not in self.provider_levels:
                         self.problem(
                             path + ("levels", index),
-                            f"{level!r} is not a provider level of the policy ({_choices(self.provider_levels)})",
+                            f"{level!r} is not a provider level of the policy ({quoted_choices(self.provider_levels)})",
                         )
             found["area_levels"] = levels
         network = self.name_list(table, "network", path)
@@ -589,7 +571,7 @@ class _PolicyReader:
         for language in names_table:
             if language not in NAME_LANGUAGES:
                 self.problem(
-                    names_path + (language,), f"unknown language {language!r} (known: {_choices(NAME_LANGUAGES)})"
+                    names_path + (language,), f"unknown language {language!r} (known: {quoted_choices(NAME_LANGUAGES)})"
                 )
                 continue
             text = self.text(names_table, language, names_path)
@@ -623,7 +605,7 @@ class _PolicyReader:
         for care_type, bounds_value in declared.items():
             care_path = key_path + (care_type,)
             if self.care_types_known and care_type not in self.care_types:
-                self.problem(care_path, f"unknown care type {care_type!r} (known: {_choices(self.care_types)})")
+                self.problem(care_path, f"unknown care type {care_type!r} (known: {quoted_choices(self.care_types)})")
                 continue
             bounds = self.table(bounds_value, care_path)
             if bounds is None:
@@ -699,7 +681,7 @@ class _PolicyReader:
             condition = self.condition(value, path, allow_allowed_below, only)
             return (condition,) if condition else ()
         if not isinstance(value, list):
-            self.problem(path, f"must be a table or an array of tables, not {_type_name(value)}")
+            self.problem(path, f"must be a table or an array of tables, not {toml_type_name(value)}")
             return ()
         if not value:
             self.problem(path, "an empty list never matches: leave `when` out to match every claim")
@@ -730,7 +712,7 @@ class _PolicyReader:
         if only is not None:
             for key in CONDITION_KEYS:
                 if key not in allowed_keys:
-                    refused.setdefault(key, f"only {_choices(allowed_keys)} can be used here")
+                    refused.setdefault(key, f"only {quoted_choices(allowed_keys)} can be used here")
         before = len(self.problems)
         self.keys(table, path, allowed_keys, refused=refused)
         fields: dict[str, Any] = {}
@@ -787,23 +769,26 @@ class _PolicyReader:
                 return False
             return True
         if not isinstance(value, str) or not value.strip():
-            self.problem(path, f"must be a non-empty string, not {_type_name(value)}")
+            self.problem(path, f"must be a non-empty string, not {toml_type_name(value)}")
             return False
         if key == "care_type" and self.care_types_known and value not in self.care_types:
-            self.problem(path, f"unknown care type {value!r} (the policy's care_types: {_choices(self.care_types)})")
+            self.problem(
+                path, f"unknown care type {value!r} (the policy's care_types: {quoted_choices(self.care_types)})"
+            )
             return False
         if key == "provider_level" and self.levels_known and value not in self.provider_levels:
             self.problem(
                 path,
-                f"unknown provider level {value!r} (the policy's provider_levels: {_choices(self.provider_levels)})",
+                f"unknown provider level {value!r} "
+                f"(the policy's provider_levels: {quoted_choices(self.provider_levels)})",
             )
             return False
         if key == "diagnosis_group" and value not in self.diagnosis_groups:
-            known = _choices(self.diagnosis_groups) or "none defined"
+            known = quoted_choices(self.diagnosis_groups) or "none defined"
             self.problem(path, f"unknown diagnosis group {value!r} (the policy's diagnosis_groups: {known})")
             return False
         if key == "member_category" and self.category_map is not None and value not in self.category_map:
-            known = _choices(self.category_map) or "none"
+            known = quoted_choices(self.category_map) or "none"
             self.problem(
                 path, f"category {value!r} is not mapped to registry categories in [categories] (mapped: {known})"
             )

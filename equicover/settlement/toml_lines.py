@@ -14,14 +14,36 @@ import contextlib
 import re
 import tomllib
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 KeyPath = tuple[str | int, ...]
 
 _BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _SCALAR_ENDS = frozenset(",]}#\n\r")
+
+
+def toml_type_name(value: object) -> str:
+    """What a TOML value is, in the words of a problem message ("a table", "a date")."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (date, datetime)):
+        return "a date"
+    return type(value).__name__
+
+
+def quoted_choices(values: Iterable[str]) -> str:
+    return ", ".join(repr(value) for value in values)
 
 
 class _Malformed(Exception):

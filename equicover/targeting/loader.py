@@ -28,8 +28,10 @@ from equicover.settlement.toml_lines import (
     TomlLineIndex,
     format_key_path,
     limit_problem,
+    quoted_choices,
     read_data_file,
     syntax_problem,
+    toml_type_name,
     too_deep,
 )
 from equicover.targeting.rules import (
@@ -175,26 +177,6 @@ def _overlap(first: TargetingRules, second: TargetingRules) -> bool:
     )
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (date, datetime)):
-        return "a date"
-    return type(value).__name__
-
-
-def _choices(values: Iterable[str]) -> str:
-    return ", ".join(repr(value) for value in values)
-
-
 class _RulesReader:
     """Reads one parsed document, collecting problems instead of stopping at the first."""
 
@@ -219,7 +201,7 @@ class _RulesReader:
     def keys(self, table: dict[str, Any], path: KeyPath, allowed: Sequence[str], required: Sequence[str] = ()) -> None:
         for key in table:
             if key not in allowed:
-                self.problem(path + (key,), f"unknown key {key!r} (allowed here: {_choices(allowed)})")
+                self.problem(path + (key,), f"unknown key {key!r} (allowed here: {quoted_choices(allowed)})")
         for key in required:
             if key not in table:
                 self.problem(path, f"missing required key {key!r}")
@@ -229,7 +211,7 @@ class _RulesReader:
     def table(self, value: object, path: KeyPath) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return value
-        self.problem(path, f"must be a table, not {_type_name(value)}")
+        self.problem(path, f"must be a table, not {toml_type_name(value)}")
         return None
 
     def tables(self, value: object, path: KeyPath) -> list[tuple[KeyPath, dict[str, Any]]]:
@@ -238,7 +220,7 @@ class _RulesReader:
         elif isinstance(value, list):
             pairs = [(path + (index,), element) for index, element in enumerate(value)]
         else:
-            self.problem(path, f"must be an array of tables, not {_type_name(value)}")
+            self.problem(path, f"must be an array of tables, not {toml_type_name(value)}")
             return []
         result = []
         for element_path, element in pairs:
@@ -252,7 +234,7 @@ class _RulesReader:
             return None
         value = table[key]
         if not isinstance(value, str):
-            self.problem(path + (key,), f"must be a string, not {_type_name(value)}")
+            self.problem(path + (key,), f"must be a string, not {toml_type_name(value)}")
             return None
         if not value.strip():
             self.problem(path + (key,), "must not be empty")
@@ -273,7 +255,7 @@ class _RulesReader:
         for choice in choices:
             if value == choice:
                 return choice
-        self.problem(path + (key,), f"must be one of {_choices(choices)}, not {value!r}")
+        self.problem(path + (key,), f"must be one of {quoted_choices(choices)}, not {value!r}")
         return None
 
     def integer(
@@ -283,7 +265,7 @@ class _RulesReader:
             return None
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path + (key,), f"must be a whole number, not {_type_name(value)}")
+            self.problem(path + (key,), f"must be a whole number, not {toml_type_name(value)}")
             return None
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             low = "" if minimum is None else f" at least {minimum}"
@@ -297,14 +279,14 @@ class _RulesReader:
             return None
         value = table[key]
         if not isinstance(value, bool):
-            self.problem(path + (key,), f"must be true or false, not {_type_name(value)}")
+            self.problem(path + (key,), f"must be true or false, not {toml_type_name(value)}")
             return None
         return value
 
     def figure(self, value: object, path: KeyPath) -> Decimal | None:
         """Points, weights, bounds: a number with at most MAX_DECIMALS decimals, read exactly."""
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            self.problem(path, f"must be a number, not {_type_name(value)}")
+            self.problem(path, f"must be a number, not {toml_type_name(value)}")
             return None
         try:
             number = Decimal(str(value).strip())
@@ -328,7 +310,7 @@ class _RulesReader:
             return None
         value = table[key]
         if not isinstance(value, str):
-            self.problem(path + (key,), f'money must be a decimal string like "3767.00", not {_type_name(value)}')
+            self.problem(path + (key,), f'money must be a decimal string like "3767.00", not {toml_type_name(value)}')
             return None
         try:
             return parse_money(value, self.minor_digits)
@@ -373,7 +355,8 @@ class _RulesReader:
         for language in labels_table:
             if language not in LABEL_LANGUAGES:
                 self.problem(
-                    labels_path + (language,), f"unknown language {language!r} (known: {_choices(LABEL_LANGUAGES)})"
+                    labels_path + (language,),
+                    f"unknown language {language!r} (known: {quoted_choices(LABEL_LANGUAGES)})",
                 )
                 continue
             text = self.text(labels_table, language, labels_path)
@@ -401,7 +384,7 @@ class _RulesReader:
         if self.area_types_known:
             for value in values:
                 if value not in self.area_types:
-                    self.problem(path, f"unknown area type {value!r} (declared: {_choices(self.area_types)})")
+                    self.problem(path, f"unknown area type {value!r} (declared: {quoted_choices(self.area_types)})")
         return values
 
     # -- the document --------------------------------------------------------------------------
@@ -726,7 +709,7 @@ class _RulesReader:
                 if missing:
                     self.problem(
                         path + (key, score_id),
-                        f"score {score_id!r} is not computed in area type(s) {_choices(missing)}: "
+                        f"score {score_id!r} is not computed in area type(s) {quoted_choices(missing)}: "
                         "restrict the condition's area_type",
                     )
                 figure = self.figure(raw, path + (key, score_id))
