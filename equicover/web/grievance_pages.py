@@ -414,9 +414,7 @@ def open_case(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, OPEN_REFUSALS)
         return _new_form(page, form, error.status)
     if _readable(page, case.id):
@@ -555,9 +553,7 @@ def case_page(
 
 
 def _refused(page: Page, case_id: int, error: EquicoverError, known: Refusals, **form: Any) -> Response:
-    if error.status >= 500:
-        raise error
-    page.session.rollback()
+    page.undo_refused(error)
     page.error_of(error, known)
     return _render_case(page, _visible_case(page, case_id), error.status, **form)
 
@@ -714,9 +710,7 @@ def appeal_case(
     try:
         appealed = grievances.appeal(session=page.session, case=case, description=description, on=day, actor=page.actor)
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, APPEAL_REFUSALS)
         if page.invalid_field == "on":  # the appeal's own date, not the decision's
             page.invalid_field = "appeal_on"

@@ -299,6 +299,13 @@ class Page:
         assert self.viewer is not None, "call require() first"
         return f"web:{self.viewer.username}"
 
+    def undo_refused(self, error: EquicoverError) -> None:
+        """A refusal the page shows: what the request wrote is undone. A server fault (5xx) is no
+        refusal: it is raised again, for the error page and the log."""
+        if error.status >= 500:
+            raise error
+        self.session.rollback()
+
     def error(self, message: str, field: str | None = None) -> None:
         """Show ``message`` above the form; with ``field``, that input is marked invalid, described
         by the message, and focused (:meth:`invalid`)."""

@@ -242,9 +242,7 @@ def issue_letter(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, LETTER_REFUSALS)
         return _person_page(page, person_id, form, error.status)
     return redirect(f"/window/referrals/{quote(letter.number, safe='')}?issued=1")
@@ -393,9 +391,7 @@ def counter_referral(
             session=page.session, letter=letter, by_provider_code=receiver.code, on=day, note=note, actor=page.actor
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         letter = _visible_letter(page, number)
         page.error_of(error, COUNTER_REFUSALS)
         return _render_letter(page, letter, form, error.status)

@@ -207,9 +207,7 @@ def enrol_member(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, ENROLMENT_REFUSALS)
         return _render_household(page, household, location, start_day, status_code=error.status)
     return redirect(f"/registry/households/{household.code}?on={start_day.isoformat()}&enrolled={person_id}")
@@ -291,9 +289,7 @@ def give_category(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, CATEGORY_REFUSALS)
         return _render_household(
             page, household, location, page.data_day.day, status_code=error.status, category_form=form
@@ -320,9 +316,7 @@ def end_category(
             session=page.session, person_id=person_id, category=category, valid_to=ends, actor=page.actor
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, CATEGORY_REFUSALS)
         return _render_household(
             page, household, location, page.data_day.day, status_code=error.status, category_form=form

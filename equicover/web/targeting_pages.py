@@ -520,9 +520,7 @@ def open_round(
             kind=kind,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         _refuse(
             page,
             error,
@@ -674,9 +672,7 @@ def import_answers(page: PageDep, round_id: RecordId, answers: Annotated[UploadF
             page.error(_file_refusal(page, error.message), field="answers")
             return _render_round(page, round_id, status_code=422)
         except EquicoverError as error:
-            if error.status >= 500:
-                raise
-            page.session.rollback()
+            page.undo_refused(error)
             _refuse(page, error, STEP_REFUSALS)
             return _render_round(page, round_id, status_code=error.status)
     imported = Imported(
@@ -713,9 +709,7 @@ def capture_answers(page: PageDep, round_id: RecordId, form: FormDep) -> Respons
             village=_text(form, "village", 100) or None,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         _refuse_answers(page, error, rules, ("household", "area_type"), STEP_REFUSALS)
         return _render_round(page, round_id, status_code=error.status, form=values)
     return redirect(f"/targeting/rounds/{round_id}?changed=captured&village={quote(entry.village, safe='')}")
@@ -728,9 +722,7 @@ def score_round(page: PageDep, round_id: RecordId) -> Response:
     try:
         service.score_round(session=page.session, round_id=round_id, user=page.current_user)
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         _refuse(page, error, STEP_REFUSALS)
         return _render_round(page, round_id, status_code=error.status)
     return redirect(f"/targeting/rounds/{round_id}?changed=scored")
@@ -741,9 +733,7 @@ def _step(page: Page, round_id: int, form: dict[str, Any], village: str, work: A
     try:
         work()
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         known: Known = (("on", "is not a date", DATE_REFUSED), ("uphold", None, CHOOSE_RULING), *STEP_REFUSALS)
         _refuse(page, error, known, {"household": "household_code"})
         return _render_round(page, round_id, village=village, status_code=error.status, form=form)
@@ -981,9 +971,7 @@ def post_identify(page: PageDep, person_id: RecordId, form: FormDep) -> Response
             area_type=_text(form, "area_type", 48) or None,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         _refuse_answers(page, error, rules, ("area_type",), (("admitted_on", None, DATE_REFUSED), *STEP_REFUSALS))
         return _render_hospital(page, person_id, status_code=error.status, form=values)
     return _render_hospital(page, person_id, form=values, case=case)
@@ -1053,9 +1041,7 @@ def _decide_case(page: Page, case_id: int, on: str, action: str, reason: str | N
                 session=page.session, case_id=case_id, on=day, user=page.current_user, reason=reason or ""
             )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         _refuse(page, error, CASE_REFUSALS)
         form = {"case": case_id, "action": action, "on": on, "reason": reason or ""}
         return _render_cases(page, status_code=error.status, form=form)

@@ -112,9 +112,7 @@ def create_account(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, ACCOUNT_REFUSALS)
         return _render(page, 1, status_code=error.status, form=form)
     page.flashes.append(("ok", page.lang.gettext(CREATED, username=user.username, password=password)))

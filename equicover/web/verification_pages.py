@@ -288,9 +288,7 @@ def decide_review(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, DECISION_REFUSALS)
         return page.render(
             "verification_review.html", status_code=error.status, **_review_context(page, review_id), form=form
@@ -554,9 +552,7 @@ def draw_operator_sample(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, SAMPLE_REFUSALS)
         return refused(error.status)
     query = urlencode({"organisation": organisation, "drawn": len(drawn)})
@@ -643,9 +639,7 @@ def decide_operator_review(
             actor=page.actor,
         )
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, FINDING_REFUSALS)
         return page.render(
             "verification_operator_review.html",

@@ -442,9 +442,7 @@ def window_settle(
     try:
         claim, _created = with_retries(page.session, work)
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         context = _person_context(page, person_id, day)
         known = _service_refusal(error) if isinstance(error, RecordError) else None
         if known is not None:
@@ -583,9 +581,7 @@ def window_reversal(
     try:
         reversal = with_retries(page.session, work)
     except EquicoverError as error:
-        if error.status >= 500:
-            raise
-        page.session.rollback()
+        page.undo_refused(error)
         page.error_of(error, {("status", "the claim is already reversed"): N_("This bill was reversed.")})
         return page.render("window_claim.html", status_code=error.status, **_claim_context(page, claim_id, provider))
     state = "paid" if reversal.paid else ("draft" if reversal.batch_id is not None else "unpaid")
