@@ -239,10 +239,18 @@ def money_of_claim(*, session: Session, claim: Claim) -> tuple[str, int] | None:
 
 
 def move_claims(*, session: Session, from_person_id: int, to_person_id: int) -> list[int]:
-    """Give a person's stored claims to another, for a merge of duplicates; the claim row ids moved."""
+    """Give a person's stored claims to another, for a merge of duplicates; the claim row ids moved.
+
+    What each claim added to the accumulators moves with it (:func:`merge_accumulators` adds the
+    amounts themselves), so that reversing it takes them out of the accumulators that now hold them."""
     moved = list(session.scalars(select(Claim.id).where(Claim.person_id == from_person_id).order_by(Claim.id)))
     if moved:
         session.execute(update(Claim).where(Claim.id.in_(moved)).values(person_id=to_person_id))
+        session.execute(
+            update(ClaimAccumulatorDelta)
+            .where(ClaimAccumulatorDelta.claim_pk.in_(moved))
+            .values(member_id=str(to_person_id))
+        )
     return moved
 
 

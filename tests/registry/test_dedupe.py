@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from equicover.audit.service import history
 from equicover.care.models import ChronicCondition, FamilyDoctorContract
+from equicover.claims.deltas import ClaimAccumulatorDelta
 from equicover.claims.models import Claim, StoredAccumulator
+from equicover.claims.service import reverse_claim
 from equicover.enrolment.models import Enrolment
 from equicover.enrolment.service import coverage
 from equicover.errors import ValidationFailed
@@ -189,6 +191,13 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
                 position=position, paid=position, member_share=0,
             )
         )  # fmt: skip
+    # What the duplicate's claim added to its ceiling, for a reversal to take back out.
+    session.add(
+        ClaimAccumulatorDelta(
+            claim_pk=claim.id, policy_id="vn-shi", member_id=str(duplicate.id), layer_id="ceiling",
+            benefit_year=2024, position=30_000, paid=30_000, member_share=0,
+        )
+    )  # fmt: skip
     session.flush()
 
     def covered_in_d1() -> tuple[int, int]:
@@ -227,6 +236,11 @@ def test_merge_moves_enrolments_contributions_categories_and_claims(session, geo
         and log[-1].after["claim_ids"] == [claim.id]
     )
     assert history(session=session, entity="persons", entity_id=survivor.id)[-1].action == "absorb"
+
+    # Reversing the moved claim takes what it used out of the survivor's ceiling, where it now counts.
+    reverse_claim(session=session, claim_id="C-1", provider_id=provider.id, reason="billed twice", actor="clerk1")
+    assert session.get(StoredAccumulator, ("vn-shi", str(survivor.id), "ceiling", 2024)).position == 100_000
+    assert session.get(StoredAccumulator, ("vn-shi", str(duplicate.id), "ceiling", 2024)).position == 0
 
     with pytest.raises(ValidationFailed):
         merge_persons(session=session, survivor_id=survivor.id, merged_id=duplicate.id)
