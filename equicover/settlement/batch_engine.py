@@ -137,6 +137,8 @@ def _prepared_sql(policy: Policy, typed: str, keep: tuple[str, ...]) -> str:
 
 
 SORTED_TABLE = "sorted_claims"
+# the order a member's claims are settled in: by date, then claim id (claim ids are unique among good rows)
+SETTLEMENT_ORDER = "member_id, service_date, claim_id"
 
 
 def _create_sorted(
@@ -146,8 +148,10 @@ def _create_sorted(
     *,
     seeded: bool = False,
     carry: Sequence[str] = (),
+    in_order: bool = False,
 ) -> None:
-    """The one sort: settlement columns only (and ``carry``), stored in (member, date, claim id) order."""
+    """The one sort: settlement columns only (and ``carry``), stored in (member, date, claim id)
+    order. ``in_order``: ``prepared`` already comes in that order; it is stored as it comes."""
     columns = [
         "member_id",
         "byear",
@@ -163,8 +167,8 @@ def _create_sorted(
     columns.extend(column for column in carry if column not in columns)
     _run(
         connection,
-        f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
-        "ORDER BY member_id, service_date, claim_id",
+        f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared}"
+        + ("" if in_order else f" ORDER BY {SETTLEMENT_ORDER}"),
     )
 
 
@@ -534,6 +538,19 @@ def reads_claims_alike(first: Policy, second: Policy) -> bool:
     )
 
 
+def typed_for(typed_as: Policy, policy: Policy, typed: str) -> str:
+    """``typed`` (``checked_select(typed_as, ...)`` of the claims, or rows of it) as
+    ``checked_select(policy, ...)`` gives it, for a policy that :func:`reads_claims_alike`
+    ``typed_as``: only the category flags can differ."""
+    if not reads_claims_alike(typed_as, policy):
+        raise ValueError(f"policy {policy.id} does not read claims as {typed_as.id} does")
+    if policy_categories(typed_as) == policy_categories(policy):
+        return f"SELECT * FROM {typed}"
+    flags = "".join(", " + flag for flag in category_flags(policy, "categories_text"))
+    dropped = ", ".join(f"cat{j}" for j in range(len(policy_categories(typed_as))))
+    return f"SELECT *{f' EXCLUDE ({dropped})' if dropped else ''}{flags} FROM {typed}"
+
+
 def check_claims_relation(
     connection: duckdb.DuckDBPyConnection,
     policy: Policy,
@@ -548,22 +565,29 @@ def check_claims_relation(
     of the claims, for a policy that :func:`reads_claims_alike` this one: only this policy's
     category flags and per-claim decisions are computed."""
     keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS) + keep
-    if typed_as is None:
-        checked = checked_select(policy, source)
-    elif not reads_claims_alike(typed_as, policy):
-        raise ValueError(f"policy {policy.id} does not read claims as {typed_as.id} does")
-    elif policy_categories(typed_as) == policy_categories(policy):
-        checked = f"SELECT * FROM {source}"
-    else:
-        flags = "".join(", " + flag for flag in category_flags(policy, "categories_text"))
-        dropped = ", ".join(f"cat{j}" for j in range(len(policy_categories(typed_as))))
-        checked = f"SELECT *{f' EXCLUDE ({dropped})' if dropped else ''}{flags} FROM {source}"
+    checked = checked_select(policy, source) if typed_as is None else typed_for(typed_as, policy, source)
     _run(
         connection,
         f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
         f"FROM ({_prepared_sql(policy, f'({checked})', keep)})",
     )
     return _check_duplicates(connection)
+
+
+def check_typed(connection: duckdb.DuckDBPyConnection, policy: Policy, source: str) -> tuple[int, int]:
+    """:func:`check_claims_relation` without any per-claim decision: ``checked`` holds every
+    column of ``checked_select(policy, source)`` and ``bad``, for policies that read claims alike
+    to decide from (:func:`typed_for`, :func:`settle_in_order`). Returns (rows, rejected rows)."""
+    _run(
+        connection,
+        f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
+        f"FROM ({checked_select(policy, source)})",
+    )
+    return _check_duplicates(connection)
+
+
+# The columns of the checked table that only the checks read.
+CHECK_ONLY_COLUMNS = ("bad", *(f"r_{f}" for f in CHECKED_FIELDS))
 
 
 # The rows of the checked table that are settled: no field refused, not a repeated claim id.
@@ -631,6 +655,22 @@ def settle_checked(
     the ``carry`` columns of ``source`` (not read by the settlement), in that order."""
     _create_sorted(connection, policy, source, seeded=seeded, carry=carry)
     return _settle_in_parts(connection, policy, seeded=seeded, movements=movements, carry=carry)
+
+
+def settle_in_order(
+    connection: duckdb.DuckDBPyConnection, policy: Policy, typed: str, *, carry: Sequence[str] = ()
+) -> str:
+    """:func:`settle_checked` for good rows already sorted in settlement order (member, service
+    date, claim id; see :data:`SETTLEMENT_ORDER`): ``typed`` has the columns of
+    ``batch_input.checked_select`` for this policy (its category flags included), and this
+    policy's per-claim decisions are computed as the rows stream, without sorting them again.
+    Several policies that read claims alike settle one sorted table this way."""
+    keep = tuple(dict.fromkeys(("member_id", "byear", "claim_id", *carry)))
+    _create_sorted(connection, policy, f"({_prepared_sql(policy, typed, keep)})", carry=carry, in_order=True)
+    try:
+        return _settle_in_parts(connection, policy, carry=carry)
+    finally:
+        _run(connection, f"DROP TABLE {SORTED_TABLE}")
 
 
 def settle_file(

@@ -1,12 +1,14 @@
 """Re-settle one year of claims under several policies and compare what each payer, the members and
 the households would bear.
 
-The claims are read once into DuckDB; each policy then checks and settles them with the batch
-engine (``settlement.batch_engine``: the same checks, the same cascade, so every figure equals
-settling that policy alone), one policy after the other on the same connection, each pass using
-every core. Policies that read claims alike (the usual what-if) share one typing of the text. What
-is kept per claim is integers (the settled ranges, renamed, not copied); the figures come from two
-small aggregates per policy; every total is an exact sum of minor units.
+The claims are read once into DuckDB and settled under each policy with the batch engine
+(``settlement.batch_engine``: the same checks, the same cascade, so every figure equals settling
+that policy alone), one policy after the other on the same connection, each pass using every core.
+Policies that read claims alike (the usual what-if) share one typing, one check and one sort: each
+decides and settles the sorted good rows as they stream. What is kept per claim is integers (the
+settled ranges, renamed, not copied) with the household, district and categories the settlement
+carries; the figures come from two small aggregates per policy; every total is an exact sum of
+minor units.
 
 Figures per policy (docs/simulation.md):
 - what each layer's payer pays, each allowance, the members' out-of-pocket (OOP), the write-offs;
@@ -36,7 +38,7 @@ import pyarrow as pa
 from equicover.errors import EquicoverError
 from equicover.money import RATIO_SCALE
 from equicover.settlement import batch_engine as batch
-from equicover.settlement.batch_engine_input import checked_select, error_rows_sql
+from equicover.settlement.batch_engine_input import error_rows_sql
 from equicover.settlement.batch_engine_sql import quote_literal, trail_sql
 from equicover.settlement.model import Policy
 from equicover.simulation.consumption import ConsumptionAssumptions
@@ -305,46 +307,41 @@ def _sim_table(index: int) -> str:
     return f"simulated_{index}"
 
 
-# The good rows of the checked table with their row number in the claims (the settlement carries it).
-_GOOD_ROWS_WITH_RID = (
-    "(SELECT *, c.rowid AS rid FROM checked c WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"
-)
-_CARRIED = ("rid", "member_id", "care_type")
+# The good rows of the checked table with their row number in the claims and the facts the
+# figures group by, which the settlement carries: the figures then read each policy's settled
+# claims alone, without joining them to the facts again.
+_GOOD_ROWS_WITH_FACTS = """(SELECT c.*, f.rid, f.hh, f.district, f.cat_key
+    FROM checked c JOIN claim_facts f ON f.rid = c.rowid
+    WHERE NOT c.bad AND c.rowid NOT IN (SELECT rid FROM duplicates))"""
+_CARRIED = ("rid", "member_id", "care_type", "hh", "district", "cat_key")
+_TYPED_SORTED = "typed_sorted"
 
 
-def _settle_policy(
+def _write_rejected(
     connection: duckdb.DuckDBPyConnection,
     policy: Policy,
     index: int,
     claims: Path | pa.Table,
-    errors_dir: Path | None,
-    typed_as: Policy | None = None,
-) -> tuple[int, int]:
-    """``simulated_<index>``: the cascade's integers for every good row (``pay{k}``, ``al{k}``,
-    ``member_oop``, the trail's columns) with ``rid``, ``member_id`` and ``care_type``.
-    ``typed_as``: the claims were typed once for that policy (``typed_claims``), which reads them
-    as this one does."""
-    if typed_as is not None:
-        rows, rejected = batch.check_claims_relation(
-            connection, policy, "typed_claims", keep=("care_type",), typed_as=typed_as
-        )
-    else:
-        rows, rejected = batch.check_claims_relation(connection, policy, "raw_claims", keep=("care_type",))
-    if errors_dir is not None and rejected:
-        errors = (
-            batch.rejected_rows_sql(connection, claims, rows)
-            if isinstance(claims, Path)
-            else error_rows_sql("checked", "duplicates")
-        )
-        target = errors_dir / f"rejected-{policy.id}-{index + 1}.csv"
-        _run(
-            connection,
-            f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
-            f"TO {quote_literal(target.as_posix())} (FORMAT csv, HEADER true)",
-        )
-    batch.settle_checked(connection, policy, _GOOD_ROWS_WITH_RID, carry=_CARRIED)
-    # the settled ranges are kept under this policy's name rather than copied: the next policy's
-    # settlement reuses the engine's table names
+    errors_dir: Path,
+    rows: int,
+) -> None:
+    """The rejected rows of the ``checked`` table as ``rejected-<policy id>-<n>.csv``."""
+    errors = (
+        batch.rejected_rows_sql(connection, claims, rows)
+        if isinstance(claims, Path)
+        else error_rows_sql("checked", "duplicates")
+    )
+    target = errors_dir / f"rejected-{policy.id}-{index + 1}.csv"
+    _run(
+        connection,
+        f"COPY (SELECT line, nullif(claim_id, '') AS claim_id, field, reason FROM ({errors})) "
+        f"TO {quote_literal(target.as_posix())} (FORMAT csv, HEADER true)",
+    )
+
+
+def _keep_settled(connection: duckdb.DuckDBPyConnection, index: int) -> None:
+    """``simulated_<index>``: the settled ranges the engine just made, kept under this policy's
+    name rather than copied (the next policy's settlement reuses the engine's table names)."""
     pattern = quote_literal(f"{batch.SETTLED_TABLE}_[0-9]+")
     names = _run(connection, f"SELECT table_name FROM duckdb_tables() WHERE regexp_full_match(table_name, {pattern})")
     parts = sorted((str(name) for (name,) in names), key=lambda name: int(name.rsplit("_", 1)[1]))
@@ -353,7 +350,52 @@ def _settle_policy(
         _run(connection, f"ALTER TABLE {name} RENAME TO {_sim_table(index)}_part{part}")
         renamed.append(f"SELECT * FROM {_sim_table(index)}_part{part}")
     _run(connection, f"CREATE OR REPLACE VIEW {_sim_table(index)} AS {' UNION ALL '.join(renamed)}")
+
+
+def _settle_policy(
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    index: int,
+    claims: Path | pa.Table,
+    errors_dir: Path | None,
+) -> tuple[int, int]:
+    """``simulated_<index>``: the cascade's integers for every good row (``pay{k}``, ``al{k}``,
+    ``member_oop``, the trail's columns) with ``rid``, ``member_id`` and ``care_type``, for a
+    policy that reads the claims otherwise than the first: checked and sorted on its own."""
+    rows, rejected = batch.check_claims_relation(connection, policy, "raw_claims", keep=("care_type",))
+    if errors_dir is not None and rejected:
+        _write_rejected(connection, policy, index, claims, errors_dir, rows)
+    batch.settle_checked(connection, policy, _GOOD_ROWS_WITH_FACTS, carry=_CARRIED)
+    _keep_settled(connection, index)
     return rows - rejected, rejected
+
+
+def _settle_alike(
+    connection: duckdb.DuckDBPyConnection,
+    alike: Sequence[tuple[int, Policy]],
+    claims: Path | pa.Table,
+    errors_dir: Path | None,
+) -> list[tuple[int, int]]:
+    """``simulated_<index>`` for each of policies that read claims alike (the usual what-if: same
+    vocabulary and period, other ratios or caps): the claims are typed, checked and sorted once,
+    under the first, and each policy decides and settles the sorted good rows as they stream.
+    Rows and rejections are the same for every one of them."""
+    first = alike[0][1]
+    rows, rejected = batch.check_typed(connection, first, "raw_claims")
+    if errors_dir is not None and rejected:
+        for index, policy in alike:
+            _write_rejected(connection, policy, index, claims, errors_dir, rows)
+    _run(
+        connection,
+        f"CREATE OR REPLACE TABLE {_TYPED_SORTED} AS SELECT * EXCLUDE ({', '.join(batch.CHECK_ONLY_COLUMNS)}) "
+        f"FROM {_GOOD_ROWS_WITH_FACTS} ORDER BY {batch.SETTLEMENT_ORDER}",
+    )
+    _run(connection, "DROP TABLE checked")  # memory for the settlements, not spill
+    for index, policy in alike:
+        batch.settle_in_order(connection, policy, f"({batch.typed_for(first, policy, _TYPED_SORTED)})", carry=_CARRIED)
+        _keep_settled(connection, index)
+    _run(connection, f"DROP TABLE {_TYPED_SORTED}")
+    return [(rows - rejected, rejected)] * len(alike)
 
 
 def _int(value: object) -> int:
@@ -395,17 +437,17 @@ def _aggregate(
     _run(
         connection,
         f"""CREATE OR REPLACE TABLE claim_groups_{index} AS
-        SELECT f.cat_key, f.district, count(*) AS claims, sum(s.allowed) AS allowed,
+        SELECT s.cat_key, s.district, count(*) AS claims, sum(s.allowed) AS allowed,
                sum(s.provider_writeoff) AS writeoff, sum(s.member_oop) AS oop,
                count(*) FILTER (WHERE {stay}) AS stays,
                count(*) FILTER (WHERE {stay} AND {target}) AS above_target,
                count(*) FILTER (WHERE {stay} AND {own}) AS above_ceiling{"".join(", " + x for x in sums)}
-        FROM {table} s JOIN claim_facts f USING (rid) GROUP BY f.cat_key, f.district""",
+        FROM {table} s GROUP BY s.cat_key, s.district""",
     )
     _run(
         connection,
         f"""CREATE OR REPLACE TABLE household_oop_{index} AS
-        SELECT f.hh, sum(s.member_oop) AS oop FROM {table} s JOIN claim_facts f USING (rid) GROUP BY f.hh""",
+        SELECT s.hh, sum(s.member_oop) AS oop FROM {table} s GROUP BY s.hh""",
     )
 
 
@@ -561,17 +603,17 @@ def _changed_claims(
 def _settle_all(
     connection: duckdb.DuckDBPyConnection, policies: Sequence[Policy], claims: Path | pa.Table, errors_dir: Path | None
 ) -> list[tuple[int, int]]:
-    """Every policy settled in turn; the claims are typed once for the first policy when a later
-    one reads them alike (the usual what-if: same vocabulary and period, other ratios or caps)."""
+    """Every policy settled: the first with those that read claims alike in one typing, check and
+    sort of the claims, any other on its own; then the claims' text is dropped."""
     first = policies[0]
-    typed = any(batch.reads_claims_alike(first, policy) for policy in policies[1:])
-    if typed:
-        _run(connection, f"CREATE OR REPLACE TABLE typed_claims AS {checked_select(first, 'raw_claims')}")
-    outcomes = []
+    alike = [(index, policy) for index, policy in enumerate(policies) if batch.reads_claims_alike(first, policy)]
+    outcomes = dict(zip((index for index, _ in alike), _settle_alike(connection, alike, claims, errors_dir)))
     for index, policy in enumerate(policies):
-        typed_as = first if typed and batch.reads_claims_alike(first, policy) else None
-        outcomes.append(_settle_policy(connection, policy, index, claims, errors_dir, typed_as))
-    return outcomes
+        if index not in outcomes:
+            outcomes[index] = _settle_policy(connection, policy, index, claims, errors_dir)
+    _run(connection, "DROP TABLE raw_claims")
+    _run(connection, "DROP TABLE claim_facts")  # the settled claims carry what the figures read of it
+    return [outcomes[index] for index in range(len(policies))]
 
 
 def simulate(
@@ -691,21 +733,20 @@ def member_sums(policy: Policy, claims: Path | pa.Table, groups: Sequence[tuple[
         try:
             optional, record = _read_claims(connection, claims)
             _create_facts(connection, optional, record, None, policy.minor_digits)
-            settled, rejected = _settle_policy(connection, policy, 0, claims, None)
+            ((settled, rejected),) = _settle_all(connection, [policy], claims, None)
             if settled == 0:
                 detail = f" ({rejected} row(s) rejected)" if rejected else ""
                 raise SimulationError(f"{record}: no claims to settle{detail}: a base year needs claims")
             _run(connection, f"CREATE TABLE group_of_set AS SELECT cat_key, {group} AS g FROM category_sets c")
             ((outside,),) = _run(
                 connection,
-                f"SELECT count(*) FROM {_sim_table(0)} s JOIN claim_facts f USING (rid) "
-                "JOIN group_of_set USING (cat_key) WHERE g < 0",
+                f"SELECT count(*) FROM {_sim_table(0)} s JOIN group_of_set USING (cat_key) WHERE g < 0",
             )
             cares = " ".join(f"WHEN {quote_literal(care)} THEN {k}" for k, care in enumerate(policy.care_types))
             columns = connection.execute(
                 f"""SELECT (dense_rank() OVER (ORDER BY s.member_id, o.g) - 1)::BIGINT AS unit, o.g::BIGINT AS g,
                        (CASE s.care_type {cares} END)::BIGINT AS care{"".join(", " + x for x in sums)}
-                FROM {_sim_table(0)} s JOIN claim_facts f USING (rid) JOIN group_of_set o USING (cat_key)
+                FROM {_sim_table(0)} s JOIN group_of_set o USING (cat_key)
                 WHERE o.g >= 0 GROUP BY s.member_id, o.g, s.care_type"""
             ).fetchnumpy()
         finally:

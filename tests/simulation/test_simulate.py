@@ -75,6 +75,36 @@ def test_a_policy_against_itself_differs_nowhere(yaan_year):
     assert {row.key for row in result.by_district} == {"D0", "D1", "D2"}
 
 
+def test_policies_sharing_one_sort_settle_member_ranges_side_by_side_as_alone(yaan_year, tmp_path, monkeypatch):
+    """Policies that read claims alike settle one sorted table, cut into member ranges settled at
+    the same time; bad and repeated rows are refused once and written for each policy."""
+    from equicover.settlement import batch_engine
+
+    monkeypatch.setattr(batch_engine, "PARALLEL_SETTLE_MIN_ROWS", 20)
+    monkeypatch.setattr(batch_engine, "_cores", lambda: 4)
+    lines = yaan_year.read_text(encoding="utf-8").splitlines()
+    fields = lines[5].split(",")
+    fields[COLUMNS.index("provider_level")] = "village"  # not a level of the policy
+    lines[5] = ",".join(fields)
+    lines.append(lines[9])  # a repeated claim id
+    path = tmp_path / "claims.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = load_policy(YAAN)
+    tilt = load_policy(yaan_variant(tmp_path / "tilt.toml", {TILT_TEXT: TILT_TEXT.replace("0.10", "0.15")}))
+    near_poor = load_policy(near_poor_threshold(tmp_path))
+    out = tmp_path / "rejected"
+    out.mkdir()
+    result = simulate([base, tilt, near_poor], path, keep_records=True, errors_dir=out)
+    claims, errors = read_claims_csv(path, base)
+    assert len(errors) == 2
+    for policy, figures in zip((base, tilt, near_poor), result.figures):
+        assert _by_claim(figures.records) == _by_claim(settle_records(policy, claims))
+        assert (figures.settled, figures.rejected) == (len(claims), 2)
+    written = [(out / f"rejected-{p.id}-{n}.csv").read_text(encoding="utf-8") for n, p in enumerate(result.policies, 1)]
+    assert written[0] == written[1] == written[2]
+    assert "provider_level" in written[0] and "claim_id" in written[0]
+
+
 TILT = TILT_TEXT
 ASSISTANCE = "  [[layer.variant]]\n  bands = [ { ratio = 0.70 } ]\n\n# ----"
 BASIC_CAP = 'cap_per_year = "150000.00"'
