@@ -141,17 +141,8 @@ SORTED_TABLE = "sorted_claims"
 SETTLEMENT_ORDER = "member_id, service_date, claim_id"
 
 
-def _create_sorted(
-    connection: duckdb.DuckDBPyConnection,
-    policy: Policy,
-    prepared: str,
-    *,
-    seeded: bool = False,
-    carry: Sequence[str] = (),
-    in_order: bool = False,
-) -> None:
-    """The one sort: settlement columns only (and ``carry``), stored in (member, date, claim id)
-    order. ``in_order``: ``prepared`` already comes in that order; it is stored as it comes."""
+def _sorted_columns(policy: Policy, *, seeded: bool = False, carry: Sequence[str] = ()) -> list[str]:
+    """What the cascade reads of each claim, in the sorted table: settlement columns only (and ``carry``)."""
     columns = [
         "member_id",
         "byear",
@@ -165,10 +156,23 @@ def _create_sorted(
         *(seed_columns(policy) if seeded else ()),
     ]
     columns.extend(column for column in carry if column not in columns)
+    return columns
+
+
+def _create_sorted(
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    prepared: str,
+    *,
+    seeded: bool = False,
+    carry: Sequence[str] = (),
+) -> None:
+    """The one sort: :func:`_sorted_columns`, stored in settlement order."""
+    columns = _sorted_columns(policy, seeded=seeded, carry=carry)
     _run(
         connection,
-        f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared}"
-        + ("" if in_order else f" ORDER BY {SETTLEMENT_ORDER}"),
+        f"CREATE OR REPLACE TABLE {SORTED_TABLE} AS SELECT {', '.join(columns)} FROM {prepared} "
+        f"ORDER BY {SETTLEMENT_ORDER}",
     )
 
 
@@ -178,14 +182,14 @@ SETTLED_TABLE = "settled_claims"
 PARALLEL_SETTLE_MIN_ROWS = 250_000
 
 
-def _member_boundary(connection: duckdb.DuckDBPyConnection, near: int, rows: int) -> int:
-    """The first row at or after ``near`` of the sorted table where a new member starts."""
-    (previous,) = one_row(connection, f"SELECT member_id FROM {SORTED_TABLE} WHERE rowid = ?", [near - 1])
+def _member_boundary(connection: duckdb.DuckDBPyConnection, table: str, near: int, rows: int) -> int:
+    """The first row at or after ``near`` of the sorted ``table`` where a new member starts."""
+    (previous,) = one_row(connection, f"SELECT member_id FROM {table} WHERE rowid = ?", [near - 1])
     width = 4096
     while near < rows:
         (found,) = one_row(
             connection,
-            f"SELECT min(rowid) FROM {SORTED_TABLE} WHERE rowid >= ? AND rowid < ? AND member_id <> ?",
+            f"SELECT min(rowid) FROM {table} WHERE rowid >= ? AND rowid < ? AND member_id <> ?",
             [near, near + width, previous],
         )
         if found is not None:
@@ -202,43 +206,50 @@ def _settle_in_parts(
     seeded: bool = False,
     movements: bool = False,
     carry: Sequence[str] = (),
+    table: str = SORTED_TABLE,
+    prepare: Callable[[str], str] | None = None,
 ) -> str:
-    """The cascade over the sorted table, as a relation in settlement order.
+    """The cascade over the sorted ``table``, as a relation in settlement order.
 
     Each streaming-window pipeline runs on one core, so the sorted table is cut at member
     boundaries into one range per core; every range is settled on its own cursor, at the same
     time, into its own table (a member's claims, and so all its running sums, stay in one range),
     and the ranges are read back in order (UNION ALL keeps it when insertion order is preserved).
+    ``prepare``: what the cascade reads of a range of ``table`` (rows in the same order), when
+    ``table`` holds other columns than :func:`_sorted_columns`.
     """
-    ((rows,),) = _run(connection, f"SELECT count(*) FROM {SORTED_TABLE}")
+    ((rows,),) = _run(connection, f"SELECT count(*) FROM {table}")
     parts = max(1, min(_cores(), rows // PARALLEL_SETTLE_MIN_ROWS))
     cuts = [0]
     for part in range(1, parts):
-        cut = _member_boundary(connection, max(cuts[-1] + 1, rows * part // parts), rows)
+        cut = _member_boundary(connection, table, max(cuts[-1] + 1, rows * part // parts), rows)
         if cut < rows:
             cuts.append(cut)
     cuts.append(rows)
     ranges = list(zip(cuts, cuts[1:]))
+
+    def source(index: int) -> str:
+        low, high = ranges[index]
+        rows_of = table if len(ranges) == 1 else f"(SELECT * FROM {table} WHERE rowid >= {low} AND rowid < {high})"
+        return rows_of if prepare is None else f"({prepare(rows_of)})"
+
+    def settle_range(index: int, cursor: duckdb.DuckDBPyConnection) -> None:
+        settled = _settled_sql(policy, source(index), seeded=seeded, movements=movements, carry=carry)
+        _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {settled}")
+
     if len(ranges) == 1:
-        _run(
-            connection,
-            f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_0 AS "
-            f"{_settled_sql(policy, seeded=seeded, movements=movements, carry=carry)}",
-        )
+        settle_range(0, connection)
         return f"{SETTLED_TABLE}_0"
 
-    def settle_range(index: int) -> None:
-        low, high = ranges[index]
-        source = f"(SELECT * FROM {SORTED_TABLE} WHERE rowid >= {low} AND rowid < {high})"
+    def on_own_cursor(index: int) -> None:
         cursor = connection.cursor()
         try:
-            settled = _settled_sql(policy, source, seeded=seeded, movements=movements, carry=carry)
-            _run(cursor, f"CREATE OR REPLACE TABLE {SETTLED_TABLE}_{index} AS {settled}")
+            settle_range(index, cursor)
         finally:
             cursor.close()
 
     with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        for done in [pool.submit(settle_range, i) for i in range(len(ranges))]:
+        for done in [pool.submit(on_own_cursor, i) for i in range(len(ranges))]:
             done.result()
     return "(" + " UNION ALL ".join(f"SELECT * FROM {SETTLED_TABLE}_{i}" for i in range(len(ranges))) + ")"
 
@@ -658,19 +669,27 @@ def settle_checked(
 
 
 def settle_in_order(
-    connection: duckdb.DuckDBPyConnection, policy: Policy, typed: str, *, carry: Sequence[str] = ()
+    connection: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    typed: str,
+    *,
+    carry: Sequence[str] = (),
+    flags: Callable[[str], str] | None = None,
 ) -> str:
-    """:func:`settle_checked` for good rows already sorted in settlement order (member, service
-    date, claim id; see :data:`SETTLEMENT_ORDER`): ``typed`` has the columns of
-    ``batch_input.checked_select`` for this policy (its category flags included), and this
-    policy's per-claim decisions are computed as the rows stream, without sorting them again.
-    Several policies that read claims alike settle one sorted table this way."""
+    """:func:`settle_checked` for good rows already stored in settlement order (see
+    :data:`SETTLEMENT_ORDER`) in the table ``typed``, with the columns of
+    ``batch_input.checked_select``: this policy's per-claim decisions are computed as each range
+    of rows streams into the cascade, with neither a sort nor a copy. Several policies that read
+    claims alike settle one sorted table this way; ``flags`` gives a range of rows this policy's
+    category flags when they are not the table's (:func:`typed_for`)."""
     keep = tuple(dict.fromkeys(("member_id", "byear", "claim_id", *carry)))
-    _create_sorted(connection, policy, f"({_prepared_sql(policy, typed, keep)})", carry=carry, in_order=True)
-    try:
-        return _settle_in_parts(connection, policy, carry=carry)
-    finally:
-        _run(connection, f"DROP TABLE {SORTED_TABLE}")
+    columns = ", ".join(_sorted_columns(policy, carry=carry))
+
+    def prepare(rows: str) -> str:
+        flagged = rows if flags is None else f"({flags(rows)})"
+        return f"SELECT {columns} FROM ({_prepared_sql(policy, flagged, keep)})"
+
+    return _settle_in_parts(connection, policy, carry=carry, table=typed, prepare=prepare)
 
 
 def settle_file(

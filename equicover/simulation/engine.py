@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from equicover.errors import EquicoverError
 from equicover.money import RATIO_SCALE
 from equicover.settlement import batch_engine as batch
 from equicover.settlement.batch_engine_input import error_rows_sql
-from equicover.settlement.batch_engine_sql import quote_literal, trail_sql
+from equicover.settlement.batch_engine_sql import policy_categories, quote_literal, trail_sql
 from equicover.settlement.model import Policy
 from equicover.simulation.consumption import ConsumptionAssumptions
 
@@ -379,23 +380,47 @@ def _settle_alike(
     """``simulated_<index>`` for each of policies that read claims alike (the usual what-if: same
     vocabulary and period, other ratios or caps): the claims are typed, checked and sorted once,
     under the first, and each policy decides and settles the sorted good rows as they stream.
-    Rows and rejections are the same for every one of them."""
+    Rows and rejections are the same for every one of them. The claims' text and facts are dropped
+    once sorted: the last use of either."""
     first = alike[0][1]
     rows, rejected = batch.check_typed(connection, first, "raw_claims")
+    _run(connection, "DROP TABLE raw_claims")
     if errors_dir is not None and rejected:
         for index, policy in alike:
             _write_rejected(connection, policy, index, claims, errors_dir, rows)
+    # only what the policies' decisions read is sorted: the category text only for a policy
+    # that flags other categories than the first
+    unread = [*batch.CHECK_ONLY_COLUMNS, "provider_id"]
+    if all(policy_categories(policy) == policy_categories(first) for _, policy in alike):
+        unread.append("categories_text")
     _run(
         connection,
-        f"CREATE OR REPLACE TABLE {_TYPED_SORTED} AS SELECT * EXCLUDE ({', '.join(batch.CHECK_ONLY_COLUMNS)}) "
+        f"CREATE OR REPLACE TABLE {_TYPED_SORTED} AS SELECT * EXCLUDE ({', '.join(unread)}) "
         f"FROM {_GOOD_ROWS_WITH_FACTS} ORDER BY {batch.SETTLEMENT_ORDER}",
     )
     _run(connection, "DROP TABLE checked")  # memory for the settlements, not spill
+    _run(connection, "DROP TABLE claim_facts")  # the sorted rows carry what the figures read of it
     for index, policy in alike:
-        batch.settle_in_order(connection, policy, f"({batch.typed_for(first, policy, _TYPED_SORTED)})", carry=_CARRIED)
+        flags = partial(batch.typed_for, first, policy)
+        batch.settle_in_order(connection, policy, _TYPED_SORTED, carry=_CARRIED, flags=flags)
         _keep_settled(connection, index)
     _run(connection, f"DROP TABLE {_TYPED_SORTED}")
     return [(rows - rejected, rejected)] * len(alike)
+
+
+def _settle_all(
+    connection: duckdb.DuckDBPyConnection, policies: Sequence[Policy], claims: Path | pa.Table, errors_dir: Path | None
+) -> list[tuple[int, int]]:
+    """Every policy settled: those that read claims otherwise than the first each on its own,
+    then the first with those that read claims alike in one typing, check and sort."""
+    first = policies[0]
+    alike = [(index, policy) for index, policy in enumerate(policies) if batch.reads_claims_alike(first, policy)]
+    outcomes = {}
+    for index, policy in enumerate(policies):
+        if not batch.reads_claims_alike(first, policy):
+            outcomes[index] = _settle_policy(connection, policy, index, claims, errors_dir)
+    outcomes.update(zip((index for index, _ in alike), _settle_alike(connection, alike, claims, errors_dir)))
+    return [outcomes[index] for index in range(len(policies))]
 
 
 def _int(value: object) -> int:
@@ -598,22 +623,6 @@ def _changed_claims(
             )
         )
     return changed, int(settled_by_all)
-
-
-def _settle_all(
-    connection: duckdb.DuckDBPyConnection, policies: Sequence[Policy], claims: Path | pa.Table, errors_dir: Path | None
-) -> list[tuple[int, int]]:
-    """Every policy settled: the first with those that read claims alike in one typing, check and
-    sort of the claims, any other on its own; then the claims' text is dropped."""
-    first = policies[0]
-    alike = [(index, policy) for index, policy in enumerate(policies) if batch.reads_claims_alike(first, policy)]
-    outcomes = dict(zip((index for index, _ in alike), _settle_alike(connection, alike, claims, errors_dir)))
-    for index, policy in enumerate(policies):
-        if index not in outcomes:
-            outcomes[index] = _settle_policy(connection, policy, index, claims, errors_dir)
-    _run(connection, "DROP TABLE raw_claims")
-    _run(connection, "DROP TABLE claim_facts")  # the settled claims carry what the figures read of it
-    return [outcomes[index] for index in range(len(policies))]
 
 
 def simulate(
