@@ -496,6 +496,25 @@ def coverage(*, session: Session, on: dt.date) -> tuple[list[CoverageRow], list[
     )
 
 
+def year_of_data(*, session: Session) -> int:
+    """The year the dashboard opens on: the latest year with claims (this year before any claim)."""
+    latest = session.scalar(select(func.max(Claim.service_date)))
+    return latest.year if latest else dt.date.today().year
+
+
+def coverage_date(year: int) -> dt.date:
+    """The day of a year the dashboard counts coverage on: mid-year, as the year's figures."""
+    return dt.date(year, 6, 30)
+
+
+def keep_opening_coverage(*, session: Session) -> None:
+    """Count the coverage of the date the dashboard opens on, if it is not kept yet: in the
+    background, so that no one's first view waits for a count of every person."""
+    on = coverage_date(year_of_data(session=session))
+    if on not in dashboard_coverage.built_dates(session=session):
+        coverage(session=session, on=on)
+
+
 def recount_stale_coverage(*, session: Session, now: dt.datetime | None = None) -> dt.date | None:
     """Count again from every person the oldest kept date built more than
     ``COVERAGE_RECOUNT_AGE`` ago (one a call, in the background refresher): a write that went
@@ -610,6 +629,8 @@ class TotalsRefresher:
             try:
                 with session_scope(self._factory) as session:
                     try_fold(session=session)
+                with session_scope(self._factory) as session:
+                    keep_opening_coverage(session=session)
                 with session_scope(self._factory) as session:
                     recount_stale_coverage(session=session)
             except Exception:  # the next round tries again; a page still folds on its own

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equicover.auth.roles import Role
@@ -49,10 +49,7 @@ TOP_PROVIDERS = 10
 
 
 def _year_of_data(session: Session, requested: int | None) -> int:
-    if requested:
-        return requested
-    latest = session.scalar(select(func.max(Claim.service_date)))
-    return latest.year if latest else dt.date.today().year
+    return requested or dashboard_totals.year_of_data(session=session)
 
 
 def _currency(session: Session, year: int) -> tuple[str, int]:
@@ -100,7 +97,7 @@ def _coverage(session: Session, year: int) -> tuple[list[Any], list[Any]]:
     """Coverage on 30 June of the year, read from the figures kept current with the registry and
     the enrolments (``reports.dashboard_totals.coverage``): a change moves them in its fold, so the
     first view after it reads aggregates instead of every person."""
-    by_district, by_category = dashboard_totals.coverage(session=session, on=dt.date(year, 6, 30))
+    by_district, by_category = dashboard_totals.coverage(session=session, on=dashboard_totals.coverage_date(year))
     return [row for row in by_district if row.group_code != "-"], by_category
 
 

@@ -23,7 +23,7 @@ from equicover.cards.numbers import number_problem as card_number_problem
 from equicover.cards.service import UNPAID as UNPAID_SUSPENSION
 from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
-from equicover.db.like import LIKE_ESCAPE, contains_pattern, prefix_pattern
+from equicover.db.like import LIKE_ESCAPE, PatternOrder, contains_pattern, prefix_pattern
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
@@ -182,13 +182,15 @@ def _by_name(session: Session, base: Any, text: str, limit: int) -> list[PersonR
             by_form.where(romanised_words().like(contains_pattern(" " + romanised), escape=LIKE_ESCAPE)),
         ]
     tiers.append(base.where(name.like(func.lower(contains_pattern(text)), escape=LIKE_ESCAPE)))
+    # The names beginning with the text in the order of their pattern index: read from it in order.
+    orders = [PatternOrder(name)] + [Person.full_name] * (len(tiers) - 1)
     found: list[PersonRow] = []
-    for tier in tiers:
+    for tier, order in zip(tiers, orders):
         if len(found) >= limit:
             break
         if found:
             tier = tier.where(Person.id.not_in([row.id for row in found]))
-        found += _person_rows(session, tier.order_by(Person.full_name, Person.id).limit(limit - len(found)))
+        found += _person_rows(session, tier.order_by(order, Person.id).limit(limit - len(found)))
     return found
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from equicover.claims.bulk import load_settled_claims
 from equicover.claims.models import Claim
 from equicover.claims.service import reverse_claim
-from equicover.reports import dashboard_totals
+from equicover.enrolment import service as enrolment_service
+from equicover.reports import dashboard_coverage, dashboard_totals
 from equicover.reports.models import DashboardFold, DashboardFoldHole
 from equicover.settlement.loader import load_policy
 from tests.factories import claim, vn_claims_world
@@ -196,7 +197,7 @@ def test_a_claim_committed_after_a_higher_one_is_counted_once(empty_db_url: str)
     engine.dispose()
 
 
-def test_background_refresher_folds_committed_claims(cli_database: str) -> None:
+def test_background_refresher_folds_committed_claims_and_keeps_the_opening_coverage(cli_database: str) -> None:
     import time
 
     from equicover.db.engine import make_engine
@@ -206,13 +207,18 @@ def test_background_refresher_folds_committed_claims(cli_database: str) -> None:
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
         vn_claims_world(session)
+    opening = dt.date(2024, 6, 30)  # mid-year of the latest year with claims
+    with session_scope(factory) as session:
+        assert opening not in dashboard_coverage.built_dates(session=session)
     refresher = dashboard_totals.TotalsRefresher(factory, every=0.05)
     refresher.start()
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with session_scope(factory) as session:
-                if dashboard_totals.read_totals(session=session, year=2024).claims == 9:
+                if dashboard_totals.read_totals(
+                    session=session, year=2024
+                ).claims == 9 and opening in dashboard_coverage.built_dates(session=session):
                     break
             time.sleep(0.05)
     finally:
@@ -220,4 +226,11 @@ def test_background_refresher_folds_committed_claims(cli_database: str) -> None:
     with session_scope(factory) as session:
         assert dashboard_totals.read_totals(session=session, year=2024).claims == 9
         assert dashboard_totals.fold_state(session=session).claims_upto == session.scalar(select(func.max(Claim.id)))
+        # the first view of the dashboard reads the kept coverage, as a full count gives it
+        assert opening in dashboard_coverage.built_dates(session=session)
+        kept = dashboard_coverage.coverage_rows(session=session, on=opening, by="district")
+        counted = enrolment_service.coverage(session=session, on=opening, by="district")
+        assert [(r.group_code, r.eligible, r.enrolled) for r in kept] == [
+            (r.group_code, r.eligible, r.enrolled) for r in counted
+        ]
     engine.dispose()

@@ -155,7 +155,10 @@ def _old_by_name(session: Session, user: Any, text: str, limit: int) -> list[int
         .join(Household, Household.id == Person.household_id)
         .outerjoin(PersonNameForms, PersonNameForms.person_id == Person.id)
         .where(persons_filter(user), or_(*conditions))
-        .order_by(case(*ranks, else_=4), Person.full_name, Person.id)
+        # names beginning with the text in lower-case byte order (their pattern index's), the others by name
+        .order_by(
+            case(*ranks, else_=4), case((starts, func.lower(Person.full_name)), else_=Person.full_name), Person.id
+        )
         .limit(limit)
     )
     return list(session.scalars(query))
