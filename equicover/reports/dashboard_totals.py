@@ -392,28 +392,71 @@ def try_fold(*, session: Session) -> FoldResult | None:
         return None
 
 
-def read_totals(*, session: Session, year: int) -> YearTotals:
-    """The year's totals as the last fold left them."""
-    payments = [
-        (int(provider_id), kind, item_id, payer, int(month), int(amount))
-        for provider_id, kind, item_id, payer, month, amount in session.execute(
+@dataclass(frozen=True)
+class PaidSums:
+    """What the funds paid in a year, as the dashboard shows it (minor units)."""
+
+    by_item_month: list[tuple[str, str, str, int, int]]  # kind, item_id, payer, month, amount
+    by_provider: dict[int, int]
+
+
+def paid_sums(*, session: Session, year: int) -> PaidSums:
+    """The year's payments by payer item and month, and by provider, as the last fold left them:
+    summed in the database (a year holds a row per provider, month and payer item: tens of
+    thousands at a province's size)."""
+    paid = DashboardPayments.year == year, DashboardPayments.payment_rows > 0
+    by_item_month = [
+        (kind, item_id, payer, int(month), int(amount))
+        for kind, item_id, payer, month, amount in session.execute(
             select(
-                DashboardPayments.provider_id,
                 DashboardPayments.kind,
                 DashboardPayments.item_id,
                 func.min(DashboardPayments.payer),
                 DashboardPayments.month,
                 func.sum(DashboardPayments.amount),
             )
-            .where(DashboardPayments.year == year, DashboardPayments.payment_rows > 0)
-            .group_by(
-                DashboardPayments.provider_id,
-                DashboardPayments.kind,
-                DashboardPayments.item_id,
-                DashboardPayments.month,
-            )
+            .where(*paid)
+            .group_by(DashboardPayments.kind, DashboardPayments.item_id, DashboardPayments.month)
         )
     ]
+    by_provider = {
+        int(provider_id): int(amount)
+        for provider_id, amount in session.execute(
+            select(DashboardPayments.provider_id, func.sum(DashboardPayments.amount))
+            .where(*paid)
+            .group_by(DashboardPayments.provider_id)
+        )
+    }
+    return PaidSums(by_item_month=by_item_month, by_provider=by_provider)
+
+
+def read_totals(*, session: Session, year: int, payments: bool = True) -> YearTotals:
+    """The year's totals as the last fold left them; ``payments`` False leaves the payments out
+    (empty): the dashboard reads them summed (:func:`paid_sums`)."""
+    rows = (
+        [
+            (int(provider_id), kind, item_id, payer, int(month), int(amount))
+            for provider_id, kind, item_id, payer, month, amount in session.execute(
+                select(
+                    DashboardPayments.provider_id,
+                    DashboardPayments.kind,
+                    DashboardPayments.item_id,
+                    func.min(DashboardPayments.payer),
+                    DashboardPayments.month,
+                    func.sum(DashboardPayments.amount),
+                )
+                .where(DashboardPayments.year == year, DashboardPayments.payment_rows > 0)
+                .group_by(
+                    DashboardPayments.provider_id,
+                    DashboardPayments.kind,
+                    DashboardPayments.item_id,
+                    DashboardPayments.month,
+                )
+            )
+        ]
+        if payments
+        else []
+    )
     home, district = aliased(Location), aliased(Location)
     oop = [
         (name, int(member_oop), int(allowed), int(count))
@@ -449,7 +492,7 @@ def read_totals(*, session: Session, year: int) -> YearTotals:
         )
     }
     return YearTotals(
-        payments=payments,
+        payments=rows,
         oop=oop,
         visits=visits,
         claims_by_provider=claims_by_provider,
@@ -530,10 +573,10 @@ def recount_stale_coverage(*, session: Session, now: dt.datetime | None = None) 
     return stale
 
 
-def year_totals(*, session: Session, year: int) -> YearTotals:
+def year_totals(*, session: Session, year: int, payments: bool = True) -> YearTotals:
     """The year's totals, current: what is new since the last fold is folded first."""
     try_fold(session=session)
-    return read_totals(session=session, year=year)
+    return read_totals(session=session, year=year, payments=payments)
 
 
 def scanned_totals(*, session: Session, year: int) -> YearTotals:

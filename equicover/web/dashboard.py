@@ -84,7 +84,8 @@ class Figures:
     digits: int
     by_district: list[Any]  # enrolment.service.CoverageRow
     by_category: list[Any]
-    payments: list[tuple[int, PaymentKind, str, str, int, int]]  # provider_id, kind, item_id, payer, month, amount
+    payments: list[tuple[PaymentKind, str, str, int, int]]  # kind, item_id, payer, month, amount
+    paid_by_provider: dict[int, int]
     payer_names: dict[tuple[str, str], str]
     oop: list[tuple[str, int, int, int]]  # district name, member_oop, allowed, claims
     visits: dict[int, int]  # district id -> outpatient visits of its residents
@@ -104,13 +105,12 @@ def _coverage(session: Session, year: int) -> tuple[list[Any], list[Any]]:
 def figures(*, session: Session, year: int, language: str = DEFAULT_LANGUAGE) -> Figures:
     currency, digits = _currency(session, year)
     # Folding holds the totals' lock until the request ends: coverage reads what that fold kept.
-    totals = dashboard_totals.year_totals(session=session, year=year)
+    totals = dashboard_totals.year_totals(session=session, year=year, payments=False)
+    paid = dashboard_totals.paid_sums(session=session, year=year)
     by_district, by_category = _coverage(session, year)
     district_ids = dict(session.execute(select(Location.code, Location.id).where(Location.level == "district")).all())
 
-    by_provider: dict[int, int] = {}
-    for provider_id, *_rest, amount in totals.payments:
-        by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
+    by_provider = paid.by_provider
     top_ids = sorted(by_provider, key=lambda provider_id: (-by_provider[provider_id], provider_id))[:TOP_PROVIDERS]
     providers = {
         row.id: (row.code, row.name, totals.claims_by_provider.get(row.id, 0))
@@ -122,9 +122,10 @@ def figures(*, session: Session, year: int, language: str = DEFAULT_LANGUAGE) ->
         by_district=by_district,
         by_category=by_category,
         payments=[
-            (provider_id, cast(PaymentKind, kind), item_id, payer, month, amount)
-            for provider_id, kind, item_id, payer, month, amount in totals.payments
+            (cast(PaymentKind, kind), item_id, payer, month, amount)
+            for kind, item_id, payer, month, amount in paid.by_item_month
         ],
+        paid_by_provider=by_provider,
         payer_names=_payer_names(session, language),
         oop=totals.oop,
         visits=totals.visits,
@@ -170,11 +171,10 @@ def dashboard_data(*, session: Session, lang: Localiser, year: int) -> dict[str,
     ]
 
     by_payer_month: dict[str, list[int]] = {}
-    by_provider: dict[int, int] = {}
-    for provider_id, kind, item_id, stored_payer, month_number, amount in numbers.payments:
+    for kind, item_id, stored_payer, month_number, amount in numbers.payments:
         name = numbers.payer_names.get((kind, item_id), stored_payer)
         by_payer_month.setdefault(name, [0] * 12)[month_number - 1] += amount
-        by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
+    by_provider = numbers.paid_by_provider
     paid_total = sum(by_provider.values())
 
     oop_total = sum(member_oop for _name, member_oop, _total, _count in numbers.oop)

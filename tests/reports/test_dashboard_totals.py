@@ -27,6 +27,17 @@ def _assert_current(session: Session, year: int) -> dashboard_totals.YearTotals:
     folded = dashboard_totals.year_totals(session=session, year=year)
     scanned = dashboard_totals.scanned_totals(session=session, year=year)
     assert folded.canonical() == scanned.canonical()
+    # What the dashboard shows: the same payments summed by payer item and month, and by provider.
+    paid = dashboard_totals.paid_sums(session=session, year=year)
+    by_item_month: dict[tuple[str, str, int], list] = {}
+    by_provider: dict[int, int] = {}
+    for provider_id, kind, item_id, payer, month, amount in scanned.payments:
+        entry = by_item_month.setdefault((kind, item_id, month), [payer, 0])
+        entry[0], entry[1] = min(entry[0], payer), entry[1] + amount
+        by_provider[provider_id] = by_provider.get(provider_id, 0) + amount
+    assert sorted(paid.by_item_month) == sorted((k, i, p, m, a) for (k, i, m), (p, a) in by_item_month.items())
+    assert paid.by_provider == by_provider
+    assert dashboard_totals.read_totals(session=session, year=year, payments=False).payments == []
     settled = session.scalar(
         select(func.count())
         .select_from(Claim)
