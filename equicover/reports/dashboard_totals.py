@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 
 POOR_CATEGORY = "registered_poor"
 REFRESH_SECONDS = 5.0  # how often the background refresher folds: the figures are at most this far behind
+# A page reads totals folded this recently as they are, instead of waiting for a fold of its own
+# (behind a background fold's lock while claims stream in): at most this far behind.
+PAGE_LAG = dt.timedelta(seconds=2 * REFRESH_SECONDS)
 FOLD_ROW = 1
 IDS_PER_STATEMENT = 5_000  # ids bound in one statement (SQLite and psycopg limit parameters)
 FOLD_LOCK_WAIT = "3s"  # a page waits this long at most for a fold running elsewhere
@@ -515,11 +518,15 @@ def other_changes(*, session: Session) -> int:
     return int(state.other_changes) + int(unfolded or 0)
 
 
-def coverage(*, session: Session, on: dt.date) -> tuple[list[CoverageRow], list[CoverageRow]]:
+def coverage(
+    *, session: Session, on: dt.date, lag: dt.timedelta = dt.timedelta(0)
+) -> tuple[list[CoverageRow], list[CoverageRow]]:
     """Coverage on ``on`` by district and by category, current: what is new in the change log is
-    folded first; a date asked for the first time is counted from every person (once, with the
-    fold row locked so that no fold moves it meanwhile), then kept and moved by every fold."""
-    try_fold(session=session)
+    folded first (unless the last fold is at most ``lag`` old); a date asked for the first time is
+    counted from every person (once, with the fold row locked so that no fold moves it
+    meanwhile), then kept and moved by every fold."""
+    if not folded_within(session=session, lag=lag):
+        try_fold(session=session)
     if on not in dashboard_coverage.built_dates(session=session):
         try:
             with session.begin_nested():
@@ -573,9 +580,25 @@ def recount_stale_coverage(*, session: Session, now: dt.datetime | None = None) 
     return stale
 
 
-def year_totals(*, session: Session, year: int, payments: bool = True) -> YearTotals:
-    """The year's totals, current: what is new since the last fold is folded first."""
-    try_fold(session=session)
+def folded_within(*, session: Session, lag: dt.timedelta, now: dt.datetime | None = None) -> bool:
+    """Whether the last fold is at most ``lag`` old (never, for a zero ``lag``)."""
+    if lag <= dt.timedelta(0):
+        return False
+    folded_at = session.scalar(select(DashboardFold.folded_at).where(DashboardFold.id == FOLD_ROW))
+    if folded_at is None:
+        return False
+    if folded_at.tzinfo is None:  # SQLite keeps the UTC time without its zone
+        folded_at = folded_at.replace(tzinfo=dt.UTC)
+    return folded_at >= (now or dt.datetime.now(dt.UTC)) - lag
+
+
+def year_totals(
+    *, session: Session, year: int, payments: bool = True, lag: dt.timedelta = dt.timedelta(0)
+) -> YearTotals:
+    """The year's totals, current: what is new since the last fold is folded first, unless the
+    last fold is at most ``lag`` old (a page reading what the background refresher keeps)."""
+    if not folded_within(session=session, lag=lag):
+        try_fold(session=session)
     return read_totals(session=session, year=year, payments=payments)
 
 

@@ -13,7 +13,9 @@ One page, five views of the stored registry and claims for a year:
 
 The claim figures are read from running totals kept current as claims arrive
 (``reports.dashboard_totals``), never by reading the year's claims on a request; the coverage
-figures likewise, moved by the registry's and the enrolments' changes. The server
+figures likewise, moved by the registry's and the enrolments' changes. A page reads the totals as
+the background refresher last folded them when that was at most ``PAGE_LAG`` ago (10 s), and
+folds what is new itself otherwise: it never waits behind a fold while claims stream in. The server
 computes every figure (integers, exact ratios) and hands them to the page as one JSON
 document in a ``<script type="application/json">``; the page script only draws. The same JSON is
 at ``/dashboard/data.json`` for whoever wants the figures without the charts.
@@ -98,14 +100,16 @@ def _coverage(session: Session, year: int) -> tuple[list[Any], list[Any]]:
     """Coverage on 30 June of the year, read from the figures kept current with the registry and
     the enrolments (``reports.dashboard_totals.coverage``): a change moves them in its fold, so the
     first view after it reads aggregates instead of every person."""
-    by_district, by_category = dashboard_totals.coverage(session=session, on=dashboard_totals.coverage_date(year))
+    by_district, by_category = dashboard_totals.coverage(
+        session=session, on=dashboard_totals.coverage_date(year), lag=dashboard_totals.PAGE_LAG
+    )
     return [row for row in by_district if row.group_code != "-"], by_category
 
 
 def figures(*, session: Session, year: int, language: str = DEFAULT_LANGUAGE) -> Figures:
     currency, digits = _currency(session, year)
-    # Folding holds the totals' lock until the request ends: coverage reads what that fold kept.
-    totals = dashboard_totals.year_totals(session=session, year=year, payments=False)
+    # A fold here holds the totals' lock until the request ends: coverage reads what that fold kept.
+    totals = dashboard_totals.year_totals(session=session, year=year, payments=False, lag=dashboard_totals.PAGE_LAG)
     paid = dashboard_totals.paid_sums(session=session, year=year)
     by_district, by_category = _coverage(session, year)
     district_ids = dict(session.execute(select(Location.code, Location.id).where(Location.level == "district")).all())

@@ -1,14 +1,18 @@
-"""The fund manager's dashboard shows what is stored now: a claim submitted or reversed between two
-loads moves its figures at once, and the figures equal those computed from the claims."""
+"""The fund manager's dashboard shows what is stored, at most ``PAGE_LAG`` behind: a claim
+submitted or reversed between two loads moves its figures once the last fold is that old (while
+the background refresher folds every few seconds, a load reads what it kept), and the figures
+equal those computed from the claims."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.claims.service import reverse_claim
 from equicover.reports import dashboard_totals
+from equicover.reports.models import DashboardFold
 from tests.api_helpers import login_as, make_client
 from tests.factories import claim, vn_claims_world
 
@@ -23,6 +27,11 @@ def test_dashboard_follows_claims_and_reversals(session_factory: sessionmaker[Se
 
     claim(session, claim_id="A-OP5", person_id=world.person_ids[1], service_date=dt.date(2024, 11, 3))
     reverse_claim(session=session, claim_id="A-IP1", reason="billed twice", provider_id=world.provider_a)
+    session.commit()
+    # Folded a moment ago (by the first load): the page reads the kept totals, not yet moved.
+    assert client.get("/dashboard/data.json", params={"year": "2024"}).json()["payers"] == first["payers"]
+    long_ago = dt.datetime.now(dt.UTC) - dashboard_totals.PAGE_LAG - dt.timedelta(seconds=1)
+    session.execute(update(DashboardFold).values(folded_at=long_ago))
     session.commit()
     second = client.get("/dashboard/data.json", params={"year": "2024"}).json()
     assert second["kpis"]["claims"] == "9"  # one more, one reversed
