@@ -47,6 +47,19 @@ def _plan(session: Session, statement) -> str:
     return "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
 
 
+def _tier_queries(monkeypatch) -> list:
+    """The queries the search by name runs, tier by tier, as it runs them."""
+    captured: list = []
+    real = queries._person_rows
+
+    def spy(session_: Session, query):
+        captured.append(query)
+        return real(session_, query)
+
+    monkeypatch.setattr(queries, "_person_rows", spy)
+    return captured
+
+
 TRIGRAM_INDEXES = {"ix_persons_full_name_trgm", "ix_person_name_forms_romanised_words_trgm"}
 
 
@@ -64,14 +77,7 @@ def test_the_search_reads_trigram_indexes_on_postgresql_and_sqlite_has_none(
         return
     assert TRIGRAM_INDEXES <= _index_names(session)
     assert session.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")) == 1
-    captured: list = []
-    real = queries._person_rows
-
-    def spy(session_: Session, query):
-        captured.append(query)
-        return real(session_, query)
-
-    monkeypatch.setattr(queries, "_person_rows", spy)
+    captured = _tier_queries(monkeypatch)
     queries._by_name(session, queries._person_select(), "fei", 50)
     plans = [_plan(session, query) for query in captured]
     # The tiers in order: name prefix, romanised prefix, written together, a later word, anywhere.
@@ -85,14 +91,7 @@ def test_names_beginning_with_the_text_are_read_in_order_from_their_pattern_inde
 ) -> None:
     """A common family name matches a tenth of a province: its first page comes from the index in
     order (at most a sort within equal names), never from a sort of every match."""
-    captured: list = []
-    real = queries._person_rows
-
-    def spy(session_: Session, query):
-        captured.append(query)
-        return real(session_, query)
-
-    monkeypatch.setattr(queries, "_person_rows", spy)
+    captured = _tier_queries(monkeypatch)
     found = queries._by_name(session, queries._person_select(), "yang", 1)
     assert [row.full_name for row in found] == ["Yang Fei"]
     if session.get_bind().dialect.name == "sqlite":
