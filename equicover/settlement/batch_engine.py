@@ -568,15 +568,12 @@ def check_claims_relation(
     source: str,
     *,
     keep: tuple[str, ...] = (),
-    typed_as: Policy | None = None,
 ) -> tuple[int, int]:
     """:func:`check_claims_file` over a relation of text claim columns already read (a table made
     from :func:`claims_source_sql`, read once and checked under several policies); its row order
-    gives the line numbers. ``typed_as``: ``source`` is already ``checked_select(typed_as, ...)``
-    of the claims, for a policy that :func:`reads_claims_alike` this one: only this policy's
-    category flags and per-claim decisions are computed."""
+    gives the line numbers."""
     keep = ("claim_id", "member_id", "service_date", "byear") + tuple(f"r_{f}" for f in CHECKED_FIELDS) + keep
-    checked = checked_select(policy, source) if typed_as is None else typed_for(typed_as, policy, source)
+    checked = checked_select(policy, source)
     _run(
         connection,
         f"CREATE OR REPLACE TEMP TABLE checked AS SELECT *, {bad_flag_sql()} AS bad "
