@@ -213,7 +213,13 @@ def test_pages_render_in_every_language_without_external_requests(world_client) 
 
 def test_static_assets_are_served_by_the_app(world_client) -> None:
     _, client = world_client
-    for path in ("/static/app.css", "/static/app.js", "/static/dashboard.js", "/static/vendor/echarts-6.1.0.min.js"):
+    for path in (
+        "/static/app.css",
+        "/static/app.js",
+        "/static/charts.js",
+        "/static/dashboard.js",
+        "/static/vendor/echarts-6.1.0.min.js",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
     assert client.get("/static/../routes.py").status_code == 404

@@ -6,25 +6,13 @@
 // SVG text anchors flip under an inherited dir="rtl" and ECharts would misplace every label.
 (function () {
   "use strict";
-  var source = document.getElementById("dashboard-data");
-  if (!source || typeof echarts === "undefined") { return; }
-  var data = JSON.parse(source.textContent);
-  var rtl = data.rtl;
-  var numberFormat = new Intl.NumberFormat(data.locale, { maximumFractionDigits: 2 });
-  var compactFormat = new Intl.NumberFormat(data.locale, { notation: "compact", maximumFractionDigits: 1 });
+  var page = window.equicoverCharts(
+    "dashboard-data", ["#0b5cad", "#1b7a3a", "#c2410c", "#7c3aed", "#0e7490", "#a16207", "#be123c", "#4d7c0f"]
+  );
+  if (!page) { return; }
+  var data = page.data, rtl = page.rtl, numberFormat = page.numberFormat, compactFormat = page.compactFormat;
+  var draw = page.draw;
   var percent = function (value) { return numberFormat.format(value) + "%"; };
-  var palette = ["#0b5cad", "#1b7a3a", "#c2410c", "#7c3aed", "#0e7490", "#a16207", "#be123c", "#4d7c0f"];
-  var base = { color: palette, textStyle: { fontFamily: getComputedStyle(document.body).fontFamily }, animation: false };
-  var charts = [];
-
-  function draw(id, option) {
-    var element = document.getElementById(id);
-    if (!element) { return; }
-    var chart = echarts.init(element, null, { renderer: "svg" });
-    chart.setOption(Object.assign({}, base, option));
-    element.setAttribute("data-rendered", "true");
-    charts.push(chart);
-  }
   function valueAxis(formatter, extra) {
     return Object.assign({ type: "value", inverse: rtl, axisLabel: { formatter: formatter } }, extra || {});
   }
@@ -110,6 +98,5 @@
     series: [{ type: "bar", name: data.labels.paid, data: top.map(function (p) { return p.amount; }) }]
   });
 
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
-  document.documentElement.setAttribute("data-charts", String(charts.length));
+  page.finish();
 })();

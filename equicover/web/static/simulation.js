@@ -1,29 +1,15 @@
 // Draws the "what if" charts with the vendored Apache ECharts (SVG renderer), from #simulation-data:
 // what each payer pays under each policy side by side, and by category the members' out-of-pocket
 // share and the share of households in catastrophic spending. The tables next to the charts hold the
-// same figures as text. As on the dashboards, the containers stay dir="ltr" and a right-to-left page
-// mirrors the charts by their own options (inverse axes, axes on the right).
+// same figures as text. The set-up every chart page shares (formats, drawing, right to left) is
+// static/charts.js.
 (function () {
   "use strict";
-  var source = document.getElementById("simulation-data");
-  if (!source || typeof echarts === "undefined") { return; }
-  var data = JSON.parse(source.textContent);
-  var rtl = data.rtl;
-  var numberFormat = new Intl.NumberFormat(data.locale, { maximumFractionDigits: 2 });
-  var compactFormat = new Intl.NumberFormat(data.locale, { notation: "compact", maximumFractionDigits: 1 });
+  var page = window.equicoverCharts("simulation-data", ["#0b5cad", "#c2410c", "#1b7a3a", "#7c3aed"]);
+  if (!page) { return; }
+  var data = page.data, rtl = page.rtl, numberFormat = page.numberFormat, compactFormat = page.compactFormat;
+  var draw = page.draw;
   var percent = function (value) { return value === null || value === undefined ? "—" : numberFormat.format(value) + "%"; };
-  var palette = ["#0b5cad", "#c2410c", "#1b7a3a", "#7c3aed"];
-  var base = { color: palette, textStyle: { fontFamily: getComputedStyle(document.body).fontFamily }, animation: false };
-  var charts = [];
-
-  function draw(id, option) {
-    var element = document.getElementById(id);
-    if (!element) { return; }
-    var chart = echarts.init(element, null, { renderer: "svg" });
-    chart.setOption(Object.assign({}, base, option));
-    element.setAttribute("data-rendered", "true");
-    charts.push(chart);
-  }
 
   // Horizontal bars, one group per row (payer or category), one bar per policy.
   function grouped(id, names, series, texts, axisFormat) {
@@ -60,6 +46,5 @@
   grouped("chart-sim-catastrophic", data.categories.names, data.categories.catastrophic,
     data.categories.catastrophic_texts, percent);
 
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
-  document.documentElement.setAttribute("data-charts", String(charts.length));
+  page.finish();
 })();
