@@ -290,11 +290,8 @@ def decide_operator_review(
         for fund, use, claim_pk, paid in payments:
             by_use[(fund, use)] += paid
             claim_of.setdefault(fund, claim_pk)
-        keys = list(by_use)
-        shares = split_recovery(disallowed, [(f"{index}", by_use[key]) for index, key in enumerate(keys)])
         per_fund: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for index, share in shares:
-            fund, use = keys[int(index)]
+        for (fund, use), share in split_recovery(disallowed, list(by_use.items())):
             per_fund[fund].append((use, share))
         for fund, uses in per_fund.items():
             total = sum(share for _, share in uses)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import and_, case, exists, func, select, update
@@ -362,8 +362,12 @@ def _layer_payments(session: Session, claim_pk: int) -> list[tuple[str, int]]:
     ]
 
 
-def split_recovery(amount: int, payments: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Share ``amount`` among funds in proportion to what each paid (largest remainder, exact sum)."""
+Payer = TypeVar("Payer")  # what a recovery is shared among: a fund code, or a (fund, use) pair
+
+
+def split_recovery(amount: int, payments: Sequence[tuple[Payer, int]]) -> list[tuple[Payer, int]]:
+    """Share ``amount`` among payers (funds, or a fund's uses) in proportion to what each paid
+    (largest remainder, exact sum)."""
     total = sum(paid for _, paid in payments)
     if amount > total:
         raise ValueError("cannot recover more than was paid")
