@@ -68,6 +68,7 @@ from equicover.targeting import api as targeting_api
 from equicover.verification import api as verification_api
 from equicover.web import routes as web_routes
 from equicover.web.pages import not_found_page, refusal_page, wants_page
+from equicover.web.queries import data_day
 
 log = logging.getLogger("equicover.api")
 
@@ -223,7 +224,13 @@ def create_app(
         # committed fail to write ("database is locked", at once in WAL mode); there the dashboard
         # page folds what is new itself, which is as current.
         background = engine is not None and engine.dialect.name != "sqlite"
-        refresher = TotalsRefresher(session_factory) if background else None
+        refresher: TotalsRefresher | None = None
+        if background:
+
+            def pages_day(session: Session) -> dt.date:
+                return data_day(session=session, today=app.state.clock().date()).day
+
+            refresher = TotalsRefresher(session_factory, pages_day=pages_day)
         if refresher is not None:
             refresher.start()
         yield

@@ -236,7 +236,7 @@ def enrolments_of(*, session: Session, person_id: int) -> list[Enrolment]:
 
 
 def is_enrolled(*, session: Session, person_id: int, on: dt.date, scheme_id: int | None = None) -> bool:
-    conditions = [Enrolment.person_id == person_id, *_enrolment_active_on(on)]
+    conditions = [Enrolment.person_id == person_id, *enrolment_active_on(on)]
     if scheme_id is not None:
         conditions.append(Enrolment.scheme_id == scheme_id)
     return session.scalar(select(Enrolment.id).where(*conditions).limit(1)) is not None
@@ -255,7 +255,7 @@ def move_enrolments(*, session: Session, from_person_id: int, to_person_id: int)
     return moved, contributions
 
 
-def _enrolment_active_on(on: dt.date) -> tuple[Any, ...]:
+def enrolment_active_on(on: dt.date) -> tuple[Any, ...]:
     return (Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on)
 
 
@@ -381,7 +381,7 @@ def set_contribution_status(
 # Coverage
 
 
-def _alive_and_registered_on(on: dt.date) -> tuple[Any, ...]:
+def alive_and_registered_on(on: dt.date) -> tuple[Any, ...]:
     # A record merged into another (a duplicate found by registry.dedupe) is not a person of its
     # own: counting it would show its survivor's enrolment as a coverage gap.
     return (
@@ -419,7 +419,7 @@ def coverage(
     if scheme_id is not None and session.get(Scheme, scheme_id) is None:
         raise ValidationFailed("coverage", "scheme_id", "unknown scheme")
 
-    enrolment_conditions = [*_enrolment_active_on(on)]
+    enrolment_conditions = [*enrolment_active_on(on)]
     if scheme_id is not None:
         enrolment_conditions.append(Enrolment.scheme_id == scheme_id)
     # The set of enrolled persons, built once and joined: a person enrolled twice counts once.
@@ -435,7 +435,7 @@ def coverage(
         .join(Person, Person.id == Enrolment.person_id)
         .where(
             *enrolment_conditions,
-            *_alive_and_registered_on(on),
+            *alive_and_registered_on(on),
             Contribution.status.in_(COUNTED_CONTRIBUTION_STATUSES),
             Contribution.period_starts <= on,
             Contribution.period_ends >= on,
@@ -446,7 +446,7 @@ def coverage(
         select(func.count().label("eligible"), func.count(enrolled_persons.c.person_id).label("enrolled"))
         .select_from(Person)
         .outerjoin(enrolled_persons, enrolled_persons.c.person_id == Person.id)
-        .where(*_alive_and_registered_on(on))
+        .where(*alive_and_registered_on(on))
     )
     if by == "category":
         counts, amounts = _by_category(people, on), _by_category(contributions_of_enrolled, on)

@@ -20,16 +20,22 @@ def area_location_ids(user: User) -> Select[int]:
     )
 
 
-def persons_filter(user: User) -> ColumnElement[bool]:
+def registry_area(user: User) -> Select[int] | None:
+    """The locations whose persons and households the user reads (None: every one; a clerk finds
+    any patient at the window)."""
     if sees_everything(user) or user.role == Role.CLERK:
-        return true()
-    return Person.location_id.in_(area_location_ids(user))
+        return None
+    return area_location_ids(user)
+
+
+def persons_filter(user: User) -> ColumnElement[bool]:
+    area = registry_area(user)
+    return true() if area is None else Person.location_id.in_(area)
 
 
 def households_filter(user: User) -> ColumnElement[bool]:
-    if sees_everything(user) or user.role == Role.CLERK:
-        return true()
-    return Household.location_id.in_(area_location_ids(user))
+    area = registry_area(user)
+    return true() if area is None else Household.location_id.in_(area)
 
 
 def ensure_person_visible(*, session: Session, user: User, person_id: int) -> None:

@@ -13,6 +13,12 @@ again is counted once: the figures depend only on what is stored, never on how o
 looked at. A change that names no person (a bulk load of enrolments, an import, a new location)
 rebuilds the dates, in the fold, not on a page.
 
+The coverage gaps of a kept date (the eligible persons holding a category whom no active enrolment
+covers) are kept with it, moved by the same recount: the registrar's list of gaps is then a range
+of an index in household order (:func:`gap_page`), where counting them from the persons reads every
+person and every enrolment of the province. A date no page has read for ``KEEP_UNREAD`` is
+forgotten (:func:`unread_dates`), so that the dates kept, and what every fold moves, stay few.
+
 :func:`coverage_rows` gives the figures as ``enrolment.service.coverage`` does (the same rows,
 without the contribution amounts, which the dashboard does not show); the tests prove them equal.
 """
@@ -24,7 +30,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, cast, delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,11 +52,12 @@ from equicover.enrolment.models import Enrolment
 from equicover.enrolment.schemas import CoverageRow
 
 # The conditions coverage() itself counts with: one definition of eligible and enrolled on a date.
-from equicover.enrolment.service import _alive_and_registered_on, _enrolment_active_on
-from equicover.registry.models import Category, Location, Person, PersonCategory
+from equicover.enrolment.service import alive_and_registered_on, enrolment_active_on
+from equicover.registry.models import Category, Household, Location, Person, PersonCategory
 from equicover.registry.service import holds_on
 from equicover.reports.models import (
     DashboardCoverageDate,
+    DashboardCoverageGap,
     DashboardCoverageGroup,
     DashboardCoverageHolding,
     DashboardCoveragePerson,
@@ -48,6 +69,11 @@ PERSONS_PER_STATEMENT = 5_000
 PERSON_ENTITIES = ("persons", "person_categories", "enrolments", "households")
 # Entities whose changes may move any number of persons without naming them: the dates are rebuilt.
 REBUILD_ENTITIES = ("import_runs", "locations")
+
+ANY_CATEGORY = "*"  # the gaps row of a person whatever category they hold (no category code is "*")
+KEEP_UNREAD = dt.timedelta(days=3)  # a kept date no page reads for this long is forgotten
+READ_STAMP_EVERY = dt.timedelta(hours=1)  # a page stamps a date's reading at most this often
+KEPT_TABLES = (DashboardCoverageGroup, DashboardCoverageGap, DashboardCoverageHolding, DashboardCoveragePerson)
 
 GroupKey = tuple[dt.date, str, str]  # on_date, grouping, group_key
 
@@ -61,12 +87,12 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 def _people(on: dt.date, persons: Sequence[ColumnElement[bool]]) -> Any:
     """The eligible persons on ``on`` (among those ``persons`` selects): id, district, enrolled."""
     home = Location.__table__.alias("home")
-    enrolled = exists().where(Enrolment.person_id == Person.id, *_enrolment_active_on(on))
+    enrolled = exists().where(Enrolment.person_id == Person.id, *enrolment_active_on(on))
     return (
         select(literal(on).label("on_date"), Person.id, home.c.district_id, enrolled.label("enrolled"))
         .select_from(Person)
         .join(home, home.c.id == Person.location_id)
-        .where(*_alive_and_registered_on(on), *persons)
+        .where(*alive_and_registered_on(on), *persons)
     )
 
 
@@ -75,9 +101,34 @@ def _holdings(on: dt.date, persons: Sequence[ColumnElement[bool]]) -> Any:
     return (
         select(literal(on).label("on_date"), PersonCategory.person_id, PersonCategory.category)
         .join(Person, Person.id == PersonCategory.person_id)
-        .where(*holds_on(on), *_alive_and_registered_on(on), *persons)
+        .where(*holds_on(on), *alive_and_registered_on(on), *persons)
         .distinct()
     )
+
+
+def _gaps(on: dt.date, persons: Sequence[ColumnElement[bool]], *, any_category: bool) -> Any:
+    """The gaps among the kept persons of ``on`` (among those ``persons`` selects), from the kept
+    facts and holdings: a row per category held, or (``any_category``) one per person."""
+    facts, held = DashboardCoveragePerson, DashboardCoverageHolding
+    category = literal(ANY_CATEGORY) if any_category else held.category
+    gaps = (
+        select(
+            literal(on).label("on_date"), held.person_id, category.label("category"), Household.code, Person.location_id
+        )
+        .join(facts, (facts.on_date == held.on_date) & (facts.person_id == held.person_id))
+        .join(Person, Person.id == held.person_id)
+        .join(Household, Household.id == Person.household_id)
+        .where(held.on_date == on, not_(facts.enrolled), *persons)
+    )
+    return gaps.distinct() if any_category else gaps
+
+
+def _keep_gaps(session: Session, on: dt.date, persons: Sequence[ColumnElement[bool]]) -> None:
+    columns = ["on_date", "person_id", "category", "household_code", "location_id"]
+    for any_category in (False, True):
+        session.execute(
+            insert(DashboardCoverageGap.__table__).from_select(columns, _gaps(on, persons, any_category=any_category))
+        )
 
 
 def _count(
@@ -129,18 +180,43 @@ def build(*, session: Session, on: dt.date, now: dt.datetime | None = None) -> N
 
     Called with the totals' fold row locked (:func:`equicover.reports.dashboard_totals.coverage`),
     so that no fold moves the date while it is built: a change the build does not see is above the
-    fold's marks and moves the date at the next fold."""
-    for model in (DashboardCoverageGroup, DashboardCoverageHolding, DashboardCoveragePerson, DashboardCoverageDate):
-        session.execute(delete(model).where(model.on_date == on))
+    fold's marks and moves the date at the next fold. A date counted again keeps when a page last
+    read it; a new one counts as read now."""
+    now = now or dt.datetime.now(dt.UTC)
+    read_at = session.scalar(select(DashboardCoverageDate.read_at).where(DashboardCoverageDate.on_date == on))
+    forget(session=session, on=on)
     facts = DashboardCoveragePerson.__table__
     held = DashboardCoverageHolding.__table__
     session.execute(insert(facts).from_select(["on_date", "person_id", "district_id", "enrolled"], _people(on, ())))
     session.execute(insert(held).from_select(["on_date", "person_id", "category"], _holdings(on, ())))
+    _keep_gaps(session, on, ())
     deltas: dict[GroupKey, list[int]] = defaultdict(lambda: [0, 0])
     _count(session, on, (), 1, deltas)
     _store(session, deltas)
-    session.add(DashboardCoverageDate(on_date=on, built_at=now or dt.datetime.now(dt.UTC)))
+    session.add(DashboardCoverageDate(on_date=on, built_at=now, read_at=read_at or now))
     session.flush()
+
+
+def forget(*, session: Session, on: dt.date) -> None:
+    """Keep ``on`` no more (with the totals' fold row locked, as for :func:`build`)."""
+    for model in (*KEPT_TABLES, DashboardCoverageDate):
+        session.execute(delete(model).where(model.on_date == on))
+
+
+def unread_dates(*, session: Session, now: dt.datetime) -> list[dt.date]:
+    """The kept dates no page has read for ``KEEP_UNREAD``."""
+    return list(
+        session.scalars(select(DashboardCoverageDate.on_date).where(DashboardCoverageDate.read_at < now - KEEP_UNREAD))
+    )
+
+
+def mark_read(*, session: Session, on: dt.date, now: dt.datetime) -> None:
+    """Stamp that a page read ``on`` (a write at most every ``READ_STAMP_EVERY``, not on every view)."""
+    session.execute(
+        update(DashboardCoverageDate)
+        .where(DashboardCoverageDate.on_date == on, DashboardCoverageDate.read_at < now - READ_STAMP_EVERY)
+        .values(read_at=now)
+    )
 
 
 def stale_date(*, session: Session, built_before: dt.datetime) -> dt.date | None:
@@ -169,8 +245,8 @@ def recount_persons(*, session: Session, person_ids: Iterable[int]) -> int:
     for chunk in _chunks(ids):
         for on in dates:
             _count(session, on, (facts.person_id.in_(chunk),), -1, deltas)
-            session.execute(delete(held).where(held.on_date == on, held.person_id.in_(chunk)))
-            session.execute(delete(facts).where(facts.on_date == on, facts.person_id.in_(chunk)))
+            for model in (DashboardCoverageGap, held, facts):
+                session.execute(delete(model).where(model.on_date == on, model.person_id.in_(chunk)))
             chosen = (Person.id.in_(chunk),)
             session.execute(
                 insert(facts.__table__).from_select(
@@ -180,6 +256,7 @@ def recount_persons(*, session: Session, person_ids: Iterable[int]) -> int:
             session.execute(
                 insert(held.__table__).from_select(["on_date", "person_id", "category"], _holdings(on, chosen))
             )
+            _keep_gaps(session, on, (held.person_id.in_(chunk),))
             _count(session, on, (facts.person_id.in_(chunk),), 1, deltas)
     _store(session, deltas)
     return len(ids)
@@ -250,3 +327,28 @@ def coverage_rows(*, session: Session, on: dt.date, by: str) -> list[CoverageRow
             code, name = places.get(key, (ABOVE_DISTRICTS, "(above this level)"))
             rows.append(CoverageRow(group_code=code, group_name=name, eligible=e, enrolled=n, amounts={}))
     return sorted(rows, key=lambda row: row.group_code)
+
+
+def gap_page(
+    *, session: Session, on: dt.date, category: str | None, area: Select[Any] | None, limit: int, offset: int
+) -> tuple[list[int], int]:
+    """The kept gaps of ``on`` (of ``category``, or of any), of the persons located in ``area``
+    (locations' ids; None: everywhere): a page of person ids in household order, and how many
+    there are."""
+    counted, page = _gap_queries(on=on, category=category, area=area, limit=limit, offset=offset)
+    return [int(person_id) for person_id in session.scalars(page)], int(session.scalar(counted) or 0)
+
+
+def _gap_queries(
+    *, on: dt.date, category: str | None, area: Select[Any] | None, limit: int, offset: int
+) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page of :func:`gap_page`: each a range of the listing index."""
+    gaps = DashboardCoverageGap
+    listed = [gaps.on_date == on, gaps.category == (category or ANY_CATEGORY)]
+    if area is not None:
+        listed.append(gaps.location_id.in_(area))
+    counted = select(func.count()).select_from(gaps).where(*listed)
+    page = (
+        select(gaps.person_id).where(*listed).order_by(gaps.household_code, gaps.person_id).limit(limit).offset(offset)
+    )
+    return counted, page

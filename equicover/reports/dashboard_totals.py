@@ -11,7 +11,7 @@ share back out once, so the totals are those of the settled claims in any order 
 few seconds) and reads the year's totals; :func:`scanned_totals` computes the same figures from
 the claims themselves, for proof and repair. The same fold moves the dashboard's coverage
 (:mod:`equicover.reports.dashboard_coverage`) by the change log's registry and enrolment rows;
-:func:`coverage` reads it.
+:func:`coverage` reads it, and :func:`coverage_gaps` the registrar's gaps kept with it.
 
 On PostgreSQL ids are handed out before their transactions commit, so a claim may become visible
 after a higher id was counted. The ids missing below a mark are kept as holes and looked for again
@@ -30,11 +30,25 @@ import datetime as dt
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, delete, extract, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    case,
+    cast,
+    delete,
+    exists,
+    extract,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -527,7 +541,9 @@ def coverage(
     meanwhile), then kept and moved by every fold."""
     if not folded_within(session=session, lag=lag):
         try_fold(session=session)
-    if on not in dashboard_coverage.built_dates(session=session):
+    if on in dashboard_coverage.built_dates(session=session):
+        dashboard_coverage.mark_read(session=session, on=on, now=dt.datetime.now(dt.UTC))
+    else:
         try:
             with session.begin_nested():
                 _lock_fold(session)
@@ -546,6 +562,32 @@ def coverage(
     )
 
 
+def registry_changes_waiting(*, session: Session) -> bool:
+    """Whether the change log shows a registry or enrolment change no fold has read yet (above
+    the mark, or in a hole the fold still awaits): the kept coverage does not show it until the
+    next fold. Claims' rows, however many stream in, do not count."""
+    upto = select(DashboardFold.changes_upto).where(DashboardFold.id == FOLD_ROW).scalar_subquery()
+    awaited = select(DashboardFoldHole.record_id).where(DashboardFoldHole.source == "changes")
+    entities = dashboard_coverage.PERSON_ENTITIES + dashboard_coverage.REBUILD_ENTITIES
+    unread = exists().where(ChangeLog.entity.in_(entities), or_(ChangeLog.id > upto, ChangeLog.id.in_(awaited)))
+    return bool(session.scalar(select(unread)))
+
+
+def coverage_gaps(
+    *, session: Session, on: dt.date, category: str | None, area: Select[Any] | None, limit: int, offset: int
+) -> tuple[list[int], int] | None:
+    """The coverage gaps of ``on`` as kept (:func:`dashboard_coverage.gap_page`), current: a
+    registry or enrolment change not folded yet (a registrar's enrolment a moment ago) is folded
+    first, claims or not. None when ``on`` is not a kept date: the caller counts the gaps from the
+    persons."""
+    if registry_changes_waiting(session=session):
+        try_fold(session=session)
+    if on not in dashboard_coverage.built_dates(session=session):
+        return None
+    dashboard_coverage.mark_read(session=session, on=on, now=dt.datetime.now(dt.UTC))
+    return dashboard_coverage.gap_page(session=session, on=on, category=category, area=area, limit=limit, offset=offset)
+
+
 def year_of_data(*, session: Session) -> int:
     """The year the dashboard opens on: the latest year with claims (this year before any claim)."""
     latest = session.scalar(select(func.max(Claim.service_date)))
@@ -557,12 +599,36 @@ def coverage_date(year: int) -> dt.date:
     return dt.date(year, 6, 30)
 
 
-def keep_opening_coverage(*, session: Session) -> None:
-    """Count the coverage of the date the dashboard opens on, if it is not kept yet: in the
-    background, so that no one's first view waits for a count of every person."""
-    on = coverage_date(year_of_data(session=session))
-    if on not in dashboard_coverage.built_dates(session=session):
-        coverage(session=session, on=on)
+def opening_coverage_date(*, session: Session) -> dt.date:
+    """The date the dashboard opens on."""
+    return coverage_date(year_of_data(session=session))
+
+
+def keep_coverage(*, session: Session, days: Iterable[dt.date]) -> list[dt.date]:
+    """Count the coverage of these dates, those not kept yet: in the background, so that no one's
+    first view waits for a count of every person. Returns the dates counted."""
+    counted = []
+    for on in sorted(set(days)):
+        if on not in dashboard_coverage.built_dates(session=session):
+            coverage(session=session, on=on)
+            counted.append(on)
+    return counted
+
+
+def forget_unread_coverage(
+    *, session: Session, keep: Iterable[dt.date], now: dt.datetime | None = None
+) -> list[dt.date]:
+    """Forget the kept dates no page has read for ``dashboard_coverage.KEEP_UNREAD``, but those
+    in ``keep`` (the dates the pages open on): every fold moves every kept date, and the pages'
+    day moves on each day while the data is live. Returns the dates forgotten."""
+    unread = set(dashboard_coverage.unread_dates(session=session, now=now or dt.datetime.now(dt.UTC))) - set(keep)
+    if not unread:
+        return []
+    with session.begin_nested():
+        _lock_fold(session)
+        for on in sorted(unread):
+            dashboard_coverage.forget(session=session, on=on)
+    return sorted(unread)
 
 
 def recount_stale_coverage(*, session: Session, now: dt.datetime | None = None) -> dt.date | None:
@@ -675,11 +741,20 @@ def fold_state(*, session: Session) -> FoldState:
 
 
 class TotalsRefresher:
-    """Folds every ``every`` seconds in its own transaction, so that a page's fold is small."""
+    """Folds every ``every`` seconds in its own transaction, so that a page's fold is small; keeps
+    the coverage (and its gaps) of the date the dashboard opens on and of ``pages_day`` (the day
+    the other pages open on), and forgets the dates no page reads any more."""
 
-    def __init__(self, session_factory: sessionmaker[Session], *, every: float = REFRESH_SECONDS) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        every: float = REFRESH_SECONDS,
+        pages_day: Callable[[Session], dt.date] | None = None,
+    ) -> None:
         self._factory = session_factory
         self._every = every
+        self._pages_day = pages_day
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dashboard-totals", daemon=True)
 
@@ -690,15 +765,26 @@ class TotalsRefresher:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    def days_kept(self, session: Session) -> set[dt.date]:
+        days = {opening_coverage_date(session=session)}
+        if self._pages_day is not None:
+            days.add(self._pages_day(session))
+        return days
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 with session_scope(self._factory) as session:
                     try_fold(session=session)
                 with session_scope(self._factory) as session:
-                    keep_opening_coverage(session=session)
+                    days = self.days_kept(session)
+                for day in sorted(days):  # one transaction each: a fold waits for one count at most
+                    with session_scope(self._factory) as session:
+                        keep_coverage(session=session, days=[day])
                 with session_scope(self._factory) as session:
                     recount_stale_coverage(session=session)
+                with session_scope(self._factory) as session:
+                    forget_unread_coverage(session=session, keep=days)
             except Exception:  # the next round tries again; a page still folds on its own
                 log.exception("dashboard totals: fold failed")
             self._stop.wait(self._every)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from equicover.db.base import Base
@@ -109,6 +109,9 @@ class DashboardCoverageDate(Base):
 
     on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # When a page last read the date's figures (at most an hour off): a date no page reads is
+    # forgotten, so that the dates kept, and what every fold moves, do not grow day after day.
+    read_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class DashboardCoveragePerson(Base):
@@ -131,6 +134,31 @@ class DashboardCoverageHolding(Base):
     on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DashboardCoverageGap(Base):
+    """A coverage gap on the date: an eligible person holding a category whom no active enrolment
+    covers. One row per category held, and one under ``ANY_CATEGORY`` for the person, so that the
+    registrar's list of gaps, of every category or of one, is a range of the listing index in
+    household order, counted from that range."""
+
+    __tablename__ = "dashboard_coverage_gaps"
+    __table_args__ = (
+        Index(
+            "ix_dashboard_coverage_gaps_listing",
+            "on_date",
+            "category",
+            "household_code",
+            "person_id",
+            postgresql_include=["location_id"],
+        ),
+    )
+
+    on_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    household_code: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[int] = mapped_column(Integer)  # the person's own: what a user's area is checked on
 
 
 class DashboardCoverageGroup(Base):

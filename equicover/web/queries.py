@@ -25,12 +25,14 @@ from equicover.claims.models import Claim, ClaimPayment, PolicyVersion
 from equicover.claims.scoping import claims_filter
 from equicover.db.like import LIKE_ESCAPE, PatternOrder, contains_pattern, prefix_pattern
 from equicover.enrolment.models import Contribution, Enrolment, EnrolmentPeriod, Scheme
+from equicover.enrolment.service import alive_and_registered_on, enrolment_active_on
 from equicover.providers.models import Provider
 from equicover.registry.models import Category, Household, Location, Person, PersonCategory
 from equicover.registry.normalise import romanise
 from equicover.registry.quality_models import PersonNameForms, romanised_words
-from equicover.registry.scoping import households_filter, persons_filter
+from equicover.registry.scoping import households_filter, persons_filter, registry_area
 from equicover.registry.service import holds_on
+from equicover.reports import dashboard_totals
 
 SEARCH_LIMIT = 50
 
@@ -418,6 +420,27 @@ def coverage_gaps(
     (the categories that make a person eligible for subsidised cover) without an active enrolment;
     the page in household order, and how many there are.
 
+    On a date whose coverage is kept (the day the pages open on, the dashboard's), the gaps are
+    read as kept with it (``reports.dashboard_totals.coverage_gaps``, an index range); on another
+    date they are counted from the persons (:func:`counted_gaps`)."""
+    kept = dashboard_totals.coverage_gaps(
+        session=session, on=on, category=category, area=registry_area(user), limit=limit, offset=offset
+    )
+    if kept is None:
+        rows, total = counted_gaps(session=session, user=user, on=on, category=category, limit=limit, offset=offset)
+    else:
+        ids, total = kept
+        found = {row.id: row for row in _person_rows(session, _person_select().where(Person.id.in_(ids)))}
+        rows = [found[person_id] for person_id in ids if person_id in found]
+    holdings = category_holdings(session=session, person_ids=[row.id for row in rows], on=on)
+    return [GapRow(row, [h.category for h in holdings.get(row.id, []) if h.current]) for row in rows], total
+
+
+def counted_gaps(
+    *, session: Session, user: Any, on: dt.date, category: str | None, limit: int, offset: int
+) -> tuple[list[PersonRow], int]:
+    """The gaps counted from the persons: reads every person of the area and every active enrolment.
+
     The gaps are found once, as a set (a materialised common table expression: the holdings of the
     category on the day, the persons of the area, less the enrolled), then counted and sorted. Asked
     for the first rows in household order directly, PostgreSQL would walk every household of the
@@ -425,19 +448,10 @@ def coverage_gaps(
     holding = [PersonCategory.person_id == Person.id, *holds_on(on)]
     if category:
         holding.append(PersonCategory.category == category)
-    enrolled = exists().where(
-        Enrolment.person_id == Person.id, Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on
-    )
+    enrolled = exists().where(Enrolment.person_id == Person.id, *enrolment_active_on(on))
     gaps = (
         select(Person.id)
-        .where(
-            persons_filter(user),
-            Person.birth_date <= on,
-            Person.registered_on <= on,
-            or_(Person.death_date.is_(None), Person.death_date > on),
-            exists().where(*holding),
-            ~enrolled,
-        )
+        .where(persons_filter(user), *alive_and_registered_on(on), exists().where(*holding), ~enrolled)
         .cte("gaps")
         .prefix_with("MATERIALIZED")
     )
@@ -453,9 +467,7 @@ def coverage_gaps(
     total = found[0].total if found else 0
     if not found and offset:  # a page past the end has no row to carry the count: count alone
         total = session.scalar(select(func.count()).select_from(gaps)) or 0
-    rows = _person_rows(session, found)
-    holdings = category_holdings(session=session, person_ids=[row.id for row in rows], on=on)
-    return [GapRow(row, [h.category for h in holdings.get(row.id, []) if h.current]) for row in rows], total
+    return _person_rows(session, found), total
 
 
 def categories(*, session: Session) -> list[Category]:

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
+from equicover.admin.service import create_user
+from equicover.auth.models import User
 from equicover.enrolment import service as enrolment
 from equicover.enrolment.models import Enrolment
 from equicover.person_merge.service import merge_persons
@@ -20,7 +22,8 @@ from equicover.registry import service as registry
 from equicover.registry.models import Person, PersonCategory
 from equicover.registry.schemas import PersonUpdate
 from equicover.reports import dashboard_coverage, dashboard_totals
-from equicover.reports.models import DashboardCoveragePerson
+from equicover.reports.models import DashboardCoverageDate, DashboardCoveragePerson
+from equicover.web import queries
 from tests import factories as make
 from tests.factories import vn_world
 
@@ -41,6 +44,28 @@ def _kept(session: Session) -> tuple[Any, Any]:
         [(r.group_code, r.group_name, r.eligible, r.enrolled) for r in by_district],
         [(r.group_code, r.group_name, r.eligible, r.enrolled) for r in by_category],
     )
+
+
+def _gaps(session: Session, *, kept: bool) -> list[tuple[list[int], int]]:
+    """The coverage gaps on ON, of any category and of each, in household order: as kept with
+    the date, or counted from the persons."""
+    admin = session.scalar(select(User).where(User.username == "gaps-admin")) or create_user(
+        session=session, username="gaps-admin", password="a long test password 1", role="admin"
+    )
+    found = []
+    for category in (None, "registered_poor", "five_year_continuous"):
+        if kept:
+            page = dashboard_totals.coverage_gaps(
+                session=session, on=ON, category=category, area=None, limit=1000, offset=0
+            )
+            assert page is not None
+            found.append(page)
+        else:
+            rows, total = queries.counted_gaps(
+                session=session, user=admin, on=ON, category=category, limit=1000, offset=0
+            )
+            found.append(([row.id for row in rows], total))
+    return found
 
 
 @pytest.fixture
@@ -184,6 +209,7 @@ def test_after_any_changes_the_kept_figures_equal_the_full_recomputation(session
             if type(error).__module__ != "equicover.errors":
                 raise
         assert _kept(session) == _full(session), (operation, pick)
+        assert _gaps(session, kept=True) == _gaps(session, kept=False), (operation, pick)
 
 
 def test_a_write_around_the_change_log_is_counted_by_the_periodic_recount(session: Session, world) -> None:
@@ -211,3 +237,30 @@ def test_a_busy_database_counts_the_first_view_without_keeping_it(session: Sessi
         (r.group_code, r.eligible, r.enrolled) for r in full
     ]
     assert by_category and dashboard_coverage.built_dates(session=session) == []
+
+
+def test_a_date_no_page_reads_is_forgotten_but_the_days_the_pages_open_on(session: Session, world) -> None:
+    """Every fold moves every kept date: a date no page has read for KEEP_UNREAD is dropped (its
+    persons, holdings, gaps and groups with it), the days the pages open on never."""
+    other = ON - dt.timedelta(days=30)
+    dashboard_totals.keep_coverage(session=session, days=[ON, other])
+    assert dashboard_coverage.built_dates(session=session) == [other, ON]
+    later = dt.datetime.now(dt.UTC) + dashboard_coverage.KEEP_UNREAD + dt.timedelta(minutes=1)
+    assert dashboard_totals.forget_unread_coverage(session=session, keep=[ON]) == []  # read just now
+    # a page reads the other date: it stays as long again; a recount does not count as a reading
+    dashboard_coverage.mark_read(
+        session=session, on=other, now=dt.datetime.now(dt.UTC) + dashboard_coverage.READ_STAMP_EVERY * 2
+    )
+    read_at = {on: _read_at(session, on) for on in (ON, other)}
+    assert {dashboard_totals.recount_stale_coverage(session=session, now=later) for _ in range(2)} == {ON, other}
+    assert {on: _read_at(session, on) for on in (ON, other)} == read_at
+    assert dashboard_totals.forget_unread_coverage(session=session, keep=[ON], now=later) == []
+    much_later = later + dashboard_coverage.KEEP_UNREAD
+    assert dashboard_totals.forget_unread_coverage(session=session, keep=[ON], now=much_later) == [other]
+    assert dashboard_coverage.built_dates(session=session) == [ON]
+    assert session.scalar(select(func.count()).where(DashboardCoveragePerson.on_date == other)) == 0
+    assert _kept(session) == _full(session)
+
+
+def _read_at(session: Session, on: dt.date) -> dt.datetime | None:
+    return session.scalar(select(DashboardCoverageDate.read_at).where(DashboardCoverageDate.on_date == on))
