@@ -407,6 +407,28 @@ def test_the_clerk_and_the_fund_manager_work_on_a_phone_without_sideways_scroll(
         tab.close()
 
 
+def test_on_a_phone_a_short_page_begins_right_below_the_navigation(browser: object, site: Site) -> None:
+    """Below 800 px the navigation sits above the page: it keeps its own height, however short
+    the page (a list with nothing in it), instead of taking half the screen."""
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.sign_in("registrar")
+        for language in ("en", "ar"):
+            tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+            tab.go("/registry/gaps?category=no_such_category")
+            spare = tab.page.evaluate(
+                """() => {
+                    const nav = document.querySelector('.sidebar').getBoundingClientRect();
+                    const last = document.querySelector('.sidebar').lastElementChild.getBoundingClientRect();
+                    const main = document.querySelector('main').getBoundingClientRect();
+                    return {below_content: nav.bottom - last.bottom, main_gap: main.top - nav.bottom};
+                }"""
+            )
+            assert spare["below_content"] <= 24 and abs(spare["main_gap"]) <= 1, (language, spare)
+    finally:
+        tab.close()
+
+
 def test_back_links_point_the_way_the_page_reads(tab: Tab, site: Site) -> None:
     tab.sign_in("clerk")
     for language, arrow in (("en", "←"), ("ar", "→"), ("fa", "→")):
