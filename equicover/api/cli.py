@@ -23,6 +23,7 @@ def serve(
     ),
 ) -> None:
     """Serve the API (OpenAPI at /docs and /openapi.json) on the configured database."""
+    refuse_a_database_not_ready()
     warn_about_server_settings()
     listen = ["--uds", uds] if uds else ["--host", host, "--port", str(port)]
     # Access logs are off: request lines carry record ids in their paths; the service logs its own lines.
@@ -44,6 +45,29 @@ def serve(
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=forwarded_allow_ips or None,
     )
+
+
+def refuse_a_database_not_ready() -> None:
+    """Stop before serving a database the pages could only fail on (every sign-in would answer
+    503), saying why and what to run."""
+    from sqlalchemy.engine import make_url
+
+    from equicover.db.migrate import readiness_problem
+    from equicover.db.settings import DATABASE_URL_ENV, database_url
+
+    url = database_url()
+    problem = readiness_problem(url)
+    if problem is None:
+        return
+    shown = make_url(url).render_as_string(hide_password=True)
+    typer.secho(
+        f"error: cannot serve {shown}: {problem}.\n"
+        "Run `equicover db upgrade` to create or migrate it, `equicover demo` to build a demo province "
+        f"in this folder, or set {DATABASE_URL_ENV} to the database to serve.",
+        err=True,
+        fg=typer.colors.RED,
+    )
+    raise typer.Exit(code=1)
 
 
 def warn_about_server_settings() -> None:

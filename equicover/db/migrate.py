@@ -14,7 +14,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from equicover.db.engine import make_engine
 from equicover.db.settings import database_url
@@ -101,3 +102,24 @@ def head_revision() -> str:
     if len(heads) != 1:
         raise RuntimeError(f"migrations have {len(heads)} heads: {heads}")
     return heads[0]
+
+
+def readiness_problem(url: str | None = None) -> str | None:
+    """Why the database at ``url`` (default: the configured one) cannot be served as it is, or
+    None: a SQLite file that does not exist (connecting would create it empty), a database never
+    migrated, or one at another revision than this version's."""
+    url = url or database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).exists():
+            return f"no database file {parsed.database} here"
+    try:
+        revision = current_revision(url)
+    except OperationalError as error:
+        return f"cannot connect to it ({type(error.orig).__name__})"
+    head = head_revision()
+    if revision is None:
+        return "the database holds no equicover tables"
+    if revision != head:
+        return f"the database is at revision {revision}; this version needs {head}"
+    return None

@@ -72,3 +72,34 @@ def test_coverage_command_prints_the_table(tmp_path, monkeypatch) -> None:
     assert bad.exit_code == 2
     unknown = runner.invoke(app, ["--date", "2024-06-30", "--scheme", "NOPE"])
     assert unknown.exit_code == 1 and "scheme NOPE" in unknown.output
+
+
+def test_serve_refuses_a_database_it_could_only_fail_on(tmp_path, monkeypatch) -> None:
+    """Served from the wrong folder, on an empty database or on an older revision, every sign-in
+    would answer 503: the command says why and what to run instead, and creates no empty file."""
+    import sqlite3
+
+    from equicover.api.cli import serve
+    from equicover.db.migrate import upgrade
+
+    app = Typer()
+    app.command()(serve)
+    missing = tmp_path / "elsewhere" / "equicover.db"
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    older = tmp_path / "older.db"
+    upgrade(f"sqlite:///{older}", revision="0022")
+    cases = (
+        (missing, "no database file"),
+        (empty, "holds no equicover tables"),
+        (older, f"at revision 0022; this version needs {head_revision()}"),
+    )
+    for path, reason in cases:
+        monkeypatch.setenv("EQUICOVER_DATABASE_URL", f"sqlite:///{path}")
+        result = runner.invoke(app, ["--port", "1"])
+        assert result.exit_code == 1, (path, result.output)
+        assert reason in result.output and "equicover db upgrade" in result.output, result.output
+    assert not missing.exists()
+    monkeypatch.setenv("EQUICOVER_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = runner.invoke(app, ["--port", "1"])
+    assert result.exit_code == 1 and "cannot connect to it" in result.output, result.output
