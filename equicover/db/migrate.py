@@ -110,9 +110,9 @@ def readiness_problem(url: str | None = None) -> str | None:
     migrated, or one at another revision than this version's."""
     url = url or database_url()
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            return f"no database file {parsed.database} here"
+    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(parsed.database)).exists():
+        return f"no database file {parsed.database} here"
     try:
         revision = current_revision(url)
     except OperationalError as error:
