@@ -27,7 +27,10 @@ What it does:
    ``enrolment.service`` (committed, as a registrar's change is), then loads the fund manager's
    dashboard at once and prints the first view's time, beside the time of the full recomputation
    of the coverage (``enrolment.service.coverage`` by district and by category, what a first view
-   after a change used to compute); then checks that the kept coverage equals that recomputation.
+   after a change used to compute); then checks that the kept coverage equals that recomputation;
+7. suspends, then re-activates, N enrolments of registered-poor persons of the registrar's area,
+   reading the registrar's gaps right after each change (the count must move by one), and checks
+   that the kept gaps equal the gaps counted from the persons (first and middle pages).
 
 The load generator, the server and PostgreSQL share the machine's cores. The database is dropped
 at the end unless ``--keep`` (or ``--reuse``).
@@ -473,6 +476,84 @@ def after_enrolments(port: int, url: str, issued: dict[str, str], year: int, cou
     )
 
 
+def gaps_after_enrolments(url: str, year: int, count: int) -> None:
+    """The registrar's coverage gaps, read as kept, right after enrolments of category holders of
+    the area are suspended and re-activated (each change committed, as a registrar's is): the
+    count moves by one each time; at the end the kept gaps equal those counted from the persons."""
+    from equicover.enrolment import service as enrolment_service
+    from equicover.enrolment.models import Enrolment
+    from equicover.registry.models import PersonCategory
+    from equicover.registry.scoping import area_location_ids
+    from equicover.registry.service import holds_on
+    from equicover.web import queries
+
+    if count <= 0:
+        return
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    on = dt.date(year, 6, 30)
+    category = "registered_poor"
+
+    def totals() -> tuple[int, int, float]:
+        with session_scope(factory) as session:
+            registrar = get_user(session=session, username="registrar")
+            started = time.perf_counter()
+            every = queries.coverage_gaps(session=session, user=registrar, on=on)[1]
+            of_category = queries.coverage_gaps(session=session, user=registrar, on=on, category=category)[1]
+            return every, of_category, 1000 * (time.perf_counter() - started) / 2
+
+    with session_scope(factory) as session:
+        registrar = get_user(session=session, username="registrar")
+        chosen = list(
+            session.scalars(
+                select(Enrolment.id)
+                .join(Person, Person.id == Enrolment.person_id)
+                .join(PersonCategory, PersonCategory.person_id == Person.id)
+                .where(
+                    Enrolment.status == "active", Enrolment.starts <= on, Enrolment.ends >= on,
+                    PersonCategory.category == category, *holds_on(on),
+                    Person.location_id.in_(area_location_ids(registrar)), Person.death_date.is_(None),
+                )
+                .order_by(Enrolment.id)
+                .limit(count)
+            )
+        )  # fmt: skip
+    moved: list[str] = []
+    reads: list[float] = []
+    every, of_category, _ = totals()
+    for status, step in (("suspended", 1), ("active", -1)):
+        for enrolment_id in chosen:
+            with session_scope(factory) as session:
+                enrolment_service.set_enrolment_status(session=session, enrolment_id=enrolment_id, status=status)
+            now_every, now_of_category, elapsed = totals()
+            reads.append(elapsed)
+            moved.append("yes" if (now_every, now_of_category) == (every + step, of_category + step) else "NO")
+            every, of_category = now_every, now_of_category
+    same = True
+    counting: list[float] = []
+    with session_scope(factory) as session:
+        registrar = get_user(session=session, username="registrar")
+        for held in (None, category):
+            kept_rows, kept_total = queries.coverage_gaps(session=session, user=registrar, on=on, category=held)
+            for offset in (0, kept_total // 2):
+                kept_rows, kept_total = queries.coverage_gaps(
+                    session=session, user=registrar, on=on, category=held, offset=offset
+                )
+                started = time.perf_counter()
+                counted_rows, counted_total = queries.counted_gaps(
+                    session=session, user=registrar, on=on, category=held, limit=50, offset=offset
+                )
+                counting.append(1000 * (time.perf_counter() - started))
+                same &= ([r.person.id for r in kept_rows], kept_total) == ([r.id for r in counted_rows], counted_total)
+    engine.dispose()
+    print(
+        f"registrar's gaps after an enrolment change ({len(moved)} changes): the count moved at once: "
+        f"{'yes' if set(moved) == {'yes'} else 'NO'}; read p50 {statistics.median(reads):.0f} ms; "
+        f"{every:,} gaps, {of_category:,} of the registered poor; kept gaps equal a count from the persons: "
+        f"{'yes' if same else 'NO'} (that count: p50 {statistics.median(counting):.0f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=2_000_000)
@@ -511,6 +592,7 @@ def main() -> None:
     try:
         asyncio.run(measure(args.port, url, issued, found, args.rate, args.duration, args.warmup))
         after_enrolments(args.port, url, issued, found.year, args.after_enrolments)
+        gaps_after_enrolments(url, found.year, args.after_enrolments)
     finally:
         server.terminate()
         try:
