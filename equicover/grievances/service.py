@@ -355,9 +355,12 @@ def _act(
         acts += _reverse_finding(session, case, on, user.username)
     if batch_correction is not None:
         assert case.provider_id is not None  # a payment batch case is about its provider's batch
+        contested = session.get(PaymentBatch, case.subject_id)
+        assert contested is not None  # the case was opened on it
         owed = payment_corrections.record_correction(
             session=session, provider_id=case.provider_id, fund_code=batch_correction.fund_code,
             amount=batch_correction.amount, source=f"grievance {case.id}", on=on, actor=user.username,
+            paid_in=(contested.currency, contested.minor_digits),
         )  # fmt: skip
         acts.append({"amount": owed.amount, "note": f"payment batch {case.subject_id}: corrected in the next batch"})
 

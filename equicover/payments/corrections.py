@@ -214,6 +214,7 @@ class DueAdjustment:
     adjustment_id: int
     fund_code: str
     amount: int  # what the provider is paid more (negative: recovered); 0 for a member line
+    policy_version_id: int | None  # the adjusted claim's: the money the amount is counted in
 
 
 def adjustments_due(*, session: Session, provider_id: int, period_ends: dt.date) -> list[DueAdjustment]:
@@ -226,6 +227,7 @@ def adjustments_due(*, session: Session, provider_id: int, period_ends: dt.date)
             ClaimAdjustment.item_id,
             ClaimAdjustment.payer,
             ClaimAdjustment.amount,
+            Claim.policy_version_id,
         )
         .join(Claim, Claim.id == ClaimAdjustment.claim_pk)
         .where(
@@ -241,8 +243,9 @@ def adjustments_due(*, session: Session, provider_id: int, period_ends: dt.date)
             pk,
             ledger.fund_code_of_payment(kind, item_id, payer) if kind == "layer" else "",
             int(amount) if kind == "layer" else 0,
+            version_id,
         )
-        for pk, kind, item_id, payer, amount in rows
+        for pk, kind, item_id, payer, amount, version_id in rows
     ]
 
 
@@ -352,23 +355,33 @@ def record_correction(
     on: dt.date,
     actor: str = SYSTEM_ACTOR,
     post_in_ledger: bool = True,
+    paid_in: tuple[str, int] | None = None,
 ) -> PaymentCorrection:
     """Owe the provider ``amount`` more (negative: less) from the fund, netted in its next batch.
 
     The ledger takes the amount in now (Dr provider payments, Cr payable to the provider; the
     other way for a negative amount) unless ``post_in_ledger`` is false: the caller already owes
     it there (a recovery whose finding was reversed gives its amount back to the payable itself).
+    ``paid_in`` (currency, minor digits) is the money the amount is counted in (a contested
+    batch's): a fund keeping its books in other money is refused.
     """
     record = f"payment correction for provider {provider_id}"
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise ValidationFailed(record, "amount", "a non-zero whole number of minor units")
     if not source.strip():
         raise ValidationFailed(record, "source", "name the decision behind the correction")
-    if post_in_ledger:
+    if post_in_ledger or paid_in is not None:
         try:
-            ledger.get_fund(session=session, code=fund_code)  # an unknown fund is refused, not created
+            fund = ledger.get_fund(session=session, code=fund_code)  # an unknown fund is refused, not created
         except NotFound:
             raise ValidationFailed(record, "fund_code", "unknown fund") from None
+        if paid_in is not None and (fund.currency, fund.minor_digits) != paid_in:
+            raise ValidationFailed(
+                record,
+                "fund_code",
+                f"the fund keeps its books in {fund.currency} ({fund.minor_digits} minor digits), "
+                f"the amount is in {paid_in[0]} ({paid_in[1]})",
+            )
         owed = [
             ledger.Line(ledger.PROVIDER_PAYMENTS, debit=abs(amount)),
             ledger.Line(ledger.PAYABLE, credit=abs(amount), provider_id=provider_id),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from equicover.exports import safe_csv_writer
 from equicover.ledger import service as ledger
 from equicover.money import MoneyError, format_money, minor_digits_of
 from equicover.payments import corrections
-from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine
+from equicover.payments.models import PaymentBatch, PaymentBatchClaim, PaymentBatchLine, PaymentCorrection
 from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Person
 from equicover.verification import service as verification
@@ -163,6 +164,7 @@ def draft_batch(
         recovered_by_fund[recovery.fund_code] += recovery.amount
     adjustments = corrections.adjustments_due(session=session, provider_id=provider.id, period_ends=period_ends)
     corrections.add_due_to_funds(adjustments, claims_by_fund, recovered_by_fund)
+    version_ids.update(item.policy_version_id for item in adjustments if item.policy_version_id is not None)
     owed = corrections.corrections_due(session=session, provider_id=provider.id)
     corrections.add_corrections_to_funds(owed, claims_by_fund, recovered_by_fund)
     if recoveries:
@@ -187,6 +189,7 @@ def draft_batch(
         raise ValidationFailed(
             record, "currency", f"is {currency_asked}; the scheme of these claims pays in {currency}"
         )
+    _check_correction_funds(session, record, owed, currency, digits)
     if capitation_per_person_month:
         _check_capitation_fund(session, record, capitation_fund, currency, digits)
     capitation = 0
@@ -307,6 +310,25 @@ def _batch_money(
         names = ", ".join(f"{currency} ({digits} minor digits)" for currency, digits in sorted(found))
         raise Conflict(record, "currency", f"the claims of the period are paid in several currencies: {names}")
     return found.pop()
+
+
+def _check_correction_funds(
+    session: Session, record: str, owed: Sequence[PaymentCorrection], currency: str, digits: int
+) -> None:
+    """A correction is netted in the money of its fund: a batch paying in other money is refused
+    rather than adding amounts counted in two currencies."""
+    for code in sorted({item.fund_code for item in owed}):
+        try:
+            fund = ledger.get_fund(session=session, code=code)
+        except NotFound:
+            continue  # a correction the ledger never posted (a recovery repaid) is in the claims' money
+        if (fund.currency, fund.minor_digits) != (currency, digits):
+            raise Conflict(
+                record,
+                "corrections",
+                f"a correction is owed from fund {code}, which keeps its books in {fund.currency} "
+                f"({fund.minor_digits} minor digits); the batch pays in {currency} ({digits})",
+            )
 
 
 def _check_capitation_fund(session: Session, record: str, code: str, currency: str, digits: int) -> None:

@@ -141,6 +141,9 @@ HANDLER_REFUSALS: Refusals = {
         "An upheld case about a payment batch says what the next batch pays: the amount and the fund."
     ),
     ("batch_correction", None): N_("This kind of case does not correct a payment batch."),
+    ("fund_code", "the fund keeps its books"): N_(
+        "This fund keeps its books in another currency than the contested batch: choose a fund of the batch's currency."
+    ),
     ("fund_code", None): N_("No fund has this code."),
     ("kind", None): N_("Choose a note or a telephone call."),
     ("note", None): N_("Write the note."),

@@ -274,3 +274,31 @@ def test_an_upheld_category_case_replaces_the_wrong_category(session: Session) -
         select(GrievanceStep).where(GrievanceStep.case_id == case.id, GrievanceStep.kind == "action")
     ).all()
     assert len(acts) == 2 and all(step.person_category_id for step in acts)
+
+
+def test_a_correction_from_a_fund_in_other_money_is_refused(session: Session, year, manager) -> None:
+    """The amount of a batch correction is counted in the contested batch's money: a fund keeping
+    its books in another currency is refused at the decision, and a correction of other money
+    already due stops the next batch instead of being added to its amounts."""
+    ledger.ensure_fund(session=session, code="usd-relief", name="Relief (USD)", currency="USD", minor_digits=2)
+    member = make.enrolled_person(session, scheme=year, categories=["registered_poor"])
+    make.claim(session, claim_id="AUG", person_id=member.id, service_date=dt.date(2024, 8, 3), total=1_000_000)
+    august = draft_batch(session, AUGUST)
+    approve_batch(session, august)
+    case = _contest(session, "payment_batch", august.id)
+    with pytest.raises(ValidationFailed) as other_money:
+        service.decide(
+            session=session, case=case, user=manager, outcome="upheld", reasons="a claim was left out", on=DECIDED,
+            batch_correction=service.BatchCorrection(120_000, "usd-relief"),
+        )  # fmt: skip
+    assert other_money.value.field == "fund_code" and "keeps its books in USD" in other_money.value.reason
+    assert case.status == "open" and session.scalar(select(func.count()).select_from(PaymentCorrection)) == 0
+    from equicover.payments import corrections
+
+    corrections.record_correction(
+        session=session, provider_id=year_provider(session), fund_code="usd-relief", amount=5_000,
+        source="a decision of the fund", on=DECIDED,
+    )  # fmt: skip
+    with pytest.raises(Conflict) as mixed:
+        draft_batch(session, SEPTEMBER)
+    assert mixed.value.field == "corrections" and "usd-relief" in mixed.value.reason

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from equicover.grievances.models import GrievanceCase, GrievanceStep
+from equicover.ledger import service as ledger
 from equicover.payments.models import PaymentCorrection
 from equicover.verification.models import ClaimReview, Recovery
 from tests import factories as make
@@ -143,6 +144,16 @@ def test_a_facility_contests_a_batch_and_the_next_batch_pays_the_correction(
     assert huge.status_code == 422 and "larger than any payment can be" in _page_text(huge)
     unknown_fund = _decide(client, case.id, outcome="upheld", correction_amount="120,000", correction_fund="nope")
     assert unknown_fund.status_code == 422 and "No fund has this code." in _page_text(unknown_fund)
+    # A fund of other money is not offered, and refused when sent anyway, in the reader's language.
+    ledger.ensure_fund(session=session, code="usd-relief", name="Relief (USD)", currency="USD", minor_digits=2)
+    session.commit()
+    assert '<option value="usd-relief"' not in client.get(f"/grievances/{case.id}").text
+    other_money = _decide(client, case.id, outcome="upheld", correction_amount="120,000", correction_fund="usd-relief")
+    assert other_money.status_code == 422 and "another currency than the contested batch" in _page_text(other_money)
+    client.cookies.set("equicover_lang", "fr")
+    other_money = _decide(client, case.id, outcome="upheld", correction_amount="120 000", correction_fund="usd-relief")
+    assert "une autre monnaie que le lot contesté" in _page_text(other_money)
+    client.cookies.set("equicover_lang", "en")
     rejected_with_act = _decide(client, case.id, outcome="rejected", correction_amount="120,000", correction_fund="shi")
     assert rejected_with_act.status_code == 422
     assert "neither refunds nor corrects" in _page_text(rejected_with_act)
