@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -425,6 +425,34 @@ def test_on_a_phone_a_short_page_begins_right_below_the_navigation(browser: obje
                 }"""
             )
             assert spare["below_content"] <= 24 and abs(spare["main_gap"]) <= 1, (language, spare)
+    finally:
+        tab.close()
+
+
+def test_on_a_phone_a_wide_table_scrolls_under_a_caption_that_stays_in_view(browser: object, site: Site) -> None:
+    """The window's search results are wider than a phone: the table scrolls inside its frame and
+    its caption (how many were found, and how to find others) wraps within the screen, in either
+    direction of writing, however far the table is scrolled."""
+    with site.session() as session:
+        name = session.scalar(select(Person.full_name).where(Person.id == site.poor_person_id))
+    assert name
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.sign_in("clerk")
+        for language in ("fr", "ar"):
+            tab.context.add_cookies([{"name": "equicover_lang", "value": language, "url": site.base_url}])
+            tab.go(f"/window?q={quote(name[0])}")
+            wrap = tab.page.locator(".table-wrap").first
+            assert wrap.evaluate("element => element.scrollWidth > element.clientWidth"), language
+            for scrolled in (False, True):
+                if scrolled:  # to the far end (leftwards when the page reads right to left)
+                    wrap.evaluate(
+                        "element => { element.scrollLeft = (getComputedStyle(element).direction === 'rtl'"
+                        " ? -1 : 1) * element.scrollWidth; }"
+                    )
+                    assert wrap.evaluate("element => Math.abs(element.scrollLeft) > 0"), language
+                box = tab.page.locator("[data-testid=search-count]").bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (language, scrolled, box)
     finally:
         tab.close()
 
