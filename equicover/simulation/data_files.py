@@ -6,7 +6,6 @@ loader does for policies, so an analyst can fix a projection the way they fix a 
 
 from __future__ import annotations
 
-import re
 import tomllib
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -15,7 +14,7 @@ from typing import Any
 
 from equicover.errors import EquicoverError
 from equicover.money import MoneyError, parse_money
-from equicover.settlement.toml_lines import FileProblem, KeyPath, TomlLineIndex, format_key_path
+from equicover.settlement.toml_lines import FileProblem, KeyPath, TomlLineIndex, format_key_path, syntax_problem
 
 # A mistake in the file: where (file, line, key) and why.
 DataProblem = FileProblem
@@ -45,10 +44,7 @@ class TomlReader:
         try:
             self.document: dict[str, Any] = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as error:
-            found = re.search(r"\(at line (\d+), column \d+\)", str(error))
-            line = int(found.group(1)) if found else 1
-            message = f"TOML syntax error: {str(error).split(' (at ')[0]}"
-            raise DataFileError([DataProblem(str(path), line, "", message)]) from None
+            raise DataFileError([syntax_problem(str(path), self.text, error)]) from None
         self._lines: TomlLineIndex | None = None
         self.problems: list[DataProblem] = []
 

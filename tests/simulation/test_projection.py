@@ -159,6 +159,19 @@ def test_shares_over_100_percent_are_refused_with_the_line(tmp_path):
     assert (problem.key, problem.line) == ("group[0].enrolled.2018", _line_of(text, "2018 = 1.2"))
 
 
+def test_a_syntax_error_is_refused_on_its_line_even_at_the_end_of_the_file(tmp_path):
+    inside = PROJECTION.replace("people = 1000", "people = = 1000")
+    with pytest.raises(DataFileError) as refused:
+        load_projection(_write(tmp_path, inside))
+    (problem,) = refused.value.problems
+    assert problem.line == _line_of(inside, "people = = 1000") and problem.message.startswith("TOML syntax error")
+    unfinished = PROJECTION.rstrip("\n") + "\nnote = [1, 2"
+    with pytest.raises(DataFileError) as refused:
+        load_projection(_write(tmp_path, unfinished))
+    (problem,) = refused.value.problems
+    assert problem.line == unfinished.count("\n") + 1 and "at the end of the file" in problem.message, problem
+
+
 def test_growth_below_minus_100_percent_is_refused_with_the_line(tmp_path):
     text = PROJECTION.replace("people = 1000\ngrowth = 0.1", "people = 1000\ngrowth = -1.5").replace(
         "cost_growth = 0", "cost_growth = -2"
