@@ -1,6 +1,6 @@
 """The registrar's pages: households and members of the area, categories with their validity,
-enrolment and contribution status, enrolling a member, and the coverage gaps of the area
-("who is eligible but not enrolled").
+enrolment and contribution status, enrolling a member, recording a contribution and its payment,
+and the coverage gaps of the area ("who is eligible but not enrolled").
 
 Enrolment is the enrolment service's (``equicover.enrolment.service.enrol``), audited in the
 change log with the registrar as actor (``web:<username>``).
@@ -14,14 +14,17 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Response
 
+from equicover.auth.deps import now_of
 from equicover.auth.roles import Role
+from equicover.cards import service as cards_service
 from equicover.enrolment import service as enrolment_service
-from equicover.enrolment.models import EnrolmentPeriod
+from equicover.enrolment.models import CONTRIBUTION_STATUSES, Enrolment, EnrolmentPeriod, Scheme
 from equicover.errors import EquicoverError, NotFound, ValidationFailed
 from equicover.registry import service as registry_service
 from equicover.registry.models import Household, Location
 from equicover.registry.scoping import ensure_household_visible, ensure_person_visible
 from equicover.web import queries
+from equicover.web.i18n import NEGATIVE_AMOUNT, NOT_AN_AMOUNT, TOO_MANY_DECIMALS, AmountRefused, parse_amount
 from equicover.web.pages import MAX_PAGE, N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of, redirect
 from equicover.web.scheme_names import name_enrolments, scheme_names
 
@@ -80,6 +83,34 @@ def reference_date(page: Page, text: str | None) -> dt.date:
         return page.data_day.day
 
 
+MAX_CONTRIBUTION = 10**15  # minor units, as the API bounds it: far above any contribution
+CONTRIBUTION_CHANGES = {
+    "recorded": N_("Contribution recorded."),
+    "paid": N_("Contribution marked paid."),
+    "waived": N_("Contribution marked waived."),
+    "due": N_("Contribution marked due again."),
+}
+CONTRIBUTION_AMOUNT_REFUSALS = {
+    NOT_AN_AMOUNT: N_("The amount is not an amount."),
+    NEGATIVE_AMOUNT: N_("The amount must not be negative."),
+    TOO_MANY_DECIMALS: N_("The amount has more than %(digits)s decimals for the currency."),
+}
+CONTRIBUTION_TOO_LARGE = N_("The amount is larger than any contribution can be (at most %(largest)s).")
+# The enrolment service's refusals of a contribution, as the registrar reads them.
+CONTRIBUTION_REFUSALS: Refusals = {
+    ("payer_kind", None): N_("Choose who pays."),
+    ("status", None): N_("Choose whether it is due, paid or waived."),
+    ("amount", None): N_("Write the amount."),
+    ("period_ends", "is before period_starts"): N_("The period would end before it starts."),
+    ("period_starts", None): N_("Dates are written YYYY-MM-DD."),
+    ("period_ends", None): N_("Dates are written YYYY-MM-DD."),
+    ("person_id", "not enrolled"): N_(
+        "The member is not enrolled in this scheme for the whole period: choose dates inside the enrolment."
+    ),
+    ("enrolment_id", None): N_("Choose an enrolment."),
+}
+
+
 def _labels(page: Page) -> dict[str, object]:
     return {
         "status_label": label_of(page.lang, STATUS_LABELS),
@@ -136,6 +167,7 @@ def _render_household(
     changed: str = "",
     status_code: int = 200,
     category_form: dict[str, Any] | None = None,
+    contribution_form: dict[str, Any] | None = None,
 ) -> Response:
     members = queries.members_of(session=page.session, household_id=household.id)
     ids = [member.id for member in members]
@@ -143,6 +175,8 @@ def _render_household(
         page.flashes.append(("ok", page.lang.gettext("Member enrolled.")))
     if changed in CATEGORY_CHANGES:
         page.flashes.append(("ok", page.lang.gettext(CATEGORY_CHANGES[changed])))
+    if changed.startswith("contribution-") and changed.removeprefix("contribution-") in CONTRIBUTION_CHANGES:
+        page.flashes.append(("ok", page.lang.gettext(CONTRIBUTION_CHANGES[changed.removeprefix("contribution-")])))
     periods = queries.open_periods(session=page.session, on=day)
     enrolments = queries.enrolment_views(session=page.session, person_ids=ids, on=day)
     name_enrolments(
@@ -166,6 +200,9 @@ def _render_household(
         on=day,
         categories=queries.categories(session=page.session),
         category_form=category_form or {},
+        contribution_form=contribution_form or {},
+        contribution_statuses=CONTRIBUTION_STATUSES,
+        payer_kinds=PAYER_KIND_LABELS,
         **_labels(page),
     )
 
@@ -322,3 +359,101 @@ def end_category(
             page, household, location, page.data_day.day, status_code=error.status, category_form=form
         )
     return redirect(f"/registry/households/{quote(household.code, safe='')}?on={ends.isoformat()}&changed=ended")
+
+
+def _household_url(household: Household, changed: str) -> str:
+    return f"/registry/households/{quote(household.code, safe='')}?changed={changed}"
+
+
+@router.post("/registry/persons/{person_id}/contributions")
+def record_contribution(
+    page: PageDep,
+    person_id: RecordId,
+    enrolment_id: Annotated[str, Form(max_length=12)] = "",
+    payer_kind: Annotated[str, Form(max_length=32)] = "",
+    payer_name: Annotated[str, Form(max_length=200)] = "",
+    amount: Annotated[str, Form(max_length=40)] = "",
+    status: Annotated[str, Form(max_length=16)] = "due",
+    period_starts: Annotated[str, Form(max_length=10)] = "",
+    period_ends: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Record one payer's part of a member's contribution for one of their enrolments (by default
+    its whole period), in the scheme's currency as typed; the member's cards follow a payment at once."""
+    page.require(*REGISTRAR_ROLES)
+    household, location = _person_household(page, person_id)
+    form = {"person_id": person_id, "enrolment_id": enrolment_id, "payer_kind": payer_kind,
+            "payer_name": payer_name, "amount": amount, "status": status, "period_starts": period_starts,
+            "period_ends": period_ends}  # fmt: skip
+
+    def again(message: str, field: str, status_code: int = 422) -> Response:
+        page.error(message, field=field)
+        return _render_household(
+            page, household, location, page.data_day.day, status_code=status_code, contribution_form=form
+        )
+
+    enrolment = page.session.get(Enrolment, int(enrolment_id)) if enrolment_id.strip().isdigit() else None
+    if enrolment is None or enrolment.person_id != person_id:
+        return again(page.lang.gettext(CONTRIBUTION_REFUSALS[("enrolment_id", None)]), "enrolment_id")
+    scheme = page.session.get(Scheme, enrolment.scheme_id)
+    assert scheme is not None  # an enrolment's scheme exists (foreign key)
+    if not amount.strip():
+        return again(page.lang.gettext(CONTRIBUTION_REFUSALS[("amount", None)]), "amount")
+    try:
+        amount_minor = parse_amount(amount, page.lang.locale, scheme.minor_digits)
+    except AmountRefused as refused:
+        message = CONTRIBUTION_AMOUNT_REFUSALS[refused.reason]
+        return again(page.lang.gettext(message, digits=page.lang.number(refused.digits)), "amount")
+    if amount_minor > MAX_CONTRIBUTION:
+        largest = page.lang.money(MAX_CONTRIBUTION, scheme.minor_digits)
+        return again(page.lang.gettext(CONTRIBUTION_TOO_LARGE, largest=largest), "amount")
+    record = f"contribution to enrolment {enrolment.id}"
+    try:
+        starts = _form_date(period_starts, "period_starts", record, required=False) or enrolment.starts
+        ends = _form_date(period_ends, "period_ends", record, required=False) or enrolment.ends
+        enrolment_service.record_contribution(
+            session=page.session,
+            person_id=enrolment.person_id,
+            scheme_id=enrolment.scheme_id,
+            payer_kind=payer_kind,
+            payer_name=payer_name.strip() or None,
+            amount_minor=amount_minor,
+            status=status,
+            period_starts=starts,
+            period_ends=ends,
+            actor=page.actor,
+        )
+        cards_service.suspend_unpaid(
+            session=page.session, on=now_of(page.request).date(), actor=page.actor, person_id=enrolment.person_id
+        )
+    except EquicoverError as error:
+        page.undo_refused(error)
+        page.error_of(error, CONTRIBUTION_REFUSALS)
+        return _render_household(
+            page, household, location, page.data_day.day, status_code=error.status, contribution_form=form
+        )
+    return redirect(_household_url(household, "contribution-recorded"))
+
+
+@router.post("/registry/contributions/{contribution_id}/status")
+def set_contribution_status(
+    page: PageDep,
+    contribution_id: RecordId,
+    status: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Mark a contribution paid, waived or due again (a payment recorded by mistake); the member's
+    cards follow at once."""
+    page.require(*REGISTRAR_ROLES)
+    holder = enrolment_service.contribution_holder(session=page.session, contribution_id=contribution_id)
+    household, location = _person_household(page, holder)
+    try:
+        enrolment_service.set_contribution_status(
+            session=page.session, contribution_id=contribution_id, status=status, actor=page.actor
+        )
+        cards_service.suspend_unpaid(
+            session=page.session, on=now_of(page.request).date(), actor=page.actor, person_id=holder
+        )
+    except EquicoverError as error:
+        page.undo_refused(error)
+        page.error_of(error, CONTRIBUTION_REFUSALS)
+        return _render_household(page, household, location, page.data_day.day, status_code=error.status)
+    return redirect(_household_url(household, f"contribution-{status}"))

@@ -26,8 +26,8 @@ from equicover.claims.models import Claim
 from equicover.db.engine import make_engine
 from equicover.db.migrate import upgrade
 from equicover.db.session import make_session_factory, session_scope
-from equicover.enrolment.models import Enrolment
-from equicover.registry.models import Location, Person, PersonCategory
+from equicover.enrolment.models import Contribution, Enrolment, Scheme
+from equicover.registry.models import Household, Location, Person, PersonCategory
 from equicover.verification.models import ClaimReview
 from equicover.web.i18n import LANGUAGES
 from equicover.web.seed import DemoAccounts, seed_web_demo
@@ -453,6 +453,68 @@ def test_on_a_phone_a_wide_table_scrolls_under_a_caption_that_stays_in_view(brow
                     assert wrap.evaluate("element => Math.abs(element.scrollLeft) > 0"), language
                 box = tab.page.locator("[data-testid=search-count]").bounding_box()
                 assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (language, scrolled, box)
+    finally:
+        tab.close()
+
+
+def test_a_registrar_records_a_contribution_and_its_payment_on_a_phone_in_arabic(browser: object, site: Site) -> None:
+    """On the household page, at 390 px and right to left: an amount typed in Arabic digits, a
+    refusal said on its field, the contribution recorded, then marked paid."""
+    with site.session() as session:
+        district_id = session.scalar(select(Location.id).where(Location.code == site.accounts.district_code))
+        person_id, household_code, enrolment_id = session.execute(
+            select(Person.id, Household.code, Enrolment.id)
+            .join(Household, Household.id == Person.household_id)
+            .join(Enrolment, Enrolment.person_id == Person.id)
+            .where(
+                Person.location_id.in_(select(Location.id).where(Location.district_id == district_id)),
+                Person.id != site.poor_person_id,
+                Enrolment.status == "active",
+            )
+            .order_by(Person.id)
+            .limit(1)
+        ).one()
+        digits = session.scalar(
+            select(Scheme.minor_digits)
+            .join(Enrolment, Enrolment.scheme_id == Scheme.id)
+            .where(Enrolment.id == enrolment_id)
+        )
+    tab = Tab(browser, site, width=390, height=844)
+    try:
+        tab.sign_in("registrar")
+        tab.context.add_cookies([{"name": "equicover_lang", "value": "ar", "url": site.base_url}])
+        tab.go(f"/registry/households/{quote(household_code, safe='')}")
+        # no cell's text runs over its neighbour's (a right-to-left date, say, left unbroken)
+        spilled = tab.page.evaluate(
+            "[...document.querySelectorAll('main td')].filter(td => td.scrollWidth > td.clientWidth + 1)"
+            ".map(td => td.textContent.trim())"
+        )
+        assert spilled == [], spilled
+        form = f"[data-testid=contribution-form-{person_id}-fields]"
+        tab.page.click(f"[data-testid=contribution-form-{person_id}] summary")
+        tab.page.select_option(f"#payer-kind-{person_id}", "member")
+        tab.page.fill(f"#amount-{person_id}", "مئة")
+        with tab.page.expect_navigation():
+            tab.page.click(f"{form} button[type=submit]")
+        assert "المبلغ ليس مبلغاً صالحاً." in tab.page.inner_text("main")
+        assert tab.page.get_attribute(f"#amount-{person_id}", "aria-invalid") == "true"
+        assert tab.page.evaluate("document.activeElement.id") == f"amount-{person_id}"
+        tab.page.fill(f"#amount-{person_id}", "١٢٠")
+        with tab.page.expect_navigation():
+            tab.page.click(f"{form} button[type=submit]")
+        assert "سُجّلت المساهمة." in tab.page.inner_text("main")
+        overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, overflow
+        with site.session() as session:
+            recorded = session.scalars(
+                select(Contribution).where(Contribution.enrolment_id == enrolment_id).order_by(Contribution.id.desc())
+            ).first()
+            assert recorded is not None and (recorded.amount_minor, recorded.status) == (120 * 10**digits, "due")
+        with tab.page.expect_navigation():
+            tab.page.click(f"[data-testid=contribution-{recorded.id}] button[value=paid]")
+        assert "سُجّلت المساهمة كمدفوعة." in tab.page.inner_text("main")
+        with site.session() as session:
+            assert session.get(Contribution, recorded.id).status == "paid"  # type: ignore[union-attr]
     finally:
         tab.close()
 
