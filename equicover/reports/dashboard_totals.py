@@ -44,7 +44,6 @@ from sqlalchemy import (
     exists,
     extract,
     func,
-    or_,
     select,
     text,
     update,
@@ -566,11 +565,15 @@ def registry_changes_waiting(*, session: Session) -> bool:
     """Whether the change log shows a registry or enrolment change no fold has read yet (above
     the mark, or in a hole the fold still awaits): the kept coverage does not show it until the
     next fold. Claims' rows, however many stream in, do not count."""
-    upto = select(DashboardFold.changes_upto).where(DashboardFold.id == FOLD_ROW).scalar_subquery()
-    awaited = select(DashboardFoldHole.record_id).where(DashboardFoldHole.source == "changes")
-    entities = dashboard_coverage.PERSON_ENTITIES + dashboard_coverage.REBUILD_ENTITIES
-    unread = exists().where(ChangeLog.entity.in_(entities), or_(ChangeLog.id > upto, ChangeLog.id.in_(awaited)))
-    return bool(session.scalar(select(unread)))
+    # The mark is read first and bound as a value: the planner then reads the change log's ids
+    # above it from the primary key, not every row of the log (millions in a province's year).
+    upto = session.scalar(select(DashboardFold.changes_upto).where(DashboardFold.id == FOLD_ROW)) or 0
+    entities = ChangeLog.entity.in_(dashboard_coverage.PERSON_ENTITIES + dashboard_coverage.REBUILD_ENTITIES)
+    above = exists().where(ChangeLog.id > upto, entities)
+    in_hole = exists().where(
+        DashboardFoldHole.source == "changes", ChangeLog.id == DashboardFoldHole.record_id, entities
+    )
+    return bool(session.scalar(select(above | in_hole)))
 
 
 def coverage_gaps(
