@@ -61,6 +61,7 @@ from equicover.providers.models import Contract, Provider
 from equicover.registry.models import Location, Person
 from equicover.registry.service import categories_at
 from equicover.settlement.loader import load_policy_text
+from equicover.settlement.model import DEFAULT_REFERRAL_LETTER_VALID_DAYS
 
 
 def _now() -> dt.datetime:
@@ -501,6 +502,21 @@ def settlement_report(*, session: Session, conditions: Sequence[ColumnElement[bo
 
 # --------------------------------------------------------------------------------------------
 # Eligibility
+
+
+def letter_valid_days(*, session: Session, person_id: int, on: dt.date) -> int:
+    """The days a referral letter written on ``on`` holds: ``[referral] letter_valid_days`` of the
+    policy covering its patient that day (the first scheme's, as settlement settles with it), else
+    the programme's default."""
+    try:
+        covered = eligibility(session=session, person_id=person_id, on=on)
+    except NotFound:
+        return DEFAULT_REFERRAL_LETTER_VALID_DAYS
+    for scheme in covered.schemes:
+        version = session.get(PolicyVersion, scheme.policy_version_id) if scheme.policy_version_id else None
+        if version is not None:
+            return loaded_policy(version).referral_letter_valid_days
+    return DEFAULT_REFERRAL_LETTER_VALID_DAYS
 
 
 def eligibility(*, session: Session, person_id: int, on: dt.date) -> EligibilityOut:

@@ -988,7 +988,11 @@ def search_coverage_by_post(request: Request, body: RawBody, session: SessionDep
 # ---------------------------------------------------------------- referral letters
 
 
-def _service_request(letter: Any) -> Any:
+def _service_request(session: Session, letter: Any) -> Any:
+    """The letter with its validity: the days of the policy covering its patient on the issue date."""
+    from equicover.claims import service as claims_service
+    from equicover.referrals import service as referrals_service
+
     return mapping.service_request(
         mapping.ReferralLetterFacts(
             id=letter.id,
@@ -1000,6 +1004,10 @@ def _service_request(letter: Any) -> Any:
             diagnosis=letter.diagnosis,
             issued_on=letter.issued_on,
             status=letter.status,
+            valid_until=referrals_service.valid_until(
+                letter,
+                claims_service.letter_valid_days(session=session, person_id=letter.person_id, on=letter.issued_on),
+            ),
             counter_on=letter.counter_on,
         )
     )
@@ -1021,7 +1029,7 @@ def read_service_request(request: Request, resource_id: str, session: SessionDep
     _person(session, user, letter.person_id)  # a letter is read by those who may read its patient
     return _read(
         request,
-        _service_request(letter),
+        _service_request(session, letter),
         _latest(letter.issued_at, _changed_at(session, "referral_letters", letter.id)),
     )
 
@@ -1057,7 +1065,7 @@ def search_service_requests(request: Request, session: SessionDep, user: Current
 
     visible = select(Person.id).where(registry_scoping.persons_filter(user))
     letters = session.scalars(query.where(ReferralLetter.person_id.in_(visible)).order_by(ReferralLetter.id)).all()
-    resources = [_service_request(letter) for letter in letters]
+    resources = [_service_request(session, letter) for letter in letters]
     return _bundle(search, search.window(resources), len(resources))
 
 

@@ -29,10 +29,9 @@ from equicover.referrals import service as referrals
 from equicover.referrals.letter_pdf import letter_pdf
 from equicover.referrals.models import ReferralLetter
 from equicover.registry.scoping import ensure_person_visible
-from equicover.settlement.model import DEFAULT_REFERRAL_LETTER_VALID_DAYS
 from equicover.web import queries
 from equicover.web.pages import N_, Page, PageDep, RecordId, Refusals, WebRoute, label_of, redirect
-from equicover.web.window import CLERK_ROLES, NOT_AN_ICD10_CODE, clerk_provider, policy_of_version
+from equicover.web.window import CLERK_ROLES, NOT_AN_ICD10_CODE, clerk_provider
 
 router = APIRouter(route_class=WebRoute)
 
@@ -107,17 +106,7 @@ def _level_label(page: Page, level: str) -> str:
 
 
 def _valid_days(page: Page, person_id: int, on: dt.date) -> int:
-    """The days a letter is valid under the policy covering its patient on ``on`` (the first scheme's,
-    as the settlement settles with it), else the programme's default."""
-    try:
-        eligibility = claims_service.eligibility(session=page.session, person_id=person_id, on=on)
-    except NotFound:
-        return DEFAULT_REFERRAL_LETTER_VALID_DAYS
-    for scheme in eligibility.schemes:
-        policy = policy_of_version(page, scheme.policy_version_id)
-        if policy is not None:
-            return policy.referral_letter_valid_days
-    return DEFAULT_REFERRAL_LETTER_VALID_DAYS
+    return claims_service.letter_valid_days(session=page.session, person_id=person_id, on=on)
 
 
 def _row(page: Page, letter: ReferralLetter) -> LetterRow:

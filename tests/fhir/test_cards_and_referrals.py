@@ -14,6 +14,7 @@ from equicover import fhir_mapping as mapping
 from equicover.cards import service as cards
 from equicover.cards.keys import KEYS_ENV
 from equicover.referrals import service as referrals
+from equicover.settlement.model import DEFAULT_REFERRAL_LETTER_VALID_DAYS
 from tests import factories as make
 from tests.api_helpers import login_as
 from tests.fhir.helpers import DAY, claim_body, fhir, outcome, post
@@ -77,6 +78,9 @@ def test_a_letter_reads_as_a_service_request(client, world, letters) -> None:
     assert letter["requester"]["reference"] == f"Organization/{world.provider_a}"
     assert letter["performer"] == [{"reference": f"Organization/{letters['pp']}"}]
     assert letter["reasonCode"][0]["coding"][0]["code"] == "I10"
+    # VN-SHI's policy names no validity of its own: the programme's default days, the issue day the first
+    last_day = ISSUED + dt.timedelta(days=DEFAULT_REFERRAL_LETTER_VALID_DAYS - 1)
+    assert letter["occurrencePeriod"] == {"start": ISSUED.isoformat(), "end": last_day.isoformat()}
     assert "blood pressure" not in str(letter)
     found = fhir(client.get(f"/fhir/ServiceRequest?patient=Patient/{world.person_ids[1]}", headers=reader), "Bundle")
     assert [entry["resource"]["id"] for entry in found["entry"]] == [str(letters["letter"])]

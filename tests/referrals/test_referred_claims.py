@@ -120,8 +120,12 @@ def test_the_policy_sets_the_days_a_letter_is_valid(session: Session) -> None:
         reason="pneumonia",
         issued_on=ISSUED,
     )
-    from equicover.claims.service import submit_claim
+    from equicover.claims.service import letter_valid_days, submit_claim
 
+    # the days its patient's policy gives on the issue day (what the letter page and FHIR show), else the default
+    assert letter_valid_days(session=session, person_id=world.person_ids[2], on=ISSUED) == 3
+    assert letter_valid_days(session=session, person_id=world.person_ids[0], on=ISSUED) == 30
+    assert letter_valid_days(session=session, person_id=world.person_ids[2], on=dt.date(2020, 1, 1)) == 30
     common = dict(person_id=world.person_ids[2], provider_code="PA", referral_letter=letter.number, scheme_code="VN-3D")
     third_day, _ = submit_claim(
         session=session, claim=_bill(world, "3D-1", service_date=ISSUED + dt.timedelta(days=2), **common)
