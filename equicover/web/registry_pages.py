@@ -83,6 +83,7 @@ def reference_date(page: Page, text: str | None) -> dt.date:
         return page.data_day.day
 
 
+MAX_RECORD_ID = 2**31 - 1  # the largest id a table holds: a larger one names no enrolment
 MAX_CONTRIBUTION = 10**15  # minor units, as the API bounds it: far above any contribution
 CONTRIBUTION_CHANGES = {
     "recorded": N_("Contribution recorded."),
@@ -391,7 +392,8 @@ def record_contribution(
             page, household, location, page.data_day.day, status_code=status_code, contribution_form=form
         )
 
-    enrolment = page.session.get(Enrolment, int(enrolment_id)) if enrolment_id.strip().isdigit() else None
+    chosen = int(enrolment_id) if enrolment_id.strip().isdigit() else 0
+    enrolment = page.session.get(Enrolment, chosen) if 1 <= chosen <= MAX_RECORD_ID else None
     if enrolment is None or enrolment.person_id != person_id:
         return again(page.lang.gettext(CONTRIBUTION_REFUSALS[("enrolment_id", None)]), "enrolment_id")
     scheme = page.session.get(Scheme, enrolment.scheme_id)

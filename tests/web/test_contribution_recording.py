@@ -119,6 +119,8 @@ def test_a_contribution_typed_in_french_and_refused_in_french(world_client, sess
         ),
         ({"period_starts": "2024-01-01"}, 422, "not enrolled in this scheme for the whole period", "person_id"),
         ({"enrolment_id": "nope"}, 422, "Choose an enrolment.", "enrolment_id"),
+        ({"enrolment_id": "99999999999"}, 422, "Choose an enrolment.", "enrolment_id"),
+        ({"enrolment_id": "0"}, 422, "Choose an enrolment.", "enrolment_id"),
         ({"enrolment_id": "OTHER"}, 422, "Choose an enrolment.", "enrolment_id"),
     ],
 )
