@@ -110,6 +110,14 @@ def ensure_fund(*, session: Session, code: str, name: str, currency: str, minor_
     return fund
 
 
+def other_money(fund: Fund, currency: str, minor_digits: int) -> str | None:
+    """How the fund's books differ from this money ("keeps its books in USD (2 minor digits)"), or
+    None when the fund counts in it: amounts of two kinds of money are never added up."""
+    if (fund.currency, fund.minor_digits) == (currency, minor_digits):
+        return None
+    return f"keeps its books in {fund.currency} ({fund.minor_digits} minor digits)"
+
+
 def get_fund(*, session: Session, code: str) -> Fund:
     fund = session.scalar(select(Fund).where(Fund.code == code))
     if fund is None:

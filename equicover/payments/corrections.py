@@ -375,12 +375,9 @@ def record_correction(
             fund = ledger.get_fund(session=session, code=fund_code)  # an unknown fund is refused, not created
         except NotFound:
             raise ValidationFailed(record, "fund_code", "unknown fund") from None
-        if paid_in is not None and (fund.currency, fund.minor_digits) != paid_in:
+        if paid_in is not None and (other := ledger.other_money(fund, *paid_in)) is not None:
             raise ValidationFailed(
-                record,
-                "fund_code",
-                f"the fund keeps its books in {fund.currency} ({fund.minor_digits} minor digits), "
-                f"the amount is in {paid_in[0]} ({paid_in[1]})",
+                record, "fund_code", f"the fund {other}, the amount is in {paid_in[0]} ({paid_in[1]})"
             )
         owed = [
             ledger.Line(ledger.PROVIDER_PAYMENTS, debit=abs(amount)),

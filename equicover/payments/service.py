@@ -322,12 +322,12 @@ def _check_correction_funds(
             fund = ledger.get_fund(session=session, code=code)
         except NotFound:
             continue  # a correction the ledger never posted (a recovery repaid) is in the claims' money
-        if (fund.currency, fund.minor_digits) != (currency, digits):
+        other = ledger.other_money(fund, currency, digits)
+        if other is not None:
             raise Conflict(
                 record,
                 "corrections",
-                f"a correction is owed from fund {code}, which keeps its books in {fund.currency} "
-                f"({fund.minor_digits} minor digits); the batch pays in {currency} ({digits})",
+                f"a correction is owed from fund {code}, which {other}; the batch pays in {currency} ({digits})",
             )
 
 
@@ -339,13 +339,9 @@ def _check_capitation_fund(session: Session, record: str, code: str, currency: s
         raise ValidationFailed(
             record, "capitation_fund", "unknown fund: capitation is paid from an existing fund"
         ) from None
-    if (fund.currency, fund.minor_digits) != (currency, digits):
-        raise ValidationFailed(
-            record,
-            "capitation_fund",
-            f"the fund keeps its books in {fund.currency} ({fund.minor_digits} minor digits), "
-            f"the batch pays in {currency} ({digits})",
-        )
+    other = ledger.other_money(fund, currency, digits)
+    if other is not None:
+        raise ValidationFailed(record, "capitation_fund", f"the fund {other}, the batch pays in {currency} ({digits})")
 
 
 def get_batch(*, session: Session, batch_id: int) -> PaymentBatch:
