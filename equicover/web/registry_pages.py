@@ -48,9 +48,14 @@ PAYER_KIND_LABELS = {
     "donor": N_("Donor"),
 }
 
-CATEGORY_CHANGES = {
+# What the household page confirms after a change (its ``changed`` parameter).
+HOUSEHOLD_CHANGES = {
     "given": N_("Category given."),
     "ended": N_("Category ended."),
+    "contribution-recorded": N_("Contribution recorded."),
+    "contribution-paid": N_("Contribution marked paid."),
+    "contribution-waived": N_("Contribution marked waived."),
+    "contribution-due": N_("Contribution marked due again."),
 }
 # The registry service's refusals of a category change, as the registrar reads them.
 CATEGORY_REFUSALS: Refusals = {
@@ -85,12 +90,6 @@ def reference_date(page: Page, text: str | None) -> dt.date:
 
 MAX_RECORD_ID = 2**31 - 1  # the largest id a table holds: a larger one names no enrolment
 MAX_CONTRIBUTION = 10**15  # minor units, as the API bounds it: far above any contribution
-CONTRIBUTION_CHANGES = {
-    "recorded": N_("Contribution recorded."),
-    "paid": N_("Contribution marked paid."),
-    "waived": N_("Contribution marked waived."),
-    "due": N_("Contribution marked due again."),
-}
 CONTRIBUTION_AMOUNT_REFUSALS = {
     NOT_AN_AMOUNT: N_("The amount is not an amount."),
     NEGATIVE_AMOUNT: N_("The amount must not be negative."),
@@ -174,10 +173,8 @@ def _render_household(
     ids = [member.id for member in members]
     if enrolled is not None and enrolled in ids:
         page.flashes.append(("ok", page.lang.gettext("Member enrolled.")))
-    if changed in CATEGORY_CHANGES:
-        page.flashes.append(("ok", page.lang.gettext(CATEGORY_CHANGES[changed])))
-    if changed.startswith("contribution-") and changed.removeprefix("contribution-") in CONTRIBUTION_CHANGES:
-        page.flashes.append(("ok", page.lang.gettext(CONTRIBUTION_CHANGES[changed.removeprefix("contribution-")])))
+    if changed in HOUSEHOLD_CHANGES:
+        page.flashes.append(("ok", page.lang.gettext(HOUSEHOLD_CHANGES[changed])))
     periods = queries.open_periods(session=page.session, on=day)
     enrolments = queries.enrolment_views(session=page.session, person_ids=ids, on=day)
     name_enrolments(
@@ -386,11 +383,14 @@ def record_contribution(
             "payer_name": payer_name, "amount": amount, "status": status, "period_starts": period_starts,
             "period_ends": period_ends}  # fmt: skip
 
-    def again(message: str, field: str, status_code: int = 422) -> Response:
-        page.error(message, field=field)
+    def shown_again(status_code: int) -> Response:
         return _render_household(
             page, household, location, page.data_day.day, status_code=status_code, contribution_form=form
         )
+
+    def again(message: str, field: str) -> Response:
+        page.error(message, field=field)
+        return shown_again(422)
 
     chosen = int(enrolment_id) if enrolment_id.strip().isdigit() else 0
     enrolment = page.session.get(Enrolment, chosen) if 1 <= chosen <= MAX_RECORD_ID else None
@@ -430,9 +430,7 @@ def record_contribution(
     except EquicoverError as error:
         page.undo_refused(error)
         page.error_of(error, CONTRIBUTION_REFUSALS)
-        return _render_household(
-            page, household, location, page.data_day.day, status_code=error.status, contribution_form=form
-        )
+        return shown_again(error.status)
     return redirect(_household_url(household, "contribution-recorded"))
 
 
