@@ -214,6 +214,10 @@ def create_app(
 
     claim_batcher = ClaimBatcher(session_factory)
 
+    def pages_day(session: Session) -> dt.date:
+        """The day the pages open on, by the application's clock: the refresher keeps its coverage."""
+        return data_day(session=session, today=app.state.clock().date()).day
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Everything built so far (modules, routes, models) lives as long as the process: keep it
@@ -224,13 +228,7 @@ def create_app(
         # committed fail to write ("database is locked", at once in WAL mode); there the dashboard
         # page folds what is new itself, which is as current.
         background = engine is not None and engine.dialect.name != "sqlite"
-        refresher: TotalsRefresher | None = None
-        if background:
-
-            def pages_day(session: Session) -> dt.date:
-                return data_day(session=session, today=app.state.clock().date()).day
-
-            refresher = TotalsRefresher(session_factory, pages_day=pages_day)
+        refresher = TotalsRefresher(session_factory, pages_day=pages_day) if background else None
         if refresher is not None:
             refresher.start()
         yield

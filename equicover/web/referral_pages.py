@@ -105,10 +105,6 @@ def _level_label(page: Page, level: str) -> str:
     return label_of(page.lang, LEVEL_LABELS)(level)
 
 
-def _valid_days(page: Page, person_id: int, on: dt.date) -> int:
-    return claims_service.letter_valid_days(session=page.session, person_id=person_id, on=on)
-
-
 def _row(page: Page, letter: ReferralLetter) -> LetterRow:
     source = _provider(page, letter.from_provider_id)
     destination = _provider(page, letter.to_provider_id)
@@ -120,7 +116,10 @@ def _row(page: Page, letter: ReferralLetter) -> LetterRow:
             if destination is not None
             else _level_label(page, letter.to_level or "")
         ),
-        valid_until=referrals.valid_until(letter, _valid_days(page, letter.person_id, letter.issued_on)),
+        valid_until=referrals.valid_until(
+            letter,
+            claims_service.letter_valid_days(session=page.session, person_id=letter.person_id, on=letter.issued_on),
+        ),
         used=len(referrals.claims_using(session=page.session, letter_id=letter.id)),
     )
 
@@ -250,7 +249,7 @@ def check_letter(page: Page, letter: ReferralLetter, person_id: int | None, on: 
         used = referrals.claims_using(session=page.session, letter_id=letter.id)
         return False, _(USED_BY_ANOTHER) if used else _(ANOTHER_PATIENT)
     provider = clerk_provider(page)
-    valid_days = _valid_days(page, letter.person_id, on)
+    valid_days = claims_service.letter_valid_days(session=page.session, person_id=letter.person_id, on=on)
     refusal = referrals.letter_refusal(
         letter,
         person_id=letter.person_id,
