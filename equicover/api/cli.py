@@ -50,18 +50,15 @@ def serve(
 def refuse_a_database_not_ready() -> None:
     """Stop before serving a database the pages could only fail on (every sign-in would answer
     503), saying why and what to run."""
-    from sqlalchemy.engine import make_url
-
     from equicover.db.migrate import readiness_problem
-    from equicover.db.settings import DATABASE_URL_ENV, database_url
+    from equicover.db.settings import DATABASE_URL_ENV, database_url, shown_url
 
     url = database_url()
     problem = readiness_problem(url)
     if problem is None:
         return
-    shown = make_url(url).render_as_string(hide_password=True)
     typer.secho(
-        f"error: cannot serve {shown}: {problem}.\n"
+        f"error: cannot serve {shown_url(url)}: {problem}.\n"
         "Run `equicover db upgrade` to create or migrate it, `equicover demo` to build a demo province "
         f"in this folder, or set {DATABASE_URL_ENV} to the database to serve.",
         err=True,

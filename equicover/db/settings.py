@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 DATABASE_URL_ENV = "EQUICOVER_DATABASE_URL"
 DEFAULT_SQLITE_FILENAME = "equicover.db"
 
@@ -29,3 +31,8 @@ def database_url() -> str:
             configured = f"postgresql+psycopg://{rest}"
         return configured
     return default_database_url()
+
+
+def shown_url(url: str) -> str:
+    """The URL as a person may read it: the password, if any, masked."""
+    return make_url(url).render_as_string(hide_password=True)

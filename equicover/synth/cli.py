@@ -14,7 +14,6 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from equicover.console import make_console
@@ -22,6 +21,7 @@ from equicover.db import migrate
 from equicover.db.engine import make_engine
 from equicover.db.session import make_session_factory, session_scope
 from equicover.db.settings import database_url as configured_database_url
+from equicover.db.settings import shown_url
 from equicover.errors import EquicoverError
 from equicover.settlement.loader import load_policy
 from equicover.settlement.model import Policy
@@ -190,7 +190,7 @@ def _print_summary(summary: GenerationSummary, url: str | None) -> None:
     _console.print(table)
     _console.print(f"Enrolled: {summary.coverage:.1%} of persons")
     if url is not None:
-        _console.print(f"Database: {make_url(url).render_as_string(hide_password=True)}")
+        _console.print(f"Database: {shown_url(url)}")
     _console.print(f"Claims: {summary.claims_path}")
     timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.seconds.items())
     _console.print(f"[dim]{timing}[/]")
