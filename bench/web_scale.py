@@ -518,7 +518,7 @@ def gaps_after_enrolments(url: str, year: int, count: int) -> None:
                 .limit(count)
             )
         )  # fmt: skip
-    moved: list[str] = []
+    moved: list[bool] = []
     reads: list[float] = []
     every, of_category, _ = totals()
     for status, step in (("suspended", 1), ("active", -1)):
@@ -527,7 +527,7 @@ def gaps_after_enrolments(url: str, year: int, count: int) -> None:
                 enrolment_service.set_enrolment_status(session=session, enrolment_id=enrolment_id, status=status)
             now_every, now_of_category, elapsed = totals()
             reads.append(elapsed)
-            moved.append("yes" if (now_every, now_of_category) == (every + step, of_category + step) else "NO")
+            moved.append((now_every, now_of_category) == (every + step, of_category + step))
             every, of_category = now_every, now_of_category
     same = True
     counting: list[float] = []
@@ -548,7 +548,7 @@ def gaps_after_enrolments(url: str, year: int, count: int) -> None:
     engine.dispose()
     print(
         f"registrar's gaps after an enrolment change ({len(moved)} changes): the count moved at once: "
-        f"{'yes' if set(moved) == {'yes'} else 'NO'}; read p50 {statistics.median(reads):.0f} ms; "
+        f"{'yes' if all(moved) else 'NO'}; read p50 {statistics.median(reads):.0f} ms; "
         f"{every:,} gaps, {of_category:,} of the registered poor; kept gaps equal a count from the persons: "
         f"{'yes' if same else 'NO'} (that count: p50 {statistics.median(counting):.0f} ms)"
     )
