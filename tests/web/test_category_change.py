@@ -7,21 +7,11 @@ import re
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.audit.models import ChangeLog
 from equicover.registry.models import PersonCategory
-from tests.api_helpers import form_token, login_as, make_client
-from tests.factories import vn_world
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
+from tests.api_helpers import form_token, login_as
 
 
 def _holdings(session: Session, person_id: int) -> list[tuple[str, dt.date, dt.date | None, str | None]]:

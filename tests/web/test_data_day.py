@@ -8,7 +8,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.enrolment.models import Enrolment
 from equicover.web.i18n import Localiser
@@ -17,15 +17,6 @@ from tests.api_helpers import form_token, login_as, make_client
 from tests.factories import vn_world
 
 PERIOD_ENDS = dt.date(2025, 6, 30)  # vn_world's period and policy: 2024-07-01..2025-06-30
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
 
 
 @pytest.mark.parametrize(

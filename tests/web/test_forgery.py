@@ -7,24 +7,14 @@ import re
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.claims.models import Claim
 from equicover.http import csrf
-from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
-from tests.factories import vn_world
+from tests.api_helpers import TEST_PASSWORD, form_token, login_as
 
 HIDDEN_TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]{64})">')
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
 
 
 def _token_on(html: str) -> str:

@@ -7,26 +7,16 @@ import re
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.audit.models import ChangeLog
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.auth.models import User
 from equicover.claims.models import Claim
 from equicover.enrolment.models import Enrolment
-from tests.api_helpers import TEST_PASSWORD, form_token, login_as, make_client
-from tests.factories import vn_world
+from tests.api_helpers import TEST_PASSWORD, form_token, login_as
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
 
 
 def _sign_in(client, role: str, **options: str) -> None:

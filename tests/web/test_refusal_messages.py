@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.claims.models import Claim
 from equicover.claims.schemas import ClaimIn
@@ -16,17 +15,7 @@ from equicover.claims.service import submit_claim
 from equicover.enrolment.models import Enrolment
 from equicover.verification.models import ClaimReview
 from equicover.verification.service import draw_sample
-from tests.api_helpers import form_token, login_as, make_client
-from tests.factories import vn_world
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
+from tests.api_helpers import form_token, login_as
 
 
 def _marked(html: str, element: str, field: str) -> bool:

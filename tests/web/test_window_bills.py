@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from equicover.auth.deps import SESSION_COOKIE
 from equicover.claims.models import Claim
@@ -21,15 +21,6 @@ from equicover.db.session import make_session_factory, session_scope
 from equicover.web.i18n import AmountRefused, parse_amount
 from tests.api_helpers import form_token, login_as, make_client
 from tests.factories import vn_world
-
-
-@pytest.fixture
-def world_client(session_factory: sessionmaker[Session], session: Session):
-    world = vn_world(session)
-    session.commit()
-    client = make_client(session_factory=session_factory)
-    client.follow_redirects = False
-    return world, client
 
 
 def _form(claim_id: str, **changes: str) -> dict[str, str]:
