@@ -33,6 +33,15 @@ def _enrolment_of(session: Session, person_id: int) -> int:
     return session.scalars(select(Enrolment.id).where(Enrolment.person_id == person_id)).one()
 
 
+def _record_100(client, session: Session, member: int):
+    """The member's own contribution of 100 dong to their enrolment, due, as the form sends it."""
+    return client.post(
+        f"/registry/persons/{member}/contributions",
+        data={**form_token(client), "enrolment_id": str(_enrolment_of(session, member)), "payer_kind": "member",
+              "amount": "100", "status": "due"},
+    )  # fmt: skip
+
+
 def test_a_contribution_recorded_then_paid_then_due_again(world_client, session: Session) -> None:
     world, client = world_client
     login_as(client, "registrar", area="D1", username="reg-pay", cookie=True)
@@ -136,11 +145,7 @@ def test_an_unknown_status_or_contribution_is_refused(world_client, session: Ses
     world, client = world_client
     login_as(client, "registrar", area="D1", cookie=True)
     member = world.person_ids[0]
-    client.post(
-        f"/registry/persons/{member}/contributions",
-        data={**form_token(client), "enrolment_id": str(_enrolment_of(session, member)), "payer_kind": "member",
-              "amount": "100", "status": "due"},
-    )  # fmt: skip
+    _record_100(client, session, member)
     (contribution_id,) = session.scalars(select(Contribution.id)).all()
     odd = client.post(f"/registry/contributions/{contribution_id}/status", data={**form_token(client), "status": "x"})
     assert odd.status_code == 422 and "Choose whether it is due, paid or waived." in odd.text
@@ -153,18 +158,10 @@ def test_a_registrar_of_another_district_cannot_record_or_mark_a_contribution(wo
     world, client = world_client
     member = world.person_ids[0]
     login_as(client, "registrar", area="D1", cookie=True)
-    client.post(
-        f"/registry/persons/{member}/contributions",
-        data={**form_token(client), "enrolment_id": str(_enrolment_of(session, member)), "payer_kind": "member",
-              "amount": "100", "status": "due"},
-    )  # fmt: skip
+    _record_100(client, session, member)
     (contribution_id,) = session.scalars(select(Contribution.id)).all()
     login_as(client, "registrar", area="D2", cookie=True)
-    recorded = client.post(
-        f"/registry/persons/{member}/contributions",
-        data={**form_token(client), "enrolment_id": str(_enrolment_of(session, member)), "payer_kind": "member",
-              "amount": "100", "status": "due"},
-    )  # fmt: skip
+    recorded = _record_100(client, session, member)
     marked = client.post(
         f"/registry/contributions/{contribution_id}/status", data={**form_token(client), "status": "paid"}
     )
