@@ -274,6 +274,12 @@ def gaps_page(page: PageDep, on: str | None = None, category: str = "", p: int =
     )
 
 
+def _household_url(household: Household, changed: str, on: dt.date | None = None) -> str:
+    """The household page after a change: it confirms the change, on the day it shows (if any)."""
+    day = f"on={on.isoformat()}&" if on is not None else ""
+    return f"/registry/households/{quote(household.code, safe='')}?{day}changed={changed}"
+
+
 def _person_household(page: Page, person_id: int) -> tuple[Household, Location]:
     ensure_person_visible(session=page.session, user=page.current_user, person_id=person_id)
     person = queries.person_row(session=page.session, person_id=person_id)
@@ -329,7 +335,7 @@ def give_category(
         return _render_household(
             page, household, location, page.data_day.day, status_code=error.status, category_form=form
         )
-    return redirect(f"/registry/households/{quote(household.code, safe='')}?on={starts.isoformat()}&changed=given")
+    return redirect(_household_url(household, "given", on=starts))
 
 
 @router.post("/registry/persons/{person_id}/categories/end")
@@ -356,11 +362,7 @@ def end_category(
         return _render_household(
             page, household, location, page.data_day.day, status_code=error.status, category_form=form
         )
-    return redirect(f"/registry/households/{quote(household.code, safe='')}?on={ends.isoformat()}&changed=ended")
-
-
-def _household_url(household: Household, changed: str) -> str:
-    return f"/registry/households/{quote(household.code, safe='')}?changed={changed}"
+    return redirect(_household_url(household, "ended", on=ends))
 
 
 @router.post("/registry/persons/{person_id}/contributions")
